@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// Transferable Boltzmann Generators (Klein & Noé, NeurIPS 2024) as an MPI program.
+//
+// Layers, with one-way dependencies (see README "Code layout"):
+//   C bindings (CMPI, CHDF5, CBLAS)  — system libraries with static-inline shims
+//   Linalg (BLAS), HDF5 (files), Communication (the only module that talks to MPI)
+//   MDData (the dipeptide trajectory/dataset format, on top of HDF5)
+//   tbg (the executable: argument parsing and drivers)
+// No -march flags here: binaries must run on every x86-64 machine of a cluster.
+import PackageDescription
+
+let package = Package(
+    name: "TBG",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tbg", targets: ["tbg"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "Linalg", dependencies: ["CBLAS"]),
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "Communication", dependencies: ["CMPI"]),
+        .target(name: "MDData", dependencies: ["HDF5"]),
+
+        .executableTarget(
+            name: "tbg",
+            dependencies: [
+                "MDData", "HDF5", "Communication", "Linalg",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .target(name: "TestSupport", dependencies: ["HDF5"], path: "Tests/TestSupport"),
+        .testTarget(name: "LinalgTests", dependencies: ["Linalg", "TestSupport"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
+        .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport", "tbg"]),
+        .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "tbg"]),
+    ]
+)

@@ -1,0 +1,171 @@
+// A dipeptide trajectory file in the project's format (Tools/FORMAT.md): MDTraj's HDF5 layout
+// (`/coordinates` float32 T×N×3 nm, `/time`, `/topology` JSON) plus `/openmm_system` (the OpenMM
+// System XML) and `/metadata` (JSON), optionally `/potentialEnergy`, `/kineticEnergy` and
+// `/reference_energies`.
+//
+// Opening validates the structure (nodes, types, shapes, atom counts agree between coordinates,
+// topology and System) but reads no frames: frames are read by hyperslab windows, so a rank only ever
+// holds its own shard. `scanCoordinates` streams the whole file to check that every value is finite.
+import HDF5
+
+public final class TrajectoryFile {
+    public let path: String
+    public let frameCount: Int
+    public let atomCount: Int
+    public let topology: MDTrajTopology
+    public let metadata: TrajectoryMetadata
+    /// `/metadata` as stored, for display and provenance.
+    public let metadataJSON: String
+    /// `/openmm_system` as stored: the authoritative Hamiltonian.
+    public let systemXML: String
+    public let system: OpenMMSystemSummary
+    /// `/time` in ps, if present.
+    public let time: [Float]?
+
+    private let root: HDF5Group
+    private let coordinates: HDF5Dataset
+
+    private static let generatorHint = "files in this format are written by Tools/generate_trajectory.py (see Tools/FORMAT.md)"
+
+    public init(path: String) throws {
+        self.path = path
+        let file: HDF5File
+        do {
+            file = try HDF5File(opening: path)
+        } catch let error as HDF5Error {
+            throw DataFormatError(file: path, error.message, hint: error.message == "not an HDF5 file" ? Self.generatorHint : nil)
+        }
+        let root = try formatErrors { try file.root() }
+        self.root = root
+
+        let coordinates = try Self.requireDataset(root, "coordinates", expected: "float32 frames×atoms×3 in nm (MDTraj layout)")
+        self.coordinates = coordinates
+        let shape = coordinates.shape
+        guard shape.count == 3, shape[2] == 3, shape[1] > 0 else {
+            throw DataFormatError(file: path, "/coordinates has shape \(shape), expected frames×atoms×3 with at least one atom")
+        }
+        guard coordinates.elementKind == .float(bits: 32) else {
+            throw DataFormatError(file: path, "/coordinates holds \(coordinates.elementKind), expected float32 (nm)")
+        }
+        frameCount = shape[0]
+        atomCount = shape[1]
+
+        let topologyJSON = try Self.requireString(root, "topology", expected: "MDTraj topology JSON string")
+        topology = try MDTrajTopology.decode(json: topologyJSON, file: path)
+        guard topology.atomCount == atomCount else {
+            throw DataFormatError(file: path, "/topology has \(topology.atomCount) atoms but /coordinates has \(atomCount) atoms per frame")
+        }
+
+        metadataJSON = try Self.requireString(root, "metadata", expected: "JSON object describing how the trajectory was made")
+        metadata = try TrajectoryMetadata.decode(json: metadataJSON, file: path)
+
+        systemXML = try Self.requireString(root, "openmm_system", expected: "OpenMM System XML (XmlSerializer)")
+        system = try OpenMMSystemSummary.parse(xml: systemXML, file: path)
+        guard system.particleCount == atomCount else {
+            throw DataFormatError(file: path, "/openmm_system has \(system.particleCount) particles but /coordinates has \(atomCount) atoms per frame")
+        }
+
+        let frameCount = self.frameCount
+        for name in ["time", "potentialEnergy", "kineticEnergy"] where root.contains(name) {
+            let shape = try formatErrors { try root.dataset(name).shape }
+            guard shape == [frameCount] else {
+                throw DataFormatError(file: path, "/\(name) has shape \(shape), expected [\(frameCount)] (one value per frame)")
+            }
+        }
+        time = root.contains("time") ? try formatErrors { try root.dataset("time").read(as: Float.self) } : nil
+    }
+
+    /// Frames `range` as a flat frames×atoms×3 array in nm (one hyperslab read).
+    public func readFrames(_ range: Range<Int>) throws -> [Float] {
+        try checkRange(range)
+        return try formatErrors { try coordinates.readRows(range, as: Float.self) }
+    }
+
+    /// Frames `range` into caller-owned memory of at least `range.count · atomCount · 3` floats.
+    public func readFrames(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try checkRange(range)
+        try formatErrors {
+            try coordinates.read(into: buffer, start: [range.lowerBound, 0, 0], count: [range.count, atomCount, 3])
+        }
+    }
+
+    /// `/potentialEnergy` (kJ/mol, from the simulation platform), if present.
+    public func potentialEnergies() throws -> [Float]? {
+        guard root.contains("potentialEnergy") else { return nil }
+        return try formatErrors { try root.dataset("potentialEnergy").read(as: Float.self) }
+    }
+
+    /// `/reference_energies`, shape-checked against this file, if present.
+    public func referenceEnergies() throws -> ReferenceEnergies? {
+        guard root.contains("reference_energies") else { return nil }
+        return try formatErrors {
+            try ReferenceEnergies.read(from: try root.group("reference_energies"), atomCount: atomCount,
+                                       forceCount: system.forces.count)
+        }
+    }
+
+    /// Streams every frame in windows and fails on the first non-finite coordinate.
+    public func scanCoordinates(windowFrames: Int = 4096) throws -> CoordinateScan {
+        var scan = CoordinateScan()
+        let window = max(1, windowFrames)
+        var buffer = [Float](repeating: 0, count: window * atomCount * 3)
+        var start = 0
+        while start < frameCount {
+            let range = start..<min(frameCount, start + window)
+            try buffer.withUnsafeMutableBufferPointer { try readFrames(range, into: $0) }
+            for frame in 0..<range.count {
+                let base = frame * atomCount * 3
+                var low = [Float](repeating: .infinity, count: 3), high = [Float](repeating: -.infinity, count: 3)
+                for atom in 0..<atomCount {
+                    for axis in 0..<3 {
+                        let value = buffer[base + atom * 3 + axis]
+                        guard value.isFinite else {
+                            let atomName = topology.atoms[atom].name
+                            throw DataFormatError(file: path, "/coordinates frame \(range.lowerBound + frame), atom \(atom) (\(atomName)) is \(value); expected finite coordinates in nm")
+                        }
+                        low[axis] = min(low[axis], value)
+                        high[axis] = max(high[axis], value)
+                    }
+                }
+                let diagonal = zip(low, high).map { ($1 - $0) * ($1 - $0) }.reduce(0, +).squareRoot()
+                scan.maxBoxDiagonalNM = max(scan.maxBoxDiagonalNM, Double(diagonal))
+            }
+            scan.framesScanned += range.count
+            start = range.upperBound
+        }
+        return scan
+    }
+
+    private func checkRange(_ range: Range<Int>) throws {
+        guard range.lowerBound >= 0, range.upperBound <= frameCount else {
+            throw DataFormatError(file: path, "frames \(range) requested, the file has \(frameCount) frames")
+        }
+    }
+
+    private static func requireDataset(_ root: HDF5Group, _ name: String, expected: String) throws -> HDF5Dataset {
+        guard root.kind(of: name) == .dataset else {
+            let found = root.kind(of: name).map { " (found a \($0))" } ?? ""
+            throw DataFormatError(file: root.filePath, "missing dataset /\(name)\(found); expected \(expected)", hint: generatorHint)
+        }
+        return try formatErrors { try root.dataset(name) }
+    }
+
+    private static func requireString(_ root: HDF5Group, _ name: String, expected: String) throws -> String {
+        let dataset = try requireDataset(root, name, expected: expected)
+        guard dataset.elementKind.isString else {
+            throw DataFormatError(file: root.filePath, "/\(name) holds \(dataset.elementKind), expected a string: \(expected)")
+        }
+        let strings = try formatErrors { try dataset.readStrings() }
+        guard strings.count == 1 else {
+            throw DataFormatError(file: root.filePath, "/\(name) holds \(strings.count) strings, expected exactly one: \(expected)")
+        }
+        return strings[0]
+    }
+}
+
+/// What a full pass over the coordinates found.
+public struct CoordinateScan: Sendable, Equatable {
+    public var framesScanned = 0
+    /// The largest bounding-box diagonal of any frame, nm (a quick sanity check of the units).
+    public var maxBoxDiagonalNM = 0.0
+}

@@ -1,0 +1,63 @@
+// `/metadata`: the JSON record of how a trajectory was made (Tools/tbgdata/md.py writes it; see
+// Tools/FORMAT.md). Every field is optional when decoding so older or foreign files still load;
+// the raw JSON is kept for display and for anything this struct does not name.
+import Foundation
+
+public struct TrajectoryMetadata: Codable, Sendable, Equatable {
+    public static let formatName = "tbg-trajectory"
+    public static let supportedFormatVersion = 1
+
+    public var format: String?
+    public var formatVersion: Int?
+    public var name: String?
+    public var sequence: String?
+    public var termini: String?
+    public var preset: String?
+    public var forcefield: [String]?
+    public var nonbondedMethod: String?
+    public var nonbondedCutoffNM: Double?
+    public var temperatureK: Double?
+    public var kTkJPerMol: Double?
+    public var timestepFS: Double?
+    public var saveIntervalPS: Double?
+    public var equilibrationPS: Double?
+    public var productionPS: Double?
+    public var seed: Int?
+    public var platform: String?
+    public var openmmVersion: String?
+    public var atomOrder: String?
+
+    enum CodingKeys: String, CodingKey {
+        case format
+        case formatVersion = "format_version"
+        case name, sequence, termini, preset, forcefield
+        case nonbondedMethod = "nonbonded_method"
+        case nonbondedCutoffNM = "nonbonded_cutoff_nm"
+        case temperatureK = "temperature_K"
+        case kTkJPerMol = "kT_kJ_per_mol"
+        case timestepFS = "timestep_fs"
+        case saveIntervalPS = "save_interval_ps"
+        case equilibrationPS = "equilibration_ps"
+        case productionPS = "production_ps"
+        case seed, platform
+        case openmmVersion = "openmm_version"
+        case atomOrder = "atom_order"
+    }
+
+    public static func decode(json: String, file: String) throws -> TrajectoryMetadata {
+        let metadata: TrajectoryMetadata
+        do {
+            metadata = try JSONDecoder().decode(TrajectoryMetadata.self, from: Data(json.utf8))
+        } catch {
+            throw DataFormatError(file: file, "/metadata is not the expected JSON object: \(error)")
+        }
+        if let format = metadata.format, format != formatName {
+            throw DataFormatError(file: file, "/metadata: format is '\(format)', expected '\(formatName)'")
+        }
+        if let version = metadata.formatVersion, version > supportedFormatVersion {
+            throw DataFormatError(file: file, "/metadata: format_version \(version) is newer than this program reads (\(supportedFormatVersion))",
+                                  hint: "update tbg")
+        }
+        return metadata
+    }
+}

@@ -1,0 +1,93 @@
+// A description of one trajectory file, as `tbg inspect` prints it (and as JSON for scripts).
+// Building a report validates the file completely, including a streaming scan of every coordinate.
+
+public struct TrajectoryReport: Codable, Sendable {
+    public var file: String
+    public var name: String?
+    public var sequence: String?
+    public var termini: String?
+    public var preset: String?
+    public var forcefield: [String]?
+    public var temperatureK: Double?
+    public var kTkJPerMol: Double?
+    public var atoms: Int
+    public var residues: [String]
+    public var bonds: Int
+    public var formula: String
+    public var frames: Int
+    public var timeFirstPS: Double?
+    public var timeLastPS: Double?
+    public var frameIntervalPS: Double?
+    public var systemParticles: Int
+    public var systemConstraints: Int
+    public var forces: [String]
+    public var potentialEnergyRangeKJMol: [Double]?
+    public var referenceFrames: Int
+    public var referencePlatform: String?
+    public var referenceTotalRangeKJMol: [Double]?
+    public var maxBoxDiagonalNM: Double
+    public var openmmVersion: String?
+    public var seed: Int?
+    public var timestepFS: Double?
+    public var platform: String?
+
+    enum CodingKeys: String, CodingKey {
+        case file, name, sequence, termini, preset, forcefield, atoms, residues, bonds, formula, frames, forces, seed, platform
+        case temperatureK = "temperature_K"
+        case kTkJPerMol = "kT_kJ_per_mol"
+        case timeFirstPS = "time_first_ps"
+        case timeLastPS = "time_last_ps"
+        case frameIntervalPS = "frame_interval_ps"
+        case systemParticles = "system_particles"
+        case systemConstraints = "system_constraints"
+        case potentialEnergyRangeKJMol = "potential_energy_range_kj_mol"
+        case referenceFrames = "reference_frames"
+        case referencePlatform = "reference_platform"
+        case referenceTotalRangeKJMol = "reference_total_range_kj_mol"
+        case maxBoxDiagonalNM = "max_box_diagonal_nm"
+        case openmmVersion = "openmm_version"
+        case timestepFS = "timestep_fs"
+    }
+
+    /// Opens, validates and scans `path`.
+    public init(path: String) throws {
+        let trajectory = try TrajectoryFile(path: path)
+        let scan = try trajectory.scanCoordinates()
+        let metadata = trajectory.metadata
+        let reference = try trajectory.referenceEnergies()
+        file = path
+        name = metadata.name
+        sequence = metadata.sequence
+        termini = metadata.termini
+        preset = metadata.preset
+        forcefield = metadata.forcefield
+        temperatureK = metadata.temperatureK
+        kTkJPerMol = metadata.kTkJPerMol
+        atoms = trajectory.atomCount
+        residues = trajectory.topology.residues.map(\.name)
+        bonds = trajectory.topology.bonds.count
+        formula = trajectory.topology.hillFormula
+        frames = trajectory.frameCount
+        if let time = trajectory.time, let first = time.first, let last = time.last {
+            timeFirstPS = Double(first)
+            timeLastPS = Double(last)
+            frameIntervalPS = time.count > 1 ? Double(last - first) / Double(time.count - 1) : nil
+        }
+        systemParticles = trajectory.system.particleCount
+        systemConstraints = trajectory.system.constraintCount
+        forces = trajectory.system.forces.map(\.label)
+        if let energies = try trajectory.potentialEnergies(), let low = energies.min(), let high = energies.max() {
+            potentialEnergyRangeKJMol = [Double(low), Double(high)]
+        }
+        referenceFrames = reference?.frameCount ?? 0
+        referencePlatform = reference?.platform
+        if let totals = reference?.total, let low = totals.min(), let high = totals.max() {
+            referenceTotalRangeKJMol = [low, high]
+        }
+        maxBoxDiagonalNM = scan.maxBoxDiagonalNM
+        openmmVersion = metadata.openmmVersion ?? trajectory.system.openmmVersion
+        seed = metadata.seed
+        timestepFS = metadata.timestepFS
+        platform = metadata.platform
+    }
+}

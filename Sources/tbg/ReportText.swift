@@ -1,0 +1,69 @@
+// Plain-text rendering of inspection reports: one labelled line per fact, aligned.
+import Foundation
+import MDData
+
+enum ReportText {
+    static func trajectory(_ report: TrajectoryReport, indent: String = "") -> String {
+        var lines: [(String, String)] = []
+        let name = report.name ?? report.sequence ?? "unnamed"
+        let sequence = [report.sequence.map { "sequence \($0)" }, report.termini.map { "\($0) termini" }]
+            .compactMap { $0 }.joined(separator: ", ")
+        lines.append(("peptide", sequence.isEmpty ? name : "\(name) (\(sequence))"))
+        lines.append(("atoms", "\(report.atoms) in \(report.residues.count) residues (\(report.residues.joined(separator: " "))), \(report.bonds) bonds, \(report.formula)"))
+        var frames = "\(report.frames)"
+        if report.frames == 0 { frames += " (topology only)" }
+        if let first = report.timeFirstPS, let last = report.timeLastPS {
+            frames += ", time \(number(first)) … \(number(last)) ps"
+            if let interval = report.frameIntervalPS { frames += " (every \(number(interval)) ps)" }
+        }
+        lines.append(("frames", frames))
+        var forcefield = report.preset ?? "unknown preset"
+        if let files = report.forcefield { forcefield += ": " + files.joined(separator: " + ") }
+        if let temperature = report.temperatureK { forcefield += ", \(number(temperature)) K" }
+        if let kT = report.kTkJPerMol { forcefield += " (kT = \(number(kT)) kJ/mol)" }
+        lines.append(("force field", forcefield))
+        lines.append(("system", "\(report.systemParticles) particles, \(report.systemConstraints) constraints; forces: \(report.forces.joined(separator: ", "))"))
+        if let range = report.potentialEnergyRangeKJMol {
+            lines.append(("energy", "potential \(number(range[0])) … \(number(range[1])) kJ/mol (simulation platform)"))
+        }
+        if report.referenceFrames > 0, let range = report.referenceTotalRangeKJMol {
+            lines.append(("reference", "\(report.referenceFrames) frames with per-force energies and forces from OpenMM \(report.referencePlatform ?? "?"), total \(number(range[0])) … \(number(range[1])) kJ/mol"))
+        } else {
+            lines.append(("reference", "none"))
+        }
+        lines.append(("coordinates", "all finite; largest frame bounding-box diagonal \(number(report.maxBoxDiagonalNM)) nm"))
+        let provenance = [report.openmmVersion.map { "OpenMM \($0)" }, report.platform.map { "\($0) platform" },
+                          report.timestepFS.map { "\(number($0)) fs steps" }, report.seed.map { "seed \($0)" }]
+        lines.append(("made with", provenance.compactMap { $0 }.joined(separator: ", ")))
+        let width = lines.map(\.0.count).max() ?? 0
+        let body = lines.map { indent + "  " + $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+        return ([indent + report.file] + body).joined(separator: "\n")
+    }
+
+    static func dataset(_ report: DatasetReport) -> String {
+        var text = "\(report.directory.isEmpty ? "." : report.directory) — dataset of \(report.members.count) peptides"
+        if let preset = report.preset { text += ", preset \(preset)" }
+        if let termini = report.termini { text += ", \(termini) termini" }
+        for split in DatasetIndex.splits {
+            let members = report.members.filter { $0.split == split }
+            let frames = members.compactMap { $0.report?.frames }.reduce(0, +)
+            text += "\n  \(split.padding(toLength: 10, withPad: " ", startingAt: 0)) \(members.count) peptides, \(frames) frames: "
+            text += members.map(\.name).joined(separator: " ")
+        }
+        for member in report.members {
+            if let memberReport = member.report {
+                text += "\n\n" + trajectory(memberReport, indent: "  ")
+            } else {
+                text += "\n\n  \(member.name): INVALID (see error)"
+            }
+        }
+        return text
+    }
+
+    private static func number(_ value: Double) -> String {
+        if value == value.rounded() && abs(value) < 1e6 { return String(Int(value)) }
+        let magnitude = abs(value)
+        let digits = magnitude >= 100 ? 2 : magnitude >= 1 ? 3 : 4
+        return String(format: "%.\(digits)f", value)
+    }
+}
