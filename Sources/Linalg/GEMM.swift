@@ -61,7 +61,7 @@ public func gemm<T: BLASScalar>(
     precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension m=\(m) n=\(n) k=\(k)")
     let (aRows, aCols) = transA == .none ? (m, k) : (k, m)
     let (bRows, bCols) = transB == .none ? (k, n) : (n, k)
-    let lda = lda ?? aCols, ldb = ldb ?? bCols, ldc = ldc ?? n
+    let lda = lda ?? max(1, aCols), ldb = ldb ?? max(1, bCols), ldc = ldc ?? max(1, n)
     checkOperand("A", rows: aRows, cols: aCols, ld: lda, count: a.count)
     checkOperand("B", rows: bRows, cols: bCols, ld: ldb, count: b.count)
     checkOperand("C", rows: m, cols: n, ld: ldc, count: c.count)

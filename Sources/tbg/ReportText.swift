@@ -60,10 +60,14 @@ enum ReportText {
         return text
     }
 
+    /// Up to four significant digits, without trailing zeros ("0.5", "-61.85", "1.095").
     private static func number(_ value: Double) -> String {
         if value == value.rounded() && abs(value) < 1e6 { return String(Int(value)) }
         let magnitude = abs(value)
-        let digits = magnitude >= 100 ? 2 : magnitude >= 1 ? 3 : 4
-        return String(format: "%.\(digits)f", value)
+        let decimals = magnitude >= 1000 ? 1 : magnitude >= 100 ? 2 : magnitude >= 1 ? 3 : 4
+        var text = String(format: "%.\(decimals)f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
     }
 }

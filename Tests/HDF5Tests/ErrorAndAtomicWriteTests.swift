@@ -1,0 +1,63 @@
+// Failures name the file and the object, and atomic writes never leave a partial file behind.
+import HDF5
+import TestSupport
+import XCTest
+
+final class ErrorAndAtomicWriteTests: XCTestCase {
+    private var scratch: ScratchDirectory!
+
+    override func setUpWithError() throws { scratch = try ScratchDirectory("hdf5-errors") }
+    override func tearDown() { scratch.remove() }
+
+    private func assertThrows(_ expression: @autoclosure () throws -> Any, containing fragments: [String],
+                              file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try expression(), file: file, line: line) { error in
+            let text = "\(error)"
+            for fragment in fragments {
+                XCTAssertTrue(text.contains(fragment), "'\(text)' does not mention '\(fragment)'", file: file, line: line)
+            }
+        }
+    }
+
+    func testMissingAndNonHDF5FilesAreNamed() throws {
+        let missing = scratch.file("missing.h5")
+        assertThrows(try HDF5File(opening: missing), containing: [missing, "no such file"])
+        let text = scratch.file("notes.h5")
+        try "not hdf5".write(toFile: text, atomically: true, encoding: .utf8)
+        assertThrows(try HDF5File(opening: text), containing: [text, "not an HDF5 file"])
+    }
+
+    func testWrongObjectsAndShapesAreNamed() throws {
+        let path = scratch.file("objects.h5")
+        let root = try HDF5File(creating: path).root()
+        try root.writeDataset("values", [Float(1), 2, 3, 4], shape: [2, 2])
+        try root.writeStringDataset("label", ["x"])
+        try root.createGroup("group")
+        assertThrows(try root.dataset("absent"), containing: [path, "/absent", "no such dataset"])
+        assertThrows(try root.dataset("group"), containing: ["/group", "found a group where a dataset was expected"])
+        assertThrows(try root.group("values"), containing: ["/values", "found a dataset where a group was expected"])
+        let values = try root.dataset("values")
+        assertThrows(try values.readRows(1..<3, as: Float.self), containing: ["/values", "outside the shape [2, 2]"])
+        assertThrows(try values.readStrings(), containing: ["/values", "expected a string dataset, found float32"])
+        assertThrows(try root.dataset("label").read(as: Float.self), containing: ["/label", "expected numeric data"])
+        assertThrows(try values.write([Float(1)]), containing: ["writing 1 values into a slab of 4"])
+        assertThrows(try root.readStringAttribute("nothing"), containing: ["no attribute 'nothing'"])
+        assertThrows(try HDF5File(creating: path), containing: [path, "cannot create"])
+    }
+
+    func testAtomicWriteLeavesNothingOnFailureAndKeepsTheOldFile() throws {
+        let path = scratch.file("output.h5")
+        try HDF5File.writeAtomically(to: path) { root in try root.writeDataset("version", [Int32(1)], shape: [1]) }
+        struct Interrupted: Error {}
+        XCTAssertThrowsError(try HDF5File.writeAtomically(to: path) { root in
+            try root.writeDataset("version", [Int32(2)], shape: [1])
+            throw Interrupted()
+        })
+        XCTAssertEqual(scratch.contents(), ["output.h5"], "no temporary file may remain")
+        XCTAssertEqual(try HDF5File(opening: path).root().dataset("version").read(as: Int32.self), [1])
+
+        try HDF5File.writeAtomically(to: path) { root in try root.writeDataset("version", [Int32(3)], shape: [1]) }
+        XCTAssertEqual(try HDF5File(opening: path).root().dataset("version").read(as: Int32.self), [3])
+        XCTAssertEqual(scratch.contents(), ["output.h5"])
+    }
+}

@@ -1,0 +1,120 @@
+// Helpers shared by the test targets: fixture paths, scratch directories, tolerant comparisons and
+// running the built `tbg` executable (also under mpirun).
+import Foundation
+import XCTest
+
+public enum Fixtures {
+    /// Tests/Fixtures, located from this source file so tests run from any working directory.
+    public static let directory: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").path
+    }()
+
+    public static func path(_ name: String) -> String { directory + "/" + name }
+}
+
+/// A fresh directory under the system temporary directory, removed by `remove()`.
+public struct ScratchDirectory {
+    public let path: String
+
+    public init(_ label: String = "tbg-test") throws {
+        path = NSTemporaryDirectory() + "/\(label)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    public func contents() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+}
+
+/// Asserts |actual − expected| ≤ absolute + relative·|expected| element-wise, reporting the worst.
+public func assertClose<T: BinaryFloatingPoint>(
+    _ actual: [T], _ expected: [T], absolute: T = 0, relative: T = 0, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    XCTAssertEqual(actual.count, expected.count, "count differs \(message)", file: file, line: line)
+    var worst: (index: Int, excess: T)? = nil
+    for index in 0..<min(actual.count, expected.count) {
+        let error = abs(actual[index] - expected[index])
+        let allowed = absolute + relative * abs(expected[index])
+        if !(error <= allowed) {
+            let excess = allowed > 0 ? error / allowed : error
+            if worst == nil || excess > worst!.excess { worst = (index, excess) }
+        }
+    }
+    if let worst {
+        XCTFail("element \(worst.index): \(actual[worst.index]) vs \(expected[worst.index]) exceeds atol \(absolute) rtol \(relative) \(message)",
+                file: file, line: line)
+    }
+}
+
+/// The result of running a process.
+public struct ProcessResult {
+    public var status: Int32
+    public var standardOutput: String
+    public var standardError: String
+}
+
+public enum Executables {
+    /// The directory holding the built products (the test bundle sits next to `tbg`).
+    public static var productsDirectory: URL {
+        #if os(macOS)
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            return bundle.bundleURL.deletingLastPathComponent()
+        }
+        fatalError("cannot locate the products directory")
+        #else
+        return Bundle.main.bundleURL
+        #endif
+    }
+
+    public static var tbg: String { productsDirectory.appendingPathComponent("tbg").path }
+
+    /// Finds a program on PATH.
+    public static func which(_ program: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(program)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Runs `executable` with `arguments`, waiting at most `timeout` seconds.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           timeout: TimeInterval = 120) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        // Drain both pipes while the process runs so a chatty child cannot block on a full pipe.
+        nonisolated(unsafe) var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData = output.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData = error.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            process.terminate()
+            XCTFail("\(executable) \(arguments) did not finish within \(timeout) s")
+        }
+        process.waitUntilExit()
+        group.wait()
+        return ProcessResult(status: process.terminationStatus,
+                             standardOutput: String(decoding: outData, as: UTF8.self),
+                             standardError: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Environment that lets Open MPI run as root and oversubscribe the cores (CI runs as root).
+    public static let mpiEnvironment = [
+        "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        "OMPI_MCA_rmaps_base_oversubscribe": "1",
+    ]
+}
