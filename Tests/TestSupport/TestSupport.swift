@@ -18,7 +18,7 @@ public struct ScratchDirectory {
     public let path: String
 
     public init(_ label: String = "tbg-test") throws {
-        path = NSTemporaryDirectory() + "/\(label)-\(UUID().uuidString)"
+        path = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(label)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
