@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Workstation quick start: make a small real dataset with OpenMM and check it with tbg.
+#
+#   bash Jobs/quickstart.sh [OUT_DIR]        (default: data/quickstart)
+#
+# Generates alanine dipeptide (amber99sbildn-obc2, Configs/datasets/ad2-quick.yaml) and five
+# zwitterionic dipeptides (amber14-obc1, Configs/datasets/dipeptides-quick.yaml), one process per
+# core, then runs `tbg inspect` on both datasets and a 2-rank MPI self-check of tbg.
+# Needs Tools/setup.sh and `swift build -c release` first (the README's first command does both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=${1:-data/quickstart}
+tbg=.build/release/tbg
+python=.venv/bin/python
+jobs=$(nproc 2>/dev/null || echo 2)
+
+[ -x "$tbg" ] || { echo "quickstart: error: $tbg not found; run: swift build -c release" >&2; exit 1; }
+[ -x "$python" ] || { echo "quickstart: error: $python not found; run: bash Tools/setup.sh" >&2; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+echo "quickstart: output $out, $jobs parallel MD processes"
+mkdir -p "$out"
+"$python" Tools/make_dataset.py --spec Configs/datasets/ad2-quick.yaml --out "$out/ad2-quick" --jobs "$jobs"
+"$python" Tools/make_dataset.py --spec Configs/datasets/dipeptides-quick.yaml --out "$out/dipeptides-quick" --jobs "$jobs"
+
+"$tbg" inspect "$out/ad2-quick" "$out/dipeptides-quick"
+mpirun -np 2 "$tbg" selftest communicator
+echo "quickstart: done; datasets in $out"

@@ -1,0 +1,195 @@
+"""Many peptides -> one dataset folder: ``<name>.h5`` per peptide plus ``index.json`` (data.md §7).
+
+* One independent OpenMM process per peptide, ``jobs`` at a time: on 2 cores two independent runs
+  beat one run with Threads=2 and beat several peptides in one System (data.md §4).
+* Each peptide's seed is derived deterministically from the base seed and the peptide *name*, so
+  the result does not depend on job scheduling or on the order of the spec.
+* Resumable: a peptide whose final file exists and is complete (and was made with the same
+  settings) is skipped. Files appear under their final names only when complete (tbgdata.md).
+* Splits are by peptide: a peptide never appears in two splits.
+* ``index.json`` is written last, atomically (temp + ``os.replace``), and only if every peptide
+  succeeded, so an index always describes a complete dataset.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+
+from . import DATASET_FORMAT_NAME, DATASET_FORMAT_VERSION
+from .md import RunConfig, generate_trajectory, is_complete, read_metadata
+from .peptide import check_sequence
+from .presets import get_preset
+
+SPLITS = ("train", "validation", "test")
+# Settings that must match for an existing file to be reused.
+_MATCH_KEYS = ("sequence", "termini", "preset", "atom_order", "production_ps", "equilibration_ps",
+               "save_interval_ps", "timestep_fs", "seed")
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    preset: str
+    termini: str
+    splits: dict  # split -> list of (name, sequence)
+    atom_order: str = "openmm"
+    production_ps: float = 1000.0
+    equilibration_ps: float = 100.0
+    save_ps: float = 1.0
+    seed: int = 1
+    timestep_fs: float | None = None
+    reference_frames: int = 10
+
+    def peptides(self):
+        """[(name, sequence, split)] in split order, validated (unique names, valid letters)."""
+        out, seen = [], {}
+        for split in SPLITS:
+            for nm, seq in self.splits.get(split, []):
+                check_sequence(seq, self.termini, self.atom_order)
+                if nm in seen:
+                    raise ValueError(f"peptide {nm!r} appears in both {seen[nm]!r} and {split!r} "
+                                     f"(dataset {self.name!r}); splits must be disjoint")
+                seen[nm] = split
+                out.append((nm, seq, split))
+        unknown = set(self.splits) - set(SPLITS)
+        if unknown:
+            raise ValueError(f"unknown split(s) {sorted(unknown)} in dataset {self.name!r}; use {SPLITS}")
+        if not out:
+            raise ValueError(f"dataset {self.name!r} lists no peptides")
+        return out
+
+
+def _entries(items, where: str):
+    out = []
+    for it in items or []:
+        if isinstance(it, str):
+            out.append((it, it))
+        elif isinstance(it, dict) and "sequence" in it:
+            out.append((str(it.get("name", it["sequence"])), str(it["sequence"])))
+        else:
+            raise ValueError(f"bad peptide entry {it!r} in {where}: use 'KS' or {{name: AD, sequence: A}}")
+    return out
+
+
+def load_spec(path: str) -> DatasetSpec:
+    import yaml
+    with open(path) as fh:
+        raw = yaml.safe_load(fh)
+    if not isinstance(raw, dict):
+        raise ValueError(f"dataset spec {path} is not a YAML mapping")
+    known = {"name", "preset", "termini", "atom_order", "production_ps", "equilibration_ps", "save_ps",
+             "seed", "timestep_fs", "reference_frames", "splits", "description"}
+    extra = set(raw) - known
+    if extra:
+        raise ValueError(f"unknown key(s) {sorted(extra)} in dataset spec {path}")
+    for key in ("preset", "termini", "splits"):
+        if key not in raw:
+            raise ValueError(f"dataset spec {path} lacks required key {key!r}")
+    splits = {k: _entries(v, f"{path} splits.{k}") for k, v in (raw["splits"] or {}).items()}
+    kw = {k: raw[k] for k in known - {"splits", "description", "name"} if k in raw}
+    spec = DatasetSpec(name=raw.get("name", os.path.splitext(os.path.basename(path))[0]), splits=splits, **kw)
+    get_preset(spec.preset)
+    return spec
+
+
+def spec_from_sequences(seqs, fractions=(1.0, 0.0, 0.0), **kw) -> DatasetSpec:
+    """Split a list of sequences by peptide with a seeded shuffle (fractions train/val/test)."""
+    seqs = list(dict.fromkeys(s.strip() for s in seqs if s.strip()))
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or sum(fractions) <= 0:
+        raise ValueError(f"split fractions must be three non-negative numbers (got {fractions})")
+    tot = float(sum(fractions))
+    order = sorted(seqs)
+    random.Random(kw.get("seed", 1)).shuffle(order)
+    n = len(order)
+    n_val = int(round(fractions[1] / tot * n))
+    n_test = int(round(fractions[2] / tot * n))
+    n_train = n - n_val - n_test
+    if n_train < 0:
+        raise ValueError(f"split fractions {fractions} leave no training peptides for {n} sequences")
+    parts = {"train": order[:n_train], "validation": order[n_train:n_train + n_val],
+             "test": order[n_train + n_val:]}
+    splits = {k: [(s, s) for s in v] for k, v in parts.items()}
+    return DatasetSpec(name=kw.pop("name", "dataset"), splits=splits, **kw)
+
+
+def derive_seed(base_seed: int, name: str) -> int:
+    """Per-peptide seed: first 4 bytes of SHA-256("<base>/<name>") mod 2^31-1 (stable across runs)."""
+    h = hashlib.sha256(f"{int(base_seed)}/{name}".encode()).digest()
+    return int.from_bytes(h[:4], "little") % (2**31 - 1)
+
+
+def _config(spec: DatasetSpec, name: str, seq: str) -> RunConfig:
+    return RunConfig(sequence=seq, termini=spec.termini, preset=spec.preset, name=name,
+                     production_ps=spec.production_ps, equilibration_ps=spec.equilibration_ps,
+                     save_ps=spec.save_ps, timestep_fs=spec.timestep_fs, seed=derive_seed(spec.seed, name),
+                     atom_order=spec.atom_order, reference_frames=spec.reference_frames).resolved()
+
+
+def _matches(meta: dict, cfg: RunConfig) -> list:
+    want = {"sequence": cfg.sequence, "termini": cfg.termini, "preset": cfg.preset, "atom_order": cfg.atom_order,
+            "production_ps": cfg.production_ps, "equilibration_ps": cfg.equilibration_ps,
+            "save_interval_ps": cfg.save_ps, "timestep_fs": cfg.timestep_fs, "seed": cfg.seed}
+    return [f"{k}: file {meta.get(k)!r} != spec {want[k]!r}" for k in _MATCH_KEYS if meta.get(k) != want[k]]
+
+
+def _worker(out: str, cfg_dict: dict, command: str) -> dict:
+    return generate_trajectory(out, RunConfig(**cfg_dict), command=command)
+
+
+def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = "", log=None) -> dict:
+    """Generate all missing peptide files, then write ``index.json``. Returns the index dict."""
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    peptides = spec.peptides()
+    out_dir = os.path.abspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    todo = []
+    for name, seq, split in peptides:
+        path = os.path.join(out_dir, f"{name}.h5")
+        cfg = _config(spec, name, seq)
+        if os.path.exists(path):
+            if is_complete(path):
+                diff = _matches(read_metadata(path), cfg)
+                if diff:
+                    raise ValueError(f"existing file {path} was made with different settings ({'; '.join(diff)}); "
+                                     f"delete it or choose another --out")
+                log(f"[{name}] complete file exists, skipping")
+                continue
+            log(f"[{name}] existing file is incomplete or unreadable; regenerating")
+        todo.append((name, path, cfg))
+    failures = []
+    if todo:
+        jobs = max(1, min(int(jobs), len(todo)))
+        log(f"generating {len(todo)} of {len(peptides)} peptides with {jobs} process(es)")
+        # 'spawn': each worker is a fresh interpreter, nothing of OpenMM is shared across a fork.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+            futs = {ex.submit(_worker, path, asdict(cfg), command): name for name, path, cfg in todo}
+            for fut in as_completed(futs):
+                try:
+                    fut.result()
+                except Exception as exc:  # keep going: other peptides are independent
+                    failures.append((futs[fut], repr(exc)))
+                    log(f"[{futs[fut]}] FAILED: {exc}")
+    if failures:
+        raise RuntimeError(f"{len(failures)} peptide(s) failed, index.json not written: "
+                           + "; ".join(f"{n}: {e}" for n, e in failures))
+    index = {"format": DATASET_FORMAT_NAME, "format_version": DATASET_FORMAT_VERSION, "name": spec.name,
+             "preset": spec.preset, "termini": spec.termini, "atom_order": spec.atom_order, "peptides": []}
+    for name, seq, split in peptides:
+        meta = read_metadata(os.path.join(out_dir, f"{name}.h5"))
+        index["peptides"].append({"name": name, "sequence": seq, "file": f"{name}.h5", "split": split,
+                                  "n_atoms": meta["n_atoms"], "n_frames": meta["n_frames"],
+                                  "temperature_K": meta["temperature_K"], "preset": meta["preset"],
+                                  "termini": meta["termini"]})
+    tmp = os.path.join(out_dir, "index.json.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(index, fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, os.path.join(out_dir, "index.json"))
+    log(f"wrote {os.path.join(out_dir, 'index.json')} ({len(peptides)} peptides)")
+    return index
