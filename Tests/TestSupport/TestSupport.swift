@@ -24,7 +24,11 @@ public struct ScratchDirectory {
 
     public func file(_ name: String) -> String { path + "/" + name }
 
-    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+    /// Deletes the directory, unless TBG_KEEP_TEST_FILES is set (to look at what a test wrote).
+    public func remove() {
+        guard ProcessInfo.processInfo.environment["TBG_KEEP_TEST_FILES"] == nil else { return }
+        try? FileManager.default.removeItem(atPath: path)
+    }
 
     public func contents() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
