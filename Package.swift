@@ -5,6 +5,7 @@
 //   C bindings (CMPI, CHDF5, CBLAS)  — system libraries with static-inline shims
 //   Linalg (BLAS), HDF5 (files), Communication (the only module that talks to MPI)
 //   MDData (the dipeptide trajectory/dataset format, on top of HDF5)
+//   ForceField (pure math: the OpenMM System's energy and forces in double precision)
 //   tbg (the executable: argument parsing and drivers)
 // No -march flags here: binaries must run on every x86-64 machine of a cluster.
 import PackageDescription
@@ -33,11 +34,12 @@ let package = Package(
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "MDData", dependencies: ["HDF5"]),
+        .target(name: "ForceField"),
 
         .executableTarget(
             name: "tbg",
             dependencies: [
-                "MDData", "HDF5", "Communication", "Linalg",
+                "MDData", "HDF5", "Communication", "Linalg", "ForceField",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport", "tbg"]),
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
+        .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "tbg"]),
     ]
 )
