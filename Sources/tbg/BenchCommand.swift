@@ -1,0 +1,78 @@
+// `tbg bench …`: throughput benchmarks that print figures (never run as timed unit tests).
+// Tools/bench_energy.py puts these numbers beside OpenMM's on the same frames.
+import ArgumentParser
+import ForceField
+import Foundation
+import MDData
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Throughput benchmarks.",
+        subcommands: [EnergyBench.self])
+}
+
+struct EnergyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "energy",
+        abstract: "Force-field energies per second on a trajectory's frames (cycled up to --frames).")
+
+    @Argument(help: "A trajectory file (.h5) in the project's format.")
+    var file: String
+
+    @Option(help: "Number of frame evaluations (the file's frames are cycled).")
+    var frames = 10_000
+
+    @Option(help: "Threads.")
+    var threads = 1
+
+    @Flag(help: "Also compute forces.")
+    var forces = false
+
+    @Option(help: "Timed repetitions; the best is reported.")
+    var repeats = 3
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        if frames < 1 || threads < 1 || repeats < 1 { throw ValidationError("--frames, --threads and --repeats must be at least 1") }
+    }
+
+    func run() throws {
+        let trajectory = try TrajectoryFile(path: file)
+        guard trajectory.frameCount > 0 else { throw DataFormatError(file: file, "no frames to evaluate") }
+        let system = try ForceFieldSystem(xml: trajectory.systemXML)
+        let available = try trajectory.readFrames(0..<trajectory.frameCount)
+        let stride = trajectory.atomCount * 3
+        var positions = [Float](repeating: 0, count: frames * stride)
+        for frame in 0..<frames {
+            let source = (frame % trajectory.frameCount) * stride
+            positions.replaceSubrange((frame * stride)..<((frame + 1) * stride), with: available[source..<(source + stride)])
+        }
+        let evaluator = EnergyEvaluator(system: system)
+        var best = Double.infinity
+        var checksum = 0.0
+        try positions.withUnsafeBufferPointer { buffer in
+            // Warm-up (page faults, thread start-up), not timed.
+            _ = evaluator.evaluate(UnsafeBufferPointer(rebasing: buffer[0..<(min(frames, 50) * stride)]),
+                                   frameCount: min(frames, 50), forces: forces, threads: threads)
+            for _ in 0..<repeats {
+                let started = DispatchTime.now().uptimeNanoseconds
+                let batch = evaluator.evaluate(buffer, frameCount: frames, forces: forces, threads: threads)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                best = min(best, seconds)
+                checksum = batch.totals.reduce(0, +)
+                guard checksum.isFinite else { throw DataFormatError(file: file, "a benchmark frame has a non-finite energy") }
+            }
+        }
+        let rate = Double(frames) / best
+        if json {
+            print("{\"file\": \"\(file)\", \"atoms\": \(trajectory.atomCount), \"frames\": \(frames), \"threads\": \(threads), \"forces\": \(forces), \"seconds\": \(best), \"energies_per_second\": \(rate), \"checksum_kj_mol\": \(checksum)}")
+        } else {
+            let what = forces ? "energies and forces" : "energies"
+            print(String(format: "%@: %d atoms, %d frames in %.4f s = %.0f %@/s (%d thread%@, best of %d)",
+                         file, trajectory.atomCount, frames, best, rate, what, threads, threads == 1 ? "" : "s", repeats))
+        }
+    }
+}
