@@ -87,17 +87,25 @@ def check_trajectory_file(path: str, rtol: float = 1e-10) -> dict:
         _req(read_fixed_string(g.attrs["precision"]) == "double", "precision attr")
         idx = g["frame_index"][...]
         F = idx.shape[0]
-        _req(g["frame_index"].dtype == np.int32 and 1 <= F <= T and np.all(np.diff(idx) > 0)
-             and idx[0] >= 0 and idx[-1] < T, f"{path}: frame_index {idx}")
+        stored = idx >= 0  # -1: positions that are not a row of /coordinates (distorted frames)
+        rows = idx[stored]
+        _req(g["frame_index"].dtype == np.int32 and F >= 1 and 1 <= rows.size <= T
+             and np.all(np.diff(rows) > 0) and rows[-1] < T and np.all(idx[~stored] == -1)
+             and np.all(stored[:rows.size]),
+             f"{path}: frame_index {idx}")
         pos = g["positions"][...]
         _req(pos.dtype == np.float64 and pos.shape == (F, N, 3), f"{path}: positions shape/dtype")
-        _req(np.array_equal(pos, h["coordinates"][...][idx].astype(np.float64)),
+        _req(np.array_equal(pos[stored], h["coordinates"][...][rows].astype(np.float64)),
              f"{path}: reference positions are not the stored float32 frames")
+        if "labels" in g:
+            lab = g["labels"]
+            _req(lab.dtype.kind == "S" and lab.shape == (F,), f"{path}: labels must be (F,) fixed-length bytes")
+            _req(all(x == b"md" for x in lab[...][stored]), f"{path}: stored frames must be labelled 'md'")
         energies, total, forces = g["energies"][...], g["total"][...], g["forces"][...]
         _req(energies.dtype == total.dtype == forces.dtype == np.float64, "reference dtypes must be float64")
         _req(energies.shape == (F, len(names)) and total.shape == (F,) and forces.shape == (F, N, 3), "ref shapes")
         system_xml = read_fixed_string(h["openmm_system"])
-        pe = h["potentialEnergy"][...][idx].astype(np.float64)
+        pe = h["potentialEnergy"][...][rows].astype(np.float64)
 
     names2, e2, t2, f2 = reference_energies(system_xml, pos)
     _req(names2 == names, f"{path}: force_names {names} != System {names2}")
@@ -108,5 +116,5 @@ def check_trajectory_file(path: str, rtol: float = 1e-10) -> dict:
     cm = [i for i, n in enumerate(names) if n == "CMMotionRemover"]
     _req(all(np.all(energies[:, i] == 0.0) for i in cm), f"{path}: CMMotionRemover column must be 0")
     # Stored float32 energies come from the simulation platform (CPU: single/mixed precision, data.md §9.7).
-    np.testing.assert_allclose(pe, total, rtol=0, atol=1e-2, err_msg=f"{path}: /potentialEnergy vs Reference")
+    np.testing.assert_allclose(pe, total[stored], rtol=0, atol=1e-2, err_msg=f"{path}: /potentialEnergy vs Reference")
     return meta

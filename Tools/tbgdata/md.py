@@ -33,6 +33,7 @@ from .presets import get_preset, make_platform, openmm_seed
 
 KJ = unit.kilojoule_per_mole
 WRITE_BLOCK = 500  # frames buffered in memory between HDF5 appends
+MD_LABEL = "md"  # /reference_energies/labels entry of a stored frame
 
 
 @dataclass
@@ -145,8 +146,51 @@ def reference_frame_indices(n_frames: int, k: int) -> np.ndarray:
     return np.round(np.linspace(0, n_frames - 1, f)).astype(np.int32)
 
 
-def generate_trajectory(out: str, config: RunConfig, command: str | None = None, log=_log_default) -> dict:
-    """Run one simulation and write ``out`` atomically. Returns a summary dict (incl. ns/day)."""
+def write_reference_group(h: h5py.File, system_xml: str, positions: np.ndarray, frame_index: np.ndarray,
+                          labels: list | None = None, tag: str = "") -> h5py.Group:
+    """Evaluate ``positions`` (F, N, 3) on the Reference platform and write ``/reference_energies``.
+
+    ``frame_index`` holds the ``/coordinates`` row of each entry, or -1 for positions that are not
+    a stored frame (distorted frames). ``labels`` (optional, one short ASCII string per entry)
+    is written as the fixed-length bytes dataset ``labels``. Positions are stored exactly as given
+    (float64) and are exactly what was evaluated.
+    """
+    positions = np.ascontiguousarray(positions, dtype=np.float64)
+    frame_index = np.asarray(frame_index, dtype=np.int32)
+    if positions.ndim != 3 or positions.shape[0] != frame_index.shape[0]:
+        raise ValueError(f"{tag} positions {positions.shape} do not match frame_index {frame_index.shape}")
+    if labels is not None and len(labels) != positions.shape[0]:
+        raise ValueError(f"{tag} {len(labels)} labels for {positions.shape[0]} entries")
+    names, energies, total, forces = reference_energies(system_xml, positions)
+    if not (np.all(np.isfinite(energies)) and np.all(np.isfinite(total)) and np.all(np.isfinite(forces))):
+        bad = sorted(set(np.nonzero(~np.isfinite(total) | ~np.all(np.isfinite(energies), axis=1))[0].tolist()))
+        raise RuntimeError(f"{tag} non-finite reference energies or forces (entries {bad})")
+    g = h.create_group("reference_energies")
+    g.create_dataset("frame_index", data=frame_index)
+    g.create_dataset("positions", data=positions)
+    g.create_dataset("energies", data=energies)
+    g.create_dataset("total", data=total)
+    g.create_dataset("forces", data=forces)
+    if labels is not None:
+        enc = [fixed_bytes(x) for x in labels]
+        g.create_dataset("labels", data=np.array(enc, dtype=f"S{max(len(b) for b in enc)}"))
+    for key, val in (("force_names", json.dumps(names)), ("platform", "Reference"), ("precision", "double"),
+                     ("openmm_version", openmm.__version__), ("energy_units", "kJ/mol"),
+                     ("force_units", "kJ/mol/nm")):
+        set_fixed_attr(g, key, val)
+    return g
+
+
+def generate_trajectory(out: str, config: RunConfig, command: str | None = None, log=_log_default,
+                        extra_reference=None) -> dict:
+    """Run one simulation and write ``out`` atomically. Returns a summary dict (incl. ns/day).
+
+    ``extra_reference``, if given, is called as ``extra_reference(coordinates, topology, system)``
+    with the stored frames (float32 cast to float64, (T, N, 3)), the MDTraj topology and the
+    OpenMM System, and returns ``(positions (E, N, 3) float64, labels list[str] of length E)``:
+    the positions are evaluated after the F regular reference frames with ``frame_index`` -1, and
+    ``/reference_energies/labels`` gets ``"md"`` for the F regular frames followed by the E labels.
+    """
     cfg = config.resolved()
     out = os.path.abspath(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -154,7 +198,7 @@ def generate_trajectory(out: str, config: RunConfig, command: str | None = None,
     if os.path.exists(tmp):
         os.remove(tmp)  # stale leftover of an interrupted run
     try:
-        summary = _run(tmp, cfg, command if command is not None else shlex.join(sys.argv), log)
+        summary = _run(tmp, cfg, command if command is not None else shlex.join(sys.argv), log, extra_reference)
         os.replace(tmp, out)
     except BaseException:
         if os.path.exists(tmp):
@@ -164,7 +208,7 @@ def generate_trajectory(out: str, config: RunConfig, command: str | None = None,
     return summary
 
 
-def _run(path: str, cfg: RunConfig, command: str, log) -> dict:
+def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> dict:
     preset = get_preset(cfg.preset)
     tag = f"[{cfg.name}]"
     ff = preset.forcefield()
@@ -230,9 +274,13 @@ def _run(path: str, cfg: RunConfig, command: str, log) -> dict:
             raise RuntimeError(f"{tag} trajectory has bad shape {stored.shape} or non-finite coordinates")
         idx = reference_frame_indices(n_frames, cfg.reference_frames)
         ref_pos = stored[idx]
-        names, energies, total, forces = reference_energies(system_xml, ref_pos)
-        if not (np.all(np.isfinite(energies)) and np.all(np.isfinite(forces))):
-            raise RuntimeError(f"{tag} non-finite reference energies or forces")
+        labels = None
+        if extra_reference is not None:
+            extra_pos, extra_labels = extra_reference(stored, mdtop, system)
+            labels = [MD_LABEL] * len(idx) + list(extra_labels)
+            extra_pos = np.asarray(extra_pos, dtype=np.float64).reshape(-1, pep.n_atoms, 3)
+            ref_pos = np.concatenate([ref_pos, extra_pos], axis=0)
+            idx = np.concatenate([idx, np.full(extra_pos.shape[0], -1, dtype=np.int32)])
         masses = [system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())]
         meta = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
@@ -257,16 +305,7 @@ def _run(path: str, cfg: RunConfig, command: str, log) -> dict:
         }
         write_fixed_string_dataset(h, "openmm_system", system_xml)
         write_fixed_string_dataset(h, "metadata", json.dumps(meta))
-        g = h.create_group("reference_energies")
-        g.create_dataset("frame_index", data=idx.astype(np.int32))
-        g.create_dataset("positions", data=ref_pos)
-        g.create_dataset("energies", data=energies)
-        g.create_dataset("total", data=total)
-        g.create_dataset("forces", data=forces)
-        for key, val in (("force_names", json.dumps(names)), ("platform", "Reference"), ("precision", "double"),
-                         ("openmm_version", openmm.__version__), ("energy_units", "kJ/mol"),
-                         ("force_units", "kJ/mol/nm")):
-            set_fixed_attr(g, key, val)
+        write_reference_group(h, system_xml, ref_pos, idx, labels, tag)
         set_fixed_attr(h, "title", f"{cfg.name} {cfg.termini} {cfg.preset}")
 
     speed = _ns_per_day(n_frames * spf, cfg.timestep_fs, t_prod)
