@@ -34,6 +34,8 @@ public struct EnergyEvaluator: Sendable {
     public init(system: ForceFieldSystem) { self.system = system }
 
     /// Evaluates `frameCount` frames of `positions` (frames × atoms × 3, nm; Float or Double).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func evaluate<T: BinaryFloatingPoint & Sendable>(
         _ positions: UnsafeBufferPointer<T>, frameCount: Int, forces computeForces: Bool, threads: Int = 1
     ) -> EnergyBatch {

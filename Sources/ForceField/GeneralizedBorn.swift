@@ -65,7 +65,7 @@ public struct GeneralizedBorn: EnergyTerm {
                 dEdB[i] -= selfCoefficient * q2 / (b * b)
                 if let ace = aceCoefficient {
                     let aceRadius = rho + aceOffset
-                    let ratio = aceRadius / b, ratio6 = pow(ratio, 6)
+                    let ratio = aceRadius / b, ratio2 = ratio * ratio, ratio6 = ratio2 * ratio2 * ratio2
                     let prefactor = ace * (aceRadius + aceProbeRadius) * (aceRadius + aceProbeRadius)
                     total += prefactor * ratio6
                     dEdB[i] -= 6 * prefactor * ratio6 / b
