@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "MDData", dependencies: ["HDF5"]),
         .target(name: "ForceField"),
+        .target(name: "Kernels", dependencies: ["Linalg"]),
+        .target(name: "Model", dependencies: ["Kernels", "Linalg"]),
 
         .executableTarget(
             name: "tbg",
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport", "tbg"]),
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "tbg"]),
     ]
