@@ -17,7 +17,8 @@ let package = Package(
         .executable(name: "tbg", targets: ["tbg"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -37,11 +38,15 @@ let package = Package(
         .target(name: "ForceField"),
         .target(name: "Kernels", dependencies: ["Linalg"]),
         .target(name: "Model", dependencies: ["Kernels", "Linalg"]),
+        .target(name: "Optim"),
+        .target(
+            name: "Training",
+            dependencies: ["Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", .product(name: "Yams", package: "Yams")]),
 
         .executableTarget(
             name: "tbg",
             dependencies: [
-                "MDData", "HDF5", "Communication", "Linalg", "ForceField",
+                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -53,26 +53,26 @@ extension EGNNVectorField {
             wd[o] = w[w1 + o * w1Stride + 2 * H + 1]
         }
         let d2 = ws.inputDistances.pointer, a1 = ws.edgeA.pointer
+        let s1 = ws.s1.pointer + l * E * H, s2 = ws.s2.pointer + l * E * H, sc = ws.sc.pointer + l * E * H
         for e in 0..<E {
             let pi = p + Int(receivers[e]) * H, qj = q + Int(senders[e]) * H
             let r = radial[e], dd = d2[e]
-            let z = z1 + e * H, a = a1 + e * H
-            for o in 0..<H {
-                let value = pi[o] + qj[o] + r * wr[o] + dd * wd[o] + b1[o]
-                z[o] = value
-                a[o] = Activation.silu(value)
-            }
+            let z = z1 + e * H, a = a1 + e * H, sigma = s1 + e * H
+            for o in 0..<H { z[o] = pi[o] + qj[o] + r * wr[o] + dd * wd[o] + b1[o] }
+            Activation.sigmoid(z, sigma, count: H)
+            for o in 0..<H { a[o] = z[o] * sigma[o] }
         }
         // Edge MLP, second layer, and the attention gate.
         Linear.forward(UnsafeMutableBufferPointer(start: z2, count: E * H), ws.edgeA.readOnly,
                        weight: parameters.slice(offsets.edge2Weight, H * H), bias: parameters.slice(offsets.edge2Bias, H),
                        rows: E, inFeatures: H, outFeatures: H)
         let m = ws.edgeB.pointer, wa = w + offsets.attentionWeight, ba = w[offsets.attentionBias]
+        Activation.sigmoid(z2, s2, count: E * H)
         for e in 0..<E {
-            let z = z2 + e * H, message = m + e * H
+            let z = z2 + e * H, message = m + e * H, sigma = s2 + e * H
             var y = ba
             for o in 0..<H {
-                let m0 = Activation.silu(z[o])
+                let m0 = z[o] * sigma[o]
                 message[o] = m0
                 y += m0 * wa[o]
             }
@@ -86,10 +86,11 @@ extension EGNNVectorField {
                        rows: E, inFeatures: H, outFeatures: H)
         let wc = w + offsets.coord2Weight
         xOut.update(from: xIn, count: A * 3)
+        Activation.sigmoid(zc, sc, count: E * H)
         for e in 0..<E {
-            let z = zc + e * H
+            let z = zc + e * H, sigma = sc + e * H
             var c = T.zero
-            for o in 0..<H { c += Activation.silu(z[o]) * wc[o] }
+            for o in 0..<H { c += z[o] * sigma[o] * wc[o] }
             let s = T.hyperbolicTangent(c)
             coordWeight[e] = s
             let i = Int(receivers[e])
@@ -125,6 +126,7 @@ extension EGNNVectorField {
         let z1 = ws.z1.pointer + l * E * H, z2 = ws.z2.pointer + l * E * H, zc = ws.zc.pointer + l * E * H
         let gate = ws.gate.pointer + l * E, coordWeight = ws.coordWeight.pointer + l * E
         let aggregate = ws.aggregate.pointer + l * A * H, zn = ws.zn.pointer + l * A * H
+        let s1 = ws.s1.pointer + l * E * H, s2 = ws.s2.pointer + l * E * H, sc = ws.sc.pointer + l * E * H
         let receivers = batch.receivers, senders = batch.senders
         let rho = T(config.coordinateScale)
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2, node1 = offsets.node1Weight
@@ -177,21 +179,21 @@ extension EGNNVectorField {
             for axis in 0..<3 { dDelta[3 * e + axis] = a * dxOut[3 * i + axis] - b * delta[3 * e + axis] }
         }
         // Coordinate MLP s = tanh(w_c · SiLU(z_c)).
-        let ac = ws.edgeB.pointer, wc = w + offsets.coord2Weight, dwc = g + offsets.coord2Weight
-        Activation.silu(ac, zc, count: E * H)
+        let wc = w + offsets.coord2Weight, dwc = g + offsets.coord2Weight
         let dzc = ws.edgeC.pointer
         for e in 0..<E {
-            let c = dc[e], row = ac + e * H, out = dzc + e * H, z = zc + e * H
+            let c = dc[e], out = dzc + e * H, z = zc + e * H, sigma = sc + e * H
             for o in 0..<H {
-                dwc[o] += c * row[o]
-                out[o] = c * wc[o] * Activation.siluDerivative(z[o])
+                let s = sigma[o], zo = z[o]
+                dwc[o] += c * zo * s
+                out[o] = c * wc[o] * s * (1 + zo * (1 - s))
             }
         }
-        // Recompute m = g SiLU(z₂) for ∂W_c, then ∂m += ∂z_c W_c.
+        // m = g SiLU(z₂) for ∂W_c, then ∂m += ∂z_c W_c.
         let m = ws.edgeB.pointer
         for e in 0..<E {
-            let z = z2 + e * H, row = m + e * H, ge = gate[e]
-            for o in 0..<H { row[o] = ge * Activation.silu(z[o]) }
+            let z = z2 + e * H, row = m + e * H, ge = gate[e], sigma = s2 + e * H
+            for o in 0..<H { row[o] = ge * z[o] * sigma[o] }
         }
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.coord1Weight, H * H),
                                             dBias: gradients.mutableSlice(offsets.coord1Bias, H), dy: ws.edgeC.readOnly,
@@ -202,30 +204,34 @@ extension EGNNVectorField {
         let wa = w + offsets.attentionWeight, dwa = g + offsets.attentionWeight
         var dba = T.zero
         for e in 0..<E {
-            let z = z2 + e * H, row = m + e * H, dRow = dm + e * H, ge = gate[e]
+            let z = z2 + e * H, row = m + e * H, dRow = dm + e * H, ge = gate[e], sigma = s2 + e * H
             var dot = T.zero
             for o in 0..<H {
-                row[o] = Activation.silu(z[o])    // m₀
+                row[o] = z[o] * sigma[o]    // m₀
                 dot += dRow[o] * row[o]
             }
             let t = dot * ge * (1 - ge)
             dba += t
             for o in 0..<H {
                 dwa[o] += t * row[o]
-                dRow[o] = (dRow[o] * ge + t * wa[o]) * Activation.siluDerivative(z[o])   // ∂L/∂z₂
+                let s = sigma[o]
+                dRow[o] = (dRow[o] * ge + t * wa[o]) * s * (1 + z[o] * (1 - s))   // ∂L/∂z₂
             }
         }
         g[offsets.attentionBias] += dba
         // Edge MLP second layer: z₂ = W₂ SiLU(z₁) + b₂.
         let a1 = ws.edgeB.pointer
-        Activation.silu(a1, z1, count: E * H)
+        for k in 0..<(E * H) { a1[k] = z1[k] * s1[k] }
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.edge2Weight, H * H),
                                             dBias: gradients.mutableSlice(offsets.edge2Bias, H), dy: ws.edgeA.readOnly,
                                             x: ws.edgeB.readOnly, rows: E, inFeatures: H, outFeatures: H)
         let dz1 = ws.edgeC.pointer
         Linear.inputGradient(ws.edgeC.buffer, dy: ws.edgeA.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: false)
-        Activation.siluBackward(dz1, z1, count: E * H)
+        for k in 0..<(E * H) {
+            let s = s1[k]
+            dz1[k] *= s * (1 + z1[k] * (1 - s))
+        }
         // Edge MLP first layer (factorised): bias, the r and d² columns, then P and Q.
         let wr = ws.columnA.pointer, wd = ws.columnB.pointer
         for o in 0..<H {

@@ -41,8 +41,11 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
         precondition(features.count == A * K, "features: \(features.count) values, expected \(A)×\(K)")
         precondition(times.count == batch.moleculeCount, "times: \(times.count) values, expected \(batch.moleculeCount)")
         precondition(positions.count == A * 3 && velocity.count == A * 3, "positions/velocity must be \(A)×3")
-        if workspace?.fits(atoms: A, edges: E) != true {
-            workspace = EGNNWorkspace(atoms: A, edges: E, hidden: H, layers: config.layers, inputWidth: K + 1)
+        if workspace?.adopt(atoms: A, edges: E) != true {
+            // Grow to the largest shape seen, so alternating micro-batch sizes do not reallocate.
+            workspace = EGNNWorkspace(atoms: max(A, workspace?.atomCapacity ?? 0), edges: max(E, workspace?.edgeCapacity ?? 0),
+                                      hidden: H, layers: config.layers, inputWidth: K + 1)
+            _ = workspace!.adopt(atoms: A, edges: E)
         }
         let ws = workspace!
         lastBatch = batch
@@ -87,7 +90,8 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
         let dx = ws.dx.pointer
         dx.update(from: velocityGradient.baseAddress!, count: A * 3)
         removeMoleculeMeans(dx, batch: batch)
-        let projected = Array(UnsafeBufferPointer(start: dx, count: A * 3))
+        let projected = ws.projectedGradient.pointer
+        projected.update(from: dx, count: A * 3)
         ws.dh.zero()
         ws.dInputDistances.zero()
         for l in stride(from: config.layers - 1, through: 0, by: -1) { layerBackward(l, batch: batch, ws: ws) }

@@ -4,12 +4,15 @@
 // Saved per layer l (method.md §4.2 names): h^l (A×H), x^l (A×3), Δ (E×3), r = |Δ|² (E),
 // n = √(r + 1e-8) (E), z₁ = edge pre-activation 1 (E×H), z₂ = edge pre-activation 2 (E×H),
 // g = attention gate (E), z_c = coordinate pre-activation (E×H), s = tanh coordinate weight (E),
-// a = Σ_j m_ij (A×H), z_n = node pre-activation (A×H). SiLU outputs are recomputed in backward
-// (cheaper than keeping three more E×H arrays per layer).
+// a = Σ_j m_ij (A×H), z_n = node pre-activation (A×H), and σ of the three edge pre-activations:
+// with σ stored, SiLU(z) = zσ and SiLU′(z) = σ(1 + z(1 − σ)) cost no exponential in backward,
+// which is where the time went (10 exponentials per edge feature per layer otherwise).
 import Kernels
 
 final class EGNNWorkspace<T: Numeric> {
-    let atoms: Int, edges: Int, hidden: Int, layers: Int, inputWidth: Int
+    /// Current batch shape (≤ the capacity the buffers were sized for).
+    var atoms: Int, edges: Int
+    let atomCapacity: Int, edgeCapacity: Int, hidden: Int, layers: Int, inputWidth: Int
 
     let embeddingInput: Buffer<T>     // A × (K+1)
     let inputDistances: Buffer<T>     // E, d² of the input coordinates
@@ -19,6 +22,7 @@ final class EGNNWorkspace<T: Numeric> {
     let radial: Buffer<T>             // L × E
     let norm: Buffer<T>               // L × E
     let z1: Buffer<T>, z2: Buffer<T>, zc: Buffer<T>   // L × E × H each
+    let s1: Buffer<T>, s2: Buffer<T>, sc: Buffer<T>   // σ(z₁), σ(z₂), σ(z_c): SiLU and SiLU′ without exp
     let gate: Buffer<T>, coordWeight: Buffer<T>       // L × E each
     let aggregate: Buffer<T>, zn: Buffer<T>           // L × A × H each
 
@@ -31,11 +35,14 @@ final class EGNNWorkspace<T: Numeric> {
     // Backward state.
     let dh: Buffer<T>                 // A × H
     let dx: Buffer<T>, dxNext: Buffer<T>   // A × 3
+    let projectedGradient: Buffer<T>       // A × 3, P ∂L/∂v for the direct path of v = x^L − x⁰
     let dInputDistances: Buffer<T>    // E
 
     init(atoms: Int, edges: Int, hidden: Int, layers: Int, inputWidth: Int) {
         self.atoms = atoms
         self.edges = edges
+        atomCapacity = atoms
+        edgeCapacity = edges
         self.hidden = hidden
         self.layers = layers
         self.inputWidth = inputWidth
@@ -50,6 +57,9 @@ final class EGNNWorkspace<T: Numeric> {
         z1 = Buffer(count: layers * eh)
         z2 = Buffer(count: layers * eh)
         zc = Buffer(count: layers * eh)
+        s1 = Buffer(count: layers * eh)
+        s2 = Buffer(count: layers * eh)
+        sc = Buffer(count: layers * eh)
         gate = Buffer(count: layers * edges)
         coordWeight = Buffer(count: layers * edges)
         aggregate = Buffer(count: layers * ah)
@@ -66,8 +76,15 @@ final class EGNNWorkspace<T: Numeric> {
         dh = Buffer(count: ah)
         dx = Buffer(count: atoms * 3)
         dxNext = Buffer(count: atoms * 3)
+        projectedGradient = Buffer(count: atoms * 3)
         dInputDistances = Buffer(count: edges)
     }
 
-    func fits(atoms: Int, edges: Int) -> Bool { atoms == self.atoms && edges == self.edges }
+    /// Whether a batch of this shape fits; if so, makes it the current shape.
+    func adopt(atoms: Int, edges: Int) -> Bool {
+        guard atoms <= atomCapacity, edges <= edgeCapacity else { return false }
+        self.atoms = atoms
+        self.edges = edges
+        return true
+    }
 }

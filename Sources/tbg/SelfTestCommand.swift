@@ -40,3 +40,8 @@ struct SelfTestCommand: ParsableCommand {
 func writeError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
+
+/// Prints one line to standard output unbuffered (progress lines must appear at once in job logs).
+func writeLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -14,7 +14,7 @@ struct TBG: ParsableCommand {
             Tools/FORMAT.md).
             """,
         version: TBGVersion.string,
-        subcommands: [InspectCommand.self, EnergyCommand.self, BenchCommand.self, SelfTestCommand.self])
+        subcommands: [InspectCommand.self, TrainCommand.self, EnergyCommand.self, BenchCommand.self, SelfTestCommand.self])
 }
 
 enum TBGVersion {

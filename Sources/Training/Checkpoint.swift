@@ -1,0 +1,134 @@
+// Training checkpoints in HDF5, written to a temporary name and renamed.
+//
+//   attrs     format = "tbg-checkpoint", format_version, step (completed), epoch, step_in_epoch,
+//             steps_per_epoch, seed, config (resolved RunConfig JSON), created, ranks
+//   /parameters/<name>          float32, PyTorch shape (the original TBG module names)
+//   /adam/m/<name>, /adam/v/<name>  (attr adam_step)
+//   /ema/<name>                 when an EMA is kept
+//   /history/step, train_loss, validation_step, validation_loss
+// All randomness is derived from (seed, epoch, step, sample), so seed + step is the whole RNG state.
+import Foundation
+import HDF5
+import Model
+
+public struct CheckpointState {
+    public var config: RunConfig
+    public var step: Int
+    public var epoch: Int
+    public var stepInEpoch: Int
+    public var stepsPerEpoch: Int
+    public var parameters: [Float]
+    public var adamFirst: [Float]
+    public var adamSecond: [Float]
+    public var adamStep: Int
+    public var ema: [Float]?
+    public var historySteps: [Int32] = []
+    public var historyLoss: [Double] = []
+    public var validationSteps: [Int32] = []
+    public var validationLoss: [Double] = []
+    public var ranks = 1
+}
+
+public enum Checkpoint {
+    public static let formatName = "tbg-checkpoint"
+    public static let formatVersion: Int64 = 1
+
+    public static func write(_ state: CheckpointState, layout: ParameterLayout, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        try HDF5File.writeAtomically(to: path) { root in
+            try root.writeAttribute("format", string: formatName)
+            try root.writeAttribute("format_version", [formatVersion])
+            try root.writeAttribute("step", [Int64(state.step)])
+            try root.writeAttribute("epoch", [Int64(state.epoch)])
+            try root.writeAttribute("step_in_epoch", [Int64(state.stepInEpoch)])
+            try root.writeAttribute("steps_per_epoch", [Int64(state.stepsPerEpoch)])
+            try root.writeAttribute("seed", [Int64(bitPattern: state.config.training.seed)])
+            try root.writeAttribute("ranks", [Int64(state.ranks)])
+            try root.writeAttribute("config", string: state.config.json())
+            try root.writeAttribute("created", string: ISO8601DateFormatter().string(from: Date()))
+            try writeArena(state.parameters, layout: layout, into: root.createGroup("parameters"))
+            let adam = try root.createGroup("adam")
+            try adam.writeAttribute("adam_step", [Int64(state.adamStep)])
+            try writeArena(state.adamFirst, layout: layout, into: adam.createGroup("m"))
+            try writeArena(state.adamSecond, layout: layout, into: adam.createGroup("v"))
+            if let ema = state.ema { try writeArena(ema, layout: layout, into: root.createGroup("ema")) }
+            let history = try root.createGroup("history")
+            try history.writeDataset("step", state.historySteps, shape: [state.historySteps.count])
+            try history.writeDataset("train_loss", state.historyLoss, shape: [state.historyLoss.count])
+            try history.writeDataset("validation_step", state.validationSteps, shape: [state.validationSteps.count])
+            try history.writeDataset("validation_loss", state.validationLoss, shape: [state.validationLoss.count])
+        }
+    }
+
+    public static func read(_ path: String) throws -> CheckpointState {
+        do {
+            let root = try HDF5File(opening: path).root()
+            guard root.hasAttribute("format"), try root.readStringAttribute("format") == formatName else {
+                throw CheckpointError("\(path): not a tbg checkpoint (no format = \(formatName) attribute)")
+            }
+            let version = try root.readAttribute("format_version", as: Int64.self)[0]
+            guard version <= formatVersion else { throw CheckpointError("\(path): checkpoint format \(version) is newer than this tbg reads") }
+            let config = try RunConfig.decode(json: try root.readStringAttribute("config"))
+            let layout = ParameterLayout(try ModelFactory.egnnConfig(config, featureWidth: nil, checkpointRoot: root))
+            func integer(_ name: String) throws -> Int { Int(try root.readAttribute(name, as: Int64.self)[0]) }
+            let adam = try root.group("adam")
+            let history = try root.group("history")
+            return CheckpointState(
+                config: config, step: try integer("step"), epoch: try integer("epoch"), stepInEpoch: try integer("step_in_epoch"),
+                stepsPerEpoch: try integer("steps_per_epoch"),
+                parameters: try readArena(layout: layout, from: root.group("parameters")),
+                adamFirst: try readArena(layout: layout, from: adam.group("m")),
+                adamSecond: try readArena(layout: layout, from: adam.group("v")),
+                adamStep: Int(try adam.readAttribute("adam_step", as: Int64.self)[0]),
+                ema: root.contains("ema") ? try readArena(layout: layout, from: root.group("ema")) : nil,
+                historySteps: try history.dataset("step").read(), historyLoss: try history.dataset("train_loss").read(),
+                validationSteps: try history.dataset("validation_step").read(),
+                validationLoss: try history.dataset("validation_loss").read(),
+                ranks: try integer("ranks"))
+        } catch let error as HDF5Error {
+            throw CheckpointError("\(error)")
+        }
+    }
+
+    static func writeArena(_ values: [Float], layout: ParameterLayout, into group: HDF5Group) throws {
+        for entry in layout.entries {
+            try group.writeDataset(entry.name, Array(values[entry.offset..<(entry.offset + entry.count)]), shape: entry.shape)
+        }
+    }
+
+    static func readArena(layout: ParameterLayout, from group: HDF5Group) throws -> [Float] {
+        var values = [Float](repeating: 0, count: layout.count)
+        for entry in layout.entries {
+            guard group.contains(entry.name) else {
+                throw CheckpointError("\(group.filePath):\(group.path): missing \(entry.name) \(entry.shape)")
+            }
+            let dataset = try group.dataset(entry.name)
+            guard dataset.shape == entry.shape else {
+                throw CheckpointError("\(dataset.filePath):\(dataset.path) has shape \(dataset.shape), the model expects \(entry.shape)")
+            }
+            values.replaceSubrange(entry.offset..<(entry.offset + entry.count), with: try dataset.read(as: Float.self))
+        }
+        return values
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Builds the model configuration of a run.
+public enum ModelFactory {
+    /// The EGNN configuration; `featureWidth` comes from the data, or from the checkpoint's
+    /// embedding weight when reading one.
+    static func egnnConfig(_ config: RunConfig, featureWidth: Int?, checkpointRoot: HDF5Group? = nil) throws -> EGNNConfig {
+        var width = featureWidth
+        if width == nil, let root = checkpointRoot {
+            let shape = try root.group("parameters").dataset("embedding.weight").shape
+            width = shape[1] - 1
+        }
+        return EGNNConfig(hidden: config.model.hidden, layers: config.model.layers, featureWidth: width ?? 0,
+                          coordsRange: config.model.coordsRange)
+    }
+}

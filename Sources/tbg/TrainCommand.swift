@@ -1,0 +1,52 @@
+// `tbg train --config Configs/….yaml [--set key=value …] [--resume]`: flow-matching training of the
+// TBG vector field, data-parallel over MPI ranks (one rank per core).
+import ArgumentParser
+import Communication
+import Foundation
+import Training
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the TBG vector field by flow matching on a dataset (MPI data-parallel).",
+        discussion: """
+            The configuration is the defaults, then --config, then each --set (e.g. --set \
+            training.steps=2000 --set data.dataset=data/ad2-10ns). Rank 0 prints the resolved \
+            configuration, logs progress and writes checkpoints (atomically). SIGTERM or SIGUSR1 \
+            finish the current step, write a checkpoint and exit; --resume continues from it.
+            """)
+
+    @Option(help: "YAML or JSON configuration file (see Configs/).")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: "Override one setting, key.path=value (repeatable).")
+    var overrides: [String] = []
+
+    @Flag(help: "Continue from training.checkpoint if it exists.")
+    var resume = false
+
+    @Flag(help: "Print the resolved configuration and exit.")
+    var printConfig = false
+
+    @OptionGroup var distributed: DistributedOptions
+
+    func run() throws {
+        let resolved = try RunConfig.resolve(file: config, overrides: overrides)
+        if printConfig {
+            print(resolved.json())
+            return
+        }
+        StopSignal.install()
+        try distributed.withCommunicator { comm in
+            do {
+                if comm.isRoot { print("resolved configuration:\n\(resolved.json())") }
+                let trainer = try Trainer(config: resolved, communicator: comm, resume: resume) { writeLine($0) }
+                try trainer.run()
+            } catch {
+                // A failing rank must end the whole job, not leave the others waiting in a collective.
+                if comm.size > 1 { comm.abort(code: 1, message: "tbg train: error: \(error)") }
+                throw error
+            }
+        }
+    }
+}
