@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport", "tbg"]),
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "MDData", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "tbg"]),
     ]
