@@ -56,7 +56,8 @@ let package = Package(
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport", "tbg"]),
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "MDData", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "tbg"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "HDF5", "tbg"]),
     ]
 )

@@ -122,3 +122,25 @@ public enum Executables {
         "OMPI_MCA_rmaps_base_oversubscribe": "1",
     ]
 }
+
+/// A one-peptide dataset folder made from the committed alanine-dipeptide fixture (20 real frames).
+public enum TinyDataset {
+    public static func make(in scratch: ScratchDirectory) throws -> String {
+        let dataset = scratch.file("dataset")
+        if !FileManager.default.fileExists(atPath: dataset) {
+            try FileManager.default.createDirectory(atPath: dataset, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Fixtures.path("ad2_capped.h5"), toPath: dataset + "/AD.h5")
+            let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}"#
+            try index.write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
+        }
+        return dataset
+    }
+
+    /// `--set` overrides for a tiny, fast training run on `make(in:)`.
+    public static func overrides(dataset: String, checkpoint: String, steps: Int, framesPerPeptide: Int = 4) -> [String] {
+        ["model.hidden=8", "model.layers=2", "data.dataset=\(dataset)", "data.frames_per_peptide=\(framesPerPeptide)",
+         "data.window_frames=4", "data.shuffle_windows=2", "data.validation_fraction=0.2", "data.validation_frames=3",
+         "data.micro_batch=3", "training.steps=\(steps)", "training.log_every=1", "training.validate_every=2",
+         "training.checkpoint_every=100", "training.checkpoint=\(checkpoint)"]
+    }
+}

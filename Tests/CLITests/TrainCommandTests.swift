@@ -1,0 +1,120 @@
+// `tbg train` as users run it, on real data: the same step on 1 and 2 MPI ranks, and a run stopped
+// by a signal (SIGTERM alone, SIGUSR1 through mpirun) that resumes to exactly the parameters of an
+// uninterrupted run.
+import Foundation
+import HDF5
+import TestSupport
+import XCTest
+
+final class TrainCommandTests: XCTestCase {
+    private var scratch: ScratchDirectory!
+    private var dataset = ""
+
+    override func setUpWithError() throws {
+        scratch = try ScratchDirectory("train-cli")
+        dataset = try TinyDataset.make(in: scratch)
+    }
+
+    override func tearDown() { scratch.remove() }
+
+    private func arguments(_ checkpoint: String, steps: Int, extra: [String] = []) -> [String] {
+        ["train"] + (TinyDataset.overrides(dataset: dataset, checkpoint: scratch.file(checkpoint), steps: steps) + extra).flatMap { ["--set", $0] }
+    }
+
+    private func parameters(_ checkpoint: String) throws -> [Float] {
+        let group = try HDF5File(opening: scratch.file(checkpoint)).root().group("parameters")
+        return try group.childNames().flatMap { try group.dataset($0).read(as: Float.self) }
+    }
+
+    private func step(_ checkpoint: String) throws -> Int64 {
+        try HDF5File(opening: scratch.file(checkpoint)).root().readAttribute("step", as: Int64.self)[0]
+    }
+
+    func testTwoRanksWithHalfBatchesTakeTheSameStepAsOneRank() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        // ε = 1 makes Adam's update smooth in the gradient, so float32 summation-order differences
+        // between the rank layouts stay at rounding level instead of flipping near-zero signs.
+        let extra = ["training.adam.epsilon=1", "training.learning_rate=0.01", "data.frames_per_peptide=6"]
+        let one = try Executables.run(Executables.tbg, arguments("one.h5", steps: 3, extra: extra))
+        XCTAssertEqual(one.status, 0, one.standardError)
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + arguments("two.h5", steps: 3, extra: extra),
+                                      environment: Executables.mpiEnvironment)
+        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+        XCTAssertTrue(two.standardOutput.contains("global batch 6 (6 frames each), 2 rank(s)"), two.standardOutput)
+        let a = try parameters("one.h5"), b = try parameters("two.h5")
+        XCTAssertEqual(a.count, b.count)
+        let start = try parameters("one.h5").count
+        XCTAssertGreaterThan(start, 0)
+        assertClose(b.map(Double.init), a.map(Double.init), absolute: 2e-6, relative: 1e-5, "parameters after 3 steps, 2 ranks vs 1")
+        let lossOne: [Double] = try HDF5File(opening: scratch.file("one.h5")).root().dataset("history/train_loss").read()
+        let lossTwo: [Double] = try HDF5File(opening: scratch.file("two.h5")).root().dataset("history/train_loss").read()
+        assertClose(lossTwo, lossOne, absolute: 0, relative: 1e-5, "losses")
+    }
+
+    /// Starts `executable`, waits for `marker` in its output, sends `signal`, waits for the exit.
+    private func interrupt(_ executable: String, _ args: [String], environment: [String: String] = [:], marker: String,
+                           signal: Int32) throws -> (status: Int32, output: String) {
+        let logPath = scratch.file("log-\(UUID().uuidString.prefix(6)).txt")
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = args
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning,
+              !((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains(marker) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        try log.close()
+        return (process.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
+
+    func testSIGTERMThenResumeEqualsUninterrupted() throws {
+        let total = 150
+        let reference = try Executables.run(Executables.tbg, arguments("reference.h5", steps: total))
+        XCTAssertEqual(reference.status, 0, reference.standardError)
+        let stopped = try interrupt(Executables.tbg, arguments("stopped.h5", steps: total), marker: "step 10/", signal: SIGTERM)
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopping after step"), stopped.output)
+        XCTAssertTrue(stopped.output.contains("SIGTERM"), stopped.output)
+        let stoppedAt = try step("stopped.h5")
+        XCTAssertLessThan(stoppedAt, Int64(total), "the signal must have stopped the run early")
+        let resumed = try Executables.run(Executables.tbg, arguments("stopped.h5", steps: total) + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertTrue(resumed.standardOutput.contains("resumed from"), resumed.standardOutput)
+        XCTAssertEqual(try step("stopped.h5"), Int64(total))
+        XCTAssertEqual(try parameters("stopped.h5"), try parameters("reference.h5"), "bit-identical after stop and resume")
+    }
+
+    func testSIGUSR1ThroughMpirunStopsAllRanksAfterTheSameStep() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let total = 150
+        let env = Executables.mpiEnvironment
+        let reference = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + arguments("reference2.h5", steps: total), environment: env)
+        XCTAssertEqual(reference.status, 0, reference.standardError)
+        let stopped = try interrupt(mpirun, ["-np", "2", Executables.tbg] + arguments("stopped2.h5", steps: total),
+                                    environment: env, marker: "step 10/", signal: SIGUSR1)
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopping after step"), stopped.output)
+        XCTAssertLessThan(try step("stopped2.h5"), Int64(total))
+        let resumed = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + arguments("stopped2.h5", steps: total) + ["--resume"],
+                                          environment: env)
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertEqual(try parameters("stopped2.h5"), try parameters("reference2.h5"), "bit-identical after stop and resume on 2 ranks")
+    }
+
+    func testBadConfigurationFailsClearly() throws {
+        let result = try Executables.run(Executables.tbg, ["train", "--set", "training.stepz=1"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.standardError.contains("unknown key 'stepz'"), result.standardError)
+        let missing = try Executables.run(Executables.tbg, ["train", "--set", "data.dataset=\(scratch.file("nowhere"))"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.standardError.contains("no such dataset index"), missing.standardError)
+    }
+}
