@@ -4,12 +4,14 @@ import ArgumentParser
 import ForceField
 import Foundation
 import MDData
+import Model
+import Training
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Throughput benchmarks.",
-        subcommands: [EnergyBench.self])
+        subcommands: [EnergyBench.self, TrainBench.self])
 }
 
 struct EnergyBench: ParsableCommand {
@@ -73,6 +75,44 @@ struct EnergyBench: ParsableCommand {
             let what = forces ? "energies and forces" : "energies"
             print(String(format: "%@: %d atoms, %d frames in %.4f s = %.0f %@/s (%d thread%@, best of %d)",
                          file, trajectory.atomCount, frames, best, rate, what, threads, threads == 1 ? "" : "s", repeats))
+        }
+    }
+}
+
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training samples per second (forward, backward, all-reduce, Adam) on synthetic molecules.",
+        discussion: """
+            Defaults: the alanine-dipeptide TBG+full model (H = 64, L = 5, 22 atoms, feature width 22) \
+            at global batch 256. Under mpirun the batch is split over the ranks.
+            """)
+
+    @Option(help: "Atoms per molecule.") var atoms = 22
+    @Option(help: "Global batch (molecules per step over all ranks).") var batch = 256
+    @Option(help: "Hidden width H.") var hidden = 64
+    @Option(help: "Layers L.") var layers = 5
+    @Option(help: "One-hot feature width K.") var featureWidth = 22
+    @Option(help: "Timed steps (median reported).") var steps = 10
+    @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @Option(help: "Molecules per forward/backward pass on a rank.") var microBatch = 256
+    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var distributed: DistributedOptions
+
+    func run() throws {
+        let config = EGNNConfig(hidden: hidden, layers: layers, featureWidth: featureWidth)
+        distributed.withCommunicator { comm in
+            let result = TrainingBenchmark.run(model: config, atoms: atoms, globalBatch: batch, steps: steps, warmup: warmup,
+                                               microBatch: microBatch, communicator: comm)
+            guard comm.isRoot else { return }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: (try? encoder.encode(result)) ?? Data(), as: UTF8.self))
+            } else {
+                print(String(format: "train: %d atoms, global batch %d, H %d, L %d, %d rank(s): %.3f s/step = %.1f samples/s (median of %d)",
+                             atoms, batch, hidden, layers, comm.size, result.medianStepSeconds, result.samplesPerSecond, steps))
+            }
         }
     }
 }
