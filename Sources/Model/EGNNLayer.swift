@@ -242,14 +242,18 @@ extension EGNNVectorField {
         let dP = ws.atomA.pointer, dQ = ws.atomB.pointer
         ws.atomB.zero()
         segmentSum(into: dP, from: dz1, batch: batch, width: H)
+        // Column sums for b₁, w_r, w_d are gathered contiguously, then written to W₁'s strided columns once.
+        let columnR = ws.columnSumA.pointer, columnD = ws.columnSumB.pointer
+        columnR.update(repeating: 0, count: H)
+        columnD.update(repeating: 0, count: H)
         for e in 0..<E {
             let row = dz1 + e * H, r = radial[e], dd = d2[e], qj = dQ + Int(senders[e]) * H
             var dr = T.zero, dDistance = T.zero
             for o in 0..<H {
                 let v = row[o]
                 db1[o] += v
-                g[w1 + o * w1Stride + 2 * H] += v * r
-                g[w1 + o * w1Stride + 2 * H + 1] += v * dd
+                columnR[o] += v * r
+                columnD[o] += v * dd
                 dr += v * wr[o]
                 dDistance += v * wd[o]
                 qj[o] += v
@@ -262,6 +266,10 @@ extension EGNNVectorField {
                 dxIn[3 * i + axis] += total
                 dxIn[3 * j + axis] -= total
             }
+        }
+        for o in 0..<H {
+            g[w1 + o * w1Stride + 2 * H] += columnR[o]
+            g[w1 + o * w1Stride + 2 * H + 1] += columnD[o]
         }
         let dPView = ws.atomA.readOnly, dQView = ws.atomB.readOnly
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(w1, H * w1Stride), ldw: w1Stride, dBias: nil,

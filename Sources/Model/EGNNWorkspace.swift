@@ -32,6 +32,7 @@ final class EGNNWorkspace<T: Numeric> {
     let edgeScalar: Buffer<T>                                  // E
     let edgeVector: Buffer<T>                                  // E × 3
     let columnA: Buffer<T>, columnB: Buffer<T>                 // H (W₁'s r and d² columns)
+    let columnSumA: Buffer<T>, columnSumB: Buffer<T>           // H (their gradients, accumulated)
     // Backward state.
     let dh: Buffer<T>                 // A × H
     let dx: Buffer<T>, dxNext: Buffer<T>   // A × 3
@@ -73,6 +74,8 @@ final class EGNNWorkspace<T: Numeric> {
         edgeVector = Buffer(count: edges * 3)
         columnA = Buffer(count: hidden)
         columnB = Buffer(count: hidden)
+        columnSumA = Buffer(count: hidden)
+        columnSumB = Buffer(count: hidden)
         dh = Buffer(count: ah)
         dx = Buffer(count: atoms * 3)
         dxNext = Buffer(count: atoms * 3)
