@@ -20,17 +20,7 @@ final class GradientTests: XCTestCase {
         model.zeroGradients()
         weights.withUnsafeBufferPointer { model.backward(velocityGradient: $0) }
         let analytic = model.gradients.array
-        let h = 1e-6
-        var numeric = [Double](repeating: 0, count: analytic.count)
-        for k in 0..<analytic.count {
-            let saved = model.parameters.pointer[k]
-            model.parameters.pointer[k] = saved + h
-            let plus = loss(model, input, weights: weights)
-            model.parameters.pointer[k] = saved - h
-            let minus = loss(model, input, weights: weights)
-            model.parameters.pointer[k] = saved
-            numeric[k] = (plus - minus) / (2 * h)
-        }
+        let numeric = parameterFiniteDifferences(model) { loss(model, input, weights: weights) }
         for entry in model.layout.entries {
             let range = entry.offset..<(entry.offset + entry.count)
             assertClose(Array(analytic[range]), Array(numeric[range]), absolute: 1e-7, relative: 1e-6, entry.name)
@@ -90,17 +80,7 @@ final class LossGradientTests: XCTestCase {
         model.zeroGradients()
         dv.withUnsafeBufferPointer { model.backward(velocityGradient: $0) }
         let analytic = model.gradients.array
-        let h = 1e-6
-        var numeric = [Double](repeating: 0, count: analytic.count)
-        for k in 0..<analytic.count {
-            let saved = model.parameters.pointer[k]
-            model.parameters.pointer[k] = saved + h
-            let plus = loss()
-            model.parameters.pointer[k] = saved - h
-            let minus = loss()
-            model.parameters.pointer[k] = saved
-            numeric[k] = (plus - minus) / (2 * h)
-        }
+        let numeric = parameterFiniteDifferences(model) { loss() }
         assertClose(analytic, numeric, absolute: 1e-7, relative: 1e-6, "∂L/∂θ of the flow-matching loss")
     }
 

@@ -47,3 +47,16 @@ func velocity(_ model: EGNNVectorField<Double>, _ input: TestBatch, positions: [
     }
     return v
 }
+
+/// Central differences (h = 1e-6) of `loss` with respect to every parameter of `model`.
+func parameterFiniteDifferences(_ model: EGNNVectorField<Double>, h: Double = 1e-6, loss: () -> Double) -> [Double] {
+    (0..<model.layout.count).map { k in
+        let saved = model.parameters.pointer[k]
+        model.parameters.pointer[k] = saved + h
+        let plus = loss()
+        model.parameters.pointer[k] = saved - h
+        let minus = loss()
+        model.parameters.pointer[k] = saved
+        return (plus - minus) / (2 * h)
+    }
+}
