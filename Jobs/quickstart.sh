@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Workstation quick start: make a small real dataset with OpenMM and check it with tbg.
+# Workstation quick start: make a small real dataset with OpenMM, check it, and train on it.
 #
 #   bash Jobs/quickstart.sh [OUT_DIR]        (default: data/quickstart)
 #
 # Generates alanine dipeptide (amber99sbildn-obc2, Configs/datasets/ad2-quick.yaml) and five
 # zwitterionic dipeptides (amber14-obc1, Configs/datasets/dipeptides-quick.yaml), one process per
-# core, then runs `tbg inspect` on both datasets and a 2-rank MPI self-check of tbg.
+# core, runs `tbg inspect` on both datasets, a 2-rank MPI self-check, the force-field energy of a
+# few frames, and a short 2-rank training run of the alanine-dipeptide model (Configs/ad2.yaml with
+# a small batch, since the quick dataset has only 100 frames).
 # Needs Tools/setup.sh and `swift build -c release` first (the README's first command does both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +28,8 @@ mkdir -p "$out"
 
 "$tbg" inspect "$out/ad2-quick" "$out/dipeptides-quick"
 mpirun -np 2 "$tbg" selftest communicator
-echo "quickstart: done; datasets in $out"
+"$tbg" energy "$out/ad2-quick/AD.h5" --frames 0:3
+mpirun -np 2 "$tbg" train --config Configs/ad2.yaml --set data.dataset="$out/ad2-quick" \
+  --set data.frames_per_peptide=32 --set data.validation_frames=16 --set training.steps=60 \
+  --set training.log_every=10 --set training.validate_every=30 --set training.checkpoint="$out/train/checkpoint.h5"
+echo "quickstart: done; datasets in $out, checkpoint $out/train/checkpoint.h5"
