@@ -70,13 +70,8 @@ extension EGNNVectorField {
         Activation.sigmoid(z2, s2, count: E * H)
         for e in 0..<E {
             let z = z2 + e * H, message = m + e * H, sigma = s2 + e * H
-            var y = ba
-            for o in 0..<H {
-                let m0 = z[o] * sigma[o]
-                message[o] = m0
-                y += m0 * wa[o]
-            }
-            let g = Activation.sigmoid(y)
+            for o in 0..<H { message[o] = z[o] * sigma[o] }
+            let g = Activation.sigmoid(ba + Activation.dot(message, wa, count: H))
             gate[e] = g
             for o in 0..<H { message[o] *= g }
         }
@@ -87,10 +82,11 @@ extension EGNNVectorField {
         let wc = w + offsets.coord2Weight
         xOut.update(from: xIn, count: A * 3)
         Activation.sigmoid(zc, sc, count: E * H)
+        let activated = ws.columnSumA.pointer
         for e in 0..<E {
             let z = zc + e * H, sigma = sc + e * H
-            var c = T.zero
-            for o in 0..<H { c += z[o] * sigma[o] * wc[o] }
+            for o in 0..<H { activated[o] = z[o] * sigma[o] }
+            let c = Activation.dot(activated, wc, count: H)
             let s = T.hyperbolicTangent(c)
             coordWeight[e] = s
             let i = Int(receivers[e])
@@ -205,12 +201,8 @@ extension EGNNVectorField {
         var dba = T.zero
         for e in 0..<E {
             let z = z2 + e * H, row = m + e * H, dRow = dm + e * H, ge = gate[e], sigma = s2 + e * H
-            var dot = T.zero
-            for o in 0..<H {
-                row[o] = z[o] * sigma[o]    // m₀
-                dot += dRow[o] * row[o]
-            }
-            let t = dot * ge * (1 - ge)
+            for o in 0..<H { row[o] = z[o] * sigma[o] }    // m₀
+            let t = Activation.dot(dRow, row, count: H) * ge * (1 - ge)
             dba += t
             for o in 0..<H {
                 dwa[o] += t * row[o]
@@ -248,16 +240,14 @@ extension EGNNVectorField {
         columnD.update(repeating: 0, count: H)
         for e in 0..<E {
             let row = dz1 + e * H, r = radial[e], dd = d2[e], qj = dQ + Int(senders[e]) * H
-            var dr = T.zero, dDistance = T.zero
             for o in 0..<H {
                 let v = row[o]
                 db1[o] += v
                 columnR[o] += v * r
                 columnD[o] += v * dd
-                dr += v * wr[o]
-                dDistance += v * wd[o]
                 qj[o] += v
             }
+            let dr = Activation.dot(row, wr, count: H), dDistance = Activation.dot(row, wd, count: H)
             dd2[e] += dDistance
             // r = |Δ|²: ∂Δ += 2 ∂r Δ; then Δ = x_i − x_j.
             let i = Int(receivers[e]), j = Int(senders[e])

@@ -38,8 +38,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var validationFraction = 0.05
         /// Frames per validation peptide (spread evenly) used for the validation loss.
         public var validationFrames = 256
-        /// Molecules per forward/backward pass on a rank (gradients accumulate); bounds memory.
-        public var microBatch = 128
+        /// Molecules per forward/backward pass on a rank (gradients accumulate). Small passes keep the
+        /// E×H edge arrays in cache: 8 alanine dipeptides run 20 % faster than 256 (tbg bench train).
+        public var microBatch = 8
 
         enum CodingKeys: String, CodingKey {
             case dataset

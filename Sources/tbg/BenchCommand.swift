@@ -95,7 +95,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "One-hot feature width K.") var featureWidth = 22
     @Option(help: "Timed steps (median reported).") var steps = 10
     @Option(help: "Untimed warm-up steps.") var warmup = 2
-    @Option(help: "Molecules per forward/backward pass on a rank.") var microBatch = 256
+    @Option(help: "Molecules per forward/backward pass on a rank.") var microBatch = 8
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var distributed: DistributedOptions
 
