@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["Linalg"]),
         .target(name: "Model", dependencies: ["Kernels", "Linalg"]),
         .target(name: "Optim"),
+        .target(name: "ODE"),
         .target(
             name: "Training",
             dependencies: ["Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", .product(name: "Yams", package: "Yams")]),
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport", "tbg"]),
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "MDData", "TestSupport"]),
+        .testTarget(name: "ODETests", dependencies: ["ODE", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "HDF5", "tbg"]),
