@@ -17,6 +17,20 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
     public let gradients: Buffer<T>
     private var workspace: EGNNWorkspace<T>?
     private var lastBatch: MoleculeBatch?
+    private var tangentBuffers: TangentWorkspace<T>?
+
+    /// The workspace of the last forward pass (its saved activations).
+    var currentWorkspace: EGNNWorkspace<T>? { workspace }
+
+    /// Tangent buffers for the divergence, reused while the shape is unchanged.
+    func tangentWorkspace(tangents: Int, atoms: Int, edges: Int) -> TangentWorkspace<T> {
+        if let existing = tangentBuffers, existing.tangents == tangents, existing.atoms == atoms, existing.edges == edges {
+            return existing
+        }
+        let created = TangentWorkspace<T>(tangents: tangents, atoms: atoms, edges: edges, hidden: config.hidden)
+        tangentBuffers = created
+        return created
+    }
 
     public init(config: EGNNConfig) {
         self.config = config

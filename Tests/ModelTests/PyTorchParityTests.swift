@@ -24,7 +24,7 @@ final class PyTorchParityTests: XCTestCase {
         var root: HDF5Group
     }
 
-    func load(_ name: String) throws -> Fixture {
+    static func load(_ name: String) throws -> Fixture {
         let root = try HDF5File(opening: Fixtures.path("model/" + name)).root()
         func int(_ key: String) throws -> Int { Int(try root.readAttribute(key, as: Int64.self)[0]) }
         let config = EGNNConfig(hidden: try int("hidden"), layers: try int("layers"), featureWidth: try int("feature_width"),
@@ -101,14 +101,14 @@ final class PyTorchParityTests: XCTestCase {
     }
 
     func testSmallMixedBatchInDoubleAndFloat() throws {
-        let fixture = try load("egnn_parity.h5")
+        let fixture = try Self.load("egnn_parity.h5")
         XCTAssertEqual(fixture.atomCounts, [5, 8, 6])
         try check(fixture, as: Double.self, tolerance: 1e-9)
         try check(fixture, as: Float.self, tolerance: 1e-5)
     }
 
     func testRealDipeptideWithFullEncoding() throws {
-        let fixture = try load("egnn_parity_tbg_full.h5")
+        let fixture = try Self.load("egnn_parity_tbg_full.h5")
         try check(fixture, as: Double.self, tolerance: 1e-9)
         try check(fixture, as: Float.self, tolerance: 1e-5)
         // The encoder reproduces the reference's classes for KS, atom by atom.

@@ -1,0 +1,61 @@
+// The exact divergence by forward-mode tangents against central differences of the velocity
+// (float64) and against PyTorch's autograd Jacobian trace from the parity fixtures.
+import HDF5
+import Kernels
+import Model
+import TestSupport
+import XCTest
+
+final class DivergenceTests: XCTestCase {
+    private func divergence(_ model: EGNNVectorField<Double>, _ input: TestBatch) -> [Double] {
+        var v = [Double](repeating: 0, count: input.positions.count)
+        return input.features.withUnsafeBufferPointer { f in input.times.withUnsafeBufferPointer { t in
+            input.positions.withUnsafeBufferPointer { x in v.withUnsafeMutableBufferPointer {
+                model.velocityAndDivergence(batch: input.batch, features: f, times: t, positions: x, velocity: $0)
+            } }
+        } }
+    }
+
+    func testTraceMatchesFiniteDifferences() {
+        let model = makeModel(hidden: 6, layers: 3, seed: 41)
+        let input = makeBatch(atomCounts: [5, 5, 5], seed: 42)
+        let traces = divergence(model, input)
+        // Central differences of v_k along x_k, summed per molecule.
+        var numeric = [Double](repeating: 0, count: 3)
+        let h = 1e-6
+        for k in 0..<input.positions.count {
+            var plus = input.positions, minus = input.positions
+            plus[k] += h
+            minus[k] -= h
+            let derivative = (velocity(model, input, positions: plus)[k] - velocity(model, input, positions: minus)[k]) / (2 * h)
+            numeric[k / 15] += derivative
+        }
+        assertClose(traces, numeric, absolute: 1e-6, relative: 1e-6, "tr ∂v/∂x")
+        XCTAssertGreaterThan(traces.map(abs).max() ?? 0, 1e-2)
+        // The velocity it returns is the ordinary forward pass.
+        var v = [Double](repeating: 0, count: input.positions.count)
+        _ = input.features.withUnsafeBufferPointer { f in input.times.withUnsafeBufferPointer { t in input.positions.withUnsafeBufferPointer { x in
+            v.withUnsafeMutableBufferPointer { model.velocityAndDivergence(batch: input.batch, features: f, times: t, positions: x, velocity: $0) }
+        } } }
+        XCTAssertEqual(v, velocity(model, input))
+    }
+
+    func testTraceMatchesPyTorchAutograd() throws {
+        for name in ["egnn_parity.h5", "egnn_parity_tbg_full.h5"] {
+            let fixture = try PyTorchParityTests.load(name)
+            let model = EGNNVectorField<Double>(config: fixture.config)
+            try model.setParameters(fixture.parameters)
+            let reference: [Double] = try fixture.root.dataset("outputs/divergence").read()
+            let width = fixture.config.featureWidth
+            var atom = 0
+            for (molecule, count) in fixture.atomCounts.enumerated() {
+                let rows = atom..<(atom + count)
+                let input = TestBatch(batch: MoleculeBatch(atomCounts: [count]),
+                                      features: Array(fixture.features[(rows.lowerBound * width)..<(rows.upperBound * width)]),
+                                      times: [fixture.times[molecule]], positions: Array(fixture.xt[(3 * rows.lowerBound)..<(3 * rows.upperBound)]))
+                XCTAssertEqual(divergence(model, input)[0], reference[molecule], accuracy: 1e-9 * max(1, abs(reference[molecule])), "\(name) molecule \(molecule)")
+                atom += count
+            }
+        }
+    }
+}
