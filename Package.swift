@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels", "Linalg"]),
         .target(name: "Optim"),
         .target(name: "ODE"),
+        .target(name: "Sampling", dependencies: ["Model", "Kernels", "Linalg", "ODE", "ForceField", "Training", "MDData", "HDF5", "Communication"]),
         .target(
             name: "Training",
             dependencies: ["Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", .product(name: "Yams", package: "Yams")]),
@@ -47,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "tbg",
             dependencies: [
-                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training",
+                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training", "Sampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -58,6 +59,7 @@ let package = Package(
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "MDData", "TestSupport"]),
         .testTarget(name: "ODETests", dependencies: ["ODE", "TestSupport"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "MDData", "ForceField", "Training", "Communication", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "HDF5", "tbg"]),

@@ -13,6 +13,8 @@ public final class TrajectoryFile {
     public let frameCount: Int
     public let atomCount: Int
     public let topology: MDTrajTopology
+    /// `/topology` as stored (MDTraj JSON), for writing files of the same peptide.
+    public let topologyJSON: String
     public let metadata: TrajectoryMetadata
     /// `/metadata` as stored, for display and provenance.
     public let metadataJSON: String
@@ -51,6 +53,7 @@ public final class TrajectoryFile {
         atomCount = shape[1]
 
         let topologyJSON = try Self.requireString(root, "topology", expected: "MDTraj topology JSON string")
+        self.topologyJSON = topologyJSON
         topology = try MDTrajTopology.decode(json: topologyJSON, file: path)
         guard topology.atomCount == atomCount else {
             throw DataFormatError(file: path, "/topology has \(topology.atomCount) atoms but /coordinates has \(atomCount) atoms per frame")

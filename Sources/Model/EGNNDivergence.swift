@@ -16,6 +16,8 @@ import Linalg
 extension EGNNVectorField {
     /// Computes v (A × 3) and the exact divergence of each molecule's velocity with respect to its
     /// own coordinates. All molecules must have the same atom count (one peptide).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func velocityAndDivergence(batch: MoleculeBatch, features: UnsafeBufferPointer<T>, times: UnsafeBufferPointer<T>,
                                       positions: UnsafeBufferPointer<T>, velocity: UnsafeMutableBufferPointer<T>) -> [Double] {
         forward(batch: batch, features: features, times: times, positions: positions, velocity: velocity)

@@ -122,7 +122,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
 public enum ModelFactory {
     /// The EGNN configuration; `featureWidth` comes from the data, or from the checkpoint's
     /// embedding weight when reading one.
-    static func egnnConfig(_ config: RunConfig, featureWidth: Int?, checkpointRoot: HDF5Group? = nil) throws -> EGNNConfig {
+    public static func egnnConfig(_ config: RunConfig, featureWidth: Int?, checkpointRoot: HDF5Group? = nil) throws -> EGNNConfig {
         var width = featureWidth
         if width == nil, let root = checkpointRoot {
             let shape = try root.group("parameters").dataset("embedding.weight").shape

@@ -87,17 +87,7 @@ public final class TrainingData {
         let encoding = config.model.encoding
         var width: Int?
         func encode(_ trajectory: TrajectoryFile) throws -> [Float] {
-            let residues = trajectory.topology.residues
-            let atoms = residues.enumerated().flatMap { position, residue in
-                residue.atoms.map { AtomDescription(name: $0.name, element: $0.element ?? "", residueIndex: position, residueName: residue.name) }
-            }
-            let rows: [Float]
-            do {
-                rows = try AtomEncoder.oneHot(encoding, atoms: atoms, bonds: trajectory.topology.bonds)
-            } catch {
-                throw DataFormatError(file: trajectory.path, "cannot encode this peptide with the '\(encoding.rawValue)' encoding: \(error)")
-            }
-            let thisWidth = AtomEncoder.width(encoding, atomCount: atoms.count)
+            let (rows, thisWidth) = try PeptideEncoding.features(of: trajectory, encoding: encoding)
             if let width, width != thisWidth {
                 throw DataFormatError(file: trajectory.path, "encoding '\(encoding.rawValue)' gives width \(thisWidth) here but \(width) for another peptide; the 'atoms' encoding is for single-molecule models")
             }
@@ -164,5 +154,21 @@ public final class TrainingData {
             result += try peptides[sample.peptide].coordinates(epoch: epochs[sample.peptide], position: sample.frame)
         }
         return result
+    }
+}
+
+/// Node features of a peptide from its topology, for training and for sampling.
+public enum PeptideEncoding {
+    /// One-hot rows (atoms × width) and the width.
+    public static func features(of trajectory: TrajectoryFile, encoding: EncodingKind) throws -> (rows: [Float], width: Int) {
+        let atoms = trajectory.topology.residues.enumerated().flatMap { position, residue in
+            residue.atoms.map { AtomDescription(name: $0.name, element: $0.element ?? "", residueIndex: position, residueName: residue.name) }
+        }
+        do {
+            let rows: [Float] = try AtomEncoder.oneHot(encoding, atoms: atoms, bonds: trajectory.topology.bonds)
+            return (rows, AtomEncoder.width(encoding, atomCount: atoms.count))
+        } catch {
+            throw DataFormatError(file: trajectory.path, "cannot encode this peptide with the '\(encoding.rawValue)' encoding: \(error)")
+        }
     }
 }

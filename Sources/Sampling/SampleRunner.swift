@@ -1,0 +1,230 @@
+// `tbg sample`: zero-shot Boltzmann samples of one peptide with exact likelihoods, split over ranks.
+//
+// Sample i (0 ≤ i < count) is handled by the rank whose contiguous slice holds i, and its latent is
+// seeded by (seed, i): 1 and 2 ranks produce the same set. Each rank integrates its samples,
+// checks topology (bond graph isomorphism, permutation onto the reference order) and chirality
+// (mirror fix), evaluates the force field on the fixed configuration in nm and forms
+//   log w = −u/kT − log q;
+// rank 0 gathers everything, computes the ESS over the valid samples and writes the file.
+import Communication
+import Foundation
+import ForceField
+import HDF5
+import Kernels
+import Linalg
+import MDData
+import Model
+import Training
+
+/// Everything known about one sample, in a flat form that travels through the communicator.
+public struct SampleRecord: Sendable {
+    public var index: Int
+    public var positions: [Double]      // nm, reference atom order (raw order if the topology check failed)
+    public var logPrior: Double
+    public var deltaLogDet: Double
+    public var logQ: Double
+    public var energy: Double           // kJ/mol (+∞ if invalid)
+    public var topologyOK: Bool
+    public var chiralityOK: Bool
+    public var mirrored: Bool
+    public var logWeight: Double        // −∞ if invalid
+
+    static let scalarFields = 9
+
+    func flattened() -> [Double] {
+        [Double(index), logPrior, deltaLogDet, logQ, energy, topologyOK ? 1 : 0, chiralityOK ? 1 : 0, mirrored ? 1 : 0, logWeight] + positions
+    }
+
+    static func unflatten(_ values: ArraySlice<Double>, atoms: Int) -> SampleRecord {
+        let v = Array(values)
+        return SampleRecord(index: Int(v[0]), positions: Array(v[9..<(9 + 3 * atoms)]), logPrior: v[1], deltaLogDet: v[2], logQ: v[3],
+                            energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0, mirrored: v[7] != 0, logWeight: v[8])
+    }
+}
+
+public struct SampleSummary: Sendable {
+    public var count: Int
+    public var valid: Int
+    public var topologyFailures: Int
+    public var chiralityFixes: Int
+    public var chiralityFailures: Int
+    public var effectiveSampleSize: Double
+    public var energyMean: Double
+    public var energyMinimum: Double
+    public var energyMedian: Double
+    public var fieldEvaluations: Int
+
+    public var description: String {
+        let fraction = count > 0 ? Double(valid) / Double(count) : 0
+        return String(format: "%d samples: %d valid (%.1f %%), %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d network evaluations on rank 0",
+                      count, valid, 100 * fraction, topologyFailures, chiralityFixes, chiralityFailures, effectiveSampleSize,
+                      100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations)
+    }
+}
+
+public final class SampleRunner {
+    let checkpointPath: String
+    let checkpoint: CheckpointState
+    let peptide: TrajectoryFile
+    let settings: SamplerSettings
+    let seed: UInt64
+    let comm: any Communicator
+    let model: EGNNVectorField<Float>
+    let features: [Float]
+    let energy: EnergyEvaluator
+    let reference: BondGraph
+    let chirality: ChiralCentres
+    let kT: Double
+
+    public init(checkpointPath: String, peptidePath: String, settings: SamplerSettings, seed: UInt64, communicator: any Communicator) throws {
+        self.checkpointPath = checkpointPath
+        BLASRuntime.setThreadCount(1)   // one rank per core: OpenBLAS's spinning workers would steal it
+        checkpoint = try Checkpoint.read(checkpointPath)
+        peptide = try TrajectoryFile(path: peptidePath)
+        self.settings = settings
+        self.seed = seed
+        comm = communicator
+        let (rows, width) = try PeptideEncoding.features(of: peptide, encoding: checkpoint.config.model.encoding)
+        let egnn = try ModelFactory.egnnConfig(checkpoint.config, featureWidth: width)
+        guard ParameterLayout(egnn).count == checkpoint.parameters.count else {
+            throw DataFormatError(file: peptidePath, "this peptide gives feature width \(width), the model in \(checkpointPath) was trained with a different width (encoding '\(checkpoint.config.model.encoding.rawValue)'); it cannot be sampled with this model")
+        }
+        model = EGNNVectorField<Float>(config: egnn)
+        model.parameters.pointer.update(from: checkpoint.ema ?? checkpoint.parameters, count: checkpoint.parameters.count)
+        features = rows
+        do {
+            energy = EnergyEvaluator(system: try ForceFieldSystem(xml: peptide.systemXML))
+        } catch {
+            throw DataFormatError(file: peptidePath, "/openmm_system: \(error)")
+        }
+        let elements = peptide.topology.atoms.map(\.element)
+        reference = BondGraph(elements: elements, bonds: peptide.topology.bonds)
+        guard peptide.frameCount > 0 else {
+            throw DataFormatError(file: peptidePath, "needs at least one frame: the reference chirality is taken from frame 0")
+        }
+        let frame0 = try peptide.readFrames(0..<1).map(Double.init)
+        chirality = ChiralCentres(elements: elements, bonds: peptide.topology.bonds, reference: frame0[...])
+        guard let kT = peptide.metadata.kTkJPerMol ?? peptide.metadata.temperatureK.map({ $0 * 0.00831446261815324 }) else {
+            throw DataFormatError(file: peptidePath, "/metadata has neither kT_kJ_per_mol nor temperature_K")
+        }
+        self.kT = kT
+    }
+
+    /// Produces `count` samples over all ranks; rank 0 receives them all (in index order).
+    public func run(count: Int) throws -> (records: [SampleRecord], summary: SampleSummary?) {
+        let atoms = peptide.atomCount
+        let low = count * comm.rank / comm.size, high = count * (comm.rank + 1) / comm.size
+        let sampler = FlowSampler(model: model, features: features, atoms: atoms)
+        var mine: [SampleRecord] = []
+        var evaluations = 0
+        var start = low
+        while start < high {
+            let indices = Array(start..<min(high, start + max(1, settings.chunk)))
+            var states: [Double] = []
+            var logPriors: [Double] = []
+            for index in indices {
+                let z = MeanFreePrior.sample(atoms: atoms, seed: seed, index: index)
+                logPriors.append(MeanFreePrior.logDensity(z[...], atoms: atoms))
+                states += z + [0]
+            }
+            let statistics = try sampler.integrate(states: &states, from: 0, to: 1, settings: settings)
+            evaluations += statistics.fieldEvaluations
+            for (row, index) in indices.enumerated() {
+                let base = row * (3 * atoms + 1)
+                let modelUnits = Array(states[base..<(base + 3 * atoms)])
+                mine.append(postprocess(index: index, modelUnits: modelUnits, logPrior: logPriors[row],
+                                        deltaLogDet: states[base + 3 * atoms]))
+            }
+            start = indices.last! + 1
+        }
+        let gathered = comm.gather(mine.flatMap { $0.flattened() }, root: 0)
+        guard comm.isRoot else { return ([], nil) }
+        let width = SampleRecord.scalarFields + 3 * atoms
+        let records = gathered.flatMap { flat in
+            stride(from: 0, to: flat.count, by: width).map { SampleRecord.unflatten(flat[$0..<($0 + width)], atoms: atoms) }
+        }
+        return (records, summarize(records, evaluations: evaluations))
+    }
+
+    func postprocess(index: Int, modelUnits: [Double], logPrior: Double, deltaLogDet: Double) -> SampleRecord {
+        let atoms = peptide.atomCount
+        let nm = modelUnits.map { $0 / checkpoint.config.model.scaling }
+        var record = SampleRecord(index: index, positions: nm, logPrior: logPrior, deltaLogDet: deltaLogDet,
+                                  logQ: logPrior - deltaLogDet, energy: .infinity, topologyOK: false, chiralityOK: false,
+                                  mirrored: false, logWeight: -.infinity)
+        let inferred = BondGraph.inferred(elements: reference.elements, positions: nm[...])
+        guard let mapping = reference.isomorphism(to: inferred) else { return record }
+        record.topologyOK = true
+        var ordered = [Double](repeating: 0, count: atoms * 3)
+        for (referenceAtom, sampleAtom) in mapping.enumerated() {
+            for axis in 0..<3 { ordered[3 * referenceAtom + axis] = nm[3 * sampleAtom + axis] }
+        }
+        switch chirality.verdict(ordered[...]) {
+        case .correct: record.chiralityOK = true
+        case .mirrored:
+            ordered = ordered.map { -$0 }
+            record.chiralityOK = true
+            record.mirrored = true
+        case .mixed: break
+        }
+        record.positions = ordered
+        guard record.chiralityOK else { return record }
+        let batch = ordered.withUnsafeBufferPointer { energy.evaluate($0, frameCount: 1, forces: false, threads: 1) }
+        record.energy = batch.totals[0]
+        if record.energy.isFinite { record.logWeight = -record.energy / kT - record.logQ }
+        return record
+    }
+
+    func summarize(_ records: [SampleRecord], evaluations: Int) -> SampleSummary {
+        let valid = records.filter { $0.topologyOK && $0.chiralityOK }
+        let energies = valid.map(\.energy).filter(\.isFinite).sorted()
+        return SampleSummary(
+            count: records.count, valid: valid.count, topologyFailures: records.filter { !$0.topologyOK }.count,
+            chiralityFixes: records.filter(\.mirrored).count,
+            chiralityFailures: records.filter { $0.topologyOK && !$0.chiralityOK }.count,
+            effectiveSampleSize: Reweighting.effectiveSampleSize(logWeights: valid.map(\.logWeight)),
+            energyMean: energies.isEmpty ? .nan : energies.reduce(0, +) / Double(energies.count),
+            energyMinimum: energies.first ?? .nan, energyMedian: energies.isEmpty ? .nan : energies[energies.count / 2],
+            fieldEvaluations: evaluations)
+    }
+
+    /// Writes the samples in MDTraj's HDF5 layout (coordinates in nm, reference order) with the
+    /// per-sample datasets under /samples, atomically.
+    public func write(_ records: [SampleRecord], summary: SampleSummary, to path: String) throws {
+        let atoms = peptide.atomCount
+        var metadata: [String: Any] = (try? JSONSerialization.jsonObject(with: Data(peptide.metadataJSON.utf8))) as? [String: Any] ?? [:]
+        metadata["kind"] = "samples"
+        metadata["n_frames"] = records.count
+        metadata["source_peptide_file"] = peptide.path
+        let metadataJSON = String(decoding: try JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys]), as: UTF8.self)
+        let contents = TrajectoryContents(
+            coordinates: records.flatMap { $0.positions.map(Float.init) }, frameCount: records.count, atomCount: atoms,
+            time: records.map { Float($0.index) }, topologyJSON: peptide.topologyJSON, metadataJSON: metadataJSON,
+            systemXML: peptide.systemXML, title: "tbg samples of \(peptide.metadata.name ?? peptide.path)")
+        let settingsJSON = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
+        try TrajectoryWriter.write(contents, to: path) { root in
+            let group = try root.createGroup("samples")
+            let n = records.count
+            try group.writeDataset("index", records.map { Int64($0.index) }, shape: [n])
+            try group.writeDataset("latent_log_prior", records.map(\.logPrior), shape: [n])
+            try group.writeDataset("delta_log_det", records.map(\.deltaLogDet), shape: [n])
+            try group.writeDataset("log_q", records.map(\.logQ), shape: [n])
+            try group.writeDataset("energy_kj_mol", records.map(\.energy), shape: [n])
+            try group.writeDataset("energy_kT", records.map { $0.energy / kT }, shape: [n])
+            try group.writeDataset("log_weight", records.map(\.logWeight), shape: [n])
+            try group.writeDataset("topology_ok", records.map { UInt8($0.topologyOK ? 1 : 0) }, shape: [n])
+            try group.writeDataset("chirality_ok", records.map { UInt8($0.chiralityOK ? 1 : 0) }, shape: [n])
+            try group.writeDataset("chirality_fixed", records.map { UInt8($0.mirrored ? 1 : 0) }, shape: [n])
+            try group.writeAttribute("log_q_units", string: "model units (positions x \(checkpoint.config.model.scaling) per nm)")
+            try group.writeAttribute("kT_kJ_per_mol", [kT])
+            try group.writeAttribute("effective_sample_size", [summary.effectiveSampleSize])
+            try group.writeAttribute("config", string: checkpoint.config.json())
+            try group.writeAttribute("checkpoint", string: checkpointPath)
+            try group.writeAttribute("checkpoint_step", [Int64(checkpoint.step)])
+            try group.writeAttribute("peptide", string: peptide.path)
+            try group.writeAttribute("sampler", string: settingsJSON)
+            try group.writeAttribute("seed", [Int64(bitPattern: seed)])
+            try group.writeAttribute("ranks", [Int64(comm.size)])
+        }
+    }
+}
