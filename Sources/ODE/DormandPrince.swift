@@ -51,8 +51,11 @@ public struct DormandPrince: Sendable {
         var stage = states, proposal = states
         var statistics = IntegrationStatistics(acceptedSteps: [Int](repeating: 0, count: samples),
                                                rejectedSteps: [Int](repeating: 0, count: samples), fieldEvaluations: 0)
-        func evaluate(_ t: [Double], _ x: [Double], into index: Int, _ active: [Int]) {
-            x.withUnsafeBufferPointer { xp in k[index].withUnsafeMutableBufferPointer { field(t, xp, $0, active) } }
+        /// `stageTimes(s)` gives sample s's time; the field receives times indexed by sample.
+        var fieldTimes = times
+        func evaluate(_ stageTimes: (Int) -> Double, _ x: [Double], into index: Int, _ active: [Int]) {
+            for s in active { fieldTimes[s] = stageTimes(s) }
+            x.withUnsafeBufferPointer { xp in k[index].withUnsafeMutableBufferPointer { field(fieldTimes, xp, $0, active) } }
             statistics.fieldEvaluations += 1
         }
         func norm(_ sample: Int, error: (Int) -> Double, scaleFrom: [Double], scaleTo: [Double]) -> Double {
@@ -71,7 +74,7 @@ public struct DormandPrince: Sendable {
         }
         // Initial derivatives and Hairer's initial step (per sample).
         var active = Array(0..<samples)
-        evaluate(times, states, into: 0, active)
+        evaluate({ times[$0] }, states, into: 0, active)
         var steps = [Double](repeating: 0, count: samples)
         do {
             for s in active {
@@ -80,7 +83,7 @@ public struct DormandPrince: Sendable {
                 steps[s] = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1
             }
             for s in active { for c in 0..<d { stage[s * d + c] = states[s * d + c] + direction * steps[s] * k[0][s * d + c] } }
-            evaluate(active.map { times[$0] + direction * steps[$0] }, stage, into: 1, active)
+            evaluate({ times[$0] + direction * steps[$0] }, stage, into: 1, active)
             for s in active {
                 let d2 = norm(s, error: { (k[1][$0] - k[0][$0]) }, scaleFrom: states, scaleTo: states) / steps[s]
                 let h1 = max(d2, norm(s, error: { k[0][$0] }, scaleFrom: states, scaleTo: states)) <= 1e-15
@@ -100,7 +103,7 @@ public struct DormandPrince: Sendable {
                     }
                 }
                 if stageIndex == 6 { for s in active { for c in 0..<d { proposal[s * d + c] = stage[s * d + c] } } }
-                evaluate(active.map { times[$0] + direction * Self.c[stageIndex] * steps[$0] }, stage, into: stageIndex, active)
+                evaluate({ times[$0] + direction * Self.c[stageIndex] * steps[$0] }, stage, into: stageIndex, active)
             }
             var stillActive: [Int] = []
             for s in active {

@@ -76,6 +76,22 @@ final class IntegratorTests: XCTestCase {
         XCTAssertEqual(alone, Array(both[0..<2]), "a sample's trajectory does not depend on its batch mates")
     }
 
+    func testTimesReachTheFieldPerSample() throws {
+        // dx/dt = t·k_s x: sample 1 is stiffer and takes more steps, so after sample 0 finishes the
+        // field sees only sample 1 — with its own time.
+        let field: BatchedField = { times, x, dx, active in
+            for s in active { dx[s] = times[s] * (s == 0 ? 0.5 : 30) * cos(30 * times[s]) }
+        }
+        var x = [0.0, 0.0]
+        let solver = DormandPrince(absoluteTolerance: 1e-9, relativeTolerance: 1e-9)
+        let statistics = try solver.integrate(states: &x, dimension: 1, from: 0, to: 1, field: field)
+        XCTAssertLessThan(statistics.acceptedSteps[0], statistics.acceptedSteps[1])
+        // ∫₀¹ k t cos(30t) dt = k (cos 30 + 30 sin 30 − 1)/900
+        let integral = (cos(30.0) + 30 * sin(30.0) - 1) / 900
+        XCTAssertEqual(x[0], 0.5 * integral, accuracy: 1e-8)
+        XCTAssertEqual(x[1], 30 * integral, accuracy: 1e-7)
+    }
+
     func testLogDeterminantOfALinearFlow() throws {
         // dx/dt = A x with the log-determinant accumulated as a state component: da/dt = tr A,
         // so a(1) = tr A and det(exp A) = exp(tr A). Error norm groups x and a separately.

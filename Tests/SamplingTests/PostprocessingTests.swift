@@ -1,0 +1,70 @@
+// The pieces of sample post-processing on real alanine-dipeptide frames: the prior density, the
+// bond-graph check with its permutation, the chirality check and mirror fix, and the ESS.
+import Foundation
+import MDData
+import Sampling
+import TestSupport
+import XCTest
+
+final class PostprocessingTests: XCTestCase {
+    private func alanine() throws -> (elements: [String], bonds: [[Int]], frame: [Double]) {
+        let trajectory = try TrajectoryFile(path: Fixtures.path("ad2_capped.h5"))
+        return (trajectory.topology.atoms.map(\.element), trajectory.topology.bonds, try trajectory.readFrames(4..<5).map(Double.init))
+    }
+
+    func testPriorDensityOnTheMeanFreeSubspace() {
+        let z = MeanFreePrior.sample(atoms: 7, seed: 3, index: 11)
+        for axis in 0..<3 {
+            XCTAssertEqual(stride(from: axis, to: 21, by: 3).map { z[$0] }.reduce(0, +), 0, accuracy: 1e-12, "mean-free")
+        }
+        let expected = -0.5 * z.map { $0 * $0 }.reduce(0, +) - 1.5 * 6 * log(2 * Double.pi)   // 3(N−1) = 18 dimensions
+        XCTAssertEqual(MeanFreePrior.logDensity(z[...], atoms: 7), expected, accuracy: 1e-12)
+        XCTAssertEqual(MeanFreePrior.sample(atoms: 7, seed: 3, index: 11), z, "seeded by (seed, index)")
+        XCTAssertNotEqual(MeanFreePrior.sample(atoms: 7, seed: 3, index: 12), z)
+    }
+
+    func testBondGraphCheckFindsThePermutation() throws {
+        let (elements, bonds, frame) = try alanine()
+        let reference = BondGraph(elements: elements, bonds: bonds)
+        let inferred = BondGraph.inferred(elements: elements, positions: frame[...])
+        XCTAssertEqual(inferred.neighbours, reference.neighbours, "an MD frame's distances give the topology's bonds")
+        XCTAssertEqual(reference.isomorphism(to: inferred).map { mapping in mapping.indices.allSatisfy { mapping[$0] == $0 || elements[$0] == "H" } }, true)
+        // An H where the O was is not the same molecule.
+        var swapped = frame
+        for axis in 0..<3 { swapped.swapAt(3 * 1 + axis, 3 * 5 + axis) }   // swap H1 with O: breaks the chemistry
+        XCTAssertNil(reference.isomorphism(to: BondGraph.inferred(elements: elements, positions: swapped[...])),
+                     "an H where the O was is not the same molecule")
+        // Pull one hydrogen 0.3 nm away: it has no bond, the check fails.
+        var broken = frame
+        broken[3 * 7] += 0.3
+        XCTAssertNil(reference.isomorphism(to: BondGraph.inferred(elements: elements, positions: broken[...])))
+        // A relabelled sample (atoms in another order) maps back onto the reference order.
+        let permutation = Array((0..<22).reversed())
+        var relabelledPositions = [Double](repeating: 0, count: 66)
+        for (new, old) in permutation.enumerated() { for axis in 0..<3 { relabelledPositions[3 * new + axis] = frame[3 * old + axis] } }
+        let relabelledElements = permutation.map { elements[$0] }
+        let sampleGraph = BondGraph.inferred(elements: relabelledElements, positions: relabelledPositions[...])
+        let toSample = try XCTUnwrap(reference.isomorphism(to: sampleGraph))
+        for referenceAtom in 0..<22 {
+            XCTAssertEqual(elements[referenceAtom], relabelledElements[toSample[referenceAtom]])
+            let heavy = elements[referenceAtom] != "H"
+            if heavy { XCTAssertEqual(permutation[toSample[referenceAtom]], referenceAtom, "heavy atoms map back exactly") }
+        }
+    }
+
+    func testChiralityCheckAndMirrorFix() throws {
+        let (elements, bonds, frame) = try alanine()
+        let centres = ChiralCentres(elements: elements, bonds: bonds, reference: frame[...])
+        XCTAssertEqual(centres.centres.map(\.centre), [8], "the alanine Cα is the one stereocentre")
+        XCTAssertEqual(centres.verdict(frame[...]), .correct)
+        XCTAssertEqual(centres.verdict(frame.map { -$0 }[...]), .mirrored, "the mirror image has the D configuration")
+    }
+
+    func testEffectiveSampleSize() {
+        XCTAssertEqual(Reweighting.effectiveSampleSize(logWeights: [Double](repeating: -3.2, count: 50)), 1, accuracy: 1e-12)
+        XCTAssertEqual(Reweighting.effectiveSampleSize(logWeights: [0] + [Double](repeating: -200, count: 9)), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(Reweighting.effectiveSampleSize(logWeights: [0, -.infinity, -.infinity, -.infinity]), 0.25, accuracy: 1e-12)
+        // Two equal weights among four: ESS = (2w)²/(2w²)/4 = 0.5.
+        XCTAssertEqual(Reweighting.effectiveSampleSize(logWeights: [1, 1, -.infinity, -.infinity]), 0.5, accuracy: 1e-12)
+    }
+}
