@@ -127,7 +127,7 @@ extension EGNNVectorField {
         let rho = T(config.coordinateScale)
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2, node1 = offsets.node1Weight
         let hView = UnsafeBufferPointer(start: hIn, count: A * H)
-        let dh = ws.dh.pointer, dhView = ws.dh.readOnly
+        let dhView = ws.dh.readOnly
 
         // Node update h' = h + W₄ SiLU(z_n) + b₄.
         let an = ws.atomB.pointer
@@ -270,7 +270,6 @@ extension EGNNVectorField {
                              rows: A, inFeatures: H, outFeatures: H, accumulate: true)
         Linear.inputGradient(ws.dh.buffer, dy: dQView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride,
                              rows: A, inFeatures: H, outFeatures: H, accumulate: true)
-        _ = dh
         ws.dx.pointer.update(from: dxIn, count: A * 3)
     }
 
