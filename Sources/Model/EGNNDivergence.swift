@@ -65,6 +65,19 @@ extension EGNNVectorField {
                            rows: rowsA, inFeatures: H, outFeatures: H)
             Linear.forward(tw.qDot.buffer, hView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
                            rows: rowsA, inFeatures: H, outFeatures: H)
+            // SiLU′ of the three edge pre-activations, once per layer (shared by all tangents), and
+            // W₁'s r and d² columns made contiguous.
+            let slope1 = tw.slope1.pointer, slope2 = tw.slope2.pointer, slopeC = tw.slopeC.pointer
+            for k in 0..<(E * H) {
+                slope1[k] = s1[k] * (1 + z1[k] * (1 - s1[k]))
+                slope2[k] = s2[k] * (1 + z2[k] * (1 - s2[k]))
+                slopeC[k] = sc[k] * (1 + zc[k] * (1 - sc[k]))
+            }
+            let wr = tw.columnR.pointer, wd = tw.columnD.pointer
+            for o in 0..<H {
+                wr[o] = w[w1 + o * w1Stride + 2 * H]
+                wd[o] = w[w1 + o * w1Stride + 2 * H + 1]
+            }
             // Geometry tangents and ȧ₁ = SiLU′(z₁) ż₁.
             let pDot = tw.pDot.pointer, qDot = tw.qDot.pointer, a1Dot = tw.edgeA.pointer
             let deltaDot = tw.deltaDot.pointer, rDot = tw.rDot.pointer
@@ -80,11 +93,8 @@ extension EGNNVectorField {
                     }
                     rDot[tau * E + e] = rd
                     let row = a1Dot + (tau * E + e) * H, p = pDot + (tau * A + i) * H, q = qDot + (tau * A + j) * H
-                    let z = z1 + e * H, s = s1 + e * H, dd = d2Dot[tau * E + e]
-                    for o in 0..<H {
-                        let zDot = p[o] + q[o] + rd * w[w1 + o * w1Stride + 2 * H] + dd * w[w1 + o * w1Stride + 2 * H + 1]
-                        row[o] = zDot * s[o] * (1 + z[o] * (1 - s[o]))
-                    }
+                    let slope = slope1 + e * H, dd = d2Dot[tau * E + e]
+                    for o in 0..<H { row[o] = (p[o] + q[o] + rd * wr[o] + dd * wd[o]) * slope[o] }
                 }
             }
             // ż₂ = ȧ₁ W₂ᵀ, then ṁ.
@@ -94,8 +104,8 @@ extension EGNNVectorField {
             for e in 0..<E { for o in 0..<H { m0[e * H + o] = z2[e * H + o] * s2[e * H + o] } }   // m₀ (scratch)
             for tau in 0..<tangents {
                 for e in 0..<E {
-                    let row = mDot + (tau * E + e) * H, z = z2 + e * H, s = s2 + e * H, ge = gate[e], m0e = m0 + e * H
-                    for o in 0..<H { row[o] *= s[o] * (1 + z[o] * (1 - s[o])) }        // ṁ₀
+                    let row = mDot + (tau * E + e) * H, slope = slope2 + e * H, ge = gate[e], m0e = m0 + e * H
+                    for o in 0..<H { row[o] *= slope[o] }        // ṁ₀
                     let gDot = ge * (1 - ge) * Activation.dot(row, wa, count: H)
                     for o in 0..<H { row[o] = ge * row[o] + gDot * m0e[o] }             // ṁ
                 }
@@ -109,8 +119,8 @@ extension EGNNVectorField {
             let scratch = tw.rowScratch.pointer
             for tau in 0..<tangents {
                 for e in 0..<E {
-                    let row = zcDot + (tau * E + e) * H, z = zc + e * H, s = sc + e * H
-                    for o in 0..<H { scratch[o] = row[o] * s[o] * (1 + z[o] * (1 - s[o])) }
+                    let row = zcDot + (tau * E + e) * H, slope = slopeC + e * H
+                    for o in 0..<H { scratch[o] = row[o] * slope[o] }
                     let sValue = coordWeight[e]
                     let sDot = (1 - sValue * sValue) * Activation.dot(scratch, wc, count: H)
                     let n = norm[e], i = Int(receivers[e])
@@ -169,6 +179,8 @@ final class TangentWorkspace<T: Numeric> {
     let tangents: Int, atoms: Int, edges: Int
     let xDot: Buffer<T>, xDotNext: Buffer<T>, hDot: Buffer<T>, pDot: Buffer<T>, qDot: Buffer<T>
     let deltaDot: Buffer<T>, rDot: Buffer<T>, d2Dot: Buffer<T>, edgeA: Buffer<T>, edgeB: Buffer<T>, rowScratch: Buffer<T>
+    let slope1: Buffer<T>, slope2: Buffer<T>, slopeC: Buffer<T>   // E × H, SiLU′ of z₁, z₂, z_c
+    let columnR: Buffer<T>, columnD: Buffer<T>                    // H
 
     init(tangents: Int, atoms: Int, edges: Int, hidden: Int) {
         self.tangents = tangents
@@ -185,5 +197,10 @@ final class TangentWorkspace<T: Numeric> {
         edgeA = Buffer(count: tangents * edges * hidden)
         edgeB = Buffer(count: tangents * edges * hidden)
         rowScratch = Buffer(count: hidden)
+        slope1 = Buffer(count: edges * hidden)
+        slope2 = Buffer(count: edges * hidden)
+        slopeC = Buffer(count: edges * hidden)
+        columnR = Buffer(count: hidden)
+        columnD = Buffer(count: hidden)
     }
 }
