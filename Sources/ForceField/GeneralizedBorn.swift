@@ -43,7 +43,7 @@ public struct GeneralizedBorn: EnergyTerm {
 
             // Born integrals I_i (each unordered pair feeds both orders).
             for i in 0..<count {
-                for j in (i + 1)..<max(count, i + 1) {
+                for j in (i + 1)..<count {
                     let v = displacement(x, i, j)
                     let r2 = dot(v, v)
                     guard r2 < cutoffSquared else { continue }
@@ -73,7 +73,7 @@ public struct GeneralizedBorn: EnergyTerm {
             }
             // Pair energies (unordered pairs once).
             for i in 0..<count {
-                for j in (i + 1)..<max(count, i + 1) {
+                for j in (i + 1)..<count {
                     let v = displacement(x, i, j)
                     let r2 = dot(v, v)
                     guard r2 < cutoffSquared else { continue }
@@ -104,7 +104,7 @@ public struct GeneralizedBorn: EnergyTerm {
                 integral[i] = dEdB[i] * dBdI   // reuse: now dE/dI_i (with the ½ folded in)
             }
             for i in 0..<count {
-                for j in (i + 1)..<max(count, i + 1) {
+                for j in (i + 1)..<count {
                     let v = displacement(x, i, j)
                     let r2 = dot(v, v)
                     guard r2 < cutoffSquared else { continue }

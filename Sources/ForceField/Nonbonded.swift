@@ -37,7 +37,7 @@ public struct Nonbonded: EnergyTerm {
         }
         var pairAtoms: [Int32] = [], pairParameters: [Double] = []
         for i in 0..<count {
-            for j in (i + 1)..<max(count, i + 1) where !excluded.contains(i * count + j) {
+            for j in (i + 1)..<count where !excluded.contains(i * count + j) {
                 pairAtoms += [Int32(i), Int32(j)]
                 pairParameters += [Self.coulombConstant * charges[i] * charges[j], 0.5 * (sigmas[i] + sigmas[j]),
                                    4 * (epsilons[i] * epsilons[j]).squareRoot()]

@@ -44,6 +44,12 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
         case atomOrder = "atom_order"
     }
 
+    /// Molar gas constant, kJ/(mol K).
+    public static let gasConstant = 0.00831446261815324
+
+    /// k_BT in kJ/mol: as stored, or from the temperature.
+    public var kT: Double? { kTkJPerMol ?? temperatureK.map { $0 * Self.gasConstant } }
+
     public static func decode(json: String, file: String) throws -> TrajectoryMetadata {
         let metadata: TrajectoryMetadata
         do {

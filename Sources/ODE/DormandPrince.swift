@@ -77,17 +77,18 @@ public struct DormandPrince: Sendable {
         evaluate({ times[$0] }, states, into: 0, active)
         var steps = [Double](repeating: 0, count: samples)
         do {
+            var d1 = [Double](repeating: 0, count: samples)
             for s in active {
                 let d0 = norm(s, error: { states[$0] }, scaleFrom: states, scaleTo: states)
-                let d1 = norm(s, error: { k[0][$0] }, scaleFrom: states, scaleTo: states)
-                steps[s] = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1
+                d1[s] = norm(s, error: { k[0][$0] }, scaleFrom: states, scaleTo: states)
+                steps[s] = (d0 < 1e-5 || d1[s] < 1e-5) ? 1e-6 : 0.01 * d0 / d1[s]
             }
             for s in active { for c in 0..<d { stage[s * d + c] = states[s * d + c] + direction * steps[s] * k[0][s * d + c] } }
             evaluate({ times[$0] + direction * steps[$0] }, stage, into: 1, active)
             for s in active {
                 let d2 = norm(s, error: { (k[1][$0] - k[0][$0]) }, scaleFrom: states, scaleTo: states) / steps[s]
-                let h1 = max(d2, norm(s, error: { k[0][$0] }, scaleFrom: states, scaleTo: states)) <= 1e-15
-                    ? max(1e-6, steps[s] * 1e-3) : pow(0.01 / max(d2, norm(s, error: { k[0][$0] }, scaleFrom: states, scaleTo: states)), 1.0 / 5)
+                let larger = max(d2, d1[s])
+                let h1 = larger <= 1e-15 ? max(1e-6, steps[s] * 1e-3) : pow(0.01 / larger, 1.0 / 5)
                 steps[s] = min(100 * steps[s], h1, abs(t1 - t0))
             }
         }

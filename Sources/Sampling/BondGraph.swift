@@ -26,7 +26,7 @@ public struct BondGraph: Sendable, Equatable {
         let base = positions.startIndex
         var bonds: [[Int]] = []
         for i in 0..<elements.count {
-            for j in (i + 1)..<max(elements.count, i + 1) {
+            for j in (i + 1)..<elements.count {
                 var d2 = 0.0
                 for axis in 0..<3 {
                     let d = positions[base + 3 * i + axis] - positions[base + 3 * j + axis]

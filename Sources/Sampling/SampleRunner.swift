@@ -104,7 +104,7 @@ public final class SampleRunner {
         }
         let frame0 = try peptide.readFrames(0..<1).map(Double.init)
         chirality = ChiralCentres(elements: elements, bonds: peptide.topology.bonds, reference: frame0[...])
-        guard let kT = peptide.metadata.kTkJPerMol ?? peptide.metadata.temperatureK.map({ $0 * 0.00831446261815324 }) else {
+        guard let kT = peptide.metadata.kT else {
             throw DataFormatError(file: peptidePath, "/metadata has neither kT_kJ_per_mol nor temperature_K")
         }
         self.kT = kT

@@ -68,13 +68,17 @@ extension FlowMatchingInputs {
             let atoms = counts.reduce(0, +)
             let batch = MoleculeBatch(atomCounts: counts)
             var velocity = [Float](repeating: 0, count: atoms * 3)
-            let featureSlice = Array(features[(atomStart * width)..<((atomStart + atoms) * width)])
-            let timeSlice = Array(times[first..<last])
-            let positionSlice = Array(positions[(atomStart * 3)..<((atomStart + atoms) * 3)])
-            featureSlice.withUnsafeBufferPointer { f in
-                timeSlice.withUnsafeBufferPointer { t in
-                    positionSlice.withUnsafeBufferPointer { x in
-                        velocity.withUnsafeMutableBufferPointer { model.forward(batch: batch, features: f, times: t, positions: x, velocity: $0) }
+            // Views into the step's arrays: no copies per micro-batch.
+            features.withUnsafeBufferPointer { allFeatures in
+                times.withUnsafeBufferPointer { allTimes in
+                    positions.withUnsafeBufferPointer { allPositions in
+                        velocity.withUnsafeMutableBufferPointer {
+                            model.forward(batch: batch,
+                                          features: UnsafeBufferPointer(rebasing: allFeatures[(atomStart * width)..<((atomStart + atoms) * width)]),
+                                          times: UnsafeBufferPointer(rebasing: allTimes[first..<last]),
+                                          positions: UnsafeBufferPointer(rebasing: allPositions[(atomStart * 3)..<((atomStart + atoms) * 3)]),
+                                          velocity: $0)
+                        }
                     }
                 }
             }

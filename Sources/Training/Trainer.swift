@@ -163,8 +163,9 @@ public final class Trainer {
             sum += value
             weighted += value * Double(k % 977 + 1)
         }
-        let maxima = [comm.allreduce(sum, .max), comm.allreduce(weighted, .max)]
-        let minima = [comm.allreduce(sum, .min), comm.allreduce(weighted, .min)]
+        var maxima = [sum, weighted], minima = maxima
+        comm.allreduce(&maxima, .max)
+        comm.allreduce(&minima, .min)
         guard maxima == minima else {
             throw TrainingError("parameters differ between ranks at \(when) (checksums \(minima) … \(maxima))")
         }

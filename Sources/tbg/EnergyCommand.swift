@@ -40,7 +40,7 @@ struct EnergyCommand: ParsableCommand {
         } catch {
             throw DataFormatError(file: file, "/openmm_system: \(error)")
         }
-        guard let kT = trajectory.metadata.kTkJPerMol ?? trajectory.metadata.temperatureK.map({ $0 * 0.00831446261815324 }) else {
+        guard let kT = trajectory.metadata.kT else {
             throw DataFormatError(file: file, "/metadata has neither kT_kJ_per_mol nor temperature_K; reduced energies need the temperature")
         }
         let range = try (frames ?? FrameRange()).resolve(frameCount: trajectory.frameCount, file: file)

@@ -69,10 +69,7 @@ final class ConfigAndScheduleTests: XCTestCase {
     func testEncodingsOfRealTopologies() throws {
         func atoms(_ name: String) throws -> (atoms: [AtomDescription], bonds: [[Int]]) {
             let topology = try TrajectoryFile(path: Fixtures.path(name)).topology
-            let atoms = topology.residues.enumerated().flatMap { position, residue in
-                residue.atoms.map { AtomDescription(name: $0.name, element: $0.element ?? "", residueIndex: position, residueName: residue.name) }
-            }
-            return (atoms, topology.bonds)
+            return (PeptideEncoding.atoms(of: topology), topology.bonds)
         }
         let ad = try atoms("ad2_capped.h5")
         // AD2 "full": one class per atom, the three methyl groups' hydrogens merged: 22 → 16 classes.
