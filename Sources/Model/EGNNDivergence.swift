@@ -3,13 +3,24 @@
 //
 // Molecules in a batch do not interact, so with every molecule of N atoms the tangent τ ∈ 0..<3N
 // perturbs coordinate τ of every molecule at once, and the trace of molecule m is
-// Σ_τ v̇_τ[m, τ]. Tangents are stacked as extra rows, so every Linear becomes one GEMM over τ·rows.
-// Per layer, with ˙ the tangent (h⁰ does not depend on x, so ḣ⁰ = 0):
-//   Δ̇ = ẋ_i − ẋ_j, ṙ = 2Δ·Δ̇, ṅ = ṙ/(2n), u̇ = Δ̇/(n+1) − Δ ṅ/(n+1)²,  ḋ² = 2Δ⁰·Δ̇⁰ (input)
-//   ż₁ = Ṗ_i + Q̇_j + ṙ w_r + ḋ² w_d,  ȧ₁ = SiLU′(z₁) ż₁,  ż₂ = ȧ₁W₂ᵀ,  ṁ₀ = SiLU′(z₂) ż₂
-//   ġ = g(1−g) (ṁ₀·w_a),  ṁ = g ṁ₀ + ġ m₀,  ż_c = ṁW_cᵀ,  ṡ = (1−s²) w_c·(SiLU′(z_c) ż_c)
-//   ẋ_i += ρ Σ_j (u̇ s + u ṡ),  ȧ_i = Σ_j ṁ,  ż_n = ḣW₃ₐᵀ + ȧW₃ᵦᵀ,  ḣ′ = ḣ + (SiLU′(z_n) ż_n)W₄ᵀ
-//   v̇ = ẋ^L − ẋ⁰ − mean
+// Σ_τ v̇_τ[m, τ]. A (tangent, edge) pair is one row of the tangent GEMMs. Per layer, with ˙ the
+// tangent (h⁰ does not depend on x, so ḣ⁰ = 0):
+//   Δ̇ = ẋ_i − ẋ_j, ṙ = 2Δ·Δ̇, ṅ = Δ·Δ̇/n, u̇ = Δ̇/(n+1) − Δ ṅ/(n+1)²,  ḋ² = 2Δ⁰·Δ̇⁰ (input)
+//   ȧ₁ = SiLU′(z₁) ⊙ (Ṗ_i + Q̇_j + ṙ w_r + ḋ² w_d)
+//   ṁ₀ = SiLU′(z₂) ⊙ W₂ȧ₁,  ġ = g(1−g) w_a·ṁ₀,  ṁ = g ṁ₀ + ġ m₀
+//   ṡ = (1−s²) w_c·(SiLU′(z_c) ⊙ W_c ṁ),  ẋ_i += ρ Σ_j (u̇ s + u ṡ)
+//   ȧ_i = Σ_j ṁ,  ḣ′ = ḣ + W₄(SiLU′(z_n) ⊙ (W₃ₐḣ + W₃ᵦȧ)),  v̇ = ẋ^L − ẋ⁰ − mean
+// Three things keep the cost down:
+// 1. The scalars ġ and ṡ are linear in ȧ₁, so they are dot products of ȧ₁ with per-edge vectors
+//    built once per evaluation (not per tangent):
+//      k_a = W₂ᵀ(SiLU′(z₂) ⊙ w_a),  v_c = W_cᵀ(SiLU′(z_c) ⊙ w_c),  k_c = W₂ᵀ(SiLU′(z₂) ⊙ v_c),
+//      ġ = g(1−g) k_a·ȧ₁,  ṡ = (1−s²)(g k_c·ȧ₁ + ġ v_c·m₀).
+//    No tangent GEMM goes through W_c at all.
+// 2. The last layer's ḣ is never used (v depends on x^L only), so its messages ṁ are not formed:
+//    that layer has no E-row GEMM per tangent.
+// 3. In layer 0, ḣ = 0 and ż₁ is non-zero only on the 2(N−1) edges that touch the perturbed atom;
+//    only those pairs are processed.
+// Which leaves one E-row GEMM (W₂) per tangent in layers 1 … L−2, instead of two in every layer.
 import Kernels
 import Linalg
 
@@ -23,139 +34,28 @@ extension EGNNVectorField {
         forward(batch: batch, features: features, times: times, positions: positions, velocity: velocity)
         let n = batch.atomCounts[0]
         precondition(batch.atomCounts.allSatisfy { $0 == n }, "velocityAndDivergence needs molecules of equal size")
-        let tangents = 3 * n
         guard let ws = currentWorkspace else { return [] }
-        let A = ws.atoms, E = ws.edges, H = config.hidden
-        let tw = tangentWorkspace(tangents: tangents, atoms: A, edges: E)
-        let w = parameters.pointer
-        let rho = T(config.coordinateScale)
-        let receivers = batch.receivers, senders = batch.senders
+        let tangents = 3 * n, A = ws.atoms, E = ws.edges
+        let tw = tangentWorkspace(batch: batch, tangents: tangents)
         // Tangent τ: unit perturbation of local coordinate τ of every molecule.
         let xDot = tw.xDot.pointer
         xDot.update(repeating: 0, count: tangents * A * 3)
         for tau in 0..<tangents {
             for molecule in 0..<batch.moleculeCount { xDot[tau * A * 3 + batch.atomOffsets[molecule] * 3 + tau] = 1 }
         }
-        let hDot = tw.hDot.pointer
-        hDot.update(repeating: 0, count: tangents * A * H)
         // ḋ² from the input geometry: Δ⁰ = x_i − x_j of layer 0's input.
         let delta0 = ws.delta.pointer, d2Dot = tw.d2Dot.pointer
         for tau in 0..<tangents {
             let xd = xDot + tau * A * 3
             for e in 0..<E {
-                let i = Int(receivers[e]), j = Int(senders[e])
+                let i = Int(batch.receivers[e]), j = Int(batch.senders[e])
                 var sum = T.zero
                 for axis in 0..<3 { sum += delta0[3 * e + axis] * (xd[3 * i + axis] - xd[3 * j + axis]) }
                 d2Dot[tau * E + e] = 2 * sum
             }
         }
-        for l in 0..<config.layers {
-            let offsets = layout.layers[l]
-            let delta = ws.delta.pointer + l * E * 3, norm = ws.norm.pointer + l * E
-            let z1 = ws.z1.pointer + l * E * H, s1 = ws.s1.pointer + l * E * H
-            let z2 = ws.z2.pointer + l * E * H, s2 = ws.s2.pointer + l * E * H
-            let zc = ws.zc.pointer + l * E * H, sc = ws.sc.pointer + l * E * H
-            let gate = ws.gate.pointer + l * E, coordWeight = ws.coordWeight.pointer + l * E
-            let zn = ws.zn.pointer + l * A * H
-            let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
-            // Ṗ, Q̇ for all tangents at once (rows = τ·A).
-            let rowsA = tangents * A, rowsE = tangents * E
-            let hView = UnsafeBufferPointer(start: hDot, count: rowsA * H)
-            Linear.forward(tw.pDot.buffer, hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride, bias: nil,
-                           rows: rowsA, inFeatures: H, outFeatures: H)
-            Linear.forward(tw.qDot.buffer, hView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
-                           rows: rowsA, inFeatures: H, outFeatures: H)
-            // SiLU′ of the three edge pre-activations, once per layer (shared by all tangents), and
-            // W₁'s r and d² columns made contiguous.
-            let slope1 = tw.slope1.pointer, slope2 = tw.slope2.pointer, slopeC = tw.slopeC.pointer
-            for k in 0..<(E * H) {
-                slope1[k] = s1[k] * (1 + z1[k] * (1 - s1[k]))
-                slope2[k] = s2[k] * (1 + z2[k] * (1 - s2[k]))
-                slopeC[k] = sc[k] * (1 + zc[k] * (1 - sc[k]))
-            }
-            let wr = tw.columnR.pointer, wd = tw.columnD.pointer
-            for o in 0..<H {
-                wr[o] = w[w1 + o * w1Stride + 2 * H]
-                wd[o] = w[w1 + o * w1Stride + 2 * H + 1]
-            }
-            // Geometry tangents and ȧ₁ = SiLU′(z₁) ż₁.
-            let pDot = tw.pDot.pointer, qDot = tw.qDot.pointer, a1Dot = tw.edgeA.pointer
-            let deltaDot = tw.deltaDot.pointer, rDot = tw.rDot.pointer
-            for tau in 0..<tangents {
-                let xd = xDot + tau * A * 3
-                for e in 0..<E {
-                    let i = Int(receivers[e]), j = Int(senders[e])
-                    var rd = T.zero
-                    for axis in 0..<3 {
-                        let value = xd[3 * i + axis] - xd[3 * j + axis]
-                        deltaDot[(tau * E + e) * 3 + axis] = value
-                        rd += 2 * delta[3 * e + axis] * value
-                    }
-                    rDot[tau * E + e] = rd
-                    let row = a1Dot + (tau * E + e) * H, p = pDot + (tau * A + i) * H, q = qDot + (tau * A + j) * H
-                    let slope = slope1 + e * H, dd = d2Dot[tau * E + e]
-                    for o in 0..<H { row[o] = (p[o] + q[o] + rd * wr[o] + dd * wd[o]) * slope[o] }
-                }
-            }
-            // ż₂ = ȧ₁ W₂ᵀ, then ṁ.
-            Linear.forward(tw.edgeB.buffer, tw.edgeA.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H), bias: nil,
-                           rows: rowsE, inFeatures: H, outFeatures: H)
-            let mDot = tw.edgeB.pointer, wa = w + offsets.attentionWeight, m0 = ws.edgeA.pointer
-            for e in 0..<E { for o in 0..<H { m0[e * H + o] = z2[e * H + o] * s2[e * H + o] } }   // m₀ (scratch)
-            for tau in 0..<tangents {
-                for e in 0..<E {
-                    let row = mDot + (tau * E + e) * H, slope = slope2 + e * H, ge = gate[e], m0e = m0 + e * H
-                    for o in 0..<H { row[o] *= slope[o] }        // ṁ₀
-                    let gDot = ge * (1 - ge) * Activation.dot(row, wa, count: H)
-                    for o in 0..<H { row[o] = ge * row[o] + gDot * m0e[o] }             // ṁ
-                }
-            }
-            // ż_c = ṁ W_cᵀ, ṡ, and the coordinate update's tangent.
-            Linear.forward(tw.edgeA.buffer, tw.edgeB.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H), bias: nil,
-                           rows: rowsE, inFeatures: H, outFeatures: H)
-            let zcDot = tw.edgeA.pointer, wc = w + offsets.coord2Weight
-            let xNext = tw.xDotNext.pointer
-            xNext.update(from: xDot, count: tangents * A * 3)
-            let scratch = tw.rowScratch.pointer
-            for tau in 0..<tangents {
-                for e in 0..<E {
-                    let row = zcDot + (tau * E + e) * H, slope = slopeC + e * H
-                    for o in 0..<H { scratch[o] = row[o] * slope[o] }
-                    let sValue = coordWeight[e]
-                    let sDot = (1 - sValue * sValue) * Activation.dot(scratch, wc, count: H)
-                    let n = norm[e], i = Int(receivers[e])
-                    let deltaDotVector = deltaDot + (tau * E + e) * 3
-                    var deltaDotDelta = T.zero
-                    for axis in 0..<3 { deltaDotDelta += delta[3 * e + axis] * deltaDotVector[axis] }
-                    let nDot = deltaDotDelta / n          // ṅ = ṙ/(2n) = Δ·Δ̇/n
-                    for axis in 0..<3 {
-                        let u = delta[3 * e + axis] / (n + 1)
-                        let uDot = deltaDotVector[axis] / (n + 1) - delta[3 * e + axis] * nDot / ((n + 1) * (n + 1))
-                        xNext[(tau * A + i) * 3 + axis] += rho * (uDot * sValue + u * sDot)
-                    }
-                }
-            }
-            // Node update tangent: ȧ = Σ_j ṁ, ż_n = ḣW₃ₐᵀ + ȧW₃ᵦᵀ, ḣ′ = ḣ + (SiLU′(z_n) ż_n) W₄ᵀ.
-            let aggDot = tw.pDot.pointer
-            for tau in 0..<tangents {
-                segmentSum(into: aggDot + tau * A * H, from: mDot + tau * E * H, batch: batch, width: H)
-            }
-            let node1 = offsets.node1Weight
-            Linear.forward(tw.qDot.buffer, hView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H, bias: nil,
-                           rows: rowsA, inFeatures: H, outFeatures: H)
-            Linear.forward(tw.qDot.buffer, tw.pDot.readOnly, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H, bias: nil,
-                           rows: rowsA, inFeatures: H, outFeatures: H, accumulate: true)
-            let znDot = tw.qDot.pointer
-            for tau in 0..<tangents {
-                for k in 0..<(A * H) {
-                    let z = zn[k], s = Activation.sigmoid(z)
-                    znDot[tau * A * H + k] *= s * (1 + z * (1 - s))
-                }
-            }
-            Linear.forward(tw.hDot.buffer, tw.qDot.readOnly, weight: parameters.slice(offsets.node2Weight, H * H), bias: nil,
-                           rows: rowsA, inFeatures: H, outFeatures: H, accumulate: true)
-            xDot.update(from: xNext, count: tangents * A * 3)
-        }
+        tw.hDot.zero()
+        for l in 0..<config.layers { tangentLayer(l, batch: batch, ws: ws, tw: tw) }
         // v̇ = ẋ^L − ẋ⁰ minus the molecule mean; the trace takes component τ of each molecule.
         var divergence = [Double](repeating: 0, count: batch.moleculeCount)
         for molecule in 0..<batch.moleculeCount {
@@ -172,35 +72,157 @@ extension EGNNVectorField {
         }
         return divergence
     }
-}
 
-/// Tangent buffers for `velocityAndDivergence`, sized for (tangents, atoms, edges).
-final class TangentWorkspace<T: Numeric> {
-    let tangents: Int, atoms: Int, edges: Int
-    let xDot: Buffer<T>, xDotNext: Buffer<T>, hDot: Buffer<T>, pDot: Buffer<T>, qDot: Buffer<T>
-    let deltaDot: Buffer<T>, rDot: Buffer<T>, d2Dot: Buffer<T>, edgeA: Buffer<T>, edgeB: Buffer<T>, rowScratch: Buffer<T>
-    let slope1: Buffer<T>, slope2: Buffer<T>, slopeC: Buffer<T>   // E × H, SiLU′ of z₁, z₂, z_c
-    let columnR: Buffer<T>, columnD: Buffer<T>                    // H
+    /// Pushes the tangents (tw.xDot, tw.hDot) through layer `l` of the last forward pass.
+    private func tangentLayer(_ l: Int, batch: MoleculeBatch, ws: EGNNWorkspace<T>, tw: TangentWorkspace<T>) {
+        let A = ws.atoms, E = ws.edges, H = config.hidden, tangents = tw.tangents
+        let first = l == 0, last = l == config.layers - 1
+        let offsets = layout.layers[l]
+        let receivers = batch.receivers
+        let gate = ws.gate.pointer + l * E
+        let pairs = first ? tw.touchingPairs : tw.allPairs
+        let pairCount = pairs.count
+        precomputeEdgeVectors(l, ws: ws, tw: tw)
+        // Ṗ, Q̇ for all tangents at once (rows = τ·A); zero in layer 0.
+        let rowsA = tangents * A
+        let hDotView = tw.hDot.readOnly
+        let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
+        if !first {
+            Linear.forward(tw.pDot.buffer, hDotView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride, bias: nil,
+                           rows: rowsA, inFeatures: H, outFeatures: H)
+            Linear.forward(tw.qDot.buffer, hDotView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
+                           rows: rowsA, inFeatures: H, outFeatures: H)
+        }
+        // Pairs in chunks whose ȧ₁ and ż₂ rows stay in the L2 cache between the row pass, the W₂
+        // GEMM and the aggregation (one pass each over tangents × edges × H would go to memory).
+        let xDot = tw.xDot.pointer, xNext = tw.xDotNext.pointer
+        let aggDot = tw.aggregateDot.pointer
+        xNext.update(from: xDot, count: tangents * A * 3)
+        if !last { aggDot.update(repeating: 0, count: rowsA * H) }
+        var chunkStart = 0
+        while chunkStart < pairCount {
+            let chunk = chunkStart..<min(pairCount, chunkStart + TangentWorkspace<T>.pairChunk)
+            tangentRows(l, pairs: pairs, chunk: chunk, batch: batch, ws: ws, tw: tw)
+            if !last {   // ḣ^L does not reach v
+                // ṁ = g SiLU′(z₂) ⊙ W₂ȧ₁ + ġ m₀, summed into ȧ_i.
+                Linear.forward(tw.edgeB.mutableSlice(0, chunk.count * H), tw.edgeA.slice(0, chunk.count * H),
+                               weight: parameters.slice(offsets.edge2Weight, H * H), bias: nil,
+                               rows: chunk.count, inFeatures: H, outFeatures: H)
+                let z2Dot = tw.edgeB.pointer, slope2 = tw.slope2.pointer, m0 = tw.message0.pointer, gateDot = tw.gateDot.pointer
+                for p in chunk {
+                    let tau = Int(pairs.tangent[p]), e = Int(pairs.edge[p])
+                    let target = aggDot + (tau * A + Int(receivers[e])) * H
+                    let row = z2Dot + (p - chunk.lowerBound) * H, slope = slope2 + e * H, m0e = m0 + e * H
+                    Activation.accumulateMessageTangent(target, g: gate[e], slope: slope, row: row, c: gateDot[p - chunk.lowerBound],
+                                                        m: m0e, count: H)
+                }
+            }
+            chunkStart = chunk.upperBound
+        }
+        xDot.update(from: xNext, count: tangents * A * 3)
+        if last { return }
+        // ż_n = W₃ₐḣ + W₃ᵦȧ (ḣ = 0 in layer 0), then ḣ += W₄(SiLU′(z_n) ⊙ ż_n).
+        let node1 = offsets.node1Weight
+        if !first {
+            Linear.forward(tw.qDot.buffer, hDotView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H, bias: nil,
+                           rows: rowsA, inFeatures: H, outFeatures: H)
+        }
+        Linear.forward(tw.qDot.buffer, tw.aggregateDot.readOnly, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H, bias: nil,
+                       rows: rowsA, inFeatures: H, outFeatures: H, accumulate: !first)
+        let znDot = tw.qDot.pointer, slopeN = tw.slopeNode.pointer
+        for tau in 0..<tangents { Activation.multiply(znDot + tau * A * H, znDot + tau * A * H, slopeN, count: A * H) }
+        Linear.forward(tw.hDot.buffer, tw.qDot.readOnly, weight: parameters.slice(offsets.node2Weight, H * H), bias: nil,
+                       rows: rowsA, inFeatures: H, outFeatures: H, accumulate: true)
+    }
 
-    init(tangents: Int, atoms: Int, edges: Int, hidden: Int) {
-        self.tangents = tangents
-        self.atoms = atoms
-        self.edges = edges
-        xDot = Buffer(count: tangents * atoms * 3)
-        xDotNext = Buffer(count: tangents * atoms * 3)
-        hDot = Buffer(count: tangents * atoms * hidden)
-        pDot = Buffer(count: tangents * atoms * hidden)
-        qDot = Buffer(count: tangents * atoms * hidden)
-        deltaDot = Buffer(count: tangents * edges * 3)
-        rDot = Buffer(count: tangents * edges)
-        d2Dot = Buffer(count: tangents * edges)
-        edgeA = Buffer(count: tangents * edges * hidden)
-        edgeB = Buffer(count: tangents * edges * hidden)
-        rowScratch = Buffer(count: hidden)
-        slope1 = Buffer(count: edges * hidden)
-        slope2 = Buffer(count: edges * hidden)
-        slopeC = Buffer(count: edges * hidden)
-        columnR = Buffer(count: hidden)
-        columnD = Buffer(count: hidden)
+    /// The pairs `chunk` of layer `l`: ȧ₁ rows into tw.edgeA (chunk-relative), ġ into tw.gateDot,
+    /// and ρ Σ_j (u̇ s + u ṡ) added to tw.xDotNext.
+    private func tangentRows(_ l: Int, pairs: TangentPairs, chunk: Range<Int>, batch: MoleculeBatch,
+                             ws: EGNNWorkspace<T>, tw: TangentWorkspace<T>) {
+        let A = ws.atoms, E = ws.edges, H = config.hidden
+        let first = l == 0
+        let rho = T(config.coordinateScale)
+        let receivers = batch.receivers, senders = batch.senders
+        let delta = ws.delta.pointer + l * E * 3
+        let inverseNorm = tw.inverseNorm.pointer, inverseNormPlusOne = tw.inverseNormPlusOne.pointer
+        let gate = ws.gate.pointer + l * E, coordWeight = ws.coordWeight.pointer + l * E
+        let xDot = tw.xDot.pointer, xNext = tw.xDotNext.pointer, d2Dot = tw.d2Dot.pointer
+        let pDot = tw.pDot.pointer, qDot = tw.qDot.pointer, a1Dot = tw.edgeA.pointer, gateDot = tw.gateDot.pointer
+        let slope1 = tw.slope1.pointer, wr = tw.columnR.pointer, wd = tw.columnD.pointer
+        let gateKernel = tw.gateKernel.pointer, coordMessageProduct = tw.coordMessageProduct.pointer, coordKernel = tw.coordKernel.pointer
+        for p in chunk {
+            let row = p - chunk.lowerBound
+            let tau = Int(pairs.tangent[p]), e = Int(pairs.edge[p])
+            let i = Int(receivers[e]), j = Int(senders[e])
+            let xd = xDot + tau * A * 3
+            let deltaValue = delta + 3 * e
+            let deltaDot = (xd[3 * i] - xd[3 * j], xd[3 * i + 1] - xd[3 * j + 1], xd[3 * i + 2] - xd[3 * j + 2])
+            let deltaDotDelta = deltaValue[0] * deltaDot.0 + deltaValue[1] * deltaDot.1 + deltaValue[2] * deltaDot.2
+            let rd = 2 * deltaDotDelta, dd = d2Dot[tau * E + e]
+            // ȧ₁ and its products with k_a and k_c (ḣ = 0 in layer 0: no Ṗ, Q̇).
+            let (gateProduct, coordProduct) = Activation.tangentRow(
+                a1Dot + row * H, p: first ? nil : pDot + (tau * A + i) * H, q: first ? nil : qDot + (tau * A + j) * H,
+                a: rd, u: wr, b: dd, v: wd, slope: slope1 + e * H, k1: gateKernel + e * H, k2: coordKernel + e * H, count: H)
+            let g = gate[e], s = coordWeight[e]
+            let gDot = g * (1 - g) * gateProduct
+            let sDot = (1 - s * s) * (g * coordProduct + gDot * coordMessageProduct[e])
+            gateDot[row] = gDot
+            // ẋ_i += ρ (u̇ s + u ṡ) with u̇ = Δ̇/(n+1) − Δ ṅ/(n+1)², ṅ = Δ·Δ̇/n.
+            let inverse = inverseNormPlusOne[e], radialPart = deltaDotDelta * inverseNorm[e] * inverse * inverse
+            let target = xNext + (tau * A + i) * 3
+            target[0] += rho * ((deltaDot.0 * inverse - deltaValue[0] * radialPart) * s + deltaValue[0] * inverse * sDot)
+            target[1] += rho * ((deltaDot.1 * inverse - deltaValue[1] * radialPart) * s + deltaValue[1] * inverse * sDot)
+            target[2] += rho * ((deltaDot.2 * inverse - deltaValue[2] * radialPart) * s + deltaValue[2] * inverse * sDot)
+        }
+    }
+
+    /// The per-edge quantities of layer `l` that every tangent shares: SiLU′ of z₁, z₂, z_n, the
+    /// W₁ columns of r and d², m₀, and the vectors k_a, v_c, k_c with the scalar v_c·m₀.
+    private func precomputeEdgeVectors(_ l: Int, ws: EGNNWorkspace<T>, tw: TangentWorkspace<T>) {
+        let A = ws.atoms, E = ws.edges, H = config.hidden
+        let offsets = layout.layers[l]
+        let w = parameters.pointer
+        let z1 = ws.z1.pointer + l * E * H, s1 = ws.s1.pointer + l * E * H
+        let z2 = ws.z2.pointer + l * E * H, s2 = ws.s2.pointer + l * E * H
+        let zc = ws.zc.pointer + l * E * H, sc = ws.sc.pointer + l * E * H
+        let zn = ws.zn.pointer + l * A * H
+        let slope1 = tw.slope1.pointer, slope2 = tw.slope2.pointer, m0 = tw.message0.pointer
+        let wa = w + offsets.attentionWeight, wc = w + offsets.coord2Weight
+        let gateInput = tw.edgeScratchA.pointer, coordInput = tw.edgeScratchB.pointer
+        let rows = E * H
+        Activation.siluSlope(slope1, z: z1, sigma: s1, count: rows)
+        Activation.siluSlope(slope2, z: z2, sigma: s2, count: rows)
+        Activation.siluSlope(coordInput, z: zc, sigma: sc, count: rows)
+        Activation.multiply(m0, z2, s2, count: rows)
+        for e in 0..<E {
+            Activation.multiply(gateInput + e * H, slope2 + e * H, wa, count: H)
+            Activation.multiply(coordInput + e * H, coordInput + e * H, wc, count: H)
+        }
+        let norm = ws.norm.pointer + l * E
+        for e in 0..<E {
+            tw.inverseNorm.pointer[e] = 1 / norm[e]
+            tw.inverseNormPlusOne.pointer[e] = 1 / (norm[e] + 1)
+        }
+        let slopeN = tw.slopeNode.pointer
+        for k in 0..<(A * H) {
+            let s = Activation.sigmoid(zn[k])
+            slopeN[k] = s * (1 + zn[k] * (1 - s))
+        }
+        let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
+        for o in 0..<H {
+            tw.columnR.pointer[o] = w[w1 + o * w1Stride + 2 * H]
+            tw.columnD.pointer[o] = w[w1 + o * w1Stride + 2 * H + 1]
+        }
+        // k_a = (SiLU′(z₂) ⊙ w_a) W₂ and v_c = (SiLU′(z_c) ⊙ w_c) W_c, row-wise (y = x W).
+        Linear.inputGradient(tw.gateKernel.buffer, dy: tw.edgeScratchA.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
+                             rows: E, inFeatures: H, outFeatures: H, accumulate: false)
+        Linear.inputGradient(tw.edgeScratchA.buffer, dy: tw.edgeScratchB.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H),
+                             rows: E, inFeatures: H, outFeatures: H, accumulate: false)
+        let coordMessageProduct = tw.coordMessageProduct.pointer, vc = tw.edgeScratchA.pointer
+        for e in 0..<E { coordMessageProduct[e] = Activation.dot(vc + e * H, m0 + e * H, count: H) }
+        // k_c = (SiLU′(z₂) ⊙ v_c) W₂.
+        Activation.multiply(coordInput, slope2, vc, count: rows)
+        Linear.inputGradient(tw.coordKernel.buffer, dy: tw.edgeScratchB.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
+                             rows: E, inFeatures: H, outFeatures: H, accumulate: false)
     }
 }

@@ -22,12 +22,10 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
     /// The workspace of the last forward pass (its saved activations).
     var currentWorkspace: EGNNWorkspace<T>? { workspace }
 
-    /// Tangent buffers for the divergence, reused while the shape is unchanged.
-    func tangentWorkspace(tangents: Int, atoms: Int, edges: Int) -> TangentWorkspace<T> {
-        if let existing = tangentBuffers, existing.tangents == tangents, existing.atoms == atoms, existing.edges == edges {
-            return existing
-        }
-        let created = TangentWorkspace<T>(tangents: tangents, atoms: atoms, edges: edges, hidden: config.hidden)
+    /// Tangent buffers for the divergence, reused while the batch shape is unchanged.
+    func tangentWorkspace(batch: MoleculeBatch, tangents: Int) -> TangentWorkspace<T> {
+        if let existing = tangentBuffers, existing.tangents == tangents, existing.batch == batch { return existing }
+        let created = TangentWorkspace<T>(batch: batch, tangents: tangents, hidden: config.hidden)
         tangentBuffers = created
         return created
     }

@@ -17,7 +17,13 @@ final class DivergenceTests: XCTestCase {
     }
 
     func testTraceMatchesFiniteDifferences() {
-        let model = makeModel(hidden: 6, layers: 3, seed: 41)
+        // One layer is first and last at once (sparse pairs, no ṁ); two has no middle layer; three
+        // has all three kinds of tangent layer.
+        for layers in [1, 2, 3] { checkTraceAgainstFiniteDifferences(layers: layers) }
+    }
+
+    private func checkTraceAgainstFiniteDifferences(layers: Int) {
+        let model = makeModel(hidden: 6, layers: layers, seed: 41)
         let input = makeBatch(atomCounts: [5, 5, 5], seed: 42)
         let traces = divergence(model, input)
         // Central differences of v_k along x_k, summed per molecule.
@@ -30,7 +36,7 @@ final class DivergenceTests: XCTestCase {
             let derivative = (velocity(model, input, positions: plus)[k] - velocity(model, input, positions: minus)[k]) / (2 * h)
             numeric[k / 15] += derivative
         }
-        assertClose(traces, numeric, absolute: 1e-6, relative: 1e-6, "tr ∂v/∂x")
+        assertClose(traces, numeric, absolute: 1e-6, relative: 1e-6, "tr ∂v/∂x, \(layers) layer(s)")
         XCTAssertGreaterThan(traces.map(abs).max() ?? 0, 1e-2)
         // The velocity it returns is the ordinary forward pass.
         var v = [Double](repeating: 0, count: input.positions.count)

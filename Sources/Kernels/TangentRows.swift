@@ -1,0 +1,150 @@
+// The per-(tangent, edge) row of the forward-mode divergence (Model/EGNNDivergence.swift), fused:
+// building ȧ₁ and reading it back for two dot products in separate passes made these rows the
+// largest cost after the GEMMs. Float runs eight lanes at a time; Double (tests) is plain.
+
+extension Activation {
+    /// row[o] = (p[o] + q[o] + a·u[o] + b·v[o]) · slope[o] (p, q may be nil: zero), and returns
+    /// (row·k1, row·k2).
+    @inlinable
+    public static func tangentRow<T: ActivationScalar>(
+        _ row: UnsafeMutablePointer<T>, p: UnsafePointer<T>?, q: UnsafePointer<T>?, a: T, u: UnsafePointer<T>, b: T,
+        v: UnsafePointer<T>, slope: UnsafePointer<T>, k1: UnsafePointer<T>, k2: UnsafePointer<T>, count: Int
+    ) -> (T, T) {
+        if T.self == Float.self {
+            let (x, y) = tangentRowFloat(
+                UnsafeMutableRawPointer(row).assumingMemoryBound(to: Float.self),
+                p: p.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) },
+                q: q.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) }, a: unsafeBitCast(a, to: Float.self),
+                u: UnsafeRawPointer(u).assumingMemoryBound(to: Float.self), b: unsafeBitCast(b, to: Float.self),
+                v: UnsafeRawPointer(v).assumingMemoryBound(to: Float.self),
+                slope: UnsafeRawPointer(slope).assumingMemoryBound(to: Float.self),
+                k1: UnsafeRawPointer(k1).assumingMemoryBound(to: Float.self),
+                k2: UnsafeRawPointer(k2).assumingMemoryBound(to: Float.self), count: count)
+            return (unsafeBitCast(x, to: T.self), unsafeBitCast(y, to: T.self))
+        }
+        var first = T.zero, second = T.zero
+        for o in 0..<count {
+            let value = ((p?[o] ?? 0) + (q?[o] ?? 0) + a * u[o] + b * v[o]) * slope[o]
+            row[o] = value
+            first += value * k1[o]
+            second += value * k2[o]
+        }
+        return (first, second)
+    }
+
+    public static func tangentRowFloat(
+        _ row: UnsafeMutablePointer<Float>, p: UnsafePointer<Float>?, q: UnsafePointer<Float>?, a: Float, u: UnsafePointer<Float>,
+        b: Float, v: UnsafePointer<Float>, slope: UnsafePointer<Float>, k1: UnsafePointer<Float>, k2: UnsafePointer<Float>,
+        count: Int
+    ) -> (Float, Float) {
+        @inline(__always) func load(_ pointer: UnsafePointer<Float>, _ k: Int) -> SIMD8<Float> {
+            UnsafeRawPointer(pointer + k).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        var first = SIMD8<Float>(repeating: 0), second = SIMD8<Float>(repeating: 0)
+        var k = 0
+        while k + 8 <= count {
+            var sum = a * load(u, k) + b * load(v, k)
+            if let p, let q { sum += load(p, k) + load(q, k) }
+            let value = sum * load(slope, k)
+            UnsafeMutableRawPointer(row + k).storeBytes(of: value, as: SIMD8<Float>.self)
+            first += value * load(k1, k)
+            second += value * load(k2, k)
+            k += 8
+        }
+        var x = first.sum(), y = second.sum()
+        while k < count {
+            let value = ((p?[k] ?? 0) + (q?[k] ?? 0) + a * u[k] + b * v[k]) * slope[k]
+            row[k] = value
+            x += value * k1[k]
+            y += value * k2[k]
+            k += 1
+        }
+        return (x, y)
+    }
+}
+
+extension Activation {
+    /// target[o] += g · slope[o] · row[o] + c · m[o]: one tangent message ṁ added to its receiver's sum.
+    @inlinable
+    public static func accumulateMessageTangent<T: ActivationScalar>(
+        _ target: UnsafeMutablePointer<T>, g: T, slope: UnsafePointer<T>, row: UnsafePointer<T>, c: T, m: UnsafePointer<T>,
+        count: Int
+    ) {
+        if T.self == Float.self {
+            accumulateMessageTangentFloat(UnsafeMutableRawPointer(target).assumingMemoryBound(to: Float.self),
+                                          g: unsafeBitCast(g, to: Float.self),
+                                          slope: UnsafeRawPointer(slope).assumingMemoryBound(to: Float.self),
+                                          row: UnsafeRawPointer(row).assumingMemoryBound(to: Float.self),
+                                          c: unsafeBitCast(c, to: Float.self),
+                                          m: UnsafeRawPointer(m).assumingMemoryBound(to: Float.self), count: count)
+            return
+        }
+        for o in 0..<count { target[o] += g * slope[o] * row[o] + c * m[o] }
+    }
+
+    public static func accumulateMessageTangentFloat(
+        _ target: UnsafeMutablePointer<Float>, g: Float, slope: UnsafePointer<Float>, row: UnsafePointer<Float>, c: Float,
+        m: UnsafePointer<Float>, count: Int
+    ) {
+        var k = 0
+        while k + 8 <= count {
+            let current: SIMD8<Float> = UnsafeRawPointer(target + k).loadUnaligned(as: SIMD8<Float>.self)
+            let slopes: SIMD8<Float> = UnsafeRawPointer(slope + k).loadUnaligned(as: SIMD8<Float>.self)
+            let rows: SIMD8<Float> = UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<Float>.self)
+            let messages: SIMD8<Float> = UnsafeRawPointer(m + k).loadUnaligned(as: SIMD8<Float>.self)
+            let value = current + (g * slopes) * rows + c * messages
+            UnsafeMutableRawPointer(target + k).storeBytes(of: value, as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < count {
+            target[k] += g * slope[k] * row[k] + c * m[k]
+            k += 1
+        }
+    }
+
+    /// SiLU′(z) = σ(z)(1 + z(1 − σ(z))) from z and the stored σ(z), over `count` values.
+    @inlinable
+    public static func siluSlope<T: ActivationScalar>(_ out: UnsafeMutablePointer<T>, z: UnsafePointer<T>, sigma: UnsafePointer<T>,
+                                                      count: Int) {
+        if T.self == Float.self {
+            let o = UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self)
+            let zf = UnsafeRawPointer(z).assumingMemoryBound(to: Float.self), sf = UnsafeRawPointer(sigma).assumingMemoryBound(to: Float.self)
+            var k = 0
+            while k + 8 <= count {
+                let zv = UnsafeRawPointer(zf + k).loadUnaligned(as: SIMD8<Float>.self)
+                let sv = UnsafeRawPointer(sf + k).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(o + k).storeBytes(of: sv * (1 + zv * (1 - sv)), as: SIMD8<Float>.self)
+                k += 8
+            }
+            while k < count {
+                o[k] = sf[k] * (1 + zf[k] * (1 - sf[k]))
+                k += 1
+            }
+            return
+        }
+        for k in 0..<count { out[k] = sigma[k] * (1 + z[k] * (1 - sigma[k])) }
+    }
+
+    /// out[k] = a[k] · b[k] (out may be a).
+    @inlinable
+    public static func multiply<T: ActivationScalar>(_ out: UnsafeMutablePointer<T>, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
+                                                     count: Int) {
+        if T.self == Float.self {
+            let o = UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self)
+            let af = UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), bf = UnsafeRawPointer(b).assumingMemoryBound(to: Float.self)
+            var k = 0
+            while k + 8 <= count {
+                let value = UnsafeRawPointer(af + k).loadUnaligned(as: SIMD8<Float>.self)
+                    * UnsafeRawPointer(bf + k).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(o + k).storeBytes(of: value, as: SIMD8<Float>.self)
+                k += 8
+            }
+            while k < count {
+                o[k] = af[k] * bf[k]
+                k += 1
+            }
+            return
+        }
+        for k in 0..<count { out[k] = a[k] * b[k] }
+    }
+}

@@ -1,0 +1,94 @@
+// Buffers of the forward-mode divergence (EGNNDivergence.swift), sized for one batch shape
+// (T tangents, A atoms, E edges, H hidden) and reused while the shape is unchanged.
+import Kernels
+
+/// (tangent, edge) pairs: the rows of the per-tangent edge computations.
+struct TangentPairs {
+    let tangent: [Int32]
+    let edge: [Int32]
+    var count: Int { edge.count }
+
+    /// Every edge for every tangent, tangent-major.
+    static func all(tangents: Int, edges: Int) -> TangentPairs {
+        var tangent: [Int32] = [], edge: [Int32] = []
+        tangent.reserveCapacity(tangents * edges)
+        edge.reserveCapacity(tangents * edges)
+        for tau in 0..<tangents {
+            for e in 0..<edges {
+                tangent.append(Int32(tau))
+                edge.append(Int32(e))
+            }
+        }
+        return TangentPairs(tangent: tangent, edge: edge)
+    }
+
+    /// For each tangent τ, the edges of every molecule that touch the atom τ perturbs (local atom
+    /// τ/3): its N−1 outgoing and N−1 incoming edges. Edges are grouped by receiver, and within a
+    /// receiver i ordered by sender j ≠ i (MoleculeBatch).
+    static func touching(batch: MoleculeBatch, tangents: Int) -> TangentPairs {
+        var tangent: [Int32] = [], edge: [Int32] = []
+        for tau in 0..<tangents {
+            let a = tau / 3
+            for molecule in 0..<batch.moleculeCount {
+                let n = batch.atomCounts[molecule], base = batch.edgeOffsets[molecule]
+                for i in 0..<n where i != a {
+                    // Edge (a ← i) in a's segment, and edge (i ← a) in i's segment.
+                    tangent.append(Int32(tau))
+                    edge.append(Int32(base + a * (n - 1) + (i < a ? i : i - 1)))
+                    tangent.append(Int32(tau))
+                    edge.append(Int32(base + i * (n - 1) + (a < i ? a : a - 1)))
+                }
+            }
+        }
+        return TangentPairs(tangent: tangent, edge: edge)
+    }
+}
+
+final class TangentWorkspace<T: Numeric> {
+    /// (tangent, edge) pairs per chunk: 1024 × H = 64 floats is 256 KiB for ȧ₁ and again for ż₂,
+    /// which stay in a 1 MiB L2 cache between the passes over them.
+    static var pairChunk: Int { 1024 }
+    let batch: MoleculeBatch
+    let tangents: Int
+    let allPairs: TangentPairs, touchingPairs: TangentPairs
+    // Per tangent: ẋ, its next-layer value, ḣ (T·A × 3, T·A × 3, T·A × H); Ṗ, Q̇/ż_n, ȧ (T·A × H).
+    let xDot: Buffer<T>, xDotNext: Buffer<T>, hDot: Buffer<T>, pDot: Buffer<T>, qDot: Buffer<T>, aggregateDot: Buffer<T>
+    // ḋ² per tangent and edge (T·E); ġ, ȧ₁ and ż₂ per pair of a chunk (chunk, chunk × H).
+    let d2Dot: Buffer<T>, gateDot: Buffer<T>, edgeA: Buffer<T>, edgeB: Buffer<T>
+    // Per edge, shared by all tangents (E × H): SiLU′(z₁), SiLU′(z₂), m₀, k_a, k_c, and scratch;
+    // v_c·m₀, 1/n and 1/(n+1) (E); SiLU′(z_n) (A × H); W₁'s r and d² columns (H).
+    let slope1: Buffer<T>, slope2: Buffer<T>, message0: Buffer<T>, gateKernel: Buffer<T>, coordKernel: Buffer<T>
+    let edgeScratchA: Buffer<T>, edgeScratchB: Buffer<T>
+    let coordMessageProduct: Buffer<T>, inverseNorm: Buffer<T>, inverseNormPlusOne: Buffer<T>, slopeNode: Buffer<T>, columnR: Buffer<T>, columnD: Buffer<T>
+
+    init(batch: MoleculeBatch, tangents: Int, hidden: Int) {
+        self.batch = batch
+        self.tangents = tangents
+        let atoms = batch.atomCount, edges = batch.edgeCount
+        allPairs = TangentPairs.all(tangents: tangents, edges: edges)
+        touchingPairs = TangentPairs.touching(batch: batch, tangents: tangents)
+        xDot = Buffer(count: tangents * atoms * 3)
+        xDotNext = Buffer(count: tangents * atoms * 3)
+        hDot = Buffer(count: tangents * atoms * hidden)
+        pDot = Buffer(count: tangents * atoms * hidden)
+        qDot = Buffer(count: tangents * atoms * hidden)
+        aggregateDot = Buffer(count: tangents * atoms * hidden)
+        d2Dot = Buffer(count: tangents * edges)
+        gateDot = Buffer(count: Self.pairChunk)
+        edgeA = Buffer(count: Self.pairChunk * hidden)
+        edgeB = Buffer(count: Self.pairChunk * hidden)
+        slope1 = Buffer(count: edges * hidden)
+        slope2 = Buffer(count: edges * hidden)
+        message0 = Buffer(count: edges * hidden)
+        gateKernel = Buffer(count: edges * hidden)
+        coordKernel = Buffer(count: edges * hidden)
+        edgeScratchA = Buffer(count: edges * hidden)
+        edgeScratchB = Buffer(count: edges * hidden)
+        coordMessageProduct = Buffer(count: edges)
+        inverseNorm = Buffer(count: edges)
+        inverseNormPlusOne = Buffer(count: edges)
+        slopeNode = Buffer(count: atoms * hidden)
+        columnR = Buffer(count: hidden)
+        columnD = Buffer(count: hidden)
+    }
+}
