@@ -110,11 +110,14 @@ public final class SampleRunner {
         self.kT = kT
     }
 
+    /// The integrator of this peptide under the checkpoint's model (what `run` uses).
+    public func makeSampler() -> FlowSampler { FlowSampler(model: model, features: features, atoms: peptide.atomCount) }
+
     /// Produces `count` samples over all ranks; rank 0 receives them all (in index order).
     public func run(count: Int) throws -> (records: [SampleRecord], summary: SampleSummary?) {
         let atoms = peptide.atomCount
         let low = count * comm.rank / comm.size, high = count * (comm.rank + 1) / comm.size
-        let sampler = FlowSampler(model: model, features: features, atoms: atoms)
+        let sampler = makeSampler()
         var mine: [SampleRecord] = []
         var evaluations = 0
         var start = low
