@@ -159,7 +159,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// The resolved configuration as pretty, sorted JSON (printed at start, stored in checkpoints).
     public func json() -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 

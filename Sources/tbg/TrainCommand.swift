@@ -31,12 +31,13 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var distributed: DistributedOptions
 
     func run() throws {
+        // First thing: a job script may send its stop signal while the configuration is resolved.
+        if !printConfig { StopSignal.install() }
         let resolved = try RunConfig.resolve(file: config, overrides: overrides)
         if printConfig {
             print(resolved.json())
             return
         }
-        StopSignal.install()
         try distributed.withCommunicator { comm in
             do {
                 if comm.isRoot { print("resolved configuration:\n\(resolved.json())") }
