@@ -36,7 +36,9 @@ let package = Package(
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "MDData", dependencies: ["HDF5"]),
         .target(name: "ForceField"),
-        .target(name: "Kernels", dependencies: ["Linalg"]),
+        // C for the divergence's hottest loops: AVX2/FMA chosen at run time (no -march needed).
+        .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "Kernels", dependencies: ["Linalg", "CKernels"]),
         .target(name: "Model", dependencies: ["Kernels", "Linalg"]),
         .target(name: "Optim"),
         .target(name: "ODE"),

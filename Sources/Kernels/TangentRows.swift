@@ -1,6 +1,8 @@
 // The per-(tangent, edge) row of the forward-mode divergence (Model/EGNNDivergence.swift), fused:
 // building ȧ₁ and reading it back for two dot products in separate passes made these rows the
-// largest cost after the GEMMs. Float runs eight lanes at a time; Double (tests) is plain.
+// largest cost after the GEMMs. Float goes to CKernels (AVX2/FMA where the CPU has them, chosen at
+// run time); Double (the float64 tests) is plain Swift with the same arithmetic.
+import CKernels
 
 extension Activation {
     /// row[o] = (p[o] + q[o] + a·u[o] + b·v[o]) · slope[o] (p, q may be nil: zero), and returns
@@ -37,29 +39,12 @@ extension Activation {
         b: Float, v: UnsafePointer<Float>, slope: UnsafePointer<Float>, k1: UnsafePointer<Float>, k2: UnsafePointer<Float>,
         count: Int
     ) -> (Float, Float) {
-        @inline(__always) func load(_ pointer: UnsafePointer<Float>, _ k: Int) -> SIMD8<Float> {
-            UnsafeRawPointer(pointer + k).loadUnaligned(as: SIMD8<Float>.self)
+        precondition((p == nil) == (q == nil), "p and q are given together")
+        var products: (Float, Float) = (0, 0)
+        withUnsafeMutableBytes(of: &products) { raw in
+            tbg_tangent_row_f32(row, p, q, a, u, b, v, slope, k1, k2, count, raw.baseAddress!.assumingMemoryBound(to: Float.self))
         }
-        var first = SIMD8<Float>(repeating: 0), second = SIMD8<Float>(repeating: 0)
-        var k = 0
-        while k + 8 <= count {
-            var sum = a * load(u, k) + b * load(v, k)
-            if let p, let q { sum += load(p, k) + load(q, k) }
-            let value = sum * load(slope, k)
-            UnsafeMutableRawPointer(row + k).storeBytes(of: value, as: SIMD8<Float>.self)
-            first += value * load(k1, k)
-            second += value * load(k2, k)
-            k += 8
-        }
-        var x = first.sum(), y = second.sum()
-        while k < count {
-            let value = ((p?[k] ?? 0) + (q?[k] ?? 0) + a * u[k] + b * v[k]) * slope[k]
-            row[k] = value
-            x += value * k1[k]
-            y += value * k2[k]
-            k += 1
-        }
-        return (x, y)
+        return products
     }
 }
 
@@ -86,20 +71,7 @@ extension Activation {
         _ target: UnsafeMutablePointer<Float>, g: Float, slope: UnsafePointer<Float>, row: UnsafePointer<Float>, c: Float,
         m: UnsafePointer<Float>, count: Int
     ) {
-        var k = 0
-        while k + 8 <= count {
-            let current: SIMD8<Float> = UnsafeRawPointer(target + k).loadUnaligned(as: SIMD8<Float>.self)
-            let slopes: SIMD8<Float> = UnsafeRawPointer(slope + k).loadUnaligned(as: SIMD8<Float>.self)
-            let rows: SIMD8<Float> = UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<Float>.self)
-            let messages: SIMD8<Float> = UnsafeRawPointer(m + k).loadUnaligned(as: SIMD8<Float>.self)
-            let value = current + (g * slopes) * rows + c * messages
-            UnsafeMutableRawPointer(target + k).storeBytes(of: value, as: SIMD8<Float>.self)
-            k += 8
-        }
-        while k < count {
-            target[k] += g * slope[k] * row[k] + c * m[k]
-            k += 1
-        }
+        tbg_accumulate_message_tangent_f32(target, g, slope, row, c, m, count)
     }
 
     /// SiLU′(z) = σ(z)(1 + z(1 − σ(z))) from z and the stored σ(z), over `count` values.

@@ -3,7 +3,7 @@
 //
 // Molecules in a batch do not interact, so with every molecule of N atoms the tangent τ ∈ 0..<3N
 // perturbs coordinate τ of every molecule at once, and the trace of molecule m is
-// Σ_τ v̇_τ[m, τ]. A (tangent, edge) pair is one row of the tangent GEMMs. Per layer, with ˙ the
+// Σ_τ v̇_τ[m, τ]; translation invariance gives the last atom's three from the other 3(N−1). A (tangent, edge) pair is one row of the tangent GEMMs. Per layer, with ˙ the
 // tangent (h⁰ does not depend on x, so ḣ⁰ = 0):
 //   Δ̇ = ẋ_i − ẋ_j, ṙ = 2Δ·Δ̇, ṅ = Δ·Δ̇/n, u̇ = Δ̇/(n+1) − Δ ṅ/(n+1)²,  ḋ² = 2Δ⁰·Δ̇⁰ (input)
 //   ȧ₁ = SiLU′(z₁) ⊙ (Ṗ_i + Q̇_j + ṙ w_r + ḋ² w_d)
@@ -35,7 +35,10 @@ extension EGNNVectorField {
         let n = batch.atomCounts[0]
         precondition(batch.atomCounts.allSatisfy { $0 == n }, "velocityAndDivergence needs molecules of equal size")
         guard let ws = currentWorkspace else { return [] }
-        let tangents = 3 * n, A = ws.atoms, E = ws.edges
+        // v is translation invariant, so the Jacobian's columns of one axis sum to zero over the
+        // atoms: the last atom's three tangents are minus the sum of the others' and need no pass.
+        guard n > 1 else { return [Double](repeating: 0, count: batch.moleculeCount) }
+        let tangents = 3 * (n - 1), A = ws.atoms, E = ws.edges
         let tw = tangentWorkspace(batch: batch, tangents: tangents)
         // Tangent τ: unit perturbation of local coordinate τ of every molecule.
         let xDot = tw.xDot.pointer
@@ -56,10 +59,11 @@ extension EGNNVectorField {
         }
         tw.hDot.zero()
         for l in 0..<config.layers { tangentLayer(l, batch: batch, ws: ws, tw: tw) }
-        // v̇ = ẋ^L − ẋ⁰ minus the molecule mean; the trace takes component τ of each molecule.
+        // v̇ = ẋ^L − ẋ⁰ minus the molecule mean; the trace takes component τ of each molecule, and
+        // for the last atom's axis k, minus component (N−1, k) of every tangent along axis k.
         var divergence = [Double](repeating: 0, count: batch.moleculeCount)
         for molecule in 0..<batch.moleculeCount {
-            let first = batch.atomOffsets[molecule]
+            let first = batch.atomOffsets[molecule], lastAtom = first + n - 1
             for tau in 0..<tangents {
                 let axis = tau % 3
                 var mean = T.zero
@@ -67,7 +71,8 @@ extension EGNNVectorField {
                 mean /= T(n)
                 // ẋ⁰ is the unit vector, whose molecule mean along this axis is 1/N.
                 let own = xDot[(tau * A + first) * 3 + tau] - 1 - (mean - 1 / T(n))
-                divergence[molecule] += Double(own)
+                let lastAtomComponent = xDot[(tau * A + lastAtom) * 3 + axis] - (mean - 1 / T(n))
+                divergence[molecule] += Double(own) - Double(lastAtomComponent)
             }
         }
         return divergence
