@@ -28,17 +28,23 @@ public struct SampleRecord: Sendable {
     public var chiralityOK: Bool
     public var mirrored: Bool
     public var logWeight: Double        // −∞ if invalid
+    /// Forward-then-reverse check (`run(count:roundTrip:)`): |log q − log q after integrating the
+    /// sample back to t = 0| and max |z − z_back| (model units); NaN when not checked.
+    public var roundTripLogQError = Double.nan
+    public var roundTripLatentError = Double.nan
 
-    static let scalarFields = 9
+    static let scalarFields = 11
 
     func flattened() -> [Double] {
-        [Double(index), logPrior, deltaLogDet, logQ, energy, topologyOK ? 1 : 0, chiralityOK ? 1 : 0, mirrored ? 1 : 0, logWeight] + positions
+        [Double(index), logPrior, deltaLogDet, logQ, energy, topologyOK ? 1 : 0, chiralityOK ? 1 : 0, mirrored ? 1 : 0, logWeight,
+         roundTripLogQError, roundTripLatentError] + positions
     }
 
     static func unflatten(_ values: ArraySlice<Double>, atoms: Int) -> SampleRecord {
         let v = Array(values)
-        return SampleRecord(index: Int(v[0]), positions: Array(v[9..<(9 + 3 * atoms)]), logPrior: v[1], deltaLogDet: v[2], logQ: v[3],
-                            energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0, mirrored: v[7] != 0, logWeight: v[8])
+        return SampleRecord(index: Int(v[0]), positions: Array(v[scalarFields..<(scalarFields + 3 * atoms)]), logPrior: v[1],
+                            deltaLogDet: v[2], logQ: v[3], energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0,
+                            mirrored: v[7] != 0, logWeight: v[8], roundTripLogQError: v[9], roundTripLatentError: v[10])
     }
 }
 
@@ -53,12 +59,19 @@ public struct SampleSummary: Sendable {
     public var energyMinimum: Double
     public var energyMedian: Double
     public var fieldEvaluations: Int
+    /// Round-trip checks: how many, and the largest |Δ log q| and |Δz| among them.
+    public var roundTripChecked = 0
+    public var roundTripMaxLogQError = Double.nan
+    public var roundTripMaxLatentError = Double.nan
 
     public var description: String {
         let fraction = count > 0 ? Double(valid) / Double(count) : 0
+        let roundTrip = roundTripChecked == 0 ? "" : String(
+            format: "; forward-then-reverse check of %d samples: max |Δ log q| %.2e, max |Δz| %.2e (model units)",
+            roundTripChecked, roundTripMaxLogQError, roundTripMaxLatentError)
         return String(format: "%d samples: %d valid (%.1f %%), %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d network evaluations on rank 0",
                       count, valid, 100 * fraction, topologyFailures, chiralityFixes, chiralityFailures, effectiveSampleSize,
-                      100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations)
+                      100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations) + roundTrip
     }
 }
 
@@ -113,8 +126,10 @@ public final class SampleRunner {
     /// The integrator of this peptide under the checkpoint's model (what `run` uses).
     public func makeSampler() -> FlowSampler { FlowSampler(model: model, features: features, atoms: peptide.atomCount) }
 
-    /// Produces `count` samples over all ranks; rank 0 receives them all (in index order).
-    public func run(count: Int) throws -> (records: [SampleRecord], summary: SampleSummary?) {
+    /// Produces `count` samples over all ranks; rank 0 receives them all (in index order). Samples
+    /// with index < `roundTrip` are also integrated back from t = 1 to 0 (with a(1) = 0), which
+    /// must recover their latent z and log q = log p(z) − Δ (method.md §7.4): the accuracy check.
+    public func run(count: Int, roundTrip: Int = 0) throws -> (records: [SampleRecord], summary: SampleSummary?) {
         let atoms = peptide.atomCount
         let low = count * comm.rank / comm.size, high = count * (comm.rank + 1) / comm.size
         let sampler = makeSampler()
@@ -130,13 +145,18 @@ public final class SampleRunner {
                 logPriors.append(MeanFreePrior.logDensity(z[...], atoms: atoms))
                 states += z + [0]
             }
+            let latents = states
             let statistics = try sampler.integrate(states: &states, from: 0, to: 1, settings: settings)
             evaluations += statistics.fieldEvaluations
+            let checked = try roundTripErrors(sampler: sampler, rows: indices.indices.filter { indices[$0] < roundTrip },
+                                              latents: latents, samples: states)
             for (row, index) in indices.enumerated() {
                 let base = row * (3 * atoms + 1)
                 let modelUnits = Array(states[base..<(base + 3 * atoms)])
-                mine.append(postprocess(index: index, modelUnits: modelUnits, logPrior: logPriors[row],
-                                        deltaLogDet: states[base + 3 * atoms]))
+                var record = postprocess(index: index, modelUnits: modelUnits, logPrior: logPriors[row],
+                                         deltaLogDet: states[base + 3 * atoms])
+                if let errors = checked[row] { (record.roundTripLogQError, record.roundTripLatentError) = errors }
+                mine.append(record)
             }
             start = indices.last! + 1
         }
@@ -147,6 +167,26 @@ public final class SampleRunner {
             stride(from: 0, to: flat.count, by: width).map { SampleRecord.unflatten(flat[$0..<($0 + width)], atoms: atoms) }
         }
         return (records, summarize(records, evaluations: evaluations))
+    }
+
+    /// Integrates rows `rows` of `samples` (x₁, Δ) back to t = 0 and compares with their `latents`.
+    func roundTripErrors(sampler: FlowSampler, rows: [Int], latents: [Double], samples: [Double]) throws -> [Int: (Double, Double)] {
+        guard !rows.isEmpty else { return [:] }
+        let atoms = peptide.atomCount, width = 3 * atoms + 1
+        var states: [Double] = []
+        for row in rows { states += samples[(row * width)..<(row * width + 3 * atoms)] + [0] }
+        _ = try sampler.integrate(states: &states, from: 1, to: 0, settings: settings)
+        var errors: [Int: (Double, Double)] = [:]
+        for (k, row) in rows.enumerated() {
+            let z = latents[(row * width)..<(row * width + 3 * atoms)]
+            let back = states[(k * width)..<(k * width + 3 * atoms)]
+            let forward: Double = MeanFreePrior.logDensity(z, atoms: atoms) - samples[row * width + 3 * atoms]
+            let reverse: Double = MeanFreePrior.logDensity(back, atoms: atoms) + states[k * width + 3 * atoms]
+            var latentError = 0.0
+            for (a, b) in zip(z, back) { latentError = max(latentError, abs(a - b)) }
+            errors[row] = (abs(forward - reverse), latentError)
+        }
+        return errors
     }
 
     func postprocess(index: Int, modelUnits: [Double], logPrior: Double, deltaLogDet: Double) -> SampleRecord {
@@ -188,7 +228,10 @@ public final class SampleRunner {
             effectiveSampleSize: Reweighting.effectiveSampleSize(logWeights: valid.map(\.logWeight)),
             energyMean: energies.isEmpty ? .nan : energies.reduce(0, +) / Double(energies.count),
             energyMinimum: energies.first ?? .nan, energyMedian: energies.isEmpty ? .nan : energies[energies.count / 2],
-            fieldEvaluations: evaluations)
+            fieldEvaluations: evaluations,
+            roundTripChecked: records.filter { !$0.roundTripLogQError.isNaN }.count,
+            roundTripMaxLogQError: records.map(\.roundTripLogQError).filter { !$0.isNaN }.max() ?? .nan,
+            roundTripMaxLatentError: records.map(\.roundTripLatentError).filter { !$0.isNaN }.max() ?? .nan)
     }
 
     /// Writes the samples in MDTraj's HDF5 layout (coordinates in nm, reference order) with the
@@ -218,6 +261,8 @@ public final class SampleRunner {
             try group.writeDataset("topology_ok", records.map { UInt8($0.topologyOK ? 1 : 0) }, shape: [n])
             try group.writeDataset("chirality_ok", records.map { UInt8($0.chiralityOK ? 1 : 0) }, shape: [n])
             try group.writeDataset("chirality_fixed", records.map { UInt8($0.mirrored ? 1 : 0) }, shape: [n])
+            try group.writeDataset("roundtrip_log_q_error", records.map(\.roundTripLogQError), shape: [n])
+            try group.writeDataset("roundtrip_latent_error", records.map(\.roundTripLatentError), shape: [n])
             try group.writeAttribute("log_q_units", string: "model units (positions x \(checkpoint.config.model.scaling) per nm)")
             try group.writeAttribute("kT_kJ_per_mol", [kT])
             try group.writeAttribute("effective_sample_size", [summary.effectiveSampleSize])

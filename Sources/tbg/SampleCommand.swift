@@ -50,11 +50,14 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Number of samples over all ranks.") var count: Int
     @Option(help: "Output file (.h5), written atomically.") var out: String
     @Option(help: "Seed of the latents (sample i uses (seed, i)).") var seed: UInt64 = 1
+    @Option(help: "Also integrate samples 0..<K back to t = 0 and report how well z and log q are recovered.")
+    var roundTrip = 0
     @OptionGroup var sampler: SamplerOptions
     @OptionGroup var distributed: DistributedOptions
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
+        if roundTrip < 0 { throw ValidationError("--round-trip must be at least 0") }
     }
 
     func run() throws {
@@ -63,7 +66,7 @@ struct SampleCommand: ParsableCommand {
                 let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: sampler.settings,
                                               seed: seed, communicator: comm)
                 let started = Date()
-                let (records, summary) = try runner.run(count: count)
+                let (records, summary) = try runner.run(count: count, roundTrip: roundTrip)
                 guard comm.isRoot, let summary else { return }
                 try runner.write(records, summary: summary, to: out)
                 writeLine("tbg sample: \(summary.description)")

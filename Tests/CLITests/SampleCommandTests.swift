@@ -19,10 +19,15 @@ final class SampleCommandTests: XCTestCase {
         let one = try Executables.run(Executables.tbg, common + ["--out", scratch.file("one.h5")])
         XCTAssertEqual(one.status, 0, one.standardError)
         XCTAssertTrue(one.standardOutput.contains("5 samples:"), one.standardOutput)
-        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + common + ["--out", scratch.file("two.h5")],
+        // Samples 0 … 2 (on both ranks) are also integrated back; the accuracy itself is tested in
+        // FlowSamplerTests, here that the check runs where the samples are and reaches the file.
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + common + ["--round-trip", "3", "--out", scratch.file("two.h5")],
                                       environment: Executables.mpiEnvironment)
         XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
         XCTAssertTrue(two.standardOutput.contains("on 2 rank(s)"), two.standardOutput)
+        XCTAssertTrue(two.standardOutput.contains("forward-then-reverse check of 3 samples"), two.standardOutput)
+        let roundTrip: [Double] = try HDF5File(opening: scratch.file("two.h5")).root().dataset("samples/roundtrip_log_q_error").read()
+        XCTAssertEqual(roundTrip.map(\.isFinite), [true, true, true, false, false])
         func read(_ name: String) throws -> (coordinates: [Float], logQ: [Double], index: [Int64]) {
             let root = try HDF5File(opening: scratch.file(name)).root()
             return (try root.dataset("coordinates").read(), try root.dataset("samples/log_q").read(), try root.dataset("samples/index").read())
