@@ -8,7 +8,6 @@ SIGKILL mid-training. Needs the release build (a copy of it is run, so a rebuild
 the tests); TBG=/path/to/tbg tests another binary. Skipped with a reason when there is none.
 """
 import glob
-import json
 import os
 import re
 import shutil
@@ -19,9 +18,7 @@ import time
 import h5py
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILT_TBG = os.environ.get("TBG", os.path.join(ROOT, ".build", "release", "tbg"))
-FIXTURE = os.path.join(ROOT, "Tests", "Fixtures", "ad2_capped.h5")
+from conftest import AD2_FIXTURE as FIXTURE, ROOT, make_ad2_dataset, private_tbg
 JOB_ID = "4242"
 
 needs_mpirun = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed (Tools/setup.sh)")
@@ -91,22 +88,12 @@ def assert_whole_checkpoint_or_none(path):
 
 @pytest.fixture(scope="module")
 def tbg(tmp_path_factory):
-    if not os.path.exists(BUILT_TBG):
-        pytest.skip(f"{BUILT_TBG} is not built (swift build -c release)")
-    copy = tmp_path_factory.mktemp("bin") / "tbg"
-    shutil.copy2(BUILT_TBG, copy)
-    return str(copy)
+    return private_tbg(tmp_path_factory)
 
 
 @pytest.fixture
 def dataset(tmp_path):
-    folder = tmp_path / "dataset"
-    folder.mkdir()
-    os.symlink(FIXTURE, folder / "AD.h5")
-    (folder / "index.json").write_text(json.dumps({
-        "format": "tbg-dataset", "format_version": 1,
-        "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}))
-    return str(folder)
+    return str(make_ad2_dataset(tmp_path / "dataset"))
 
 
 def mpi_env():

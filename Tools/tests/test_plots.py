@@ -16,11 +16,9 @@ import numpy as np
 import pytest
 
 import plot_samples
+from conftest import AD2_FIXTURE as FIXTURE, ROOT, make_ad2_dataset, private_tbg
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "Tools", "plot_samples.py")
-TBG = os.path.join(ROOT, ".build", "release", "tbg")
-FIXTURE = os.path.join(ROOT, "Tests", "Fixtures", "ad2_capped.h5")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"IEND\xaeB`\x82"
 
@@ -41,17 +39,9 @@ def samples_file(tmp_path_factory):
     recipe (H 16, L 3, 2500 steps of 8 frames, rk4 with 8 steps, 16 samples) takes ~10 s on one core
     and gives a few valid samples (6 of 16 when written), which the ESS check needs.
     """
-    if not os.path.exists(TBG):
-        pytest.skip("tbg is not built (swift build -c release)")
+    tbg = private_tbg(tmp_path_factory)
     work = tmp_path_factory.mktemp("tbg")
-    tbg = work / "tbg"
-    shutil.copy(TBG, tbg)
-    dataset = work / "dataset"
-    dataset.mkdir()
-    os.symlink(FIXTURE, dataset / "AD.h5")
-    (dataset / "index.json").write_text(json.dumps({
-        "format": "tbg-dataset", "format_version": 1,
-        "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}))
+    dataset = make_ad2_dataset(work / "dataset")
     checkpoint = work / "model.h5"
     overrides = ["model.hidden=16", "model.layers=3", f"data.dataset={dataset}", "data.frames_per_peptide=8",
                  "data.window_frames=4", "data.shuffle_windows=4", "data.validation_frames=2",

@@ -5,27 +5,18 @@ Trains a tiny model on the committed alanine-dipeptide fixture with `tbg train`,
 it first); skipped with a reason when the binary is missing.
 """
 import json
-import os
 import subprocess
 
 import h5py
 import mdtraj
 import numpy as np
-import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TBG = os.path.join(ROOT, ".build", "release", "tbg")
-FIXTURE = os.path.join(ROOT, "Tests", "Fixtures", "ad2_capped.h5")
+from conftest import AD2_FIXTURE as FIXTURE, make_ad2_dataset, private_tbg
 
 
-@pytest.mark.skipif(not os.path.exists(TBG), reason="tbg is not built (swift build -c release)")
-def test_sample_output_loads_in_mdtraj(tmp_path):
-    dataset = tmp_path / "dataset"
-    dataset.mkdir()
-    os.symlink(FIXTURE, dataset / "AD.h5")
-    (dataset / "index.json").write_text(json.dumps({
-        "format": "tbg-dataset", "format_version": 1,
-        "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}))
+def test_sample_output_loads_in_mdtraj(tmp_path, tmp_path_factory):
+    TBG = private_tbg(tmp_path_factory)
+    dataset = make_ad2_dataset(tmp_path / "dataset")
     checkpoint = tmp_path / "model.h5"
     overrides = ["model.hidden=8", "model.layers=2", f"data.dataset={dataset}", "data.frames_per_peptide=4",
                  "data.window_frames=4", "data.shuffle_windows=2", "data.validation_frames=3", "training.steps=10",
