@@ -3,9 +3,11 @@
 //
 // Layers, with one-way dependencies (see README "Code layout"):
 //   C bindings (CMPI, CHDF5, CBLAS)  — system libraries with static-inline shims
+//   CKernels (C hot loops, AVX2/FMA chosen at run time), Kernels, Model (the vector field)
 //   Linalg (BLAS), HDF5 (files), Communication (the only module that talks to MPI)
 //   MDData (the dipeptide trajectory/dataset format, on top of HDF5)
 //   ForceField (pure math: the OpenMM System's energy and forces in double precision)
+//   Evaluation (pure math: samples against MD — exact Wasserstein distances, torus transport, JSD, ΔF)
 //   tbg (the executable: argument parsing and drivers)
 // No -march flags here: binaries must run on every x86-64 machine of a cluster.
 import PackageDescription
@@ -42,7 +44,8 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels", "Linalg"]),
         .target(name: "Optim"),
         .target(name: "ODE"),
-        .target(name: "Sampling", dependencies: ["Model", "Kernels", "Linalg", "ODE", "ForceField", "Training", "MDData", "HDF5", "Communication"]),
+        .target(name: "Evaluation", dependencies: ["Kernels"]),
+        .target(name: "Sampling", dependencies: ["Model", "Kernels", "Linalg", "ODE", "ForceField", "Training", "MDData", "HDF5", "Communication", "Evaluation"]),
         .target(
             name: "Training",
             dependencies: ["Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", .product(name: "Yams", package: "Yams")]),
@@ -50,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "tbg",
             dependencies: [
-                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training", "Sampling",
+                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training", "Sampling", "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -61,7 +64,8 @@ let package = Package(
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "MDData", "TestSupport"]),
         .testTarget(name: "ODETests", dependencies: ["ODE", "TestSupport"]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "MDData", "ForceField", "Training", "Communication", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Kernels", "TestSupport"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Evaluation", "Model", "MDData", "ForceField", "Training", "Communication", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "HDF5", "tbg"]),

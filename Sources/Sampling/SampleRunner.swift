@@ -7,6 +7,7 @@
 //   log w = −u/kT − log q;
 // rank 0 gathers everything, computes the ESS over the valid samples and writes the file.
 import Communication
+import Evaluation
 import Foundation
 import ForceField
 import HDF5
@@ -225,7 +226,7 @@ public final class SampleRunner {
             count: records.count, valid: valid.count, topologyFailures: records.filter { !$0.topologyOK }.count,
             chiralityFixes: records.filter(\.mirrored).count,
             chiralityFailures: records.filter { $0.topologyOK && !$0.chiralityOK }.count,
-            effectiveSampleSize: Reweighting.effectiveSampleSize(logWeights: valid.map(\.logWeight)),
+            effectiveSampleSize: ImportanceWeights.effectiveSampleSize(logWeights: valid.map(\.logWeight)),
             energyMean: energies.isEmpty ? .nan : energies.reduce(0, +) / Double(energies.count),
             energyMinimum: energies.first ?? .nan, energyMedian: energies.isEmpty ? .nan : energies[energies.count / 2],
             fieldEvaluations: evaluations,

@@ -14,8 +14,8 @@ struct TBG: ParsableCommand {
             Tools/FORMAT.md).
             """,
         version: TBGVersion.string,
-        subcommands: [InspectCommand.self, TrainCommand.self, SampleCommand.self, NLLCommand.self, EnergyCommand.self,
-                      BenchCommand.self, SelfTestCommand.self])
+        subcommands: [InspectCommand.self, TrainCommand.self, SampleCommand.self, NLLCommand.self,
+                      EvaluateCommand.self, EnergyCommand.self, BenchCommand.self, SelfTestCommand.self])
 }
 
 enum TBGVersion {

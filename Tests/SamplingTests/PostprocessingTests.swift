@@ -4,6 +4,7 @@ import Foundation
 import MDData
 import Sampling
 import TestSupport
+import Evaluation
 import XCTest
 
 final class PostprocessingTests: XCTestCase {
@@ -61,10 +62,10 @@ final class PostprocessingTests: XCTestCase {
     }
 
     func testEffectiveSampleSize() {
-        XCTAssertEqual(Reweighting.effectiveSampleSize(logWeights: [Double](repeating: -3.2, count: 50)), 1, accuracy: 1e-12)
-        XCTAssertEqual(Reweighting.effectiveSampleSize(logWeights: [0] + [Double](repeating: -200, count: 9)), 0.1, accuracy: 1e-12)
-        XCTAssertEqual(Reweighting.effectiveSampleSize(logWeights: [0, -.infinity, -.infinity, -.infinity]), 0.25, accuracy: 1e-12)
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [Double](repeating: -3.2, count: 50)), 1, accuracy: 1e-12)
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [0] + [Double](repeating: -200, count: 9)), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [0, -.infinity, -.infinity, -.infinity]), 0.25, accuracy: 1e-12)
         // Two equal weights among four: ESS = (2w)²/(2w²)/4 = 0.5.
-        XCTAssertEqual(Reweighting.effectiveSampleSize(logWeights: [1, 1, -.infinity, -.infinity]), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [1, 1, -.infinity, -.infinity]), 0.5, accuracy: 1e-12)
     }
 }

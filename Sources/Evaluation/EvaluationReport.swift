@@ -1,0 +1,180 @@
+// The result of `SampleEvaluation`, encoded by `tbg evaluate --json` (keys are part of the
+// interface: snake_case, sorted; undefined numbers are null). Energies in kT, angles in radians,
+// JSD in bits.
+
+public struct EvaluationReport: Encodable, Sendable, Equatable {
+    public var counts: SampleCounts
+    public var md: ReferenceReport
+    public var proposal: SetReport
+    public var reweighted: SetReport
+    public var settings: SettingsReport
+}
+
+public struct SampleCounts: Encodable, Sendable, Equatable {
+    public var samples: Int
+    /// topology_ok && chirality_ok.
+    public var valid: Int
+    @JSONNullable public var validFraction: Double? = nil
+    /// Failed the bond-graph check.
+    public var topologyFailures: Int
+    /// Passed the bond-graph check but have mixed chirality.
+    public var chiralityFailures: Int
+    /// Valid samples that were mirrored to the reference chirality, and their fraction of the valid.
+    public var chiralityFixes: Int
+    @JSONNullable public var chiralityFixRate: Double? = nil
+    /// Valid samples whose energy is not finite (left out of the proposal's energy metrics).
+    public var nonFiniteEnergies: Int
+    /// Normalised Kish ESS over the valid samples.
+    @JSONNullable public var effectiveSampleSize: Double? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case samples, valid
+        case validFraction = "valid_fraction"
+        case topologyFailures = "topology_failures"
+        case chiralityFailures = "chirality_failures"
+        case chiralityFixes = "chirality_fixes"
+        case chiralityFixRate = "chirality_fix_rate"
+        case nonFiniteEnergies = "non_finite_energies"
+        case effectiveSampleSize = "ess"
+    }
+
+    init(samples set: SampleSet, valid: [Int]) {
+        samples = set.energies.count
+        self.valid = valid.count
+        validFraction = samples > 0 ? Double(valid.count) / Double(samples) : nil
+        topologyFailures = set.topologyOK.filter { !$0 }.count
+        chiralityFailures = set.energies.indices.filter { set.topologyOK[$0] && !set.chiralityOK[$0] }.count
+        chiralityFixes = valid.filter { set.chiralityFixed[$0] }.count
+        chiralityFixRate = valid.isEmpty ? nil : Double(chiralityFixes) / Double(valid.count)
+        nonFiniteEnergies = valid.filter { !set.energies[$0].isFinite }.count
+        effectiveSampleSize = valid.isEmpty ? nil : ImportanceWeights.effectiveSampleSize(logWeights: valid.map { set.logWeights[$0] })
+    }
+}
+
+/// ΔF = −ln(P(φ ∈ [0, π)) / P(φ ∈ [−π, 0))) in kT with its bootstrap standard error.
+public struct DeltaFReport: Encodable, Sendable, Equatable {
+    @JSONNullable public var value: Double? = nil
+    @JSONNullable public var standardError: Double? = nil
+    @JSONNullable public var positiveFraction: Double? = nil
+    public var degenerateReplicates: Int
+    @JSONNullable public var reason: String? = nil
+    public var method: String
+
+    enum CodingKeys: String, CodingKey {
+        case value
+        case standardError = "standard_error"
+        case positiveFraction = "positive_fraction"
+        case degenerateReplicates = "bootstrap_replicates_without_both_basins"
+        case reason, method
+    }
+
+    init(_ estimate: BasinFreeEnergy, method: String) {
+        value = estimate.value
+        standardError = estimate.standardError
+        positiveFraction = estimate.positiveFraction
+        degenerateReplicates = estimate.degenerateReplicates
+        reason = estimate.reason
+        self.method = method
+    }
+}
+
+/// A set's ΔF minus MD's, with the errors combined in quadrature.
+public struct DifferenceReport: Encodable, Sendable, Equatable {
+    @JSONNullable public var value: Double? = nil
+    @JSONNullable public var standardError: Double? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case value
+        case standardError = "standard_error"
+    }
+
+    init(_ set: BasinFreeEnergy, minus md: BasinFreeEnergy) {
+        if let a = set.value, let b = md.value { value = a - b }
+        if let a = set.standardError, let b = md.standardError { standardError = (a * a + b * b).squareRoot() }
+    }
+}
+
+public struct ReferenceReport: Encodable, Sendable, Equatable {
+    public var frames: Int
+    @JSONNullable public var energyMean: Double? = nil
+    @JSONNullable public var energyMedian: Double? = nil
+    public var deltaF: DeltaFReport
+    /// Torus W2 uses MD frames 0, s, 2s, … (M of them).
+    public var torusStride: Int
+
+    enum CodingKeys: String, CodingKey {
+        case frames
+        case energyMean = "energy_mean_kT"
+        case energyMedian = "energy_median_kT"
+        case deltaF = "delta_f_kT"
+        case torusStride = "torus_stride"
+    }
+}
+
+public struct SetReport: Encodable, Sendable, Equatable {
+    /// Samples in the energy metrics (valid, finite energy, positive weight).
+    public var energySamples = 0
+    @JSONNullable public var energyMean: Double? = nil
+    @JSONNullable public var energyMedian: Double? = nil
+    @JSONNullable public var energyW1: Double?
+    @JSONNullable public var energyW2: Double?
+    @JSONNullable public var torusW2: Double?
+    public var torusPoints = 0
+    /// Whether the assignment solver's dual certificate confirmed the optimum.
+    @JSONNullable public var torusCertified: Bool? = nil
+    @JSONNullable public var jsdBits: Double? = nil
+    @JSONNullable public var deltaF: DeltaFReport? = nil
+    @JSONNullable public var deltaFMinusMD: DifferenceReport? = nil
+    /// Why the metrics are null, when they are.
+    @JSONNullable public var reason: String? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case energySamples = "energy_samples"
+        case energyMean = "energy_mean_kT"
+        case energyMedian = "energy_median_kT"
+        case energyW1 = "energy_w1_kT"
+        case energyW2 = "energy_w2_kT"
+        case torusW2 = "torus_w2"
+        case torusPoints = "torus_points"
+        case torusCertified = "torus_certified"
+        case jsdBits = "jsd_bits"
+        case deltaF = "delta_f_kT"
+        case deltaFMinusMD = "delta_f_minus_md_kT"
+        case reason
+    }
+
+    static func undefined(_ reason: String?) -> SetReport {
+        var report = SetReport()
+        report.reason = reason
+        return report
+    }
+}
+
+public struct SettingsReport: Encodable, Sendable, Equatable {
+    public var maxPoints: Int
+    public var torusPoints: Int
+    public var bins: Int
+    public var blocks: Int
+    public var bootstrap: Int
+    public var seed: UInt64
+    public var torusCostQuantum = TorusTransport.costQuantum
+    public var torusW2SquaredErrorBound = TorusTransport.squaredDistanceErrorBound
+    public var jsdSmoothing = RamachandranHistogram.smoothing
+    public var resampling = "reweighted torus set: torus_points indices drawn with replacement with probability w (multinomial), RandomSource(seed, [1])"
+    public var basins = "delta_f = -ln(P(phi in [0, pi)) / P(phi in [-pi, 0))), phi = pi counted as -pi"
+
+    enum CodingKeys: String, CodingKey {
+        case maxPoints = "max_points"
+        case torusPoints = "torus_points"
+        case bins, blocks, bootstrap, seed
+        case torusCostQuantum = "torus_cost_quantum"
+        case torusW2SquaredErrorBound = "torus_w2_squared_error_bound"
+        case jsdSmoothing = "jsd_smoothing"
+        case resampling, basins
+    }
+
+    init(settings: EvaluationSettings, torusPoints: Int) {
+        (maxPoints, bins, blocks, bootstrap, seed) = (settings.maxPoints, settings.bins, settings.blocks, settings.bootstrap, settings.seed)
+        self.torusPoints = torusPoints
+    }
+}

@@ -1,0 +1,97 @@
+// Free-energy difference between the two main φ basins of a dipeptide, in kT:
+//   ΔF = −ln( P(φ ∈ [0, π)) / P(φ ∈ [−π, 0)) )   (positive-φ basin, e.g. C7ax/αL, relative to the
+// negative-φ basin, C5/C7eq/αR; an angle of exactly π counts as −π), with P from counts or weights.
+// Standard errors by the bootstrap: resampling samples with replacement (weights renormalise by
+// construction), or, for a correlated MD trajectory, resampling B contiguous blocks (the moving
+// blocks of Künsch 1989 without overlap). A replicate with an empty basin has no finite ΔF; it is
+// left out and counted.
+import Foundation
+import Kernels
+
+public struct BasinFreeEnergy: Sendable, Equatable {
+    /// ΔF in kT; nil when a basin is empty.
+    public var value: Double?
+    /// Bootstrap standard deviation of ΔF over the replicates with both basins populated.
+    public var standardError: Double?
+    /// Fraction of the (weighted) population with φ ∈ [0, π).
+    public var positiveFraction: Double
+    /// Replicates without a finite ΔF (left out of the standard error).
+    public var degenerateReplicates: Int
+    /// Why `value` or `standardError` is nil.
+    public var reason: String?
+
+    /// True when φ is in the positive basin [0, π).
+    @inline(__always)
+    public static func isPositive(_ phi: Double) -> Bool { phi >= 0 && phi < .pi }
+
+    /// ΔF from the total weights of the two basins.
+    public static func deltaF(positive: Double, negative: Double) -> Double? {
+        guard positive > 0, negative > 0 else { return nil }
+        return -log(positive / negative)
+    }
+
+    /// ΔF of (weighted) samples with a bootstrap over samples.
+    public static func samples(phi: [Double], weights: [Double]? = nil, resamples: Int, random: inout RandomSource) -> BasinFreeEnergy {
+        precondition(weights == nil || weights?.count == phi.count)
+        let w = weights ?? [Double](repeating: 1, count: phi.count)
+        let positive = phi.map(isPositive)
+        var plus = 0.0, minus = 0.0
+        for k in phi.indices { if positive[k] { plus += w[k] } else { minus += w[k] } }
+        var replicates: [Double?] = []
+        if !phi.isEmpty {
+            for _ in 0..<resamples {
+                var a = 0.0, b = 0.0
+                for _ in phi.indices {
+                    let k = random.integer(below: phi.count)
+                    if positive[k] { a += w[k] } else { b += w[k] }
+                }
+                replicates.append(deltaF(positive: a, negative: b))
+            }
+        }
+        return make(plus: plus, minus: minus, replicates: replicates)
+    }
+
+    /// ΔF of a time series (unweighted) with a bootstrap over `blocks` contiguous blocks.
+    public static func trajectory(phi: [Double], blocks: Int, resamples: Int, random: inout RandomSource) -> BasinFreeEnergy {
+        let count = phi.count, blockCount = max(1, min(blocks, count))
+        // Block b holds frames b·T/B ..< (b+1)·T/B; per block, the frames in each basin.
+        var blockPlus = [Double](repeating: 0, count: blockCount), blockMinus = blockPlus
+        for b in 0..<blockCount {
+            for frame in (b * count / blockCount)..<((b + 1) * count / blockCount) {
+                if isPositive(phi[frame]) { blockPlus[b] += 1 } else { blockMinus[b] += 1 }
+            }
+        }
+        var replicates: [Double?] = []
+        if count > 0 {
+            for _ in 0..<resamples {
+                var a = 0.0, b = 0.0
+                for _ in 0..<blockCount {
+                    let pick = random.integer(below: blockCount)
+                    a += blockPlus[pick]
+                    b += blockMinus[pick]
+                }
+                replicates.append(deltaF(positive: a, negative: b))
+            }
+        }
+        return make(plus: blockPlus.reduce(0, +), minus: blockMinus.reduce(0, +), replicates: replicates)
+    }
+
+    private static func make(plus: Double, minus: Double, replicates: [Double?]) -> BasinFreeEnergy {
+        let total = plus + minus
+        let finite = replicates.compactMap { $0 }
+        var result = BasinFreeEnergy(value: deltaF(positive: plus, negative: minus), standardError: nil,
+                                     positiveFraction: total > 0 ? plus / total : .nan,
+                                     degenerateReplicates: replicates.count - finite.count, reason: nil)
+        if total <= 0 {
+            result.reason = "no samples"
+        } else if result.value == nil {
+            result.reason = plus > 0 ? "no population with phi in [-pi, 0)" : "no population with phi in [0, pi)"
+        } else if finite.count < 2 {
+            result.reason = "fewer than 2 bootstrap replicates with both basins populated"
+        } else {
+            let mean = finite.reduce(0, +) / Double(finite.count)
+            result.standardError = (finite.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(finite.count - 1)).squareRoot()
+        }
+        return result
+    }
+}

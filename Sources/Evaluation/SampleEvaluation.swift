@@ -1,0 +1,133 @@
+// Samples against MD (method.md §8–§9, TS conventions of §9.2), for two sets built from the samples:
+//   proposal   = the valid samples (topology and chirality ok), unweighted;
+//   reweighted = the valid samples with self-normalised importance weights w ∝ exp(log w).
+// Metrics: counts and ESS; energy W1/W2 (exact weighted 1-D, all MD frames against all valid
+// samples with finite energy); torus W2 on (φ, ψ) with TS's truncation to M = min(max points, MD
+// frames, valid samples) points per set (MD: every ⌊T/M⌋-th frame from frame 0; proposal: the
+// first M valid samples; reweighted: M multinomial draws ∝ w); JSD of the (φ, ψ) histograms (all
+// frames and valid samples, weighted for reweighted); ΔF between the φ basins with bootstrap errors.
+// Random streams: RandomSource(seed, [purpose]) with purpose 1 = resampling, 2 = MD block
+// bootstrap, 3 = proposal bootstrap, 4 = reweighted bootstrap.
+import Kernels
+
+public struct EvaluationSettings: Sendable, Equatable {
+    /// Most points per set in the torus W2 (TS uses 10 000).
+    public var maxPoints = 10_000
+    /// Histogram bins per angle for the JSD.
+    public var bins = 36
+    /// Contiguous blocks of the MD block bootstrap.
+    public var blocks = 20
+    /// Bootstrap replicates.
+    public var bootstrap = 200
+    public var seed: UInt64 = 1
+
+    public init() {}
+}
+
+/// MD reference frames in time order: energies in kT, φ and ψ in radians.
+public struct ReferenceSet: Sendable {
+    public var energies: [Double]
+    public var phi: [Double]
+    public var psi: [Double]
+
+    public init(energies: [Double], phi: [Double], psi: [Double]) {
+        precondition(energies.count == phi.count && phi.count == psi.count)
+        (self.energies, self.phi, self.psi) = (energies, phi, psi)
+    }
+}
+
+/// Generated samples in file order, with the per-sample results of `tbg sample`.
+public struct SampleSet: Sendable {
+    public var energies: [Double]
+    public var phi: [Double]
+    public var psi: [Double]
+    public var logWeights: [Double]
+    public var topologyOK: [Bool]
+    public var chiralityOK: [Bool]
+    public var chiralityFixed: [Bool]
+
+    public init(energies: [Double], phi: [Double], psi: [Double], logWeights: [Double], topologyOK: [Bool], chiralityOK: [Bool],
+                chiralityFixed: [Bool]) {
+        precondition([phi.count, psi.count, logWeights.count, topologyOK.count, chiralityOK.count, chiralityFixed.count].allSatisfy { $0 == energies.count })
+        (self.energies, self.phi, self.psi, self.logWeights) = (energies, phi, psi, logWeights)
+        (self.topologyOK, self.chiralityOK, self.chiralityFixed) = (topologyOK, chiralityOK, chiralityFixed)
+    }
+
+    public var validIndices: [Int] { energies.indices.filter { topologyOK[$0] && chiralityOK[$0] } }
+}
+
+public enum SampleEvaluation {
+    public static func evaluate(reference md: ReferenceSet, samples: SampleSet, settings: EvaluationSettings) -> EvaluationReport {
+        precondition(!md.energies.isEmpty, "the reference needs at least one frame")
+        let valid = samples.validIndices
+        let logWeights = valid.map { samples.logWeights[$0] }
+        let counts = SampleCounts(samples: samples, valid: valid)
+        let points = min(settings.maxPoints, md.phi.count, valid.count)
+        let stride = points > 0 ? md.phi.count / points : 0
+        var blockRandom = RandomSource(seed: settings.seed, streams: [2])
+        let mdDeltaF = BasinFreeEnergy.trajectory(phi: md.phi, blocks: settings.blocks, resamples: settings.bootstrap, random: &blockRandom)
+        let mdTorus = (0..<points).map { SIMD2(md.phi[$0 * stride], md.psi[$0 * stride]) }
+        let mdHistogram = RamachandranHistogram.probabilities(zip(md.phi, md.psi).map { SIMD2($0, $1) }, bins: settings.bins)
+        let context = Context(md: md, mdTorus: mdTorus, mdHistogram: mdHistogram, mdDeltaF: mdDeltaF, settings: settings)
+
+        let proposal = context.metrics(samples: samples, indices: valid, weights: nil, torusIndices: Array(valid.prefix(points)), stream: 3)
+        var reweighted = SetReport.undefined("no valid samples")
+        if let weights = ImportanceWeights.normalised(logWeights: logWeights) {
+            var random = RandomSource(seed: settings.seed, streams: [1])
+            let drawn = ImportanceWeights.resample(weights: weights, count: points, random: &random).map { valid[$0] }
+            reweighted = context.metrics(samples: samples, indices: valid, weights: weights, torusIndices: drawn, stream: 4)
+        } else if !valid.isEmpty {
+            reweighted = SetReport.undefined("no valid sample has a positive finite weight")
+        }
+        let mdReport = ReferenceReport(
+            frames: md.energies.count, energyMean: WeightedStatistics.mean(md.energies), energyMedian: WeightedStatistics.median(md.energies),
+            deltaF: DeltaFReport(mdDeltaF, method: "block bootstrap over \(min(settings.blocks, md.phi.count)) contiguous blocks, \(settings.bootstrap) replicates"),
+            torusStride: stride)
+        let settingsReport = SettingsReport(settings: settings, torusPoints: points)
+        return EvaluationReport(counts: counts, md: mdReport, proposal: proposal, reweighted: reweighted, settings: settingsReport)
+    }
+
+    private struct Context {
+        let md: ReferenceSet
+        let mdTorus: [SIMD2<Double>]
+        let mdHistogram: [Double]?
+        let mdDeltaF: BasinFreeEnergy
+        let settings: EvaluationSettings
+
+        /// The metrics of the valid samples `indices` with optional normalised `weights` (one per index).
+        func metrics(samples: SampleSet, indices: [Int], weights: [Double]?, torusIndices: [Int], stream: UInt64) -> SetReport {
+            guard !indices.isEmpty else { return .undefined("no valid samples") }
+            var report = SetReport.undefined(nil)
+            // Energies: finite ones only (an infinite energy has weight 0 in the reweighted set).
+            let finite = indices.indices.filter { samples.energies[indices[$0]].isFinite && (weights?[$0] ?? 1) > 0 }
+            let energies = finite.map { samples.energies[indices[$0]] }
+            let energyWeights = weights.map { w in finite.map { w[$0] } }
+            report.energySamples = energies.count
+            if !energies.isEmpty {
+                report.energyMean = WeightedStatistics.mean(energies, weights: energyWeights)
+                report.energyMedian = WeightedStatistics.median(energies, weights: energyWeights)
+                report.energyW1 = Wasserstein1D.distance(md.energies, weights: nil, energies, weights: energyWeights, p: 1)
+                report.energyW2 = Wasserstein1D.distance(md.energies, weights: nil, energies, weights: energyWeights, p: 2)
+            }
+            // Torus W2 on M points.
+            if !torusIndices.isEmpty {
+                let points = torusIndices.map { SIMD2(samples.phi[$0], samples.psi[$0]) }
+                let result = TorusTransport.distance(mdTorus, points)
+                report.torusW2 = result.distance
+                report.torusPoints = points.count
+                report.torusCertified = result.certified
+            }
+            // JSD of the Ramachandran histograms (all valid samples, weighted).
+            let angles = indices.map { SIMD2(samples.phi[$0], samples.psi[$0]) }
+            if let p = mdHistogram, let q = RamachandranHistogram.probabilities(angles, weights: weights, bins: settings.bins) {
+                report.jsdBits = RamachandranHistogram.jensenShannon(p, q)
+            }
+            // ΔF with a bootstrap over samples, and its difference to MD.
+            var random = RandomSource(seed: settings.seed, streams: [stream])
+            let deltaF = BasinFreeEnergy.samples(phi: indices.map { samples.phi[$0] }, weights: weights, resamples: settings.bootstrap, random: &random)
+            report.deltaF = DeltaFReport(deltaF, method: "bootstrap over samples, \(settings.bootstrap) replicates")
+            report.deltaFMinusMD = DifferenceReport(deltaF, minus: mdDeltaF)
+            return report
+        }
+    }
+}

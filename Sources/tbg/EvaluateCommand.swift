@@ -1,0 +1,203 @@
+// `tbg evaluate`: samples of `tbg sample` against MD of the same peptide (method.md §8–§9): counts
+// and ESS, energy W1/W2, torus W2 on (φ, ψ), Ramachandran JSD and the φ-basin ΔF, for the valid
+// samples unweighted ("proposal") and importance-weighted ("reweighted"); optionally the NLL of MD
+// frames under a checkpoint (split over MPI ranks, as `tbg nll`). The metrics are computed on
+// rank 0 by the Evaluation library; this file reads options and prints.
+import ArgumentParser
+import Communication
+import Evaluation
+import Foundation
+import MDData
+import Sampling
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Compare tbg sample output with MD: ESS, energy W1/W2, torus W2, Ramachandran JSD, φ-basin ΔF, NLL.",
+        discussion: """
+            Energies in kT at the samples' temperature, angles in radians, JSD in bits. The torus W2 \
+            uses M = min(--max-points, MD frames, valid samples) points per set (MD every ⌊T/M⌋-th \
+            frame, the first M valid samples, M multinomial draws ∝ w) and is exact (Jonker–Volgenant, \
+            costs quantised to 1e-6 rad²). --json prints one object; its keys are listed in the README. \
+            The ODE options apply to --nll-checkpoint only.
+            """)
+
+    @Option(help: "Output of tbg sample (.h5).") var samples: String
+    @Option(help: "MD trajectory of the same peptide (.h5, with /potentialEnergy).") var reference: String
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Option(help: "Most points per set in the torus W2.") var maxPoints = 10_000
+    @Option(help: "Histogram bins per angle for the JSD.") var bins = 36
+    @Option(help: "Contiguous MD blocks of the block bootstrap of ΔF.") var blocks = 20
+    @Option(help: "Bootstrap replicates for the ΔF errors.") var bootstrap = 200
+    @Option(help: "Seed of the resampling and the bootstraps.") var seed: UInt64 = 1
+    @Option(help: "Checkpoint for the NLL of MD frames (default: no NLL).") var nllCheckpoint: String?
+    @Option(help: "MD frames for the NLL, evenly spaced.") var nllFrames = 100
+    @OptionGroup var sampler: SamplerOptions
+    @OptionGroup var distributed: DistributedOptions
+
+    func validate() throws {
+        guard maxPoints >= 1, bins >= 1, blocks >= 1, bootstrap >= 0, nllFrames >= 1 else {
+            throw ValidationError("--max-points, --bins, --blocks and --nll-frames must be positive, --bootstrap not negative")
+        }
+    }
+
+    func run() throws {
+        try distributed.withCommunicator { comm in
+            do {
+                let inputs = try EvaluationInputs(samplesPath: samples, referencePath: reference)
+                let nll = try nllCheckpoint.map { try likelihood(checkpoint: $0, inputs: inputs, comm: comm) } ?? nil
+                guard comm.isRoot else { return }
+                var settings = EvaluationSettings()
+                (settings.maxPoints, settings.bins, settings.blocks, settings.bootstrap, settings.seed) = (maxPoints, bins, blocks, bootstrap, seed)
+                let started = Date()
+                let report = SampleEvaluation.evaluate(reference: inputs.reference, samples: inputs.samples, settings: settings)
+                let output = EvaluateOutput(samplesFile: samples, referenceFile: reference, peptide: inputs.referenceFile.metadata.name,
+                                            kT: inputs.kT, temperature: inputs.referenceFile.metadata.temperatureK,
+                                            phiAtoms: inputs.phiAtoms, psiAtoms: inputs.psiAtoms, report: report, nll: nll)
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    writeLine(String(decoding: try encoder.encode(output), as: UTF8.self))
+                } else {
+                    writeLine(EvaluationText.render(output, seconds: Date().timeIntervalSince(started)))
+                }
+            } catch {
+                if comm.size > 1 { comm.abort(code: 1, message: "tbg evaluate: error: \(error)") }
+                throw error
+            }
+        }
+    }
+
+    /// NLL of K evenly spaced MD frames (frame k·T/K), all ranks taking part; nil except on rank 0.
+    private func likelihood(checkpoint: String, inputs: EvaluationInputs, comm: any Communicator) throws -> NLLReport? {
+        let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: reference, settings: sampler.settings, seed: 0, communicator: comm)
+        let frameCount = inputs.referenceFile.frameCount, k = min(nllFrames, frameCount)
+        let frames = (0..<k).map { $0 * frameCount / k }
+        guard let result = try runner.negativeLogLikelihood(data: inputs.referenceFile, frames: frames) else { return nil }
+        let dimensions = Double(result.degreesOfFreedom)
+        return NLLReport(checkpoint: checkpoint, frames: frames.count, mean: result.mean, standardError: result.standardError,
+                         dimensions: result.degreesOfFreedom, meanPerDimension: result.mean / dimensions,
+                         standardErrorPerDimension: result.standardError / dimensions)
+    }
+}
+
+/// What `tbg evaluate --json` prints (README "Evaluation" lists the keys).
+struct EvaluateOutput: Encodable {
+    var samplesFile: String
+    var referenceFile: String
+    @JSONNullable var peptide: String? = nil
+    var kT: Double
+    @JSONNullable var temperature: Double? = nil
+    var phiAtoms: [Int]
+    var psiAtoms: [Int]
+    var report: EvaluationReport
+    @JSONNullable var nll: NLLReport? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case samplesFile = "samples_file"
+        case referenceFile = "reference_file"
+        case peptide
+        case kT = "kT_kJ_per_mol"
+        case temperature = "temperature_K"
+        case phiAtoms = "phi_atoms"
+        case psiAtoms = "psi_atoms"
+        case counts, md, proposal, reweighted, settings, nll
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(samplesFile, forKey: .samplesFile)
+        try container.encode(referenceFile, forKey: .referenceFile)
+        try container.encode(_peptide, forKey: .peptide)
+        try container.encode(kT, forKey: .kT)
+        try container.encode(_temperature, forKey: .temperature)
+        try container.encode(phiAtoms, forKey: .phiAtoms)
+        try container.encode(psiAtoms, forKey: .psiAtoms)
+        try container.encode(report.counts, forKey: .counts)
+        try container.encode(report.md, forKey: .md)
+        try container.encode(report.proposal, forKey: .proposal)
+        try container.encode(report.reweighted, forKey: .reweighted)
+        try container.encode(report.settings, forKey: .settings)
+        try container.encode(_nll, forKey: .nll)
+    }
+}
+
+/// Mean NLL of MD frames in model units, with its standard error, per molecule and per dimension.
+struct NLLReport: Encodable, Equatable {
+    var checkpoint: String
+    var frames: Int
+    @JSONNullable var mean: Double? = nil
+    @JSONNullable var standardError: Double? = nil
+    var dimensions: Int
+    @JSONNullable var meanPerDimension: Double? = nil
+    @JSONNullable var standardErrorPerDimension: Double? = nil
+    var units = "model units (positions times the checkpoint's model.scaling per nm), 3(N-1) dimensions"
+
+    enum CodingKeys: String, CodingKey {
+        case checkpoint, frames, mean
+        case standardError = "standard_error"
+        case dimensions
+        case meanPerDimension = "mean_per_dimension"
+        case standardErrorPerDimension = "standard_error_per_dimension"
+        case units
+    }
+}
+
+/// The text report: a header, the counts, one table row per metric, and the notes.
+enum EvaluationText {
+    static func render(_ output: EvaluateOutput, seconds: Double) -> String {
+        let report = output.report, counts = report.counts
+        let temperature = output.temperature.map { String(format: " (%.6g K)", $0) } ?? ""
+        var lines = ["tbg evaluate: \(output.samplesFile) against \(output.referenceFile)",
+                     "  peptide \(output.peptide ?? "?"), kT = \(String(format: "%.6g", output.kT)) kJ/mol\(temperature); phi atoms \(atoms(output.phiAtoms)), psi atoms \(atoms(output.psiAtoms))"]
+        lines.append(String(format: "  samples %d: %d valid (%@), %d failed the bond-graph check, %d mixed chirality; %d mirrored (%@ of valid); %d valid with non-finite energy",
+                            counts.samples, counts.valid, percent(counts.validFraction), counts.topologyFailures, counts.chiralityFailures,
+                            counts.chiralityFixes, percent(counts.chiralityFixRate), counts.nonFiniteEnergies))
+        lines.append("  ESS \(number(counts.effectiveSampleSize, 4)) (\(percent(counts.effectiveSampleSize))) over the \(counts.valid) valid samples; MD \(report.md.frames) frames")
+        let md = report.md, sets = [report.proposal, report.reweighted]
+        var table: [[String]] = [["", "MD", "proposal", "reweighted"]]
+        table.append(["energy mean (kT)", number(md.energyMean, 3)] + sets.map { number($0.energyMean, 3) })
+        table.append(["energy median (kT)", number(md.energyMedian, 3)] + sets.map { number($0.energyMedian, 3) })
+        table.append(["energy W1 (kT)", "-"] + sets.map { number($0.energyW1, 4) })
+        table.append(["energy W2 (kT)", "-"] + sets.map { number($0.energyW2, 4) })
+        table.append(["torus W2 (rad)", "-"] + sets.map { $0.torusW2 == nil ? "n/a" : "\(number($0.torusW2, 4)) (M \($0.torusPoints))" })
+        table.append(["JSD phi/psi (bits)", "-"] + sets.map { number($0.jsdBits, 4) })
+        table.append(["dF phi>0 vs <0 (kT)", deltaF(md.deltaF.value, md.deltaF.standardError)] + sets.map { deltaF($0.deltaF?.value, $0.deltaF?.standardError) })
+        table.append(["dF - MD (kT)", "-"] + sets.map { deltaF($0.deltaFMinusMD?.value, $0.deltaFMinusMD?.standardError) })
+        let widths = (0..<4).map { column in table.map { $0[column].count }.max() ?? 0 }
+        lines += table.map { row in
+            let cells = row.enumerated().map { $0.element.padding(toLength: widths[$0.offset] + 3, withPad: " ", startingAt: 0) }
+            return ("  " + cells.joined()).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        if let nll = output.nll {
+            lines.append("  NLL of \(nll.frames) MD frames: \(number(nll.mean, 4)) ± \(number(nll.standardError, 4)) (\(nll.dimensions) dimensions), \(number(nll.meanPerDimension, 5)) ± \(number(nll.standardErrorPerDimension, 5)) per dimension, model units")
+        }
+        var notes: [String] = []
+        for (name, set) in [("proposal", report.proposal), ("reweighted", report.reweighted)] {
+            if let reason = set.reason { notes.append("\(name): \(reason)") }
+            if let reason = set.deltaF?.reason { notes.append("\(name) dF: \(reason)") }
+        }
+        if let reason = md.deltaF.reason { notes.append("MD dF: \(reason)") }
+        lines += notes.map { "  note: " + $0 }
+        let s = report.settings
+        lines.append("  settings: torus W2 on \(s.torusPoints) points per set (MD frames 0, \(md.torusStride), \(2 * md.torusStride), ...; the first valid samples; multinomial draws with seed \(s.seed)), exact to \(s.torusW2SquaredErrorBound) rad^2 in W2^2; JSD on \(s.bins)x\(s.bins) bins; dF errors: MD \(s.blocks)-block bootstrap, samples bootstrap, \(s.bootstrap) replicates; \(String(format: "%.1f", seconds)) s")
+        return lines.joined(separator: "\n")
+    }
+
+    private static func number(_ value: Double?, _ decimals: Int) -> String {
+        guard let value, value.isFinite else { return "n/a" }
+        return String(format: "%.\(decimals)f", value)
+    }
+
+    private static func percent(_ fraction: Double?) -> String {
+        guard let fraction, fraction.isFinite else { return "n/a" }
+        return String(format: "%.1f %%", 100 * fraction)
+    }
+
+    private static func deltaF(_ value: Double?, _ error: Double?) -> String {
+        guard let value, value.isFinite else { return "n/a" }
+        return number(value, 3) + (error.map { " ± " + number($0, 3) } ?? "")
+    }
+
+    private static func atoms(_ quartet: [Int]) -> String { quartet.map(String.init).joined(separator: "-") }
+}

@@ -1,0 +1,129 @@
+// Importance weights (normalisation, ESS, multinomial resampling), the φ-basin free energy with
+// its bootstrap errors, and the Jensen–Shannon divergence of Ramachandran histograms.
+import Evaluation
+import Foundation
+import Kernels
+import TestSupport
+import XCTest
+
+final class ImportanceWeightTests: XCTestCase {
+    func testEffectiveSampleSize() {
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [Double](repeating: -7.5, count: 40)), 1, accuracy: 1e-12)
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [0] + [Double](repeating: -800, count: 19)), 1.0 / 20, accuracy: 1e-12)
+        // Two equal weights among four (the others −∞ or NaN): (2w)²/(2w²)/4 = ½.
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [3, 3, -.infinity, .nan]), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [-.infinity, -.infinity]), 0)
+        // Large log weights do not overflow.
+        XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [1000, 1000 + log(3.0)]), 16.0 / 10 / 2, accuracy: 1e-12)
+    }
+
+    func testNormalisation() throws {
+        let weights = try XCTUnwrap(ImportanceWeights.normalised(logWeights: [log(1.0), log(3.0), -.infinity, .nan]))
+        assertClose(weights, [0.25, 0.75, 0, 0], absolute: 1e-15)
+        XCTAssertNil(ImportanceWeights.normalised(logWeights: [-.infinity, .nan]))
+    }
+
+    func testMultinomialResamplingFollowsTheWeights() {
+        let weights = [0.1, 0.0, 0.2, 0.7, 0.0]
+        var random = RandomSource(seed: 9, streams: [1])
+        let draws = ImportanceWeights.resample(weights: weights, count: 200_000, random: &random)
+        var counts = [Double](repeating: 0, count: 5)
+        for index in draws { counts[index] += 1 }
+        XCTAssertEqual(counts[1] + counts[4], 0, "zero weights are never drawn")
+        // Binomial standard deviation √(p(1−p)/n) ≤ 0.0011: allow 5σ.
+        assertClose(counts.map { $0 / 200_000 }, weights, absolute: 0.0055)
+        var again = RandomSource(seed: 9, streams: [1])
+        XCTAssertEqual(ImportanceWeights.resample(weights: weights, count: 1000, random: &again), Array(draws.prefix(1000)), "seeded")
+    }
+}
+
+final class BasinFreeEnergyTests: XCTestCase {
+    /// n angles with exactly round(p·n) of them in the positive basin, in a shuffled order.
+    private func angles(_ n: Int, positive p: Double, seed: UInt64) -> [Double] {
+        var random = SplitMix64(seed: seed)
+        let plus = Int((p * Double(n)).rounded())
+        var phi = (0..<n).map { $0 < plus ? 0.2 + 2.5 * random.unit() : -0.1 - 3.0 * random.unit() }
+        for i in stride(from: n - 1, to: 0, by: -1) { phi.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+        return phi
+    }
+
+    func testKnownPopulations() throws {
+        var random = RandomSource(seed: 1)
+        let phi = angles(1000, positive: 0.3, seed: 1)
+        let estimate = BasinFreeEnergy.samples(phi: phi, resamples: 50, random: &random)
+        XCTAssertEqual(try XCTUnwrap(estimate.value), -log(300.0 / 700.0), accuracy: 1e-12)
+        XCTAssertEqual(estimate.positiveFraction, 0.3, accuracy: 1e-15)
+        // Weights: the positive basin weighted 7/3 as much per sample gives equal basins, ΔF = 0.
+        let weights = phi.map { $0 >= 0 ? 7.0 : 3.0 }
+        XCTAssertEqual(try XCTUnwrap(BasinFreeEnergy.samples(phi: phi, weights: weights, resamples: 10, random: &random).value), 0, accuracy: 1e-12)
+        // Basin edges: 0 is positive; π and −π are negative.
+        XCTAssertEqual(BasinFreeEnergy.samples(phi: [0, .pi, -.pi, 1], resamples: 0, random: &random).value ?? .nan, 0, accuracy: 1e-15)
+        // The time series estimate uses the same populations.
+        XCTAssertEqual(try XCTUnwrap(BasinFreeEnergy.trajectory(phi: phi, blocks: 20, resamples: 10, random: &random).value),
+                       -log(300.0 / 700.0), accuracy: 1e-12)
+    }
+
+    func testEmptyBasinGivesNullWithAReason() {
+        var random = RandomSource(seed: 2)
+        let estimate = BasinFreeEnergy.samples(phi: [-1, -2, -0.5], resamples: 20, random: &random)
+        XCTAssertNil(estimate.value)
+        XCTAssertNil(estimate.standardError)
+        XCTAssertEqual(estimate.reason, "no population with phi in [0, pi)")
+        XCTAssertEqual(BasinFreeEnergy.samples(phi: [], resamples: 20, random: &random).reason, "no samples")
+    }
+
+    func testBootstrapErrorMatchesTheDeltaMethodAndShrinksLikeOneOverRootN() throws {
+        // Var ΔF ≈ 1/(n p (1−p)) for n independent samples (delta method on the log-odds).
+        var random = RandomSource(seed: 3)
+        var errors: [Double] = []
+        for n in [400, 6400] {
+            let estimate = BasinFreeEnergy.samples(phi: angles(n, positive: 0.3, seed: UInt64(n)), resamples: 2000, random: &random)
+            let error = try XCTUnwrap(estimate.standardError)
+            XCTAssertEqual(error, 1 / (Double(n) * 0.21).squareRoot(), accuracy: 0.08 / (Double(n) * 0.21).squareRoot(), "n = \(n)")
+            errors.append(error)
+        }
+        XCTAssertEqual(errors[0] / errors[1], 4, accuracy: 0.4, "16× the samples, ¼ the error")
+    }
+
+    func testBlockBootstrapSeesTimeCorrelation() throws {
+        // The same frames, in runs that fill whole blocks, or shuffled: the correlated series must
+        // give a much larger error than the independent one, which matches the delta method.
+        let n = 4000
+        let runs = (0..<n).map { frame -> Double in (frame / 200) % 10 < 3 ? 1.0 : -1.0 }   // 30 % positive, 200-frame runs
+        var random = RandomSource(seed: 4)
+        let correlated = try XCTUnwrap(BasinFreeEnergy.trajectory(phi: runs, blocks: 20, resamples: 1000, random: &random).standardError)
+        let shuffled = angles(n, positive: 0.3, seed: 5)
+        let independent = try XCTUnwrap(BasinFreeEnergy.trajectory(phi: shuffled, blocks: 20, resamples: 1000, random: &random).standardError)
+        XCTAssertGreaterThan(correlated, 4 * independent)
+        XCTAssertEqual(independent, 1 / (Double(n) * 0.21).squareRoot(), accuracy: 0.4 / (Double(n) * 0.21).squareRoot())
+        // Every block is all-positive or all-negative here, so the block bootstrap is a bootstrap of
+        // 20 Bernoulli(0.3) blocks: Var ΔF ≈ 1/(20 · 0.21).
+        XCTAssertEqual(correlated, 1 / (20 * 0.21).squareRoot(), accuracy: 0.3 / (20 * 0.21).squareRoot())
+    }
+}
+
+final class HistogramTests: XCTestCase {
+    func testJensenShannonKnownValues() {
+        XCTAssertEqual(RamachandranHistogram.jensenShannon([0.2, 0.3, 0.5], [0.2, 0.3, 0.5]), 0, accuracy: 1e-15)
+        XCTAssertEqual(RamachandranHistogram.jensenShannon([0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]), 1, accuracy: 1e-8, "disjoint: 1 bit")
+        // p = (1, 0), q = (½, ½), m = (¾, ¼): ½·log₂(4/3) + ½·(½ log₂(2/3) + ½ log₂ 2).
+        let expected = 0.5 * log2(4.0 / 3) + 0.5 * (0.5 * log2(2.0 / 3) + 0.5)
+        XCTAssertEqual(RamachandranHistogram.jensenShannon([1, 0], [0.5, 0.5]), expected, accuracy: 1e-8, "ε-smoothing: ~ε log₂(1/ε)")
+        XCTAssertEqual(RamachandranHistogram.jensenShannon([0.5, 0.5], [1, 0]), expected, accuracy: 1e-8, "symmetric")
+    }
+
+    func testHistogramBinsArePeriodicAndWeighted() throws {
+        let points = [SIMD2(-Double.pi, -Double.pi), SIMD2(Double.pi, Double.pi), SIMD2(0.0, 0), SIMD2(Double.pi.nextDown, 0)]
+        let p = try XCTUnwrap(RamachandranHistogram.probabilities(points, weights: [1, 1, 2, 4], bins: 4))
+        XCTAssertEqual(p[0 * 4 + 0], 0.25, "±π both land in the first bin")
+        XCTAssertEqual(p[2 * 4 + 2], 0.25, "0 opens the third of four bins")
+        XCTAssertEqual(p[3 * 4 + 2], 0.5, "just below π is in the last φ bin")
+        XCTAssertEqual(p.reduce(0, +), 1, accuracy: 1e-15)
+        XCTAssertNil(RamachandranHistogram.probabilities(points, weights: [0, 0, 0, 0], bins: 4))
+        // Disjoint sets of angles: JSD 1 bit; the same set (reordered): 0.
+        let a = (0..<50).map { SIMD2(-2.0 + 0.01 * Double($0), 2.5) }, b = a.map { SIMD2($0.x + 3, -1.0) }
+        let pa = try XCTUnwrap(RamachandranHistogram.probabilities(a, bins: 36))
+        XCTAssertEqual(RamachandranHistogram.jensenShannon(pa, try XCTUnwrap(RamachandranHistogram.probabilities(b, bins: 36))), 1, accuracy: 1e-6)
+        XCTAssertEqual(RamachandranHistogram.jensenShannon(pa, try XCTUnwrap(RamachandranHistogram.probabilities(a.reversed(), bins: 36))), 0)
+    }
+}
