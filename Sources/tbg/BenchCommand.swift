@@ -108,7 +108,7 @@ struct TrainBench: ParsableCommand {
             guard comm.isRoot else { return }
             if json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: (try? encoder.encode(result)) ?? Data(), as: UTF8.self))
             } else {
                 print(String(format: "train: %d atoms, global batch %d, H %d, L %d, %d rank(s): %.3f s/step = %.1f samples/s (median of %d)",
@@ -175,7 +175,7 @@ struct SampleBench: ParsableCommand {
             guard comm.isRoot else { return }
             if json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
                 return
             }
