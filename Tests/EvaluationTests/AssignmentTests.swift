@@ -53,8 +53,10 @@ final class AssignmentTests: XCTestCase {
         }
     }
 
-    func testTimingOnTorusProblems() throws {
-        let sizes = ProcessInfo.processInfo.environment["TBG_ASSIGNMENT_BENCH"].map { $0.split(separator: ",").compactMap { Int($0) } } ?? [500]
+    /// Ramachandran-like and uniform problems of 500 points are solved with a valid optimality
+    /// certificate (timings at 2000 and 10 000 points: `tbg bench transport`).
+    func testCertifiedOnTorusProblems() throws {
+        let sizes = [500]
         var random = SplitMix64(seed: 13)
         for m in sizes {
             // Two Ramachandran-like clouds: points spread over two basins with periodic wrap.
@@ -67,11 +69,8 @@ final class AssignmentTests: XCTestCase {
             }
             let uniform = { (0..<m).map { _ in SIMD2(random.uniform(), random.uniform()) * .pi } }
             for (label, a, b) in [("two-basin", cloud(), cloud()), ("uniform", uniform(), uniform())] {
-                let started = Date()
                 let result = TorusTransport.distance(a, b)
-                let seconds = Date().timeIntervalSince(started)
-                print(String(format: "torus W2, M = %d, %@ points: %.4f rad in %.2f s (cost matrix, solve and certificate)", m, label, result.distance, seconds))
-                XCTAssertTrue(result.certified)
+                XCTAssertTrue(result.certified, "\(label), M = \(m)")
             }
         }
     }
