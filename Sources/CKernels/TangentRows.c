@@ -52,17 +52,11 @@ static void tangent_row_avx2(float *row, const float *p, const float *q, float a
         first = _mm256_fmadd_ps(value, _mm256_loadu_ps(k1 + o), first);
         second = _mm256_fmadd_ps(value, _mm256_loadu_ps(k2 + o), second);
     }
-    float x = horizontal_sum(first), y = horizontal_sum(second);
-    for (; o < count; o++) {
-        float sum = a * u[o] + b * v[o];
-        if (p) sum += p[o] + q[o];
-        float value = sum * slope[o];
-        row[o] = value;
-        x += value * k1[o];
-        y += value * k2[o];
-    }
-    products[0] = x;
-    products[1] = y;
+    float tail[2];
+    tangent_row_portable(row + o, p ? p + o : NULL, q ? q + o : NULL, a, u + o, b, v + o, slope + o, k1 + o, k2 + o,
+                         count - o, tail);
+    products[0] = horizontal_sum(first) + tail[0];
+    products[1] = horizontal_sum(second) + tail[1];
 }
 
 __attribute__((target("avx2,fma")))
@@ -75,7 +69,7 @@ static void accumulate_avx2(float *target, float g, const float *slope, const fl
                                        _mm256_loadu_ps(target + o));
         _mm256_storeu_ps(target + o, _mm256_fmadd_ps(vc, _mm256_loadu_ps(m + o), value));
     }
-    for (; o < count; o++) target[o] += g * slope[o] * row[o] + c * m[o];
+    accumulate_portable(target + o, g, slope + o, row + o, c, m + o, count - o);
 }
 #endif
 

@@ -74,7 +74,7 @@ extension Activation {
         tbg_accumulate_message_tangent_f32(target, g, slope, row, c, m, count)
     }
 
-    /// SiLU′(z) = σ(z)(1 + z(1 − σ(z))) from z and the stored σ(z), over `count` values.
+    /// SiLU′(z) = σ(z)(1 + z(1 − σ(z))) from z and the stored σ(z), over `count` values (out may be sigma).
     @inlinable
     public static func siluSlope<T: ActivationScalar>(_ out: UnsafeMutablePointer<T>, z: UnsafePointer<T>, sigma: UnsafePointer<T>,
                                                       count: Int) {

@@ -208,11 +208,9 @@ extension EGNNVectorField {
             tw.inverseNorm.pointer[e] = 1 / norm[e]
             tw.inverseNormPlusOne.pointer[e] = 1 / (norm[e] + 1)
         }
-        let slopeN = tw.slopeNode.pointer
-        for k in 0..<(A * H) {
-            let s = Activation.sigmoid(zn[k])
-            slopeN[k] = s * (1 + zn[k] * (1 - s))
-        }
+        // σ(z_n) is not kept by the forward pass: computed here, then turned into SiLU′ in place.
+        Activation.sigmoid(zn, tw.slopeNode.pointer, count: A * H)
+        Activation.siluSlope(tw.slopeNode.pointer, z: zn, sigma: tw.slopeNode.pointer, count: A * H)
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
         for o in 0..<H {
             tw.columnR.pointer[o] = w[w1 + o * w1Stride + 2 * H]

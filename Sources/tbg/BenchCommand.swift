@@ -104,14 +104,12 @@ struct TrainBench: ParsableCommand {
 
     func run() throws {
         let config = EGNNConfig(hidden: hidden, layers: layers, featureWidth: featureWidth)
-        distributed.withCommunicator { comm in
+        try distributed.withCommunicator { comm in
             let result = TrainingBenchmark.run(model: config, atoms: atoms, globalBatch: batch, steps: steps, warmup: warmup,
                                                microBatch: microBatch, communicator: comm)
             guard comm.isRoot else { return }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: (try? encoder.encode(result)) ?? Data(), as: UTF8.self))
+                print(try JSONOutput.line(result))
             } else {
                 print(String(format: "train: %d atoms, global batch %d, H %d, L %d, %d rank(s): %.3f s/step = %.1f samples/s (median of %d)",
                              atoms, batch, hidden, layers, comm.size, result.medianStepSeconds, result.samplesPerSecond, steps))
@@ -176,9 +174,7 @@ struct SampleBench: ParsableCommand {
                                                    microBatch: microBatch, communicator: comm)
             guard comm.isRoot else { return }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+                print(try JSONOutput.line(result))
                 return
             }
             print(String(format: "sample: %@, %d atoms, batch %d, %d rank(s): RK4 step %.3f s (median of %d) = %.1f evaluations/s with exact divergence = %.3f samples/s for RK4 with %d steps",

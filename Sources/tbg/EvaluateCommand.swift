@@ -55,9 +55,7 @@ struct EvaluateCommand: ParsableCommand {
                                             kT: inputs.kT, temperature: inputs.referenceFile.metadata.temperatureK,
                                             phiAtoms: inputs.phiAtoms, psiAtoms: inputs.psiAtoms, report: report, nll: nll)
                 if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                    writeLine(String(decoding: try encoder.encode(output), as: UTF8.self))
+                    writeLine(try JSONOutput.line(output))
                 } else {
                     writeLine(EvaluationText.render(output, seconds: Date().timeIntervalSince(started)))
                 }

@@ -22,7 +22,8 @@ struct EvaluationInputs {
         let referenceFile = try TrajectoryFile(path: referencePath)
         self.referenceFile = referenceFile
         try Self.checkSameAtoms(sampleFile, referenceFile)
-        let kT = try Self.samplesKT(samplesPath)
+        let group = try Self.samplesGroup(samplesPath)
+        let kT = try Self.samplesKT(group, file: samplesPath)
         self.kT = kT
         guard let referenceKT = referenceFile.metadata.kT else {
             throw DataFormatError(file: referencePath, "/metadata has neither kT_kJ_per_mol nor temperature_K; the energies need the temperature")
@@ -55,7 +56,6 @@ struct EvaluationInputs {
                                  psi: BackboneTorsions.dihedrals(mdCoordinates, atoms: referenceFile.atomCount, quartet: psi))
 
         // Samples: the per-sample datasets of tbg sample; coordinates must be finite where valid.
-        let group = try Self.samplesGroup(samplesPath)
         let count = sampleFile.frameCount
         func doubles(_ name: String, _ expected: String) throws -> [Double] {
             try Self.dataset(group, name, count: count, file: samplesPath, expected: expected).read(as: Double.self)
@@ -97,8 +97,7 @@ struct EvaluationInputs {
         }
     }
 
-    private static func samplesKT(_ path: String) throws -> Double {
-        let group = try samplesGroup(path)
+    private static func samplesKT(_ group: HDF5Group, file path: String) throws -> Double {
         guard group.hasAttribute("kT_kJ_per_mol"), let kT = try? group.readAttribute("kT_kJ_per_mol", as: Double.self).first, kT > 0 else {
             throw DataFormatError(file: path, "/samples has no positive attribute kT_kJ_per_mol; expected the kT the weights were computed at", hint: sampleHint)
         }

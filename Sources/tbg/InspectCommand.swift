@@ -26,12 +26,12 @@ struct InspectCommand: ParsableCommand {
             do {
                 if isDataset(path) {
                     let report = try DatasetReport(location: path)
-                    print(json ? try encodeJSON(report) : ReportText.dataset(report))
+                    print(json ? try JSONOutput.line(report) : ReportText.dataset(report))
                     for problem in report.failures { writeError("tbg inspect: error: \(problem)") }
                     failed = failed || !report.failures.isEmpty
                 } else {
                     let report = try TrajectoryReport(path: path)
-                    print(json ? try encodeJSON(report) : ReportText.trajectory(report))
+                    print(json ? try JSONOutput.line(report) : ReportText.trajectory(report))
                 }
             } catch {
                 writeError("tbg inspect: error: \(error)")
@@ -45,11 +45,5 @@ struct InspectCommand: ParsableCommand {
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         return (exists && isDirectory.boolValue) || path.hasSuffix(".json")
-    }
-
-    private func encodeJSON<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }

@@ -15,7 +15,7 @@ void tbg_tangent_row_f32(float *row, const float *p, const float *q, float a, co
 void tbg_accumulate_message_tangent_f32(float *target, float g, const float *slope, const float *row, float c,
                                         const float *m, size_t count);
 
-/// 2 when the AVX2/FMA versions run, 0 for the portable ones (reported by `tbg bench sample`).
+/// 2 when the AVX2/FMA versions run, 0 for the portable ones (decided once, on the first call).
 int tbg_kernels_vector_level(void);
 
 #endif
