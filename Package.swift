@@ -7,6 +7,7 @@
 //   Linalg (BLAS), HDF5 (files), Communication (the only module that talks to MPI)
 //   MDData (the dipeptide trajectory/dataset format, on top of HDF5)
 //   ForceField (pure math: the OpenMM System's energy and forces in double precision)
+//   Transport (pure math: exact assignment, Kabsch/permutation alignment, minibatch OT couplings)
 //   Evaluation (pure math: samples against MD — exact Wasserstein distances, torus transport, JSD, ΔF)
 //   tbg (the executable: argument parsing and drivers)
 // No -march flags here: binaries must run on every x86-64 machine of a cluster.
@@ -44,11 +45,13 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels", "Linalg"]),
         .target(name: "Optim"),
         .target(name: "ODE"),
-        .target(name: "Evaluation", dependencies: ["Kernels"]),
+        // Pure math below Training and Evaluation: exact assignment, rigid alignment, OT couplings.
+        .target(name: "Transport"),
+        .target(name: "Evaluation", dependencies: ["Kernels", "Transport"]),
         .target(name: "Sampling", dependencies: ["Model", "Kernels", "Linalg", "ODE", "ForceField", "Training", "MDData", "HDF5", "Communication", "Evaluation"]),
         .target(
             name: "Training",
-            dependencies: ["Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", "Transport", .product(name: "Yams", package: "Yams")]),
 
         .executableTarget(
             name: "tbg",
@@ -64,6 +67,7 @@ let package = Package(
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "MDData", "TestSupport"]),
         .testTarget(name: "ODETests", dependencies: ["ODE", "TestSupport"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Kernels", "TestSupport"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Evaluation", "Model", "MDData", "ForceField", "Training", "Communication", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Optim", "MDData", "Communication", "TestSupport"]),

@@ -9,6 +9,7 @@
 // real optimum σ* satisfy C̄(σ*) ≤ C̄(τ) ≤ q̄(τ) + ½·10⁻⁶ ≤ q̄(σ*) + ½·10⁻⁶ ≤ C̄(σ*) + 10⁻⁶ (C̄ = mean
 // real cost, q̄ = mean quantised cost / 10⁶). The reported W2² = C̄(τ), the exact real cost of the
 // returned plan, is therefore within 10⁻⁶ rad² above the true minimum.
+import Transport
 
 public enum TorusTransport {
     /// Costs are rounded to multiples of this (rad²).

@@ -11,6 +11,9 @@ public struct DatasetIndex: Codable, Sendable, Equatable {
         public var sequence: String?
         /// Path of the trajectory file, relative to the dataset folder.
         public var file: String
+        /// Every trajectory file of the peptide when it has several (e.g. unbiased and biased MD),
+        /// relative to the dataset folder; `file` is then the first. Training pools their frames.
+        public var files: [String]?
         public var split: String
         public var nAtoms: Int?
         public var nFrames: Int?
@@ -19,7 +22,7 @@ public struct DatasetIndex: Codable, Sendable, Equatable {
         public var termini: String?
 
         enum CodingKeys: String, CodingKey {
-            case name, sequence, file, split, preset, termini
+            case name, sequence, file, files, split, preset, termini
             case nAtoms = "n_atoms"
             case nFrames = "n_frames"
             case temperatureK = "temperature_K"
@@ -66,9 +69,14 @@ public struct DatasetIndex: Codable, Sendable, Equatable {
             guard seen.insert(entry.name).inserted else {
                 throw DataFormatError(file: indexPath, "peptide \(entry.name) is listed twice")
             }
-            let filePath = directory.isEmpty ? entry.file : directory + "/" + entry.file
-            guard FileManager.default.fileExists(atPath: filePath) else {
-                throw DataFormatError(file: indexPath, "peptide \(entry.name): file \(filePath) is missing")
+            if let files = entry.files, files.first != entry.file {
+                throw DataFormatError(file: indexPath, "peptide \(entry.name): 'file' must be the first of 'files'")
+            }
+            for file in entry.allFiles {
+                let filePath = directory.isEmpty ? file : directory + "/" + file
+                guard FileManager.default.fileExists(atPath: filePath) else {
+                    throw DataFormatError(file: indexPath, "peptide \(entry.name): file \(filePath) is missing")
+                }
             }
         }
         return (index, directory)
@@ -76,4 +84,9 @@ public struct DatasetIndex: Codable, Sendable, Equatable {
 
     /// The entries of one split.
     public func entries(inSplit split: String) -> [Entry] { peptides.filter { $0.split == split } }
+}
+
+extension DatasetIndex.Entry {
+    /// The peptide's trajectory files (`files`, or the single `file`).
+    public var allFiles: [String] { files ?? [file] }
 }

@@ -11,6 +11,14 @@ public struct LikelihoodResult: Sendable {
     public var negativeLogLikelihood: [Double]
     public var latents: [[Double]]
     public var degreesOfFreedom: Int
+    /// nm → model units factor of the model (AD2 10, 2AA 30).
+    public var scaling: Double = 1
+
+    /// The normalised mean NLL minus the Gaussian constant (D/2)·ln 2π: the convention of bgflow's
+    /// unnormalised NLL, in which TBG reports AD2's −127.06 (method.md §8.5).
+    public var meanBgflow: Double { mean - 0.5 * Double(degreesOfFreedom) * log(2 * Double.pi) }
+    /// The normalised mean NLL of the coordinates in nm: −log q_nm = −log q_model − D·ln s.
+    public var meanNanometres: Double { mean - Double(degreesOfFreedom) * log(scaling) }
 
     public var mean: Double { negativeLogLikelihood.reduce(0, +) / Double(max(1, negativeLogLikelihood.count)) }
     public var standardError: Double {
@@ -59,6 +67,6 @@ extension SampleRunner {
         let flat = gathered.flatMap { $0 }
         let rows = stride(from: 0, to: flat.count, by: width).map { Array(flat[$0..<($0 + width)]) }
         return LikelihoodResult(frames: frames, negativeLogLikelihood: rows.map { $0[0] }, latents: rows.map { Array($0.dropFirst()) },
-                                degreesOfFreedom: 3 * (atoms - 1))
+                                degreesOfFreedom: 3 * (atoms - 1), scaling: checkpoint.config.model.scaling)
     }
 }

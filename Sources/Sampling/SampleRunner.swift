@@ -89,6 +89,25 @@ public final class SampleRunner {
     let reference: BondGraph
     let chirality: ChiralCentres
     let kT: Double
+    /// Whether the model's weights are the checkpoint's EMA (used whenever the checkpoint has one).
+    public let usesEMA: Bool
+
+    /// The weights in use, in words, for logs and output attributes.
+    public var weightsDescription: String {
+        usesEMA ? "EMA weights (decay \(checkpoint.config.training.emaDecay.map { "\($0)" } ?? "?"), step \(checkpoint.step))"
+                : "raw weights (no EMA in the checkpoint), step \(checkpoint.step)"
+    }
+
+    /// A single-molecule model (`atoms` encoding: one class per atom position) only applies to the
+    /// molecule it was trained on, atom for atom; any difference is refused, naming the first.
+    /// Checkpoints without a training-data record cannot be checked.
+    static func requireTrainedTopology(_ checkpoint: CheckpointState, checkpointPath: String, peptide: TrajectoryFile) throws {
+        guard checkpoint.config.model.encoding == .atoms, let record = checkpoint.trainingData, let trained = record.peptides.first else { return }
+        let atoms = TrainingDataRecord.atoms(of: peptide.topology)
+        if let mismatch = TrainingDataRecord.firstMismatch(trained.atoms, atoms) {
+            throw DataFormatError(file: peptide.path, "the model in \(checkpointPath) (encoding 'atoms') was trained on \(trained.name) and applies to that molecule only, atom for atom: \(mismatch)")
+        }
+    }
 
     public init(checkpointPath: String, peptidePath: String, settings: SamplerSettings, seed: UInt64, communicator: any Communicator) throws {
         self.checkpointPath = checkpointPath
@@ -103,8 +122,10 @@ public final class SampleRunner {
         guard ParameterLayout(egnn).count == checkpoint.parameters.count else {
             throw DataFormatError(file: peptidePath, "this peptide gives feature width \(width), the model in \(checkpointPath) was trained with a different width (encoding '\(checkpoint.config.model.encoding.rawValue)'); it cannot be sampled with this model")
         }
+        try Self.requireTrainedTopology(checkpoint, checkpointPath: checkpointPath, peptide: peptide)
         model = EGNNVectorField<Float>(config: egnn)
         model.parameters.pointer.update(from: checkpoint.ema ?? checkpoint.parameters, count: checkpoint.parameters.count)
+        usesEMA = checkpoint.ema != nil
         features = rows
         do {
             energy = EnergyEvaluator(system: try ForceFieldSystem(xml: peptide.systemXML))

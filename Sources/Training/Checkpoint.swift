@@ -5,7 +5,11 @@
 //   /parameters/<name>          float32, PyTorch shape (the original TBG module names)
 //   /adam/m/<name>, /adam/v/<name>  (attr adam_step)
 //   /ema/<name>                 when an EMA is kept
-//   /history/step, train_loss, validation_step, validation_loss
+//   /history/step, train_loss, validation_step, validation_loss, validation_loss_ema (v2)
+//   v2 attrs  skipped_steps (steps skipped for non-finite values), ema_updates, training_data (JSON,
+//             TrainingDataRecord: the peptides' atoms and the files and frames trained on)
+// Every write keeps the previous checkpoint as <name>.prev.h5 (a hard link, so the final name
+// always holds a whole file). Non-finite parameters are never written.
 // All randomness is derived from (seed, epoch, step, sample), so seed + step is the whole RNG state.
 import Foundation
 import HDF5
@@ -26,16 +30,47 @@ public struct CheckpointState {
     public var historyLoss: [Double] = []
     public var validationSteps: [Int32] = []
     public var validationLoss: [Double] = []
+    /// Validation loss of the EMA weights at `validationSteps` (empty without EMA).
+    public var validationLossEMA: [Double] = []
     public var ranks = 1
+    /// Steps skipped because their loss or gradient was not finite.
+    public var skippedSteps = 0
+    /// EMA updates so far (drives the EMA warm-up).
+    public var emaUpdates = 0
+    /// What the model trained on (nil in checkpoints written before format 2).
+    public var trainingData: TrainingDataRecord?
+    /// The format version the checkpoint was read with (written files are the current one).
+    public var formatVersion = Checkpoint.formatVersion
 }
 
 public enum Checkpoint {
     public static let formatName = "tbg-checkpoint"
-    public static let formatVersion: Int64 = 1
+    public static let formatVersion: Int64 = 2
+
+    /// Where the previous checkpoint is kept.
+    public static func previousPath(_ path: String) -> String {
+        (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".prev.h5"
+    }
 
     public static func write(_ state: CheckpointState, layout: ParameterLayout, to path: String) throws {
+        for (label, values) in [("parameters", state.parameters), ("EMA", state.ema ?? []), ("Adam first moment", state.adamFirst),
+                                ("Adam second moment", state.adamSecond)] {
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw CheckpointError("\(path): not written: the \(label) hold a non-finite value (\(values[bad]) at entry \(bad)); the previous checkpoint is kept")
+            }
+        }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        // Keep the current checkpoint as <name>.prev.h5: link it under a temporary name and rename
+        // that over the old .prev (atomic), then replace the current one atomically.
+        if FileManager.default.fileExists(atPath: path) {
+            let previous = previousPath(path), temporary = previous + ".link-\(getpid())"
+            unlink(temporary)
+            guard link(path, temporary) == 0, rename(temporary, previous) == 0 else {
+                unlink(temporary)
+                throw CheckpointError("\(path): cannot keep the previous checkpoint as \(previous): \(String(cString: strerror(errno)))")
+            }
+        }
         try HDF5File.writeAtomically(to: path) { root in
             try root.writeAttribute("format", string: formatName)
             try root.writeAttribute("format_version", [formatVersion])
@@ -47,6 +82,9 @@ public enum Checkpoint {
             try root.writeAttribute("ranks", [Int64(state.ranks)])
             try root.writeAttribute("config", string: state.config.json())
             try root.writeAttribute("created", string: ISO8601DateFormatter().string(from: Date()))
+            try root.writeAttribute("skipped_steps", [Int64(state.skippedSteps)])
+            try root.writeAttribute("ema_updates", [Int64(state.emaUpdates)])
+            if let record = state.trainingData { try root.writeAttribute("training_data", string: record.json()) }
             try writeArena(state.parameters, layout: layout, into: root.createGroup("parameters"))
             let adam = try root.createGroup("adam")
             try adam.writeAttribute("adam_step", [Int64(state.adamStep)])
@@ -58,6 +96,7 @@ public enum Checkpoint {
             try history.writeDataset("train_loss", state.historyLoss, shape: [state.historyLoss.count])
             try history.writeDataset("validation_step", state.validationSteps, shape: [state.validationSteps.count])
             try history.writeDataset("validation_loss", state.validationLoss, shape: [state.validationLoss.count])
+            try history.writeDataset("validation_loss_ema", state.validationLossEMA, shape: [state.validationLossEMA.count])
         }
     }
 
@@ -74,7 +113,7 @@ public enum Checkpoint {
             func integer(_ name: String) throws -> Int { Int(try root.readAttribute(name, as: Int64.self)[0]) }
             let adam = try root.group("adam")
             let history = try root.group("history")
-            return CheckpointState(
+            var state = CheckpointState(
                 config: config, step: try integer("step"), epoch: try integer("epoch"), stepInEpoch: try integer("step_in_epoch"),
                 stepsPerEpoch: try integer("steps_per_epoch"),
                 parameters: try readArena(layout: layout, from: root.group("parameters")),
@@ -86,6 +125,19 @@ public enum Checkpoint {
                 validationSteps: try history.dataset("validation_step").read(),
                 validationLoss: try history.dataset("validation_loss").read(),
                 ranks: try integer("ranks"))
+            state.formatVersion = version
+            state.validationLossEMA = history.contains("validation_loss_ema") ? try history.dataset("validation_loss_ema").read() : []
+            state.skippedSteps = root.hasAttribute("skipped_steps") ? try integer("skipped_steps") : 0
+            // Before format 2 the EMA had no warm-up and one update per step.
+            state.emaUpdates = root.hasAttribute("ema_updates") ? try integer("ema_updates") : state.adamStep
+            if root.hasAttribute("training_data") {
+                do {
+                    state.trainingData = try TrainingDataRecord.decode(json: try root.readStringAttribute("training_data"))
+                } catch {
+                    throw CheckpointError("\(path): attribute training_data is not a training-data record: \(error)")
+                }
+            }
+            return state
         } catch let error as HDF5Error {
             throw CheckpointError("\(error)")
         }

@@ -1,7 +1,8 @@
 // One flow-matching loss and gradient on a rank's share of a batch (method.md §5.1).
 //
 // Every sample's x₀, ε and t come from a generator seeded by (seed, purpose, epoch, step, global
-// sample index): the same on every rank layout. The loss of each molecule is weighted by 1/B (B
+// sample index): the same on every rank layout. A coupling (Coupling.swift) may pair the sample
+// with another sample's x₀ of the same step. The loss of each molecule is weighted by 1/B (B
 // the global batch), so the sum over ranks of the local losses and gradients is the batch mean.
 import Kernels
 import Model
@@ -21,39 +22,82 @@ enum RandomPurpose: UInt64 {
 
 extension FlowMatchingInputs {
     /// Builds x_t and u for `molecules` given their coordinates in nm (concatenated, atoms × 3).
-    static func make(molecules: [(peptide: TrainingPeptide, key: [UInt64])], coordinates: [Float], config: RunConfig) -> FlowMatchingInputs {
+    /// `pairedPrior[m]`, when given, replaces molecule m's own prior draw x₀ (a coupling's choice,
+    /// model units); t and ε are always the molecule's own.
+    static func make(molecules: [(peptide: TrainingPeptide, key: [UInt64])], coordinates: [Float], config: RunConfig,
+                     pairedPrior: [[Double]?]? = nil) -> FlowMatchingInputs {
         var inputs = FlowMatchingInputs()
         var cursor = 0
-        let scaling = config.model.scaling, sigma = config.training.sigma
-        for (peptide, key) in molecules {
+        let sigma = config.training.sigma
+        for (m, (peptide, key)) in molecules.enumerated() {
             let atoms = peptide.atomCount
-            var random = RandomSource(seed: config.training.seed, streams: key)
-            let t = random.uniform()
-            var x0 = [Double](repeating: 0, count: atoms * 3), noise = x0
-            x0.withUnsafeMutableBufferPointer { FlowMatching.meanFreeGaussian($0.baseAddress!, atoms: atoms, random: &random) }
-            noise.withUnsafeMutableBufferPointer { FlowMatching.meanFreeGaussian($0.baseAddress!, atoms: atoms, random: &random) }
-            // x₁: centred (unweighted mean, method.md §2.3) and scaled to model units.
-            var mean = SIMD3<Double>(repeating: 0)
-            for atom in 0..<atoms {
-                for axis in 0..<3 {
-                    let value = Double(coordinates[cursor + 3 * atom + axis])
-                    mean[axis] += value / Double(atoms)
-                }
-            }
-            for atom in 0..<atoms {
-                for axis in 0..<3 {
-                    let x1 = (Double(coordinates[cursor + 3 * atom + axis]) - mean[axis]) * scaling
-                    let k = 3 * atom + axis
-                    inputs.positions.append(Float((1 - t) * x0[k] + t * x1 + sigma * noise[k]))
-                    inputs.targets.append(Float(x1 - x0[k]))
-                }
+            let draw = Draw(atoms: atoms, key: key, config: config)
+            let x0 = pairedPrior?[m] ?? draw.x0
+            let x1 = modelCoordinates(coordinates[cursor..<(cursor + atoms * 3)], atoms: atoms, key: key, config: config)
+            for k in 0..<(atoms * 3) {
+                inputs.positions.append(Float((1 - draw.t) * x0[k] + draw.t * x1[k] + sigma * draw.noise[k]))
+                inputs.targets.append(Float(x1[k] - x0[k]))
             }
             cursor += atoms * 3
             inputs.atomCounts.append(atoms)
             inputs.features += peptide.features
-            inputs.times.append(Float(t))
+            inputs.times.append(Float(draw.t))
         }
         return inputs
+    }
+
+    /// A sample's own randomness, from the generator seeded by (seed, key): t, then x₀, then ε
+    /// (mean-free standard normals, atoms × 3).
+    struct Draw {
+        var t: Double
+        var x0: [Double]
+        var noise: [Double]
+
+        init(atoms: Int, key: [UInt64], config: RunConfig) {
+            var random = RandomSource(seed: config.training.seed, streams: key)
+            t = random.uniform()
+            var x0 = [Double](repeating: 0, count: atoms * 3), noise = x0
+            x0.withUnsafeMutableBufferPointer { FlowMatching.meanFreeGaussian($0.baseAddress!, atoms: atoms, random: &random) }
+            noise.withUnsafeMutableBufferPointer { FlowMatching.meanFreeGaussian($0.baseAddress!, atoms: atoms, random: &random) }
+            self.x0 = x0
+            self.noise = noise
+        }
+    }
+
+    /// x₁ in model units: centred (unweighted mean, method.md §2.3), scaled, and rotated by a
+    /// uniform random rotation from the stream (seed, key, 0x2071) when the run rotates its data.
+    static func modelCoordinates(_ nm: ArraySlice<Float>, atoms: Int, key: [UInt64], config: RunConfig) -> [Double] {
+        let scaling = config.model.scaling
+        let base = nm.startIndex
+        var mean = SIMD3<Double>(repeating: 0)
+        for atom in 0..<atoms {
+            for axis in 0..<3 { mean[axis] += Double(nm[base + 3 * atom + axis]) / Double(atoms) }
+        }
+        var x1 = [Double](repeating: 0, count: atoms * 3)
+        for atom in 0..<atoms {
+            for axis in 0..<3 { x1[3 * atom + axis] = (Double(nm[base + 3 * atom + axis]) - mean[axis]) * scaling }
+        }
+        guard config.training.rotatesData else { return x1 }
+        var random = RandomSource(seed: config.training.seed, streams: key + [0x2071])
+        let r = uniformRotation(&random)
+        for atom in 0..<atoms {
+            let p = SIMD3(x1[3 * atom], x1[3 * atom + 1], x1[3 * atom + 2])
+            for row in 0..<3 { x1[3 * atom + row] = r[3 * row] * p.x + r[3 * row + 1] * p.y + r[3 * row + 2] * p.z }
+        }
+        return x1
+    }
+
+    /// A rotation matrix (row-major) uniform on SO(3): the unit quaternion of four standard normals.
+    static func uniformRotation(_ random: inout RandomSource) -> [Double] {
+        var q = (0..<4).map { _ in random.gaussian() }
+        let norm = q.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        q = q.map { $0 / norm }
+        let (w, x, y, z) = (q[0], q[1], q[2], q[3])
+        return [
+            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+        ]
     }
 
     /// Σ_m loss_m · weight over the molecules, accumulating weight·∂loss/∂θ into the model's

@@ -41,9 +41,17 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// Molecules per forward/backward pass on a rank (gradients accumulate). Small passes keep the
         /// E×H edge arrays in cache: 8 alanine dipeptides run 20 % faster than 256 (tbg bench train).
         public var microBatch = 8
+        /// How training frames are drawn: `iid` keeps each rank's frames in memory and draws a fresh
+        /// random permutation of all of them every epoch (the original's index iterator); `windowed`
+        /// streams hyperslab windows with a windowed shuffle (sets too large for memory); `auto`
+        /// takes `iid` when the frames a rank needs fit `memory_budget_mb`.
+        public var stream = FrameStreamKind.auto
+        /// Memory a rank may spend on in-memory training frames (MiB).
+        public var memoryBudgetMB = 4096.0
 
         enum CodingKeys: String, CodingKey {
-            case dataset
+            case dataset, stream
+            case memoryBudgetMB = "memory_budget_mb"
             case framesPerPeptide = "frames_per_peptide"
             case windowFrames = "window_frames"
             case shuffleWindows = "shuffle_windows"
@@ -57,33 +65,73 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// Total optimizer steps (the run ends there; resuming continues to it).
         public var steps = 1000
         public var learningRate = 5e-4
-        /// Epochs at which the learning rate is multiplied by `lrDecayFactor` (2AA: [4, 8]; AD2: [500]).
+        /// Learning-rate schedule, in optimizer steps (see `ScheduleKind`).
+        public var schedule = ScheduleKind.step
+        /// T, the schedule's total: nil = `steps` of the run's first start. A run fixes it when it
+        /// starts and keeps it on resume, so raising `steps` later extends the run at the final
+        /// learning rate instead of rewriting the past (README "Training schedules").
+        public var scheduleSteps: Int?
+        /// step: fractions of T at which the rate is multiplied by `lr_decay_factor` (AD2 [0.5]; 2AA [1/3, 2/3]).
+        public var lrDecayFractions: [Double] = [0.5]
+        /// epochs: epochs at which the rate is multiplied by `lr_decay_factor` (the original's code).
         public var lrDecayEpochs: [Int] = []
         public var lrDecayFactor = 0.1
+        /// onecycle: warm-up fraction of T (ECNF++ 0.05); start at lr·initial, end at lr·final.
+        public var warmupFraction = 0.05
+        public var initialLRFraction = 0.002
+        public var finalLRFraction = 0.002
+        /// wsd: linear warm-up steps, start of the cosine decay (nil = not yet), its length in steps.
+        public var warmupSteps = 0
+        public var decayStart: Int?
+        public var decaySteps = 0
         public var adam = AdamSettings()
-        /// Noise scale of the interpolant, model units (method.md §5.1).
+        /// Noise scale of the interpolant, model units (method.md §5.1; ECNF++ 0).
         public var sigma = 0.01
-        /// Exponential moving average of the weights; nil = off (TBG has none).
+        /// Pairing of prior and data samples in a batch (field.md §3).
+        public var coupling = CouplingKind.independent
+        /// Uniform random rotation of every training frame; nil = on exactly for `equivariant_ot`,
+        /// which needs it (TS/ECNF++ always rotates; TBG never).
+        public var randomRotation: Bool?
+        /// Exponential moving average of the weights; nil = off (TBG has none; ECNF++ 0.999).
         public var emaDecay: Double?
-        /// Clip the global gradient norm; nil = off (TBG has none).
+        /// EMA warm-up d_t = min(d, (1+t)/(10+t)).
+        public var emaWarmup = true
+        /// Clip the global gradient norm; nil = off (TBG has none; ECNF++ 1.0).
         public var gradientClip: Double?
+        /// A step whose loss or gradient is not finite is skipped; this many in a row stop the run.
+        public var maxSkippedSteps = 20
         public var seed: UInt64 = 1
         public var logEvery = 10
         public var validateEvery = 100
         public var checkpointEvery = 500
-        /// Checkpoint path (written atomically; resumed from when present and --resume is given).
-        public var checkpoint = "runs/train/checkpoint.h5"
+        /// Also checkpoint when this many minutes passed since the last one (nil = off).
+        public var checkpointMinutes: Double? = 10
+        /// Checkpoint path (written atomically; the previous one is kept as <name>.prev.h5; resumed
+        /// from when present and --resume is given).
+        public var checkpoint = "data/runs/train/checkpoint.h5"
 
         enum CodingKeys: String, CodingKey {
-            case steps, adam, sigma, seed, checkpoint
+            case steps, adam, sigma, seed, checkpoint, schedule, coupling
             case learningRate = "learning_rate"
+            case scheduleSteps = "schedule_steps"
+            case lrDecayFractions = "lr_decay_fractions"
             case lrDecayEpochs = "lr_decay_epochs"
             case lrDecayFactor = "lr_decay_factor"
+            case warmupFraction = "warmup_fraction"
+            case initialLRFraction = "initial_lr_fraction"
+            case finalLRFraction = "final_lr_fraction"
+            case warmupSteps = "warmup_steps"
+            case decayStart = "decay_start"
+            case decaySteps = "decay_steps"
+            case randomRotation = "random_rotation"
             case emaDecay = "ema_decay"
+            case emaWarmup = "ema_warmup"
             case gradientClip = "gradient_clip"
+            case maxSkippedSteps = "max_skipped_steps"
             case logEvery = "log_every"
             case validateEvery = "validate_every"
             case checkpointEvery = "checkpoint_every"
+            case checkpointMinutes = "checkpoint_minutes"
         }
 
         public init() {}
@@ -93,17 +141,51 @@ public struct RunConfig: Codable, Equatable, Sendable {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(steps, forKey: .steps)
             try container.encode(learningRate, forKey: .learningRate)
+            try container.encode(schedule, forKey: .schedule)
+            try container.encode(scheduleSteps, forKey: .scheduleSteps)
+            try container.encode(lrDecayFractions, forKey: .lrDecayFractions)
             try container.encode(lrDecayEpochs, forKey: .lrDecayEpochs)
             try container.encode(lrDecayFactor, forKey: .lrDecayFactor)
+            try container.encode(warmupFraction, forKey: .warmupFraction)
+            try container.encode(initialLRFraction, forKey: .initialLRFraction)
+            try container.encode(finalLRFraction, forKey: .finalLRFraction)
+            try container.encode(warmupSteps, forKey: .warmupSteps)
+            try container.encode(decayStart, forKey: .decayStart)
+            try container.encode(decaySteps, forKey: .decaySteps)
             try container.encode(adam, forKey: .adam)
             try container.encode(sigma, forKey: .sigma)
+            try container.encode(coupling, forKey: .coupling)
+            try container.encode(randomRotation, forKey: .randomRotation)
             try container.encode(emaDecay, forKey: .emaDecay)
+            try container.encode(emaWarmup, forKey: .emaWarmup)
             try container.encode(gradientClip, forKey: .gradientClip)
+            try container.encode(maxSkippedSteps, forKey: .maxSkippedSteps)
             try container.encode(seed, forKey: .seed)
             try container.encode(logEvery, forKey: .logEvery)
             try container.encode(validateEvery, forKey: .validateEvery)
             try container.encode(checkpointEvery, forKey: .checkpointEvery)
+            try container.encode(checkpointMinutes, forKey: .checkpointMinutes)
             try container.encode(checkpoint, forKey: .checkpoint)
+        }
+
+        /// Whether training frames are randomly rotated.
+        public var rotatesData: Bool { randomRotation ?? (coupling == .equivariantOT) }
+
+        /// The schedule of this run; `total` is T (the resolved `schedule_steps`).
+        public func learningRateSchedule(total: Int, stepsPerEpoch: Int) -> LearningRateSchedule {
+            var schedule = LearningRateSchedule(kind: self.schedule, base: learningRate, totalSteps: total)
+            schedule.decayFractions = lrDecayFractions
+            schedule.decayEpochs = lrDecayEpochs
+            schedule.stepsPerEpoch = stepsPerEpoch
+            schedule.factor = lrDecayFactor
+            schedule.warmupFraction = warmupFraction
+            schedule.divFactor = 1 / initialLRFraction
+            schedule.finalDivFactor = initialLRFraction / finalLRFraction
+            schedule.warmupSteps = warmupSteps
+            schedule.decayStart = decayStart
+            schedule.decaySteps = decaySteps
+            schedule.finalFraction = finalLRFraction
+            return schedule
         }
     }
 
@@ -154,6 +236,26 @@ public struct RunConfig: Codable, Equatable, Sendable {
         if training.logEvery < 1 || training.validateEvery < 1 || training.checkpointEvery < 1 {
             throw ConfigError("training.log_every, validate_every and checkpoint_every must be positive")
         }
+        if let total = training.scheduleSteps, total < 1 { throw ConfigError("training.schedule_steps must be positive (or null = training.steps)") }
+        if training.lrDecayFractions.contains(where: { !(0...1).contains($0) }) {
+            throw ConfigError("training.lr_decay_fractions must lie in [0, 1] (fractions of the schedule's total)")
+        }
+        if !(0...1).contains(training.warmupFraction) { throw ConfigError("training.warmup_fraction must be in [0, 1]") }
+        if !(training.initialLRFraction > 0 && training.initialLRFraction <= 1 && training.finalLRFraction > 0 && training.finalLRFraction <= 1) {
+            throw ConfigError("training.initial_lr_fraction and final_lr_fraction must be in (0, 1]")
+        }
+        if training.warmupSteps < 0 || training.decaySteps < 0 || (training.decayStart ?? 0) < 0 {
+            throw ConfigError("training.warmup_steps, decay_steps and decay_start must not be negative")
+        }
+        if training.schedule == .epochs && training.lrDecayEpochs.isEmpty {
+            throw ConfigError("training.schedule = epochs needs training.lr_decay_epochs")
+        }
+        if training.sigma < 0 { throw ConfigError("training.sigma must be ≥ 0") }
+        if let decay = training.emaDecay, !(0..<1).contains(decay) { throw ConfigError("training.ema_decay must be in [0, 1)") }
+        if let clip = training.gradientClip, !(clip > 0) { throw ConfigError("training.gradient_clip must be positive") }
+        if training.maxSkippedSteps < 1 { throw ConfigError("training.max_skipped_steps must be positive") }
+        if let minutes = training.checkpointMinutes, !(minutes > 0) { throw ConfigError("training.checkpoint_minutes must be positive") }
+        if !(data.memoryBudgetMB >= 0) { throw ConfigError("data.memory_budget_mb must be ≥ 0") }
     }
 
     /// The resolved configuration as pretty, sorted JSON (printed at start, stored in checkpoints).
@@ -163,8 +265,27 @@ public struct RunConfig: Codable, Equatable, Sendable {
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
+    /// A stored configuration (checkpoint, sample file). Keys a stored configuration lacks take
+    /// today's defaults, except that one written before schedules existed keeps its meaning: epoch
+    /// milestones (or a constant rate) and the old checkpoint path.
     public static func decode(json: String) throws -> RunConfig {
-        try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
+        guard let stored = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+            throw ConfigError("stored configuration: expected a JSON object")
+        }
+        var tree = try merge(try jsonObject(RunConfig()), stored, path: "stored configuration")
+        if let training = stored["training"] as? [String: Any], training["schedule"] == nil,
+           var section = tree["training"] as? [String: Any] {
+            let epochs = training["lr_decay_epochs"] as? [Any] ?? []
+            section["schedule"] = epochs.isEmpty ? ScheduleKind.constant.rawValue : ScheduleKind.epochs.rawValue
+            section["ema_warmup"] = false
+            section["checkpoint_minutes"] = NSNull()
+            tree["training"] = section
+        }
+        do {
+            return try JSONDecoder().decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: tree))
+        } catch {
+            throw ConfigError("stored configuration: \(error)")
+        }
     }
 
     private static func jsonObject(_ config: RunConfig) throws -> [String: Any] {
@@ -200,6 +321,22 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
         return result
     }
+}
+
+/// How training frames are drawn (`data.stream`).
+public enum FrameStreamKind: String, Codable, Sendable {
+    case auto, iid, windowed
+}
+
+/// Pairing of prior and data samples within a batch (`training.coupling`).
+public enum CouplingKind: String, Codable, Sendable {
+    /// Independent pairs (TBG).
+    case independent
+    /// Minibatch optimal transport on squared Euclidean distance (Tong et al. 2023; Pooladian et al. 2023).
+    case ot
+    /// Minibatch OT after aligning each pair over rotations and over permutations of atoms with
+    /// identical features (Klein, Krämer & Noé 2023).
+    case equivariantOT = "equivariant_ot"
 }
 
 public struct ConfigError: Error, CustomStringConvertible, Sendable {

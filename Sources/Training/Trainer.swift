@@ -1,6 +1,7 @@
 // The training driver: prolog, main loop, epilog (style.md §13). Each step reads top to bottom:
-// samples → coordinates → flow-matching loss and gradients → all-reduce → clip → Adam → EMA →
-// log on rank 0; validation and checkpoints are one `if` each.
+// samples → coordinates → coupling → flow-matching loss and gradients → all-reduce (with a
+// finite flag) → skip if not finite → clip → Adam → EMA → log on rank 0; validation and
+// checkpoints are one `if` each.
 import Communication
 import Foundation
 import Kernels
@@ -15,14 +16,13 @@ public final class Trainer {
     public let model: EGNNVectorField<Float>
     let adam: Adam
     let ema: ExponentialMovingAverage?
-    let schedule: StepSchedule
+    let schedule: LearningRateSchedule
     var state: CheckpointState
     let log: (String) -> Void
 
     /// Sets up data, model and optimizer; resumes from `config.training.checkpoint` when `resume`
     /// is set and the file exists.
     public init(config: RunConfig, communicator: any Communicator, resume: Bool, log: @escaping (String) -> Void) throws {
-        self.config = config
         comm = communicator
         self.log = { line in if communicator.isRoot { log(line) } }
         BLASRuntime.setThreadCount(1)   // one rank per core: OpenBLAS must not spawn its own threads
@@ -30,8 +30,6 @@ public final class Trainer {
         guard data.stepsPerEpoch > 0 else { throw ConfigError("no complete step fits in an epoch") }
         model = EGNNVectorField<Float>(config: try ModelFactory.egnnConfig(config, featureWidth: data.featureWidth))
         adam = Adam(count: model.layout.count, settings: config.training.adam)
-        schedule = StepSchedule(base: config.training.learningRate, milestones: config.training.lrDecayEpochs,
-                                factor: config.training.lrDecayFactor)
         model.initializeParameters(seed: config.training.seed)
         var restored: CheckpointState?
         if resume, FileManager.default.fileExists(atPath: config.training.checkpoint) {
@@ -46,8 +44,17 @@ public final class Trainer {
             adam.restore(firstMoment: checkpoint.adamFirst, secondMoment: checkpoint.adamSecond, stepCount: checkpoint.adamStep)
             restored = checkpoint
         }
+        // The schedule's total is fixed when the run starts and kept on resume (unless set explicitly).
+        var config = config
+        if config.training.scheduleSteps == nil {
+            config.training.scheduleSteps = restored?.config.training.scheduleSteps ?? restored?.config.training.steps ?? config.training.steps
+        }
+        self.config = config
+        schedule = config.training.learningRateSchedule(total: config.training.scheduleSteps!, stepsPerEpoch: data.stepsPerEpoch)
         let initialAverage = restored?.ema ?? model.parameters.array
-        ema = config.training.emaDecay.map { ExponentialMovingAverage(initial: initialAverage, decay: $0) }
+        ema = config.training.emaDecay.map {
+            ExponentialMovingAverage(initial: initialAverage, decay: $0, warmup: config.training.emaWarmup, updates: restored?.emaUpdates ?? 0)
+        }
         state = restored ?? CheckpointState(config: config, step: 0, epoch: 0, stepInEpoch: 0, stepsPerEpoch: data.stepsPerEpoch,
                                             parameters: [], adamFirst: [], adamSecond: [], adamStep: 0, ema: nil)
         state.config = config
@@ -55,7 +62,10 @@ public final class Trainer {
         // Rank 0's parameters are authoritative; every rank must then hold identical ones.
         comm.broadcast(model.parameters.buffer, root: 0)
         try verifyIdenticalParameters(when: "start")
-        if let restored { self.log("resumed from \(config.training.checkpoint) at step \(restored.step) (epoch \(restored.epoch))") }
+        if let restored {
+            self.log("resumed from \(config.training.checkpoint) at step \(restored.step) (epoch \(restored.epoch))")
+            if restored.trainingData == nil { self.log("note: \(config.training.checkpoint) predates training-data records (format \(restored.formatVersion)); this run adds one") }
+        }
     }
 
     /// Trains until `config.training.steps` or a stop signal. Returns the number of the last completed step.
@@ -63,54 +73,86 @@ public final class Trainer {
     public func run() throws -> Int {
         let batch = data.globalBatch
         log("training: \(data.peptides.count) peptide(s), global batch \(batch) (\(data.framesPerPeptide) frames each), \(comm.size) rank(s), \(data.stepsPerEpoch) steps/epoch, \(model.layout.count) parameters, validation \(data.validation.count) frames")
+        log("recipe: \(data.stream.rawValue) stream (\(data.trainingBytes / 1024) KiB of frames), coupling \(config.training.coupling.rawValue), random rotation \(config.training.rotatesData ? "on" : "off"), σ \(config.training.sigma), schedule \(config.training.schedule.rawValue) over \(schedule.totalSteps) steps, EMA \(config.training.emaDecay.map { "\($0)\(config.training.emaWarmup ? " with warm-up" : "")" } ?? "off"), clip \(config.training.gradientClip.map { "\($0)" } ?? "off")")
+        if state.trainingData == nil || state.step == 0, comm.isRoot { state.trainingData = try data.record() }
         var timer = PhaseTimer()
         let started = Date()
+        var lastCheckpoint = Date()
         let firstStep = state.step
         var recentLoss: [Double] = []
+        var skippedInARow = 0
         while state.step < config.training.steps {
             let epoch = state.step / data.stepsPerEpoch, stepInEpoch = state.step % data.stepsPerEpoch
+            let key = { (sample: TrainingSample) -> [UInt64] in
+                [RandomPurpose.training.rawValue, UInt64(epoch), UInt64(stepInEpoch), UInt64(sample.globalIndex)]
+            }
             let samples = data.samples(epoch: epoch, stepInEpoch: stepInEpoch, rank: comm.rank, size: comm.size)
             let coordinates = try timer.measure(.data) { try data.coordinates(of: samples, epoch: epoch) }
-            let inputs = FlowMatchingInputs.make(
-                molecules: samples.map { (data.peptides[$0.peptide],
-                                          [RandomPurpose.training.rawValue, UInt64(epoch), UInt64(stepInEpoch), UInt64($0.globalIndex)]) },
-                coordinates: coordinates, config: config)
+            var pairedPrior: [[Double]?]?
+            if config.training.coupling != .independent {
+                let gathered = timer.measure(.communication) { comm.allgather(coordinates).flatMap { $0 } }
+                pairedPrior = timer.measure(.coupling) {
+                    StepCoupling.pairedPriors(local: samples, global: data.samples(epoch: epoch, stepInEpoch: stepInEpoch, rank: 0, size: 1),
+                                              globalCoordinates: gathered, data: data, config: config, key: key)
+                }
+            }
+            let inputs = FlowMatchingInputs.make(molecules: samples.map { (data.peptides[$0.peptide], key($0)) },
+                                                 coordinates: coordinates, config: config, pairedPrior: pairedPrior)
             model.zeroGradients()
             let localLoss = timer.measure(.compute) {
                 inputs.evaluate(model: model, weight: 1 / Double(batch), microBatch: config.data.microBatch, backward: true)
             }
-            var reduced = [localLoss, Double(StopSignal.received)]
+            // Finite flag: 1 on a rank whose loss or gradient is NaN or ±∞ (overflow); summed with the loss.
+            let localFinite = localLoss.isFinite && GradientClipping.norm(model.gradients.pointer, count: model.layout.count).isFinite
+            var reduced = [localLoss, Double(StopSignal.received), localFinite ? 0 : 1]
             timer.measure(.communication) {
                 comm.allreduce(model.gradients.buffer, .sum)
                 comm.allreduce(&reduced, .sum)
             }
             let loss = reduced[0]
+            let learningRate = schedule.learningRate(step: state.step)
+            var skipped = reduced[2] != 0 || !loss.isFinite
             timer.measure(.optimizer) {
-                if let clip = config.training.gradientClip {
-                    GradientClipping.clip(model.gradients.pointer, count: model.layout.count, maxNorm: clip)
+                if !skipped, let clip = config.training.gradientClip {
+                    // The reduced gradient is the same on every rank, so every rank decides alike.
+                    skipped = !GradientClipping.clip(model.gradients.pointer, count: model.layout.count, maxNorm: clip).isFinite
                 }
-                adam.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer,
-                          learningRate: schedule.learningRate(epoch: epoch))
+                guard !skipped else { return }
+                adam.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer, learningRate: learningRate)
                 ema?.update(model.parameters.pointer)
             }
             state.step += 1
+            if skipped {
+                state.skippedSteps += 1
+                skippedInARow += 1
+                log("step \(state.step): non-finite loss or gradient (loss \(loss)); step skipped (\(skippedInARow) in a row, \(state.skippedSteps) in all)")
+                if skippedInARow >= config.training.maxSkippedSteps {
+                    throw TrainingError("\(skippedInARow) steps in a row had a non-finite loss or gradient (training.max_skipped_steps = \(config.training.maxSkippedSteps)); stopped at step \(state.step) without writing a checkpoint: the last one at \(config.training.checkpoint) is from before. Check the data (tbg inspect) and the learning rate.")
+                }
+            } else {
+                skippedInARow = 0
+            }
             state.historySteps.append(Int32(state.step))
             state.historyLoss.append(loss)
-            recentLoss.append(loss)
+            if loss.isFinite { recentLoss.append(loss) }
             if state.step % config.training.logEvery == 0 || state.step == config.training.steps {
                 let elapsed = Date().timeIntervalSince(started)
                 let done = state.step - firstStep
                 let rate = Double(done * batch) / max(elapsed, 1e-9)
                 let eta = Double(config.training.steps - state.step) * elapsed / Double(max(done, 1))
-                let mean = recentLoss.reduce(0, +) / Double(recentLoss.count)
+                let mean = recentLoss.isEmpty ? Double.nan : recentLoss.reduce(0, +) / Double(recentLoss.count)
                 log(String(format: "step %d/%d  epoch %d  loss %.5f  lr %.2e  %.1f samples/s  ETA %@", state.step,
-                           config.training.steps, epoch, mean, schedule.learningRate(epoch: epoch), rate, Self.duration(eta)))
+                           config.training.steps, epoch, mean, learningRate, rate, Self.duration(eta)))
                 recentLoss.removeAll()
             }
             if state.step % config.training.validateEvery == 0 || state.step == config.training.steps { try validate() }
             let stopping = reduced[1] != 0
-            if state.step % config.training.checkpointEvery == 0 || state.step == config.training.steps || stopping {
+            // Time-based checkpoints: rank 0's clock decides, broadcast so all ranks agree.
+            var due = [config.training.checkpointMinutes.map { Date().timeIntervalSince(lastCheckpoint) >= $0 * 60 ? 1.0 : 0 } ?? 0]
+            if config.training.checkpointMinutes != nil { comm.broadcast(&due, root: 0) }
+            if state.step % config.training.checkpointEvery == 0 || state.step == config.training.steps || stopping || due[0] != 0 {
                 try writeCheckpoint()
+                lastCheckpoint = Date()
             }
             if stopping {
                 log("stopping after step \(state.step) on \(StopSignal.name(StopSignal.received == 0 ? SIGTERM : StopSignal.received)): checkpoint written to \(config.training.checkpoint); continue with --resume")
@@ -122,24 +164,40 @@ public final class Trainer {
         return state.step
     }
 
-    /// Mean flow-matching loss over the validation frames (fixed randomness, so comparable over time).
+    /// Mean flow-matching loss over the validation frames (fixed randomness and independent pairs,
+    /// so comparable over time and between recipes), of the raw weights and of the EMA weights.
     func validate() throws {
         guard !data.validation.isEmpty else { return }
+        let raw = try validationLoss()
+        var line = String(format: "step %d  validation loss %.5f", state.step, raw)
+        state.validationSteps.append(Int32(state.step))
+        state.validationLoss.append(raw)
+        if let ema {
+            let current = model.parameters.array
+            model.parameters.pointer.update(from: ema.values, count: ema.values.count)
+            defer { model.parameters.pointer.update(from: current, count: current.count) }
+            let averaged = try validationLoss()
+            state.validationLossEMA.append(averaged)
+            line += String(format: "  EMA %.5f", averaged)
+        }
+        log(line + "  (\(data.validation.count) frames)")
+    }
+
+    func validationLoss() throws -> Double {
         let total = data.validation.count
         let low = total * comm.rank / comm.size, high = total * (comm.rank + 1) / comm.size
         var coordinates: [Float] = []
         var molecules: [(peptide: TrainingPeptide, key: [UInt64])] = []
+        var validationConfig = config
+        validationConfig.training.randomRotation = false
         for index in low..<high {
-            let (peptide, frame) = data.validation[index]
-            coordinates += try peptide.trajectory.readFrames(frame..<(frame + 1))
-            molecules.append((peptide, [RandomPurpose.validation.rawValue, UInt64(index)]))
+            let entry = data.validation[index]
+            coordinates += try entry.file.readFrames(entry.frame..<(entry.frame + 1))
+            molecules.append((entry.peptide, [RandomPurpose.validation.rawValue, UInt64(index)]))
         }
-        let inputs = FlowMatchingInputs.make(molecules: molecules, coordinates: coordinates, config: config)
+        let inputs = FlowMatchingInputs.make(molecules: molecules, coordinates: coordinates, config: validationConfig)
         let local = inputs.evaluate(model: model, weight: 1 / Double(total), microBatch: config.data.microBatch, backward: false)
-        let loss = comm.allreduce(local, .sum)
-        state.validationSteps.append(Int32(state.step))
-        state.validationLoss.append(loss)
-        log(String(format: "step %d  validation loss %.5f  (%d frames)", state.step, loss, total))
+        return comm.allreduce(local, .sum)
     }
 
     func writeCheckpoint() throws {
@@ -152,6 +210,8 @@ public final class Trainer {
         state.adamSecond = adam.secondMoment
         state.adamStep = adam.stepCount
         state.ema = ema?.values
+        state.emaUpdates = ema?.updates ?? 0
+        state.config = config
         try Checkpoint.write(state, layout: model.layout, to: config.training.checkpoint)
     }
 
@@ -188,7 +248,7 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
 /// Wall time per named phase, reported as min/avg/max over ranks at the end (CoMD's timers).
 struct PhaseTimer {
     enum Phase: Int, CaseIterable {
-        case data, compute, communication, optimizer
+        case data, coupling, compute, communication, optimizer
     }
 
     var seconds = [Double](repeating: 0, count: Phase.allCases.count)

@@ -75,7 +75,8 @@ struct EvaluateCommand: ParsableCommand {
         let dimensions = Double(result.degreesOfFreedom)
         return NLLReport(checkpoint: checkpoint, frames: frames.count, mean: result.mean, standardError: result.standardError,
                          dimensions: result.degreesOfFreedom, meanPerDimension: result.mean / dimensions,
-                         standardErrorPerDimension: result.standardError / dimensions)
+                         standardErrorPerDimension: result.standardError / dimensions, meanBgflow: result.meanBgflow,
+                         meanNanometres: result.meanNanometres, weights: runner.weightsDescription)
     }
 }
 
@@ -129,6 +130,11 @@ struct NLLReport: Encodable, Equatable {
     var dimensions: Int
     @JSONNullable var meanPerDimension: Double? = nil
     @JSONNullable var standardErrorPerDimension: Double? = nil
+    /// The mean without the Gaussian constant (D/2)·ln 2π (bgflow's convention, TBG's tables).
+    @JSONNullable var meanBgflow: Double? = nil
+    /// The mean for coordinates in nm (mean − D·ln scaling).
+    @JSONNullable var meanNanometres: Double? = nil
+    var weights = ""
     var units = "model units (positions times the checkpoint's model.scaling per nm), 3(N-1) dimensions"
 
     enum CodingKeys: String, CodingKey {
@@ -137,7 +143,9 @@ struct NLLReport: Encodable, Equatable {
         case dimensions
         case meanPerDimension = "mean_per_dimension"
         case standardErrorPerDimension = "standard_error_per_dimension"
-        case units
+        case meanBgflow = "mean_bgflow"
+        case meanNanometres = "mean_nm"
+        case units, weights
     }
 }
 
@@ -168,7 +176,7 @@ enum EvaluationText {
             return ("  " + cells.joined()).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
         if let nll = output.nll {
-            lines.append("  NLL of \(nll.frames) MD frames: \(number(nll.mean, 4)) ± \(number(nll.standardError, 4)) (\(nll.dimensions) dimensions), \(number(nll.meanPerDimension, 5)) ± \(number(nll.standardErrorPerDimension, 5)) per dimension, model units")
+            lines.append("  NLL of \(nll.frames) MD frames: \(number(nll.mean, 4)) ± \(number(nll.standardError, 4)) (\(nll.dimensions) dimensions), \(number(nll.meanPerDimension, 5)) ± \(number(nll.standardErrorPerDimension, 5)) per dimension, model units; bgflow convention \(number(nll.meanBgflow, 4)), in nm \(number(nll.meanNanometres, 4))")
         }
         var notes: [String] = []
         for (name, set) in [("proposal", report.proposal), ("reweighted", report.reweighted)] {

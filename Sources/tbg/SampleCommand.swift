@@ -65,6 +65,7 @@ struct SampleCommand: ParsableCommand {
             do {
                 let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: sampler.settings,
                                               seed: seed, communicator: comm)
+                if comm.isRoot { writeLine("tbg sample: model: \(runner.weightsDescription)") }
                 let started = Date()
                 let (records, summary) = try runner.run(count: count, roundTrip: roundTrip)
                 guard comm.isRoot, let summary else { return }
@@ -105,9 +106,11 @@ struct NLLCommand: ParsableCommand {
                         writeLine("{\"frame\": \(frame), \"nll\": \(value), \"nll_per_dimension\": \(value / Double(result.degreesOfFreedom))}")
                     }
                 } else {
-                    writeLine(String(format: "tbg nll: %d frames, NLL %.4f ± %.4f (model units, %d dimensions), %.5f ± %.5f per dimension",
-                                     result.frames.count, result.mean, result.standardError, result.degreesOfFreedom,
-                                     result.mean / Double(result.degreesOfFreedom), result.standardError / Double(result.degreesOfFreedom)))
+                    writeLine(String(format: "tbg nll: %d frames, NLL %.4f ± %.4f (normalised, model units ×%g, %d dimensions), %.5f ± %.5f per dimension; bgflow convention %.4f; in nm %.4f",
+                                     result.frames.count, result.mean, result.standardError, result.scaling, result.degreesOfFreedom,
+                                     result.mean / Double(result.degreesOfFreedom), result.standardError / Double(result.degreesOfFreedom),
+                                     result.meanBgflow, result.meanNanometres))
+                    writeLine("tbg nll: model: \(runner.weightsDescription)")
                 }
             } catch {
                 if comm.size > 1 { comm.abort(code: 1, message: "tbg nll: error: \(error)") }

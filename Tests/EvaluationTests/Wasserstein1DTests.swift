@@ -80,8 +80,3 @@ final class Wasserstein1DTests: XCTestCase {
         XCTAssertEqual(Wasserstein1D.transportCost(a, b, p: 2), pairs.map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / 37, accuracy: 1e-12)
     }
 }
-
-extension SplitMix64 {
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-}

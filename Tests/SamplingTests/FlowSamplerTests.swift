@@ -73,4 +73,30 @@ final class FlowSamplerTests: XCTestCase {
         XCTAssertNotEqual(a.map(\.logQ), c.map(\.logQ))
         XCTAssertTrue(a.allSatisfy { $0.logQ.isFinite })
     }
+
+    func testASingleMoleculeModelRefusesAnotherTopology() throws {
+        let scratch = try ScratchDirectory("sampler-topology")
+        defer { scratch.remove() }
+        let checkpoint = try Self.trainedCheckpoint(scratch)
+        let source = try TrajectoryFile(path: Fixtures.path("ad2_capped.h5"))
+        let coordinates = try source.readFrames(0..<2)
+        func variant(_ name: String, topology: String) throws -> String {
+            let path = scratch.file(name)
+            try TrajectoryWriter.write(TrajectoryContents(coordinates: coordinates, frameCount: 2, atomCount: 22, topologyJSON: topology,
+                                                          metadataJSON: source.metadataJSON, systemXML: source.systemXML), to: path)
+            return path
+        }
+        // Same atom count, one atom renamed (CB → CX).
+        let renamed = try variant("renamed.h5", topology: source.topologyJSON.replacingOccurrences(of: "\"name\": \"CB\"", with: "\"name\": \"CX\""))
+        XCTAssertNotEqual(try TrajectoryFile(path: renamed).topologyJSON, source.topologyJSON, "the variant must differ")
+        for path in [renamed] {
+            XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: path, settings: SamplerSettings(), seed: 0,
+                                                  communicator: SerialCommunicator())) {
+                XCTAssertTrue("\($0)".contains("atom 10 is ALA2 CX (C), expected ALA2 CB (C)"), "\($0)")
+                XCTAssertTrue("\($0)".contains("trained on AD"), "\($0)")
+            }
+        }
+        XCTAssertNoThrow(try SampleRunner(checkpointPath: checkpoint, peptidePath: Fixtures.path("ad2_capped.h5"), settings: SamplerSettings(),
+                                          seed: 0, communicator: SerialCommunicator()), "the molecule it was trained on")
+    }
 }

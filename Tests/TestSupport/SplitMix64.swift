@@ -1,5 +1,5 @@
 /// Deterministic random numbers for tests (SplitMix64).
-public struct SplitMix64 {
+public struct SplitMix64: RandomNumberGenerator {
     public var state: UInt64
     public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
 
@@ -13,4 +13,7 @@ public struct SplitMix64 {
 
     /// Uniform in [−1, 1).
     public mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) * 2 - 1 }
+
+    /// Uniform in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }

@@ -108,7 +108,6 @@ final class ConfigAndScheduleTests: XCTestCase {
             }
         }
         assertClose(parameters.map(Double.init), theta, absolute: 1e-6, relative: 1e-6, "Adam")
-        XCTAssertEqual(StepSchedule(base: 5e-4, milestones: [4, 8], factor: 0.1).learningRate(epoch: 9), 5e-6, accuracy: 1e-18)
     }
 }
 

@@ -22,12 +22,15 @@ final class TrainerTests: XCTestCase {
         let written = try Checkpoint.read(full.training.checkpoint)
         XCTAssertEqual(written.step, 8)
         XCTAssertEqual(written.parameters, reference, "checkpoint holds the final parameters")
-        XCTAssertEqual(written.config, full)
+        var resolved = full
+        resolved.training.scheduleSteps = 8
+        XCTAssertEqual(written.config, resolved, "the stored configuration has the schedule's total fixed")
         try FileManager.default.removeItem(atPath: full.training.checkpoint)
 
-        // Stop at 3 (a checkpoint), then resume to 8 in a new trainer.
+        // Stop at 3 (a checkpoint) of a run whose schedule spans 8 steps, then resume to 8 in a new trainer.
         var partial = full
         partial.training.steps = 3
+        partial.training.scheduleSteps = 8
         _ = try Trainer(config: partial, communicator: SerialCommunicator(), resume: false) { _ in }.run()
         let resumed = try Trainer(config: full, communicator: SerialCommunicator(), resume: true) { _ in }
         XCTAssertEqual(try resumed.run(), 8)

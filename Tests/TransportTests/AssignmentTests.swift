@@ -1,7 +1,7 @@
 // The exact assignment solver (Jonker–Volgenant) against brute force over all permutations for
 // n ≤ 7, against a textbook O(n³) Hungarian method for larger n, on known answers, with many ties,
-// and with its LP-duality certificate. Set TBG_ASSIGNMENT_BENCH=2000,10000 to time torus problems.
-import Evaluation
+// and with its LP-duality certificate.
+import Transport
 import Foundation
 import TestSupport
 import XCTest
@@ -50,28 +50,6 @@ final class AssignmentTests: XCTestCase {
             let solution = LinearAssignment.solve(costs: costs, size: n)
             XCTAssertEqual(solution.totalCost, hungarian(costs, n), "n = \(n)")
             XCTAssertTrue(LinearAssignment.isOptimal(solution, costs: costs, size: n), "n = \(n)")
-        }
-    }
-
-    /// Ramachandran-like and uniform problems of 500 points are solved with a valid optimality
-    /// certificate (timings at 2000 and 10 000 points: `tbg bench transport`).
-    func testCertifiedOnTorusProblems() throws {
-        let sizes = [500]
-        var random = SplitMix64(seed: 13)
-        for m in sizes {
-            // Two Ramachandran-like clouds: points spread over two basins with periodic wrap.
-            func cloud() -> [SIMD2<Double>] {
-                (0..<m).map { _ in
-                    let basin = random.unit() < 0.7 ? SIMD2(-1.4, 2.6) : SIMD2(-1.4, -0.6)
-                    let angle = basin + SIMD2(normalQuantile(random.unit() * 0.998 + 0.001), normalQuantile(random.unit() * 0.998 + 0.001)) * 0.4
-                    return SIMD2(remainder(angle.x, 2 * .pi), remainder(angle.y, 2 * .pi))
-                }
-            }
-            let uniform = { (0..<m).map { _ in SIMD2(random.uniform(), random.uniform()) * .pi } }
-            for (label, a, b) in [("two-basin", cloud(), cloud()), ("uniform", uniform(), uniform())] {
-                let result = TorusTransport.distance(a, b)
-                XCTAssertTrue(result.certified, "\(label), M = \(m)")
-            }
         }
     }
 

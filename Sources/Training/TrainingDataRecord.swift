@@ -1,0 +1,112 @@
+// What a model was trained on, stored in its checkpoint (attribute `training_data`, JSON):
+//   {"stream": "iid", "peptides": [{"name": "AD", "atoms": [[0, "ACE", "H1", "H"], …],
+//     "files": [{"path": …, "training_frames": [0, 9500], "frames": 10000, "bytes": …, "fnv1a64": "…"}]}]}
+// so that NLL can avoid training frames, and so that a single-molecule model (`atoms` encoding)
+// refuses a peptide whose atoms differ from the one it learned.
+import Foundation
+import MDData
+
+public struct TrainingDataRecord: Codable, Equatable, Sendable {
+    public struct File: Codable, Equatable, Sendable {
+        public var path: String
+        /// [first, end) of the frames trained on.
+        public var trainingFrames: [Int]
+        public var frames: Int
+        public var bytes: Int
+        public var fnv1a64: String
+
+        enum CodingKeys: String, CodingKey {
+            case path, frames, bytes, fnv1a64
+            case trainingFrames = "training_frames"
+        }
+    }
+
+    /// One atom: residue position, residue name, atom name, element.
+    public struct Atom: Codable, Equatable, Sendable, CustomStringConvertible {
+        public var residueIndex: Int
+        public var residue: String
+        public var name: String
+        public var element: String
+
+        public init(residueIndex: Int, residue: String, name: String, element: String) {
+            self.residueIndex = residueIndex
+            self.residue = residue
+            self.name = name
+            self.element = element
+        }
+
+        public init(from decoder: Decoder) throws {
+            var container = try decoder.unkeyedContainer()
+            residueIndex = try container.decode(Int.self)
+            residue = try container.decode(String.self)
+            name = try container.decode(String.self)
+            element = try container.decode(String.self)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.unkeyedContainer()
+            try container.encode(residueIndex)
+            try container.encode(residue)
+            try container.encode(name)
+            try container.encode(element)
+        }
+
+        public var description: String { "\(residue)\(residueIndex + 1) \(name) (\(element.isEmpty ? "no element" : element))" }
+    }
+
+    public struct Peptide: Codable, Equatable, Sendable {
+        public var name: String
+        public var atoms: [Atom]
+        public var files: [File]
+    }
+
+    public var peptides: [Peptide]
+    public var stream: String
+
+    public static func atoms(of topology: MDTrajTopology) -> [Atom] {
+        topology.residues.enumerated().flatMap { position, residue in
+            residue.atoms.map { Atom(residueIndex: position, residue: residue.name, name: $0.name, element: $0.element ?? "") }
+        }
+    }
+
+    /// The first difference between two atom lists, in words (nil when they are the same).
+    public static func firstMismatch(_ expected: [Atom], _ actual: [Atom]) -> String? {
+        for (index, (a, b)) in zip(expected, actual).enumerated() where a != b {
+            return "atom \(index) is \(b), expected \(a)"
+        }
+        if expected.count != actual.count { return "\(actual.count) atoms, expected \(expected.count)" }
+        return nil
+    }
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    public static func decode(json: String) throws -> TrainingDataRecord {
+        try JSONDecoder().decode(TrainingDataRecord.self, from: Data(json.utf8))
+    }
+}
+
+public enum ContentHash {
+    /// The size and 64-bit FNV-1a hash of a file's bytes.
+    public static func fnv1a64(path: String) throws -> (bytes: Int, hash: UInt64) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw DataFormatError(file: path, "cannot read the file to hash it")
+        }
+        defer { try? handle.close() }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var bytes = 0
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            bytes += chunk.count
+            chunk.withUnsafeBytes { raw in
+                for byte in raw {
+                    hash ^= UInt64(byte)
+                    hash = hash &* 0x0000_0100_0000_01B3
+                }
+            }
+        }
+        return (bytes, hash)
+    }
+}
