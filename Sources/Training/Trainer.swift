@@ -93,7 +93,7 @@ public final class Trainer {
                 let gathered = timer.measure(.communication) { comm.allgather(coordinates).flatMap { $0 } }
                 pairedPrior = timer.measure(.coupling) {
                     StepCoupling.pairedPriors(local: samples, global: data.samples(epoch: epoch, stepInEpoch: stepInEpoch, rank: 0, size: 1),
-                                              globalCoordinates: gathered, data: data, config: config, key: key)
+                                              globalCoordinates: gathered, data: data, config: config, comm: comm, key: key)
                 }
             }
             let inputs = FlowMatchingInputs.make(molecules: samples.map { (data.peptides[$0.peptide], key($0)) },

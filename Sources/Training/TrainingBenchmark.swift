@@ -8,6 +8,7 @@ import Kernels
 import Linalg
 import Model
 import Optim
+import Transport
 
 public struct TrainingBenchmarkResult: Codable, Sendable {
     public var atoms: Int
@@ -19,9 +20,22 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var steps: Int
     public var medianStepSeconds: Double
     public var samplesPerSecond: Double
+    public var coupling: String
+    public var emaDecay: Double?
+    public var gradientClip: Double?
+    /// Median seconds per step of each optional part (included in the step time): the coupling
+    /// (gathering the batch and solving the global OT problem), the EMA update, the clipping.
+    public var couplingSeconds: Double
+    public var emaSeconds: Double
+    public var clipSeconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case atoms, ranks, hidden, layers, steps
+        case atoms, ranks, hidden, layers, steps, coupling
+        case emaDecay = "ema_decay"
+        case gradientClip = "gradient_clip"
+        case couplingSeconds = "coupling_seconds"
+        case emaSeconds = "ema_seconds"
+        case clipSeconds = "clip_seconds"
         case globalBatch = "global_batch"
         case featureWidth = "feature_width"
         case medianStepSeconds = "median_step_seconds"
@@ -30,7 +44,12 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
 }
 
 public enum TrainingBenchmark {
+    /// - Parameters:
+    ///   - coupling: independent, ot or equivariant_ot; the synthetic molecules of 22 atoms have
+    ///     alanine dipeptide's three interchangeable methyl-hydrogen triples (the `atoms` encoding).
+    ///   - emaDecay, gradientClip: nil = off.
     public static func run(model config: EGNNConfig, atoms: Int, globalBatch: Int, steps: Int, warmup: Int, microBatch: Int,
+                           coupling: CouplingKind = .independent, emaDecay: Double? = nil, gradientClip: Double? = nil,
                            communicator comm: any Communicator) -> TrainingBenchmarkResult {
         BLASRuntime.setThreadCount(1)
         let model = EGNNVectorField<Float>(config: config)
@@ -52,24 +71,58 @@ public enum TrainingBenchmark {
                 inputs.targets.append(Float(3 * random.gaussian()))
             }
         }
-        var durations: [Double] = []
+        let groups = InterchangeableAtoms(groups: atoms == 22 ? [[1, 2, 3], [11, 12, 13], [19, 20, 21]] : [], atomCount: atoms)
+        let ema = emaDecay.map { ExponentialMovingAverage(initial: model.parameters.array, decay: $0) }
+        let localData = inputs.positions.map(Double.init)
+        var durations: [Double] = [], couplingTimes: [Double] = [], emaTimes: [Double] = [], clipTimes: [Double] = []
+        func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         for step in 0..<(warmup + steps) {
             comm.barrier()
             let start = DispatchTime.now().uptimeNanoseconds
+            if coupling != .independent {
+                // As the trainer: gather the global batch, every rank solves the same OT problem.
+                let data = comm.allgather(localData).flatMap { $0 }
+                let prior = (0..<globalBatch).flatMap { g -> [Double] in
+                    var r = RandomSource(seed: 5, streams: [UInt64(step), UInt64(g)])
+                    var x = [Double](repeating: 0, count: atoms * 3)
+                    x.withUnsafeMutableBufferPointer { FlowMatching.meanFreeGaussian($0.baseAddress!, atoms: atoms, random: &r) }
+                    return x
+                }
+                let cost: CouplingCost = coupling == .equivariantOT ? .aligned(groups) : .euclidean
+                let rows = (globalBatch * comm.rank / comm.size)..<(globalBatch * (comm.rank + 1) / comm.size)
+                let matrix = comm.allgather(MinibatchCoupling.costs(prior: prior, data: data, count: globalBatch, atoms: atoms,
+                                                                    cost: cost, rows: rows)).flatMap { $0 }
+                let pairing = MinibatchCoupling.pair(prior: prior, data: data, count: globalBatch, atoms: atoms, cost: cost, matrix: matrix)
+                precondition(pairing.coupledCost.isFinite)
+            }
+            let couplingDone = DispatchTime.now().uptimeNanoseconds
             model.zeroGradients()
             var loss = inputs.evaluate(model: model, weight: 1 / Double(globalBatch), microBatch: microBatch, backward: true)
             comm.allreduce(model.gradients.buffer, .sum)
             loss = comm.allreduce(loss, .sum)
+            let clipStart = DispatchTime.now().uptimeNanoseconds
+            if let gradientClip { GradientClipping.clip(model.gradients.pointer, count: model.layout.count, maxNorm: gradientClip) }
+            let clipSeconds = seconds(since: clipStart)
             adam.step(parameters: model.parameters.pointer, gradients: model.gradients.pointer, learningRate: 5e-4)
+            let emaStart = DispatchTime.now().uptimeNanoseconds
+            ema?.update(model.parameters.pointer)
+            let emaSeconds = seconds(since: emaStart)
             comm.barrier()
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            if step >= warmup { durations.append(comm.allreduce(seconds, .max)) }
+            let total = seconds(since: start)
+            if step >= warmup {
+                durations.append(comm.allreduce(total, .max))
+                couplingTimes.append(comm.allreduce(Double(couplingDone - start) / 1e9, .max))
+                emaTimes.append(comm.allreduce(emaSeconds, .max))
+                clipTimes.append(comm.allreduce(clipSeconds, .max))
+            }
             precondition(loss.isFinite, "non-finite benchmark loss")
         }
-        durations.sort()
-        let median = durations[durations.count / 2]
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let step = median(durations)
         return TrainingBenchmarkResult(atoms: atoms, globalBatch: globalBatch, ranks: comm.size, hidden: config.hidden,
                                        layers: config.layers, featureWidth: config.featureWidth, steps: steps,
-                                       medianStepSeconds: median, samplesPerSecond: Double(globalBatch) / median)
+                                       medianStepSeconds: step, samplesPerSecond: Double(globalBatch) / step,
+                                       coupling: coupling.rawValue, emaDecay: emaDecay, gradientClip: gradientClip,
+                                       couplingSeconds: median(couplingTimes), emaSeconds: median(emaTimes), clipSeconds: median(clipTimes))
     }
 }

@@ -4,10 +4,13 @@
 // bijection σ minimising Σⱼ c(x₀_σ(j), x₁ⱼ) — the exact OT plan between the two empirical measures
 // with uniform weights (Birkhoff: a permutation) — and pair x₁ⱼ with x₀_σ(j):
 //   euclidean: c = |x₀ − x₁|²                       (OT-CFM: Tong et al. 2023; Pooladian et al. 2023)
-//   aligned:   c = min_{R, π} |R x₀∘π − x₁|²         (equivariant OT FM: Klein, Krämer & Noé 2023)
-// With `aligned` the paired prior sample is also replaced by its superposition R x₀∘π onto x₁, which
-// has the same (rotation- and permutation-invariant) prior density, so the coupling's marginals stay
-// the prior and the data.
+//   aligned:   c = min_R |R x₀ − x₁|²                 (equivariant OT FM: Klein, Krämer & Noé 2023)
+// With `aligned` the paired prior sample is then replaced by its best superposition R x₀∘π onto x₁
+// over rotations and permutations π of interchangeable atoms (exact by enumeration where feasible,
+// `RigidAlignment.align`), which has the same (rotation- and permutation-invariant) prior density,
+// so the coupling's marginals stay the prior and the data. The plan's cost leaves out π: the
+// permutations only exchange a few hydrogens and would cost ~10× more per pair in the n² matrix
+// (`tbg bench train --coupling equivariant_ot`).
 //
 // The assignment is solved exactly by `LinearAssignment` on integer costs qᵢⱼ = round(cᵢⱼ · s) with
 // s = 2²⁹ / max c: the plan is optimal for the quantised costs, whose relative error is ≤ 2⁻³⁰.
@@ -30,27 +33,26 @@ public struct MinibatchPairing: Sendable {
 }
 
 public enum MinibatchCoupling {
-    /// The n × n cost matrix c[i·n + j] = c(x₀ᵢ, x₁ⱼ), row-major.
-    public static func costs(prior: [Double], data: [Double], count n: Int, atoms: Int, cost: CouplingCost) -> [Double] {
+    /// The n × n cost matrix c[i·n + j] = c(x₀ᵢ, x₁ⱼ), row-major; or only its rows `rows` (then
+    /// (rows.count) × n), so that ranks can share the work: every entry is computed the same way
+    /// whichever rows are asked for.
+    public static func costs(prior: [Double], data: [Double], count n: Int, atoms: Int, cost: CouplingCost,
+                             rows: Range<Int>? = nil) -> [Double] {
         let stride = atoms * 3
-        var costs = [Double](repeating: 0, count: n * n)
+        let rows = rows ?? 0..<n
+        var costs = [Double](repeating: 0, count: rows.count * n)
         prior.withUnsafeBufferPointer { x0 in
             data.withUnsafeBufferPointer { x1 in
-                for i in 0..<n {
+                for i in rows {
                     for j in 0..<n {
                         let a = x0.baseAddress! + i * stride, b = x1.baseAddress! + j * stride
                         switch cost {
                         case .euclidean:
                             var sum = 0.0
                             for k in 0..<stride { sum += (a[k] - b[k]) * (a[k] - b[k]) }
-                            costs[i * n + j] = sum
-                        case .aligned(let groups):
-                            // The matrix uses the alternating heuristic (a few Kabsch solves per
-                            // pair); the chosen pairs are then aligned exactly where enumeration is
-                            // possible.
-                            costs[i * n + j] = groups.groups.isEmpty
-                                ? RigidAlignment.kabsch(a, onto: b, atoms: atoms).squaredDistance
-                                : RigidAlignment.alternating(a, onto: b, groups: groups, rounds: 2).squaredDistance
+                            costs[(i - rows.lowerBound) * n + j] = sum
+                        case .aligned:
+                            costs[(i - rows.lowerBound) * n + j] = RigidAlignment.kabschDistance(a, onto: b, atoms: atoms)
                         }
                     }
                 }
@@ -69,11 +71,13 @@ public enum MinibatchCoupling {
         return LinearAssignment.solve(costs: quantised, size: n).columnOfRow
     }
 
-    /// Pairs n prior and n data samples of one molecule (each n × atoms × 3, centred).
-    public static func pair(prior: [Double], data: [Double], count n: Int, atoms: Int, cost: CouplingCost) -> MinibatchPairing {
+    /// Pairs n prior and n data samples of one molecule (each n × atoms × 3, centred); `matrix` is
+    /// their cost matrix when the caller has it already (e.g. assembled from ranks' rows).
+    public static func pair(prior: [Double], data: [Double], count n: Int, atoms: Int, cost: CouplingCost,
+                            matrix given: [Double]? = nil) -> MinibatchPairing {
         precondition(prior.count == n * atoms * 3 && data.count == n * atoms * 3, "prior and data must hold n molecules of `atoms` atoms")
         let stride = atoms * 3
-        let matrix = costs(prior: prior, data: data, count: n, atoms: atoms, cost: cost)
+        let matrix = given ?? costs(prior: prior, data: data, count: n, atoms: atoms, cost: cost)
         let sigma = n > 1 ? assignment(costs: matrix, count: n) : Array(0..<n)
         var paired = [Double](repeating: 0, count: prior.count)
         var coupled = 0.0, independent = 0.0

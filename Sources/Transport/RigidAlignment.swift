@@ -95,6 +95,59 @@ public enum RigidAlignment {
                              squaredDistance: max(0, norms - 2 * lambda))
     }
 
+    /// min_R Σₖ |R aₖ − bₖ|² alone, without the rotation: the largest root of Horn's characteristic
+    /// polynomial P(λ) = λ⁴ + c₂λ² + c₁λ + c₀ (c₂ = −2 Σ M²ᵢⱼ, c₁ = −8 det M, c₀ = det K) by Newton's
+    /// method from the upper bound (Σ|a|² + Σ|b|²)/2 (Theobald's QCP, Acta Cryst. A61, 2005), with the
+    /// full eigen-solution as a fallback when Newton does not settle. About 10× cheaper than `kabsch`.
+    public static func kabschDistance(_ moving: UnsafePointer<Double>, onto target: UnsafePointer<Double>, atoms: Int) -> Double {
+        var m = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        var norms = 0.0
+        for k in 0..<atoms {
+            let a = moving + 3 * k, b = target + 3 * k
+            let (ax, ay, az, bx, by, bz) = (a[0], a[1], a[2], b[0], b[1], b[2])
+            norms += ax * ax + ay * ay + az * az + bx * bx + by * by + bz * bz
+            m.0 += ax * bx; m.1 += ax * by; m.2 += ax * bz
+            m.3 += ay * bx; m.4 += ay * by; m.5 += ay * bz
+            m.6 += az * bx; m.7 += az * by; m.8 += az * bz
+        }
+        if let lambda = largestRoot([m.0, m.1, m.2, m.3, m.4, m.5, m.6, m.7, m.8], norms: norms) { return max(0, norms - 2 * lambda) }
+        return kabsch(moving, onto: target, atoms: atoms).squaredDistance
+    }
+
+    /// The largest eigenvalue of Horn's K(M) by Newton's method on its characteristic polynomial
+    /// from the upper bound norms/2 = (Σ|a|² + Σ|b|²)/2; nil when it does not settle.
+    static func largestRoot(_ m: [Double], norms: Double) -> Double? {
+        let (sxx, sxy, sxz, syx, syy, syz, szx, szy, szz) = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8])
+        let k: [Double] = [
+            sxx + syy + szz, syz - szy, szx - sxz, sxy - syx,
+            syz - szy, sxx - syy - szz, sxy + syx, szx + sxz,
+            szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy,
+            sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz,
+        ]
+        let squares = m.reduce(0) { $0 + $1 * $1 }
+        let detM = sxx * (syy * szz - syz * szy) - sxy * (syx * szz - syz * szx) + sxz * (syx * szy - syy * szx)
+        let c2 = -2 * squares, c1 = -8 * detM, c0 = determinant4(k)
+        var lambda = norms / 2
+        for _ in 0..<50 {
+            let l2 = lambda * lambda
+            let p = (l2 + c2) * l2 + c1 * lambda + c0
+            let dp = 4 * l2 * lambda + 2 * c2 * lambda + c1
+            guard dp != 0 else { return nil }
+            let next = lambda - p / dp
+            if abs(next - lambda) <= 1e-13 * max(1, abs(next)) { return next }
+            lambda = next
+        }
+        return nil
+    }
+
+    static func determinant4(_ a: [Double]) -> Double {
+        let s0 = a[0] * a[5] - a[4] * a[1], s1 = a[0] * a[6] - a[4] * a[2], s2 = a[0] * a[7] - a[4] * a[3]
+        let s3 = a[1] * a[6] - a[5] * a[2], s4 = a[1] * a[7] - a[5] * a[3], s5 = a[2] * a[7] - a[6] * a[3]
+        let c5 = a[10] * a[15] - a[14] * a[11], c4 = a[9] * a[15] - a[13] * a[11], c3 = a[9] * a[14] - a[13] * a[10]
+        let c2 = a[8] * a[15] - a[12] * a[11], c1 = a[8] * a[14] - a[12] * a[10], c0 = a[8] * a[13] - a[12] * a[9]
+        return s0 * c5 - s1 * c4 + s2 * c3 + s3 * c2 - s4 * c1 + s5 * c0
+    }
+
     /// The best superposition over rotations and permutations of `groups` (see the file comment).
     public static func align(_ moving: UnsafePointer<Double>, onto target: UnsafePointer<Double>, groups: InterchangeableAtoms,
                              exhaustiveLimit: Int = RigidAlignment.exhaustiveLimit, rounds: Int = 4) -> Superposition {
@@ -169,15 +222,15 @@ public enum RigidAlignment {
             })
         }
         var choice = [Int](repeating: 0, count: groups.groups.count)
-        var bestChoice = choice, bestLambda = -Double.infinity, bestQuaternion = [1.0, 0, 0, 0]
+        var bestChoice = choice, bestLambda = -Double.infinity
         while true {
             var m = fixed
             for g in 0..<choice.count { for e in 0..<9 { m[e] += parts[g][choice[g]][e] } }
-            let (lambda, q) = hornMaximum(m)
+            // λ alone by Newton (the eigenvector only for the winner, below).
+            let lambda = largestRoot(m, norms: norms) ?? hornMaximum(m).0
             if lambda > bestLambda {
                 bestLambda = lambda
                 bestChoice = choice
-                bestQuaternion = q
             }
             // Next combination (odometer).
             var g = 0
@@ -194,8 +247,7 @@ public enum RigidAlignment {
             let p = permutationsOfGroup[g][bestChoice[g]]
             for (position, k) in group.enumerated() { permutation[k] = group[p[position]] }
         }
-        return Superposition(permutation: permutation, rotation: rotationMatrix(bestQuaternion),
-                             squaredDistance: max(0, norms - 2 * bestLambda))
+        return kabsch(moving, onto: target, atoms: atoms, permutation: permutation)
     }
 
     /// Horn's K(M) and its largest eigenpair (λ, unit quaternion (w, x, y, z)).

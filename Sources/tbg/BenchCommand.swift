@@ -99,20 +99,30 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Timed steps (median reported).") var steps = 10
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Option(help: "Molecules per forward/backward pass on a rank.") var microBatch = 8
+    @Option(help: "Coupling: independent, ot or equivariant_ot (22 atoms: alanine dipeptide's three methyl triples).") var coupling = "independent"
+    @Option(help: "EMA decay (default: no EMA).") var ema: Double?
+    @Option(help: "Gradient-norm clip (default: none).") var clip: Double?
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var distributed: DistributedOptions
+
+    func validate() throws {
+        guard CouplingKind(rawValue: coupling) != nil else { throw ValidationError("--coupling must be independent, ot or equivariant_ot") }
+    }
 
     func run() throws {
         let config = EGNNConfig(hidden: hidden, layers: layers, featureWidth: featureWidth)
         try distributed.withCommunicator { comm in
             let result = TrainingBenchmark.run(model: config, atoms: atoms, globalBatch: batch, steps: steps, warmup: warmup,
-                                               microBatch: microBatch, communicator: comm)
+                                               microBatch: microBatch, coupling: CouplingKind(rawValue: coupling)!, emaDecay: ema,
+                                               gradientClip: clip, communicator: comm)
             guard comm.isRoot else { return }
             if json {
                 print(try JSONOutput.line(result))
             } else {
                 print(String(format: "train: %d atoms, global batch %d, H %d, L %d, %d rank(s): %.3f s/step = %.1f samples/s (median of %d)",
                              atoms, batch, hidden, layers, comm.size, result.medianStepSeconds, result.samplesPerSecond, steps))
+                print(String(format: "train: per step: coupling %@ %.4f s, EMA %@ %.5f s, clip %@ %.5f s", coupling, result.couplingSeconds,
+                             ema.map { "\($0)" } ?? "off", result.emaSeconds, clip.map { "\($0)" } ?? "off", result.clipSeconds))
             }
         }
     }

@@ -34,21 +34,24 @@ final class TrainCommandTests: XCTestCase {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         // ε = 1 makes Adam's update smooth in the gradient, so float32 summation-order differences
         // between the rank layouts stay at rounding level instead of flipping near-zero signs.
-        let extra = ["training.adam.epsilon=1", "training.learning_rate=0.01", "data.frames_per_peptide=6"]
-        let one = try Executables.run(Executables.tbg, arguments("one.h5", steps: 3, extra: extra))
-        XCTAssertEqual(one.status, 0, one.standardError)
-        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + arguments("two.h5", steps: 3, extra: extra),
-                                      environment: Executables.mpiEnvironment)
-        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
-        XCTAssertTrue(two.standardOutput.contains("global batch 6 (6 frames each), 2 rank(s)"), two.standardOutput)
-        let a = try parameters("one.h5"), b = try parameters("two.h5")
-        XCTAssertEqual(a.count, b.count)
-        let start = try parameters("one.h5").count
-        XCTAssertGreaterThan(start, 0)
-        assertClose(b.map(Double.init), a.map(Double.init), absolute: 2e-6, relative: 1e-5, "parameters after 3 steps, 2 ranks vs 1")
-        let lossOne: [Double] = try HDF5File(opening: scratch.file("one.h5")).root().dataset("history/train_loss").read()
-        let lossTwo: [Double] = try HDF5File(opening: scratch.file("two.h5")).root().dataset("history/train_loss").read()
-        assertClose(lossTwo, lossOne, absolute: 0, relative: 1e-5, "losses")
+        // The OT couplings pair prior and data over the global batch, so they must agree too.
+        for coupling in ["independent", "ot", "equivariant_ot"] {
+            let extra = ["training.adam.epsilon=1", "training.learning_rate=0.01", "data.frames_per_peptide=6", "training.coupling=\(coupling)"]
+            let one = try Executables.run(Executables.tbg, arguments("one-\(coupling).h5", steps: 3, extra: extra))
+            XCTAssertEqual(one.status, 0, one.standardError)
+            let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + arguments("two-\(coupling).h5", steps: 3, extra: extra),
+                                          environment: Executables.mpiEnvironment)
+            XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+            XCTAssertTrue(two.standardOutput.contains("global batch 6 (6 frames each), 2 rank(s)"), two.standardOutput)
+            XCTAssertTrue(two.standardOutput.contains("coupling \(coupling)"), two.standardOutput)
+            let a = try parameters("one-\(coupling).h5"), b = try parameters("two-\(coupling).h5")
+            XCTAssertEqual(a.count, b.count)
+            XCTAssertGreaterThan(a.count, 0)
+            assertClose(b.map(Double.init), a.map(Double.init), absolute: 2e-6, relative: 1e-5, "\(coupling): parameters after 3 steps, 2 ranks vs 1")
+            let lossOne: [Double] = try HDF5File(opening: scratch.file("one-\(coupling).h5")).root().dataset("history/train_loss").read()
+            let lossTwo: [Double] = try HDF5File(opening: scratch.file("two-\(coupling).h5")).root().dataset("history/train_loss").read()
+            assertClose(lossTwo, lossOne, absolute: 0, relative: 1e-5, "\(coupling): losses")
+        }
     }
 
     /// Starts `executable`, waits for `marker` in its output, sends `signal`, waits for the exit.
@@ -96,6 +99,10 @@ final class TrainCommandTests: XCTestCase {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         let total = 150
         let env = Executables.mpiEnvironment
+        // The modern recipe: i.i.d. stream, equivariant OT with random rotations, OneCycle, EMA, clipping.
+        let recipe = ["training.coupling=equivariant_ot", "training.schedule=onecycle", "training.ema_decay=0.99",
+                      "training.gradient_clip=1.0", "training.sigma=0", "data.stream=iid"]
+        func arguments(_ checkpoint: String, steps: Int) -> [String] { self.arguments(checkpoint, steps: steps, extra: recipe) }
         let reference = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + arguments("reference2.h5", steps: total), environment: env)
         XCTAssertEqual(reference.status, 0, reference.standardError)
         let stopped = try interrupt(mpirun, ["-np", "2", Executables.tbg] + arguments("stopped2.h5", steps: total),
@@ -107,6 +114,11 @@ final class TrainCommandTests: XCTestCase {
                                           environment: env)
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertEqual(try parameters("stopped2.h5"), try parameters("reference2.h5"), "bit-identical after stop and resume on 2 ranks")
+        let ema = { (name: String) throws -> [Float] in
+            let group = try HDF5File(opening: self.scratch.file(name)).root().group("ema")
+            return try group.childNames().flatMap { try group.dataset($0).read(as: Float.self) }
+        }
+        XCTAssertEqual(try ema("stopped2.h5"), try ema("reference2.h5"), "the EMA too")
     }
 
     func testBadConfigurationFailsClearly() throws {

@@ -159,3 +159,32 @@ final class AlignmentAndCouplingTests: XCTestCase {
         XCTAssertEqual(groups.permutationCount, 12)
     }
 }
+
+extension AlignmentAndCouplingTests {
+    func testKabschDistanceByNewtonEqualsTheEigenSolution() {
+        for scale in [0.01, 1.0, 30.0] {
+            for _ in 0..<50 {
+                let a = centred(22, scale: scale), b = centred(22, scale: scale)
+                let full = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { RigidAlignment.kabsch(pa.baseAddress!, onto: $0.baseAddress!, atoms: 22) } }
+                let fast = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { RigidAlignment.kabschDistance(pa.baseAddress!, onto: $0.baseAddress!, atoms: 22) } }
+                XCTAssertEqual(fast, full.squaredDistance, accuracy: 1e-9 * max(1, full.squaredDistance))
+            }
+            // Near-perfect superposition (the characteristic polynomial's largest roots close together).
+            let a = centred(22, scale: scale)
+            let b = rotate(a, randomRotation()).map { $0 + 1e-6 * scale }
+            let fast = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { RigidAlignment.kabschDistance(pa.baseAddress!, onto: $0.baseAddress!, atoms: 22) } }
+            XCTAssertLessThan(fast, 1e-8 * scale * scale * 66 + 1e-9)
+        }
+    }
+
+    func testCostRowsComputedApartAssembleToTheWholeMatrix() {
+        let n = 7, atoms = 4
+        let prior = (0..<n).flatMap { _ in centred(atoms) }, data = (0..<n).flatMap { _ in centred(atoms) }
+        for cost in [CouplingCost.euclidean, .aligned(InterchangeableAtoms(groups: [], atomCount: atoms))] {
+            let whole = MinibatchCoupling.costs(prior: prior, data: data, count: n, atoms: atoms, cost: cost)
+            var parts: [Double] = []
+            for rows in [0..<3, 3..<7] { parts += MinibatchCoupling.costs(prior: prior, data: data, count: n, atoms: atoms, cost: cost, rows: rows) }
+            XCTAssertEqual(parts, whole)
+        }
+    }
+}

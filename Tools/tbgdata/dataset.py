@@ -7,6 +7,11 @@
 * Resumable: a peptide whose final file exists and is complete (and was made with the same
   settings) is skipped. Files appear under their final names only when complete (tbgdata.md).
 * Splits are by peptide: a peptide never appears in two splits.
+* ``segments``: a peptide's MD may be made as several independent trajectories (an integer: that
+  many, seeds derived from the peptide name and segment number; or a list of seeds), each
+  ``production_ps`` long, in files ``<name>-s<seed>.h5`` that the index lists under ``files``
+  and training pools. Segments run in parallel, and a stopped run loses at most the segments in
+  flight.
 * ``index.json`` is written last, atomically (temp + ``os.replace``), and only if every peptide
   succeeded, so an index always describes a complete dataset.
 """
@@ -45,6 +50,7 @@ class DatasetSpec:
     seed: int = 1
     timestep_fs: float | None = None
     reference_frames: int = 10
+    segments: int | list | None = None
 
     def peptides(self):
         """[(name, sequence, split)] in split order, validated (unique names, valid letters)."""
@@ -84,7 +90,7 @@ def load_spec(path: str) -> DatasetSpec:
     if not isinstance(raw, dict):
         raise ValueError(f"dataset spec {path} is not a YAML mapping")
     known = {"name", "preset", "termini", "atom_order", "production_ps", "equilibration_ps", "save_ps",
-             "seed", "timestep_fs", "reference_frames", "splits", "description"}
+             "seed", "timestep_fs", "reference_frames", "splits", "description", "segments"}
     extra = set(raw) - known
     if extra:
         raise ValueError(f"unknown key(s) {sorted(extra)} in dataset spec {path}")
@@ -95,6 +101,11 @@ def load_spec(path: str) -> DatasetSpec:
     kw = {k: raw[k] for k in known - {"splits", "description", "name"} if k in raw}
     spec = DatasetSpec(name=raw.get("name", os.path.splitext(os.path.basename(path))[0]), splits=splits, **kw)
     get_preset(spec.preset)
+    seg = spec.segments
+    if seg is not None and not ((isinstance(seg, int) and seg >= 1) or
+                                (isinstance(seg, list) and seg and all(isinstance(x, int) for x in seg)
+                                 and len(set(seg)) == len(seg))):
+        raise ValueError(f"dataset spec {path}: segments must be a positive integer or a list of distinct integer seeds")
     return spec
 
 
@@ -124,11 +135,21 @@ def derive_seed(base_seed: int, name: str) -> int:
     return int.from_bytes(h[:4], "little") % (2**31 - 1)
 
 
-def _config(spec: DatasetSpec, name: str, seq: str) -> RunConfig:
+def _config(spec: DatasetSpec, name: str, seq: str, seed: int | None = None) -> RunConfig:
     return RunConfig(sequence=seq, termini=spec.termini, preset=spec.preset, name=name,
                      production_ps=spec.production_ps, equilibration_ps=spec.equilibration_ps,
-                     save_ps=spec.save_ps, timestep_fs=spec.timestep_fs, seed=derive_seed(spec.seed, name),
+                     save_ps=spec.save_ps, timestep_fs=spec.timestep_fs,
+                     seed=derive_seed(spec.seed, name) if seed is None else seed,
                      atom_order=spec.atom_order, reference_frames=spec.reference_frames).resolved()
+
+
+def _segment_files(spec: DatasetSpec, name: str, seq: str) -> list:
+    """[(file name, RunConfig)] of a peptide: one file, or one per segment."""
+    if spec.segments is None:
+        return [(f"{name}.h5", _config(spec, name, seq))]
+    seeds = (spec.segments if isinstance(spec.segments, list)
+             else [derive_seed(spec.seed, f"{name}/{k}") for k in range(spec.segments)])
+    return [(f"{name}-s{seed}.h5", _config(spec, name, seq, seed)) for seed in seeds]
 
 
 def _matches(meta: dict, cfg: RunConfig) -> list:
@@ -150,22 +171,23 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
     os.makedirs(out_dir, exist_ok=True)
     todo = []
     for name, seq, split in peptides:
-        path = os.path.join(out_dir, f"{name}.h5")
-        cfg = _config(spec, name, seq)
-        if os.path.exists(path):
-            if is_complete(path):
-                diff = _matches(read_metadata(path), cfg)
-                if diff:
-                    raise ValueError(f"existing file {path} was made with different settings ({'; '.join(diff)}); "
-                                     f"delete it or choose another --out")
-                log(f"[{name}] complete file exists, skipping")
-                continue
-            log(f"[{name}] existing file is incomplete or unreadable; regenerating")
-        todo.append((name, path, cfg))
+        for file, cfg in _segment_files(spec, name, seq):
+            path = os.path.join(out_dir, file)
+            label = file[:-3]
+            if os.path.exists(path):
+                if is_complete(path):
+                    diff = _matches(read_metadata(path), cfg)
+                    if diff:
+                        raise ValueError(f"existing file {path} was made with different settings ({'; '.join(diff)}); "
+                                         f"delete it or choose another --out")
+                    log(f"[{label}] complete file exists, skipping")
+                    continue
+                log(f"[{label}] existing file is incomplete or unreadable; regenerating")
+            todo.append((label, path, cfg))
     failures = []
     if todo:
         jobs = max(1, min(int(jobs), len(todo)))
-        log(f"generating {len(todo)} of {len(peptides)} peptides with {jobs} process(es)")
+        log(f"generating {len(todo)} trajectories ({len(peptides)} peptides) with {jobs} process(es)")
         # 'spawn': each worker is a fresh interpreter, nothing of OpenMM is shared across a fork.
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
             futs = {ex.submit(_worker, path, asdict(cfg), command): name for name, path, cfg in todo}
@@ -181,11 +203,15 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
     index = {"format": DATASET_FORMAT_NAME, "format_version": DATASET_FORMAT_VERSION, "name": spec.name,
              "preset": spec.preset, "termini": spec.termini, "atom_order": spec.atom_order, "peptides": []}
     for name, seq, split in peptides:
-        meta = read_metadata(os.path.join(out_dir, f"{name}.h5"))
-        index["peptides"].append({"name": name, "sequence": seq, "file": f"{name}.h5", "split": split,
-                                  "n_atoms": meta["n_atoms"], "n_frames": meta["n_frames"],
-                                  "temperature_K": meta["temperature_K"], "preset": meta["preset"],
-                                  "termini": meta["termini"]})
+        files = [f for f, _ in _segment_files(spec, name, seq)]
+        metas = [read_metadata(os.path.join(out_dir, f)) for f in files]
+        meta = metas[0]
+        entry = {"name": name, "sequence": seq, "file": files[0], "split": split,
+                 "n_atoms": meta["n_atoms"], "n_frames": sum(m["n_frames"] for m in metas),
+                 "temperature_K": meta["temperature_K"], "preset": meta["preset"], "termini": meta["termini"]}
+        if spec.segments is not None:
+            entry["files"] = files
+        index["peptides"].append(entry)
     tmp = os.path.join(out_dir, "index.json.tmp")
     with open(tmp, "w") as fh:
         json.dump(index, fh, indent=1)

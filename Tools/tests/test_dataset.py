@@ -71,3 +71,31 @@ def test_splits_are_disjoint_and_deterministic():
     assert a.peptides() == b.peptides()
     assert [len(a.splits[s]) for s in ("train", "validation", "test")] == [6, 2, 2]
     assert derive_seed(1, "AA") == derive_seed(1, "AA") != derive_seed(1, "KS")
+
+
+def test_segments_make_one_file_each_and_pool_in_the_index(tmp_path):
+    spec_path = tmp_path / "seg.yaml"
+    spec_path.write_text("name: seg\npreset: amber99sbildn-obc2\ntermini: capped\natom_order: amber\n"
+                         "equilibration_ps: 1\nproduction_ps: 2\nsave_ps: 0.5\nreference_frames: 2\n"
+                         "segments: [11, 12]\nsplits:\n  train:\n    - {name: AD, sequence: A}\n")
+    out = tmp_path / "ds"
+    cmd = [sys.executable, os.path.join(TOOLS, "make_dataset.py"), "--spec", str(spec_path), "--out", str(out), "--jobs", "2"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    entry = json.loads((out / "index.json").read_text())["peptides"][0]
+    assert entry["files"] == ["AD-s11.h5", "AD-s12.h5"] and entry["file"] == "AD-s11.h5"
+    assert entry["n_frames"] == 8
+    assert [read_metadata(str(out / f))["seed"] for f in entry["files"]] == [11, 12]
+    r2 = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r2.returncode == 0 and r2.stderr.count("complete file exists, skipping") == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(spec_path.read_text().replace("segments: [11, 12]", "segments: [11, 11]"))
+    with pytest.raises(ValueError, match="segments"):
+        load_spec(str(bad))
+
+
+@pytest.mark.parametrize("name,frames", [("ad2-100ns", 100_000), ("ad2-test", 20_000)])
+def test_alanine_dipeptide_campaign_specs(name, frames):
+    spec = load_spec(os.path.join(REPO, "Configs", "datasets", f"{name}.yaml"))
+    assert spec.peptides()[0][:2] == ("AD", "A") and spec.atom_order == "amber" and spec.preset == "amber99sbildn-obc2"
+    assert len(spec.segments) * spec.production_ps / spec.save_ps == frames
