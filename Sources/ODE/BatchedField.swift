@@ -14,6 +14,9 @@ public struct IntegrationStatistics: Sendable, Equatable {
     public var rejectedSteps: [Int]
     /// Batched field evaluations (each may cover many samples).
     public var fieldEvaluations: Int
+    /// Field evaluations each sample received (RK4: 4 per step; Dormand–Prince: 2 for the initial
+    /// step size, then 6 per accepted or rejected step thanks to first-same-as-last).
+    public var sampleEvaluations: [Int] = []
 }
 
 public struct IntegrationError: Error, CustomStringConvertible, Sendable {

@@ -138,6 +138,7 @@ public struct DormandPrince: Sendable {
             }
             active = stillActive
         }
+        statistics.sampleEvaluations = zip(statistics.acceptedSteps, statistics.rejectedSteps).map { 6 * ($0 + $1) + 2 }
         return statistics
     }
 }

@@ -28,6 +28,7 @@ public enum RungeKutta4 {
             for i in 0..<states.count { states[i] += h * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]) / 6 }
         }
         return IntegrationStatistics(acceptedSteps: [Int](repeating: steps, count: samples),
-                                     rejectedSteps: [Int](repeating: 0, count: samples), fieldEvaluations: evaluations)
+                                     rejectedSteps: [Int](repeating: 0, count: samples), fieldEvaluations: evaluations,
+                                     sampleEvaluations: [Int](repeating: 4 * steps, count: samples))
     }
 }

@@ -60,6 +60,8 @@ public struct SampleSummary: Sendable {
     public var energyMinimum: Double
     public var energyMedian: Double
     public var fieldEvaluations: Int
+    /// Mean network evaluations (velocity with the exact divergence) per sample, forward pass only.
+    public var evaluationsPerSample = Double.nan
     /// Round-trip checks: how many, and the largest |Δ log q| and |Δz| among them.
     public var roundTripChecked = 0
     public var roundTripMaxLogQError = Double.nan
@@ -70,9 +72,9 @@ public struct SampleSummary: Sendable {
         let roundTrip = roundTripChecked == 0 ? "" : String(
             format: "; forward-then-reverse check of %d samples: max |Δ log q| %.2e, max |Δz| %.2e (model units)",
             roundTripChecked, roundTripMaxLogQError, roundTripMaxLatentError)
-        return String(format: "%d samples: %d valid (%.1f %%), %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d network evaluations on rank 0",
+        return String(format: "%d samples: %d valid (%.1f %%), %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d network evaluations on rank 0, %.1f per sample",
                       count, valid, 100 * fraction, topologyFailures, chiralityFixes, chiralityFailures, effectiveSampleSize,
-                      100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations) + roundTrip
+                      100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations, evaluationsPerSample) + roundTrip
     }
 }
 
@@ -156,7 +158,7 @@ public final class SampleRunner {
         let low = count * comm.rank / comm.size, high = count * (comm.rank + 1) / comm.size
         let sampler = makeSampler()
         var mine: [SampleRecord] = []
-        var evaluations = 0
+        var evaluations = 0, sampleEvaluations = 0.0
         var start = low
         while start < high {
             let indices = Array(start..<min(high, start + max(1, settings.chunk)))
@@ -170,6 +172,7 @@ public final class SampleRunner {
             let latents = states
             let statistics = try sampler.integrate(states: &states, from: 0, to: 1, settings: settings)
             evaluations += statistics.fieldEvaluations
+            sampleEvaluations += Double(statistics.sampleEvaluations.reduce(0, +))
             let checked = try roundTripErrors(sampler: sampler, rows: indices.indices.filter { indices[$0] < roundTrip },
                                               latents: latents, samples: states)
             for (row, index) in indices.enumerated() {
@@ -183,12 +186,15 @@ public final class SampleRunner {
             start = indices.last! + 1
         }
         let gathered = comm.gather(mine.flatMap { $0.flattened() }, root: 0)
+        sampleEvaluations = comm.allreduce(sampleEvaluations, .sum)
         guard comm.isRoot else { return ([], nil) }
         let width = SampleRecord.scalarFields + 3 * atoms
         let records = gathered.flatMap { flat in
             stride(from: 0, to: flat.count, by: width).map { SampleRecord.unflatten(flat[$0..<($0 + width)], atoms: atoms) }
         }
-        return (records, summarize(records, evaluations: evaluations))
+        var summary = summarize(records, evaluations: evaluations)
+        summary.evaluationsPerSample = sampleEvaluations / Double(max(1, count))
+        return (records, summary)
     }
 
     /// Integrates rows `rows` of `samples` (x₁, Δ) back to t = 0 and compares with their `latents`.
@@ -291,6 +297,8 @@ public final class SampleRunner {
             try group.writeAttribute("config", string: checkpoint.config.json())
             try group.writeAttribute("checkpoint", string: checkpointPath)
             try group.writeAttribute("checkpoint_step", [Int64(checkpoint.step)])
+            try group.writeAttribute("weights", string: usesEMA ? "ema" : "raw")
+            try group.writeAttribute("evaluations_per_sample", [summary.evaluationsPerSample])
             try group.writeAttribute("peptide", string: peptide.path)
             try group.writeAttribute("sampler", string: settingsJSON)
             try group.writeAttribute("seed", [Int64(bitPattern: seed)])

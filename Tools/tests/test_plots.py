@@ -45,7 +45,7 @@ def samples_file(tmp_path_factory):
     checkpoint = work / "model.h5"
     overrides = ["model.hidden=16", "model.layers=3", f"data.dataset={dataset}", "data.frames_per_peptide=8",
                  "data.window_frames=4", "data.shuffle_windows=4", "data.validation_frames=2",
-                 "training.steps=2500", "training.learning_rate=0.005", "training.lr_decay_epochs=[800]",
+                 "training.steps=2500", "training.learning_rate=0.005", "training.schedule=epochs", "training.lr_decay_epochs=[800]", "data.stream=windowed",
                  "training.lr_decay_factor=0.2", "training.log_every=2500", "training.validate_every=2500",
                  f"training.checkpoint={checkpoint}"]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
