@@ -17,6 +17,12 @@ public struct IntegrationStatistics: Sendable, Equatable {
     /// Field evaluations each sample received (RK4: 4 per step; Dormand–Prince: 2 for the initial
     /// step size, then 6 per accepted or rejected step thanks to first-same-as-last).
     public var sampleEvaluations: [Int] = []
+    /// Why each sample's integration failed (nil: it reached the end time). A failed sample stops
+    /// where it failed; the others go on.
+    public var failures: [String?] = []
+
+    /// Whether sample `s` reached the end time.
+    public func succeeded(_ s: Int) -> Bool { failures.isEmpty || failures[s] == nil }
 }
 
 public struct IntegrationError: Error, CustomStringConvertible, Sendable {

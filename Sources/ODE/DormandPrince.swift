@@ -39,8 +39,9 @@ public struct DormandPrince: Sendable {
                                          125.0 / 192 - 393.0 / 640, -2187.0 / 6784 + 92097.0 / 339200,
                                          11.0 / 84 - 187.0 / 2100, -1.0 / 40]
 
-    /// Integrates every sample from t0 to t1 (either direction). Throws if a sample exceeds
-    /// `maximumSteps` or its state becomes non-finite.
+    /// Integrates every sample from t0 to t1 (either direction). A sample whose state or error
+    /// becomes non-finite, whose step size underflows (h < 10⁻¹²·|t1 − t0|) or that exceeds
+    /// `maximumSteps` stops there and is reported in `failures`; the others go on.
     public func integrate(states: inout [Double], dimension d: Int, from t0: Double, to t1: Double,
                           field: BatchedField) throws -> IntegrationStatistics {
         precondition(d >= 1 && states.count % d == 0)
@@ -50,7 +51,8 @@ public struct DormandPrince: Sendable {
         var k = [[Double]](repeating: [Double](repeating: 0, count: states.count), count: 7)
         var stage = states, proposal = states
         var statistics = IntegrationStatistics(acceptedSteps: [Int](repeating: 0, count: samples),
-                                               rejectedSteps: [Int](repeating: 0, count: samples), fieldEvaluations: 0)
+                                               rejectedSteps: [Int](repeating: 0, count: samples), fieldEvaluations: 0,
+                                               failures: [String?](repeating: nil, count: samples))
         /// `stageTimes(s)` gives sample s's time; the field receives times indexed by sample.
         var fieldTimes = times
         func evaluate(_ stageTimes: (Int) -> Double, _ x: [Double], into index: Int, _ active: [Int]) {
@@ -68,13 +70,26 @@ public struct DormandPrince: Sendable {
                     let ratio = error(i) / scale
                     sum += ratio * ratio
                 }
-                worst = max(worst, (sum / Double(group.count)).squareRoot())
+                let rms = (sum / Double(group.count)).squareRoot()
+                if rms.isNaN { return .nan }   // Swift's max would drop a NaN
+                worst = max(worst, rms)
             }
             return worst
         }
         // Initial derivatives and Hairer's initial step (per sample).
         var active = Array(0..<samples)
+        func finite(_ array: [Double], _ s: Int) -> Bool { (0..<d).allSatisfy { array[s * d + $0].isFinite } }
+        active = active.filter { s in
+            if finite(states, s) { return true }
+            statistics.failures[s] = "non-finite initial state"
+            return false
+        }
         evaluate({ times[$0] }, states, into: 0, active)
+        active = active.filter { s in
+            if finite(k[0], s) { return true }
+            statistics.failures[s] = "non-finite velocity at t = \(times[s])"
+            return false
+        }
         var steps = [Double](repeating: 0, count: samples)
         do {
             var d1 = [Double](repeating: 0, count: samples)
@@ -88,7 +103,7 @@ public struct DormandPrince: Sendable {
             for s in active {
                 let d2 = norm(s, error: { (k[1][$0] - k[0][$0]) }, scaleFrom: states, scaleTo: states) / steps[s]
                 let larger = max(d2, d1[s])
-                let h1 = larger <= 1e-15 ? max(1e-6, steps[s] * 1e-3) : pow(0.01 / larger, 1.0 / 5)
+                let h1 = larger <= 1e-15 || !larger.isFinite ? max(1e-6, steps[s] * 1e-3) : pow(0.01 / larger, 1.0 / 5)
                 steps[s] = min(100 * steps[s], h1, abs(t1 - t0))
             }
         }
@@ -114,7 +129,8 @@ public struct DormandPrince: Sendable {
                     return steps[s] * sum
                 }, scaleFrom: states, scaleTo: proposal)
                 guard ratio.isFinite else {
-                    throw IntegrationError("sample \(s): the state became non-finite at t = \(times[s])")
+                    statistics.failures[s] = "the state became non-finite at t = \(times[s])"
+                    continue
                 }
                 if ratio <= 1 {
                     for c in 0..<d {
@@ -131,7 +147,12 @@ public struct DormandPrince: Sendable {
                 let reached = abs(times[s] - t1) <= 1e-12 * max(1, abs(t1))
                 if !reached {
                     guard statistics.acceptedSteps[s] + statistics.rejectedSteps[s] < maximumSteps else {
-                        throw IntegrationError("sample \(s): more than \(maximumSteps) steps before reaching t = \(t1) (at t = \(times[s]))")
+                        statistics.failures[s] = "more than \(maximumSteps) steps before reaching t = \(t1) (at t = \(times[s]))"
+                        continue
+                    }
+                    guard steps[s] >= 1e-12 * abs(t1 - t0) else {
+                        statistics.failures[s] = "step size underflow (h = \(steps[s])) at t = \(times[s])"
+                        continue
                     }
                     stillActive.append(s)
                 }

@@ -21,11 +21,14 @@ public struct SamplerSettings: Codable, Equatable, Sendable {
     public var microBatch = 8
     /// Samples integrated together (each keeps its own steps).
     public var chunk = 64
+    /// dopri5: accepted plus rejected steps after which a sample's integration is given up.
+    public var maximumSteps = 10_000
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case method, steps, chunk
+        case maximumSteps = "max_steps"
         case absoluteTolerance = "atol"
         case relativeTolerance = "rtol"
         case microBatch = "micro_batch"
@@ -57,10 +60,14 @@ public final class FlowSampler {
         }
         switch settings.method {
         case "rk4":
-            return RungeKutta4.integrate(states: &states, dimension: dimension, from: t0, to: t1, steps: settings.steps, field: field)
+            var statistics = RungeKutta4.integrate(states: &states, dimension: dimension, from: t0, to: t1, steps: settings.steps, field: field)
+            statistics.failures = (0..<(states.count / dimension)).map { s in
+                (0..<dimension).allSatisfy { states[s * dimension + $0].isFinite } ? nil : "the state became non-finite"
+            }
+            return statistics
         case "dopri5":
             let solver = DormandPrince(absoluteTolerance: settings.absoluteTolerance, relativeTolerance: settings.relativeTolerance,
-                                       normGroups: [0..<(3 * atoms), (3 * atoms)..<dimension])
+                                       maximumSteps: settings.maximumSteps, normGroups: [0..<(3 * atoms), (3 * atoms)..<dimension])
             return try solver.integrate(states: &states, dimension: dimension, from: t0, to: t1, field: field)
         default:
             throw IntegrationError("unknown ODE method '\(settings.method)' (dopri5 or rk4)")

@@ -52,7 +52,10 @@ extension SampleRunner {
                 }
                 states += centred + [0]
             }
-            _ = try sampler.integrate(states: &states, from: 1, to: 0, settings: settings)
+            let statistics = try sampler.integrate(states: &states, from: 1, to: 0, settings: settings)
+            for (row, frame) in chunk.enumerated() where !statistics.succeeded(row) {
+                throw DataFormatError(file: data.path, "frame \(frame): the reverse integration failed (\(statistics.failures[row] ?? "")); its NLL is undefined")
+            }
             for row in 0..<chunk.count {
                 let base = row * (3 * atoms + 1)
                 let z = states[base..<(base + 3 * atoms)]

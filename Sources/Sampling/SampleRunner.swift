@@ -33,19 +33,34 @@ public struct SampleRecord: Sendable {
     /// sample back to t = 0| and max |z − z_back| (model units); NaN when not checked.
     public var roundTripLogQError = Double.nan
     public var roundTripLatentError = Double.nan
+    /// Whether the ODE integration reached t = 1 (else: coordinates zero, log q NaN, log w −∞).
+    public var integrationOK = true
 
-    static let scalarFields = 11
+    static let scalarFields = 12
 
     func flattened() -> [Double] {
         [Double(index), logPrior, deltaLogDet, logQ, energy, topologyOK ? 1 : 0, chiralityOK ? 1 : 0, mirrored ? 1 : 0, logWeight,
-         roundTripLogQError, roundTripLatentError] + positions
+         roundTripLogQError, roundTripLatentError, integrationOK ? 1 : 0] + positions
     }
 
     static func unflatten(_ values: ArraySlice<Double>, atoms: Int) -> SampleRecord {
         let v = Array(values)
         return SampleRecord(index: Int(v[0]), positions: Array(v[scalarFields..<(scalarFields + 3 * atoms)]), logPrior: v[1],
                             deltaLogDet: v[2], logQ: v[3], energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0,
-                            mirrored: v[7] != 0, logWeight: v[8], roundTripLogQError: v[9], roundTripLatentError: v[10])
+                            mirrored: v[7] != 0, logWeight: v[8], roundTripLogQError: v[9], roundTripLatentError: v[10],
+                            integrationOK: v[11] != 0)
+    }
+}
+
+extension SampleRecord {
+    /// A sample whose integration did not reach t = 1: counted, written with zero coordinates and
+    /// log w = −∞, never valid.
+    static func failedIntegration(index: Int, atoms: Int, logPrior: Double) -> SampleRecord {
+        var record = SampleRecord(index: index, positions: [Double](repeating: 0, count: 3 * atoms), logPrior: logPrior,
+                                  deltaLogDet: .nan, logQ: .nan, energy: .infinity, topologyOK: false, chiralityOK: false,
+                                  mirrored: false, logWeight: -.infinity)
+        record.integrationOK = false
+        return record
     }
 }
 
@@ -60,6 +75,8 @@ public struct SampleSummary: Sendable {
     public var energyMinimum: Double
     public var energyMedian: Double
     public var fieldEvaluations: Int
+    /// Samples whose integration failed (non-finite state, step-size underflow, too many steps).
+    public var integrationFailures = 0
     /// Mean network evaluations (velocity with the exact divergence) per sample, forward pass only.
     public var evaluationsPerSample = Double.nan
     /// Round-trip checks: how many, and the largest |Δ log q| and |Δz| among them.
@@ -72,8 +89,8 @@ public struct SampleSummary: Sendable {
         let roundTrip = roundTripChecked == 0 ? "" : String(
             format: "; forward-then-reverse check of %d samples: max |Δ log q| %.2e, max |Δz| %.2e (model units)",
             roundTripChecked, roundTripMaxLogQError, roundTripMaxLatentError)
-        return String(format: "%d samples: %d valid (%.1f %%), %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d network evaluations on rank 0, %.1f per sample",
-                      count, valid, 100 * fraction, topologyFailures, chiralityFixes, chiralityFailures, effectiveSampleSize,
+        return String(format: "%d samples: %d valid (%.1f %%), %d failed the integration, %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d network evaluations on rank 0, %.1f per sample",
+                      count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, chiralityFixes, chiralityFailures, effectiveSampleSize,
                       100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations, evaluationsPerSample) + roundTrip
     }
 }
@@ -173,10 +190,14 @@ public final class SampleRunner {
             let statistics = try sampler.integrate(states: &states, from: 0, to: 1, settings: settings)
             evaluations += statistics.fieldEvaluations
             sampleEvaluations += Double(statistics.sampleEvaluations.reduce(0, +))
-            let checked = try roundTripErrors(sampler: sampler, rows: indices.indices.filter { indices[$0] < roundTrip },
+            let checked = try roundTripErrors(sampler: sampler, rows: indices.indices.filter { indices[$0] < roundTrip && statistics.succeeded($0) },
                                               latents: latents, samples: states)
             for (row, index) in indices.enumerated() {
                 let base = row * (3 * atoms + 1)
+                guard statistics.succeeded(row) else {
+                    mine.append(SampleRecord.failedIntegration(index: index, atoms: atoms, logPrior: logPriors[row]))
+                    continue
+                }
                 let modelUnits = Array(states[base..<(base + 3 * atoms)])
                 var record = postprocess(index: index, modelUnits: modelUnits, logPrior: logPriors[row],
                                          deltaLogDet: states[base + 3 * atoms])
@@ -203,9 +224,13 @@ public final class SampleRunner {
         let atoms = peptide.atomCount, width = 3 * atoms + 1
         var states: [Double] = []
         for row in rows { states += samples[(row * width)..<(row * width + 3 * atoms)] + [0] }
-        _ = try sampler.integrate(states: &states, from: 1, to: 0, settings: settings)
+        let statistics = try sampler.integrate(states: &states, from: 1, to: 0, settings: settings)
         var errors: [Int: (Double, Double)] = [:]
         for (k, row) in rows.enumerated() {
+            guard statistics.succeeded(k) else {
+                errors[row] = (.infinity, .infinity)
+                continue
+            }
             let z = latents[(row * width)..<(row * width + 3 * atoms)]
             let back = states[(k * width)..<(k * width + 3 * atoms)]
             let forward: Double = MeanFreePrior.logDensity(z, atoms: atoms) - samples[row * width + 3 * atoms]
@@ -249,7 +274,7 @@ public final class SampleRunner {
     func summarize(_ records: [SampleRecord], evaluations: Int) -> SampleSummary {
         let valid = records.filter { $0.topologyOK && $0.chiralityOK }
         let energies = valid.map(\.energy).filter(\.isFinite).sorted()
-        return SampleSummary(
+        var summary = SampleSummary(
             count: records.count, valid: valid.count, topologyFailures: records.filter { !$0.topologyOK }.count,
             chiralityFixes: records.filter(\.mirrored).count,
             chiralityFailures: records.filter { $0.topologyOK && !$0.chiralityOK }.count,
@@ -260,6 +285,8 @@ public final class SampleRunner {
             roundTripChecked: records.filter { !$0.roundTripLogQError.isNaN }.count,
             roundTripMaxLogQError: records.map(\.roundTripLogQError).filter { !$0.isNaN }.max() ?? .nan,
             roundTripMaxLatentError: records.map(\.roundTripLatentError).filter { !$0.isNaN }.max() ?? .nan)
+        summary.integrationFailures = records.filter { !$0.integrationOK }.count
+        return summary
     }
 
     /// Writes the samples in MDTraj's HDF5 layout (coordinates in nm, reference order) with the
@@ -286,6 +313,7 @@ public final class SampleRunner {
             try group.writeDataset("energy_kj_mol", records.map(\.energy), shape: [n])
             try group.writeDataset("energy_kT", records.map { $0.energy / kT }, shape: [n])
             try group.writeDataset("log_weight", records.map(\.logWeight), shape: [n])
+            try group.writeDataset("integration_ok", records.map { UInt8($0.integrationOK ? 1 : 0) }, shape: [n])
             try group.writeDataset("topology_ok", records.map { UInt8($0.topologyOK ? 1 : 0) }, shape: [n])
             try group.writeDataset("chirality_ok", records.map { UInt8($0.chiralityOK ? 1 : 0) }, shape: [n])
             try group.writeDataset("chirality_fixed", records.map { UInt8($0.mirrored ? 1 : 0) }, shape: [n])

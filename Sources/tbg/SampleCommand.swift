@@ -17,6 +17,8 @@ struct SamplerOptions: ParsableArguments {
     var microBatch = 8
     @Option(help: "Samples integrated together on a rank.")
     var chunk = 64
+    @Option(help: "dopri5: steps (accepted and rejected) after which a sample's integration is given up and the sample reported as failed.")
+    var maxSteps = 10_000
 
     var settings: SamplerSettings {
         var settings = SamplerSettings()
@@ -26,12 +28,13 @@ struct SamplerOptions: ParsableArguments {
         settings.steps = steps
         settings.microBatch = microBatch
         settings.chunk = chunk
+        settings.maximumSteps = maxSteps
         return settings
     }
 
     func validate() throws {
         guard ["dopri5", "rk4"].contains(method) else { throw ValidationError("--method must be dopri5 or rk4") }
-        guard tolerance > 0, steps >= 1, microBatch >= 1, chunk >= 1 else { throw ValidationError("tolerance, steps, micro-batch and chunk must be positive") }
+        guard tolerance > 0, steps >= 1, microBatch >= 1, chunk >= 1, maxSteps >= 1 else { throw ValidationError("tolerance, steps, micro-batch, chunk and max-steps must be positive") }
     }
 }
 

@@ -42,6 +42,27 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertEqual(inspect.status, 0, inspect.standardError)
     }
 
+    func testSamplesWhoseIntegrationFailsAreReportedAndTheRunCompletes() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("sample-fail")
+        defer { scratch.remove() }
+        let dataset = try TinyDataset.make(in: scratch)
+        let checkpoint = scratch.file("model.h5")
+        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 20).flatMap { ["--set", $0] })
+        XCTAssertEqual(train.status, 0, train.standardError)
+        // dopri5 at a tight tolerance with at most 3 steps per sample: every integration gives up.
+        let out = scratch.file("failed.h5")
+        let run = try Executables.run(mpirun, ["-np", "2", Executables.tbg, "sample", "--checkpoint", checkpoint, "--peptide",
+                                               Fixtures.path("ad2_capped.h5"), "--count", "4", "--tolerance", "1e-9", "--max-steps", "3",
+                                               "--out", out], environment: Executables.mpiEnvironment)
+        XCTAssertEqual(run.status, 0, run.standardOutput + run.standardError)
+        XCTAssertTrue(run.standardOutput.contains("4 samples: 0 valid (0.0 %), 4 failed the integration, 0 failed the bond-graph check"), run.standardOutput)
+        let root = try HDF5File(opening: out).root()
+        XCTAssertEqual(try root.dataset("samples/integration_ok").read(as: UInt8.self), [0, 0, 0, 0])
+        XCTAssertTrue(try root.dataset("samples/log_weight").read(as: Double.self).allSatisfy { $0 == -.infinity })
+        XCTAssertTrue(try root.dataset("coordinates").read(as: Float.self).allSatisfy { $0 == 0 })
+    }
+
     func testBadRequestsFailClearly() throws {
         let result = try Executables.run(Executables.tbg, ["sample", "--checkpoint", "/nonexistent.h5", "--peptide", Fixtures.path("ad2_capped.h5"),
                                                             "--count", "2", "--out", "/tmp/never.h5"])

@@ -109,11 +109,39 @@ final class IntegratorTests: XCTestCase {
         XCTAssertEqual(state[3], trace, accuracy: 1e-12)
     }
 
-    func testRunawayIntegrationFailsClearly() {
+    func testRunawayIntegrationFailsClearly() throws {
+        // dx/dt = x² from x = 1 blows up at t = 1: the sample is reported as failed, not returned as finished.
         let explode: BatchedField = { _, x, dx, active in for s in active { dx[s] = x[s] * x[s] } }
         var x = [1.0]
-        XCTAssertThrowsError(try DormandPrince(maximumSteps: 200).integrate(states: &x, dimension: 1, from: 0, to: 2, field: explode)) {
-            XCTAssertTrue("\($0)".contains("sample 0"), "\($0)")
+        let statistics = try DormandPrince(maximumSteps: 200).integrate(states: &x, dimension: 1, from: 0, to: 2, field: explode)
+        XCTAssertFalse(statistics.succeeded(0))
+        XCTAssertNotNil(statistics.failures[0])
+    }
+
+    func testAFailingSampleIsReportedAndTheOthersFinish() throws {
+        // Sample 1's field blows up past t = 0.5 (non-finite state); sample 2's field is so stiff
+        // that it needs far more than 50 steps; samples 0 and 3 are ordinary.
+        let field: BatchedField = { times, x, dx, active in
+            for s in active {
+                switch s {
+                case 1: dx[s] = times[s] > 0.5 ? .nan : x[s]
+                case 2: dx[s] = -1e6 * (x[s] - cos(times[s]))
+                default: dx[s] = cos(times[s]) * x[s]
+                }
+            }
         }
+        var x = [1.0, 1.0, 1.0, 2.0]
+        let statistics = try DormandPrince(absoluteTolerance: 1e-8, relativeTolerance: 1e-8, maximumSteps: 50)
+            .integrate(states: &x, dimension: 1, from: 0, to: 1, field: field)
+        XCTAssertTrue(statistics.succeeded(0) && statistics.succeeded(3))
+        XCTAssertEqual(x[0], exp(sin(1.0)), accuracy: 1e-6)
+        XCTAssertEqual(x[3], 2 * exp(sin(1.0)), accuracy: 1e-6)
+        XCTAssertTrue(try XCTUnwrap(statistics.failures[1]).contains("non-finite"), "\(statistics.failures)")
+        XCTAssertTrue(try XCTUnwrap(statistics.failures[2]).contains("more than 50 steps"), "\(statistics.failures)")
+        // A non-finite start fails at once.
+        var bad = [Double.nan, 1]
+        let first = try DormandPrince().integrate(states: &bad, dimension: 1, from: 0, to: 1, field: growth)
+        XCTAssertEqual(first.failures[0], "non-finite initial state")
+        XCTAssertNil(first.failures[1])
     }
 }
