@@ -12,6 +12,9 @@
   ``production_ps`` long, in files ``<name>-s<seed>.h5`` that the index lists under ``files``
   and training pools. Segments run in parallel, and a stopped run loses at most the segments in
   flight.
+* ``bias``: the spec's peptides are made in the generator's biased mode (frozen metadynamics bias on
+  φ, tbgdata/bias.py); each file carries ``/bias_energy`` and its own bias build. Biased and
+  unbiased files of one peptide can be pooled by listing both under one entry's ``files``.
 * ``index.json`` is written last, atomically (temp + ``os.replace``), and only if every peptide
   succeeded, so an index always describes a complete dataset.
 """
@@ -27,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 
 from . import DATASET_FORMAT_NAME, DATASET_FORMAT_VERSION
+from .bias import BiasConfig
 from .md import RunConfig, generate_trajectory, is_complete, read_metadata
 from .peptide import check_sequence
 from .presets import get_preset
@@ -34,7 +38,7 @@ from .presets import get_preset
 SPLITS = ("train", "validation", "test")
 # Settings that must match for an existing file to be reused.
 _MATCH_KEYS = ("sequence", "termini", "preset", "atom_order", "production_ps", "equilibration_ps",
-               "save_interval_ps", "timestep_fs", "seed")
+               "save_interval_ps", "timestep_fs", "seed", "bias")
 
 
 @dataclass
@@ -51,6 +55,7 @@ class DatasetSpec:
     timestep_fs: float | None = None
     reference_frames: int = 10
     segments: int | list | None = None
+    bias: dict | str | None = None  # None: plain MD; else the biased mode's settings (tbgdata/bias.py)
 
     def peptides(self):
         """[(name, sequence, split)] in split order, validated (unique names, valid letters)."""
@@ -90,7 +95,7 @@ def load_spec(path: str) -> DatasetSpec:
     if not isinstance(raw, dict):
         raise ValueError(f"dataset spec {path} is not a YAML mapping")
     known = {"name", "preset", "termini", "atom_order", "production_ps", "equilibration_ps", "save_ps",
-             "seed", "timestep_fs", "reference_frames", "splits", "description", "segments"}
+             "seed", "timestep_fs", "reference_frames", "splits", "description", "segments", "bias"}
     extra = set(raw) - known
     if extra:
         raise ValueError(f"unknown key(s) {sorted(extra)} in dataset spec {path}")
@@ -101,6 +106,10 @@ def load_spec(path: str) -> DatasetSpec:
     kw = {k: raw[k] for k in known - {"splits", "description", "name"} if k in raw}
     spec = DatasetSpec(name=raw.get("name", os.path.splitext(os.path.basename(path))[0]), splits=splits, **kw)
     get_preset(spec.preset)
+    try:
+        BiasConfig.from_any(spec.bias)
+    except ValueError as exc:
+        raise ValueError(f"dataset spec {path}: bias: {exc}") from None
     seg = spec.segments
     if seg is not None and not ((isinstance(seg, int) and seg >= 1) or
                                 (isinstance(seg, list) and seg and all(isinstance(x, int) for x in seg)
@@ -140,7 +149,8 @@ def _config(spec: DatasetSpec, name: str, seq: str, seed: int | None = None) -> 
                      production_ps=spec.production_ps, equilibration_ps=spec.equilibration_ps,
                      save_ps=spec.save_ps, timestep_fs=spec.timestep_fs,
                      seed=derive_seed(spec.seed, name) if seed is None else seed,
-                     atom_order=spec.atom_order, reference_frames=spec.reference_frames).resolved()
+                     atom_order=spec.atom_order, reference_frames=spec.reference_frames,
+                     bias=spec.bias).resolved()
 
 
 def _segment_files(spec: DatasetSpec, name: str, seq: str) -> list:
@@ -155,8 +165,12 @@ def _segment_files(spec: DatasetSpec, name: str, seq: str) -> list:
 def _matches(meta: dict, cfg: RunConfig) -> list:
     want = {"sequence": cfg.sequence, "termini": cfg.termini, "preset": cfg.preset, "atom_order": cfg.atom_order,
             "production_ps": cfg.production_ps, "equilibration_ps": cfg.equilibration_ps,
-            "save_interval_ps": cfg.save_ps, "timestep_fs": cfg.timestep_fs, "seed": cfg.seed}
-    return [f"{k}: file {meta.get(k)!r} != spec {want[k]!r}" for k in _MATCH_KEYS if meta.get(k) != want[k]]
+            "save_interval_ps": cfg.save_ps, "timestep_fs": cfg.timestep_fs, "seed": cfg.seed,
+            "bias": cfg.bias}
+    have = dict(meta)
+    if have.get("bias") is not None:  # the file also records the CV atoms etc.; compare the settings
+        have["bias"] = {k: have["bias"].get(k) for k in BiasConfig.__dataclass_fields__}
+    return [f"{k}: file {have.get(k)!r} != spec {want[k]!r}" for k in _MATCH_KEYS if have.get(k) != want[k]]
 
 
 def _worker(out: str, cfg_dict: dict, command: str) -> dict:
@@ -209,6 +223,8 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
         entry = {"name": name, "sequence": seq, "file": files[0], "split": split,
                  "n_atoms": meta["n_atoms"], "n_frames": sum(m["n_frames"] for m in metas),
                  "temperature_K": meta["temperature_K"], "preset": meta["preset"], "termini": meta["termini"]}
+        if meta.get("bias") is not None:
+            entry["bias"] = meta["bias"]["kind"]
         if spec.segments is not None:
             entry["files"] = files
         index["peptides"].append(entry)
