@@ -31,6 +31,19 @@ enum ReportText {
         } else {
             lines.append(("reference", "none"))
         }
+        if let bias = report.bias {
+            var text = "\(bias.kind ?? "unknown kind") on \(bias.cv ?? "?")"
+            if let atoms = bias.cvAtoms { text += " (atoms \(atoms.map(String.init).joined(separator: "-")))" }
+            if let factor = bias.biasFactor { text += ", bias factor \(number(factor))" }
+            if let build = bias.buildPS { text += ", built over \(number(build)) ps" }
+            if bias.energyRangeKJMol.count == 2 {
+                text += "; V \(number(bias.energyRangeKJMol[0])) … \(number(bias.energyRangeKJMol[1])) kJ/mol"
+            }
+            if let ess = bias.effectiveFraction, ess.isFinite {
+                text += "; frames weighted by exp(+V/kT), ESS \(String(format: "%.1f %%", 100 * ess)) of frames"
+            }
+            lines.append(("bias", text))
+        }
         lines.append(("coordinates", "all finite; largest frame bounding-box diagonal \(number(report.maxBoxDiagonalNM)) nm"))
         let provenance = [report.openmmVersion.map { "OpenMM \($0)" }, report.platform.map { "\($0) platform" },
                           report.timestepFS.map { "\(number($0)) fs steps" }, report.seed.map { "seed \($0)" }]
