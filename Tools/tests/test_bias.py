@@ -115,3 +115,43 @@ def test_ad2_biased_spec():
     bias = BiasConfig.from_any(spec.bias).resolved(1.0)
     assert bias.kind == "metad_phi" and bias.bias_factor > 1
     assert 2 <= len(spec.segments) <= 4 and spec.production_ps == 10_000
+
+
+def test_tbg_inspect_reads_the_generated_bias(biased, tmp_path_factory):
+    """The Swift reader on a real biased file: the same V range and the Kish ESS of exp(+V/kT)."""
+    import subprocess
+    from conftest import private_tbg
+    tbg = private_tbg(tmp_path_factory)
+    r = subprocess.run([tbg, "inspect", "--json", biased], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)["bias"]
+    with h5py.File(biased, "r") as h:
+        v = h["bias_energy"][...]
+        kT = json.loads(read_fixed_string(h["metadata"]))["kT_kJ_per_mol"]
+    w = np.exp((v - v.max()) / kT)
+    assert report["kind"] == "metad_phi" and report["cv"] == "phi" and report["cv_atoms"] == [4, 6, 8, 14]
+    np.testing.assert_allclose(report["energy_range_kj_mol"], [v.min(), v.max()], rtol=1e-12)
+    assert report["ess"] == pytest.approx(w.sum() ** 2 / (w ** 2).sum() / len(w), rel=1e-12)
+
+
+def test_biased_dataset_spec_makes_biased_files_and_resumes(tmp_path):
+    from tbgdata.dataset import make_dataset
+    spec_path = tmp_path / "b.yaml"
+    spec_path.write_text("name: b\npreset: amber99sbildn-obc2\ntermini: capped\natom_order: amber\n"
+                         "equilibration_ps: 0.5\nproduction_ps: 1\nsave_ps: 0.5\nreference_frames: 1\nsegments: [21]\n"
+                         "bias: {kind: metad_phi, build_ps: 1, frequency_ps: 0.1}\n"
+                         "splits:\n  train:\n    - {name: AD, sequence: A}\n")
+    spec = load_spec(str(spec_path))
+    logs = []
+    index = make_dataset(spec, str(tmp_path / "ds"), log=logs.append)
+    entry = index["peptides"][0]
+    assert entry["files"] == ["AD-s21.h5"] and entry["bias"] == "metad_phi" and entry["n_frames"] == 2
+    with h5py.File(tmp_path / "ds" / "AD-s21.h5", "r") as h:
+        assert h["bias_energy"].shape == (2,) and np.all(np.isfinite(h["bias_energy"][...]))
+        assert json.loads(read_fixed_string(h["metadata"]))["bias"]["build_ps"] == 1.0
+    make_dataset(spec, str(tmp_path / "ds"), log=logs.append)
+    assert any("complete file exists, skipping" in m for m in logs)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(spec_path.read_text().replace("kind: metad_phi", "kind: metad_phi, sigma: 0.3"))
+    with pytest.raises(ValueError, match=r"bad.yaml: bias: unknown bias setting\(s\) \['sigma'\]"):
+        load_spec(str(bad))
