@@ -13,8 +13,9 @@
   and training pools. Segments run in parallel, and a stopped run loses at most the segments in
   flight.
 * ``bias``: the spec's peptides are made in the generator's biased mode (frozen metadynamics bias on
-  φ, tbgdata/bias.py); each file carries ``/bias_energy`` and its own bias build. Biased and
-  unbiased files of one peptide can be pooled by listing both under one entry's ``files``.
+  φ, tbgdata/bias.py); each file carries ``/bias_energy`` and its own bias build. A ``segments``
+  entry may also be a mapping ``{seed: 301, bias: metad_phi}`` that overrides the spec's bias for
+  that segment, so one index entry pools unbiased and biased files (listed in ``biased_files``).
 * ``index.json`` is written last, atomically (temp + ``os.replace``), and only if every peptide
   succeeded, so an index always describes a complete dataset.
 """
@@ -105,16 +106,30 @@ def load_spec(path: str) -> DatasetSpec:
     splits = {k: _entries(v, f"{path} splits.{k}") for k, v in (raw["splits"] or {}).items()}
     kw = {k: raw[k] for k in known - {"splits", "description", "name"} if k in raw}
     spec = DatasetSpec(name=raw.get("name", os.path.splitext(os.path.basename(path))[0]), splits=splits, **kw)
-    get_preset(spec.preset)
-    try:
-        BiasConfig.from_any(spec.bias)
-    except ValueError as exc:
-        raise ValueError(f"dataset spec {path}: bias: {exc}") from None
+    dt = spec.timestep_fs if spec.timestep_fs is not None else get_preset(spec.preset).timestep_fs
+
+    def check_bias(value, where):
+        try:
+            bias = BiasConfig.from_any(value)
+            if bias is not None:
+                bias.resolved(dt)
+        except ValueError as exc:
+            raise ValueError(f"dataset spec {path}: {where}bias: {exc}") from None
+
+    check_bias(spec.bias, "")
     seg = spec.segments
-    if seg is not None and not ((isinstance(seg, int) and seg >= 1) or
-                                (isinstance(seg, list) and seg and all(isinstance(x, int) for x in seg)
-                                 and len(set(seg)) == len(seg))):
-        raise ValueError(f"dataset spec {path}: segments must be a positive integer or a list of distinct integer seeds")
+    if isinstance(seg, list):
+        for x in seg:
+            if isinstance(x, dict) and (set(x) - {"seed", "bias"} or not isinstance(x.get("seed"), int)):
+                raise ValueError(f"dataset spec {path}: segment {x!r} must be a seed or {{seed: <int>, bias: ...}}")
+            if isinstance(x, dict):
+                check_bias(x.get("bias"), f"segment seed {x['seed']}: ")
+        seeds = [x["seed"] if isinstance(x, dict) else x for x in seg]
+    if seg is not None and not ((isinstance(seg, int) and not isinstance(seg, bool) and seg >= 1) or
+                                (isinstance(seg, list) and seg and all(isinstance(x, int) for x in seeds)
+                                 and len(set(seeds)) == len(seeds))):
+        raise ValueError(f"dataset spec {path}: segments must be a positive integer or a list of distinct integer seeds "
+                         f"(each optionally {{seed: <int>, bias: ...}})")
     return spec
 
 
@@ -144,22 +159,30 @@ def derive_seed(base_seed: int, name: str) -> int:
     return int.from_bytes(h[:4], "little") % (2**31 - 1)
 
 
-def _config(spec: DatasetSpec, name: str, seq: str, seed: int | None = None) -> RunConfig:
+_SPEC_BIAS = object()  # "the spec's bias" (None means unbiased)
+
+
+def _config(spec: DatasetSpec, name: str, seq: str, seed: int | None = None, bias=_SPEC_BIAS) -> RunConfig:
     return RunConfig(sequence=seq, termini=spec.termini, preset=spec.preset, name=name,
                      production_ps=spec.production_ps, equilibration_ps=spec.equilibration_ps,
                      save_ps=spec.save_ps, timestep_fs=spec.timestep_fs,
                      seed=derive_seed(spec.seed, name) if seed is None else seed,
                      atom_order=spec.atom_order, reference_frames=spec.reference_frames,
-                     bias=spec.bias).resolved()
+                     bias=spec.bias if bias is _SPEC_BIAS else bias).resolved()
 
 
 def _segment_files(spec: DatasetSpec, name: str, seq: str) -> list:
     """[(file name, RunConfig)] of a peptide: one file, or one per segment."""
     if spec.segments is None:
         return [(f"{name}.h5", _config(spec, name, seq))]
-    seeds = (spec.segments if isinstance(spec.segments, list)
-             else [derive_seed(spec.seed, f"{name}/{k}") for k in range(spec.segments)])
-    return [(f"{name}-s{seed}.h5", _config(spec, name, seq, seed)) for seed in seeds]
+    if not isinstance(spec.segments, list):
+        seeds = [derive_seed(spec.seed, f"{name}/{k}") for k in range(spec.segments)]
+        return [(f"{name}-s{seed}.h5", _config(spec, name, seq, seed)) for seed in seeds]
+    out = []
+    for x in spec.segments:
+        seed, bias = (x["seed"], x.get("bias", spec.bias)) if isinstance(x, dict) else (x, spec.bias)
+        out.append((f"{name}-s{seed}.h5", _config(spec, name, seq, seed, bias)))
+    return out
 
 
 def _matches(meta: dict, cfg: RunConfig) -> list:
@@ -223,8 +246,9 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
         entry = {"name": name, "sequence": seq, "file": files[0], "split": split,
                  "n_atoms": meta["n_atoms"], "n_frames": sum(m["n_frames"] for m in metas),
                  "temperature_K": meta["temperature_K"], "preset": meta["preset"], "termini": meta["termini"]}
-        if meta.get("bias") is not None:
-            entry["bias"] = meta["bias"]["kind"]
+        biased = [f for f, m in zip(files, metas) if m.get("bias") is not None]
+        if biased:
+            entry["biased_files"] = biased
         if spec.segments is not None:
             entry["files"] = files
         index["peptides"].append(entry)

@@ -135,23 +135,46 @@ def test_tbg_inspect_reads_the_generated_bias(biased, tmp_path_factory):
 
 
 def test_biased_dataset_spec_makes_biased_files_and_resumes(tmp_path):
+    """The spec's bias applies to plain seeds; a {seed, bias} segment overrides it (here: unbiased),
+    so one index entry pools biased and unbiased files."""
     from tbgdata.dataset import make_dataset
     spec_path = tmp_path / "b.yaml"
     spec_path.write_text("name: b\npreset: amber99sbildn-obc2\ntermini: capped\natom_order: amber\n"
-                         "equilibration_ps: 0.5\nproduction_ps: 1\nsave_ps: 0.5\nreference_frames: 1\nsegments: [21]\n"
+                         "equilibration_ps: 0.5\nproduction_ps: 1\nsave_ps: 0.5\nreference_frames: 1\n"
+                         "segments: [21, {seed: 22, bias: null}]\n"
                          "bias: {kind: metad_phi, build_ps: 1, frequency_ps: 0.1}\n"
                          "splits:\n  train:\n    - {name: AD, sequence: A}\n")
     spec = load_spec(str(spec_path))
     logs = []
-    index = make_dataset(spec, str(tmp_path / "ds"), log=logs.append)
+    index = make_dataset(spec, str(tmp_path / "ds"), jobs=2, log=logs.append)
     entry = index["peptides"][0]
-    assert entry["files"] == ["AD-s21.h5"] and entry["bias"] == "metad_phi" and entry["n_frames"] == 2
+    assert entry["files"] == ["AD-s21.h5", "AD-s22.h5"] and entry["biased_files"] == ["AD-s21.h5"]
+    assert entry["n_frames"] == 4
     with h5py.File(tmp_path / "ds" / "AD-s21.h5", "r") as h:
         assert h["bias_energy"].shape == (2,) and np.all(np.isfinite(h["bias_energy"][...]))
         assert json.loads(read_fixed_string(h["metadata"]))["bias"]["build_ps"] == 1.0
+    with h5py.File(tmp_path / "ds" / "AD-s22.h5", "r") as h:
+        assert "bias_energy" not in h and "bias" not in json.loads(read_fixed_string(h["metadata"]))
     make_dataset(spec, str(tmp_path / "ds"), log=logs.append)
-    assert any("complete file exists, skipping" in m for m in logs)
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(spec_path.read_text().replace("kind: metad_phi", "kind: metad_phi, sigma: 0.3"))
-    with pytest.raises(ValueError, match=r"bad.yaml: bias: unknown bias setting\(s\) \['sigma'\]"):
-        load_spec(str(bad))
+    assert sum("complete file exists, skipping" in m for m in logs) == 2
+    for text, message in (("kind: metad_phi,", r"bias: unknown bias setting\(s\) \['sigma'\]"),
+                          ("{seed: 22, bias: null}", r"segment seed 22: bias: unknown bias kind 'x'"),
+                          ("[21, {seed: 22, bias: null}]", "distinct integer seeds")):
+        replacement = {"kind: metad_phi,": "kind: metad_phi, sigma: 0.3,", "{seed: 22, bias: null}": "{seed: 22, bias: x}",
+                       "[21, {seed: 22, bias: null}]": "[21, {seed: 21}]"}[text]
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(spec_path.read_text().replace(text, replacement))
+        with pytest.raises(ValueError, match=message):
+            load_spec(str(bad))
+
+
+@pytest.mark.parametrize("name", ["ad2-biased", "ad2-pooled"])
+def test_ad2_spec_bias_settings_resolve(name):
+    from tbgdata.dataset import _segment_files
+    spec = load_spec(os.path.join(REPO, "Configs", "datasets", f"{name}.yaml"))
+    files = _segment_files(spec, "AD", "A")
+    biased = [f for f, cfg in files if cfg.bias is not None]
+    assert len(biased) == 3 and all(cfg.bias["build_ps"] == 2000.0 for f, cfg in files if cfg.bias)
+    if name == "ad2-pooled":
+        unbiased = [f for f, cfg in files if cfg.bias is None]
+        assert unbiased == [f"AD-s{s}.h5" for s in range(101, 111)]  # the ad2-100ns segments, reusable
