@@ -54,20 +54,23 @@ enum ReportText {
     }
 
     static func dataset(_ report: DatasetReport) -> String {
-        var text = "\(report.directory.isEmpty ? "." : report.directory) — dataset of \(report.members.count) peptides"
+        let peptides = report.members.map(\.name).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+        var text = "\(report.directory.isEmpty ? "." : report.directory) — dataset of \(peptides.count) peptides"
+        if report.members.count > peptides.count { text += " in \(report.members.count) files" }
         if let preset = report.preset { text += ", preset \(preset)" }
         if let termini = report.termini { text += ", \(termini) termini" }
         for split in DatasetIndex.splits {
             let members = report.members.filter { $0.split == split }
             let frames = members.compactMap { $0.report?.frames }.reduce(0, +)
-            text += "\n  \(split.padding(toLength: 10, withPad: " ", startingAt: 0)) \(members.count) peptides, \(frames) frames: "
-            text += members.map(\.name).joined(separator: " ")
+            let names = members.map(\.name).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+            text += "\n  \(split.padding(toLength: 10, withPad: " ", startingAt: 0)) \(names.count) peptides, \(frames) frames: "
+            text += names.joined(separator: " ")
         }
         for member in report.members {
             if let memberReport = member.report {
                 text += "\n\n" + trajectory(memberReport, indent: "  ")
             } else {
-                text += "\n\n  \(member.name): INVALID (see error)"
+                text += "\n\n  \(member.file) (\(member.name)): INVALID (see error)"
             }
         }
         return text

@@ -137,6 +137,29 @@ final class BiasedReferenceTests: XCTestCase {
         XCTAssertNil((try JSONSerialization.jsonObject(with: Data(plain.standardOutput.utf8)) as? [String: Any])?["bias"])
     }
 
+    /// A pooled dataset entry (unbiased and biased files under `files`): every file is inspected,
+    /// the bias shown, and n_frames compared with the sum over the files.
+    func testInspectsEveryFileOfAPooledDatasetEntry() throws {
+        _ = try writeReference("AD-biased.h5")
+        try FileManager.default.copyItem(atPath: Fixtures.path("ad2_capped.h5"), toPath: scratch.file("AD-plain.h5"))
+        func index(frames: Int) throws {
+            let text = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD-plain.h5", "files": ["AD-plain.h5", "AD-biased.h5"], "biased_files": ["AD-biased.h5"], "split": "train", "n_atoms": 22, "n_frames": \#(frames)}]}"#
+            try text.write(toFile: scratch.file("index.json"), atomically: true, encoding: .utf8)
+        }
+        try index(frames: 40)
+        let result = try Executables.run(Executables.tbg, ["inspect", scratch.path])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        for fragment in ["dataset of 1 peptides in 2 files", "train      1 peptides, 40 frames: AD", scratch.file("AD-biased.h5"),
+                         "bias         metad_phi on phi"] {
+            XCTAssertTrue(result.standardOutput.contains(fragment), "missing '\(fragment)' in:\n\(result.standardOutput)")
+        }
+        try index(frames: 20)
+        let wrong = try Executables.run(Executables.tbg, ["inspect", scratch.path])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.standardError.contains("\(scratch.file("AD-plain.h5")): index entry AD disagrees with its 2 files: n_frames 20 in the index, 40 in the files"),
+                      wrong.standardError)
+    }
+
     func testBadBiasEnergiesAreRefusedWithTheFileAndDatasetNamed() throws {
         let samples = try writeSamples()
         let cases: [(String, [Double], String)] = [
