@@ -6,8 +6,8 @@ Plain MD of alanine dipeptide at 300 K almost never visits φ > 0 (data.md §3: 
 1. **builds** a bias V(φ) by well-tempered metadynamics (``openmm.app.metadynamics``: a
    ``BiasVariable`` on a ``CustomTorsionForce`` and ``Metadynamics(system, [φ], T, γ, h, stride)``),
    starting from the minimised structure, for ``build_ps``;
-2. **freezes** it: the final grid ``Metadynamics._totalBias`` (the bias itself, not the free-energy
-   estimate ``getFreeEnergy() = -γ/(γ-1) V``) becomes a static
+2. **freezes** it: the final bias grid V (the bias itself, ``Metadynamics._totalBias``, taken through
+   the public ``getFreeEnergy() = -γ/(γ-1) V``) becomes a static
    ``CustomCompoundBondForce(4, "bias_phi(dihedral(p1,p2,p3,p4))")`` with a periodic
    ``Continuous1DFunction`` over [-π, π] — the same tabulated function, with the same periodic
    cubic spline, that the metadynamics force used;
@@ -144,16 +144,23 @@ def build_bias(system_xml: str, topology, positions, cfg: BiasConfig, temperatur
         k = min(chunk, n - done)
         meta.step(sim, k)
         done += k
-        grid = np.asarray(meta._totalBias, dtype=np.float64).reshape(-1)
+        grid = _bias_grid(meta, cfg.bias_factor)
         log(f"{tag} bias build {done * dt_fs / 1000:.0f}/{cfg.build_ps:.0f} ps: V from {grid.min():.2f} to "
             f"{grid.max():.2f} kJ/mol, φ = {meta.getCollectiveVariables(sim)[0]:+.2f} rad")
-    grid = np.array(meta._totalBias, dtype=np.float64).reshape(-1)
+    grid = _bias_grid(meta, cfg.bias_factor)
     if grid.shape != (cfg.grid_bins + 1,) or not np.all(np.isfinite(grid)):
         raise RuntimeError(f"{tag} metadynamics bias grid has shape {grid.shape} or non-finite values")
     grid[-1] = grid[0]  # periodic: OpenMM's table needs first == last (Metadynamics keeps it so)
     state = sim.context.getState(getPositions=True, getVelocities=True)
     return {"grid_energy": grid, "grid_phi": grid_phi(cfg.grid_bins), "atoms": indices, "atom_labels": labels,
             "positions": state.getPositions(asNumpy=True), "velocities": state.getVelocities(asNumpy=True)}
+
+
+def _bias_grid(meta, bias_factor: float) -> np.ndarray:
+    """The deposited bias V on the grid, kJ/mol, from the public ``getFreeEnergy()``:
+    F = -γ/(γ-1) V in well-tempered metadynamics, so V = -(γ-1)/γ F (= ``Metadynamics._totalBias``)."""
+    free_energy = np.asarray(meta.getFreeEnergy().value_in_unit(unit.kilojoule_per_mole), dtype=np.float64)
+    return -(bias_factor - 1.0) / bias_factor * free_energy.reshape(-1)
 
 
 def add_frozen_bias(system: openmm.System, atoms, grid_energy: np.ndarray) -> openmm.CustomCompoundBondForce:
