@@ -72,6 +72,6 @@ let package = Package(
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Evaluation", "Model", "MDData", "ForceField", "Training", "Communication", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "HDF5", "tbg"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "HDF5", "MDData", "tbg"]),
     ]
 )

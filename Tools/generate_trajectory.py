@@ -7,6 +7,7 @@ Examples (data.md §0):
       --atom-order amber --name AD --ns 2 --out data/AD.h5
 """
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -15,6 +16,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from tbgdata.md import RunConfig, generate_trajectory  # noqa: E402
 from tbgdata.presets import PRESETS  # noqa: E402
+
+
+def _bias_arg(text):
+    if text is None or not text.strip().startswith("{"):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"error: --bias is not a kind name or a JSON object: {exc}")
 
 
 def main(argv=None):
@@ -35,13 +45,16 @@ def main(argv=None):
     ap.add_argument("--atom-order", choices=["openmm", "amber"], default="openmm")
     ap.add_argument("--reference-frames", type=int, default=10,
                     help="frames with Reference-platform per-force energies (default 10)")
+    ap.add_argument("--bias", default=None,
+                    help="biased mode: 'metad_phi' (defaults) or a JSON object of its settings, e.g. "
+                         "'{\"kind\": \"metad_phi\", \"build_ps\": 2000, \"bias_factor\": 6}' (Tools/FORMAT.md §1.7)")
     ap.add_argument("--out", required=True, help="output .h5 file (written atomically)")
     a = ap.parse_args(argv)
     prod = a.production_ps if a.production_ps is not None else 1000.0 * (a.ns if a.ns is not None else 1.0)
     cfg = RunConfig(sequence=a.seq, termini=a.termini, preset=a.preset, name=a.name, production_ps=prod,
                     equilibration_ps=a.equilibration_ps, save_ps=a.save_ps, timestep_fs=a.timestep_fs,
                     seed=a.seed, platform=a.platform, threads=a.threads, atom_order=a.atom_order,
-                    reference_frames=a.reference_frames)
+                    reference_frames=a.reference_frames, bias=_bias_arg(a.bias))
     command = shlex.join([os.path.basename(sys.argv[0])] + (sys.argv[1:] if argv is None else list(argv)))
     try:
         s = generate_trajectory(a.out, cfg, command=command)

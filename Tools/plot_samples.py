@@ -37,7 +37,9 @@ Compare Boltzmann-generator samples with MD of the same peptide.
 
 Inputs
   --md       a trajectory file of the project format (Tools/FORMAT.md): /coordinates (nm),
-             /topology, /potentialEnergy (kJ/mol) and /metadata with temperature_K.
+             /topology, /potentialEnergy (kJ/mol) and /metadata with temperature_K. A biased
+             run (/bias_energy, FORMAT.md §1.7) is plotted reweighted: frame k carries
+             w = exp(+V_k/kT_MD) in every MD histogram, as `tbg evaluate` does.
   --samples  the output of `tbg sample` for that peptide: coordinates in the same atom order plus
              /samples/{topology_ok, chirality_ok, chirality_fixed, log_weight, energy_kj_mol}
              and the attribute /samples@kT_kJ_per_mol.
@@ -82,6 +84,7 @@ class Trajectory:
     energy_kj_mol: np.ndarray
     metadata: dict
     frames_in_file: int
+    bias_kj_mol: np.ndarray | None = None  # /bias_energy of a biased run (every stride-th frame)
 
 
 @dataclass
@@ -221,13 +224,22 @@ def read_md(path: str, stride: int, need_temperature: bool) -> Trajectory:
         metadata = {}
         if "metadata" in h5:
             metadata = read_json_dataset(h5["metadata"])
+        bias = None
+        if "bias_energy" in h5:
+            full = np.asarray(h5["bias_energy"][()], dtype=float)
+            if full.shape != (frames,) or not np.all(np.isfinite(full)):
+                raise InputError(f"{path}: /bias_energy has shape {full.shape} or non-finite values "
+                                 f"(expected one finite bias energy in kJ/mol per frame, {frames})")
+            if "temperature_K" not in metadata:
+                raise InputError(f"{path}: /bias_energy needs temperature_K in /metadata (the weights are exp(+V/kT))")
+            bias = full[::stride]
         if need_temperature and "temperature_K" not in metadata:
             raise InputError(f"{path}: no temperature_K in /metadata (expected the MD temperature; "
                              "or pass --temperature)")
     traj = load_mdtraj(path, stride)
     if len(energy) != traj.n_frames:
         raise InputError(f"{path}: /potentialEnergy has {len(energy)} entries for {traj.n_frames} frames")
-    return Trajectory(path, traj, np.asarray(energy, dtype=float), metadata, frames)
+    return Trajectory(path, traj, np.asarray(energy, dtype=float), metadata, frames, bias)
 
 
 def read_samples(path: str) -> Samples:
@@ -299,6 +311,21 @@ class Analysis:
     unweighted: int          # valid samples with a -inf/nan log weight (weight 0)
     n_samples: int
     ess: float
+    md_log_weights: np.ndarray | None = None  # V/kT_MD of a biased MD run, else None (equal frames)
+
+    @property
+    def md_weights(self) -> np.ndarray:
+        """MD frame weights, normalised to sum 1 (equal for plain MD)."""
+        if self.md_log_weights is None:
+            return np.full(len(self.md_phi), 1.0 / len(self.md_phi))
+        w = np.exp(self.md_log_weights - self.md_log_weights.max())
+        return w / w.sum()
+
+    @property
+    def md_label(self) -> str:
+        if self.md_log_weights is None:
+            return f"MD ({len(self.md_phi)} frames)"
+        return f"biased MD reweighted ({len(self.md_phi)} frames, ESS {100 * normalised_ess(self.md_weights, np.ones(len(self.md_phi), bool)):.1f} %)"
 
     @property
     def n_valid(self) -> int:
@@ -336,7 +363,7 @@ def plot_ramachandran(a: Analysis, bins: int, path: str) -> None:
     """Three (φ, ψ) free-energy maps with one colour scale, so the panels can be compared by eye."""
     edges = np.linspace(*ANGLE_RANGE, bins + 1)
 
-    panels = [(f"MD: {len(a.md_phi)} frames", free_energy([a.md_phi, a.md_psi], edges), ""),
+    panels = [(a.md_label, free_energy([a.md_phi, a.md_psi], edges, a.md_log_weights), ""),
               (f"proposal: {a.n_valid} valid of {a.n_samples} samples",
                free_energy([a.phi, a.psi], edges) if a.n_valid else None, "no valid samples"),
               (f"reweighted: {a.n_valid} valid, ESS {100 * a.ess:.1f} %",
@@ -376,8 +403,8 @@ def plot_energy(a: Analysis, bins: int, limits: tuple[float, float], path: str) 
     above, below = int(np.sum(outside & ~below)), int(np.sum(below))
 
     fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
-    ax.hist(a.md_energy, bins=edges, weights=np.full(len(a.md_energy), 1 / (len(a.md_energy) * width)),
-            histtype="stepfilled", color="0.6", alpha=0.6, label=f"MD ({len(a.md_energy)} frames)")
+    ax.hist(a.md_energy, bins=edges, weights=a.md_weights / width,
+            histtype="stepfilled", color="0.6", alpha=0.6, label=a.md_label)
     if a.n_valid:
         inside = a.energy[~outside]
         ax.hist(inside, bins=edges, weights=np.full(len(inside), 1 / (a.n_valid * width)), histtype="step",
@@ -405,9 +432,9 @@ def plot_free_energy_phi(a: Analysis, bins: int, path: str) -> None:
     """
     edges = np.linspace(*ANGLE_RANGE, bins + 1)
     centres = 0.5 * (edges[1:] + edges[:-1])
-    md = free_energy([a.md_phi], edges)
+    md = free_energy([a.md_phi], edges, a.md_log_weights)
     top = 1.5 * max(1.0, float(np.nanmax(md)))
-    curves = [(md, "-o", "0.3", f"MD ({len(a.md_phi)} frames)")]
+    curves = [(md, "-o", "0.3", a.md_label)]
     if a.n_valid:
         curves.append((free_energy([a.phi], edges), "--o", "tab:blue",
                        f"proposal ({a.n_valid} valid of {a.n_samples})"))
@@ -489,7 +516,9 @@ def analyse(md: Trajectory, samples: Samples, kT: float, temperature_K: float, n
                     md_phi=angles_degrees(md.traj, phi_atoms), md_psi=angles_degrees(md.traj, psi_atoms),
                     md_energy=md.energy_kj_mol, phi=phi, psi=psi, energy=samples.energy_kj_mol[valid],
                     weights=weights[valid], log_weights=log_weight[valid], unweighted=int(np.sum(~np.isfinite(log_weight[valid]))),
-                    n_samples=len(valid), ess=normalised_ess(weights, valid))
+                    n_samples=len(valid), ess=normalised_ess(weights, valid),
+                    md_log_weights=None if md.bias_kj_mol is None
+                    else md.bias_kj_mol / (GAS_CONSTANT_KJ_PER_MOL_K * float(md.metadata["temperature_K"])))
 
 
 def run(args) -> dict:
@@ -526,6 +555,9 @@ def run(args) -> dict:
         "chirality_fixed": int(samples.chirality_fixed.sum()),
         "valid_without_weight": a.unweighted,
         "ess": a.ess, "ess_in_file": samples.ess_in_file,
+        "md_weighted_by_bias": a.md_log_weights is not None,
+        "md_bias_ess": (normalised_ess(a.md_weights, np.ones(len(a.md_phi), bool))
+                        if a.md_log_weights is not None else None),
         "bins": args.bins, "energy_range_kj_mol": list(limits),
         "valid_samples_above_energy_range": outside["above"], "valid_samples_below_energy_range": outside["below"],
         "notes": notes, "plots": paths,

@@ -99,8 +99,12 @@ public struct ReferenceReport: Encodable, Sendable, Equatable {
     @JSONNullable public var energyMean: Double? = nil
     @JSONNullable public var energyMedian: Double? = nil
     public var deltaF: DeltaFReport
-    /// Torus W2 uses MD frames 0, s, 2s, … (M of them).
+    /// Torus W2 uses MD frames 0, s, 2s, … (M of them); 0 when the MD points are weighted draws.
     public var torusStride: Int
+    /// Whether the frames were weighted by exp(+V/kT) of a biased run's `/bias_energy`.
+    public var weightedByBias: Bool
+    /// Normalised Kish ESS of those frame weights; null for plain MD.
+    @JSONNullable public var biasEffectiveSampleSize: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case frames
@@ -108,6 +112,8 @@ public struct ReferenceReport: Encodable, Sendable, Equatable {
         case energyMedian = "energy_median_kT"
         case deltaF = "delta_f_kT"
         case torusStride = "torus_stride"
+        case weightedByBias = "weighted_by_bias"
+        case biasEffectiveSampleSize = "bias_ess"
     }
 }
 
@@ -160,7 +166,7 @@ public struct SettingsReport: Encodable, Sendable, Equatable {
     public var torusCostQuantum = TorusTransport.costQuantum
     public var torusW2SquaredErrorBound = TorusTransport.squaredDistanceErrorBound
     public var jsdSmoothing = RamachandranHistogram.smoothing
-    public var resampling = "reweighted torus set: torus_points indices drawn with replacement with probability w (multinomial), RandomSource(seed, [1])"
+    public var resampling = "reweighted torus set: torus_points indices drawn with replacement with probability w (multinomial), RandomSource(seed, [1]); a biased MD reference's torus set: the same with w = exp(+V/kT), RandomSource(seed, [5])"
     public var basins = "delta_f = -ln(P(phi in [0, pi)) / P(phi in [-pi, 0))), phi = pi counted as -pi"
 
     enum CodingKeys: String, CodingKey {

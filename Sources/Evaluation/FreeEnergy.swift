@@ -3,7 +3,8 @@
 // negative-φ basin, C5/C7eq/αR; an angle of exactly π counts as −π), with P from counts or weights.
 // Standard errors by the bootstrap: resampling samples with replacement (weights renormalise by
 // construction), or, for a correlated MD trajectory, resampling B contiguous blocks (the moving
-// blocks of Künsch 1989 without overlap). A replicate with an empty basin has no finite ΔF; it is
+// blocks of Künsch 1989 without overlap), each block carrying its frames' summed weights when the
+// trajectory is biased. A replicate with an empty basin has no finite ΔF; it is
 // left out and counted.
 import Foundation
 import Kernels
@@ -51,14 +52,17 @@ public struct BasinFreeEnergy: Sendable, Equatable {
         return make(plus: plus, minus: minus, replicates: replicates)
     }
 
-    /// ΔF of a time series (unweighted) with a bootstrap over `blocks` contiguous blocks.
-    public static func trajectory(phi: [Double], blocks: Int, resamples: Int, random: inout RandomSource) -> BasinFreeEnergy {
+    /// ΔF of a time series with a bootstrap over `blocks` contiguous blocks; frames weighted by
+    /// `weights` (a biased run's exp(+V/kT), any normalisation), else counted.
+    public static func trajectory(phi: [Double], weights: [Double]? = nil, blocks: Int, resamples: Int, random: inout RandomSource) -> BasinFreeEnergy {
+        precondition(weights == nil || weights?.count == phi.count)
         let count = phi.count, blockCount = max(1, min(blocks, count))
-        // Block b holds frames b·T/B ..< (b+1)·T/B; per block, the frames in each basin.
+        // Block b holds frames b·T/B ..< (b+1)·T/B; per block, the weight (or count) of each basin.
         var blockPlus = [Double](repeating: 0, count: blockCount), blockMinus = blockPlus
         for b in 0..<blockCount {
             for frame in (b * count / blockCount)..<((b + 1) * count / blockCount) {
-                if isPositive(phi[frame]) { blockPlus[b] += 1 } else { blockMinus[b] += 1 }
+                let w = weights?[frame] ?? 1
+                if isPositive(phi[frame]) { blockPlus[b] += w } else { blockMinus[b] += w }
             }
         }
         var replicates: [Double?] = []

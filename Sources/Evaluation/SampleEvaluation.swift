@@ -6,8 +6,12 @@
 // frames, valid samples) points per set (MD: every ⌊T/M⌋-th frame from frame 0; proposal: the
 // first M valid samples; reweighted: M multinomial draws ∝ w); JSD of the (φ, ψ) histograms (all
 // frames and valid samples, weighted for reweighted); ΔF between the φ basins with bootstrap errors.
+// A biased reference (frames of a run under a static bias V, Tools/FORMAT.md §1.7) carries log
+// weights V/kT: every MD quantity is then weighted by w ∝ exp(+V/kT) — energy mean/median/W1/W2,
+// the JSD histogram, ΔF and its block bootstrap (weights summed per block) — and its torus points
+// are M multinomial draws ∝ w instead of every ⌊T/M⌋-th frame, as for the reweighted samples.
 // Random streams: RandomSource(seed, [purpose]) with purpose 1 = resampling, 2 = MD block
-// bootstrap, 3 = proposal bootstrap, 4 = reweighted bootstrap.
+// bootstrap, 3 = proposal bootstrap, 4 = reweighted bootstrap, 5 = resampling of weighted MD.
 import Kernels
 
 public struct EvaluationSettings: Sendable, Equatable {
@@ -24,15 +28,17 @@ public struct EvaluationSettings: Sendable, Equatable {
     public init() {}
 }
 
-/// MD reference frames in time order: energies in kT, φ and ψ in radians.
+/// MD reference frames in time order: energies in kT, φ and ψ in radians, and for a biased run the
+/// log weights V/kT of the frames (nil: equally weighted frames).
 public struct ReferenceSet: Sendable {
     public var energies: [Double]
     public var phi: [Double]
     public var psi: [Double]
+    public var logWeights: [Double]?
 
-    public init(energies: [Double], phi: [Double], psi: [Double]) {
-        precondition(energies.count == phi.count && phi.count == psi.count)
-        (self.energies, self.phi, self.psi) = (energies, phi, psi)
+    public init(energies: [Double], phi: [Double], psi: [Double], logWeights: [Double]? = nil) {
+        precondition(energies.count == phi.count && phi.count == psi.count && (logWeights?.count ?? phi.count) == phi.count)
+        (self.energies, self.phi, self.psi, self.logWeights) = (energies, phi, psi, logWeights)
     }
 }
 
@@ -63,12 +69,24 @@ public enum SampleEvaluation {
         let logWeights = valid.map { samples.logWeights[$0] }
         let counts = SampleCounts(samples: samples, valid: valid)
         let points = min(settings.maxPoints, md.phi.count, valid.count)
-        let stride = points > 0 ? md.phi.count / points : 0
+        let mdWeights = md.logWeights.map { logWeights -> [Double] in
+            guard let weights = ImportanceWeights.normalised(logWeights: logWeights) else {
+                preconditionFailure("the reference's log weights need a finite maximum")
+            }
+            return weights
+        }
+        var stride = points > 0 ? md.phi.count / points : 0
+        var torusFrames = (0..<points).map { $0 * stride }
+        if let mdWeights, points > 0 {
+            var random = RandomSource(seed: settings.seed, streams: [5])
+            torusFrames = ImportanceWeights.resample(weights: mdWeights, count: points, random: &random)
+            stride = 0
+        }
         var blockRandom = RandomSource(seed: settings.seed, streams: [2])
-        let mdDeltaF = BasinFreeEnergy.trajectory(phi: md.phi, blocks: settings.blocks, resamples: settings.bootstrap, random: &blockRandom)
-        let mdTorus = (0..<points).map { SIMD2(md.phi[$0 * stride], md.psi[$0 * stride]) }
-        let mdHistogram = RamachandranHistogram.probabilities(zip(md.phi, md.psi).map { SIMD2($0, $1) }, bins: settings.bins)
-        let context = Context(md: md, mdTorus: mdTorus, mdHistogram: mdHistogram, mdDeltaF: mdDeltaF, settings: settings)
+        let mdDeltaF = BasinFreeEnergy.trajectory(phi: md.phi, weights: mdWeights, blocks: settings.blocks, resamples: settings.bootstrap, random: &blockRandom)
+        let mdTorus = torusFrames.map { SIMD2(md.phi[$0], md.psi[$0]) }
+        let mdHistogram = RamachandranHistogram.probabilities(zip(md.phi, md.psi).map { SIMD2($0, $1) }, weights: mdWeights, bins: settings.bins)
+        let context = Context(md: md, mdWeights: mdWeights, mdTorus: mdTorus, mdHistogram: mdHistogram, mdDeltaF: mdDeltaF, settings: settings)
 
         let proposal = context.metrics(samples: samples, indices: valid, weights: nil, torusIndices: Array(valid.prefix(points)), stream: 3)
         var reweighted = SetReport.undefined("no valid samples")
@@ -79,16 +97,21 @@ public enum SampleEvaluation {
         } else if !valid.isEmpty {
             reweighted = SetReport.undefined("no valid sample has a positive finite weight")
         }
+        let blocks = "block bootstrap over \(min(settings.blocks, md.phi.count)) contiguous blocks, \(settings.bootstrap) replicates"
         let mdReport = ReferenceReport(
-            frames: md.energies.count, energyMean: WeightedStatistics.mean(md.energies), energyMedian: WeightedStatistics.median(md.energies),
-            deltaF: DeltaFReport(mdDeltaF, method: "block bootstrap over \(min(settings.blocks, md.phi.count)) contiguous blocks, \(settings.bootstrap) replicates"),
-            torusStride: stride)
+            frames: md.energies.count, energyMean: WeightedStatistics.mean(md.energies, weights: mdWeights),
+            energyMedian: WeightedStatistics.median(md.energies, weights: mdWeights),
+            deltaF: DeltaFReport(mdDeltaF, method: mdWeights == nil ? blocks : "bias-weighted " + blocks + " (weights summed per block)"),
+            torusStride: stride, weightedByBias: mdWeights != nil,
+            biasEffectiveSampleSize: md.logWeights.map { ImportanceWeights.effectiveSampleSize(logWeights: $0) })
         let settingsReport = SettingsReport(settings: settings, torusPoints: points)
         return EvaluationReport(counts: counts, md: mdReport, proposal: proposal, reweighted: reweighted, settings: settingsReport)
     }
 
     private struct Context {
         let md: ReferenceSet
+        /// Normalised frame weights of a biased reference, nil for plain MD.
+        let mdWeights: [Double]?
         let mdTorus: [SIMD2<Double>]
         let mdHistogram: [Double]?
         let mdDeltaF: BasinFreeEnergy
@@ -106,8 +129,8 @@ public enum SampleEvaluation {
             if !energies.isEmpty {
                 report.energyMean = WeightedStatistics.mean(energies, weights: energyWeights)
                 report.energyMedian = WeightedStatistics.median(energies, weights: energyWeights)
-                report.energyW1 = Wasserstein1D.distance(md.energies, weights: nil, energies, weights: energyWeights, p: 1)
-                report.energyW2 = Wasserstein1D.distance(md.energies, weights: nil, energies, weights: energyWeights, p: 2)
+                report.energyW1 = Wasserstein1D.distance(md.energies, weights: mdWeights, energies, weights: energyWeights, p: 1)
+                report.energyW2 = Wasserstein1D.distance(md.energies, weights: mdWeights, energies, weights: energyWeights, p: 2)
             }
             // Torus W2 on M points.
             if !torusIndices.isEmpty {

@@ -1,7 +1,7 @@
 // A dipeptide trajectory file in the project's format (Tools/FORMAT.md): MDTraj's HDF5 layout
 // (`/coordinates` float32 T×N×3 nm, `/time`, `/topology` JSON) plus `/openmm_system` (the OpenMM
-// System XML) and `/metadata` (JSON), optionally `/potentialEnergy`, `/kineticEnergy` and
-// `/reference_energies`.
+// System XML) and `/metadata` (JSON), optionally `/potentialEnergy`, `/kineticEnergy`,
+// `/reference_energies` and, for a biased run, `/bias_energy`.
 //
 // Opening validates the structure (nodes, types, shapes, atom counts agree between coordinates,
 // topology and System) but reads no frames: frames are read by hyperslab windows, so a rank only ever
@@ -69,7 +69,10 @@ public final class TrajectoryFile {
         }
 
         let frameCount = self.frameCount
-        for name in ["time", "potentialEnergy", "kineticEnergy"] where root.contains(name) {
+        if metadata.bias != nil, !root.contains("bias_energy") {
+            throw DataFormatError(file: path, "/metadata records a bias but the dataset /bias_energy is missing; expected the bias energy of every frame in kJ/mol (Tools/FORMAT.md §1.7)")
+        }
+        for name in ["time", "potentialEnergy", "kineticEnergy", "bias_energy"] where root.contains(name) {
             let shape = try formatErrors { try root.dataset(name).shape }
             guard shape == [frameCount] else {
                 throw DataFormatError(file: path, "/\(name) has shape \(shape), expected [\(frameCount)] (one value per frame)")
@@ -96,6 +99,24 @@ public final class TrajectoryFile {
     public func potentialEnergies() throws -> [Float]? {
         guard root.contains("potentialEnergy") else { return nil }
         return try formatErrors { try root.dataset("potentialEnergy").read(as: Float.self) }
+    }
+
+    /// True when the file holds `/bias_energy`: frames of a biased run (Tools/FORMAT.md §1.7).
+    public var isBiased: Bool { root.contains("bias_energy") }
+
+    /// `/bias_energy` (kJ/mol, the static bias V of each frame), nil for plain MD. Every value must be
+    /// finite: a frame's reweighting factor exp(+V/kT) is meaningless otherwise.
+    public func biasEnergies() throws -> [Double]? {
+        guard isBiased else { return nil }
+        let dataset = try formatErrors { try root.dataset("bias_energy") }
+        guard case .float = dataset.elementKind else {
+            throw DataFormatError(file: path, "/bias_energy holds \(dataset.elementKind), expected float64 bias energies in kJ/mol")
+        }
+        let values = try formatErrors { try dataset.read(as: Double.self) }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw DataFormatError(file: path, "/bias_energy of frame \(bad) is \(values[bad]); expected a finite bias energy in kJ/mol for every frame")
+        }
+        return values
     }
 
     /// `/reference_energies`, shape-checked against this file, if present.

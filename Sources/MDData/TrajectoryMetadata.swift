@@ -26,6 +26,8 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
     public var platform: String?
     public var openmmVersion: String?
     public var atomOrder: String?
+    /// The generator's biased mode (Tools/FORMAT.md §1.7); nil for plain MD.
+    public var bias: BiasMetadata?
 
     enum CodingKeys: String, CodingKey {
         case format
@@ -42,6 +44,7 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
         case seed, platform
         case openmmVersion = "openmm_version"
         case atomOrder = "atom_order"
+        case bias
     }
 
     /// Molar gas constant, kJ/(mol K).
@@ -65,5 +68,33 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
                                   hint: "update tbg")
         }
         return metadata
+    }
+}
+
+/// `/metadata.bias` of a biased trajectory: a static bias V(CV) was added during production, so frame
+/// k carries the weight exp(+V_k/kT) towards the unbiased ensemble (V_k in `/bias_energy`).
+public struct BiasMetadata: Codable, Sendable, Equatable {
+    public var kind: String?
+    /// The collective variable's name ("phi") and its four atoms.
+    public var cv: String?
+    public var cvAtoms: [Int]?
+    public var biasFactor: Double?
+    public var heightKJMol: Double?
+    public var sigmaRad: Double?
+    public var buildPS: Double?
+    public var frequencyPS: Double?
+    public var gridBins: Int?
+    public var temperatureK: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, cv
+        case cvAtoms = "cv_atoms"
+        case biasFactor = "bias_factor"
+        case heightKJMol = "height_kj_mol"
+        case sigmaRad = "sigma_rad"
+        case buildPS = "build_ps"
+        case frequencyPS = "frequency_ps"
+        case gridBins = "grid_bins"
+        case temperatureK = "temperature_K"
     }
 }

@@ -30,9 +30,11 @@ public struct TrajectoryReport: Codable, Sendable {
     public var seed: Int?
     public var timestepFS: Double?
     public var platform: String?
+    /// The static bias of a biased run (Tools/FORMAT.md §1.7); nil for plain MD.
+    public var bias: BiasReport?
 
     enum CodingKeys: String, CodingKey {
-        case file, name, sequence, termini, preset, forcefield, atoms, residues, bonds, formula, frames, forces, seed, platform
+        case file, name, sequence, termini, preset, forcefield, atoms, residues, bonds, formula, frames, forces, seed, platform, bias
         case temperatureK = "temperature_K"
         case kTkJPerMol = "kT_kJ_per_mol"
         case timeFirstPS = "time_first_ps"
@@ -89,5 +91,46 @@ public struct TrajectoryReport: Codable, Sendable {
         seed = metadata.seed
         timestepFS = metadata.timestepFS
         platform = metadata.platform
+        if let energies = try trajectory.biasEnergies() {
+            guard let kT = metadata.kT else {
+                throw DataFormatError(file: path, "/bias_energy is present but /metadata has neither kT_kJ_per_mol nor temperature_K; the frame weights exp(+V/kT) need the temperature")
+            }
+            bias = BiasReport(metadata: metadata.bias, energies: energies, kT: kT)
+        }
+    }
+}
+
+/// What a biased file's bias is and how strongly it reweights: the frames carry w ∝ exp(+V/kT).
+public struct BiasReport: Codable, Sendable {
+    public var kind: String?
+    public var cv: String?
+    public var cvAtoms: [Int]?
+    public var biasFactor: Double?
+    public var buildPS: Double?
+    /// min and max of `/bias_energy`, kJ/mol (empty for a file without frames).
+    public var energyRangeKJMol: [Double]
+    /// Normalised Kish ESS of the frame weights exp(+V/kT): the effective fraction of frames. Left nil
+    /// here (MDData holds no statistics) and filled by the caller from `reducedEnergies`.
+    public var effectiveFraction: Double?
+    /// V/kT per frame: the log weights up to a constant. Not encoded.
+    public var reducedEnergies: [Double] = []
+
+    enum CodingKeys: String, CodingKey {
+        case kind, cv
+        case cvAtoms = "cv_atoms"
+        case biasFactor = "bias_factor"
+        case buildPS = "build_ps"
+        case energyRangeKJMol = "energy_range_kj_mol"
+        case effectiveFraction = "ess"
+    }
+
+    init(metadata: BiasMetadata?, energies: [Double], kT: Double) {
+        kind = metadata?.kind
+        cv = metadata?.cv
+        cvAtoms = metadata?.cvAtoms
+        biasFactor = metadata?.biasFactor
+        buildPS = metadata?.buildPS
+        energyRangeKJMol = energies.min().map { [$0, energies.max() ?? $0] } ?? []
+        reducedEnergies = energies.map { $0 / kT }
     }
 }

@@ -159,7 +159,11 @@ enum EvaluationText {
         lines.append(String(format: "  samples %d: %d valid (%@), %d failed the bond-graph check, %d mixed chirality; %d mirrored (%@ of valid); %d valid with non-finite energy",
                             counts.samples, counts.valid, percent(counts.validFraction), counts.topologyFailures, counts.chiralityFailures,
                             counts.chiralityFixes, percent(counts.chiralityFixRate), counts.nonFiniteEnergies))
-        lines.append("  ESS \(number(counts.effectiveSampleSize, 4)) (\(percent(counts.effectiveSampleSize))) over the \(counts.valid) valid samples; MD \(report.md.frames) frames")
+        var mdFrames = "MD \(report.md.frames) frames"
+        if report.md.weightedByBias {
+            mdFrames += ", a biased run: every MD metric weights its frames by exp(+V/kT) (/bias_energy), bias ESS \(number(report.md.biasEffectiveSampleSize, 4)) (\(percent(report.md.biasEffectiveSampleSize)))"
+        }
+        lines.append("  ESS \(number(counts.effectiveSampleSize, 4)) (\(percent(counts.effectiveSampleSize))) over the \(counts.valid) valid samples; \(mdFrames)")
         let md = report.md, sets = [report.proposal, report.reweighted]
         var table: [[String]] = [["", "MD", "proposal", "reweighted"]]
         table.append(["energy mean (kT)", number(md.energyMean, 3)] + sets.map { number($0.energyMean, 3) })
@@ -186,7 +190,8 @@ enum EvaluationText {
         if let reason = md.deltaF.reason { notes.append("MD dF: \(reason)") }
         lines += notes.map { "  note: " + $0 }
         let s = report.settings
-        lines.append("  settings: torus W2 on \(s.torusPoints) points per set (MD frames 0, \(md.torusStride), \(2 * md.torusStride), ...; the first valid samples; multinomial draws with seed \(s.seed)), exact to \(s.torusW2SquaredErrorBound) rad^2 in W2^2; JSD on \(s.bins)x\(s.bins) bins; dF errors: MD \(s.blocks)-block bootstrap, samples bootstrap, \(s.bootstrap) replicates; \(String(format: "%.1f", seconds)) s")
+        let mdPoints = md.weightedByBias ? "MD: multinomial draws ∝ exp(+V/kT)" : "MD frames 0, \(md.torusStride), \(2 * md.torusStride), ..."
+        lines.append("  settings: torus W2 on \(s.torusPoints) points per set (\(mdPoints); the first valid samples; multinomial draws with seed \(s.seed)), exact to \(s.torusW2SquaredErrorBound) rad^2 in W2^2; JSD on \(s.bins)x\(s.bins) bins; dF errors: MD \(s.blocks)-block bootstrap\(md.weightedByBias ? " (bias-weighted)" : ""), samples bootstrap, \(s.bootstrap) replicates; \(String(format: "%.1f", seconds)) s")
         return lines.joined(separator: "\n")
     }
 

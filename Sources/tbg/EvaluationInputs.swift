@@ -1,7 +1,8 @@
 // The inputs of `tbg evaluate`, read and checked: a `tbg sample` output (MDTraj layout plus
 // /samples/*) and an MD trajectory of the same peptide. Both must have the same atoms (count and
 // names, in order) and temperature; every coordinate used must be finite. φ and ψ are the first
-// backbone torsions MDTraj finds in the reference topology (Evaluation/Dihedrals.swift).
+// backbone torsions MDTraj finds in the reference topology (Evaluation/Dihedrals.swift). A biased
+// reference's frames carry the log weights /bias_energy / kT.
 import Evaluation
 import Foundation
 import HDF5
@@ -51,9 +52,12 @@ struct EvaluationInputs {
         }
         let mdCoordinates = try referenceFile.readFrames(0..<referenceFile.frameCount)
         try Self.checkFinite(mdCoordinates, frames: Array(0..<referenceFile.frameCount), in: referenceFile, what: "frame")
+        // A biased run (Tools/FORMAT.md §1.7): frame k has log weight V_k/kT at the file's own kT.
+        let biasLogWeights = try referenceFile.biasEnergies().map { $0.map { $0 / referenceKT } }
         reference = ReferenceSet(energies: energies.map { Double($0) / kT },
                                  phi: BackboneTorsions.dihedrals(mdCoordinates, atoms: referenceFile.atomCount, quartet: phi),
-                                 psi: BackboneTorsions.dihedrals(mdCoordinates, atoms: referenceFile.atomCount, quartet: psi))
+                                 psi: BackboneTorsions.dihedrals(mdCoordinates, atoms: referenceFile.atomCount, quartet: psi),
+                                 logWeights: biasLogWeights)
 
         // Samples: the per-sample datasets of tbg sample; coordinates must be finite where valid.
         let count = sampleFile.frameCount

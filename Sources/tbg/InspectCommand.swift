@@ -1,6 +1,7 @@
 // `tbg inspect FILE…`: what a trajectory file or a dataset folder holds, after validating it fully.
 // Every argument is inspected even if an earlier one is bad; the exit status is 1 if any was.
 import ArgumentParser
+import Evaluation
 import Foundation
 import MDData
 
@@ -25,12 +26,14 @@ struct InspectCommand: ParsableCommand {
         for path in paths {
             do {
                 if isDataset(path) {
-                    let report = try DatasetReport(location: path)
+                    var report = try DatasetReport(location: path)
+                    for member in report.members.indices { report.members[member].report?.measureBias() }
                     print(json ? try JSONOutput.line(report) : ReportText.dataset(report))
                     for problem in report.failures { writeError("tbg inspect: error: \(problem)") }
                     failed = failed || !report.failures.isEmpty
                 } else {
-                    let report = try TrajectoryReport(path: path)
+                    var report = try TrajectoryReport(path: path)
+                    report.measureBias()
                     print(json ? try JSONOutput.line(report) : ReportText.trajectory(report))
                 }
             } catch {
@@ -45,5 +48,14 @@ struct InspectCommand: ParsableCommand {
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         return (exists && isDirectory.boolValue) || path.hasSuffix(".json")
+    }
+}
+
+extension TrajectoryReport {
+    /// The effective fraction of a biased file's frames: Kish ESS of the weights exp(+V/kT), the
+    /// same estimator as the samples' ESS (Evaluation.ImportanceWeights).
+    mutating func measureBias() {
+        guard let reduced = bias?.reducedEnergies, !reduced.isEmpty else { return }
+        bias?.effectiveFraction = ImportanceWeights.effectiveSampleSize(logWeights: reduced)
     }
 }

@@ -31,6 +31,19 @@ enum ReportText {
         } else {
             lines.append(("reference", "none"))
         }
+        if let bias = report.bias {
+            var text = "\(bias.kind ?? "unknown kind") on \(bias.cv ?? "?")"
+            if let atoms = bias.cvAtoms { text += " (atoms \(atoms.map(String.init).joined(separator: "-")))" }
+            if let factor = bias.biasFactor { text += ", bias factor \(number(factor))" }
+            if let build = bias.buildPS { text += ", built over \(number(build)) ps" }
+            if bias.energyRangeKJMol.count == 2 {
+                text += "; V \(number(bias.energyRangeKJMol[0])) … \(number(bias.energyRangeKJMol[1])) kJ/mol"
+            }
+            if let ess = bias.effectiveFraction, ess.isFinite {
+                text += "; frames weighted by exp(+V/kT), ESS \(String(format: "%.1f %%", 100 * ess)) of frames"
+            }
+            lines.append(("bias", text))
+        }
         lines.append(("coordinates", "all finite; largest frame bounding-box diagonal \(number(report.maxBoxDiagonalNM)) nm"))
         let provenance = [report.openmmVersion.map { "OpenMM \($0)" }, report.platform.map { "\($0) platform" },
                           report.timestepFS.map { "\(number($0)) fs steps" }, report.seed.map { "seed \($0)" }]
@@ -41,20 +54,23 @@ enum ReportText {
     }
 
     static func dataset(_ report: DatasetReport) -> String {
-        var text = "\(report.directory.isEmpty ? "." : report.directory) — dataset of \(report.members.count) peptides"
+        let peptides = report.members.map(\.name).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+        var text = "\(report.directory.isEmpty ? "." : report.directory) — dataset of \(peptides.count) peptides"
+        if report.members.count > peptides.count { text += " in \(report.members.count) files" }
         if let preset = report.preset { text += ", preset \(preset)" }
         if let termini = report.termini { text += ", \(termini) termini" }
         for split in DatasetIndex.splits {
             let members = report.members.filter { $0.split == split }
             let frames = members.compactMap { $0.report?.frames }.reduce(0, +)
-            text += "\n  \(split.padding(toLength: 10, withPad: " ", startingAt: 0)) \(members.count) peptides, \(frames) frames: "
-            text += members.map(\.name).joined(separator: " ")
+            let names = members.map(\.name).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+            text += "\n  \(split.padding(toLength: 10, withPad: " ", startingAt: 0)) \(names.count) peptides, \(frames) frames: "
+            text += names.joined(separator: " ")
         }
         for member in report.members {
             if let memberReport = member.report {
                 text += "\n\n" + trajectory(memberReport, indent: "  ")
             } else {
-                text += "\n\n  \(member.name): INVALID (see error)"
+                text += "\n\n  \(member.file) (\(member.name)): INVALID (see error)"
             }
         }
         return text

@@ -56,6 +56,38 @@ final class SampleEvaluationTests: XCTestCase {
         XCTAssertEqual(report.md.torusStride, 1)
     }
 
+    /// A biased reference (log weights V/kT per frame) against samples that are the same frames with
+    /// the same log weights: the reweighted set is the weighted MD, so every distance vanishes and the
+    /// ΔF agree; the unweighted proposal differs from it.
+    func testBiasedReferenceIsWeightedInEveryMetric() throws {
+        var md = reference(400, seed: 5)
+        // A bias that favours the positive basin (as metadynamics' V is low there): the weights undo it.
+        let logWeights = md.phi.indices.map { md.phi[$0] >= 0 ? -1.5 + 0.1 * sin(Double($0)) : 0.2 * cos(Double($0)) }
+        md.logWeights = logWeights
+        var settings = EvaluationSettings()
+        (settings.bootstrap, settings.blocks) = (50, 10)
+        let report = SampleEvaluation.evaluate(reference: md, samples: samples(from: md, logWeights: logWeights), settings: settings)
+        XCTAssertTrue(report.md.weightedByBias)
+        XCTAssertEqual(try XCTUnwrap(report.md.biasEffectiveSampleSize), ImportanceWeights.effectiveSampleSize(logWeights: logWeights), accuracy: 1e-15)
+        let w = logWeights.map { exp($0) }
+        let plus = md.phi.indices.filter { md.phi[$0] >= 0 }.map { w[$0] }.reduce(0, +)
+        XCTAssertEqual(try XCTUnwrap(report.md.deltaF.value), -log(plus / (w.reduce(0, +) - plus)), accuracy: 1e-12)
+        XCTAssertNotNil(report.md.deltaF.standardError)
+        XCTAssertEqual(try XCTUnwrap(report.md.energyMean), zip(w, md.energies).map(*).reduce(0, +) / w.reduce(0, +), accuracy: 1e-12)
+        XCTAssertEqual(report.md.torusStride, 0)
+        let reweighted = report.reweighted
+        XCTAssertEqual(try XCTUnwrap(reweighted.energyW1), 0, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(reweighted.jsdBits), 0, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(reweighted.deltaFMinusMD?.value), 0, accuracy: 1e-12)
+        // The proposal is the biased frames unweighted: the bias shows.
+        XCTAssertGreaterThan(try XCTUnwrap(report.proposal.energyW1), 0.05)
+        XCTAssertGreaterThan(try XCTUnwrap(report.proposal.deltaFMinusMD?.value).magnitude, 0.5)
+        // Unbiased, the same frames would be counted equally.
+        let plain = SampleEvaluation.evaluate(reference: reference(400, seed: 5), samples: samples(from: md), settings: settings)
+        XCTAssertFalse(plain.md.weightedByBias)
+        XCTAssertNil(plain.md.biasEffectiveSampleSize)
+    }
+
     func testTruncationToMaxPoints() throws {
         let md = reference(1000, seed: 2)
         var settings = EvaluationSettings()
@@ -127,7 +159,8 @@ final class SampleEvaluationTests: XCTestCase {
         XCTAssertEqual(Set((json["counts"] as? [String: Any] ?? [:]).keys),
                        ["samples", "valid", "valid_fraction", "topology_failures", "chirality_failures", "chirality_fixes",
                         "chirality_fix_rate", "non_finite_energies", "ess"])
-        XCTAssertEqual(Set((json["md"] as? [String: Any] ?? [:]).keys), ["frames", "energy_mean_kT", "energy_median_kT", "delta_f_kT", "torus_stride"])
+        XCTAssertEqual(Set((json["md"] as? [String: Any] ?? [:]).keys), ["frames", "energy_mean_kT", "energy_median_kT", "delta_f_kT", "torus_stride",
+                                                                         "weighted_by_bias", "bias_ess"])
         XCTAssertEqual(Set((json["proposal"] as? [String: Any] ?? [:]).keys),
                        ["energy_samples", "energy_mean_kT", "energy_median_kT", "energy_w1_kT", "energy_w2_kT", "torus_w2", "torus_points",
                         "torus_certified", "jsd_bits", "delta_f_kT", "delta_f_minus_md_kT", "reason"])

@@ -47,6 +47,25 @@ final class BasinFreeEnergyTests: XCTestCase {
         return phi
     }
 
+    /// A weighted trajectory is the unweighted one with frame k repeated w_k times, when the blocks
+    /// hold the same frames: same ΔF, same block sums, hence the same bootstrap replicates.
+    func testWeightedBlockBootstrapEqualsRepeatedFrames() throws {
+        let phi = [1.0, -1.0, -2.0, 0.5, -0.5, 2.0, -3.0, 1.5]
+        let weights = [2.0, 1.0, 3.0, 1.0, 1.0, 4.0, 1.0, 2.0]
+        // Frames 0–3 (7 repeated frames) and 4–7 (8 repeated frames): two blocks both ways.
+        let repeated = zip(phi, weights).flatMap { [Double](repeating: $0.0, count: Int($0.1)) }
+        XCTAssertEqual(repeated.count, 15)
+        var a = RandomSource(seed: 3, streams: [2]), b = RandomSource(seed: 3, streams: [2])
+        let weighted = BasinFreeEnergy.trajectory(phi: phi, weights: weights, blocks: 2, resamples: 100, random: &a)
+        let expanded = BasinFreeEnergy.trajectory(phi: Array(repeated.prefix(7)) + Array(repeated.suffix(8)), blocks: 2, resamples: 100, random: &b)
+        // 15 frames in 2 blocks split 7 | 8, as the weighted blocks do.
+        XCTAssertEqual(try XCTUnwrap(weighted.value), -log((2.0 + 1 + 4 + 2) / (1.0 + 3 + 1 + 1)), accuracy: 1e-12)
+        XCTAssertEqual(weighted.value, expanded.value)
+        XCTAssertEqual(try XCTUnwrap(weighted.standardError), try XCTUnwrap(expanded.standardError), accuracy: 1e-12)
+        XCTAssertGreaterThan(try XCTUnwrap(weighted.standardError), 0)
+        XCTAssertEqual(weighted.positiveFraction, 9.0 / 15, accuracy: 1e-15)
+    }
+
     func testKnownPopulations() throws {
         var random = RandomSource(seed: 1)
         let phi = angles(1000, positive: 0.3, seed: 1)

@@ -63,7 +63,7 @@ def check_trajectory_file(path: str, rtol: float = 1e-10) -> dict:
         for node in REQUIRED_NODES:
             _req(node in h, f"{path}: missing /{node}")
         meta = json.loads(read_fixed_string(h["metadata"]))
-        _req(set(meta) == METADATA_KEYS, f"{path}: metadata keys differ: {set(meta) ^ METADATA_KEYS}")
+        _req(set(meta) - {"bias"} == METADATA_KEYS, f"{path}: metadata keys differ: {(set(meta) - {'bias'}) ^ METADATA_KEYS}")
         _req(meta["format"] == FORMAT_NAME and meta["format_version"] == FORMAT_VERSION, f"{path}: bad format tag")
         T, N = meta["n_frames"], meta["n_atoms"]
         _req(traj.n_frames == T and traj.n_atoms == N, f"{path}: mdtraj sees {traj} but metadata says {T}x{N}")
@@ -80,6 +80,8 @@ def check_trajectory_file(path: str, rtol: float = 1e-10) -> dict:
         title = read_fixed_string(h.attrs["title"])
         _req(title == f"{meta['name']} {meta['termini']} {meta['preset']}", f"{path}: title {title!r}")
 
+        if meta.get("bias") is not None:
+            _check_bias(path, h, meta, traj)
         g = h["reference_energies"]
         _req(set(g.attrs) == REF_ATTRS, f"{path}: reference_energies attrs {set(g.attrs)}")
         names = json.loads(read_fixed_string(g.attrs["force_names"]))
@@ -118,3 +120,25 @@ def check_trajectory_file(path: str, rtol: float = 1e-10) -> dict:
     # Stored float32 energies come from the simulation platform (CPU: single/mixed precision, data.md §9.7).
     np.testing.assert_allclose(pe, total[stored], rtol=0, atol=1e-2, err_msg=f"{path}: /potentialEnergy vs Reference")
     return meta
+
+
+def _check_bias(path: str, h: h5py.File, meta: dict, traj) -> None:
+    """Biased-mode nodes (FORMAT.md §1.7): /bias_energy per frame, finite, kJ/mol, equal to the frozen
+    grid interpolated at each stored frame's φ (recomputed by MDTraj)."""
+    from .bias import interpolate_bias
+    T = meta["n_frames"]
+    for node in ("bias_energy", "bias/grid_phi", "bias/grid_energy"):
+        _req(node in h, f"{path}: biased file (metadata.bias) lacks /{node}")
+    v = h["bias_energy"][...]
+    _req(v.shape == (T,) and np.all(np.isfinite(v)), f"{path}: /bias_energy must be {T} finite values")
+    _req(read_fixed_string(h["bias_energy"].attrs["units"]) == "kilojoules_per_mole", f"{path}: /bias_energy units")
+    grid_phi, grid = h["bias/grid_phi"][...], h["bias/grid_energy"][...]
+    _req(grid.shape == grid_phi.shape and grid[0] == grid[-1] and np.isclose(grid_phi[0], -np.pi)
+         and np.isclose(grid_phi[-1], np.pi), f"{path}: /bias grid must be periodic over [-pi, pi]")
+    atoms = [int(x) for x in h["bias"].attrs["cv_atoms"]]
+    phi_idx, phi = mdtraj.compute_phi(traj)
+    _req(atoms == [int(x) for x in phi_idx[0]] == meta["bias"]["cv_atoms"],
+         f"{path}: bias cv_atoms {atoms} are not MDTraj's first phi {phi_idx[0].tolist()}")
+    # float32 coordinates move phi by ~1e-6 rad; the bias slope is at most a few tens of kJ/mol/rad.
+    np.testing.assert_allclose(interpolate_bias(grid, phi[:, 0]), v, rtol=0, atol=1e-3,
+                               err_msg=f"{path}: /bias_energy vs the grid at each frame's phi")

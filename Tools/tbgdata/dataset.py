@@ -12,6 +12,10 @@
   ``production_ps`` long, in files ``<name>-s<seed>.h5`` that the index lists under ``files``
   and training pools. Segments run in parallel, and a stopped run loses at most the segments in
   flight.
+* ``bias``: the spec's peptides are made in the generator's biased mode (frozen metadynamics bias on
+  φ, tbgdata/bias.py); each file carries ``/bias_energy`` and its own bias build. A ``segments``
+  entry may also be a mapping ``{seed: 301, bias: metad_phi}`` that overrides the spec's bias for
+  that segment, so one index entry pools unbiased and biased files (listed in ``biased_files``).
 * ``index.json`` is written last, atomically (temp + ``os.replace``), and only if every peptide
   succeeded, so an index always describes a complete dataset.
 """
@@ -27,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 
 from . import DATASET_FORMAT_NAME, DATASET_FORMAT_VERSION
+from .bias import BiasConfig
 from .md import RunConfig, generate_trajectory, is_complete, read_metadata
 from .peptide import check_sequence
 from .presets import get_preset
@@ -34,7 +39,7 @@ from .presets import get_preset
 SPLITS = ("train", "validation", "test")
 # Settings that must match for an existing file to be reused.
 _MATCH_KEYS = ("sequence", "termini", "preset", "atom_order", "production_ps", "equilibration_ps",
-               "save_interval_ps", "timestep_fs", "seed")
+               "save_interval_ps", "timestep_fs", "seed", "bias")
 
 
 @dataclass
@@ -51,6 +56,7 @@ class DatasetSpec:
     timestep_fs: float | None = None
     reference_frames: int = 10
     segments: int | list | None = None
+    bias: dict | str | None = None  # None: plain MD; else the biased mode's settings (tbgdata/bias.py)
 
     def peptides(self):
         """[(name, sequence, split)] in split order, validated (unique names, valid letters)."""
@@ -90,7 +96,7 @@ def load_spec(path: str) -> DatasetSpec:
     if not isinstance(raw, dict):
         raise ValueError(f"dataset spec {path} is not a YAML mapping")
     known = {"name", "preset", "termini", "atom_order", "production_ps", "equilibration_ps", "save_ps",
-             "seed", "timestep_fs", "reference_frames", "splits", "description", "segments"}
+             "seed", "timestep_fs", "reference_frames", "splits", "description", "segments", "bias"}
     extra = set(raw) - known
     if extra:
         raise ValueError(f"unknown key(s) {sorted(extra)} in dataset spec {path}")
@@ -100,12 +106,30 @@ def load_spec(path: str) -> DatasetSpec:
     splits = {k: _entries(v, f"{path} splits.{k}") for k, v in (raw["splits"] or {}).items()}
     kw = {k: raw[k] for k in known - {"splits", "description", "name"} if k in raw}
     spec = DatasetSpec(name=raw.get("name", os.path.splitext(os.path.basename(path))[0]), splits=splits, **kw)
-    get_preset(spec.preset)
+    dt = spec.timestep_fs if spec.timestep_fs is not None else get_preset(spec.preset).timestep_fs
+
+    def check_bias(value, where):
+        try:
+            bias = BiasConfig.from_any(value)
+            if bias is not None:
+                bias.resolved(dt)
+        except ValueError as exc:
+            raise ValueError(f"dataset spec {path}: {where}bias: {exc}") from None
+
+    check_bias(spec.bias, "")
     seg = spec.segments
-    if seg is not None and not ((isinstance(seg, int) and seg >= 1) or
-                                (isinstance(seg, list) and seg and all(isinstance(x, int) for x in seg)
-                                 and len(set(seg)) == len(seg))):
-        raise ValueError(f"dataset spec {path}: segments must be a positive integer or a list of distinct integer seeds")
+    if isinstance(seg, list):
+        for x in seg:
+            if isinstance(x, dict) and (set(x) - {"seed", "bias"} or not isinstance(x.get("seed"), int)):
+                raise ValueError(f"dataset spec {path}: segment {x!r} must be a seed or {{seed: <int>, bias: ...}}")
+            if isinstance(x, dict):
+                check_bias(x.get("bias"), f"segment seed {x['seed']}: ")
+        seeds = [x["seed"] if isinstance(x, dict) else x for x in seg]
+    if seg is not None and not ((isinstance(seg, int) and not isinstance(seg, bool) and seg >= 1) or
+                                (isinstance(seg, list) and seg and all(isinstance(x, int) for x in seeds)
+                                 and len(set(seeds)) == len(seeds))):
+        raise ValueError(f"dataset spec {path}: segments must be a positive integer or a list of distinct integer seeds "
+                         f"(each optionally {{seed: <int>, bias: ...}})")
     return spec
 
 
@@ -135,28 +159,41 @@ def derive_seed(base_seed: int, name: str) -> int:
     return int.from_bytes(h[:4], "little") % (2**31 - 1)
 
 
-def _config(spec: DatasetSpec, name: str, seq: str, seed: int | None = None) -> RunConfig:
+_SPEC_BIAS = object()  # "the spec's bias" (None means unbiased)
+
+
+def _config(spec: DatasetSpec, name: str, seq: str, seed: int | None = None, bias=_SPEC_BIAS) -> RunConfig:
     return RunConfig(sequence=seq, termini=spec.termini, preset=spec.preset, name=name,
                      production_ps=spec.production_ps, equilibration_ps=spec.equilibration_ps,
                      save_ps=spec.save_ps, timestep_fs=spec.timestep_fs,
                      seed=derive_seed(spec.seed, name) if seed is None else seed,
-                     atom_order=spec.atom_order, reference_frames=spec.reference_frames).resolved()
+                     atom_order=spec.atom_order, reference_frames=spec.reference_frames,
+                     bias=spec.bias if bias is _SPEC_BIAS else bias).resolved()
 
 
 def _segment_files(spec: DatasetSpec, name: str, seq: str) -> list:
     """[(file name, RunConfig)] of a peptide: one file, or one per segment."""
     if spec.segments is None:
         return [(f"{name}.h5", _config(spec, name, seq))]
-    seeds = (spec.segments if isinstance(spec.segments, list)
-             else [derive_seed(spec.seed, f"{name}/{k}") for k in range(spec.segments)])
-    return [(f"{name}-s{seed}.h5", _config(spec, name, seq, seed)) for seed in seeds]
+    if not isinstance(spec.segments, list):
+        seeds = [derive_seed(spec.seed, f"{name}/{k}") for k in range(spec.segments)]
+        return [(f"{name}-s{seed}.h5", _config(spec, name, seq, seed)) for seed in seeds]
+    out = []
+    for x in spec.segments:
+        seed, bias = (x["seed"], x.get("bias", spec.bias)) if isinstance(x, dict) else (x, spec.bias)
+        out.append((f"{name}-s{seed}.h5", _config(spec, name, seq, seed, bias)))
+    return out
 
 
 def _matches(meta: dict, cfg: RunConfig) -> list:
     want = {"sequence": cfg.sequence, "termini": cfg.termini, "preset": cfg.preset, "atom_order": cfg.atom_order,
             "production_ps": cfg.production_ps, "equilibration_ps": cfg.equilibration_ps,
-            "save_interval_ps": cfg.save_ps, "timestep_fs": cfg.timestep_fs, "seed": cfg.seed}
-    return [f"{k}: file {meta.get(k)!r} != spec {want[k]!r}" for k in _MATCH_KEYS if meta.get(k) != want[k]]
+            "save_interval_ps": cfg.save_ps, "timestep_fs": cfg.timestep_fs, "seed": cfg.seed,
+            "bias": cfg.bias}
+    have = dict(meta)
+    if have.get("bias") is not None:  # the file also records the CV atoms etc.; compare the settings
+        have["bias"] = {k: have["bias"].get(k) for k in BiasConfig.__dataclass_fields__}
+    return [f"{k}: file {have.get(k)!r} != spec {want[k]!r}" for k in _MATCH_KEYS if have.get(k) != want[k]]
 
 
 def _worker(out: str, cfg_dict: dict, command: str) -> dict:
@@ -209,6 +246,9 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
         entry = {"name": name, "sequence": seq, "file": files[0], "split": split,
                  "n_atoms": meta["n_atoms"], "n_frames": sum(m["n_frames"] for m in metas),
                  "temperature_K": meta["temperature_K"], "preset": meta["preset"], "termini": meta["termini"]}
+        biased = [f for f, m in zip(files, metas) if m.get("bias") is not None]
+        if biased:
+            entry["biased_files"] = biased
         if spec.segments is not None:
             entry["files"] = files
         index["peptides"].append(entry)

@@ -27,6 +27,7 @@ import openmm
 import openmm.unit as unit
 
 from . import FORMAT_NAME, FORMAT_VERSION, GAS_CONSTANT_KJ_PER_MOL_K
+from .bias import BIAS_FORCE_GROUP, BiasConfig, add_frozen_bias, build_bias
 from .h5util import fixed_bytes, read_fixed_string, set_fixed_attr, write_fixed_string_dataset
 from .peptide import HIS_VARIANT, BUILD_PH, build_peptide, check_sequence, validate_structure
 from .presets import get_preset, make_platform, openmm_seed
@@ -51,6 +52,7 @@ class RunConfig:
     threads: int | None = None  # CPU only; None -> preset default (1)
     atom_order: str = "openmm"
     reference_frames: int = 10
+    bias: dict | None = None  # None: plain MD; else BiasConfig fields (tbgdata/bias.py), e.g. {"kind": "metad_phi"}
 
     def resolved(self) -> "RunConfig":
         """Fill preset defaults and validate everything before any file is touched."""
@@ -74,7 +76,12 @@ class RunConfig:
         c.steps_per_frame()
         c.n_frames()
         c.equilibration_steps()
+        bias = BiasConfig.from_any(c.bias)
+        c.bias = None if bias is None else asdict(bias.resolved(c.timestep_fs))
         return c
+
+    def bias_config(self) -> BiasConfig | None:
+        return BiasConfig.from_any(self.bias)
 
     @staticmethod
     def _ratio(a: float, b: float, what: str) -> int:
@@ -224,32 +231,58 @@ def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> 
     minimized = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
     validate_structure(pep.topology, np.asarray(minimized), f"{cfg.name} ({cfg.sequence}, {cfg.termini}) after minimisation",
                        {"potential": state.getPotentialEnergy().value_in_unit(KJ)})
-    context.setVelocitiesToTemperature(preset.temperature_K * unit.kelvin, openmm_seed(cfg.seed + 1))
-
     n_eq, spf, n_frames = cfg.equilibration_steps(), cfg.steps_per_frame(), cfg.n_frames()
+    bias_cfg = cfg.bias_config()
     log(f"{tag} {cfg.sequence} {cfg.termini} {cfg.preset}: {pep.n_atoms} atoms, platform {cfg.platform}"
         f"{' threads=%d' % threads if cfg.platform == 'CPU' else ''}, dt {cfg.timestep_fs} fs, "
+        f"{'' if bias_cfg is None else 'bias %s built over %g ps, ' % (bias_cfg.kind, bias_cfg.build_ps)}"
         f"equilibration {cfg.equilibration_ps} ps, production {cfg.production_ps} ps ({n_frames} frames)")
     t0 = time.perf_counter()
+    bias = None
+    physical_groups = {f.getForceGroup() for f in system.getForces()}
+    if bias_cfg is None:
+        context.setVelocitiesToTemperature(preset.temperature_K * unit.kelvin, openmm_seed(cfg.seed + 1))
+    else:
+        # Biased mode (tbgdata/bias.py): well-tempered metadynamics from the minimised structure, then
+        # equilibration and production of a fresh context under the frozen bias (force group 1).
+        if BIAS_FORCE_GROUP in physical_groups:
+            raise RuntimeError(f"{tag} the System already uses force group {BIAS_FORCE_GROUP}, reserved for the bias")
+        del context, integrator
+        bias = build_bias(system_xml, pep.topology, minimized, bias_cfg, preset.temperature_K,
+                          preset.integrator(cfg.seed + 2, cfg.timestep_fs), platform, props,
+                          openmm_seed(cfg.seed + 1), log, tag)
+        log(f"{tag} bias built: {_ns_per_day(bias_cfg.build_steps(cfg.timestep_fs), cfg.timestep_fs, time.perf_counter() - t0):.0f} ns/day")
+        biased_system = openmm.XmlSerializer.deserialize(system_xml)
+        add_frozen_bias(biased_system, bias["atoms"], bias["grid_energy"])
+        integrator = preset.integrator(cfg.seed, cfg.timestep_fs)
+        context = openmm.Context(biased_system, integrator, platform, props)
+        context.setPositions(bias["positions"])
+        context.setVelocities(bias["velocities"])
+    t_eq0 = time.perf_counter()
     chunk = max(1, int(round(10_000 / cfg.timestep_fs)))  # 10 ps per call keeps Ctrl-C responsive
     done = 0
     while done < n_eq:
         k = min(chunk, n_eq - done)
         integrator.step(k)
         done += k
-    t_eq = time.perf_counter() - t0
+    t_eq = time.perf_counter() - t_eq0
     if n_eq:
         log(f"{tag} equilibration done: {_ns_per_day(n_eq, cfg.timestep_fs, t_eq):.0f} ns/day")
 
     mdtop = mdtraj.Topology.from_openmm(pep.topology)
     buf_x, buf_t, buf_pe, buf_ke = [], [], [], []
+    bias_energy = np.zeros(n_frames if bias is not None else 0, dtype=np.float64)
     t1 = time.perf_counter()
     next_report = max(1, n_frames // 10)
     with mdtraj.formats.HDF5TrajectoryFile(path, "w") as f:
         f.topology = mdtop
         for k in range(n_frames):
             integrator.step(spf)
-            st = context.getState(getPositions=True, getEnergy=True)
+            # /potentialEnergy is the physical (unbiased) energy: the bias is in its own force group.
+            st = context.getState(getPositions=True, getEnergy=True, groups=physical_groups)
+            if bias is not None:
+                bias_energy[k] = context.getState(getEnergy=True, groups={BIAS_FORCE_GROUP}) \
+                    .getPotentialEnergy().value_in_unit(KJ)
             buf_x.append(st.getPositions(asNumpy=True).value_in_unit(unit.nanometer))
             buf_t.append((k + 1) * cfg.save_ps)
             buf_pe.append(st.getPotentialEnergy().value_in_unit(KJ))
@@ -303,6 +336,13 @@ def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> 
             "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command": command,
         }
+        if bias is not None:
+            meta["bias"] = dict(bias_cfg.__dict__, cv="phi", cv_atoms=bias["atoms"], cv_atom_labels=bias["atom_labels"],
+                                temperature_K=preset.temperature_K, force_group=BIAS_FORCE_GROUP,
+                                weights="w = exp(+bias_energy / kT)")
+            if not np.all(np.isfinite(bias_energy)):
+                raise RuntimeError(f"{tag} non-finite bias energies")
+            write_bias(h, bias, bias_cfg, bias_energy, preset.temperature_K)
         write_fixed_string_dataset(h, "openmm_system", system_xml)
         write_fixed_string_dataset(h, "metadata", json.dumps(meta))
         write_reference_group(h, system_xml, ref_pos, idx, labels, tag)
@@ -313,6 +353,26 @@ def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> 
     return {"name": cfg.name, "sequence": cfg.sequence, "termini": cfg.termini, "preset": cfg.preset,
             "n_atoms": pep.n_atoms, "n_frames": n_frames, "temperature_K": preset.temperature_K,
             "ns_per_day": speed, "seconds": time.perf_counter() - t0}
+
+
+def write_bias(h: h5py.File, bias: dict, cfg: BiasConfig, bias_energy: np.ndarray, temperature_K: float) -> None:
+    """``/bias_energy`` (per frame, kJ/mol) and the frozen grid ``/bias/grid_phi``, ``/bias/grid_energy``
+    with the settings as attributes (FORMAT.md §1.7)."""
+    d = h.create_dataset("bias_energy", data=np.asarray(bias_energy, dtype=np.float64))
+    set_fixed_attr(d, "units", "kilojoules_per_mole")
+    g = h.create_group("bias")
+    set_fixed_attr(g.create_dataset("grid_phi", data=bias["grid_phi"]), "units", "radians")
+    set_fixed_attr(g.create_dataset("grid_energy", data=bias["grid_energy"]), "units", "kilojoules_per_mole")
+    set_fixed_attr(g, "kind", cfg.kind)
+    set_fixed_attr(g, "cv", "phi")
+    g.attrs["cv_atoms"] = np.asarray(bias["atoms"], dtype=np.int32)
+    set_fixed_attr(g, "cv_atom_labels", json.dumps(bias["atom_labels"]))
+    set_fixed_attr(g, "interpolation", "periodic cubic spline on [-pi, pi] (OpenMM Continuous1DFunction)")
+    for key, val in (("bias_factor", cfg.bias_factor), ("height_kj_mol", cfg.height_kj_mol),
+                     ("sigma_rad", cfg.sigma_rad), ("build_ps", cfg.build_ps), ("frequency_ps", cfg.frequency_ps),
+                     ("temperature_K", temperature_K)):
+        g.attrs[key] = np.float64(val)
+    g.attrs["grid_bins"] = np.int32(cfg.grid_bins)
 
 
 def _ns_per_day(steps: int, dt_fs: float, seconds: float) -> float:
@@ -331,6 +391,7 @@ def is_complete(path: str) -> bool:
             meta = json.loads(read_fixed_string(h["metadata"]))
             return (meta.get("format") == FORMAT_NAME
                     and h["coordinates"].shape[0] == meta["n_frames"]
-                    and "openmm_system" in h and "reference_energies/total" in h)
+                    and "openmm_system" in h and "reference_energies/total" in h
+                    and (meta.get("bias") is None or "bias_energy" in h))
     except Exception:
         return False

@@ -174,6 +174,62 @@ def test_reweighted_histogram_recovers_a_boltzmann_free_energy():
     np.testing.assert_allclose(free, centres**2 - np.min(centres**2), atol=0.03)
 
 
+def _fixture_with_samples(path):
+    """The fixture as a `tbg sample` output: every frame valid, equal log weights."""
+    shutil.copy(FIXTURE, path)
+    with h5py.File(path, "a") as f:
+        n = f["coordinates"].shape[0]
+        g = f.create_group("samples")
+        g["energy_kj_mol"] = f["potentialEnergy"][...].astype(np.float64)
+        g["log_weight"] = np.zeros(n)
+        for name in ("topology_ok", "chirality_ok"):
+            g[name] = np.ones(n, np.uint8)
+        g["chirality_fixed"] = np.zeros(n, np.uint8)
+        g.attrs["kT_kJ_per_mol"] = 300 * 0.00831446261815324
+    return path
+
+
+def _biased_md(path, bias):
+    shutil.copy(FIXTURE, path)
+    with h5py.File(path, "a") as f:
+        f["bias_energy"] = np.asarray(bias, dtype=np.float64)
+    return path
+
+
+def test_biased_md_is_plotted_reweighted(tmp_path):
+    """A biased MD file (/bias_energy) weights its frames by exp(+V/kT) in every MD histogram."""
+    kT = 300 * 0.00831446261815324
+    bias = 0.7 * np.arange(20)
+    md = _biased_md(tmp_path / "md.h5", bias)
+    samples = _fixture_with_samples(tmp_path / "samples.h5")
+    trajectory = plot_samples.read_md(str(md), 1, need_temperature=True)
+    a = plot_samples.analyse(trajectory, plot_samples.read_samples(str(samples)), kT, 300.0, [])
+    w = np.exp(bias / kT)
+    np.testing.assert_allclose(a.md_weights, w / w.sum(), rtol=1e-12)
+    edges = np.linspace(-180, 180, 13)
+    # F(phi) of the MD is the weighted histogram's, not the frame count's.
+    counts = np.histogram(a.md_phi, edges, weights=w)[0]
+    expected = np.where(counts > 0, -np.log(np.where(counts > 0, counts, 1) / counts.max()), np.nan)
+    np.testing.assert_allclose(plot_samples.free_energy([a.md_phi], edges, a.md_log_weights), expected, rtol=1e-12, atol=1e-12)
+    result = run_script("--md", md, "--samples", samples, "--out", tmp_path / "plots", "--bins", "12")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "plots" / "summary.json").read_text())
+    assert summary["md_weighted_by_bias"] is True
+    assert summary["md_bias_ess"] == pytest.approx(w.sum() ** 2 / (w ** 2).sum() / 20, rel=1e-12)
+    plain = run_script("--md", FIXTURE, "--samples", samples, "--out", tmp_path / "plain", "--bins", "12")
+    assert plain.returncode == 0, plain.stderr
+    summary = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    assert summary["md_weighted_by_bias"] is False and summary["md_bias_ess"] is None
+
+
+def test_bad_bias_energy_is_exit_2_naming_file_and_dataset(tmp_path):
+    samples = _fixture_with_samples(tmp_path / "samples.h5")
+    for name, bias in (("short.h5", np.zeros(19)), ("nan.h5", np.r_[np.zeros(19), np.nan])):
+        md = _biased_md(tmp_path / name, bias)
+        result = run_script("--md", md, "--samples", samples, "--out", tmp_path / "plots")
+        assert_input_error(result, str(md), "/bias_energy", "one finite bias energy")
+
+
 # ---------------------------------------------------------------------------------------------
 # (c) expected input errors
 
