@@ -170,13 +170,31 @@ public final class SampleRunner {
     /// Produces `count` samples over all ranks; rank 0 receives them all (in index order). Samples
     /// with index < `roundTrip` are also integrated back from t = 1 to 0 (with a(1) = 0), which
     /// must recover their latent z and log q = log p(z) − Δ (method.md §7.4): the accuracy check.
-    public func run(count: Int, roundTrip: Int = 0) throws -> (records: [SampleRecord], summary: SampleSummary?) {
+    ///
+    /// `progress`, on rank 0, receives a line after each of rank 0's chunks at most every
+    /// `progressSeconds`: samples done (rank 0's share extrapolated to all ranks), samples/s, the
+    /// valid fraction and ESS of rank 0's samples so far (an i.i.d. subset), and the ETA.
+    public func run(count: Int, roundTrip: Int = 0, progressSeconds: Double = 30,
+                    progress: ((String) -> Void)? = nil) throws -> (records: [SampleRecord], summary: SampleSummary?) {
         let atoms = peptide.atomCount
         let low = count * comm.rank / comm.size, high = count * (comm.rank + 1) / comm.size
         let sampler = makeSampler()
         var mine: [SampleRecord] = []
         var evaluations = 0, sampleEvaluations = 0.0
         var start = low
+        let started = Date()
+        var lastReport = started
+        func report() {
+            guard comm.isRoot, let progress, Date().timeIntervalSince(lastReport) >= progressSeconds || start >= high else { return }
+            lastReport = Date()
+            let elapsed = Date().timeIntervalSince(started), fraction = Double(mine.count) / Double(max(1, high - low))
+            let valid = mine.filter { $0.topologyOK && $0.chiralityOK }
+            let ess = ImportanceWeights.effectiveSampleSize(logWeights: valid.map(\.logWeight))
+            let eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : .nan
+            progress(String(format: "progress: ~%d/%d samples, %.2f samples/s, valid %.1f %%, ESS %.4f (rank 0's %d samples), ETA %.0f s",
+                            Int(fraction * Double(count)), count, fraction * Double(count) / max(elapsed, 1e-9),
+                            100 * Double(valid.count) / Double(max(1, mine.count)), ess, mine.count, eta))
+        }
         while start < high {
             let indices = Array(start..<min(high, start + max(1, settings.chunk)))
             var states: [Double] = []
@@ -205,6 +223,7 @@ public final class SampleRunner {
                 mine.append(record)
             }
             start = indices.last! + 1
+            report()
         }
         let gathered = comm.gather(mine.flatMap { $0.flattened() }, root: 0)
         sampleEvaluations = comm.allreduce(sampleEvaluations, .sum)

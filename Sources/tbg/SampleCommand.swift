@@ -58,6 +58,8 @@ struct SampleCommand: ParsableCommand {
     @OptionGroup var sampler: SamplerOptions
     @OptionGroup var distributed: DistributedOptions
 
+    @Option(help: "Seconds between progress lines (rank 0).") var progressSeconds = 30
+
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
         if roundTrip < 0 { throw ValidationError("--round-trip must be at least 0") }
@@ -70,7 +72,9 @@ struct SampleCommand: ParsableCommand {
                                               seed: seed, communicator: comm)
                 if comm.isRoot { writeLine("tbg sample: model: \(runner.weightsDescription)") }
                 let started = Date()
-                let (records, summary) = try runner.run(count: count, roundTrip: roundTrip)
+                let (records, summary) = try runner.run(count: count, roundTrip: roundTrip, progressSeconds: Double(progressSeconds)) {
+                    writeLine("tbg sample: \($0)")
+                }
                 guard comm.isRoot, let summary else { return }
                 try runner.write(records, summary: summary, to: out)
                 writeLine("tbg sample: \(summary.description)")

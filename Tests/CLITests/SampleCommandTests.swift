@@ -16,9 +16,11 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertEqual(train.status, 0, train.standardError)
         let common = ["sample", "--checkpoint", checkpoint, "--peptide", Fixtures.path("ad2_capped.h5"), "--count", "5",
                       "--method", "rk4", "--steps", "3", "--seed", "17"]
-        let one = try Executables.run(Executables.tbg, common + ["--out", scratch.file("one.h5")])
+        let one = try Executables.run(Executables.tbg, common + ["--out", scratch.file("one.h5"), "--progress-seconds", "0", "--chunk", "2"])
         XCTAssertEqual(one.status, 0, one.standardError)
         XCTAssertTrue(one.standardOutput.contains("5 samples:"), one.standardOutput)
+        XCTAssertTrue(one.standardOutput.contains("tbg sample: progress: ~2/5 samples"), one.standardOutput)
+        XCTAssertTrue(one.standardOutput.contains("tbg sample: progress: ~5/5 samples"), one.standardOutput)
         // Samples 0 … 2 (on both ranks) are also integrated back; the accuracy itself is tested in
         // FlowSamplerTests, here that the check runs where the samples are and reaches the file.
         let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + common + ["--round-trip", "3", "--out", scratch.file("two.h5")],
