@@ -157,6 +157,10 @@ final class AlignmentAndCouplingTests: XCTestCase {
         let groups = InterchangeableAtoms.identicalRows(features, atoms: 6, width: 3)
         XCTAssertEqual(groups.groups, [[0, 2, 5], [1, 4]])
         XCTAssertEqual(groups.permutationCount, 12)
+        let all = SmallAssignment.permutations(of: 5)
+        XCTAssertEqual(all.count, 120)
+        XCTAssertEqual(Set(all).count, 120, "distinct")
+        XCTAssertTrue(all.allSatisfy { $0.sorted() == Array(0..<5) }, "each a permutation")
     }
 }
 

@@ -54,21 +54,7 @@ final class AssignmentTests: XCTestCase {
     }
 
     private func bruteForce(_ costs: [Int32], _ n: Int) -> Int64 {
-        var best = Int64.max
-        var permutation = Array(0..<n)
-        func visit(_ k: Int) {
-            if k == n {
-                best = min(best, (0..<n).reduce(Int64(0)) { $0 + Int64(costs[$1 * n + permutation[$1]]) })
-                return
-            }
-            for i in k..<n {
-                permutation.swapAt(k, i)
-                visit(k + 1)
-                permutation.swapAt(k, i)
-            }
-        }
-        visit(0)
-        return best
+        SmallAssignment.permutations(of: n).map { p in (0..<n).reduce(Int64(0)) { $0 + Int64(costs[$1 * n + p[$1]]) } }.min()!
     }
 
     /// The O(n³) Hungarian method with potentials (the classic e-maxx formulation), as a reference.
