@@ -10,7 +10,7 @@
 #   bash Jobs/campaign.sh ship            # pause, then copy the checkpoint to Configs/models/ad2.h5
 #
 # CONFIG (default Configs/ad2-modern.yaml), RUN (default data/runs/ad2-campaign), NP (default 2).
-# The data must exist: Configs/datasets/ad2-100ns.yaml (and the biased set when the config uses it).
+# The data must exist: Configs/datasets/ad2-pooled.yaml (the config names data/ad2-pooled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 job=campaign

@@ -7,7 +7,7 @@
 #   bash Jobs/recipes.sh                  # 1000 steps = 2.56·10⁵ samples per recipe
 #   STEPS=2000 SAMPLES=1000 bash Jobs/recipes.sh
 #   EXTRA="data.frames_per_peptide=8 model.hidden=8" …   # further --set overrides for every recipe
-# Needs data/ad2-100ns and data/ad2-test (Configs/datasets/ad2-100ns.yaml, ad2-test.yaml) and a
+# Needs data/ad2-pooled and data/ad2-test (Configs/datasets/ad2-pooled.yaml, ad2-test.yaml) and a
 # release build. The table: .venv/bin/python Tools/recipe_table.py data/runs/recipes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +17,12 @@ mpi_environment
 steps=${STEPS:-1000}
 samples=${SAMPLES:-500}
 out=${OUT:-data/runs/recipes}
-data=${DATA:-data/ad2-100ns}
+data=${DATA:-data/ad2-pooled}
 test_file=${TEST_FILE:-data/ad2-test/AD-s201.h5}
 tbg=${TBG:-.build/release/tbg}
 python=${PYTHON:-.venv/bin/python}
 [ -x "$tbg" ] || die "no $tbg: run swift build -c release"
-[ -f "$data/index.json" ] || die "no dataset $data (Tools/make_dataset.py --spec Configs/datasets/ad2-100ns.yaml --out $data)"
+[ -f "$data/index.json" ] || die "no dataset $data (Tools/make_dataset.py --spec Configs/datasets/ad2-pooled.yaml --out $data)"
 [ -f "$test_file" ] || die "no test trajectory $test_file (Tools/make_dataset.py --spec Configs/datasets/ad2-test.yaml --out data/ad2-test)"
 mkdir -p "$out"
 
