@@ -183,7 +183,7 @@ def test_ad2_spec_bias_settings_resolve(name):
     spec = load_spec(os.path.join(REPO, "Configs", "datasets", f"{name}.yaml"))
     files = _segment_files(spec, "AD", "A")
     biased = [f for f, cfg in files if cfg.bias is not None]
-    assert len(biased) == 3 and all(cfg.bias["build_ps"] == 2000.0 for f, cfg in files if cfg.bias)
+    assert len(biased) == 2 and all(cfg.bias["build_ps"] == 2000.0 for f, cfg in files if cfg.bias)
     if name == "ad2-pooled":
         unbiased = [f for f, cfg in files if cfg.bias is None]
         assert unbiased == [f"AD-s{s}.h5" for s in range(101, 111)]  # the ad2-100ns segments, reusable
