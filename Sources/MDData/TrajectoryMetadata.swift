@@ -26,6 +26,9 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
     public var platform: String?
     public var openmmVersion: String?
     public var atomOrder: String?
+    /// Hydrogen mass in Da when the System uses hydrogen mass repartitioning (OpenMM's
+    /// `createSystem(hydrogenMass=…)`); absent: standard masses.
+    public var hydrogenMassAMU: Double?
 
     enum CodingKeys: String, CodingKey {
         case format
@@ -42,6 +45,7 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
         case seed, platform
         case openmmVersion = "openmm_version"
         case atomOrder = "atom_order"
+        case hydrogenMassAMU = "hydrogen_mass_amu"
     }
 
     /// Molar gas constant, kJ/(mol K).
