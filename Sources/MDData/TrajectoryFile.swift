@@ -131,7 +131,7 @@ public final class TrajectoryFile {
     /// The error for a non-finite coordinate: file, frame, atom (index and name) and the value.
     public func nonFinite(frame: Int, atom: Int, value: Float, what: String = "frame") -> DataFormatError {
         let atomName = atom < topology.atoms.count ? topology.atoms[atom].name : "?"
-        return DataFormatError(file: path, "/coordinates \(what) \(frame), atom \(atom) (\(atomName)) is \(value); expected finite coordinates")
+        return DataFormatError(file: path, "/coordinates of \(what) \(frame), atom \(atom) (\(atomName)) is \(value); expected finite coordinates")
     }
 
     /// `/potentialEnergy` in kJ/mol (converted from the file's `units`; from the simulation platform), if present.

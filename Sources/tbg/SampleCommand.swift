@@ -92,6 +92,10 @@ struct NLLCommand: ParsableCommand {
     @OptionGroup var sampler: SamplerOptions
     @OptionGroup var distributed: DistributedOptions
 
+    func validate() throws {
+        if every < 1 { throw ValidationError("--every must be at least 1") }
+    }
+
     func run() throws {
         try distributed.withCommunicator { comm in
             do {
