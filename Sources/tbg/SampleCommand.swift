@@ -3,6 +3,7 @@
 import ArgumentParser
 import Communication
 import Foundation
+import HDF5
 import MDData
 import Sampling
 
@@ -63,6 +64,12 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         try distributed.withCommunicator { comm in
             do {
+                if comm.isRoot {
+                    try OutputPath.checkDistinct(out, from: [checkpoint, peptide])
+                    for stale in HDF5File.removeStalePartials(for: out) {
+                        writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
+                    }
+                }
                 let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: sampler.settings,
                                               seed: seed, communicator: comm)
                 let started = Date()

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Communication
 import Foundation
+import HDF5
 import Training
 
 struct TrainCommand: ParsableCommand {
@@ -40,7 +41,13 @@ struct TrainCommand: ParsableCommand {
         }
         try distributed.withCommunicator { comm in
             do {
-                if comm.isRoot { print("resolved configuration:\n\(resolved.json())") }
+                if comm.isRoot {
+                    print("resolved configuration:\n\(resolved.json())")
+                    // A checkpoint write of an earlier run on this host that was killed left its partial file.
+                    for stale in HDF5File.removeStalePartials(for: resolved.training.checkpoint) {
+                        writeLine("removed stale partial file \(stale) (an unfinished checkpoint write of a process that no longer runs)")
+                    }
+                }
                 let trainer = try Trainer(config: resolved, communicator: comm, resume: resume) { writeLine($0) }
                 try trainer.run()
             } catch {

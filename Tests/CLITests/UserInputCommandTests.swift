@@ -174,6 +174,19 @@ final class UserInputCommandTests: XCTestCase {
         try assertFails(["energy", reordered], mentions: expected)
     }
 
+    func testSampleOutputNeverReplacesAnInput() throws {
+        let peptide = try variant("peptide.h5") { _ in }
+        let link = scratch.file("link-to-peptide.h5")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: peptide)
+        let before = try Data(contentsOf: URL(fileURLWithPath: peptide))
+        let checkpoint = try trainTinyModel()
+        for out in [peptide, link, checkpoint] {
+            try assertFails(["sample", "--checkpoint", checkpoint, "--peptide", peptide, "--count", "1", "--method", "rk4", "--steps", "2", "--out", out],
+                            mentions: [out, "is also an input", "inputs are never overwritten"])
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: peptide)), before)
+    }
+
     private func trainTinyModel() throws -> String {
         let dataset = try TinyDataset.make(in: scratch)
         let checkpoint = scratch.file("model.h5")
