@@ -20,6 +20,8 @@ public struct EvaluationSettings: Sendable, Equatable {
     /// Bootstrap replicates.
     public var bootstrap = 200
     public var seed: UInt64 = 1
+    /// The positive φ basin of ΔF (default 0 < φ < 2.15 rad).
+    public var phiBasin = PhiBasin.standard
 
     public init() {}
 }
@@ -65,7 +67,8 @@ public enum SampleEvaluation {
         let points = min(settings.maxPoints, md.phi.count, valid.count)
         let stride = points > 0 ? md.phi.count / points : 0
         var blockRandom = RandomSource(seed: settings.seed, streams: [2])
-        let mdDeltaF = BasinFreeEnergy.trajectory(phi: md.phi, blocks: settings.blocks, resamples: settings.bootstrap, random: &blockRandom)
+        let mdDeltaF = BasinFreeEnergy.trajectory(phi: md.phi, blocks: settings.blocks, resamples: settings.bootstrap, random: &blockRandom,
+                                                  basin: settings.phiBasin)
         let mdTorus = (0..<points).map { SIMD2(md.phi[$0 * stride], md.psi[$0 * stride]) }
         let mdHistogram = RamachandranHistogram.probabilities(zip(md.phi, md.psi).map { SIMD2($0, $1) }, bins: settings.bins)
         let context = Context(md: md, mdTorus: mdTorus, mdHistogram: mdHistogram, mdDeltaF: mdDeltaF, settings: settings)
@@ -124,7 +127,8 @@ public enum SampleEvaluation {
             }
             // ΔF with a bootstrap over samples, and its difference to MD.
             var random = RandomSource(seed: settings.seed, streams: [stream])
-            let deltaF = BasinFreeEnergy.samples(phi: indices.map { samples.phi[$0] }, weights: weights, resamples: settings.bootstrap, random: &random)
+            let deltaF = BasinFreeEnergy.samples(phi: indices.map { samples.phi[$0] }, weights: weights, resamples: settings.bootstrap, random: &random,
+                                                 basin: settings.phiBasin)
             report.deltaF = DeltaFReport(deltaF, method: "bootstrap over samples, \(settings.bootstrap) replicates")
             report.deltaFMinusMD = DifferenceReport(deltaF, minus: mdDeltaF)
             return report

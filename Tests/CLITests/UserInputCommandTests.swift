@@ -187,6 +187,20 @@ final class UserInputCommandTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: peptide)), before)
     }
 
+    func testPhiBasinOfDeltaFIsConfigurable() throws {
+        let samples = try samples(from: Self.fixture, name: "samples.h5")
+        // Every fixture frame has phi < 0: with the default basin 0 < phi < 2.15 ΔF is undefined; with
+        // the basin −π < phi < 0 every frame is positive, and the other basin is empty instead.
+        let standard = try json(["evaluate", "--samples", samples, "--reference", Self.fixture, "--json"])
+        XCTAssertEqual((standard["settings"] as? [String: Any])?["phi_positive_basin"] as? [Double], [0, 2.15])
+        let configured = try json(["evaluate", "--samples", samples, "--reference", Self.fixture, "--json", "--phi-basin=-3.14159:0"])
+        XCTAssertEqual((configured["settings"] as? [String: Any])?["phi_positive_basin"] as? [Double], [-3.14159, 0])
+        let md = try XCTUnwrap((configured["md"] as? [String: Any])?["delta_f_kT"] as? [String: Any])
+        XCTAssertEqual(md["positive_fraction"] as? Double, 1)
+        XCTAssertEqual(md["reason"] as? String, "no population outside -3.14159 < phi < 0")
+        try assertFails(["evaluate", "--samples", samples, "--reference", Self.fixture, "--phi-basin", "2:1"], mentions: ["--phi-basin"])
+    }
+
     private func trainTinyModel() throws -> String {
         let dataset = try TinyDataset.make(in: scratch)
         let checkpoint = scratch.file("model.h5")
