@@ -201,6 +201,14 @@ final class UserInputCommandTests: XCTestCase {
         try assertFails(["evaluate", "--samples", samples, "--reference", Self.fixture, "--phi-basin", "2:1"], mentions: ["--phi-basin"])
     }
 
+    func testConfigurationTextThatCrashedYamsIsAnError() throws {
+        // Found by Tools/fuzz.sh (run-config): a complex mapping key made Yams.load trap.
+        let config = scratch.file("complex-key.yaml")
+        try "model:\n  hidden: 8\n? [a, b]\n: 1\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try assertFails(["train", "--config", config, "--print-config"], mentions: [config, "mapping key under top level (line 3) is a sequence"])
+        try assertFails(["train", "--set", "model.hidden={[1]: 2}", "--print-config"], mentions: ["override 'model.hidden={[1]: 2}'", "is a sequence"])
+    }
+
     private func trainTinyModel() throws -> String {
         let dataset = try TinyDataset.make(in: scratch)
         let checkpoint = scratch.file("model.h5")
