@@ -21,7 +21,12 @@ targets=("$@")
 declare -A binary=([topology]=FuzzTopology [system-xml]=FuzzSystemXML [run-config]=FuzzRunConfig [dataset-index]=FuzzDatasetIndex)
 
 echo "fuzz.sh: building Tools/fuzz (release, fuzzer + address sanitizer)"
-swift build -c release --sanitize=fuzzer --sanitize=address 2>&1 | grep -E "error|Compiling|Build" || true
+mkdir -p work
+if ! swift build -c release --sanitize=fuzzer --sanitize=address >work/build.log 2>&1; then
+    echo "fuzz.sh: error: the build failed (Tools/fuzz/work/build.log):" >&2
+    grep -E "error" work/build.log | head -20 >&2
+    exit 2
+fi
 status=0
 for target in "${targets[@]}"; do
     exe=.build/release/${binary[$target]:-none}
