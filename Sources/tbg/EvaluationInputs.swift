@@ -63,7 +63,10 @@ struct EvaluationInputs {
         func flags(_ name: String) throws -> [Bool] {
             try Self.dataset(group, name, count: count, file: samplesPath, expected: "uint8 flag per sample").read(as: UInt8.self).map { $0 != 0 }
         }
-        let sampleEnergies = try doubles("energy_kj_mol", "float64 energy per sample in kJ/mol").map { $0 / kT }
+        // A units attribute, if another tool wrote one, must be an energy unit tbg converts.
+        let energyFactor = try PhysicalUnits.factor(of: try Self.dataset(group, "energy_kj_mol", count: count, file: samplesPath,
+                                                                          expected: "float64 energy per sample in kJ/mol"), quantity: .energy)
+        let sampleEnergies = try doubles("energy_kj_mol", "float64 energy per sample in kJ/mol").map { $0 * energyFactor / kT }
         let logWeights = try doubles("log_weight", "float64 log importance weight per sample")
         let (topologyOK, chiralityOK, chiralityFixed) = (try flags("topology_ok"), try flags("chirality_ok"), try flags("chirality_fixed"))
         // Invalid samples may hold anything (a diverged integration); only the valid ones are used.

@@ -119,6 +119,26 @@ final class UserInputCommandTests: XCTestCase {
         }
     }
 
+    func testSampleEnergiesWithAUnitsAttributeAreConvertedOrRefused() throws {
+        let plain = try samples(from: Self.fixture, name: "samples.h5")
+        func relabelled(_ name: String, factor: Double, units: String) throws -> String {
+            let path = try samples(from: Self.fixture, name: name)
+            let group = try HDF5File(opening: path, mode: .readWrite).root().group("samples")
+            let energies: [Double] = try group.dataset("energy_kj_mol").read()
+            try group.remove("energy_kj_mol")
+            try group.writeDataset("energy_kj_mol", energies.map { $0 / factor }, shape: [energies.count]).writeAttribute("units", string: units)
+            return path
+        }
+        let kcal = try relabelled("kcal.h5", factor: 4.184, units: "kilocalories_per_mole")
+        let a = try json(["evaluate", "--samples", plain, "--reference", Self.fixture, "--json"])
+        let b = try json(["evaluate", "--samples", kcal, "--reference", Self.fixture, "--json"])
+        let meanA = try XCTUnwrap((a["proposal"] as? [String: Any])?["energy_mean_kT"] as? Double)
+        let meanB = try XCTUnwrap((b["proposal"] as? [String: Any])?["energy_mean_kT"] as? Double)
+        XCTAssertEqual(meanB, meanA, accuracy: 1e-9 * abs(meanA))
+        let hartree = try relabelled("hartree.h5", factor: 2625.5, units: "hartree")
+        try assertFails(["evaluate", "--samples", hartree, "--reference", Self.fixture], mentions: [hartree, "/samples/energy_kj_mol has units 'hartree'"])
+    }
+
     func testNonFiniteFramesAreRefusedByEveryCommandThatReadsThem() throws {
         let nan = try nonFiniteVariant("nan.h5", frame: 7, atom: 3, value: .nan)
         let inf = try nonFiniteVariant("inf.h5", frame: 0, atom: 12, value: -.infinity)

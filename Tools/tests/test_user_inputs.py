@@ -20,6 +20,7 @@ import pytest
 from openmm import unit
 
 from conftest import AD2_FIXTURE as FIXTURE, private_tbg
+from tbgdata.durable import durable_replace
 from tbgdata.peptide import build_peptide
 from tbgdata.presets import get_preset
 
@@ -136,3 +137,14 @@ def test_system_built_in_the_other_atom_order_is_refused(tbg, tmp_path):
         assert result.returncode == 1, result.stdout
         assert f"{path}: particle {first} of /openmm_system (atom {first}," in result.stderr, result.stderr
         assert "same order" in result.stderr
+
+
+def test_durable_replace_moves_the_whole_file_and_keeps_the_old_one_on_failure(tmp_path):
+    final, tmp = tmp_path / "index.json", tmp_path / "index.json.tmp"
+    final.write_text("old")
+    tmp.write_text("new, complete")
+    durable_replace(str(tmp), str(final))
+    assert final.read_text() == "new, complete" and not tmp.exists()
+    with pytest.raises(FileNotFoundError):
+        durable_replace(str(tmp_path / "absent.tmp"), str(final))
+    assert final.read_text() == "new, complete"
