@@ -158,6 +158,23 @@ final class UserInputCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("never.h5")))
     }
 
+    func testTrainingRefusesANonFiniteFrameItReads() throws {
+        // Every frame of atom 5 is NaN, so whichever window the schedule reads first holds one.
+        let dataset = scratch.file("nan-dataset")
+        try FileManager.default.createDirectory(atPath: dataset, withIntermediateDirectories: true)
+        let trajectory = try variant("nan-dataset/AD.h5") { root in
+            for frame in 0..<20 { try root.dataset("coordinates").write([Float.nan], start: [frame, 5, 0], count: [1, 1, 1]) }
+        }
+        let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}"#
+        try index.write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
+        let overrides = TinyDataset.overrides(dataset: dataset, checkpoint: scratch.file("never.h5"), steps: 2)
+        let result = try tbg(["train"] + overrides.flatMap { ["--set", $0] })
+        XCTAssertNotEqual(result.status, 0, result.standardOutput)
+        XCTAssertTrue(result.standardError.contains(trajectory) && result.standardError.contains(", atom 5 (") &&
+                      result.standardError.contains("is nan; expected finite coordinates"), result.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("never.h5")))
+    }
+
     func testEmptySelectionsAndFramelessFilesAreErrorsNamingTheFile() throws {
         let empty = try emptyVariant()
         let checkpoint = try trainTinyModel()
