@@ -194,6 +194,26 @@ final class UserInputCommandTests: XCTestCase {
         try assertFails(["evaluate", "--samples", emptySamples, "--reference", Self.fixture], mentions: [emptySamples, "has no frames"])
     }
 
+    func testInspectSaysWhenDuplicatedBondsWereRemoved() throws {
+        // As PDB CONECT records give them: some bonds twice, one of them in the other direction.
+        let duplicated = try variant("conect.h5") { root in
+            let json = try root.dataset("topology").readStrings()[0]
+            var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            let bonds = try XCTUnwrap(object["bonds"] as? [[Int]])
+            object["bonds"] = bonds + [bonds[2], [bonds[7][1], bonds[7][0]]]
+            try root.remove("topology")
+            try root.writeStringDataset("topology", [String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)])
+        }
+        let text = try tbg(["inspect", duplicated])
+        XCTAssertEqual(text.status, 0, text.standardError)
+        XCTAssertTrue(text.standardOutput.contains("21 bonds"), text.standardOutput)
+        XCTAssertTrue(text.standardOutput.contains("2 duplicated bond(s) in /topology (e.g. from PDB CONECT records) removed; 21 distinct bonds used"), text.standardOutput)
+        XCTAssertEqual(try json(["inspect", "--json", duplicated])["duplicate_bonds_removed"] as? Int, 2)
+        XCTAssertEqual(try json(["inspect", "--json", Self.fixture])["duplicate_bonds_removed"] as? Int, 0)
+        // Energies do not count a duplicated bond twice (they come from the System, not the topology).
+        XCTAssertEqual(try energyTotals(duplicated), try energyTotals(Self.fixture))
+    }
+
     func testSystemInAnotherAtomOrderIsRefusedByInspectAndEnergy() throws {
         // The System's particles reversed: the same 22 particles, listed in another order.
         let reordered = try variant("reordered.h5") { root in
