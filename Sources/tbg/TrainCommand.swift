@@ -4,6 +4,7 @@ import ArgumentParser
 import Communication
 import Foundation
 import HDF5
+import MDData
 import Training
 
 struct TrainCommand: ParsableCommand {
@@ -51,6 +52,13 @@ struct TrainCommand: ParsableCommand {
         try distributed.withCommunicator { comm in
             do {
                 if comm.isRoot {
+                    // The checkpoint is an output: it must not be the configuration or a dataset file.
+                    var inputs = config.map { [$0] } ?? []
+                    if let (index, directory) = try? DatasetIndex.load(resolved.data.dataset) {
+                        inputs += [directory.isEmpty ? DatasetIndex.fileName : directory + "/" + DatasetIndex.fileName]
+                        inputs += index.peptides.map { directory.isEmpty ? $0.file : directory + "/" + $0.file }
+                    }
+                    try OutputPath.checkDistinct(resolved.training.checkpoint, from: inputs)
                     print("resolved configuration:\n\(resolved.json())")
                     // A checkpoint write of an earlier run on this host that was killed left its partial file.
                     for stale in HDF5File.removeStalePartials(for: resolved.training.checkpoint) {

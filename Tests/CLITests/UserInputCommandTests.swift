@@ -266,6 +266,17 @@ final class UserInputCommandTests: XCTestCase {
         try assertFails(["train", "--set", "model.hidden={[1]: 2}", "--print-config"], mentions: ["override 'model.hidden={[1]: 2}'", "is a sequence"])
     }
 
+    func testTrainingCheckpointNeverReplacesADatasetFile() throws {
+        let dataset = try TinyDataset.make(in: scratch)
+        let trajectory = dataset + "/AD.h5"
+        let before = try Data(contentsOf: URL(fileURLWithPath: trajectory))
+        for checkpoint in [trajectory, dataset + "/index.json"] {
+            let overrides = TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 2)
+            try assertFails(["train"] + overrides.flatMap { ["--set", $0] }, mentions: [checkpoint, "is also an input"])
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: trajectory)), before)
+    }
+
     private func trainTinyModel() throws -> String {
         let dataset = try TinyDataset.make(in: scratch)
         let checkpoint = scratch.file("model.h5")
