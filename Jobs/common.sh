@@ -81,9 +81,11 @@ remove_stale_partials() {
         rest=${partial#"$file".partial-}
         pid=${rest##*-}
         case "$pid" in ''|*[!0-9]*) say "leaving $partial (not a partial-HOST-PID name)"; continue ;; esac
-        if [ "$rest" != "$host-$pid" ]; then
+        if [ "$rest" = "$pid" ]; then
+            say "leaving $partial: named by an older tbg without its host; remove it by hand if no job writes $file"
+        elif [ "$rest" != "$host-$pid" ]; then
             say "leaving $partial: written on another host (${rest%-*}), which removes it when tbg starts there"
-        elif kill -0 "$pid" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
+        elif kill -0 "$pid" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)" != Z ]; then
             say "leaving $partial: process $pid on this host is still writing it"
         else
             say "removing $what $partial"

@@ -162,7 +162,8 @@ def test_train_sbatch_stops_on_usr1_requeues_and_resumes(tmp_path, dataset, slur
     stale = checkpoint + f".partial-{socket.gethostname()}-{finished.pid}"
     live = checkpoint + f".partial-{socket.gethostname()}-{os.getpid()}"
     elsewhere = checkpoint + ".partial-other-node-17-12345"
-    for path in (stale, live, elsewhere):
+    older = checkpoint + ".partial-12345"
+    for path in (stale, live, elsewhere, older):
         open(path, "w").write("cut off")
     log = str(tmp_path / "job2.out")
     job = subprocess.Popen(["bash", "Jobs/train.sbatch", "--set", f"training.steps={stopped + 5}"], cwd=ROOT, env=env,
@@ -172,6 +173,7 @@ def test_train_sbatch_stops_on_usr1_requeues_and_resumes(tmp_path, dataset, slur
     assert f"removing unfinished checkpoint write {stale}" in text and not os.path.exists(stale)
     assert f"leaving {live}: process {os.getpid()} on this host is still writing it" in text and os.path.exists(live)
     assert f"leaving {elsewhere}: written on another host (other-node-17)" in text and os.path.exists(elsewhere)
+    assert f"leaving {older}: named by an older tbg without its host" in text and os.path.exists(older)
     assert f"resumed from {checkpoint} at step {stopped} " in text
     assert re.search(rf"^step {stopped + 5}/{stopped + 5} ", text, re.M)
     if shutil.which("h5dump"):
