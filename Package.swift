@@ -17,7 +17,10 @@ let package = Package(
     name: "TBG",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "tbg", targets: ["tbg"])
+        .executable(name: "tbg", targets: ["tbg"]),
+        // The parsers of outside text (topology JSON, System XML, run configuration, dataset index),
+        // for the libFuzzer targets of the separate package Tools/fuzz (Tools/fuzz.sh).
+        .library(name: "TBGInputParsers", targets: ["MDData", "ForceField", "Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

@@ -68,3 +68,28 @@ run_launched() {
     done
     launcher_pid=""
 }
+
+# remove_stale_partials FILE WHAT: removes FILE.partial-<host>-<pid>, the temporary file of a write of
+# FILE that was killed, when it was written on this host by a process that no longer runs (tbg does the
+# same when it starts). Partial files of other hosts or of live processes (another job writing FILE on
+# a shared filesystem) are left alone, and said so.
+remove_stale_partials() {
+    local file=$1 what=$2 host partial rest pid
+    host=$(hostname)
+    for partial in "$file".partial-*; do
+        [ -e "$partial" ] || continue
+        rest=${partial#"$file".partial-}
+        pid=${rest##*-}
+        case "$pid" in ''|*[!0-9]*) say "leaving $partial (not a partial-HOST-PID name)"; continue ;; esac
+        if [ "$rest" = "$pid" ]; then
+            say "leaving $partial: named by an older tbg without its host; remove it by hand if no job writes $file"
+        elif [ "$rest" != "$host-$pid" ]; then
+            say "leaving $partial: written on another host (${rest%-*}), which removes it when tbg starts there"
+        elif kill -0 "$pid" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)" != Z ]; then
+            say "leaving $partial: process $pid on this host is still writing it"
+        else
+            say "removing $what $partial"
+            rm -f -- "$partial"
+        fi
+    done
+}

@@ -63,8 +63,12 @@ name is complete)
                        (MD range + 25 %; --energy-max moves the upper end); the title counts the
                        samples outside it
   free_energy_phi.png  F(phi) = -kT ln p(phi) in kT, each curve shifted to minimum 0, y-axis up to
-                       1.5 x the MD maximum (the legend counts bins above it); empty bins are gaps
-  summary.json         counts, ESS, temperature, energy range and the PNG paths (stable keys)
+                       1.5 x the MD maximum (the legend counts bins above it); empty bins are gaps;
+                       dotted lines mark the positive phi basin of --phi-basin
+  summary.json         counts, ESS, temperature, energy range, the phi-basin free energy
+                       delta_f_kT = -ln(P(positive basin) / P(rest)) of MD, proposal and reweighted
+                       (null when a basin is empty; same convention as `tbg evaluate`) and the PNG
+                       paths (stable keys)
 
 Exit status: 0 on success, 2 for a missing or unreadable input (the message names the file and
 what was expected) or a bad option.
@@ -336,6 +340,29 @@ class Analysis:
         return self.weights.sum() > 0
 
 
+def phi_basin(text: str) -> tuple[float, float]:
+    """argparse type of --phi-basin LOWER:UPPER (radians, -pi <= LOWER < UPPER <= pi)."""
+    try:
+        lower, upper = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOWER:UPPER in radians") from None
+    if not (-np.pi - 1e-9 <= lower < upper <= np.pi + 1e-9):
+        raise argparse.ArgumentTypeError(f"{text!r}: need -pi <= LOWER < UPPER <= pi")
+    return lower, upper
+
+
+def basin_free_energy(phi_degrees: np.ndarray, weights: np.ndarray | None, basin: tuple[float, float]) -> float | None:
+    """-ln(P(lower < phi < upper) / P(rest)) in kT (phi in degrees, basin in radians), as `tbg
+    evaluate` computes it; None when a basin is empty."""
+    phi = np.radians(np.asarray(phi_degrees, dtype=np.float64))
+    w = np.ones_like(phi) if weights is None else np.asarray(weights, dtype=np.float64)
+    inside = (phi > basin[0]) & (phi < basin[1])
+    plus, minus = float(w[inside].sum()), float(w[~inside].sum())
+    if not (plus > 0 and minus > 0):
+        return None
+    return float(-np.log(plus / minus))
+
+
 def write_atomically(path: str, write) -> None:
     """Call write(file) on PATH's .part name and rename it onto PATH, so PATH is never half-written."""
     stem, ext = os.path.splitext(path)
@@ -424,7 +451,7 @@ def plot_energy(a: Analysis, bins: int, limits: tuple[float, float], path: str) 
     return {"above": above, "below": below}
 
 
-def plot_free_energy_phi(a: Analysis, bins: int, path: str) -> None:
+def plot_free_energy_phi(a: Analysis, bins: int, path: str, basin: tuple[float, float] = (0.0, 2.15)) -> None:
     """F(φ) curves up to 1.5 × the MD maximum, so a few far-off reweighted bins cannot flatten MD.
 
     Markers keep isolated filled bins visible between the gaps of empty ones; the legend counts the
@@ -446,6 +473,9 @@ def plot_free_energy_phi(a: Analysis, bins: int, path: str) -> None:
         above = int(np.sum(values > top))
         ax.plot(centres, values, style, color=colour, markersize=3,
                 label=f"{label}; {above} bins above the y-range" if above else label)
+    for edge in np.degrees(basin):
+        ax.axvline(edge, linestyle=":", color="0.5", linewidth=1)
+    ax.plot([], [], ":", color="0.5", label=f"positive φ basin {basin[0]:g} < φ < {basin[1]:g} rad (ΔF)")
     ax.set(xlim=ANGLE_RANGE, ylim=(-0.05 * top, top), xticks=range(-180, 181, 60), xlabel="φ (degrees)",
            ylabel=f"F(φ) = −kT ln p(φ) (kT, T = {a.temperature_K:g} K)")
     ax.legend(fontsize="small")
@@ -490,6 +520,9 @@ def parse_args(argv):
     parser.add_argument("--energy-max", type=float, default=None, metavar="KJ_MOL",
                         help="upper end of the energy axis (default: MD maximum + 25 %% of the MD energy span; "
                              "raise it to see a poorly trained model's samples)")
+    parser.add_argument("--phi-basin", type=phi_basin, default=(0.0, 2.15), metavar="LOWER:UPPER",
+                        help="positive phi basin of delta_f_kT, radians, open interval (default 0:2.15, as "
+                             "`tbg evaluate`; the beta basin's tail past phi = 2.15 counts as the other basin)")
     return parser.parse_args(argv)
 
 
@@ -542,7 +575,10 @@ def run(args) -> dict:
     paths = {key: os.path.abspath(os.path.join(args.out, name)) for key, name in PLOT_NAMES.items()}
     plot_ramachandran(a, args.bins, paths["ramachandran"])
     outside = plot_energy(a, args.bins, limits, paths["energy"])
-    plot_free_energy_phi(a, args.bins, paths["free_energy_phi"])
+    plot_free_energy_phi(a, args.bins, paths["free_energy_phi"], args.phi_basin)
+    delta_f = {"md": basin_free_energy(a.md_phi, None, args.phi_basin),
+               "proposal": basin_free_energy(a.phi, None, args.phi_basin) if a.n_valid else None,
+               "reweighted": basin_free_energy(a.phi, a.weights, args.phi_basin) if a.reweightable else None}
 
     summary = {
         "format": "tbg-plot-summary", "format_version": 1,
@@ -560,6 +596,7 @@ def run(args) -> dict:
                         if a.md_log_weights is not None else None),
         "bins": args.bins, "energy_range_kj_mol": list(limits),
         "valid_samples_above_energy_range": outside["above"], "valid_samples_below_energy_range": outside["below"],
+        "phi_positive_basin_rad": list(args.phi_basin), "delta_f_kT": delta_f,
         "notes": notes, "plots": paths,
     }
     write_atomically(os.path.join(args.out, "summary.json"),

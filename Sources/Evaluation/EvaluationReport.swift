@@ -51,7 +51,7 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
     }
 }
 
-/// ΔF = −ln(P(φ ∈ [0, π)) / P(φ ∈ [−π, 0))) in kT with its bootstrap standard error.
+/// ΔF = −ln(P(φ in the positive basin) / P(otherwise)) in kT (`PhiBasin`) with its bootstrap standard error.
 public struct DeltaFReport: Encodable, Sendable, Equatable {
     @JSONNullable public var value: Double? = nil
     @JSONNullable public var standardError: Double? = nil
@@ -167,7 +167,9 @@ public struct SettingsReport: Encodable, Sendable, Equatable {
     public var torusW2SquaredErrorBound = TorusTransport.squaredDistanceErrorBound
     public var jsdSmoothing = RamachandranHistogram.smoothing
     public var resampling = "reweighted torus set: torus_points indices drawn with replacement with probability w (multinomial), RandomSource(seed, [1]); a biased MD reference's torus set: the same with w = exp(+V/kT), RandomSource(seed, [5])"
-    public var basins = "delta_f = -ln(P(phi in [0, pi)) / P(phi in [-pi, 0))), phi = pi counted as -pi"
+    public var basins: String
+    /// The positive φ basin [lower, upper] (open interval), radians.
+    public var phiPositiveBasin: [Double]
 
     enum CodingKeys: String, CodingKey {
         case maxPoints = "max_points"
@@ -177,10 +179,13 @@ public struct SettingsReport: Encodable, Sendable, Equatable {
         case torusW2SquaredErrorBound = "torus_w2_squared_error_bound"
         case jsdSmoothing = "jsd_smoothing"
         case resampling, basins
+        case phiPositiveBasin = "phi_positive_basin"
     }
 
     init(settings: EvaluationSettings, torusPoints: Int) {
         (maxPoints, bins, blocks, bootstrap, seed) = (settings.maxPoints, settings.bins, settings.blocks, settings.bootstrap, settings.seed)
         self.torusPoints = torusPoints
+        basins = "delta_f = -ln(P(\(settings.phiBasin.description)) / P(otherwise)), phi in radians"
+        phiPositiveBasin = [settings.phiBasin.lower, settings.phiBasin.upper]
     }
 }

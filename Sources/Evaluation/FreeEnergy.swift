@@ -1,29 +1,54 @@
 // Free-energy difference between the two main φ basins of a dipeptide, in kT:
-//   ΔF = −ln( P(φ ∈ [0, π)) / P(φ ∈ [−π, 0)) )   (positive-φ basin, e.g. C7ax/αL, relative to the
-// negative-φ basin, C5/C7eq/αR; an angle of exactly π counts as −π), with P from counts or weights.
-// Standard errors by the bootstrap: resampling samples with replacement (weights renormalise by
-// construction), or, for a correlated MD trajectory, resampling B contiguous blocks (the moving
-// blocks of Künsch 1989 without overlap), each block carrying its frames' summed weights when the
-// trajectory is biased. A replicate with an empty basin has no finite ΔF; it is
+//   ΔF = −ln( P(φ ∈ positive basin) / P(φ ∉ positive basin) ),
+// the positive basin being lower < φ < upper, by default 0 < φ < 2.15 rad (C7ax/αL of alanine
+// dipeptide); everything else (C5/C7eq/αR, and the β tail that wraps past φ = π to φ ≈ 2.5–3.1)
+// is the other basin. The split at φ = π used before counted that β tail as positive. P from counts
+// or weights. Standard errors by the bootstrap: resampling samples with replacement (weights
+// renormalise by construction), or, for a correlated MD trajectory, resampling B contiguous blocks
+// (the moving blocks of Künsch 1989 without overlap), each block carrying its frames' summed
+// weights when the trajectory is biased. A replicate with an empty basin has no finite ΔF; it is
 // left out and counted.
 import Foundation
 import Kernels
+
+/// The positive φ basin, lower < φ < upper (radians, in (−π, π]); its complement is the other basin.
+public struct PhiBasin: Sendable, Equatable {
+    public var lower: Double
+    public var upper: Double
+
+    /// 0 < φ < 2.15 rad.
+    public static let standard = PhiBasin(lower: 0, upper: 2.15)
+
+    public init(lower: Double, upper: Double) {
+        precondition(lower < upper, "the positive phi basin needs lower < upper")
+        (self.lower, self.upper) = (lower, upper)
+    }
+
+    @inline(__always)
+    public func contains(_ phi: Double) -> Bool { phi > lower && phi < upper }
+
+    /// "0 < phi < 2.15" as reports print it.
+    public var description: String { "\(Self.format(lower)) < phi < \(Self.format(upper))" }
+
+    private static func format(_ value: Double) -> String {
+        var text = String(format: "%.6g", value)
+        if text == "-0" { text = "0" }
+        return text
+    }
+}
 
 public struct BasinFreeEnergy: Sendable, Equatable {
     /// ΔF in kT; nil when a basin is empty.
     public var value: Double?
     /// Bootstrap standard deviation of ΔF over the replicates with both basins populated.
     public var standardError: Double?
-    /// Fraction of the (weighted) population with φ ∈ [0, π).
+    /// Fraction of the (weighted) population in the positive basin.
     public var positiveFraction: Double
     /// Replicates without a finite ΔF (left out of the standard error).
     public var degenerateReplicates: Int
     /// Why `value` or `standardError` is nil.
     public var reason: String?
 
-    /// True when φ is in the positive basin [0, π).
-    @inline(__always)
-    public static func isPositive(_ phi: Double) -> Bool { phi >= 0 && phi < .pi }
 
     /// ΔF from the total weights of the two basins.
     public static func deltaF(positive: Double, negative: Double) -> Double? {
@@ -32,10 +57,11 @@ public struct BasinFreeEnergy: Sendable, Equatable {
     }
 
     /// ΔF of (weighted) samples with a bootstrap over samples.
-    public static func samples(phi: [Double], weights: [Double]? = nil, resamples: Int, random: inout RandomSource) -> BasinFreeEnergy {
+    public static func samples(phi: [Double], weights: [Double]? = nil, resamples: Int, random: inout RandomSource,
+                               basin: PhiBasin = .standard) -> BasinFreeEnergy {
         precondition(weights == nil || weights?.count == phi.count)
         let w = weights ?? [Double](repeating: 1, count: phi.count)
-        let positive = phi.map(isPositive)
+        let positive = phi.map(basin.contains)
         var plus = 0.0, minus = 0.0
         for k in phi.indices { if positive[k] { plus += w[k] } else { minus += w[k] } }
         var replicates: [Double?] = []
@@ -49,12 +75,13 @@ public struct BasinFreeEnergy: Sendable, Equatable {
                 replicates.append(deltaF(positive: a, negative: b))
             }
         }
-        return make(plus: plus, minus: minus, replicates: replicates)
+        return make(plus: plus, minus: minus, replicates: replicates, basin: basin)
     }
 
     /// ΔF of a time series with a bootstrap over `blocks` contiguous blocks; frames weighted by
     /// `weights` (a biased run's exp(+V/kT), any normalisation), else counted.
-    public static func trajectory(phi: [Double], weights: [Double]? = nil, blocks: Int, resamples: Int, random: inout RandomSource) -> BasinFreeEnergy {
+    public static func trajectory(phi: [Double], weights: [Double]? = nil, blocks: Int, resamples: Int, random: inout RandomSource,
+                                  basin: PhiBasin = .standard) -> BasinFreeEnergy {
         precondition(weights == nil || weights?.count == phi.count)
         let count = phi.count, blockCount = max(1, min(blocks, count))
         // Block b holds frames b·T/B ..< (b+1)·T/B; per block, the weight (or count) of each basin.
@@ -62,7 +89,7 @@ public struct BasinFreeEnergy: Sendable, Equatable {
         for b in 0..<blockCount {
             for frame in (b * count / blockCount)..<((b + 1) * count / blockCount) {
                 let w = weights?[frame] ?? 1
-                if isPositive(phi[frame]) { blockPlus[b] += w } else { blockMinus[b] += w }
+                if basin.contains(phi[frame]) { blockPlus[b] += w } else { blockMinus[b] += w }
             }
         }
         var replicates: [Double?] = []
@@ -77,10 +104,10 @@ public struct BasinFreeEnergy: Sendable, Equatable {
                 replicates.append(deltaF(positive: a, negative: b))
             }
         }
-        return make(plus: blockPlus.reduce(0, +), minus: blockMinus.reduce(0, +), replicates: replicates)
+        return make(plus: blockPlus.reduce(0, +), minus: blockMinus.reduce(0, +), replicates: replicates, basin: basin)
     }
 
-    private static func make(plus: Double, minus: Double, replicates: [Double?]) -> BasinFreeEnergy {
+    private static func make(plus: Double, minus: Double, replicates: [Double?], basin: PhiBasin) -> BasinFreeEnergy {
         let total = plus + minus
         let finite = replicates.compactMap { $0 }
         var result = BasinFreeEnergy(value: deltaF(positive: plus, negative: minus), standardError: nil,
@@ -89,7 +116,7 @@ public struct BasinFreeEnergy: Sendable, Equatable {
         if total <= 0 {
             result.reason = "no samples"
         } else if result.value == nil {
-            result.reason = plus > 0 ? "no population with phi in [-pi, 0)" : "no population with phi in [0, pi)"
+            result.reason = plus > 0 ? "no population outside \(basin.description)" : "no population with \(basin.description)"
         } else if finite.count < 2 {
             result.reason = "fewer than 2 bootstrap replicates with both basins populated"
         } else {

@@ -24,6 +24,8 @@ public struct EvaluationSettings: Sendable, Equatable {
     /// Bootstrap replicates.
     public var bootstrap = 200
     public var seed: UInt64 = 1
+    /// The positive φ basin of ΔF (default 0 < φ < 2.15 rad).
+    public var phiBasin = PhiBasin.standard
 
     public init() {}
 }
@@ -83,7 +85,8 @@ public enum SampleEvaluation {
             stride = 0
         }
         var blockRandom = RandomSource(seed: settings.seed, streams: [2])
-        let mdDeltaF = BasinFreeEnergy.trajectory(phi: md.phi, weights: mdWeights, blocks: settings.blocks, resamples: settings.bootstrap, random: &blockRandom)
+        let mdDeltaF = BasinFreeEnergy.trajectory(phi: md.phi, weights: mdWeights, blocks: settings.blocks, resamples: settings.bootstrap,
+                                                  random: &blockRandom, basin: settings.phiBasin)
         let mdTorus = torusFrames.map { SIMD2(md.phi[$0], md.psi[$0]) }
         let mdHistogram = RamachandranHistogram.probabilities(zip(md.phi, md.psi).map { SIMD2($0, $1) }, weights: mdWeights, bins: settings.bins)
         let context = Context(md: md, mdWeights: mdWeights, mdTorus: mdTorus, mdHistogram: mdHistogram, mdDeltaF: mdDeltaF, settings: settings)
@@ -147,7 +150,8 @@ public enum SampleEvaluation {
             }
             // ΔF with a bootstrap over samples, and its difference to MD.
             var random = RandomSource(seed: settings.seed, streams: [stream])
-            let deltaF = BasinFreeEnergy.samples(phi: indices.map { samples.phi[$0] }, weights: weights, resamples: settings.bootstrap, random: &random)
+            let deltaF = BasinFreeEnergy.samples(phi: indices.map { samples.phi[$0] }, weights: weights, resamples: settings.bootstrap, random: &random,
+                                                 basin: settings.phiBasin)
             report.deltaF = DeltaFReport(deltaF, method: "bootstrap over samples, \(settings.bootstrap) replicates")
             report.deltaFMinusMD = DifferenceReport(deltaF, minus: mdDeltaF)
             return report

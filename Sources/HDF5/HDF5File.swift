@@ -51,18 +51,27 @@ public final class HDF5File: HDF5Object {
         try check(H5Fflush(id, H5F_SCOPE_GLOBAL), file: filePath, object: nil, "cannot flush file")
     }
 
-    /// Creates `path` without ever exposing a partial file under that name: `body` writes into a
-    /// temporary file in the same directory, which is flushed and renamed over `path` only if
-    /// `body` returns normally. On any error the temporary file is removed and `path` is untouched.
+    /// Creates `path` without ever exposing a partial file under that name, durably: `body` writes
+    /// into `partialPath(for: path)` in the same directory (named by host and process, so that on a
+    /// shared filesystem every writer can tell its own files from other live processes' ones), which
+    /// is closed, `fsync`ed, renamed over `path` and followed by an `fsync` of the directory, so that
+    /// after a crash of the node `path` holds the old file or the new one, whole, never an empty or
+    /// truncated file. On any error the partial file is removed and `path` is untouched. Stale
+    /// partial files of earlier writers of `path` on this host are removed first
+    /// (`removeStalePartials`).
+    /// - Throws: the error of `body`, or an `HDF5Error` naming `path` when the file cannot be
+    ///   created, synced or renamed.
     public static func writeAtomically(to path: String, _ body: (HDF5Group) throws -> Void) throws {
-        let temporaryPath = "\(path).partial-\(getpid())"
+        _ = removeStalePartials(for: path)
+        let temporaryPath = partialPath(for: path)
         do {
-            // The file object lives only inside this scope, so it is closed before the rename.
+            // The file object lives only inside this scope, so it is closed before the sync and rename.
             try {
                 let file = try HDF5File(creating: temporaryPath, overwrite: true)
                 try body(try file.root())
                 try file.flush()
             }()
+            try synchronize(temporaryPath, what: "the written file", final: path)
             guard rename(temporaryPath, path) == 0 else {
                 let reason = String(cString: strerror(errno))
                 throw HDF5Error(file: path, "cannot rename \(temporaryPath) to its final name: \(reason)")
@@ -70,6 +79,88 @@ public final class HDF5File: HDF5Object {
         } catch {
             unlink(temporaryPath)
             throw error
+        }
+        try synchronize(directory(of: path), what: "its directory (the file is complete under its final name, but the rename may not survive a crash)", final: path)
+    }
+
+    /// The name `writeAtomically` writes `path` under: `<path>.partial-<host>-<pid>`.
+    public static func partialPath(for path: String, host: String = HDF5File.hostName, pid: Int32 = getpid()) -> String {
+        "\(path).partial-\(host)-\(pid)"
+    }
+
+    /// This machine's host name (`gethostname`), as partial file names carry it.
+    public static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }()
+
+    /// Removes the partial files of `path` (`partialPath(for:)` names) that a writer on this host
+    /// left behind when it was killed: those whose process is no longer running, or carries this
+    /// process's id (a reused id: this process is not writing `path` while it calls this). Partial
+    /// files of other hosts and of live processes are never touched.
+    /// - Returns: the paths removed.
+    @discardableResult
+    public static func removeStalePartials(for path: String) -> [String] {
+        let folder = directory(of: path)
+        let prefix = (path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path)
+            + ".partial-\(hostName)-"
+        guard let stream = opendir(folder) else { return [] }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(prefix) { names.append(name) }
+        }
+        closedir(stream)
+        var removed: [String] = []
+        for name in names {
+            let digits = name.dropFirst(prefix.count)
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let pid = Int32(digits) else { continue }
+            guard pid == getpid() || !isRunning(pid) else { continue }
+            let stale = folder == "." && !path.hasPrefix("./") ? name : folder + "/" + name
+            if unlink(stale) == 0 { removed.append(stale) }
+        }
+        return removed
+    }
+
+    /// Whether process `pid` exists on this host and is not a zombie (a killed process whose parent
+    /// has not collected it yet still answers `kill(pid, 0)`, but can no longer write).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        #if os(Linux)
+        let descriptor = open("/proc/\(pid)/stat", O_RDONLY)
+        guard descriptor >= 0 else { return true }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let count = read(descriptor, &buffer, buffer.count)
+        guard count > 0 else { return true }
+        // "pid (command) S …": the state is the first field after the last ')'.
+        let text = buffer.prefix(count)
+        guard let paren = text.lastIndex(of: UInt8(ascii: ")")), paren + 2 < count else { return true }
+        return text[paren + 2] != UInt8(ascii: "Z")
+        #else
+        return true
+        #endif
+    }
+
+    /// The directory holding `path` ("." for a bare file name).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// `fsync` of a file or directory. A filesystem that cannot sync directories (EINVAL) is accepted.
+    private static func synchronize(_ target: String, what: String, final path: String) throws {
+        let descriptor = open(target, O_RDONLY)
+        guard descriptor >= 0 else {
+            throw HDF5Error(file: path, "cannot open \(what) to sync it (\(target)): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        if fsync(descriptor) != 0 && errno != EINVAL {
+            throw HDF5Error(file: path, "cannot fsync \(what) (\(target)): \(String(cString: strerror(errno)))")
         }
     }
 }

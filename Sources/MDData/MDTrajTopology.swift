@@ -34,7 +34,14 @@ public struct MDTrajTopology: Codable, Sendable, Equatable {
     }
 
     public var chains: [Chain]
+    /// Bonds as atom-index pairs, each bond once (duplicates removed by `decode`).
     public var bonds: [[Int]]
+    /// How many duplicated bonds `decode` removed (e.g. from PDB CONECT records); not stored.
+    public var duplicateBondsRemoved = 0
+
+    enum CodingKeys: String, CodingKey {
+        case chains, bonds
+    }
 
     /// A flattened atom with its residue, in file order.
     public struct FlatAtom: Sendable, Equatable {
@@ -58,10 +65,12 @@ public struct MDTrajTopology: Codable, Sendable, Equatable {
 
     public var atomCount: Int { residues.reduce(0) { $0 + $1.atoms.count } }
 
-    /// Decodes and checks internal consistency: atom indices are 0 ..< N in order, bonds are pairs
-    /// of valid, distinct atom indices.
+    /// Decodes and checks internal consistency: atom indices are 0 ..< N in order, every atom has an
+    /// element, bonds are pairs of valid, distinct atom indices. A bond listed more than once (as
+    /// (a, b) or (b, a)) is kept once, in its first position, and counted in `duplicateBondsRemoved`.
+    /// - Throws: `DataFormatError` naming `file` and the offending atom or bond.
     public static func decode(json: String, file: String) throws -> MDTrajTopology {
-        let topology: MDTrajTopology
+        var topology: MDTrajTopology
         do {
             topology = try JSONDecoder().decode(MDTrajTopology.self, from: Data(json.utf8))
         } catch {
@@ -71,9 +80,16 @@ public struct MDTrajTopology: Codable, Sendable, Equatable {
         for (position, atom) in atoms.enumerated() where atom.index != position {
             throw DataFormatError(file: file, "/topology: atom '\(atom.name)' at position \(position) has index \(atom.index); expected atoms numbered 0..<\(atoms.count) in order")
         }
+        for atom in atoms where atom.element.isEmpty {
+            throw DataFormatError(file: file, "/topology: atom \(atom.index) (\(atom.name) of \(atom.residueName) \(atom.residueIndex)) has no element; expected an element symbol for every atom (virtual sites are not supported)")
+        }
         for bond in topology.bonds where bond.count != 2 || bond.contains(where: { $0 < 0 || $0 >= atoms.count }) || bond.first == bond.last {
             throw DataFormatError(file: file, "/topology: bond \(bond) is not a pair of distinct atom indices in 0..<\(atoms.count)")
         }
+        var seen = Set<[Int]>()
+        let unique = topology.bonds.filter { seen.insert([min($0[0], $0[1]), max($0[0], $0[1])]).inserted }
+        topology.duplicateBondsRemoved = topology.bonds.count - unique.count
+        topology.bonds = unique
         return topology
     }
 

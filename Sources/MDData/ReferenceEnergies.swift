@@ -33,18 +33,35 @@ public struct ReferenceEnergies: Sendable {
             }
             return dataset
         }
+        /// Values in the canonical unit of `quantity`, converted by the dataset's `units` attribute.
+        func values(_ dataset: HDF5Dataset, _ quantity: PhysicalQuantity) throws -> [Double] {
+            let factor = try PhysicalUnits.factor(of: dataset, quantity: quantity)
+            let raw: [Double] = try dataset.read()
+            return factor == 1 ? raw : raw.map { $0 * factor }
+        }
+        // The group declares its energy and force units (Tools/FORMAT.md §1.2); only the format's are read.
+        for (attribute, unit) in [("energy_units", "kJ/mol"), ("force_units", "kJ/mol/nm")] where group.hasAttribute(attribute) {
+            let declared = try group.readStringAttribute(attribute)
+            guard declared == unit else {
+                throw DataFormatError(file: file, "\(group.path)@\(attribute) is '\(declared)'; expected '\(unit)' (tbg does not convert reference energies or forces)")
+            }
+        }
         let frameIndex: [Int32] = try dataset("frame_index", shape: [nil]).read()
         let frames = frameIndex.count
         let names = try JSONStrings.decode(try group.readStringAttribute("force_names"), what: "\(group.path)@force_names", file: file)
         guard names.count == forceCount else {
             throw DataFormatError(file: file, "\(group.path)@force_names lists \(names.count) forces, the System has \(forceCount)")
         }
+        let forces = try dataset("forces", shape: [frames, atomCount, 3])
+        if forces.hasAttribute("units") {
+            throw DataFormatError(file: file, "\(forces.path) has a units attribute ('\((try? forces.readStringAttribute("units")) ?? "?")'); expected none: forces are in kJ/mol/nm as \(group.path)@force_units says")
+        }
         return ReferenceEnergies(
             frameIndex: frameIndex,
-            positions: try dataset("positions", shape: [frames, atomCount, 3]).read(),
-            energies: try dataset("energies", shape: [frames, forceCount]).read(),
-            total: try dataset("total", shape: [frames]).read(),
-            forces: try dataset("forces", shape: [frames, atomCount, 3]).read(),
+            positions: try values(try dataset("positions", shape: [frames, atomCount, 3]), .length),
+            energies: try values(try dataset("energies", shape: [frames, forceCount]), .energy),
+            total: try values(try dataset("total", shape: [frames]), .energy),
+            forces: try forces.read(),
             forceNames: names,
             platform: group.hasAttribute("platform") ? try group.readStringAttribute("platform") : "unknown")
     }

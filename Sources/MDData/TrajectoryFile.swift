@@ -4,8 +4,11 @@
 // `/reference_energies` and, for a biased run, `/bias_energy`.
 //
 // Opening validates the structure (nodes, types, shapes, atom counts agree between coordinates,
-// topology and System) but reads no frames: frames are read by hyperslab windows, so a rank only ever
-// holds its own shard. `scanCoordinates` streams the whole file to check that every value is finite.
+// topology and System, the System's particle masses match the topology's elements, every array's
+// `units` attribute is one tbg converts) but reads no frames: frames are read by hyperslab windows,
+// so a rank only ever holds its own shard. Every frame read is converted to nm and checked to be
+// finite (an error names the file, frame and atom), so no caller can compute on a NaN;
+// `scanCoordinates` streams the whole file through the same check.
 import HDF5
 
 public final class TrajectoryFile {
@@ -21,11 +24,15 @@ public final class TrajectoryFile {
     /// `/openmm_system` as stored: the authoritative Hamiltonian.
     public let systemXML: String
     public let system: OpenMMSystemSummary
-    /// `/time` in ps, if present.
+    /// `/time` in ps (converted from the file's `units`), if present.
     public let time: [Float]?
+    /// The factor from `/coordinates` as stored to nm (0.1 for `units="angstroms"`, else 1).
+    public let lengthFactor: Float
 
     private let root: HDF5Group
     private let coordinates: HDF5Dataset
+    /// Factors to kJ/mol of the `/potentialEnergy` and `/kineticEnergy` arrays.
+    private let energyFactors: [String: Double]
 
     private static let generatorHint = "files in this format are written by Tools/generate_trajectory.py (see Tools/FORMAT.md)"
 
@@ -51,6 +58,7 @@ public final class TrajectoryFile {
         }
         frameCount = shape[0]
         atomCount = shape[1]
+        lengthFactor = Float(try PhysicalUnits.factor(of: coordinates, quantity: .length))
 
         let topologyJSON = try Self.requireString(root, "topology", expected: "MDTraj topology JSON string")
         self.topologyJSON = topologyJSON
@@ -67,38 +75,75 @@ public final class TrajectoryFile {
         guard system.particleCount == atomCount else {
             throw DataFormatError(file: path, "/openmm_system has \(system.particleCount) particles but /coordinates has \(atomCount) atoms per frame")
         }
+        try SystemTopologyAgreement.check(system: system, topology: topology, metadata: metadata, file: path)
 
         let frameCount = self.frameCount
         if metadata.bias != nil, !root.contains("bias_energy") {
             throw DataFormatError(file: path, "/metadata records a bias but the dataset /bias_energy is missing; expected the bias energy of every frame in kJ/mol (Tools/FORMAT.md §1.7)")
         }
-        for name in ["time", "potentialEnergy", "kineticEnergy", "bias_energy"] where root.contains(name) {
-            let shape = try formatErrors { try root.dataset(name).shape }
-            guard shape == [frameCount] else {
-                throw DataFormatError(file: path, "/\(name) has shape \(shape), expected [\(frameCount)] (one value per frame)")
+        var energyFactors: [String: Double] = [:]
+        var timeFactor = 1.0
+        for (name, quantity) in [("time", PhysicalQuantity.time), ("potentialEnergy", .energy), ("kineticEnergy", .energy),
+                                 ("bias_energy", .energy)] where root.contains(name) {
+            let dataset = try formatErrors { try root.dataset(name) }
+            guard dataset.shape == [frameCount] else {
+                throw DataFormatError(file: path, "/\(name) has shape \(dataset.shape), expected [\(frameCount)] (one value per frame)")
             }
+            let factor = try PhysicalUnits.factor(of: dataset, quantity: quantity)
+            if quantity == .time { timeFactor = factor } else { energyFactors[name] = factor }
         }
-        time = root.contains("time") ? try formatErrors { try root.dataset("time").read(as: Float.self) } : nil
+        self.energyFactors = energyFactors
+        time = root.contains("time") ? try formatErrors { try root.dataset("time").read(as: Float.self) }.map { Float(Double($0) * timeFactor) } : nil
     }
 
     /// Frames `range` as a flat frames×atoms×3 array in nm (one hyperslab read).
-    public func readFrames(_ range: Range<Int>) throws -> [Float] {
-        try checkRange(range)
-        return try formatErrors { try coordinates.readRows(range, as: Float.self) }
+    /// - Throws: `DataFormatError` naming the file, frame and atom of the first non-finite value
+    ///   (unless `requireFinite` is false: callers that check a subset themselves), or for a range
+    ///   outside the file.
+    public func readFrames(_ range: Range<Int>, requireFinite: Bool = true) throws -> [Float] {
+        var values = [Float](repeating: 0, count: range.count * atomCount * 3)
+        try values.withUnsafeMutableBufferPointer { try readFrames(range, into: $0, requireFinite: requireFinite) }
+        return values
     }
 
-    /// Frames `range` into caller-owned memory of at least `range.count · atomCount · 3` floats.
-    public func readFrames(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+    /// Frames `range` into caller-owned memory of at least `range.count · atomCount · 3` floats, in nm,
+    /// checked as `readFrames(_:requireFinite:)`.
+    public func readFrames(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>, requireFinite: Bool = true) throws {
         try checkRange(range)
+        let count = range.count * atomCount * 3
+        precondition(buffer.count >= count, "buffer holds \(buffer.count) floats, \(range.count) frames need \(count)")
+        guard count > 0 else { return }
         try formatErrors {
             try coordinates.read(into: buffer, start: [range.lowerBound, 0, 0], count: [range.count, atomCount, 3])
         }
+        if requireFinite, let bad = buffer[0..<count].firstIndex(where: { !$0.isFinite }) {
+            throw nonFinite(frame: range.lowerBound + bad / (3 * atomCount), atom: (bad % (3 * atomCount)) / 3, value: buffer[bad])
+        }
+        if lengthFactor != 1 {
+            for index in 0..<count { buffer[index] *= lengthFactor }
+        }
     }
 
-    /// `/potentialEnergy` (kJ/mol, from the simulation platform), if present.
+    /// Throws unless the file has at least one frame: `purpose` says what needs them
+    /// (e.g. "tbg energy").
+    public func requireFrames(for purpose: String) throws {
+        guard frameCount > 0 else {
+            throw DataFormatError(file: path, "has no frames (/coordinates is 0×\(atomCount)×3); \(purpose) needs at least one frame")
+        }
+    }
+
+    /// The error for a non-finite coordinate: file, frame, atom (index and name) and the value.
+    public func nonFinite(frame: Int, atom: Int, value: Float, what: String = "frame") -> DataFormatError {
+        let atomName = atom < topology.atoms.count ? topology.atoms[atom].name : "?"
+        return DataFormatError(file: path, "/coordinates of \(what) \(frame), atom \(atom) (\(atomName)) is \(value); expected finite coordinates")
+    }
+
+    /// `/potentialEnergy` in kJ/mol (converted from the file's `units`; from the simulation platform), if present.
     public func potentialEnergies() throws -> [Float]? {
         guard root.contains("potentialEnergy") else { return nil }
-        return try formatErrors { try root.dataset("potentialEnergy").read(as: Float.self) }
+        let factor = energyFactors["potentialEnergy"] ?? 1
+        let values = try formatErrors { try root.dataset("potentialEnergy").read(as: Float.self) }
+        return factor == 1 ? values : values.map { Float(Double($0) * factor) }
     }
 
     /// True when the file holds `/bias_energy`: frames of a biased run (Tools/FORMAT.md §1.7).
@@ -112,7 +157,8 @@ public final class TrajectoryFile {
         guard case .float = dataset.elementKind else {
             throw DataFormatError(file: path, "/bias_energy holds \(dataset.elementKind), expected float64 bias energies in kJ/mol")
         }
-        let values = try formatErrors { try dataset.read(as: Double.self) }
+        let factor = energyFactors["bias_energy"] ?? 1
+        let values = try formatErrors { try dataset.read(as: Double.self) }.map { $0 * factor }
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw DataFormatError(file: path, "/bias_energy of frame \(bad) is \(values[bad]); expected a finite bias energy in kJ/mol for every frame")
         }
@@ -143,10 +189,6 @@ public final class TrajectoryFile {
                 for atom in 0..<atomCount {
                     for axis in 0..<3 {
                         let value = buffer[base + atom * 3 + axis]
-                        guard value.isFinite else {
-                            let atomName = topology.atoms[atom].name
-                            throw DataFormatError(file: path, "/coordinates frame \(range.lowerBound + frame), atom \(atom) (\(atomName)) is \(value); expected finite coordinates in nm")
-                        }
                         low[axis] = min(low[axis], value)
                         high[axis] = max(high[axis], value)
                     }

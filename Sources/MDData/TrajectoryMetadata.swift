@@ -28,6 +28,9 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
     public var atomOrder: String?
     /// The generator's biased mode (Tools/FORMAT.md §1.7); nil for plain MD.
     public var bias: BiasMetadata?
+    /// Hydrogen mass in Da when the System uses hydrogen mass repartitioning (OpenMM's
+    /// `createSystem(hydrogenMass=…)`); absent: standard masses.
+    public var hydrogenMassAMU: Double?
 
     enum CodingKeys: String, CodingKey {
         case format
@@ -45,6 +48,7 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
         case openmmVersion = "openmm_version"
         case atomOrder = "atom_order"
         case bias
+        case hydrogenMassAMU = "hydrogen_mass_amu"
     }
 
     /// Molar gas constant, kJ/(mol K).

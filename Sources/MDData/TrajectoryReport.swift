@@ -13,6 +13,8 @@ public struct TrajectoryReport: Codable, Sendable {
     public var atoms: Int
     public var residues: [String]
     public var bonds: Int
+    /// Bonds listed more than once in `/topology` (removed when the file was read).
+    public var duplicateBondsRemoved: Int
     public var formula: String
     public var frames: Int
     public var timeFirstPS: Double?
@@ -34,6 +36,7 @@ public struct TrajectoryReport: Codable, Sendable {
     public var bias: BiasReport?
 
     enum CodingKeys: String, CodingKey {
+        case duplicateBondsRemoved = "duplicate_bonds_removed"
         case file, name, sequence, termini, preset, forcefield, atoms, residues, bonds, formula, frames, forces, seed, platform, bias
         case temperatureK = "temperature_K"
         case kTkJPerMol = "kT_kJ_per_mol"
@@ -52,8 +55,10 @@ public struct TrajectoryReport: Codable, Sendable {
     }
 
     /// Opens, validates and scans `path`.
+    /// - Throws: `DataFormatError` for anything not in the format, including a file without frames.
     public init(path: String) throws {
         let trajectory = try TrajectoryFile(path: path)
+        try trajectory.requireFrames(for: "a trajectory file")
         let scan = try trajectory.scanCoordinates()
         let metadata = trajectory.metadata
         let reference = try trajectory.referenceEnergies()
@@ -68,6 +73,7 @@ public struct TrajectoryReport: Codable, Sendable {
         atoms = trajectory.atomCount
         residues = trajectory.topology.residues.map(\.name)
         bonds = trajectory.topology.bonds.count
+        duplicateBondsRemoved = trajectory.topology.duplicateBondsRemoved
         formula = trajectory.topology.hillFormula
         frames = trajectory.frameCount
         if let time = trajectory.time, let first = time.first, let last = time.last {

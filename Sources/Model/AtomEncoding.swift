@@ -73,10 +73,19 @@ public enum AtomEncoder {
         case .element:
             return try atoms.map { [try elementClass($0)] }
         case .backbone:
+            // TBG+backbone is defined on zwitterionic dipeptides: the N, CA, C, O of two amino acids.
+            // Capped alanine dipeptide also has exactly 8 atoms named N, CA, C or O (ACE C, O; ALA N,
+            // CA, C, O; NME N, C), so matching by name alone would give its caps backbone classes by
+            // coincidence: any residue that is not an amino acid is refused.
+            if let cap = atoms.first(where: { !aminoAcids.contains(residueAliases[$0.residueName] ?? $0.residueName) }) {
+                throw ModelError("the backbone encoding covers zwitterionic dipeptides (N, CA, C, O of two amino acids); residue \(cap.residueName) (atom \(cap.name)) is not an amino acid, e.g. an ACE/NME cap of capped alanine dipeptide, whose atoms would match the backbone names by coincidence; use 'atoms' (the AD2 model) or 'element' for capped peptides")
+            }
             var classes = try atoms.map { [try elementClass($0)] }
             let backbone = atoms.indices.filter { ["N", "CA", "C", "O"].contains(atoms[$0].name) }
-            guard backbone.count == 8 else {
-                throw ModelError("the backbone encoding needs the 8 backbone atoms (N, CA, C, O) of a dipeptide, found \(backbone.count)")
+            let residues = Set(atoms.map(\.residueIndex))
+            guard backbone.count == 8, residues.count == 2,
+                  residues.allSatisfy({ residue in backbone.filter { atoms[$0].residueIndex == residue }.count == 4 }) else {
+                throw ModelError("the backbone encoding needs the 8 backbone atoms (N, CA, C, O of each of two residues) of a dipeptide, found \(backbone.count) in \(residues.count) residues")
             }
             for (rank, index) in backbone.enumerated() { classes[index] = [5 + rank] }
             return classes

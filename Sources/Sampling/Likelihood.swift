@@ -31,8 +31,13 @@ public struct LikelihoodResult: Sendable {
 
 extension SampleRunner {
     /// −log q of frames `frames` of `data` (a trajectory of the same peptide), split over ranks.
+    /// - Throws: `DataFormatError` naming the file when `frames` is empty (no NLL of nothing), for a
+    ///   frame outside the file or with a non-finite coordinate (frame and atom named).
     public func negativeLogLikelihood(data: TrajectoryFile, frames: [Int]) throws -> LikelihoodResult? {
         let atoms = peptide.atomCount
+        guard !frames.isEmpty else {
+            throw DataFormatError(file: data.path, "no frames selected; the NLL needs at least one frame")
+        }
         guard data.atomCount == atoms else {
             throw DataFormatError(file: data.path, "has \(data.atomCount) atoms per frame; the peptide has \(atoms)")
         }

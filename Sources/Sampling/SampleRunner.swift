@@ -153,9 +153,7 @@ public final class SampleRunner {
         }
         let elements = peptide.topology.atoms.map(\.element)
         reference = BondGraph(elements: elements, bonds: peptide.topology.bonds)
-        guard peptide.frameCount > 0 else {
-            throw DataFormatError(file: peptidePath, "needs at least one frame: the reference chirality is taken from frame 0")
-        }
+        try peptide.requireFrames(for: "the reference chirality (taken from frame 0)")
         let frame0 = try peptide.readFrames(0..<1).map(Double.init)
         chirality = ChiralCentres(elements: elements, bonds: peptide.topology.bonds, reference: frame0[...])
         guard let kT = peptide.metadata.kT else {

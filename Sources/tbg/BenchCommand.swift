@@ -46,7 +46,7 @@ struct EnergyBench: ParsableCommand {
 
     func run() throws {
         let trajectory = try TrajectoryFile(path: file)
-        guard trajectory.frameCount > 0 else { throw DataFormatError(file: file, "no frames to evaluate") }
+        try trajectory.requireFrames(for: "tbg bench energy")
         let system = try ForceFieldSystem(xml: trajectory.systemXML)
         let available = try trajectory.readFrames(0..<trajectory.frameCount)
         let stride = trajectory.atomCount * 3

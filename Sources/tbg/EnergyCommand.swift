@@ -114,10 +114,20 @@ struct FrameRange: ExpressibleByArgument {
         if !parts[1].isEmpty { guard let value = Int(parts[1]) else { return nil }; end = value }
     }
 
+    /// The frames selected in a file of `frameCount` frames.
+    /// - Throws: `DataFormatError` naming `file` when the file has no frames, or the slice lies
+    ///   outside it or selects none (an empty selection never yields a number).
     func resolve(frameCount: Int, file: String) throws -> Range<Int> {
+        let text = "\(start.map(String.init) ?? ""):\(end.map(String.init) ?? "")"
+        guard frameCount > 0 else {
+            throw DataFormatError(file: file, "has no frames; expected at least one frame to evaluate")
+        }
         let lower = start ?? 0, upper = end ?? frameCount
         guard lower >= 0, upper <= frameCount, lower <= upper else {
-            throw DataFormatError(file: file, "frames \(start.map(String.init) ?? ""):\(end.map(String.init) ?? "") requested, the file has frames 0..<\(frameCount)")
+            throw DataFormatError(file: file, "frames \(text) requested, the file has frames 0..<\(frameCount)")
+        }
+        guard lower < upper else {
+            throw DataFormatError(file: file, "frames \(text) select no frames; expected A:B with A < B within 0..<\(frameCount)")
         }
         return lower..<upper
     }

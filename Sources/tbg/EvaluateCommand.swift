@@ -30,6 +30,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Contiguous MD blocks of the block bootstrap of ΔF.") var blocks = 20
     @Option(help: "Bootstrap replicates for the ΔF errors.") var bootstrap = 200
     @Option(help: "Seed of the resampling and the bootstraps.") var seed: UInt64 = 1
+    @Option(help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin; a negative LOWER as --phi-basin=-3.14:0).")
+    var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
     @Option(help: "Checkpoint for the NLL of MD frames (default: no NLL).") var nllCheckpoint: String?
     @Option(help: "MD frames for the NLL, evenly spaced.") var nllFrames = 100
     @OptionGroup var sampler: SamplerOptions
@@ -49,6 +51,7 @@ struct EvaluateCommand: ParsableCommand {
                 guard comm.isRoot else { return }
                 var settings = EvaluationSettings()
                 (settings.maxPoints, settings.bins, settings.blocks, settings.bootstrap, settings.seed) = (maxPoints, bins, blocks, bootstrap, seed)
+                settings.phiBasin = PhiBasin(lower: phiBasin.lower, upper: phiBasin.upper)
                 let started = Date()
                 let report = SampleEvaluation.evaluate(reference: inputs.reference, samples: inputs.samples, settings: settings)
                 let output = EvaluateOutput(samplesFile: samples, referenceFile: reference, peptide: inputs.referenceFile.metadata.name,
@@ -78,6 +81,23 @@ struct EvaluateCommand: ParsableCommand {
                          standardErrorPerDimension: result.standardError / dimensions, meanBgflow: result.meanBgflow,
                          meanNanometres: result.meanNanometres, weights: runner.weightsDescription)
     }
+}
+
+/// `--phi-basin LOWER:UPPER`: the positive φ basin in radians, −π ≤ LOWER < UPPER ≤ π.
+struct PhiBasinArgument: ExpressibleByArgument {
+    var lower: Double
+    var upper: Double
+
+    init(lower: Double, upper: Double) { (self.lower, self.upper) = (lower, upper) }
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let lower = Double(parts[0]), let upper = Double(parts[1]),
+              lower < upper, lower >= -Double.pi - 1e-9, upper <= Double.pi + 1e-9 else { return nil }
+        (self.lower, self.upper) = (lower, upper)
+    }
+
+    var defaultValueDescription: String { "\(lower):\(upper)" }
 }
 
 /// What `tbg evaluate --json` prints (README "Evaluation" lists the keys).
@@ -172,7 +192,8 @@ enum EvaluationText {
         table.append(["energy W2 (kT)", "-"] + sets.map { number($0.energyW2, 4) })
         table.append(["torus W2 (rad)", "-"] + sets.map { $0.torusW2 == nil ? "n/a" : "\(number($0.torusW2, 4)) (M \($0.torusPoints))" })
         table.append(["JSD phi/psi (bits)", "-"] + sets.map { number($0.jsdBits, 4) })
-        table.append(["dF phi>0 vs <0 (kT)", deltaF(md.deltaF.value, md.deltaF.standardError)] + sets.map { deltaF($0.deltaF?.value, $0.deltaF?.standardError) })
+        let basin = report.settings.phiPositiveBasin.map { String(format: "%.6g", $0) }
+        table.append(["dF \(basin[0])<phi<\(basin[1]) vs rest (kT)", deltaF(md.deltaF.value, md.deltaF.standardError)] + sets.map { deltaF($0.deltaF?.value, $0.deltaF?.standardError) })
         table.append(["dF - MD (kT)", "-"] + sets.map { deltaF($0.deltaFMinusMD?.value, $0.deltaFMinusMD?.standardError) })
         let widths = (0..<4).map { column in table.map { $0[column].count }.max() ?? 0 }
         lines += table.map { row in

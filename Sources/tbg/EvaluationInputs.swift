@@ -43,15 +43,14 @@ struct EvaluationInputs {
         (phiAtoms, psiAtoms) = (phi, psi)
 
         // MD: every frame, energies from /potentialEnergy.
-        guard referenceFile.frameCount > 0 else { throw DataFormatError(file: referencePath, "has no frames; expected an MD trajectory") }
+        try referenceFile.requireFrames(for: "tbg evaluate (the MD reference)")
         guard let energies = try referenceFile.potentialEnergies() else {
             throw DataFormatError(file: referencePath, "missing dataset /potentialEnergy; expected the MD potential energy of every frame in kJ/mol")
         }
         if let bad = energies.firstIndex(where: { !$0.isFinite }) {
             throw DataFormatError(file: referencePath, "/potentialEnergy of frame \(bad) is \(energies[bad]); expected finite energies")
         }
-        let mdCoordinates = try referenceFile.readFrames(0..<referenceFile.frameCount)
-        try Self.checkFinite(mdCoordinates, frames: Array(0..<referenceFile.frameCount), in: referenceFile, what: "frame")
+        let mdCoordinates = try referenceFile.readFrames(0..<referenceFile.frameCount)   // checked finite, nm
         // A biased run (Tools/FORMAT.md §1.7): frame k has log weight V_k/kT at the file's own kT.
         let biasLogWeights = try referenceFile.biasEnergies().map { $0.map { $0 / referenceKT } }
         reference = ReferenceSet(energies: energies.map { Double($0) / kT },
@@ -60,6 +59,7 @@ struct EvaluationInputs {
                                  logWeights: biasLogWeights)
 
         // Samples: the per-sample datasets of tbg sample; coordinates must be finite where valid.
+        try sampleFile.requireFrames(for: "tbg evaluate (the samples)")
         let count = sampleFile.frameCount
         func doubles(_ name: String, _ expected: String) throws -> [Double] {
             try Self.dataset(group, name, count: count, file: samplesPath, expected: expected).read(as: Double.self)
@@ -67,10 +67,14 @@ struct EvaluationInputs {
         func flags(_ name: String) throws -> [Bool] {
             try Self.dataset(group, name, count: count, file: samplesPath, expected: "uint8 flag per sample").read(as: UInt8.self).map { $0 != 0 }
         }
-        let sampleEnergies = try doubles("energy_kj_mol", "float64 energy per sample in kJ/mol").map { $0 / kT }
+        // A units attribute, if another tool wrote one, must be an energy unit tbg converts.
+        let energyFactor = try PhysicalUnits.factor(of: try Self.dataset(group, "energy_kj_mol", count: count, file: samplesPath,
+                                                                          expected: "float64 energy per sample in kJ/mol"), quantity: .energy)
+        let sampleEnergies = try doubles("energy_kj_mol", "float64 energy per sample in kJ/mol").map { $0 * energyFactor / kT }
         let logWeights = try doubles("log_weight", "float64 log importance weight per sample")
         let (topologyOK, chiralityOK, chiralityFixed) = (try flags("topology_ok"), try flags("chirality_ok"), try flags("chirality_fixed"))
-        let coordinates = try sampleFile.readFrames(0..<count)
+        // Invalid samples may hold anything (a diverged integration); only the valid ones are used.
+        let coordinates = try sampleFile.readFrames(0..<count, requireFinite: false)
         let validIndices = (0..<count).filter { topologyOK[$0] && chiralityOK[$0] }
         try Self.checkFinite(coordinates, frames: validIndices, in: sampleFile, what: "valid sample")
         samples = SampleSet(energies: sampleEnergies,
@@ -127,8 +131,7 @@ struct EvaluationInputs {
         let width = 3 * file.atomCount
         for frame in frames {
             if let bad = (frame * width..<(frame + 1) * width).first(where: { !coordinates[$0].isFinite }) {
-                let atom = (bad - frame * width) / 3
-                throw DataFormatError(file: file.path, "/coordinates of \(what) \(frame), atom \(atom) (\(file.topology.atoms[atom].name)) is \(coordinates[bad]); expected finite coordinates in nm")
+                throw file.nonFinite(frame: frame, atom: (bad - frame * width) / 3, value: coordinates[bad], what: what)
             }
         }
     }

@@ -10,8 +10,10 @@ enum ReportText {
             .compactMap { $0 }.joined(separator: ", ")
         lines.append(("peptide", sequence.isEmpty ? name : "\(name) (\(sequence))"))
         lines.append(("atoms", "\(report.atoms) in \(report.residues.count) residues (\(report.residues.joined(separator: " "))), \(report.bonds) bonds, \(report.formula)"))
+        if report.duplicateBondsRemoved > 0 {
+            lines.append(("bonds", "\(report.duplicateBondsRemoved) duplicated bond(s) in /topology (e.g. from PDB CONECT records) removed; \(report.bonds) distinct bonds used"))
+        }
         var frames = "\(report.frames)"
-        if report.frames == 0 { frames += " (topology only)" }
         if let first = report.timeFirstPS, let last = report.timeLastPS {
             frames += ", time \(number(first)) … \(number(last)) ps"
             if let interval = report.frameIntervalPS { frames += " (every \(number(interval)) ps)" }

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Communication
 import Foundation
+import HDF5
 import MDData
 import Sampling
 
@@ -68,6 +69,12 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         try distributed.withCommunicator { comm in
             do {
+                if comm.isRoot {
+                    try OutputPath.checkDistinct(out, from: [checkpoint, peptide])
+                    for stale in HDF5File.removeStalePartials(for: out) {
+                        writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
+                    }
+                }
                 let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: sampler.settings,
                                               seed: seed, communicator: comm)
                 if comm.isRoot { writeLine("tbg sample: model: \(runner.weightsDescription)") }
@@ -99,6 +106,10 @@ struct NLLCommand: ParsableCommand {
     @Flag(help: "One JSON object per frame.") var json = false
     @OptionGroup var sampler: SamplerOptions
     @OptionGroup var distributed: DistributedOptions
+
+    func validate() throws {
+        if every < 1 { throw ValidationError("--every must be at least 1") }
+    }
 
     func run() throws {
         try distributed.withCommunicator { comm in

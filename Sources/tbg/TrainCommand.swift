@@ -3,6 +3,8 @@
 import ArgumentParser
 import Communication
 import Foundation
+import HDF5
+import MDData
 import Training
 
 struct TrainCommand: ParsableCommand {
@@ -33,6 +35,15 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // First thing: a job script may send its stop signal while the configuration is resolved.
         if !printConfig { StopSignal.install() }
+        // Yams traps on a non-scalar mapping key; refuse such text before RunConfig loads it.
+        if let config, let text = try? String(contentsOfFile: config, encoding: .utf8) {
+            try YAMLInputCheck.check(text, source: config)
+        }
+        for override in overrides {
+            if let equals = override.firstIndex(of: "=") {
+                try YAMLInputCheck.check(String(override[override.index(after: equals)...]), source: "override '\(override)'")
+            }
+        }
         let resolved = try RunConfig.resolve(file: config, overrides: overrides)
         if printConfig {
             print(resolved.json())
@@ -40,7 +51,20 @@ struct TrainCommand: ParsableCommand {
         }
         try distributed.withCommunicator { comm in
             do {
-                if comm.isRoot { print("resolved configuration:\n\(resolved.json())") }
+                if comm.isRoot {
+                    // The checkpoint is an output: it must not be the configuration or a dataset file.
+                    var inputs = config.map { [$0] } ?? []
+                    if let (index, directory) = try? DatasetIndex.load(resolved.data.dataset) {
+                        inputs += [directory.isEmpty ? DatasetIndex.fileName : directory + "/" + DatasetIndex.fileName]
+                        inputs += index.peptides.map { directory.isEmpty ? $0.file : directory + "/" + $0.file }
+                    }
+                    try OutputPath.checkDistinct(resolved.training.checkpoint, from: inputs)
+                    print("resolved configuration:\n\(resolved.json())")
+                    // A checkpoint write of an earlier run on this host that was killed left its partial file.
+                    for stale in HDF5File.removeStalePartials(for: resolved.training.checkpoint) {
+                        writeLine("removed stale partial file \(stale) (an unfinished checkpoint write of a process that no longer runs)")
+                    }
+                }
                 let trainer = try Trainer(config: resolved, communicator: comm, resume: resume) { writeLine($0) }
                 try trainer.run()
             } catch {

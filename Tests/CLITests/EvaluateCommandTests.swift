@@ -58,7 +58,7 @@ final class EvaluateCommandTests: XCTestCase {
         let mdDeltaF = try XCTUnwrap(md["delta_f_kT"] as? [String: Any])
         // Every fixture frame has φ < 0: ΔF is undefined, and says why.
         XCTAssertTrue(mdDeltaF["value"] is NSNull)
-        XCTAssertEqual(mdDeltaF["reason"] as? String, "no population with phi in [0, pi)")
+        XCTAssertEqual(mdDeltaF["reason"] as? String, "no population with 0 < phi < 2.15")
         for name in ["proposal", "reweighted"] {
             let set = try XCTUnwrap(json[name] as? [String: Any])
             XCTAssertEqual(try XCTUnwrap(set["energy_w1_kT"] as? Double), 0, accuracy: 1e-12, name)
@@ -68,7 +68,7 @@ final class EvaluateCommandTests: XCTestCase {
             XCTAssertEqual(set["energy_median_kT"] as? Double, md["energy_median_kT"] as? Double)
             XCTAssertEqual(set["torus_points"] as? Int, 20)
             XCTAssertEqual(set["torus_certified"] as? Bool, true)
-            XCTAssertEqual((set["delta_f_kT"] as? [String: Any])?["reason"] as? String, "no population with phi in [0, pi)")
+            XCTAssertEqual((set["delta_f_kT"] as? [String: Any])?["reason"] as? String, "no population with 0 < phi < 2.15")
         }
         XCTAssertEqual((json["proposal"] as? [String: Any])?["torus_w2"] as? Double, 0)
 
@@ -76,7 +76,7 @@ final class EvaluateCommandTests: XCTestCase {
         let text = try Executables.run(Executables.tbg, ["evaluate", "--samples", scratch.file("samples.h5"), "--reference", Fixtures.path("ad2_capped.h5")])
         XCTAssertEqual(text.status, 0, text.standardError)
         for fragment in ["samples 20: 20 valid (100.0 %)", "ESS 1.0000", "phi atoms 4-6-8-14", "energy W1 (kT)", "torus W2 (rad)",
-                         "0.0000 (M 20)", "note: MD dF: no population with phi in [0, pi)"] {
+                         "0.0000 (M 20)", "note: MD dF: no population with 0 < phi < 2.15", "dF 0<phi<2.15 vs rest (kT)"] {
             XCTAssertTrue(text.standardOutput.contains(fragment), "missing '\(fragment)' in:\n\(text.standardOutput)")
         }
     }

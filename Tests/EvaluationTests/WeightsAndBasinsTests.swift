@@ -42,7 +42,7 @@ final class BasinFreeEnergyTests: XCTestCase {
     private func angles(_ n: Int, positive p: Double, seed: UInt64) -> [Double] {
         var random = SplitMix64(seed: seed)
         let plus = Int((p * Double(n)).rounded())
-        var phi = (0..<n).map { $0 < plus ? 0.2 + 2.5 * random.unit() : -0.1 - 3.0 * random.unit() }
+        var phi = (0..<n).map { $0 < plus ? 0.2 + 1.9 * random.unit() : -0.1 - 3.0 * random.unit() }
         for i in stride(from: n - 1, to: 0, by: -1) { phi.swapAt(i, Int(random.next() % UInt64(i + 1))) }
         return phi
     }
@@ -73,13 +73,29 @@ final class BasinFreeEnergyTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(estimate.value), -log(300.0 / 700.0), accuracy: 1e-12)
         XCTAssertEqual(estimate.positiveFraction, 0.3, accuracy: 1e-15)
         // Weights: the positive basin weighted 7/3 as much per sample gives equal basins, ΔF = 0.
-        let weights = phi.map { $0 >= 0 ? 7.0 : 3.0 }
+        let weights = phi.map { PhiBasin.standard.contains($0) ? 7.0 : 3.0 }
         XCTAssertEqual(try XCTUnwrap(BasinFreeEnergy.samples(phi: phi, weights: weights, resamples: 10, random: &random).value), 0, accuracy: 1e-12)
-        // Basin edges: 0 is positive; π and −π are negative.
-        XCTAssertEqual(BasinFreeEnergy.samples(phi: [0, .pi, -.pi, 1], resamples: 0, random: &random).value ?? .nan, 0, accuracy: 1e-15)
+        // Basin edges: 0 < φ < 2.15 is open; 0, 2.15, π and −π are in the other basin.
+        XCTAssertEqual(try XCTUnwrap(BasinFreeEnergy.samples(phi: [1e-9, 2.149, 0, 2.15, .pi, -.pi], resamples: 0, random: &random).value),
+                       log(2.0), accuracy: 1e-15)
         // The time series estimate uses the same populations.
         XCTAssertEqual(try XCTUnwrap(BasinFreeEnergy.trajectory(phi: phi, blocks: 20, resamples: 10, random: &random).value),
                        -log(300.0 / 700.0), accuracy: 1e-12)
+    }
+
+    func testTheBetaTailPastTwoPointFifteenIsNotThePositiveBasinUnlessConfigured() throws {
+        var random = RandomSource(seed: 3)
+        // C7ax at 1.2 rad, αR at −1.2, and the β basin's tail that wraps past π to φ ≈ 2.5–3.1.
+        let phi = [1.2, 1.3, -1.2, -1.4, -2.6, 2.6, 2.9, 3.1]
+        let standard = BasinFreeEnergy.samples(phi: phi, resamples: 0, random: &random)
+        XCTAssertEqual(try XCTUnwrap(standard.value), -log(2.0 / 6.0), accuracy: 1e-15)
+        XCTAssertEqual(standard.positiveFraction, 0.25)
+        // The old split at π (configurable, e.g. `tbg evaluate --phi-basin 0:3.14159`) counts the tail as positive.
+        let halves = BasinFreeEnergy.samples(phi: phi, resamples: 0, random: &random, basin: PhiBasin(lower: 0, upper: .pi))
+        XCTAssertEqual(try XCTUnwrap(halves.value), -log(5.0 / 3.0), accuracy: 1e-15)
+        let series = BasinFreeEnergy.trajectory(phi: phi, blocks: 4, resamples: 0, random: &random, basin: PhiBasin(lower: 0, upper: .pi))
+        XCTAssertEqual(try XCTUnwrap(series.value), -log(5.0 / 3.0), accuracy: 1e-15)
+        XCTAssertEqual(PhiBasin.standard.description, "0 < phi < 2.15")
     }
 
     func testEmptyBasinGivesNullWithAReason() {
@@ -87,7 +103,7 @@ final class BasinFreeEnergyTests: XCTestCase {
         let estimate = BasinFreeEnergy.samples(phi: [-1, -2, -0.5], resamples: 20, random: &random)
         XCTAssertNil(estimate.value)
         XCTAssertNil(estimate.standardError)
-        XCTAssertEqual(estimate.reason, "no population with phi in [0, pi)")
+        XCTAssertEqual(estimate.reason, "no population with 0 < phi < 2.15")
         XCTAssertEqual(BasinFreeEnergy.samples(phi: [], resamples: 20, random: &random).reason, "no samples")
     }
 

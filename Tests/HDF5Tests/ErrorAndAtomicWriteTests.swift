@@ -1,4 +1,5 @@
 // Failures name the file and the object, and atomic writes never leave a partial file behind.
+import Foundation
 import HDF5
 import TestSupport
 import XCTest
@@ -59,5 +60,47 @@ final class ErrorAndAtomicWriteTests: XCTestCase {
         try HDF5File.writeAtomically(to: path) { root in try root.writeDataset("version", [Int32(3)], shape: [1]) }
         XCTAssertEqual(try HDF5File(opening: path).root().dataset("version").read(as: Int32.self), [3])
         XCTAssertEqual(scratch.contents(), ["output.h5"])
+    }
+
+    func testPartialFilesAreNamedByHostAndProcess() throws {
+        let path = scratch.file("output.h5")
+        XCTAssertEqual(HDF5File.partialPath(for: path, host: "node-7", pid: 42), path + ".partial-node-7-42")
+        XCTAssertEqual(HDF5File.partialPath(for: path), "\(path).partial-\(HDF5File.hostName)-\(ProcessInfo.processInfo.processIdentifier)")
+        XCTAssertFalse(HDF5File.hostName.isEmpty)
+    }
+
+    func testOnlyThisHostsPartialFilesOfFinishedProcessesAreRemoved() throws {
+        let path = scratch.file("output.h5")
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()   // gone and collected: its id names no running process
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["60"]
+        try sleeper.run()
+        defer { sleeper.terminate(); sleeper.waitUntilExit() }
+        let host = HDF5File.hostName, me = ProcessInfo.processInfo.processIdentifier
+        let stale = HDF5File.partialPath(for: path, pid: finished.processIdentifier)
+        let mine = HDF5File.partialPath(for: path, pid: me)          // a reused id: this process is not writing
+        let live = HDF5File.partialPath(for: path, pid: sleeper.processIdentifier)
+        let otherHost = HDF5File.partialPath(for: path, host: host + "-elsewhere", pid: finished.processIdentifier)
+        let otherOutput = HDF5File.partialPath(for: scratch.file("other.h5"), pid: finished.processIdentifier)
+        let oldName = path + ".partial-\(finished.processIdentifier)"
+        for file in [stale, mine, live, otherHost, otherOutput, oldName] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data("cut off".utf8)))
+        }
+        XCTAssertEqual(Set(HDF5File.removeStalePartials(for: path)), [stale, mine])
+        for file in [live, otherHost, otherOutput, oldName] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: file), "\(file) must be left alone")
+        }
+        XCTAssertEqual(HDF5File.removeStalePartials(for: path), [])
+        // The next atomic write of the same output cleans up too, once the writer is gone.
+        sleeper.terminate()
+        sleeper.waitUntilExit()
+        try HDF5File.writeAtomically(to: path) { root in try root.writeDataset("version", [Int32(1)], shape: [1]) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: live))
+        XCTAssertEqual(scratch.contents().filter { $0.hasPrefix("output.h5") }, ["output.h5", "output.h5.partial-\(finished.processIdentifier)",
+                                                                                  "output.h5.partial-\(host)-elsewhere-\(finished.processIdentifier)"])
     }
 }

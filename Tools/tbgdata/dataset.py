@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import DATASET_FORMAT_NAME, DATASET_FORMAT_VERSION
 from .bias import BiasConfig
+from .durable import durable_replace
 from .md import RunConfig, generate_trajectory, is_complete, read_metadata
 from .peptide import check_sequence
 from .presets import get_preset
@@ -256,6 +257,6 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
     with open(tmp, "w") as fh:
         json.dump(index, fh, indent=1)
         fh.write("\n")
-    os.replace(tmp, os.path.join(out_dir, "index.json"))
+    durable_replace(tmp, os.path.join(out_dir, "index.json"))
     log(f"wrote {os.path.join(out_dir, 'index.json')} ({len(peptides)} peptides)")
     return index

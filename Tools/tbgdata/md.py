@@ -28,6 +28,7 @@ import openmm.unit as unit
 
 from . import FORMAT_NAME, FORMAT_VERSION, GAS_CONSTANT_KJ_PER_MOL_K
 from .bias import BIAS_FORCE_GROUP, BiasConfig, add_frozen_bias, build_bias
+from .durable import durable_replace
 from .h5util import fixed_bytes, read_fixed_string, set_fixed_attr, write_fixed_string_dataset
 from .peptide import HIS_VARIANT, BUILD_PH, build_peptide, check_sequence, validate_structure
 from .presets import get_preset, make_platform, openmm_seed
@@ -206,7 +207,7 @@ def generate_trajectory(out: str, config: RunConfig, command: str | None = None,
         os.remove(tmp)  # stale leftover of an interrupted run
     try:
         summary = _run(tmp, cfg, command if command is not None else shlex.join(sys.argv), log, extra_reference)
-        os.replace(tmp, out)
+        durable_replace(tmp, out)   # fsync file, rename, fsync folder
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)

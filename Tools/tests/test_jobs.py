@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -154,15 +155,25 @@ def test_train_sbatch_stops_on_usr1_requeues_and_resumes(tmp_path, dataset, slur
     assert_whole_checkpoint_or_none(checkpoint)
 
     # The requeued job (same job id and environment) resumes and finishes 5 steps later. A temporary
-    # file left by a killed checkpoint write is removed first.
-    stale = checkpoint + ".partial-99999"
-    open(stale, "w").write("cut off")
+    # file left by a killed checkpoint write on this host is removed first; another live process's
+    # (this test's, standing for a second job on the same file) and another host's are left alone.
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    stale = checkpoint + f".partial-{socket.gethostname()}-{finished.pid}"
+    live = checkpoint + f".partial-{socket.gethostname()}-{os.getpid()}"
+    elsewhere = checkpoint + ".partial-other-node-17-12345"
+    older = checkpoint + ".partial-12345"
+    for path in (stale, live, elsewhere, older):
+        open(path, "w").write("cut off")
     log = str(tmp_path / "job2.out")
     job = subprocess.Popen(["bash", "Jobs/train.sbatch", "--set", f"training.steps={stopped + 5}"], cwd=ROOT, env=env,
                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     assert finish(job, timeout=60) == 0, open(log).read()
     text = open(log).read()
     assert f"removing unfinished checkpoint write {stale}" in text and not os.path.exists(stale)
+    assert f"leaving {live}: process {os.getpid()} on this host is still writing it" in text and os.path.exists(live)
+    assert f"leaving {elsewhere}: written on another host (other-node-17)" in text and os.path.exists(elsewhere)
+    assert f"leaving {older}: named by an older tbg without its host" in text and os.path.exists(older)
     assert f"resumed from {checkpoint} at step {stopped} " in text
     assert re.search(rf"^step {stopped + 5}/{stopped + 5} ", text, re.M)
     if shutil.which("h5dump"):
@@ -336,8 +347,8 @@ def test_killed_rank_ends_the_job_and_leaves_no_broken_checkpoint(tmp_path, data
     text = open(log).read()
     assert f"rank {victim}" in text and "signal 9" in text, text[-2000:]
     assert_whole_checkpoint_or_none(checkpoint)
-    # SIGKILL during a write can leave CHECKPOINT.partial-PID (never the final name); only rank 0
-    # writes. The job scripts remove such files before the next run (tested above).
+    # SIGKILL during a write can leave CHECKPOINT.partial-HOST-PID (never the final name); only rank 0
+    # writes. tbg and the job scripts remove such files at the next start (tested above).
     partials = glob.glob(checkpoint + ".partial-*")
     assert victim == 0 or partials == []
     # No rank outlives mpirun.

@@ -90,6 +90,10 @@ def test_plots_of_real_samples(samples_file, tmp_path):
     assert 0.0 < summary["ess"] <= 1.0
     assert summary["ess"] == pytest.approx(ess_in_file, rel=1e-9)  # the same Kish ESS as tbg sample's
     assert f"{summary['valid']} valid" in result.stdout
+    # The phi-basin free energy uses tbg evaluate's default basin; every fixture frame has phi < 0.
+    assert summary["phi_positive_basin_rad"] == [0.0, 2.15]
+    assert set(summary["delta_f_kT"]) == {"md", "proposal", "reweighted"}
+    assert summary["delta_f_kT"]["md"] is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,6 +271,25 @@ def test_md_file_without_energies_or_temperature(tmp_path, capsys):
     assert plot_samples.main(["--md", str(broken), "--samples", FIXTURE, "--out", str(tmp_path / "o"),
                               "--temperature", "300"]) == 2
     assert f"{broken}: missing dataset /potentialEnergy" in capsys.readouterr().err
+
+
+def test_phi_basin_free_energy_keeps_the_beta_tail_out_of_the_positive_basin():
+    # degrees: C7ax at 70, alpha_R at -70, the beta basin at -150 and its tail wrapped past 180 to 150-175.
+    phi = np.array([70.0, 75.0, -70.0, -80.0, -150.0, 150.0, 166.0, 175.0])
+    assert plot_samples.basin_free_energy(phi, None, (0.0, 2.15)) == pytest.approx(-np.log(2 / 6))
+    assert plot_samples.basin_free_energy(phi, None, (0.0, np.pi)) == pytest.approx(-np.log(5 / 3))
+    weights = np.where((phi > 0) & (phi < np.degrees(2.15)), 3.0, 1.0)
+    assert plot_samples.basin_free_energy(phi, weights, (0.0, 2.15)) == pytest.approx(-np.log(6 / 6))
+    assert plot_samples.basin_free_energy(np.array([-70.0, -80.0]), None, (0.0, 2.15)) is None
+    assert plot_samples.phi_basin("-3.14159:0") == (-3.14159, 0.0)
+
+
+@pytest.mark.parametrize("value", ["2.15", "1:0", "0:4", "a:b"])
+def test_bad_phi_basin_is_exit_2(capsys, value):
+    with pytest.raises(SystemExit) as stop:
+        plot_samples.main(["--md", FIXTURE, "--samples", FIXTURE, "--out", "x", "--phi-basin", value])
+    assert stop.value.code == 2
+    assert "--phi-basin" in capsys.readouterr().err
 
 
 def test_bad_option_is_exit_2(capsys):

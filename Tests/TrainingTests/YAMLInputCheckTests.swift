@@ -1,0 +1,30 @@
+// Regression tests from Tools/fuzz.sh (run-config target): Yams.load traps on a mapping key that is
+// not a plain scalar, so such configuration text must be refused before RunConfig loads it.
+import Training
+import XCTest
+
+final class YAMLInputCheckTests: XCTestCase {
+    func testNonScalarMappingKeysAreRefusedWithTheirPlace() {
+        let cases: [(String, [String])] = [
+            ("model:\n  hidden: 8\n? [a, b]\n: 1\n", ["config.yaml", "under top level (line 3) is a sequence"]),
+            ("{[1]: 2}", ["under top level (line 1) is a sequence"]),
+            ("training:\n  adam:\n    ? {x: 1}\n    : 2\n", ["under training.adam (line 3) is a mapping"]),
+            ("data:\n  splits:\n    - ? [1]\n      : 3\n", ["under data.splits[0]", "is a sequence"]),
+        ]
+        for (text, fragments) in cases {
+            XCTAssertThrowsError(try YAMLInputCheck.check(text, source: "config.yaml"), text) { error in
+                XCTAssertTrue(error is ConfigError, "\(error)")
+                for fragment in fragments { XCTAssertTrue("\(error)".contains(fragment), "'\(error)' lacks '\(fragment)'") }
+            }
+        }
+    }
+
+    func testOrdinaryConfigurationsPass() throws {
+        for text in ["model:\n  hidden: 64\n  layers: 5\ntraining:\n  lr_decay_epochs: [800, 1600]\n", "{\"model\": {\"hidden\": 8}}",
+                     "8", "[1, 2]", "not: [valid", ""] {
+            XCTAssertNoThrow(try YAMLInputCheck.check(text, source: "config.yaml"), text)
+        }
+        // And the text that crashed before now resolves to a clear error instead of a trap.
+        XCTAssertNoThrow(try RunConfig.resolve(file: nil, overrides: ["model.hidden=8"]))
+    }
+}
