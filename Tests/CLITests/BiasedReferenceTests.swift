@@ -71,7 +71,10 @@ final class BiasedReferenceTests: XCTestCase {
     func testEvaluateWeightsABiasedReferenceByItsBias() throws {
         let reference = try writeReference("biased.h5")
         let samples = try writeSamples()
-        let result = try Executables.run(Executables.tbg, ["evaluate", "--samples", samples, "--reference", reference, "--json", "--blocks", "4"])
+        // The mirrored frames lie anywhere in 0 < φ < π (some in the wrapped β tail past 2.15 rad),
+        // so this test takes the whole half-plane as the positive basin.
+        let halfPlane = "--phi-basin=0:3.14159"
+        let result = try Executables.run(Executables.tbg, ["evaluate", "--samples", samples, "--reference", reference, "--json", "--blocks", "4", halfPlane])
         XCTAssertEqual(result.status, 0, result.standardError)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
         let md = try XCTUnwrap(json["md"] as? [String: Any])
@@ -97,7 +100,7 @@ final class BiasedReferenceTests: XCTestCase {
         let proposal = try XCTUnwrap(json["proposal"] as? [String: Any])
         XCTAssertEqual(try XCTUnwrap(proposal["energy_w1_kT"] as? Double), w1(energies, w, energies), accuracy: 1e-9)
 
-        let text = try Executables.run(Executables.tbg, ["evaluate", "--samples", samples, "--reference", reference])
+        let text = try Executables.run(Executables.tbg, ["evaluate", "--samples", samples, "--reference", reference, halfPlane])
         XCTAssertEqual(text.status, 0, text.standardError)
         for fragment in ["a biased run: every MD metric weights its frames by exp(+V/kT) (/bias_energy)", "MD: multinomial draws ∝ exp(+V/kT)",
                          "block bootstrap (bias-weighted)", String(format: "%.3f", expected)] {
