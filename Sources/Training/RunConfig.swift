@@ -203,6 +203,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
                 throw ConfigError("\(file): cannot read the configuration file")
             }
             let loaded: Any?
+            try YAMLInputCheck.check(text, source: file)   // Yams traps on non-scalar mapping keys
             do {
                 loaded = try Yams.load(yaml: text)
             } catch {
@@ -214,6 +215,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         for override in overrides {
             let parts = override.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw ConfigError("override '\(override)': expected key.path=value") }
+            try YAMLInputCheck.check(parts[1], source: "override '\(override)'")
             let value = (try? Yams.load(yaml: parts[1])) ?? parts[1]
             tree = try set(tree, path: parts[0].split(separator: ".").map(String.init), value: value as Any, full: parts[0])
         }

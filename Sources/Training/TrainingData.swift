@@ -177,6 +177,7 @@ public final class TrainingData {
         }
         func open(_ entry: DatasetIndex.Entry) throws -> [TrajectoryFile] {
             let files = try entry.allFiles.map { try TrajectoryFile(path: path($0)) }
+            for file in files { try file.requireFrames(for: "training") }
             for file in files.dropFirst() {
                 try PeptideEncoding.requireSameAtoms(file, as: files[0])
             }

@@ -1,8 +1,8 @@
 // A guard in front of `Yams.load`, which traps (a force unwrap in Yams' Constructor,
 // `Dictionary.private_construct_mapping`) instead of throwing when a mapping key is not a plain
 // scalar, e.g. the complex key `? [a, b]: 1` or `{[1]: 2}`. Found by Tools/fuzz.sh (run-config target);
-// `tbg train` checks the configuration file and every `--set` value with this before
-// `RunConfig.resolve` loads them, so such text is an error naming its source, not a crash.
+// `RunConfig.resolve` checks the configuration file and every `--set` value with this before it
+// loads them, so such text is an error naming its source, not a crash, for every caller.
 import Yams
 
 public enum YAMLInputCheck {

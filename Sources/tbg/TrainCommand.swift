@@ -35,15 +35,6 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // First thing: a job script may send its stop signal while the configuration is resolved.
         if !printConfig { StopSignal.install() }
-        // Yams traps on a non-scalar mapping key; refuse such text before RunConfig loads it.
-        if let config, let text = try? String(contentsOfFile: config, encoding: .utf8) {
-            try YAMLInputCheck.check(text, source: config)
-        }
-        for override in overrides {
-            if let equals = override.firstIndex(of: "=") {
-                try YAMLInputCheck.check(String(override[override.index(after: equals)...]), source: "override '\(override)'")
-            }
-        }
         let resolved = try RunConfig.resolve(file: config, overrides: overrides)
         if printConfig {
             print(resolved.json())

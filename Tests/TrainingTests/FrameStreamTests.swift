@@ -102,6 +102,18 @@ final class FrameStreamTests: XCTestCase {
         }
     }
 
+    func testAFileWithoutFramesIsRefusedByName() throws {
+        let dataset = try TinyDataset.make(in: scratch)
+        let first = try TrajectoryFile(path: dataset + "/AD.h5")
+        try TrajectoryWriter.write(TrajectoryContents(coordinates: [], frameCount: 0, atomCount: 22, topologyJSON: first.topologyJSON,
+                                                      metadataJSON: first.metadataJSON, systemXML: first.systemXML), to: dataset + "/empty.h5")
+        let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "files": ["AD.h5", "empty.h5"], "split": "train"}]}"#
+        try index.write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainingData(config: try TinyRun.config(scratch: scratch))) {
+            XCTAssertTrue("\($0)".contains("empty.h5") && "\($0)".contains("has no frames"), "\($0)")
+        }
+    }
+
     func testIIDStreamRefusesASetAboveTheMemoryBudget() throws {
         var config = try TinyRun.config(scratch: scratch)
         config.data.stream = .iid

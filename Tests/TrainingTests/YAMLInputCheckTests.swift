@@ -1,5 +1,6 @@
 // Regression tests from Tools/fuzz.sh (run-config target): Yams.load traps on a mapping key that is
 // not a plain scalar, so such configuration text must be refused before RunConfig loads it.
+import Foundation
 import Training
 import XCTest
 
@@ -24,7 +25,19 @@ final class YAMLInputCheckTests: XCTestCase {
                      "8", "[1, 2]", "not: [valid", ""] {
             XCTAssertNoThrow(try YAMLInputCheck.check(text, source: "config.yaml"), text)
         }
-        // And the text that crashed before now resolves to a clear error instead of a trap.
         XCTAssertNoThrow(try RunConfig.resolve(file: nil, overrides: ["model.hidden=8"]))
+    }
+
+    func testRunConfigResolveRefusesTheTrappingTextForEveryCaller() throws {
+        // The text that crashed `tbg train` resolves to a clear error, in a --set value and in a file.
+        XCTAssertThrowsError(try RunConfig.resolve(file: nil, overrides: ["model.hidden={[1]: 2}"])) {
+            XCTAssertTrue("\($0)".contains("override 'model.hidden={[1]: 2}'"), "\($0)")
+        }
+        let file = NSTemporaryDirectory() + "tbg-yaml-\(getpid()).yaml"
+        try "model:\n  hidden: 8\n? [a, b]\n: 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        XCTAssertThrowsError(try RunConfig.resolve(file: file, overrides: [])) {
+            XCTAssertTrue("\($0)".contains(file) && "\($0)".contains("is a sequence"), "\($0)")
+        }
     }
 }
