@@ -7,7 +7,7 @@
 #
 #   bash Jobs/run_local.sh train                                  # Configs/ad2.yaml on $(nproc) ranks
 #   bash Jobs/run_local.sh train 2 Configs/ad2.yaml --set training.steps=4000
-#   bash Jobs/run_local.sh sample 2 --checkpoint data/runs/ad2/checkpoint.h5 --peptide data/ad2-test/AD-s201.h5 \
+#   bash Jobs/run_local.sh sample 2 --checkpoint Configs/models/ad2.h5 --peptide data/ad2-test/AD-s201.h5 \
 #       --count 1000 --out data/runs/ad2/samples.h5
 #
 # Training resumes from training.checkpoint when it exists. Ctrl-C (or SIGTERM) asks tbg to finish

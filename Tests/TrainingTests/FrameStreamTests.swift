@@ -95,10 +95,15 @@ final class FrameStreamTests: XCTestCase {
         // A file with other atoms cannot be pooled with the peptide.
         let ks = try TrajectoryFile(path: Fixtures.path("ks_zwitterion.h5"))
         try FileManager.default.copyItem(atPath: ks.path, toPath: dataset + "/KS.h5")
-        let bad = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "files": ["AD.h5", "KS.h5"], "split": "train"}]}"#
-        try bad.write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try TrainingData(config: try TinyRun.config(scratch: scratch))) {
-            XCTAssertTrue("\($0)".contains("KS.h5") && "\($0)".contains("pooled with"), "\($0)")
+        try assertPoolingRefused(dataset: dataset, second: "KS.h5", saying: "pooled with")
+    }
+
+    /// An index pooling AD.h5 with `second` for one peptide; training data must refuse it, naming the file.
+    private func assertPoolingRefused(dataset: String, second: String, saying fragment: String, line: UInt = #line) throws {
+        let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "files": ["AD.h5", "SECOND"], "split": "train"}]}"#
+        try index.replacingOccurrences(of: "SECOND", with: second).write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainingData(config: try TinyRun.config(scratch: scratch)), line: line) {
+            XCTAssertTrue("\($0)".contains(second) && "\($0)".contains(fragment), "\($0)", line: line)
         }
     }
 
@@ -107,11 +112,7 @@ final class FrameStreamTests: XCTestCase {
         let first = try TrajectoryFile(path: dataset + "/AD.h5")
         try TrajectoryWriter.write(TrajectoryContents(coordinates: [], frameCount: 0, atomCount: 22, topologyJSON: first.topologyJSON,
                                                       metadataJSON: first.metadataJSON, systemXML: first.systemXML), to: dataset + "/empty.h5")
-        let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "files": ["AD.h5", "empty.h5"], "split": "train"}]}"#
-        try index.write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try TrainingData(config: try TinyRun.config(scratch: scratch))) {
-            XCTAssertTrue("\($0)".contains("empty.h5") && "\($0)".contains("has no frames"), "\($0)")
-        }
+        try assertPoolingRefused(dataset: dataset, second: "empty.h5", saying: "has no frames")
     }
 
     func testIIDStreamRefusesASetAboveTheMemoryBudget() throws {

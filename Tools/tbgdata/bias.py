@@ -78,13 +78,14 @@ class BiasConfig:
         return c
 
     def build_steps(self, timestep_fs: float) -> int:
-        return _ratio(self.build_ps * 1000.0, timestep_fs, "bias build_ps / timestep")
+        return integer_ratio(self.build_ps * 1000.0, timestep_fs, "bias build_ps / timestep")
 
     def frequency_steps(self, timestep_fs: float) -> int:
-        return _ratio(self.frequency_ps * 1000.0, timestep_fs, "bias frequency_ps / timestep")
+        return integer_ratio(self.frequency_ps * 1000.0, timestep_fs, "bias frequency_ps / timestep")
 
 
-def _ratio(a: float, b: float, what: str) -> int:
+def integer_ratio(a: float, b: float, what: str) -> int:
+    """a / b as a positive integer, or ValueError naming `what` (shared by md.RunConfig)."""
     r = a / b
     n = int(round(r))
     if n < 1 or abs(r - n) > 1e-6 * max(1.0, r):

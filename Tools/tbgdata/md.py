@@ -28,6 +28,7 @@ import openmm.unit as unit
 
 from . import FORMAT_NAME, FORMAT_VERSION, GAS_CONSTANT_KJ_PER_MOL_K
 from .bias import BIAS_FORCE_GROUP, BiasConfig, add_frozen_bias, build_bias
+from .bias import integer_ratio
 from .durable import durable_replace
 from .h5util import fixed_bytes, read_fixed_string, set_fixed_attr, write_fixed_string_dataset
 from .peptide import HIS_VARIANT, BUILD_PH, build_peptide, check_sequence, validate_structure
@@ -84,13 +85,7 @@ class RunConfig:
     def bias_config(self) -> BiasConfig | None:
         return BiasConfig.from_any(self.bias)
 
-    @staticmethod
-    def _ratio(a: float, b: float, what: str) -> int:
-        r = a / b
-        n = int(round(r))
-        if n < 1 or abs(r - n) > 1e-6 * max(1.0, r):
-            raise ValueError(f"{what}: {a} / {b} = {r} is not a positive integer")
-        return n
+    _ratio = staticmethod(integer_ratio)
 
     def steps_per_frame(self) -> int:
         return self._ratio(self.save_ps * 1000.0, self.timestep_fs, "save interval / timestep")
