@@ -29,7 +29,7 @@ final class ConfigAndScheduleTests: XCTestCase {
         XCTAssertThrowsError(try RunConfig.resolve(file: scratch.file("missing.yaml"), overrides: [])) {
             XCTAssertTrue("\($0)".contains("missing.yaml: cannot read"), "\($0)")
         }
-        for preset in ["ad2.yaml", "dipeptides.yaml"] {
+        for preset in ["ad2.yaml", "ad2-modern.yaml", "dipeptides.yaml", "models/ad2.yaml"] {
             let path = URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("Configs/" + preset).path
             XCTAssertNoThrow(try RunConfig.resolve(file: path, overrides: []), preset)
