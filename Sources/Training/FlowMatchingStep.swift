@@ -6,6 +6,7 @@
 // the global batch), so the sum over ranks of the local losses and gradients is the batch mean.
 import Kernels
 import Model
+import Transport
 
 struct FlowMatchingInputs {
     var atomCounts: [Int] = []
@@ -89,15 +90,9 @@ extension FlowMatchingInputs {
 
     /// A rotation matrix (row-major) uniform on SO(3): the unit quaternion of four standard normals.
     static func uniformRotation(_ random: inout RandomSource) -> [Double] {
-        var q = (0..<4).map { _ in random.gaussian() }
+        let q = (0..<4).map { _ in random.gaussian() }
         let norm = q.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        q = q.map { $0 / norm }
-        let (w, x, y, z) = (q[0], q[1], q[2], q[3])
-        return [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-        ]
+        return RigidAlignment.rotationMatrix(q.map { $0 / norm })
     }
 
     /// Σ_m loss_m · weight over the molecules, accumulating weight·∂loss/∂θ into the model's

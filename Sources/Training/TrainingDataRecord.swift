@@ -64,8 +64,8 @@ public struct TrainingDataRecord: Codable, Equatable, Sendable {
     public var stream: String
 
     public static func atoms(of topology: MDTrajTopology) -> [Atom] {
-        topology.residues.enumerated().flatMap { position, residue in
-            residue.atoms.map { Atom(residueIndex: position, residue: residue.name, name: $0.name, element: $0.element ?? "") }
+        PeptideEncoding.atoms(of: topology).map {
+            Atom(residueIndex: $0.residueIndex, residue: $0.residueName, name: $0.name, element: $0.element)
         }
     }
 

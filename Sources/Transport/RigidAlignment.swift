@@ -118,12 +118,7 @@ public enum RigidAlignment {
     /// from the upper bound norms/2 = (Σ|a|² + Σ|b|²)/2; nil when it does not settle.
     static func largestRoot(_ m: [Double], norms: Double) -> Double? {
         let (sxx, sxy, sxz, syx, syy, syz, szx, szy, szz) = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8])
-        let k: [Double] = [
-            sxx + syy + szz, syz - szy, szx - sxz, sxy - syx,
-            syz - szy, sxx - syy - szz, sxy + syx, szx + sxz,
-            szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy,
-            sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz,
-        ]
+        let k = hornMatrix(m)
         let squares = m.reduce(0) { $0 + $1 * $1 }
         let detM = sxx * (syy * szz - syz * szy) - sxy * (syx * szz - syz * szx) + sxz * (syx * szy - syy * szx)
         let c2 = -2 * squares, c1 = -8 * detM, c0 = determinant4(k)
@@ -252,13 +247,7 @@ public enum RigidAlignment {
 
     /// Horn's K(M) and its largest eigenpair (λ, unit quaternion (w, x, y, z)).
     static func hornMaximum(_ m: [Double]) -> (Double, [Double]) {
-        let sxx = m[0], sxy = m[1], sxz = m[2], syx = m[3], syy = m[4], syz = m[5], szx = m[6], szy = m[7], szz = m[8]
-        var k: [Double] = [
-            sxx + syy + szz, syz - szy, szx - sxz, sxy - syx,
-            syz - szy, sxx - syy - szz, sxy + syx, szx + sxz,
-            szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy,
-            sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz,
-        ]
+        var k = hornMatrix(m)
         var vectors: [Double] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         SymmetricEigen.jacobi4(&k, vectors: &vectors)
         var best = 0
@@ -270,8 +259,19 @@ public enum RigidAlignment {
         return (k[5 * best], q)
     }
 
-    /// The rotation matrix of the unit quaternion (w, x, y, z), row-major.
-    static func rotationMatrix(_ q: [Double]) -> [Double] {
+    /// Horn's symmetric 4×4 K(M) (row-major) of the cross-covariance M = Σₖ aₖ bₖᵀ (3×3, row-major).
+    static func hornMatrix(_ m: [Double]) -> [Double] {
+        let (sxx, sxy, sxz, syx, syy, syz, szx, szy, szz) = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8])
+        return [
+            sxx + syy + szz, syz - szy, szx - sxz, sxy - syx,
+            syz - szy, sxx - syy - szz, sxy + syx, szx + sxz,
+            szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy,
+            sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz,
+        ]
+    }
+
+    /// The rotation matrix of a unit quaternion (w, x, y, z), row-major.
+    public static func rotationMatrix(_ q: [Double]) -> [Double] {
         let (w, x, y, z) = (q[0], q[1], q[2], q[3])
         return [
             1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
