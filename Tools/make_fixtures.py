@@ -3,6 +3,8 @@
 
 * ad2_capped.h5    ACE-ALA-NME, amber99sbildn-obc2, amber atom order, 20 frames, reference energies on 5
 * ks_zwitterion.h5 KS zwitterion, amber14-obc1, 20 frames, reference energies on 5
+* vl_zwitterion.h5 VL zwitterion, amber14-obc1, 10 frames: Val Cβ and Leu Cγ carry two graph-equivalent
+                   methyls (not stereocentres) beside the true Cα centres, for the chirality tests
 * h5py_types.h5    written with h5py only: chunked/compressed, int/float, fixed/vlen strings, attributes,
                    for the Swift HDF5 wrapper's cross-library tests
 
@@ -29,6 +31,9 @@ FIXTURE_RUNS = {
     "ks_zwitterion.h5": RunConfig(sequence="KS", termini="zwitterion", preset="amber14-obc1", name="KS",
                                   production_ps=10.0, equilibration_ps=5.0, save_ps=0.5, seed=2024,
                                   atom_order="openmm", reference_frames=5),
+    "vl_zwitterion.h5": RunConfig(sequence="VL", termini="zwitterion", preset="amber14-obc1", name="VL",
+                                  production_ps=5.0, equilibration_ps=5.0, save_ps=0.5, seed=2024,
+                                  atom_order="openmm", reference_frames=2),
 }
 
 
@@ -64,19 +69,25 @@ def _walk(f):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "Tests", "Fixtures"))
+    ap.add_argument("--only", nargs="+", choices=sorted(FIXTURE_RUNS) + ["h5py_types.h5"],
+                    help="write only these fixtures (default: all)")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
+    wanted = set(a.only or list(FIXTURE_RUNS) + ["h5py_types.h5"])
     summary = {}
     for fname, cfg in FIXTURE_RUNS.items():
+        if fname not in wanted:
+            continue
         path = os.path.join(a.out, fname)
         s = generate_trajectory(path, cfg, command=f"make_fixtures.py ({fname})")
         summary[fname] = {"name": s["name"], "sequence": s["sequence"], "termini": s["termini"],
                           "preset": s["preset"], "n_atoms": s["n_atoms"], "n_frames": s["n_frames"],
                           "reference_frames": cfg.reference_frames, "bytes": os.path.getsize(path),
                           "ns_per_day": round(s["ns_per_day"])}
-    path = os.path.join(a.out, "h5py_types.h5")
-    summary["h5py_types.h5"] = write_h5py_types(path)
-    summary["h5py_types.h5"]["bytes"] = os.path.getsize(path)
+    if "h5py_types.h5" in wanted:
+        path = os.path.join(a.out, "h5py_types.h5")
+        summary["h5py_types.h5"] = write_h5py_types(path)
+        summary["h5py_types.h5"]["bytes"] = os.path.getsize(path)
     print(json.dumps(summary, indent=1))
     return 0
 

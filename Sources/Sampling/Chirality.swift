@@ -1,9 +1,16 @@
 // The chirality check and mirror fix of TBG (method.md §8.2). Centres: atoms with exactly four
-// bonds in the reference and more than two non-hydrogen neighbours (Cα except Gly; also Thr/Ile
-// Cβ …), each with its first three bonded neighbours in bond-list order. The sign of
-// v₁·(v₂ × v₃) (v_k = neighbour − centre) must match the reference; a sample whose signs all
-// disagree is mirrored (x → −x, which keeps q since q is inversion invariant), a sample with mixed
-// signs is rejected.
+// distinct bonded neighbours in the reference, more than two of them non-hydrogen, and no two of
+// them graph-equivalent (Cα except Gly; Thr/Ile Cβ; not Val Cβ or Leu Cγ, whose two methyls are
+// interchangeable, so that a sample's methyls matched the other way round are not "wrong"). Each
+// centre uses its first three neighbours in atom-index order, so the check does not depend on how
+// the topology lists its bonds (or on duplicated bonds). The sign of v₁·(v₂ × v₃)
+// (v_k = neighbour − centre) must match the reference; a sample whose signs all disagree is
+// mirrored (x → −x, which keeps q since q is inversion invariant), a sample with mixed signs is
+// rejected.
+//
+// Graph equivalence is 1-dimensional Weisfeiler–Lehman colour refinement started from the elements
+// (the refinement canonical-ranking codes such as RDKit's use): two neighbours of a centre with the
+// same stable colour head identical branches.
 
 public struct ChiralCentres: Sendable, Equatable {
     public let centres: [(centre: Int, neighbours: [Int])]
@@ -13,19 +20,43 @@ public struct ChiralCentres: Sendable, Equatable {
         a.referenceSigns == b.referenceSigns && a.centres.map(\.centre) == b.centres.map(\.centre)
     }
 
+    /// - Parameters:
+    ///   - elements: element symbols, one per atom (N).
+    ///   - bonds: pairs of atom indices, in any order, duplicates allowed.
+    ///   - reference: N × 3 positions (nm) with the reference chirality (the peptide file's frame 0).
     public init(elements: [String], bonds: [[Int]], reference: ArraySlice<Double>) {
-        var bondedInOrder = [[Int]](repeating: [], count: elements.count)
-        for bond in bonds where bond.count == 2 {
-            bondedInOrder[bond[0]].append(bond[1])
-            bondedInOrder[bond[1]].append(bond[0])
-        }
+        let graph = BondGraph(elements: elements, bonds: bonds)
+        let colours = Self.equivalenceColours(graph)
         var centres: [(Int, [Int])] = []
-        for atom in elements.indices where bondedInOrder[atom].count == 4 {
-            let heavy = bondedInOrder[atom].filter { elements[$0] != "H" }.count
-            if heavy > 2 { centres.append((atom, Array(bondedInOrder[atom].prefix(3)))) }
+        for atom in elements.indices where graph.neighbours[atom].count == 4 {
+            let substituents = graph.neighbours[atom]
+            let heavy = substituents.filter { elements[$0] != "H" }.count
+            let distinct = Set(substituents.map { colours[$0] }).count == 4
+            if heavy > 2 && distinct { centres.append((atom, Array(substituents.prefix(3)))) }
         }
         self.centres = centres
         referenceSigns = centres.map { Self.sign(reference, centre: $0.0, neighbours: $0.1) }
+    }
+
+    /// Stable Weisfeiler–Lehman colours (one integer per atom): atoms of one colour are equivalent
+    /// as far as colour refinement from the elements can tell (for these molecules: exactly the
+    /// automorphism classes).
+    static func equivalenceColours(_ graph: BondGraph) -> [Int] {
+        func relabel<Key: Hashable>(_ keys: [Key]) -> [Int] {
+            var codes: [Key: Int] = [:]
+            return keys.map { key in
+                if let code = codes[key] { return code }
+                codes[key] = codes.count
+                return codes.count - 1
+            }
+        }
+        var colours = relabel(graph.elements)
+        while true {
+            let refined = relabel(graph.neighbours.indices.map { [colours[$0]] + graph.neighbours[$0].map { colours[$0] }.sorted() })
+            // Refinement only splits classes: the same number of classes means the partition is stable.
+            if Set(refined).count == Set(colours).count { return refined }
+            colours = refined
+        }
     }
 
     static func sign(_ x: ArraySlice<Double>, centre: Int, neighbours: [Int]) -> Double {

@@ -61,6 +61,41 @@ final class PostprocessingTests: XCTestCase {
         XCTAssertEqual(centres.verdict(frame.map { -$0 }[...]), .mirrored, "the mirror image has the D configuration")
     }
 
+    /// Val-Leu: Val Cβ and Leu Cγ each carry two methyls that the bond graph cannot tell apart, so a
+    /// sample whose methyls are the other way round (as the `element` encoding's isomorphism may match
+    /// them) is not a chirality error; a true mirror image is.
+    func testEquivalentMethylsAreNotStereocentres() throws {
+        let trajectory = try TrajectoryFile(path: Fixtures.path("vl_zwitterion.h5"))
+        let elements = trajectory.topology.atoms.map(\.element), bonds = trajectory.topology.bonds
+        let names = trajectory.topology.atoms.map(\.name)
+        let frame = try trajectory.readFrames(0..<1).map(Double.init)
+        let centres = ChiralCentres(elements: elements, bonds: bonds, reference: frame[...])
+        XCTAssertEqual(centres.centres.map { names[$0.centre] }, ["CA", "CA"], "only the two Cα are stereocentres")
+        func swapped(_ first: ClosedRange<Int>, _ second: ClosedRange<Int>, in x: [Double]) -> [Double] {
+            var y = x
+            for (a, b) in zip(first, second) { for axis in 0..<3 { y.swapAt(3 * a + axis, 3 * b + axis) } }
+            return y
+        }
+        let valMethyls = swapped(10...13, 14...17, in: frame)   // CG1 H×3 ↔ CG2 H×3
+        let leuMethyls = swapped(29...32, 33...36, in: frame)   // CD1 H×3 ↔ CD2 H×3
+        XCTAssertEqual(names[10], "CG1"); XCTAssertEqual(names[14], "CG2"); XCTAssertEqual(names[29], "CD1"); XCTAssertEqual(names[33], "CD2")
+        for sample in [valMethyls, leuMethyls, swapped(10...13, 14...17, in: leuMethyls)] {
+            XCTAssertEqual(centres.verdict(sample[...]), .correct)
+            // The bond graph of such a sample is the peptide's, so the whole check passes.
+            XCTAssertNotNil(BondGraph(elements: elements, bonds: bonds).isomorphism(to: BondGraph.inferred(elements: elements, positions: sample[...])))
+        }
+        XCTAssertEqual(centres.verdict(frame.map { -$0 }[...]), .mirrored, "the mirror image has D-Val and D-Leu")
+        // Only the Val residue (atoms 0–17) reflected: its Cα sign flips and Leu's does not, so the signs
+        // are mixed and the sample is rejected.
+        var halfMirrored = frame
+        for atom in 0..<18 { halfMirrored[3 * atom] = -frame[3 * atom] }
+        XCTAssertEqual(centres.verdict(halfMirrored[...]), .mixed)
+        // The check does not depend on how the topology lists its bonds, or on duplicates.
+        let relisted = ChiralCentres(elements: elements, bonds: bonds.reversed().map { $0.reversed() } + bonds.prefix(5), reference: frame[...])
+        XCTAssertEqual(relisted, centres)
+        XCTAssertEqual(relisted.verdict(frame.map { -$0 }[...]), .mirrored)
+    }
+
     func testEffectiveSampleSize() {
         XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [Double](repeating: -3.2, count: 50)), 1, accuracy: 1e-12)
         XCTAssertEqual(ImportanceWeights.effectiveSampleSize(logWeights: [0] + [Double](repeating: -200, count: 9)), 0.1, accuracy: 1e-12)
