@@ -22,6 +22,9 @@ METADATA_KEYS = {
     "n_atoms", "seed", "platform", "threads", "openmm_version", "mdtraj_version", "atom_order",
     "his_variant", "pH", "masses_amu", "created", "command",
 }
+# Keys a file may add (FORMAT.md §1.3): the biased mode's settings, hydrogen mass repartitioning, and
+# the record of a prepared one-frame file (Tools/prepare_peptide.py).
+OPTIONAL_METADATA_KEYS = {"bias", "hydrogen_mass_amu", "source", "source_pdb", "minimized_energy_kj_mol"}
 REQUIRED_NODES = ("coordinates", "time", "topology", "potentialEnergy", "kineticEnergy", "openmm_system",
                   "metadata", "reference_energies/frame_index", "reference_energies/positions",
                   "reference_energies/energies", "reference_energies/total", "reference_energies/forces")
@@ -63,7 +66,8 @@ def check_trajectory_file(path: str, rtol: float = 1e-10) -> dict:
         for node in REQUIRED_NODES:
             _req(node in h, f"{path}: missing /{node}")
         meta = json.loads(read_fixed_string(h["metadata"]))
-        _req(set(meta) - {"bias"} == METADATA_KEYS, f"{path}: metadata keys differ: {(set(meta) - {'bias'}) ^ METADATA_KEYS}")
+        missing, unknown = METADATA_KEYS - set(meta), set(meta) - METADATA_KEYS - OPTIONAL_METADATA_KEYS
+        _req(not missing and not unknown, f"{path}: metadata lacks keys {sorted(missing)} or has unknown keys {sorted(unknown)}")
         _req(meta["format"] == FORMAT_NAME and meta["format_version"] == FORMAT_VERSION, f"{path}: bad format tag")
         T, N = meta["n_frames"], meta["n_atoms"]
         _req(traj.n_frames == T and traj.n_atoms == N, f"{path}: mdtraj sees {traj} but metadata says {T}x{N}")

@@ -37,6 +37,7 @@ from .presets import get_preset, make_platform, openmm_seed
 KJ = unit.kilojoule_per_mole
 WRITE_BLOCK = 500  # frames buffered in memory between HDF5 appends
 MD_LABEL = "md"  # /reference_energies/labels entry of a stored frame
+MINIMIZE_TOLERANCE_KJ_MOL_NM = 1.0  # data.md §0: minimise to 1 kJ/mol/nm before velocities
 
 
 @dataclass
@@ -97,6 +98,15 @@ class RunConfig:
         if self.equilibration_ps == 0:
             return 0
         return self._ratio(self.equilibration_ps * 1000.0, self.timestep_fs, "equilibration / timestep")
+
+
+def minimise(context: openmm.Context) -> tuple:
+    """Local energy minimisation to ``MINIMIZE_TOLERANCE`` (no step limit), in place; returns the
+    minimised positions (N, 3) in nm (float64) and the potential energy in kJ/mol."""
+    openmm.LocalEnergyMinimizer.minimize(context, MINIMIZE_TOLERANCE_KJ_MOL_NM * KJ / unit.nanometer, 0)
+    state = context.getState(getPositions=True, getEnergy=True)
+    positions = np.asarray(state.getPositions(asNumpy=True).value_in_unit(unit.nanometer), dtype=np.float64)
+    return positions, state.getPotentialEnergy().value_in_unit(KJ)
 
 
 def part_path(out: str) -> str:
@@ -196,19 +206,88 @@ def generate_trajectory(out: str, config: RunConfig, command: str | None = None,
     """
     cfg = config.resolved()
     out = os.path.abspath(out)
+    command = command if command is not None else shlex.join(sys.argv)
+    summary = write_atomically(out, lambda tmp: _run(tmp, cfg, command, log, extra_reference))
+    summary["file"] = out
+    return summary
+
+
+def write_atomically(out: str, write):
+    """Call ``write(tmp)`` to fill the temporary ``*.part.h5`` next to ``out``, then durably rename
+    it onto ``out`` (fsync file, rename, fsync folder). On any error the partial file is removed and
+    a previous ``out`` stays untouched. Returns what ``write`` returns."""
+    out = os.path.abspath(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     tmp = part_path(out)
     if os.path.exists(tmp):
         os.remove(tmp)  # stale leftover of an interrupted run
     try:
-        summary = _run(tmp, cfg, command if command is not None else shlex.join(sys.argv), log, extra_reference)
-        durable_replace(tmp, out)   # fsync file, rename, fsync folder
+        result = write(tmp)
+        durable_replace(tmp, out)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    summary["file"] = out
-    return summary
+    return result
+
+
+def append_frames(f, coordinates, time_ps, potential_kj_mol, kinetic_kj_mol) -> None:
+    """Append frames to an open ``mdtraj.formats.HDF5TrajectoryFile`` with the dtypes of
+    FORMAT.md §1.1 (float32; nm, ps, kJ/mol)."""
+    f.write(coordinates=np.asarray(coordinates, dtype=np.float32),
+            time=np.asarray(time_ps, dtype=np.float32),
+            potentialEnergy=np.asarray(potential_kj_mol, dtype=np.float32),
+            kineticEnergy=np.asarray(kinetic_kj_mol, dtype=np.float32))
+
+
+def stored_frames(h: h5py.File, n_frames: int, n_atoms: int, tag: str = "") -> np.ndarray:
+    """The frames MDTraj wrote, as float64 (T, N, 3); refuses a wrong shape or a non-finite value."""
+    stored = np.asarray(h["coordinates"][...], dtype=np.float64)
+    if stored.shape != (n_frames, n_atoms, 3) or not np.all(np.isfinite(stored)):
+        raise RuntimeError(f"{tag} trajectory has bad shape {stored.shape} or non-finite coordinates")
+    return stored
+
+
+def trajectory_metadata(cfg: RunConfig, *, n_frames: int, n_atoms: int, masses: list, threads: int,
+                        command: str, pH: float = BUILD_PH) -> dict:
+    """The ``/metadata`` object of FORMAT.md §1.3 for a resolved ``cfg`` (callers add optional keys)."""
+    preset = get_preset(cfg.preset)
+    return {
+        "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+        "name": cfg.name, "sequence": cfg.sequence, "termini": cfg.termini, "preset": cfg.preset,
+        "forcefield": list(preset.forcefield_files),
+        "nonbonded_method": preset.nonbonded_method,
+        "nonbonded_cutoff_nm": preset.nonbonded_cutoff_nm,
+        "temperature_K": preset.temperature_K,
+        "kT_kJ_per_mol": GAS_CONSTANT_KJ_PER_MOL_K * preset.temperature_K,
+        "friction_per_ps": preset.friction_per_ps,
+        "timestep_fs": cfg.timestep_fs,
+        "integrator": "LangevinMiddleIntegrator",
+        "constraints": None, "remove_cm_motion": True,
+        "save_interval_ps": cfg.save_ps, "equilibration_ps": cfg.equilibration_ps,
+        "production_ps": cfg.production_ps, "n_frames": n_frames, "n_atoms": n_atoms,
+        "seed": cfg.seed, "platform": cfg.platform, "threads": threads,
+        "openmm_version": openmm.__version__, "mdtraj_version": mdtraj.__version__,
+        "atom_order": cfg.atom_order, "his_variant": HIS_VARIANT, "pH": float(pH),
+        "masses_amu": masses,
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": command,
+    }
+
+
+def system_masses(system: openmm.System) -> list:
+    """Particle masses in Da (``masses_amu``)."""
+    return [system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())]
+
+
+def finish_trajectory_file(h: h5py.File, system_xml: str, metadata: dict, ref_positions: np.ndarray,
+                           frame_index: np.ndarray, labels: list | None = None, tag: str = "") -> None:
+    """Add ``/openmm_system``, ``/metadata``, ``/reference_energies`` and the root ``title`` to a file
+    whose frames MDTraj has written and closed (its first write resets ``title``)."""
+    write_fixed_string_dataset(h, "openmm_system", system_xml)
+    write_fixed_string_dataset(h, "metadata", json.dumps(metadata))
+    write_reference_group(h, system_xml, ref_positions, frame_index, labels, tag)
+    set_fixed_attr(h, "title", f"{metadata['name']} {metadata['termini']} {metadata['preset']}")
 
 
 def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> dict:
@@ -222,11 +301,9 @@ def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> 
     integrator = preset.integrator(cfg.seed, cfg.timestep_fs)
     context = openmm.Context(system, integrator, platform, props)
     context.setPositions(pep.positions)
-    openmm.LocalEnergyMinimizer.minimize(context, 1.0 * KJ / unit.nanometer, 0)
-    state = context.getState(getPositions=True, getEnergy=True)
-    minimized = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-    validate_structure(pep.topology, np.asarray(minimized), f"{cfg.name} ({cfg.sequence}, {cfg.termini}) after minimisation",
-                       {"potential": state.getPotentialEnergy().value_in_unit(KJ)})
+    minimized, minimized_energy = minimise(context)
+    validate_structure(pep.topology, minimized, f"{cfg.name} ({cfg.sequence}, {cfg.termini}) after minimisation",
+                       {"potential": minimized_energy})
     n_eq, spf, n_frames = cfg.equilibration_steps(), cfg.steps_per_frame(), cfg.n_frames()
     bias_cfg = cfg.bias_config()
     log(f"{tag} {cfg.sequence} {cfg.termini} {cfg.preset}: {pep.n_atoms} atoms, platform {cfg.platform}"
@@ -284,10 +361,7 @@ def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> 
             buf_pe.append(st.getPotentialEnergy().value_in_unit(KJ))
             buf_ke.append(st.getKineticEnergy().value_in_unit(KJ))
             if len(buf_x) >= WRITE_BLOCK or k == n_frames - 1:
-                f.write(coordinates=np.asarray(buf_x, dtype=np.float32),
-                        time=np.asarray(buf_t, dtype=np.float32),
-                        potentialEnergy=np.asarray(buf_pe, dtype=np.float32),
-                        kineticEnergy=np.asarray(buf_ke, dtype=np.float32))
+                append_frames(f, buf_x, buf_t, buf_pe, buf_ke)
                 buf_x, buf_t, buf_pe, buf_ke = [], [], [], []
             if (k + 1) % next_report == 0 or k == n_frames - 1:
                 el = time.perf_counter() - t1
@@ -298,9 +372,7 @@ def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> 
 
     # Extra nodes with h5py, after MDTraj closed the file (MDTraj's first write() resets `title`).
     with h5py.File(path, "r+") as h:
-        stored = np.asarray(h["coordinates"][...], dtype=np.float64)
-        if stored.shape != (n_frames, pep.n_atoms, 3) or not np.all(np.isfinite(stored)):
-            raise RuntimeError(f"{tag} trajectory has bad shape {stored.shape} or non-finite coordinates")
+        stored = stored_frames(h, n_frames, pep.n_atoms, tag)
         idx = reference_frame_indices(n_frames, cfg.reference_frames)
         ref_pos = stored[idx]
         labels = None
@@ -310,28 +382,8 @@ def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> 
             extra_pos = np.asarray(extra_pos, dtype=np.float64).reshape(-1, pep.n_atoms, 3)
             ref_pos = np.concatenate([ref_pos, extra_pos], axis=0)
             idx = np.concatenate([idx, np.full(extra_pos.shape[0], -1, dtype=np.int32)])
-        masses = [system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())]
-        meta = {
-            "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-            "name": cfg.name, "sequence": cfg.sequence, "termini": cfg.termini, "preset": cfg.preset,
-            "forcefield": list(preset.forcefield_files),
-            "nonbonded_method": preset.nonbonded_method,
-            "nonbonded_cutoff_nm": preset.nonbonded_cutoff_nm,
-            "temperature_K": preset.temperature_K,
-            "kT_kJ_per_mol": GAS_CONSTANT_KJ_PER_MOL_K * preset.temperature_K,
-            "friction_per_ps": preset.friction_per_ps,
-            "timestep_fs": cfg.timestep_fs,
-            "integrator": "LangevinMiddleIntegrator",
-            "constraints": None, "remove_cm_motion": True,
-            "save_interval_ps": cfg.save_ps, "equilibration_ps": cfg.equilibration_ps,
-            "production_ps": cfg.production_ps, "n_frames": n_frames, "n_atoms": pep.n_atoms,
-            "seed": cfg.seed, "platform": cfg.platform, "threads": threads,
-            "openmm_version": openmm.__version__, "mdtraj_version": mdtraj.__version__,
-            "atom_order": cfg.atom_order, "his_variant": HIS_VARIANT, "pH": BUILD_PH,
-            "masses_amu": masses,
-            "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "command": command,
-        }
+        meta = trajectory_metadata(cfg, n_frames=n_frames, n_atoms=pep.n_atoms, masses=system_masses(system),
+                                   threads=threads, command=command, pH=pep.pH)
         if bias is not None:
             meta["bias"] = dict(bias_cfg.__dict__, cv="phi", cv_atoms=bias["atoms"], cv_atom_labels=bias["atom_labels"],
                                 temperature_K=preset.temperature_K, force_group=BIAS_FORCE_GROUP,
@@ -339,10 +391,7 @@ def _run(path: str, cfg: RunConfig, command: str, log, extra_reference=None) -> 
             if not np.all(np.isfinite(bias_energy)):
                 raise RuntimeError(f"{tag} non-finite bias energies")
             write_bias(h, bias, bias_cfg, bias_energy, preset.temperature_K)
-        write_fixed_string_dataset(h, "openmm_system", system_xml)
-        write_fixed_string_dataset(h, "metadata", json.dumps(meta))
-        write_reference_group(h, system_xml, ref_pos, idx, labels, tag)
-        set_fixed_attr(h, "title", f"{cfg.name} {cfg.termini} {cfg.preset}")
+        finish_trajectory_file(h, system_xml, meta, ref_pos, idx, labels, tag)
 
     speed = _ns_per_day(n_frames * spf, cfg.timestep_fs, t_prod)
     log(f"{tag} done: {n_frames} frames, production {speed:.0f} ns/day, wall {time.perf_counter() - t0:.1f} s")

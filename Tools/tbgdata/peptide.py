@@ -47,6 +47,7 @@ A_N_CA_C, A_CA_C_N, A_C_N_CA = 111.2, 116.2, 121.7
 B_C_O, A_CA_C_O = 1.231, 120.8
 B_C_OXT = 1.25
 PHI, PSI, PHI_PRO, OMEGA = -70.0, 140.0, -65.0, 180.0
+TRANS_OMEGA_DEG = 150.0  # |omega| above this is a trans peptide bond (data.md §2 validation)
 
 BACKBONE_HEAVY = ("N", "CA", "C", "O", "OXT")
 
@@ -181,32 +182,53 @@ def _backbone(sequence: str, termini: str):
     return slots, bb
 
 
+CAP_HEAVY_ORDER = {  # heavy atoms of the caps in each atom order (data.md §2 step 7)
+    ("ACE", "openmm"): ("C", "O", "CH3"), ("ACE", "amber"): ("CH3", "C", "O"),
+    ("NME", "openmm"): ("N", "C"), ("NME", "amber"): ("N", "C"),
+}
+
+
+def heavy_atom_order(resname: str, order: str, oxt: bool = False) -> list:
+    """Names of the heavy atoms of residue ``resname`` (an amino acid of ``ONE_TO_THREE`` or an
+    ACE/NME cap) in atom order ``order``; ``oxt`` appends the C-terminal OXT.
+
+    ``openmm``: N, CA, C, O, then the side chain in pdbfixer's template order; ``amber``: the
+    template order itself (= Amber/PDB residue order, e.g. PRO: N CD CG CB CA C O). Hydrogens are
+    not listed: Modeller inserts each after its parent atom (:func:`protonate`).
+    """
+    if (resname, order) in CAP_HEAVY_ORDER:
+        return list(CAP_HEAVY_ORDER[(resname, order)])
+    template = [name for name, _, _ in _template(resname) if name != "OXT"]
+    if order == "openmm":
+        template = ["N", "CA", "C", "O"] + [nm for nm in template if nm not in BACKBONE_HEAVY]
+    return template + (["OXT"] if oxt else [])
+
+
 def _residue_heavy_atoms(slot: str, bbr: dict, is_last: bool, termini: str, order: str):
     """Heavy atoms (name, element, xyz[A]) of one residue slot, in the requested order."""
-    if slot == "ACE":
-        atoms = {"C": ("C", bbr["C"]), "O": ("O", bbr["O"]), "CH3": ("C", bbr["CA"])}
-        names = ["CH3", "C", "O"] if order == "amber" else ["C", "O", "CH3"]
-        return "ACE", [(nm, atoms[nm][0], atoms[nm][1]) for nm in names]
-    if slot == "NME":
-        # PDBFile maps NME CH3 -> C (pdbNames.xml); same order for both atom orders.
-        return "NME", [("N", "N", bbr["N"]), ("CH3", "C", bbr["CA"])]
+    if slot in ("ACE", "NME"):
+        # Pseudo-residues: ACE C/O/CH3 where the previous residue's C/O/CA would be, NME N/C
+        # where the next residue's N/CA would be.
+        where = {"ACE": {"C": "C", "O": "O", "CH3": "CA"}, "NME": {"N": "N", "C": "CA"}}[slot]
+        return slot, [(nm, nm[0], bbr[where[nm]]) for nm in heavy_atom_order(slot, order)]
     resname = ONE_TO_THREE[slot]
     tmpl = _template(resname)
     t = {name: xyz for name, _, xyz in tmpl}
     r, tr = _kabsch(np.array([t["N"], t["CA"], t["C"]]), np.array([bbr["N"], bbr["CA"], bbr["C"]]))
-    side = [(nm, el, r @ xyz + tr) for nm, el, xyz in tmpl if nm not in BACKBONE_HEAVY]
-    bbatoms = {nm: (nm, nm[0], bbr[nm]) for nm in ("N", "CA", "C", "O")}
-    oxt = [("OXT", "O", bbr["OXT"])] if (is_last and termini == "zwitterion") else []
-    if order == "amber":
-        # pdbfixer template order == Amber/PDB residue order (e.g. PRO: N CD CG CB CA C O).
-        out = []
-        for nm, el, xyz in tmpl:
-            if nm in ("N", "CA", "C", "O"):
-                out.append(bbatoms[nm])
-            elif nm != "OXT":
-                out.append((nm, el, r @ xyz + tr))
-        return resname, out + oxt
-    return resname, [bbatoms["N"], bbatoms["CA"], bbatoms["C"], bbatoms["O"]] + side + oxt
+    atoms = {nm: (el, r @ xyz + tr) for nm, el, xyz in tmpl if nm not in BACKBONE_HEAVY}
+    atoms.update({nm: (nm[0], bbr[nm]) for nm in ("N", "CA", "C", "O")})
+    oxt = is_last and termini == "zwitterion"
+    if oxt:
+        atoms["OXT"] = ("O", bbr["OXT"])
+    return resname, [(nm, *atoms[nm]) for nm in heavy_atom_order(resname, order, oxt)]
+
+
+def pdb_atom_line(serial: int, name: str, resname: str, resseq: int, xyz_angstrom, element: str,
+                  chain: str = "A") -> str:
+    """One fixed-column PDB ATOM record (coordinates in Angstrom)."""
+    pdbname = name if len(name) == 4 else " " + name
+    return ("ATOM  %5d %-4s %3s %1s%4d    %8.3f%8.3f%8.3f  1.00  0.00          %2s"
+            % (serial, pdbname, resname, chain, resseq, xyz_angstrom[0], xyz_angstrom[1], xyz_angstrom[2], element))
 
 
 def heavy_atom_pdb(sequence: str, termini: str = "zwitterion", atom_order: str = "openmm") -> str:
@@ -218,41 +240,51 @@ def heavy_atom_pdb(sequence: str, termini: str = "zwitterion", atom_order: str =
     for i, (slot, bbr) in enumerate(zip(slots, bb)):
         resname, atoms = _residue_heavy_atoms(slot, bbr, i == last_real, termini, atom_order)
         for name, el, xyz in atoms:
-            pdbname = name if len(name) == 4 else " " + name
-            lines.append("ATOM  %5d %-4s %3s A%4d    %8.3f%8.3f%8.3f  1.00  0.00          %2s"
-                         % (serial, pdbname, resname, i + 1, xyz[0], xyz[1], xyz[2], el))
+            lines.append(pdb_atom_line(serial, name, resname, i + 1, xyz, el))
             serial += 1
     lines += ["TER", "END"]
     return "\n".join(lines) + "\n"
 
 
 # ----------------------------------------------------------------------------- full build
-def build_peptide(sequence: str, termini: str = "zwitterion", atom_order: str = "openmm",
-                  forcefield: app.ForceField | None = None, seed: int = 0) -> Peptide:
-    """Build the all-atom peptide (hydrogens at pH 7, HIS -> HIE) deterministically.
+def protonate(heavy_pdb: str, forcefield: app.ForceField | None, seed: int, pH: float, label: str):
+    """Heavy-atom PDB text -> (topology, positions (N, 3) nm) with hydrogens at ``pH``, HIS as HIE.
 
-    ``forcefield`` is used by Modeller to place/minimise the added hydrogens (the preset's force
-    field in :mod:`tbgdata.md`; amber14-all when omitted). The global ``random`` state is saved
-    and restored, so callers' random streams are not disturbed.
+    ``openmm.app.PDBFile`` gives standard bonds and name mapping; ``Modeller.addHydrogens`` inserts
+    each hydrogen after its parent atom, so the heavy-atom order of the text fixes the atom order.
+    Modeller places new H at random positions before minimising them: ``random`` is seeded (and
+    restored afterwards) and the Reference platform is used, so the result is bit-identical
+    (data.md §2.6). ``forcefield`` defaults to amber14-all.
     """
-    check_sequence(sequence, termini, atom_order)
-    pdb = app.PDBFile(io.StringIO(heavy_atom_pdb(sequence, termini, atom_order)))
+    pdb = app.PDBFile(io.StringIO(heavy_pdb))
     if forcefield is None:
         forcefield = app.ForceField("amber14-all.xml")
     modeller = app.Modeller(pdb.topology, pdb.positions)
     variants = [HIS_VARIANT if res.name == "HIS" else None for res in modeller.topology.residues()]
     state = random.getstate()
     try:
-        # Modeller places new H at random positions before minimising them: seed it (data.md §2.6).
         random.seed(int(seed))
-        modeller.addHydrogens(forcefield, pH=BUILD_PH, variants=variants,
+        modeller.addHydrogens(forcefield, pH=pH, variants=variants,
                               platform=openmm.Platform.getPlatformByName("Reference"))
     except Exception as exc:
-        raise PeptideBuildError(f"adding hydrogens failed for sequence {sequence!r} ({termini}): {exc}") from exc
+        raise PeptideBuildError(f"adding hydrogens failed for {label}: {exc}") from exc
     finally:
         random.setstate(state)
-    pos = np.array(modeller.positions.value_in_unit(unit.nanometer), dtype=np.float64)
-    return Peptide(sequence, termini, atom_order, modeller.topology, pos, int(seed))
+    return modeller.topology, np.array(modeller.positions.value_in_unit(unit.nanometer), dtype=np.float64)
+
+
+def build_peptide(sequence: str, termini: str = "zwitterion", atom_order: str = "openmm",
+                  forcefield: app.ForceField | None = None, seed: int = 0, pH: float = BUILD_PH) -> Peptide:
+    """Build the all-atom peptide (hydrogens at ``pH``, HIS -> HIE) deterministically.
+
+    ``forcefield`` is used by Modeller to place/minimise the added hydrogens (the preset's force
+    field in :mod:`tbgdata.md`; amber14-all when omitted). The global ``random`` state is saved
+    and restored, so callers' random streams are not disturbed.
+    """
+    check_sequence(sequence, termini, atom_order)
+    topology, positions = protonate(heavy_atom_pdb(sequence, termini, atom_order), forcefield, seed, pH,
+                                    f"sequence {sequence!r} ({termini})")
+    return Peptide(sequence, termini, atom_order, topology, positions, int(seed), pH=float(pH))
 
 
 # ----------------------------------------------------------------------------- validation
@@ -272,32 +304,35 @@ def peptide_omegas(topology: app.Topology, positions: np.ndarray):
     return out
 
 
-def ca_chirality(topology: app.Topology, positions: np.ndarray):
+def ca_chirality(topology: app.Topology, positions: np.ndarray, label=None):
     """(label, signed volume (N-CA).((C-CA)x(CB-CA)) in nm^3) per non-Gly amino acid.
 
     For L-amino acids this volume is positive (checked against pdbfixer's L templates, which
-    :func:`build_peptide` copies; see the test suite).
+    :func:`build_peptide` copies; see the test suite). ``label(residue)`` names a residue
+    (default ``ALA2``: name and 1-based position).
     """
+    label = label or (lambda res: f"{res.name}{res.index + 1}")
     out = []
     for res in topology.residues():
         if res.name in ("GLY", "ACE", "NME"):
             continue
         ix = {at.name: at.index for at in res.atoms()}
         n, ca, c, cb = (positions[ix[k]] for k in ("N", "CA", "C", "CB"))
-        out.append((f"{res.name}{res.index + 1}", float(np.dot(n - ca, np.cross(c - ca, cb - ca)))))
+        out.append((label(res), float(np.dot(n - ca, np.cross(c - ca, cb - ca)))))
     return out
 
 
 def validate_structure(topology: app.Topology, positions: np.ndarray, label: str,
-                       energies: dict | None = None) -> None:
-    """Raise :class:`PeptideBuildError` unless every omega is trans (|omega| > 150 deg), every
-    non-Gly CA is L, and all positions/energies are finite (data.md §2 validation)."""
+                       energies: dict | None = None, require_trans: bool = True) -> None:
+    """Raise :class:`PeptideBuildError` unless every omega is trans (|omega| > 150 deg; skipped
+    with ``require_trans=False``), every non-Gly CA is L, and all positions/energies are finite
+    (data.md §2 validation)."""
     problems = []
     if not np.all(np.isfinite(positions)):
         problems.append("non-finite coordinates")
     else:
-        for name, om in peptide_omegas(topology, positions):
-            if abs(om) <= 150.0:
+        for name, om in peptide_omegas(topology, positions) if require_trans else []:
+            if abs(om) <= TRANS_OMEGA_DEG:
                 problems.append(f"peptide bond {name} not trans (omega = {om:.1f} deg)")
         for name, vol in ca_chirality(topology, positions):
             if vol <= 0.0:
