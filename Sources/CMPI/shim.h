@@ -12,3 +12,4 @@ static inline MPI_Op       swmpi_sum(void)            { return MPI_SUM; }
 static inline MPI_Op       swmpi_max(void)            { return MPI_MAX; }
 static inline MPI_Op       swmpi_min(void)            { return MPI_MIN; }
 static inline void *       swmpi_in_place(void)       { return MPI_IN_PLACE; }
+static inline MPI_Info     swmpi_info_null(void)      { return MPI_INFO_NULL; }

@@ -47,6 +47,9 @@ public protocol Communicator: AnyObject {
     /// Waits until every rank has arrived.
     func barrier()
 
+    /// A new shared work counter (WorkCounter.swift). Collective; its `next()` is not.
+    func makeWorkCounter() -> any WorkCounter
+
     /// Ends the whole job: prints `message` with this rank's number to stderr and terminates every
     /// rank with `code`. Used when one rank cannot continue, so that no other rank hangs in a
     /// collective waiting for it.

@@ -4,6 +4,12 @@
 // the unit tests run it on the serial communicator. Each rank's contribution depends on its rank,
 // so a collective that mixed up ranks, roots, counts or offsets gives a wrong answer somewhere.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 public struct CommunicatorCheckReport: Sendable {
     public var checks = 0
     public var failures: [String] = []
@@ -82,6 +88,22 @@ public enum CommunicatorSelfCheck {
         expect(rank == lastRank ? gathered == expectedAll : gathered.isEmpty, "gather to rank \(lastRank): \(gathered)")
         let everyone = comm.allgather(mine)
         expect(everyone == expectedAll, "allgather: \(everyone)")
+
+        // The work counter: ranks draw until it runs past `items`; every item is drawn exactly once.
+        // Rank 0 draws slowly, so the other ranks take more (the point of a counter).
+        let items = 40 * size
+        let counter = comm.makeWorkCounter()
+        var drawn: [Int64] = []
+        while true {
+            let item = counter.next()
+            if item >= items { break }
+            drawn.append(Int64(item))
+            if rank == 0 && size > 1 { usleep(2000) }
+        }
+        counter.close()
+        let allDrawn = comm.allgather(drawn)
+        expect(allDrawn.flatMap { $0 }.sorted() == (0..<Int64(items)).map { $0 }, "work counter: items drawn \(allDrawn.map(\.count)) per rank, not each of 0..<\(items) once")
+        expect(allDrawn.allSatisfy { $0 == $0.sorted() }, "work counter: a rank's items are not increasing")
 
         comm.barrier()
         report.failuresOnAllRanks = Int(comm.allreduce(Int64(report.failures.count), .sum))

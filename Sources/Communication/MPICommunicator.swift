@@ -76,6 +76,8 @@ public final class MPICommunicator: Communicator {
 
     public func barrier() { MPI_Barrier(comm) }
 
+    public func makeWorkCounter() -> any WorkCounter { MPIWorkCounter(comm: comm) }
+
     public func abort(code: Int32, message: String) -> Never {
         writeToStandardError("rank \(rank) of \(size): \(message)\n")
         MPI_Abort(comm, code)
@@ -119,5 +121,41 @@ public final class MPICommunicator: Communicator {
         case .max: return swmpi_max()
         case .min: return swmpi_min()
         }
+    }
+}
+
+/// The counter lives in an MPI window on rank 0 (one Int64); `next()` is a one-sided
+/// MPI_Fetch_and_op(+1) on it inside a passive-target epoch (MPI_Win_lock_all) that stays open from
+/// creation to `close()`, so rank 0 need not take part in any call to hand out numbers.
+final class MPIWorkCounter: WorkCounter {
+    private var window: MPI_Win?
+    private let comm: MPI_Comm?
+    private var closed = false
+
+    init(comm: MPI_Comm?) {
+        self.comm = comm
+        var rank: Int32 = 0
+        MPI_Comm_rank(comm, &rank)
+        var base: UnsafeMutableRawPointer?
+        let bytes = rank == 0 ? MPI_Aint(MemoryLayout<Int64>.size) : 0
+        MPI_Win_allocate(bytes, Int32(MemoryLayout<Int64>.size), swmpi_info_null(), comm, &base, &window)
+        if rank == 0 { base!.storeBytes(of: Int64(0), as: Int64.self) }
+        MPI_Barrier(comm)   // the zero is in place before anyone increments it
+        MPI_Win_lock_all(0, window)
+    }
+
+    func next() -> Int {
+        precondition(!closed, "WorkCounter.next() after close()")
+        var one: Int64 = 1, previous: Int64 = 0
+        MPI_Fetch_and_op(&one, &previous, swmpi_int64(), 0, 0, swmpi_sum(), window)
+        MPI_Win_flush(0, window)
+        return Int(previous)
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        MPI_Win_unlock_all(window)
+        MPI_Win_free(&window)
     }
 }

@@ -26,6 +26,8 @@ public final class SerialCommunicator: Communicator {
 
     public func barrier() {}
 
+    public func makeWorkCounter() -> any WorkCounter { LocalWorkCounter() }
+
     public func abort(code: Int32, message: String) -> Never {
         writeToStandardError("rank 0 of 1: \(message)\n")
         exit(code)

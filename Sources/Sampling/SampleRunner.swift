@@ -1,11 +1,12 @@
 // `tbg sample`: zero-shot Boltzmann samples of one peptide with exact likelihoods, split over ranks.
 //
-// Sample i (0 ≤ i < count) is handled by the rank whose contiguous slice holds i, and its latent is
-// seeded by (seed, i): 1 and 2 ranks produce the same set. Each rank integrates its samples,
+// Samples are handed out in chunks from a shared counter (dynamic load balance), and sample i's
+// latent is seeded by (seed, i): 1 and 2 ranks produce the same set. Each rank integrates its samples,
 // checks topology (bond graph isomorphism, permutation onto the reference order) and chirality
 // (mirror fix), evaluates the force field on the fixed configuration in nm and forms
 //   log w = −u/kT − log q;
-// rank 0 gathers everything, computes the ESS over the valid samples and writes the file.
+// finished chunks go to disk as they come (SampleChunks.swift: resume after a stop or a crash);
+// rank 0 merges everything, computes the ESS over the valid samples and writes the file.
 import Communication
 import Evaluation
 import Foundation
@@ -89,7 +90,7 @@ public struct SampleSummary: Sendable {
         let roundTrip = roundTripChecked == 0 ? "" : String(
             format: "; forward-then-reverse check of %d samples: max |Δ log q| %.2e, max |Δz| %.2e (model units)",
             roundTripChecked, roundTripMaxLogQError, roundTripMaxLatentError)
-        return String(format: "%d samples: %d valid (%.1f %%), %d failed the integration, %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d network evaluations on rank 0, %.1f per sample",
+        return String(format: "%d samples: %d valid (%.1f %%), %d failed the integration, %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d batched network calls, %.1f velocity evaluations per sample",
                       count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, chiralityFixes, chiralityFailures, effectiveSampleSize,
                       100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations, evaluationsPerSample) + roundTrip
     }
@@ -162,77 +163,154 @@ public final class SampleRunner {
         self.kT = kT
     }
 
+    /// What a resumed run must match (SampleChunks.swift): this runner's model, peptide and settings.
+    public func runIdentity(count: Int, roundTrip: Int) -> SampleChunks.RunIdentity {
+        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        return SampleChunks.RunIdentity(checkpoint: absolute(checkpointPath), checkpointStep: checkpoint.step, peptide: absolute(peptide.path),
+                                        count: count, chunk: max(1, settings.chunk), seed: seed, roundTrip: roundTrip, settings: settings)
+    }
+
+    /// Atoms of the peptide.
+    public var atomCount: Int { peptide.atomCount }
+
     /// The integrator of this peptide under the checkpoint's model (what `run` uses).
     public func makeSampler() -> FlowSampler { FlowSampler(model: model, features: features, atoms: peptide.atomCount) }
 
-    /// Produces `count` samples over all ranks; rank 0 receives them all (in index order). Samples
-    /// with index < `roundTrip` are also integrated back from t = 1 to 0 (with a(1) = 0), which
-    /// must recover their latent z and log q = log p(z) − Δ (method.md §7.4): the accuracy check.
+    /// What `run` produced. On rank 0: every sample in index order and the summary, unless the run
+    /// was stopped (then `records` is empty and the finished chunks are on disk). Elsewhere: empty.
+    public struct Outcome {
+        public var records: [SampleRecord] = []
+        public var summary: SampleSummary?
+        /// A rank saw `shouldStop()`: every rank stopped after its chunk in flight.
+        public var stopped = false
+        /// Chunks found on disk from an earlier run (`--resume`), over all ranks.
+        public var resumedChunks = 0
+        /// Chunks finished on disk after this call (all ranks), and the number of chunks.
+        public var finishedChunks = 0
+        public var chunkCount = 0
+    }
+
+    /// Produces `count` samples over all ranks; rank 0 receives them all (in index order).
     ///
-    /// `progress`, on rank 0, receives a line after each of rank 0's chunks at most every
-    /// `progressSeconds`: samples done (rank 0's share extrapolated to all ranks), samples/s, the
-    /// valid fraction and ESS of rank 0's samples so far (an i.i.d. subset), and the ETA.
-    public func run(count: Int, roundTrip: Int = 0, progressSeconds: Double = 30,
-                    progress: ((String) -> Void)? = nil) throws -> (records: [SampleRecord], summary: SampleSummary?) {
-        let atoms = peptide.atomCount
-        let low = count * comm.rank / comm.size, high = count * (comm.rank + 1) / comm.size
+    /// Work is handed out in chunks of `settings.chunk` samples from a shared counter
+    /// (`Communicator.makeWorkCounter`), so a rank that finishes early takes the next chunk (dynamic
+    /// load balance). Chunk k always holds samples [k·C, (k+1)·C) and sample i's latent is seeded by
+    /// (seed, i), so the samples do not depend on the number of ranks or on who computed what.
+    /// With `chunks`, each finished chunk is written to disk at once and chunks already there are
+    /// skipped (resume); rank 0 merges from disk at the end. `shouldStop` is asked after each chunk
+    /// (SIGTERM/SIGUSR1): a rank that stops finishes its chunk in flight, and the run ends without
+    /// a merge once every rank has stopped or run out of work.
+    ///
+    /// Samples with index < `roundTrip` are also integrated back from t = 1 to 0 (with a(1) = 0),
+    /// which must recover their latent z and log q = log p(z) − Δ (method.md §7.4).
+    ///
+    /// `progress`, on rank 0, receives a line at most every `progressSeconds`: chunks handed out
+    /// (all ranks), samples/s, the valid fraction and ESS of rank 0's samples so far (an i.i.d.
+    /// subset), and the ETA.
+    public func run(count: Int, roundTrip: Int = 0, chunks: SampleChunks? = nil, shouldStop: () -> Bool = { false },
+                    progressSeconds: Double = 30, progress: ((String) -> Void)? = nil) throws -> Outcome {
+        let atoms = peptide.atomCount, chunkSize = max(1, settings.chunk)
+        let chunkCount = (count + chunkSize - 1) / chunkSize
         let sampler = makeSampler()
         var mine: [SampleRecord] = []
         var evaluations = 0, sampleEvaluations = 0.0
-        var start = low
+        var resumed = 0, computed = 0, stopped = false
         let started = Date()
         var lastReport = started
-        func report() {
-            guard comm.isRoot, let progress, Date().timeIntervalSince(lastReport) >= progressSeconds || start >= high else { return }
+        func report(handedOut: Int) {
+            guard comm.isRoot, let progress, Date().timeIntervalSince(lastReport) >= progressSeconds else { return }
             lastReport = Date()
-            let elapsed = Date().timeIntervalSince(started), fraction = Double(mine.count) / Double(max(1, high - low))
+            let elapsed = Date().timeIntervalSince(started)
+            let done = min(count, handedOut * chunkSize), fresh = max(0, done - resumed * chunkSize)
             let valid = mine.filter { $0.topologyOK && $0.chiralityOK }
             let ess = ImportanceWeights.effectiveSampleSize(logWeights: valid.map(\.logWeight))
-            let eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : .nan
-            progress(String(format: "progress: ~%d/%d samples, %.2f samples/s, valid %.1f %%, ESS %.4f (rank 0's %d samples), ETA %.0f s",
-                            Int(fraction * Double(count)), count, fraction * Double(count) / max(elapsed, 1e-9),
-                            100 * Double(valid.count) / Double(max(1, mine.count)), ess, mine.count, eta))
+            let rate = Double(fresh) / max(elapsed, 1e-9)
+            progress(String(format: "progress: ~%d/%d samples (chunks handed out), %.2f samples/s, valid %.1f %%, ESS %.4f (rank 0's %d samples), ETA %.0f s",
+                            done, count, rate, 100 * Double(valid.count) / Double(max(1, mine.count)), ess, mine.count,
+                            rate > 0 ? Double(count - done) / rate : .nan))
         }
-        while start < high {
-            let indices = Array(start..<min(high, start + max(1, settings.chunk)))
-            var states: [Double] = []
-            var logPriors: [Double] = []
-            for index in indices {
-                let z = MeanFreePrior.sample(atoms: atoms, seed: seed, index: index)
-                logPriors.append(MeanFreePrior.logDensity(z[...], atoms: atoms))
-                states += z + [0]
+        let counter = comm.makeWorkCounter()
+        while !stopped {
+            let k = counter.next()
+            guard k < chunkCount else { break }
+            if let chunks, chunks.isDone(k) {
+                resumed += 1
+                continue
             }
-            let latents = states
-            let statistics = try sampler.integrate(states: &states, from: 0, to: 1, settings: settings)
-            evaluations += statistics.fieldEvaluations
-            sampleEvaluations += Double(statistics.sampleEvaluations.reduce(0, +))
-            let checked = try roundTripErrors(sampler: sampler, rows: indices.indices.filter { indices[$0] < roundTrip && statistics.succeeded($0) },
-                                              latents: latents, samples: states)
-            for (row, index) in indices.enumerated() {
-                let base = row * (3 * atoms + 1)
-                guard statistics.succeeded(row) else {
-                    mine.append(SampleRecord.failedIntegration(index: index, atoms: atoms, logPrior: logPriors[row]))
-                    continue
-                }
-                let modelUnits = Array(states[base..<(base + 3 * atoms)])
-                var record = postprocess(index: index, modelUnits: modelUnits, logPrior: logPriors[row],
-                                         deltaLogDet: states[base + 3 * atoms])
-                if let errors = checked[row] { (record.roundTripLogQError, record.roundTripLatentError) = errors }
-                mine.append(record)
+            let indices = Array((k * chunkSize)..<min(count, (k + 1) * chunkSize))
+            let (records, chunkEvaluations, chunkSampleEvaluations) = try sample(indices: indices, roundTrip: roundTrip, sampler: sampler)
+            evaluations += chunkEvaluations
+            sampleEvaluations += chunkSampleEvaluations
+            if let chunks {
+                try chunks.write(chunk: k, records: records, fieldEvaluations: chunkEvaluations, sampleEvaluations: chunkSampleEvaluations)
             }
-            start = indices.last! + 1
-            report()
+            mine += records
+            computed += 1
+            report(handedOut: k + 1)
+            stopped = shouldStop()
+        }
+        counter.close()
+        var outcome = Outcome(chunkCount: chunkCount)
+        outcome.stopped = comm.allreduce(Int64(stopped ? 1 : 0), .max) != 0
+        outcome.resumedChunks = Int(comm.allreduce(Int64(resumed), .sum))
+        outcome.finishedChunks = outcome.resumedChunks + Int(comm.allreduce(Int64(computed), .sum))
+        if let chunks {
+            // Every rank's chunks are on disk: rank 0 merges them (also those of earlier runs).
+            comm.barrier()
+            guard comm.isRoot, !outcome.stopped else { return outcome }
+            var records: [SampleRecord] = []
+            var totalEvaluations = 0, totalSampleEvaluations = 0.0
+            for k in 0..<chunkCount {
+                let chunk = try chunks.read(chunk: k)
+                records += chunk.records
+                totalEvaluations += chunk.fieldEvaluations
+                totalSampleEvaluations += chunk.sampleEvaluations
+            }
+            outcome.records = records
+            outcome.summary = summarize(records, evaluations: totalEvaluations)
+            outcome.summary?.evaluationsPerSample = totalSampleEvaluations / Double(max(1, count))
+            return outcome
         }
         let gathered = comm.gather(mine.flatMap { $0.flattened() }, root: 0)
         sampleEvaluations = comm.allreduce(sampleEvaluations, .sum)
-        guard comm.isRoot else { return ([], nil) }
+        evaluations = Int(comm.allreduce(Int64(evaluations), .sum))
+        guard comm.isRoot, !outcome.stopped else { return outcome }
         let width = SampleRecord.scalarFields + 3 * atoms
-        let records = gathered.flatMap { flat in
+        outcome.records = gathered.flatMap { flat in
             stride(from: 0, to: flat.count, by: width).map { SampleRecord.unflatten(flat[$0..<($0 + width)], atoms: atoms) }
+        }.sorted { $0.index < $1.index }
+        outcome.summary = summarize(outcome.records, evaluations: evaluations)
+        outcome.summary?.evaluationsPerSample = sampleEvaluations / Double(max(1, count))
+        return outcome
+    }
+
+    /// Integrates, checks and weights the samples `indices` (one chunk).
+    /// - Returns: their records, the batched network calls and the per-sample velocity evaluations.
+    func sample(indices: [Int], roundTrip: Int, sampler: FlowSampler) throws -> ([SampleRecord], Int, Double) {
+        let atoms = peptide.atomCount
+        var states: [Double] = [], logPriors: [Double] = []
+        for index in indices {
+            let z = MeanFreePrior.sample(atoms: atoms, seed: seed, index: index)
+            logPriors.append(MeanFreePrior.logDensity(z[...], atoms: atoms))
+            states += z + [0]
         }
-        var summary = summarize(records, evaluations: evaluations)
-        summary.evaluationsPerSample = sampleEvaluations / Double(max(1, count))
-        return (records, summary)
+        let latents = states
+        let statistics = try sampler.integrate(states: &states, from: 0, to: 1, settings: settings)
+        let checked = try roundTripErrors(sampler: sampler, rows: indices.indices.filter { indices[$0] < roundTrip && statistics.succeeded($0) },
+                                          latents: latents, samples: states)
+        var records: [SampleRecord] = []
+        for (row, index) in indices.enumerated() {
+            let base = row * (3 * atoms + 1)
+            guard statistics.succeeded(row) else {
+                records.append(SampleRecord.failedIntegration(index: index, atoms: atoms, logPrior: logPriors[row]))
+                continue
+            }
+            var record = postprocess(index: index, modelUnits: Array(states[base..<(base + 3 * atoms)]), logPrior: logPriors[row],
+                                     deltaLogDet: states[base + 3 * atoms])
+            if let errors = checked[row] { (record.roundTripLogQError, record.roundTripLatentError) = errors }
+            records.append(record)
+        }
+        return (records, statistics.fieldEvaluations, Double(statistics.sampleEvaluations.reduce(0, +)))
     }
 
     /// Integrates rows `rows` of `samples` (x₁, Δ) back to t = 0 and compares with their `latents`.
@@ -344,6 +422,9 @@ public final class SampleRunner {
             try group.writeAttribute("checkpoint_step", [Int64(checkpoint.step)])
             try group.writeAttribute("weights", string: usesEMA ? "ema" : "raw")
             try group.writeAttribute("evaluations_per_sample", [summary.evaluationsPerSample])
+            // Target (force-field) energies computed: one per sample that passed the topology and
+            // chirality checks; what SNIS spent, for comparisons at equal budgets (field.md §4).
+            try group.writeAttribute("energy_evaluations", [Int64(records.filter { $0.topologyOK && $0.chiralityOK }.count)])
             try group.writeAttribute("peptide", string: peptide.path)
             try group.writeAttribute("sampler", string: settingsJSON)
             try group.writeAttribute("seed", [Int64(bitPattern: seed)])

@@ -6,6 +6,7 @@ import Foundation
 import HDF5
 import MDData
 import Sampling
+import Training
 
 struct SamplerOptions: ParsableArguments {
     @Option(help: "ODE method: dopri5 (adaptive, per-sample error control) or rk4 (fixed steps).")
@@ -46,7 +47,12 @@ struct SampleCommand: ParsableCommand {
         discussion: """
             FILE (--peptide) is a trajectory file of the peptide (frame 0 gives the reference \
             chirality; its OpenMM System gives the energies). The output is an MDTraj-readable HDF5 \
-            file with per-sample datasets under /samples (log_q, energy, log_weight, flags).
+            file with per-sample datasets under /samples (log_q, energy, log_weight, flags). \
+            Samples are handed out to the ranks in chunks (--chunk) as they finish; each finished \
+            chunk is written to OUT.chunks/ at once, so SIGTERM/SIGUSR1 (finish the chunk in \
+            flight, exit 0), a time limit or a crash lose at most the chunks in flight, and the \
+            same command with --resume continues (with any number of ranks). The folder is \
+            merged into OUT and removed when all chunks are done.
             """)
 
     @Option(help: "Training checkpoint (.h5).") var checkpoint: String
@@ -60,6 +66,8 @@ struct SampleCommand: ParsableCommand {
     @OptionGroup var distributed: DistributedOptions
 
     @Option(help: "Seconds between progress lines (rank 0).") var progressSeconds = 30
+    @Flag(help: "Continue an interrupted run of the same command: chunks already in OUT.chunks/ are kept, the rest computed.")
+    var resume = false
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
@@ -78,12 +86,28 @@ struct SampleCommand: ParsableCommand {
                 let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: sampler.settings,
                                               seed: seed, communicator: comm)
                 if comm.isRoot { writeLine("tbg sample: model: \(runner.weightsDescription)") }
+                // Finished chunks go to OUT.chunks/ as they come; rank 0 creates (or, with --resume,
+                // checks) the folder before any rank writes to it.
+                let identity = runner.runIdentity(count: count, roundTrip: roundTrip)
+                let chunks = comm.isRoot
+                    ? try SampleChunks.open(out: out, identity: identity, atoms: runner.atomCount, resume: resume)
+                    : SampleChunks(folder: SampleChunks.folder(for: out), identity: identity, atoms: runner.atomCount)
+                comm.barrier()
+                StopSignal.install()
                 let started = Date()
-                let (records, summary) = try runner.run(count: count, roundTrip: roundTrip, progressSeconds: Double(progressSeconds)) {
-                    writeLine("tbg sample: \($0)")
+                let outcome = try runner.run(count: count, roundTrip: roundTrip, chunks: chunks, shouldStop: { StopSignal.received != 0 },
+                                             progressSeconds: Double(progressSeconds)) { writeLine("tbg sample: \($0)") }
+                guard comm.isRoot else { return }
+                if outcome.resumedChunks > 0 {
+                    writeLine("tbg sample: resumed: \(outcome.resumedChunks) of \(outcome.chunkCount) chunks were already in \(chunks.folder)")
                 }
-                guard comm.isRoot, let summary else { return }
-                try runner.write(records, summary: summary, to: out)
+                if outcome.stopped {
+                    writeLine("tbg sample: stopped on \(StopSignal.name(StopSignal.received)): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(sampler.chunk) samples are in \(chunks.folder); continue with the same command and --resume")
+                    return
+                }
+                guard let summary = outcome.summary else { return }
+                try runner.write(outcome.records, summary: summary, to: out)
+                try chunks.remove()
                 writeLine("tbg sample: \(summary.description)")
                 writeLine(String(format: "tbg sample: wrote %@ in %.1f s on %d rank(s)", out, Date().timeIntervalSince(started), comm.size))
             } catch {

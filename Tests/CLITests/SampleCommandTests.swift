@@ -65,6 +65,55 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertTrue(try root.dataset("coordinates").read(as: Float.self).allSatisfy { $0 == 0 })
     }
 
+    /// A 2-rank run stopped part-way (SIGUSR1, which mpirun forwards to every rank; SIGTERM would make
+    /// mpirun kill the ranks) keeps its finished chunks and exits 0; the same command
+    /// with --resume on 1 rank completes it, and the file equals an uninterrupted run's.
+    func testStopThenResumeEqualsUninterrupted() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("sample-resume")
+        defer { scratch.remove() }
+        let dataset = try TinyDataset.make(in: scratch)
+        let checkpoint = scratch.file("model.h5")
+        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 5).flatMap { ["--set", $0] })
+        XCTAssertEqual(train.status, 0, train.standardError)
+        func arguments(_ out: String) -> [String] {
+            ["sample", "--checkpoint", checkpoint, "--peptide", Fixtures.path("ad2_capped.h5"), "--count", "40", "--chunk", "2",
+             "--method", "rk4", "--steps", "3", "--progress-seconds", "0", "--out", scratch.file(out)]
+        }
+        let whole = try Executables.run(Executables.tbg, arguments("whole.h5"))
+        XCTAssertEqual(whole.status, 0, whole.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("whole.h5.chunks")), "the chunk folder is removed after the merge")
+
+        let stopped = try Executables.interrupt(mpirun, ["-np", "2", Executables.tbg] + arguments("resumed.h5"), environment: Executables.mpiEnvironment,
+                                                marker: "tbg sample: progress", signal: SIGUSR1, log: scratch.file("stopped.log"))
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1"), stopped.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5")), "no output before all chunks are done")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.chunks")).filter { $0.hasPrefix("chunk-") }
+        XCTAssertGreaterThan(kept.count, 0, stopped.output)
+        XCTAssertLessThan(kept.count, 20, "the signal must have stopped the run early")
+
+        let again = try Executables.run(Executables.tbg, arguments("resumed.h5"))
+        XCTAssertNotEqual(again.status, 0, "without --resume an unfinished run's chunks are not overwritten")
+        XCTAssertTrue(again.standardError.contains("--resume"), again.standardError)
+        let resumed = try Executables.run(Executables.tbg, arguments("resumed.h5") + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertTrue(resumed.standardOutput.contains("resumed: \(kept.count) of 20 chunks"), resumed.standardOutput)
+        for name in ["coordinates", "samples/log_q", "samples/log_weight", "samples/index", "samples/topology_ok"] {
+            let a = try HDF5File(opening: scratch.file("whole.h5")).root().dataset(name)
+            let b = try HDF5File(opening: scratch.file("resumed.h5")).root().dataset(name)
+            XCTAssertEqual(try a.read(as: Double.self).map(\.bitPattern), try b.read(as: Double.self).map(\.bitPattern), name)
+        }
+        // A resume with other options is refused, naming what differs, and the kept chunks stay.
+        let cut = try Executables.interrupt(Executables.tbg, arguments("other.h5"), marker: "tbg sample: progress", signal: SIGTERM,
+                                            log: scratch.file("other.log"))
+        XCTAssertEqual(cut.status, 0, cut.output)
+        let changed = try Executables.run(Executables.tbg, arguments("other.h5").map { $0 == "2" ? "4" : $0 } + ["--resume"])
+        XCTAssertNotEqual(changed.status, 0)
+        XCTAssertTrue(changed.standardError.contains("chunk 2 → 4"), changed.standardError)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("other.h5.chunks/run.json")))
+    }
+
     func testBadRequestsFailClearly() throws {
         let result = try Executables.run(Executables.tbg, ["sample", "--checkpoint", "/nonexistent.h5", "--peptide", Fixtures.path("ad2_capped.h5"),
                                                             "--count", "2", "--out", "/tmp/never.h5"])

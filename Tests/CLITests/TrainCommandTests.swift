@@ -54,28 +54,10 @@ final class TrainCommandTests: XCTestCase {
         }
     }
 
-    /// Starts `executable`, waits for `marker` in its output, sends `signal`, waits for the exit.
     private func interrupt(_ executable: String, _ args: [String], environment: [String: String] = [:], marker: String,
                            signal: Int32) throws -> (status: Int32, output: String) {
-        let logPath = scratch.file("log-\(UUID().uuidString.prefix(6)).txt")
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = args
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, process.isRunning,
-              !((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains(marker) {
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        try log.close()
-        return (process.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+        try Executables.interrupt(executable, args, environment: environment, marker: marker, signal: signal,
+                                  log: scratch.file("log-\(UUID().uuidString.prefix(6)).txt"))
     }
 
     func testSIGTERMThenResumeEqualsUninterrupted() throws {

@@ -8,7 +8,7 @@ final class SerialCommunicatorTests: XCTestCase {
     func testSelfCheckPassesSerially() {
         let report = CommunicatorSelfCheck.run(on: SerialCommunicator(), largeCount: 10_001)
         XCTAssertTrue(report.passed, "\(report.failures)")
-        XCTAssertEqual(report.checks, 13)
+        XCTAssertEqual(report.checks, 15)
     }
 
     func testCollectivesAreIdentities() {

@@ -29,7 +29,8 @@ final class FlowSamplerTests: XCTestCase {
         settings.relativeTolerance = 1e-7
         let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: Fixtures.path("ad2_capped.h5"), settings: settings,
                                       seed: 5, communicator: SerialCommunicator())
-        let (records, summary) = try runner.run(count: 3)
+        let outcome = try runner.run(count: 3)
+        let (records, summary) = (outcome.records, outcome.summary)
         XCTAssertEqual(records.map(\.index), [0, 1, 2])
         XCTAssertNotNil(summary)
         // Integrate each sample's x₁ backwards: z and Δ must come back.

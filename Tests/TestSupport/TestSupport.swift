@@ -116,6 +116,30 @@ public enum Executables {
                              standardError: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Starts `executable`, waits (at most 120 s) for `marker` in its output, sends `signal`, waits
+    /// for the exit. Output goes to the file `log` (stdout and stderr together).
+    public static func interrupt(_ executable: String, _ arguments: [String], environment: [String: String] = [:], marker: String,
+                                 signal: Int32, log logPath: String) throws -> (status: Int32, output: String) {
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning,
+              !((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains(marker) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        try log.close()
+        return (process.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
+
     /// Environment that lets Open MPI run as root and oversubscribe the cores (CI runs as root).
     public static let mpiEnvironment = [
         "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",

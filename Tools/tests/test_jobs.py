@@ -259,22 +259,34 @@ def test_sample_sbatch_writes_samples(tmp_path, dataset, slurm, tbg):
 
 
 @needs_mpirun
-def test_sample_sbatch_stopped_leaves_no_output(tmp_path, dataset, slurm, tbg):
+def test_sample_sbatch_stopped_keeps_chunks_and_resumes(tmp_path, dataset, slurm, tbg):
     checkpoint = str(tmp_path / "model.h5")
     subprocess.run([tbg, "train"] + as_set_options(tiny_overrides(dataset, checkpoint, steps=5)), check=True,
                    capture_output=True, env=mpi_env())
     out = str(tmp_path / "samples.h5")
-    env = dict(slurm, CHECKPOINT=checkpoint, PEPTIDE=FIXTURE, COUNT="1000000", OUT=out)
+    env = dict(slurm, CHECKPOINT=checkpoint, PEPTIDE=FIXTURE, COUNT="60", OUT=out, METHOD="rk4", STEPS="3")
+    extra = ["--chunk", "2", "--progress-seconds", "0"]
     log = str(tmp_path / "sample.out")
-    job = subprocess.Popen(["bash", "Jobs/sample.sbatch"], cwd=ROOT, env=env, stdout=open(log, "w"),
+    job = subprocess.Popen(["bash", "Jobs/sample.sbatch"] + extra, cwd=ROOT, env=env, stdout=open(log, "w"),
                            stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for(log, r"launching: srun", job)
-    time.sleep(1)
-    job.send_signal(signal.SIGTERM)   # scancel / the time limit
-    assert finish(job, timeout=60) != 0
+    wait_for(log, r"tbg sample: progress", job, timeout=120)
+    job.send_signal(signal.SIGTERM)   # scancel / preemption: stop, keep the chunks, do not requeue
+    assert finish(job, timeout=60) == 0, open(log).read()
     text = open(log).read()
-    assert "received SIGTERM: sending SIGTERM to tbg" in text and "sampling is not resumable" in text
+    assert "received SIGTERM: sending SIGUSR1 to tbg" in text and "stopped on SIGUSR1" in text, text
+    assert "not requeued: submit the same job again to resume" in text, text
+    assert scontrol_calls(env) == []
     assert not os.path.exists(out) and glob.glob(out + ".partial-*") == []
+    kept = glob.glob(out + ".chunks/chunk-*.h5")
+    assert 0 < len(kept) < 30, text
+    # Submitted again, the job resumes: only the missing chunks are computed, then merged.
+    result = subprocess.run(["bash", "Jobs/sample.sbatch"] + extra, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"resuming: {len(kept)} finished chunks" in result.stdout
+    assert f"resumed: {len(kept)} of 30 chunks" in result.stdout
+    assert "done: " + out in result.stdout and not os.path.exists(out + ".chunks")
+    with h5py.File(out, "r") as f:
+        assert list(f["samples/index"][:]) == list(range(60))
 
 
 @needs_mpirun

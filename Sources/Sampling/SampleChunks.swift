@@ -1,0 +1,177 @@
+// The finished chunks of a `tbg sample` run on disk, so that a stopped, preempted or crashed run
+// loses at most the chunks in flight and `tbg sample --resume` continues it.
+//
+// Layout, beside the output OUT:
+//   OUT.chunks/run.json            what the run is (checkpoint and its step, peptide, count, chunk
+//                                  size, seed, round-trip count, ODE settings); a resume must match it
+//   OUT.chunks/chunk-000012.h5     chunk 12: samples [12·C, 13·C) as rows of SampleRecord.flattened()
+//                                  (dataset /records, n × (12 + 3N) float64) and the network
+//                                  evaluations spent on them (attributes)
+// Chunk k always holds the same sample indices whatever rank computed it, and each chunk file is
+// written atomically (HDF5File.writeAtomically: a partial name, fsync, rename), so a chunk file
+// under its final name is complete. When every chunk exists, rank 0 merges them into OUT (the
+// MDTraj-readable sample file) and removes the folder.
+import Foundation
+import HDF5
+
+public struct SampleChunks {
+    /// The identity of a sampling run: a resume continues only the same run.
+    public struct RunIdentity: Codable, Equatable, Sendable {
+        public var checkpoint: String
+        public var checkpointStep: Int
+        public var peptide: String
+        public var count: Int
+        public var chunk: Int
+        public var seed: UInt64
+        public var roundTrip: Int
+        public var settings: SamplerSettings
+
+        public init(checkpoint: String, checkpointStep: Int, peptide: String, count: Int, chunk: Int, seed: UInt64,
+                    roundTrip: Int, settings: SamplerSettings) {
+            self.checkpoint = checkpoint
+            self.checkpointStep = checkpointStep
+            self.peptide = peptide
+            self.count = count
+            self.chunk = chunk
+            self.seed = seed
+            self.roundTrip = roundTrip
+            self.settings = settings
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case checkpoint, peptide, count, chunk, seed, settings
+            case checkpointStep = "checkpoint_step"
+            case roundTrip = "round_trip"
+        }
+
+        /// The fields that differ from `other`, in words (empty when equal).
+        func differences(from other: RunIdentity) -> [String] {
+            var found: [String] = []
+            func compare<V: Equatable>(_ name: String, _ a: V, _ b: V) { if a != b { found.append("\(name) \(b) → \(a)") } }
+            compare("checkpoint", checkpoint, other.checkpoint)
+            compare("checkpoint step", checkpointStep, other.checkpointStep)
+            compare("peptide", peptide, other.peptide)
+            compare("count", count, other.count)
+            compare("chunk", chunk, other.chunk)
+            compare("seed", seed, other.seed)
+            compare("round-trip", roundTrip, other.roundTrip)
+            if settings != other.settings { found.append("ODE settings") }
+            return found
+        }
+    }
+
+    /// One finished chunk read back.
+    public struct Chunk {
+        public var records: [SampleRecord]
+        /// Batched network calls and per-sample velocity evaluations spent on the chunk.
+        public var fieldEvaluations: Int
+        public var sampleEvaluations: Double
+    }
+
+    public let folder: String
+    public let identity: RunIdentity
+    let atoms: Int
+
+    /// The chunk folder of output `out`.
+    public static func folder(for out: String) -> String { out + ".chunks" }
+
+    /// Number of chunks of `count` samples in chunks of `chunk`.
+    public var chunkCount: Int { (identity.count + identity.chunk - 1) / identity.chunk }
+
+    /// Sample indices of chunk `k`.
+    public func indices(ofChunk k: Int) -> Range<Int> {
+        (k * identity.chunk)..<min(identity.count, (k + 1) * identity.chunk)
+    }
+
+    /// Opens the chunk folder of `out` (rank 0 only: it creates the folder and run.json).
+    /// - A new run (`resume` false) refuses an existing folder: it holds another run's work.
+    /// - A resumed run requires the folder's run.json to equal `identity`, naming the differences.
+    /// - Throws: `DataFormatError`-style `SampleChunksError` naming the folder and what to do.
+    public static func open(out: String, identity: RunIdentity, atoms: Int, resume: Bool) throws -> SampleChunks {
+        let folder = folder(for: out), manifest = folder + "/run.json"
+        let chunks = SampleChunks(folder: folder, identity: identity, atoms: atoms)
+        let manager = FileManager.default
+        if manager.fileExists(atPath: manifest) {
+            guard resume else {
+                throw SampleChunksError("\(folder) holds the finished chunks of an earlier, unfinished run of this output: continue it with --resume, or remove the folder to start over")
+            }
+            let stored: RunIdentity
+            do {
+                stored = try JSONDecoder().decode(RunIdentity.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
+            } catch {
+                throw SampleChunksError("\(manifest) cannot be read as a run description: \(error)")
+            }
+            let differences = identity.differences(from: stored)
+            guard differences.isEmpty else {
+                throw SampleChunksError("--resume: \(folder) belongs to a different run (\(differences.joined(separator: "; "))); resume with the same options, or remove the folder to start over")
+            }
+            return chunks
+        }
+        do {
+            try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
+            try encoder.encode(identity).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, manifest) == 0 else { throw SampleChunksError("cannot rename \(temporary) to \(manifest)") }
+        } catch let error as SampleChunksError {
+            throw error
+        } catch {
+            throw SampleChunksError("cannot create the chunk folder \(folder): \(error.localizedDescription)")
+        }
+        return chunks
+    }
+
+    /// The view of an already opened folder (the other ranks, after rank 0 opened it).
+    public init(folder: String, identity: RunIdentity, atoms: Int) {
+        self.folder = folder
+        self.identity = identity
+        self.atoms = atoms
+    }
+
+    func path(ofChunk k: Int) -> String { folder + String(format: "/chunk-%06d.h5", k) }
+
+    /// Whether chunk `k` is on disk (complete: chunk files appear only under their final name).
+    public func isDone(_ k: Int) -> Bool { FileManager.default.fileExists(atPath: path(ofChunk: k)) }
+
+    /// The chunks on disk.
+    public func doneChunks() -> [Int] { (0..<chunkCount).filter(isDone) }
+
+    /// Writes chunk `k` atomically.
+    public func write(chunk k: Int, records: [SampleRecord], fieldEvaluations: Int, sampleEvaluations: Double) throws {
+        let width = SampleRecord.scalarFields + 3 * atoms
+        try HDF5File.writeAtomically(to: path(ofChunk: k)) { root in
+            try root.writeDataset("records", records.flatMap { $0.flattened() }, shape: [records.count, width])
+            try root.writeAttribute("chunk", [Int64(k)])
+            try root.writeAttribute("field_evaluations", [Int64(fieldEvaluations)])
+            try root.writeAttribute("sample_evaluations", [sampleEvaluations])
+        }
+    }
+
+    /// Reads chunk `k`, checking that it holds exactly the chunk's sample indices.
+    public func read(chunk k: Int) throws -> Chunk {
+        let path = path(ofChunk: k), width = SampleRecord.scalarFields + 3 * atoms
+        let file = try HDF5File(opening: path)
+        let root = try file.root()
+        let flat = try root.dataset("records").read(as: Double.self)
+        guard flat.count % width == 0 else {
+            throw SampleChunksError("\(path): /records holds \(flat.count) values, not a multiple of \(width) (12 + 3 × \(atoms) atoms)")
+        }
+        let records = stride(from: 0, to: flat.count, by: width).map { SampleRecord.unflatten(flat[$0..<($0 + width)], atoms: atoms) }
+        guard records.map(\.index) == Array(indices(ofChunk: k)) else {
+            throw SampleChunksError("\(path): holds samples \(records.first?.index ?? -1)…\(records.last?.index ?? -1), expected \(indices(ofChunk: k))")
+        }
+        return Chunk(records: records, fieldEvaluations: Int(try root.readAttribute("field_evaluations", as: Int64.self)[0]),
+                     sampleEvaluations: try root.readAttribute("sample_evaluations", as: Double.self)[0])
+    }
+
+    /// Removes the folder once the merged output is written.
+    public func remove() throws {
+        try FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+public struct SampleChunksError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
