@@ -104,6 +104,44 @@ final class SampleCommandTests: XCTestCase {
             let b = try HDF5File(opening: scratch.file("resumed.h5")).root().dataset(name)
             XCTAssertEqual(try a.read(as: Double.self).map(\.bitPattern), try b.read(as: Double.self).map(\.bitPattern), name)
         }
+        // kill -9 of one rank: mpirun ends the job; the chunks finished before stay, and a resume
+        // completes the same file.
+        let log = scratch.file("killed.log")
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: mpirun)
+        job.arguments = ["-np", "2", Executables.tbg] + arguments("killed.h5")
+        job.environment = ProcessInfo.processInfo.environment.merging(Executables.mpiEnvironment) { $1 }
+        job.standardOutput = handle
+        job.standardError = handle
+        try job.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, job.isRunning,
+              ((try? FileManager.default.contentsOfDirectory(atPath: scratch.file("killed.h5.chunks"))) ?? []).filter({ $0.hasPrefix("chunk-") && $0.hasSuffix(".h5") }).count < 2 {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        // The ranks are mpirun's children (from /proc/PID/stat: "pid (name) state ppid …").
+        let ranks = try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return stat.contains("(tbg)") && fields.count > 1 && Int32(fields[1]) == job.processIdentifier
+        }
+        XCTAssertEqual(ranks.count, 2, "the two tbg ranks under mpirun")
+        kill(try XCTUnwrap(ranks.last), SIGKILL)
+        job.waitUntilExit()
+        try handle.close()
+        XCTAssertNotEqual(job.terminationStatus, 0)
+        let survived = try FileManager.default.contentsOfDirectory(atPath: scratch.file("killed.h5.chunks")).filter { $0.hasPrefix("chunk-") && $0.hasSuffix(".h5") }
+        XCTAssertGreaterThanOrEqual(survived.count, 2)
+        let completed = try Executables.run(Executables.tbg, arguments("killed.h5") + ["--resume"])
+        XCTAssertEqual(completed.status, 0, completed.standardError)
+        for name in ["coordinates", "samples/log_q", "samples/log_weight"] {
+            let a = try HDF5File(opening: scratch.file("whole.h5")).root().dataset(name)
+            let b = try HDF5File(opening: scratch.file("killed.h5")).root().dataset(name)
+            XCTAssertEqual(try a.read(as: Double.self).map(\.bitPattern), try b.read(as: Double.self).map(\.bitPattern), "after kill -9: \(name)")
+        }
+
         // A resume with other options is refused, naming what differs, and the kept chunks stay.
         let cut = try Executables.interrupt(Executables.tbg, arguments("other.h5"), marker: "tbg sample: progress", signal: SIGTERM,
                                             log: scratch.file("other.log"))
