@@ -54,6 +54,21 @@ final class TrainCommandTests: XCTestCase {
         }
     }
 
+    /// More ranks than cores (oversubscribed), and a batch that does not split evenly: 4 ranks share
+    /// 6 frames as 1, 1, 2, 2 and still take the 1-rank step (OT coupling over the global batch).
+    func testFourRanksTakeTheSameStepAsOneRank() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let extra = ["training.adam.epsilon=1", "training.learning_rate=0.01", "data.frames_per_peptide=6", "training.coupling=ot"]
+        let one = try Executables.run(Executables.tbg, arguments("one-4.h5", steps: 3, extra: extra))
+        XCTAssertEqual(one.status, 0, one.standardError)
+        let four = try Executables.run(mpirun, ["-np", "4", Executables.tbg] + arguments("four.h5", steps: 3, extra: extra),
+                                       environment: Executables.mpiEnvironment)
+        XCTAssertEqual(four.status, 0, four.standardOutput + four.standardError)
+        XCTAssertTrue(four.standardOutput.contains("4 rank(s)"), four.standardOutput)
+        assertClose(try parameters("four.h5").map(Double.init), try parameters("one-4.h5").map(Double.init), absolute: 2e-6, relative: 1e-5,
+                    "parameters after 3 steps, 4 ranks vs 1")
+    }
+
     private func interrupt(_ executable: String, _ args: [String], environment: [String: String] = [:], marker: String,
                            signal: Int32) throws -> (status: Int32, output: String) {
         try Executables.interrupt(executable, args, environment: environment, marker: marker, signal: signal,

@@ -25,6 +25,8 @@ final class MPIRunTests: XCTestCase {
 
     func testCollectivesOnThreeRanks() throws { try runSelfCheck(ranks: 3) }
 
+    func testCollectivesOnFourRanks() throws { try runSelfCheck(ranks: 4) }
+
     func testSingleRankUnderMPI() throws { try runSelfCheck(ranks: 1) }
 
     func testWithoutLauncherRunsSerially() throws {
