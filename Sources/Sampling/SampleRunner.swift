@@ -170,6 +170,9 @@ public final class SampleRunner {
                                         count: count, chunk: max(1, settings.chunk), seed: seed, roundTrip: roundTrip, settings: settings)
     }
 
+    /// What the checkpoint was trained on (nil for checkpoints older than the record).
+    public var trainingData: TrainingDataRecord? { checkpoint.trainingData }
+
     /// Atoms of the peptide.
     public var atomCount: Int { peptide.atomCount }
 

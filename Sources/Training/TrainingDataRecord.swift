@@ -78,6 +78,19 @@ public struct TrainingDataRecord: Codable, Equatable, Sendable {
         return nil
     }
 
+    /// The frames ([first, end)) of the file at `path` that training used, recognised by content
+    /// (size and FNV-1a hash, so a copy or another path to the same file counts too), or nil when
+    /// the file is none of the training files.
+    /// - Throws: `DataFormatError` when the file cannot be read.
+    public func trainingFrames(ofFileAt path: String) throws -> Range<Int>? {
+        let files = peptides.flatMap(\.files)
+        guard !files.isEmpty else { return nil }
+        let (bytes, hash) = try ContentHash.fnv1a64(path: path)
+        let digest = String(hash, radix: 16)   // as TrainingData records it
+        guard let file = files.first(where: { $0.bytes == bytes && $0.fnv1a64 == digest }), file.trainingFrames.count == 2 else { return nil }
+        return file.trainingFrames[0]..<file.trainingFrames[1]
+    }
+
     public func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -34,6 +34,8 @@ struct EvaluateCommand: ParsableCommand {
     var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
     @Option(help: "Checkpoint for the NLL of MD frames (default: no NLL).") var nllCheckpoint: String?
     @Option(help: "MD frames for the NLL, evenly spaced.") var nllFrames = 100
+    @Flag(help: "Allow NLL frames the checkpoint trained on (by default they are left out: a training frame's NLL is optimistic).")
+    var nllIncludeTrainingFrames = false
     @OptionGroup var sampler: SamplerOptions
     @OptionGroup var distributed: DistributedOptions
 
@@ -69,17 +71,32 @@ struct EvaluateCommand: ParsableCommand {
         }
     }
 
-    /// NLL of K evenly spaced MD frames (frame k·T/K), all ranks taking part; nil except on rank 0.
+    /// NLL of K evenly spaced MD frames, all ranks taking part; nil except on rank 0. Frames the
+    /// checkpoint trained on (its training-data record, matched by file content) are left out
+    /// unless --nll-include-training-frames; a reference made only of training frames is an error.
     private func likelihood(checkpoint: String, inputs: EvaluationInputs, comm: any Communicator) throws -> NLLReport? {
         let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: reference, settings: sampler.settings, seed: 0, communicator: comm)
-        let frameCount = inputs.referenceFile.frameCount, k = min(nllFrames, frameCount)
-        let frames = (0..<k).map { $0 * frameCount / k }
+        let frameCount = inputs.referenceFile.frameCount
+        var candidates = Array(0..<frameCount), excluded = 0
+        if let trained = try runner.trainingData?.trainingFrames(ofFileAt: reference) {
+            if nllIncludeTrainingFrames {
+                if comm.isRoot { writeError("tbg evaluate: warning: frames \(trained.lowerBound)..<\(trained.upperBound) of \(reference) were trained on by \(checkpoint); their NLL is optimistic (--nll-include-training-frames)") }
+            } else {
+                candidates.removeAll { trained.contains($0) }
+                excluded = frameCount - candidates.count
+                guard !candidates.isEmpty else {
+                    throw ValidationError("every frame of \(reference) was trained on by \(checkpoint): the NLL needs frames it has not seen (an independent trajectory, e.g. a test split), or pass --nll-include-training-frames")
+                }
+            }
+        }
+        let k = min(nllFrames, candidates.count)
+        let frames = (0..<k).map { candidates[$0 * candidates.count / k] }
         guard let result = try runner.negativeLogLikelihood(data: inputs.referenceFile, frames: frames) else { return nil }
         let dimensions = Double(result.degreesOfFreedom)
         return NLLReport(checkpoint: checkpoint, frames: frames.count, mean: result.mean, standardError: result.standardError,
                          dimensions: result.degreesOfFreedom, meanPerDimension: result.mean / dimensions,
                          standardErrorPerDimension: result.standardError / dimensions, meanBgflow: result.meanBgflow,
-                         meanNanometres: result.meanNanometres, weights: runner.weightsDescription)
+                         meanNanometres: result.meanNanometres, weights: runner.weightsDescription, excludedTrainingFrames: excluded)
     }
 }
 
@@ -155,10 +172,13 @@ struct NLLReport: Encodable, Equatable {
     /// The mean for coordinates in nm (mean − D·ln scaling).
     @JSONNullable var meanNanometres: Double? = nil
     var weights = ""
+    /// Frames of the reference left out because the checkpoint trained on them.
+    var excludedTrainingFrames = 0
     var units = "model units (positions times the checkpoint's model.scaling per nm), 3(N-1) dimensions"
 
     enum CodingKeys: String, CodingKey {
         case checkpoint, frames, mean
+        case excludedTrainingFrames = "excluded_training_frames"
         case standardError = "standard_error"
         case dimensions
         case meanPerDimension = "mean_per_dimension"
@@ -201,6 +221,9 @@ enum EvaluationText {
             return ("  " + cells.joined()).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
         if let nll = output.nll {
+            if nll.excludedTrainingFrames > 0 {
+                lines.append("  NLL frames: \(nll.excludedTrainingFrames) frames of the reference were trained on by the checkpoint and are left out")
+            }
             lines.append("  NLL of \(nll.frames) MD frames: \(number(nll.mean, 4)) ± \(number(nll.standardError, 4)) (\(nll.dimensions) dimensions), \(number(nll.meanPerDimension, 5)) ± \(number(nll.standardErrorPerDimension, 5)) per dimension, model units; bgflow convention \(number(nll.meanBgflow, 4)), in nm \(number(nll.meanNanometres, 4))")
         }
         var notes: [String] = []

@@ -142,6 +142,12 @@ struct NLLCommand: ParsableCommand {
                 let trajectory = try TrajectoryFile(path: data)
                 let range = try (frames ?? FrameRange()).resolve(frameCount: trajectory.frameCount, file: data)
                 let selected = Array(stride(from: range.lowerBound, to: range.upperBound, by: max(1, every)))
+                if comm.isRoot, let trained = try runner.trainingData?.trainingFrames(ofFileAt: data) {
+                    let seen = selected.filter { trained.contains($0) }.count
+                    if seen > 0 {
+                        writeError("tbg nll: warning: \(seen) of the \(selected.count) frames are frames \(checkpoint) trained on (\(trained.lowerBound)..<\(trained.upperBound) of \(data)); their NLL is optimistic")
+                    }
+                }
                 guard let result = try runner.negativeLogLikelihood(data: trajectory, frames: selected) else { return }
                 if json {
                     for (frame, value) in zip(result.frames, result.negativeLogLikelihood) {

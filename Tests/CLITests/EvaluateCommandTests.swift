@@ -118,12 +118,25 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertEqual(train.status, 0, train.standardError)
         try makeSamples(scratch.file("samples.h5"))
         let ode = ["--method", "rk4", "--steps", "3"]
+        // The model trained on a copy of this very file (frames 0..<16; 16..<20 held out for
+        // validation): by default evaluate leaves the training frames out, and says so.
+        let heldOut = try Executables.run(Executables.tbg, ["evaluate", "--samples", scratch.file("samples.h5"), "--reference", Fixtures.path("ad2_capped.h5"),
+                                                            "--json", "--nll-checkpoint", checkpoint, "--nll-frames", "4"] + ode)
+        XCTAssertEqual(heldOut.status, 0, heldOut.standardError)
+        let heldOutReport = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(heldOut.standardOutput.utf8)) as? [String: Any])?["nll"] as? [String: Any])
+        XCTAssertEqual(heldOutReport["excluded_training_frames"] as? Int, 16)
+        let validationNLL = try Executables.run(Executables.tbg, ["nll", "--checkpoint", checkpoint, "--data", Fixtures.path("ad2_capped.h5"),
+                                                                  "--frames", "16:20"] + ode)
+        XCTAssertTrue(validationNLL.standardOutput.contains(String(format: "NLL %.4f", try XCTUnwrap(heldOutReport["mean"] as? Double))),
+                      validationNLL.standardOutput + heldOut.standardOutput)
+        // With --nll-include-training-frames: frames 0, 5, 10, 15 (k·T/K), and a warning; tbg nll on
+        // the same frames warns too.
         let arguments = ["evaluate", "--samples", scratch.file("samples.h5"), "--reference", Fixtures.path("ad2_capped.h5"), "--json",
-                         "--nll-checkpoint", checkpoint, "--nll-frames", "4"] + ode
-        // tbg nll on frames 0, 5, 10, 15: the frames evaluate picks (k·T/K).
+                         "--nll-checkpoint", checkpoint, "--nll-frames", "4", "--nll-include-training-frames"] + ode
         let nll = try Executables.run(Executables.tbg, ["nll", "--checkpoint", checkpoint, "--data", Fixtures.path("ad2_capped.h5"),
                                                         "--every", "5", "--json"] + ode)
         XCTAssertEqual(nll.status, 0, nll.standardError)
+        XCTAssertTrue(nll.standardError.contains("4 of the 4 frames are frames \(checkpoint) trained on"), nll.standardError)
         let values = try nll.standardOutput.split(separator: "\n").map { line -> Double in
             try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["nll"] as? Double)
         }
@@ -132,6 +145,7 @@ final class EvaluateCommandTests: XCTestCase {
         for (label, result) in [("1 rank", try Executables.run(Executables.tbg, arguments)),
                                 ("2 ranks", try Executables.run(mpirun, ["-np", "2", Executables.tbg] + arguments, environment: Executables.mpiEnvironment))] {
             XCTAssertEqual(result.status, 0, label + ": " + result.standardError)
+            XCTAssertTrue(result.standardError.contains("their NLL is optimistic"), result.standardError)
             let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any], label)
             let report = try XCTUnwrap(json["nll"] as? [String: Any], label)
             XCTAssertEqual(report["frames"] as? Int, 4)
