@@ -28,9 +28,11 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var couplingSeconds: Double
     public var emaSeconds: Double
     public var clipSeconds: Double
+    /// Model parameters (the all-reduced gradient's length, float32).
+    public var parameters = 0
 
     enum CodingKeys: String, CodingKey {
-        case atoms, ranks, hidden, layers, steps, coupling
+        case atoms, ranks, hidden, layers, steps, coupling, parameters
         case emaDecay = "ema_decay"
         case gradientClip = "gradient_clip"
         case couplingSeconds = "coupling_seconds"
@@ -123,6 +125,7 @@ public enum TrainingBenchmark {
                                        layers: config.layers, featureWidth: config.featureWidth, steps: steps,
                                        medianStepSeconds: step, samplesPerSecond: Double(globalBatch) / step,
                                        coupling: coupling.rawValue, emaDecay: emaDecay, gradientClip: gradientClip,
-                                       couplingSeconds: median(couplingTimes), emaSeconds: median(emaTimes), clipSeconds: median(clipTimes))
+                                       couplingSeconds: median(couplingTimes), emaSeconds: median(emaTimes), clipSeconds: median(clipTimes),
+                                       parameters: model.layout.count)
     }
 }

@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Throughput benchmarks.",
-        subcommands: [EnergyBench.self, TrainBench.self, SampleBench.self, TransportBench.self])
+        subcommands: [EnergyBench.self, TrainBench.self, SampleBench.self, TransportBench.self, AllreduceBench.self])
 }
 
 struct EnergyBench: ParsableCommand {
