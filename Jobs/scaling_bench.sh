@@ -16,8 +16,8 @@ tbg=${TBG:-.build/release/tbg}
 np=${NP:-2}
 [ -x "$tbg" ] || die "$tbg not found; run: swift build -c release"
 mkdir -p "$out"
-lscpu | sed -n 's/^Model name: *//p' | head -1 >"$out/cpu.txt"
-say "CPU: $(cat "$out/cpu.txt"), $(nproc) cores; output $out"
+echo "$(lscpu | sed -n "s/^Model name: *//p" | head -1) (family $(lscpu | sed -n "s/^CPU family: *//p" | head -1), model $(lscpu | sed -n "s/^Model: *//p" | head -1)), $(getconf _NPROCESSORS_ONLN) cores" >"$out/cpu.txt"
+say "CPU: $(cat "$out/cpu.txt"); output $out"
 for b in 8 32 128 256; do
     "$tbg" bench train --batch "$b" --steps 5 --warmup 1 --json >"$out/train-ad2-b$b.json"
     say "AD2 batch $b: $(cat "$out/train-ad2-b$b.json")"
