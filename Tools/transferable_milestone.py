@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""One milestone row of the transferable model's learning curve (README "The transferable model").
+
+  python Tools/transferable_milestone.py --checkpoint CK --core-hours 1.2 \\
+      --peptide KS data/runs/dipeptides-milestone/KS/samples.h5 data/runs/dipeptides-milestone/KS/evaluate.json \\
+      [--peptide WD …] [--curve Configs/models/dipeptides-curve.json] [--note "…"]
+  python Tools/transferable_milestone.py --curve Configs/models/dipeptides-curve.json    # table only
+
+Appends the row (one entry per held-out test peptide) to the curve (a JSON list) and prints the
+markdown table. Inputs: the checkpoint (step, samples seen from step × global batch), and per test
+peptide the `tbg sample` output and `tbg evaluate --json --nll-checkpoint` of those samples against
+the peptide's MD (valid fraction, ESS over the valid samples, energy W2 in kT and torsion W2 in rad
+of the reweighted samples, NLL of MD frames). Held-out NLL is the mean over the test peptides of
+their NLL per dimension (÷ 3(N−1)), model units, so peptides of different sizes weigh the same.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import h5py
+
+
+def f(x, digits=2, percent=False):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{100 * x:.{digits}f} %" if percent else f"{x:.{digits}f}"
+
+
+def peptide_entry(name, samples_path, evaluate_path):
+    with open(evaluate_path) as fh:
+        ev = json.load(fh)
+    with h5py.File(samples_path, "r") as h:
+        count = int(h["samples/log_q"].shape[0])
+        evals = float(h["samples"].attrs.get("evaluations_per_sample", [float("nan")])[0])
+    nll = ev.get("nll") or {}
+    rew = ev.get("reweighted") or {}
+    return {"peptide": name, "samples": count, "valid_fraction": ev["counts"]["valid_fraction"],
+            "ess": ev["counts"]["ess"], "energy_w2_kT": rew.get("energy_w2_kT"), "torsion_w2_rad": rew.get("torus_w2"),
+            "proposal_energy_w2_kT": (ev.get("proposal") or {}).get("energy_w2_kT"),
+            "nll_per_dimension": nll.get("mean_per_dimension"), "nll": nll.get("mean"), "nll_frames": nll.get("frames"),
+            "evaluations_per_sample": evals}
+
+
+def row_from(a):
+    with h5py.File(a.checkpoint, "r") as h:
+        config = json.loads(h.attrs["config"])
+        step = int(h.attrs["step"])
+    peptides = [peptide_entry(name, s, e) for name, s, e in a.peptide]
+    with open(os.path.join(config["data"]["dataset"], "index.json")) as fh:
+        train = sum(p["split"] == "train" for p in json.load(fh)["peptides"])
+    batch = config["data"]["frames_per_peptide"] * train
+    nlls = [p["nll_per_dimension"] for p in peptides if p["nll_per_dimension"] is not None]
+    return {"step": step, "samples_seen": step * batch, "core_hours": a.core_hours,
+            "heldout_nll_per_dimension": sum(nlls) / len(nlls) if nlls else None,
+            "peptides": peptides, "note": a.note or ""}
+
+
+def table(rows):
+    out = ["| step | samples seen | core-hours | held-out NLL / dim | peptide | samples | valid | ESS | energy W2 (kT) | torsion W2 (rad) | evals/sample |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for k, p in enumerate(r["peptides"]):
+            head = (f"| {r['step']} | {r['samples_seen']:.2e} | {f(r['core_hours'], 1)} | {f(r['heldout_nll_per_dimension'], 3)} "
+                    if k == 0 else "| | | | ")
+            out.append(head + f"| {p['peptide']} | {p['samples']} | {f(p['valid_fraction'], 1, True)} | {f(p['ess'], 2, True)} | "
+                       f"{f(p['energy_w2_kT'])} | {f(p['torsion_w2_rad'], 3)} | {f(p['evaluations_per_sample'], 1)} |")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint")
+    ap.add_argument("--core-hours", type=float)
+    ap.add_argument("--peptide", nargs=3, action="append", default=[], metavar=("NAME", "SAMPLES", "EVALUATE"))
+    ap.add_argument("--curve", default="Configs/models/dipeptides-curve.json")
+    ap.add_argument("--note")
+    a = ap.parse_args(argv)
+    rows = json.load(open(a.curve)) if os.path.exists(a.curve) else []
+    if a.checkpoint:
+        if a.core_hours is None or not a.peptide:
+            ap.error("a new row needs --core-hours and at least one --peptide")
+        rows.append(row_from(a))
+        tmp = a.curve + ".part"
+        with open(tmp, "w") as fh:
+            json.dump(rows, fh, indent=1)
+        os.replace(tmp, a.curve)
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
