@@ -7,9 +7,25 @@
 // else with C below 0.18 nm; N–N, N–O and O–O pairs never bond.
 
 public struct BondGraph: Sendable, Equatable {
+    /// The atom labels the isomorphism must preserve: element symbols, or finer labels
+    /// (`relabelled`), such as the model's atom classes.
     public let elements: [String]
     /// Sorted neighbour lists.
     public let neighbours: [[Int]]
+
+    private init(labels: [String], neighbours: [[Int]]) {
+        elements = labels
+        self.neighbours = neighbours
+    }
+
+    /// The same bonds with other atom labels (one per atom), e.g. the model's atom classes: an
+    /// isomorphism then maps atoms only onto atoms of the same label, so the permutation it gives
+    /// never turns one labelled molecule into another (TBG's log q belongs to the molecule as the
+    /// model labelled it).
+    public func relabelled(_ labels: [String]) -> BondGraph {
+        precondition(labels.count == elements.count, "\(labels.count) labels for \(elements.count) atoms")
+        return BondGraph(labels: labels, neighbours: neighbours)
+    }
 
     public init(elements: [String], bonds: [[Int]]) {
         self.elements = elements

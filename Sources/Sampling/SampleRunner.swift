@@ -106,7 +106,10 @@ public final class SampleRunner {
     let model: EGNNVectorField<Float>
     let features: [Float]
     let energy: EnergyEvaluator
+    /// The reference bond graph, labelled by the model's atom classes (`atomClassLabels`).
     let reference: BondGraph
+    /// Element symbols (the bond cutoffs of the inferred graph).
+    let elements: [String]
     let chirality: ChiralCentres
     let kT: Double
     /// Whether the model's weights are the checkpoint's EMA (used whenever the checkpoint has one).
@@ -153,7 +156,9 @@ public final class SampleRunner {
             throw DataFormatError(file: peptidePath, "/openmm_system: \(error)")
         }
         let elements = peptide.topology.atoms.map(\.element)
+        self.elements = elements
         reference = BondGraph(elements: elements, bonds: peptide.topology.bonds)
+            .relabelled(Self.atomClassLabels(elements: elements, features: rows, width: width))
         try peptide.requireFrames(for: "the reference chirality (taken from frame 0)")
         let frame0 = try peptide.readFrames(0..<1).map(Double.init)
         chirality = ChiralCentres(elements: elements, bonds: peptide.topology.bonds, reference: frame0[...])
@@ -161,6 +166,18 @@ public final class SampleRunner {
             throw DataFormatError(file: peptidePath, "/metadata has neither kT_kJ_per_mol nor temperature_K")
         }
         self.kT = kT
+    }
+
+    /// One label per atom for the topology check: its element and the model's features (the
+    /// non-zero columns of its feature row), so that atoms the model tells apart (under `full`:
+    /// atom type, amino acid and position; under `atoms`: each atom) are never swapped by the
+    /// isomorphism, while atoms it cannot tell apart (the hydrogens of a methyl) may be.
+    /// - Parameters: `features`: atoms × `width`, the encoding's rows.
+    public static func atomClassLabels(elements: [String], features: [Float], width: Int) -> [String] {
+        elements.indices.map { atom in
+            let row = features[(atom * width)..<((atom + 1) * width)]
+            return elements[atom] + ":" + row.indices.filter { row[$0] != 0 }.map { String($0 - atom * width) }.joined(separator: ",")
+        }
     }
 
     /// What a resumed run must match (SampleChunks.swift): this runner's model, peptide and settings.
@@ -346,7 +363,7 @@ public final class SampleRunner {
         var record = SampleRecord(index: index, positions: nm, logPrior: logPrior, deltaLogDet: deltaLogDet,
                                   logQ: logPrior - deltaLogDet, energy: .infinity, topologyOK: false, chiralityOK: false,
                                   mirrored: false, logWeight: -.infinity)
-        let inferred = BondGraph.inferred(elements: reference.elements, positions: nm[...])
+        let inferred = BondGraph.inferred(elements: elements, positions: nm[...]).relabelled(reference.elements)
         guard let mapping = reference.isomorphism(to: inferred) else { return record }
         record.topologyOK = true
         var ordered = [Double](repeating: 0, count: atoms * 3)

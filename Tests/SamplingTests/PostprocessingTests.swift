@@ -2,9 +2,11 @@
 // bond-graph check with its permutation, the chirality check and mirror fix, and the ESS.
 import Foundation
 import MDData
+import Model
 import Sampling
 import TestSupport
 import Evaluation
+import Training
 import XCTest
 
 final class PostprocessingTests: XCTestCase {
@@ -50,6 +52,33 @@ final class PostprocessingTests: XCTestCase {
             XCTAssertEqual(elements[referenceAtom], relabelledElements[toSample[referenceAtom]])
             let heavy = elements[referenceAtom] != "H"
             if heavy { XCTAssertEqual(permutation[toSample[referenceAtom]], referenceAtom, "heavy atoms map back exactly") }
+        }
+    }
+
+    /// Under the model's atom classes the isomorphism may not swap atoms the model tells apart: a
+    /// sample whose HA sits on Cβ and one of whose Hβ sits on Cα is the same molecule by elements,
+    /// but not the molecule the model labelled, whose log q we have.
+    func testTopologyCheckRespectsTheModelsAtomClasses() throws {
+        let trajectory = try TrajectoryFile(path: Fixtures.path("ad2_capped.h5"))
+        let (elements, bonds, frame) = try alanine()
+        let names = trajectory.topology.atoms.map(\.name)
+        XCTAssertEqual([names[9], names[11]], ["HA", "HB1"])
+        var swapped = frame
+        for axis in 0..<3 { swapped.swapAt(3 * 9 + axis, 3 * 11 + axis) }
+        let byElement = BondGraph(elements: elements, bonds: bonds)
+        XCTAssertNotNil(byElement.isomorphism(to: BondGraph.inferred(elements: elements, positions: swapped[...])))
+        // `atoms` tells HA from HB1 (the swap is refused); `element` cannot (the swap is repaired).
+        for (encoding, tellsApart) in [(EncodingKind.atoms, true), (.element, false)] {
+            let (rows, width) = try PeptideEncoding.features(of: trajectory, encoding: encoding)
+            let labels = SampleRunner.atomClassLabels(elements: elements, features: rows, width: width)
+            let reference = byElement.relabelled(labels)
+            let match = reference.isomorphism(to: BondGraph.inferred(elements: elements, positions: swapped[...]).relabelled(labels))
+            XCTAssertEqual(match == nil, tellsApart, "\(encoding)")
+            // The unswapped frame, and one whose methyl hydrogens trade places, still pass.
+            XCTAssertNotNil(reference.isomorphism(to: BondGraph.inferred(elements: elements, positions: frame[...]).relabelled(labels)))
+            var methyl = frame
+            for axis in 0..<3 { methyl.swapAt(3 * 11 + axis, 3 * 12 + axis) }
+            XCTAssertNotNil(reference.isomorphism(to: BondGraph.inferred(elements: elements, positions: methyl[...]).relabelled(labels)))
         }
     }
 
