@@ -46,9 +46,10 @@ public enum Activation {
         for k in 0..<count { y[k] = silu(z[k]) }
     }
 
-    /// g[k] ← g[k] · SiLU′(z[k]) (backward through SiLU, in place on the incoming gradient).
+    /// dz[k] = dy[k] · SiLU′(z[k]): backward through y = SiLU(z) (dz may be dy).
     @inlinable
-    public static func siluBackward<T: ActivationScalar>(_ g: UnsafeMutablePointer<T>, _ z: UnsafePointer<T>, count: Int) {
-        for k in 0..<count { g[k] *= siluDerivative(z[k]) }
+    public static func siluBackward<T: ActivationScalar>(_ dz: UnsafeMutablePointer<T>, _ dy: UnsafePointer<T>, _ z: UnsafePointer<T>,
+                                                         count: Int) {
+        for k in 0..<count { dz[k] = dy[k] * siluDerivative(z[k]) }
     }
 }

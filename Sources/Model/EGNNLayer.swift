@@ -41,18 +41,18 @@ extension EGNNVectorField {
             norm[e] = (r + T(1e-8)).squareRoot()
         }
         // Edge MLP, first layer, factorised: P and Q per atom, then one fused pass over edges.
-        let p = ws.atomA.pointer, q = ws.atomB.pointer
+        let p = ws.receiverProjection.pointer, q = ws.senderProjection.pointer
         let hView = UnsafeBufferPointer(start: hIn, count: A * H)
-        Linear.forward(ws.atomA.buffer, hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride, bias: nil,
+        Linear.forward(ws.receiverProjection.buffer, hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride, bias: nil,
                        rows: A, inFeatures: H, outFeatures: H)
-        Linear.forward(ws.atomB.buffer, hView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
+        Linear.forward(ws.senderProjection.buffer, hView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
                        rows: A, inFeatures: H, outFeatures: H)
-        let wr = ws.columnA.pointer, wd = ws.columnB.pointer, b1 = w + offsets.edge1Bias
+        let wr = ws.radialColumn.pointer, wd = ws.distanceColumn.pointer, b1 = w + offsets.edge1Bias
         for o in 0..<H {
             wr[o] = w[w1 + o * w1Stride + 2 * H]
             wd[o] = w[w1 + o * w1Stride + 2 * H + 1]
         }
-        let d2 = ws.inputDistances.pointer, a1 = ws.edgeA.pointer
+        let d2 = ws.inputDistances.pointer, a1 = ws.edgeActivation.pointer
         let s1 = ws.s1.pointer + l * E * H, s2 = ws.s2.pointer + l * E * H, sc = ws.sc.pointer + l * E * H
         for e in 0..<E {
             let pi = p + Int(receivers[e]) * H, qj = q + Int(senders[e]) * H
@@ -63,10 +63,10 @@ extension EGNNVectorField {
             for o in 0..<H { a[o] = z[o] * sigma[o] }
         }
         // Edge MLP, second layer, and the attention gate.
-        Linear.forward(UnsafeMutableBufferPointer(start: z2, count: E * H), ws.edgeA.readOnly,
+        Linear.forward(UnsafeMutableBufferPointer(start: z2, count: E * H), ws.edgeActivation.readOnly,
                        weight: parameters.slice(offsets.edge2Weight, H * H), bias: parameters.slice(offsets.edge2Bias, H),
                        rows: E, inFeatures: H, outFeatures: H)
-        let m = ws.edgeB.pointer, wa = w + offsets.attentionWeight, ba = w[offsets.attentionBias]
+        let m = ws.message.pointer, wa = w + offsets.attentionWeight, ba = w[offsets.attentionBias]
         Activation.sigmoid(z2, s2, count: E * H)
         for e in 0..<E {
             let z = z2 + e * H, message = m + e * H, sigma = s2 + e * H
@@ -76,13 +76,13 @@ extension EGNNVectorField {
             for o in 0..<H { message[o] *= g }
         }
         // Coordinate MLP and update: x_i += ρ Σ_j u_ij s_ij (pre-update x, plain sum).
-        Linear.forward(UnsafeMutableBufferPointer(start: zc, count: E * H), ws.edgeB.readOnly,
+        Linear.forward(UnsafeMutableBufferPointer(start: zc, count: E * H), ws.message.readOnly,
                        weight: parameters.slice(offsets.coord1Weight, H * H), bias: parameters.slice(offsets.coord1Bias, H),
                        rows: E, inFeatures: H, outFeatures: H)
         let wc = w + offsets.coord2Weight
         xOut.update(from: xIn, count: A * 3)
         Activation.sigmoid(zc, sc, count: E * H)
-        let activated = ws.columnSumA.pointer
+        let activated = ws.coordActivationRow.pointer
         for e in 0..<E {
             let z = zc + e * H, sigma = sc + e * H
             for o in 0..<H { activated[o] = z[o] * sigma[o] }
@@ -103,10 +103,10 @@ extension EGNNVectorField {
         Linear.forward(UnsafeMutableBufferPointer(start: zn, count: A * H), aggView,
                        weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H, bias: nil,
                        rows: A, inFeatures: H, outFeatures: H, accumulate: true)
-        let an = ws.atomA.pointer
+        let an = ws.nodeActivation.pointer
         Activation.silu(an, zn, count: A * H)
         hOut.update(from: hIn, count: A * H)
-        Linear.forward(UnsafeMutableBufferPointer(start: hOut, count: A * H), ws.atomA.readOnly,
+        Linear.forward(UnsafeMutableBufferPointer(start: hOut, count: A * H), ws.nodeActivation.readOnly,
                        weight: parameters.slice(offsets.node2Weight, H * H), bias: parameters.slice(offsets.node2Bias, H),
                        rows: A, inFeatures: H, outFeatures: H, accumulate: true)
     }
@@ -130,16 +130,15 @@ extension EGNNVectorField {
         let dhView = ws.dh.readOnly
 
         // Node update h' = h + W₄ SiLU(z_n) + b₄.
-        let an = ws.atomB.pointer
+        let an = ws.nodeActivation.pointer
         Activation.silu(an, zn, count: A * H)
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.node2Weight, H * H),
                                             dBias: gradients.mutableSlice(offsets.node2Bias, H), dy: dhView,
-                                            x: ws.atomB.readOnly, rows: A, inFeatures: H, outFeatures: H)
-        let dzn = ws.atomA.pointer
-        Linear.inputGradient(ws.atomA.buffer, dy: dhView, weight: parameters.slice(offsets.node2Weight, H * H),
+                                            x: ws.nodeActivation.readOnly, rows: A, inFeatures: H, outFeatures: H)
+        Linear.inputGradient(ws.dNodeActivation.buffer, dy: dhView, weight: parameters.slice(offsets.node2Weight, H * H),
                              rows: A, inFeatures: H, outFeatures: H, accumulate: false)
-        Activation.siluBackward(dzn, zn, count: A * H)
-        let dznView = ws.atomA.readOnly
+        Activation.siluBackward(ws.dzn.pointer, ws.dNodeActivation.pointer, zn, count: A * H)
+        let dznView = ws.dzn.readOnly
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(node1, H * 2 * H), ldw: 2 * H,
                                             dBias: gradients.mutableSlice(offsets.node1Bias, H), dy: dznView, x: hView,
                                             rows: A, inFeatures: H, outFeatures: H)
@@ -148,17 +147,17 @@ extension EGNNVectorField {
                                             rows: A, inFeatures: H, outFeatures: H)
         Linear.inputGradient(ws.dh.buffer, dy: dznView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H,
                              rows: A, inFeatures: H, outFeatures: H, accumulate: true)
-        let dAggregate = ws.atomB.pointer
-        Linear.inputGradient(ws.atomB.buffer, dy: dznView, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H,
+        let dAggregate = ws.dAggregate.pointer
+        Linear.inputGradient(ws.dAggregate.buffer, dy: dznView, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H,
                              rows: A, inFeatures: H, outFeatures: H, accumulate: false)
         // ∂L/∂m from the aggregation: broadcast of ∂L/∂a_i to the receiver's edges.
-        let dm = ws.edgeA.pointer
+        let dm = ws.dMessage.pointer
         for e in 0..<E { (dm + e * H).update(from: dAggregate + Int(receivers[e]) * H, count: H) }
 
         // Coordinate update x' = x + ρ Σ u s.
-        let dxOut = ws.dx.pointer, dxIn = ws.dxNext.pointer
+        let dxOut = ws.dx.pointer, dxIn = ws.dxLayerInput.pointer
         dxIn.update(from: dxOut, count: A * 3)
-        let dDelta = ws.edgeVector.pointer, dc = ws.edgeScalar.pointer
+        let dDelta = ws.dDelta.pointer, dc = ws.dCoordLogit.pointer
         for e in 0..<E {
             let i = Int(receivers[e])
             let n = norm[e], s = coordWeight[e]
@@ -176,7 +175,7 @@ extension EGNNVectorField {
         }
         // Coordinate MLP s = tanh(w_c · SiLU(z_c)).
         let wc = w + offsets.coord2Weight, dwc = g + offsets.coord2Weight
-        let dzc = ws.edgeC.pointer
+        let dzc = ws.dzc.pointer
         for e in 0..<E {
             let c = dc[e], out = dzc + e * H, z = zc + e * H, sigma = sc + e * H
             for o in 0..<H {
@@ -186,56 +185,57 @@ extension EGNNVectorField {
             }
         }
         // m = g SiLU(z₂) for ∂W_c, then ∂m += ∂z_c W_c.
-        let m = ws.edgeB.pointer
+        let m = ws.message.pointer
         for e in 0..<E {
             let z = z2 + e * H, row = m + e * H, ge = gate[e], sigma = s2 + e * H
             for o in 0..<H { row[o] = ge * z[o] * sigma[o] }
         }
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.coord1Weight, H * H),
-                                            dBias: gradients.mutableSlice(offsets.coord1Bias, H), dy: ws.edgeC.readOnly,
-                                            x: ws.edgeB.readOnly, rows: E, inFeatures: H, outFeatures: H)
-        Linear.inputGradient(ws.edgeA.buffer, dy: ws.edgeC.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H),
+                                            dBias: gradients.mutableSlice(offsets.coord1Bias, H), dy: ws.dzc.readOnly,
+                                            x: ws.message.readOnly, rows: E, inFeatures: H, outFeatures: H)
+        Linear.inputGradient(ws.dMessage.buffer, dy: ws.dzc.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: true)
         // Attention gate m = g m₀, g = σ(w_a·m₀ + b_a); then m₀ = SiLU(z₂).
         let wa = w + offsets.attentionWeight, dwa = g + offsets.attentionWeight
+        let m0 = ws.message0.pointer, dz2 = ws.dz2.pointer
         var dba = T.zero
         for e in 0..<E {
-            let z = z2 + e * H, row = m + e * H, dRow = dm + e * H, ge = gate[e], sigma = s2 + e * H
-            for o in 0..<H { row[o] = z[o] * sigma[o] }    // m₀
+            let z = z2 + e * H, row = m0 + e * H, dRow = dm + e * H, out = dz2 + e * H, ge = gate[e], sigma = s2 + e * H
+            for o in 0..<H { row[o] = z[o] * sigma[o] }
             let t = Activation.dot(dRow, row, count: H) * ge * (1 - ge)
             dba += t
             for o in 0..<H {
                 dwa[o] += t * row[o]
                 let s = sigma[o]
-                dRow[o] = (dRow[o] * ge + t * wa[o]) * s * (1 + z[o] * (1 - s))   // ∂L/∂z₂
+                out[o] = (dRow[o] * ge + t * wa[o]) * s * (1 + z[o] * (1 - s))
             }
         }
         g[offsets.attentionBias] += dba
         // Edge MLP second layer: z₂ = W₂ SiLU(z₁) + b₂.
-        let a1 = ws.edgeB.pointer
+        let a1 = ws.edgeActivation.pointer
         for k in 0..<(E * H) { a1[k] = z1[k] * s1[k] }
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.edge2Weight, H * H),
-                                            dBias: gradients.mutableSlice(offsets.edge2Bias, H), dy: ws.edgeA.readOnly,
-                                            x: ws.edgeB.readOnly, rows: E, inFeatures: H, outFeatures: H)
-        let dz1 = ws.edgeC.pointer
-        Linear.inputGradient(ws.edgeC.buffer, dy: ws.edgeA.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
+                                            dBias: gradients.mutableSlice(offsets.edge2Bias, H), dy: ws.dz2.readOnly,
+                                            x: ws.edgeActivation.readOnly, rows: E, inFeatures: H, outFeatures: H)
+        Linear.inputGradient(ws.dEdgeActivation.buffer, dy: ws.dz2.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: false)
+        let da1 = ws.dEdgeActivation.pointer, dz1 = ws.dz1.pointer
         for k in 0..<(E * H) {
             let s = s1[k]
-            dz1[k] *= s * (1 + z1[k] * (1 - s))
+            dz1[k] = da1[k] * (s * (1 + z1[k] * (1 - s)))
         }
         // Edge MLP first layer (factorised): bias, the r and d² columns, then P and Q.
-        let wr = ws.columnA.pointer, wd = ws.columnB.pointer
+        let wr = ws.radialColumn.pointer, wd = ws.distanceColumn.pointer
         for o in 0..<H {
             wr[o] = w[w1 + o * w1Stride + 2 * H]
             wd[o] = w[w1 + o * w1Stride + 2 * H + 1]
         }
         let db1 = g + offsets.edge1Bias, dd2 = ws.dInputDistances.pointer, d2 = ws.inputDistances.pointer
-        let dP = ws.atomA.pointer, dQ = ws.atomB.pointer
-        ws.atomB.zero()
+        let dP = ws.dReceiverProjection.pointer, dQ = ws.dSenderProjection.pointer
+        ws.dSenderProjection.zero()
         segmentSum(into: dP, from: dz1, batch: batch, width: H)
         // Column sums for b₁, w_r, w_d are gathered contiguously, then written to W₁'s strided columns once.
-        let columnR = ws.columnSumA.pointer, columnD = ws.columnSumB.pointer
+        let columnR = ws.dRadialColumn.pointer, columnD = ws.dDistanceColumn.pointer
         columnR.update(repeating: 0, count: H)
         columnD.update(repeating: 0, count: H)
         for e in 0..<E {
@@ -261,7 +261,7 @@ extension EGNNVectorField {
             g[w1 + o * w1Stride + 2 * H] += columnR[o]
             g[w1 + o * w1Stride + 2 * H + 1] += columnD[o]
         }
-        let dPView = ws.atomA.readOnly, dQView = ws.atomB.readOnly
+        let dPView = ws.dReceiverProjection.readOnly, dQView = ws.dSenderProjection.readOnly
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(w1, H * w1Stride), ldw: w1Stride, dBias: nil,
                                             dy: dPView, x: hView, rows: A, inFeatures: H, outFeatures: H)
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(w1 + H, H * w1Stride - H), ldw: w1Stride, dBias: nil,
