@@ -39,17 +39,4 @@ public enum Activation {
         let s = sigmoid(z)
         return s * (1 + z * (1 - s))
     }
-
-    /// y[k] = SiLU(z[k]) over a buffer.
-    @inlinable
-    public static func silu<T: ActivationScalar>(_ y: UnsafeMutablePointer<T>, _ z: UnsafePointer<T>, count: Int) {
-        for k in 0..<count { y[k] = silu(z[k]) }
-    }
-
-    /// dz[k] = dy[k] · SiLU′(z[k]): backward through y = SiLU(z) (dz may be dy).
-    @inlinable
-    public static func siluBackward<T: ActivationScalar>(_ dz: UnsafeMutablePointer<T>, _ dy: UnsafePointer<T>, _ z: UnsafePointer<T>,
-                                                         count: Int) {
-        for k in 0..<count { dz[k] = dy[k] * siluDerivative(z[k]) }
-    }
 }

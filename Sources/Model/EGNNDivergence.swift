@@ -208,9 +208,7 @@ extension EGNNVectorField {
             tw.inverseNorm.pointer[e] = 1 / norm[e]
             tw.inverseNormPlusOne.pointer[e] = 1 / (norm[e] + 1)
         }
-        // σ(z_n) is not kept by the forward pass: computed here, then turned into SiLU′ in place.
-        Activation.sigmoid(zn, tw.nodeSigma.pointer, count: A * H)
-        Activation.siluSlope(tw.slopeNode.pointer, z: zn, sigma: tw.nodeSigma.pointer, count: A * H)
+        Activation.siluSlope(tw.slopeNode.pointer, z: zn, sigma: ws.sn.pointer + l * A * H, count: A * H)
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
         for o in 0..<H {
             tw.columnR.pointer[o] = w[w1 + o * w1Stride + 2 * H]

@@ -4,9 +4,9 @@
 // Saved per layer l (method.md §4.2 names): h^l (A×H), x^l (A×3), Δ (E×3), r = |Δ|² (E),
 // n = √(r + 1e-8) (E), z₁ = edge pre-activation 1 (E×H), z₂ = edge pre-activation 2 (E×H),
 // g = attention gate (E), z_c = coordinate pre-activation (E×H), s = tanh coordinate weight (E),
-// a = Σ_j m_ij (A×H), z_n = node pre-activation (A×H), and σ of the three edge pre-activations:
-// with σ stored, SiLU(z) = zσ and SiLU′(z) = σ(1 + z(1 − σ)) cost no exponential in backward,
-// which is where the time went (10 exponentials per edge feature per layer otherwise).
+// a = Σ_j m_ij (A×H), z_n = node pre-activation (A×H), and σ of the four pre-activations: with σ
+// stored, SiLU(z) = zσ and SiLU′(z) = σ(1 + z(1 − σ)) cost no exponential in backward or in the
+// divergence, which is where the time went (10 exponentials per edge feature per layer otherwise).
 import Kernels
 
 final class EGNNWorkspace<T: Numeric> {
@@ -25,6 +25,7 @@ final class EGNNWorkspace<T: Numeric> {
     let s1: Buffer<T>, s2: Buffer<T>, sc: Buffer<T>   // σ(z₁), σ(z₂), σ(z_c): SiLU and SiLU′ without exp
     let gate: Buffer<T>, coordWeight: Buffer<T>       // L × E each
     let aggregate: Buffer<T>, zn: Buffer<T>           // L × A × H each
+    let sn: Buffer<T>                                 // L × A × H, σ(z_n)
 
     // Per-layer activations and gradients that are not kept between layers: one buffer per
     // quantity (llm.c's ActivationTensors), overwritten by the next layer. Forward:
@@ -34,7 +35,7 @@ final class EGNNWorkspace<T: Numeric> {
     let distanceColumn: Buffer<T>         // H, w_d: W₁'s column of d²
     let edgeActivation: Buffer<T>         // E × H, a₁ = SiLU(z₁) (recomputed in backward)
     let message: Buffer<T>                // E × H, m = g m₀ (recomputed in backward)
-    let coordActivationRow: Buffer<T>     // H, SiLU(z_c) of one edge
+    let coordLogit: Buffer<T>             // E, c = w_c·SiLU(z_c), s = tanh c
     let nodeActivation: Buffer<T>         // A × H, SiLU(z_n) (recomputed in backward)
     // Backward (d… = ∂L/∂…):
     let dNodeActivation: Buffer<T>        // A × H, ∂L/∂SiLU(z_n)
@@ -43,6 +44,7 @@ final class EGNNWorkspace<T: Numeric> {
     let dMessage: Buffer<T>               // E × H, ∂L/∂m (aggregation and coordinate MLP paths)
     let dDelta: Buffer<T>                 // E × 3, ∂L/∂Δ through the coordinate update
     let dCoordLogit: Buffer<T>            // E, ∂L/∂c of s = tanh(c), c = w_c·SiLU(z_c)
+    let dRadial: Buffer<T>                // E, ∂L/∂r through z₁
     let dzc: Buffer<T>                    // E × H, ∂L/∂z_c
     let message0: Buffer<T>               // E × H, m₀ = SiLU(z₂) (recomputed)
     let dz2: Buffer<T>                    // E × H, ∂L/∂z₂
@@ -85,29 +87,18 @@ final class EGNNWorkspace<T: Numeric> {
         coordWeight = Buffer(count: layers * edges)
         aggregate = Buffer(count: layers * ah)
         zn = Buffer(count: layers * ah)
-        receiverProjection = Buffer(count: ah)
-        senderProjection = Buffer(count: ah)
-        radialColumn = Buffer(count: hidden)
-        distanceColumn = Buffer(count: hidden)
-        edgeActivation = Buffer(count: eh)
-        message = Buffer(count: eh)
-        coordActivationRow = Buffer(count: hidden)
-        nodeActivation = Buffer(count: ah)
-        dNodeActivation = Buffer(count: ah)
-        dzn = Buffer(count: ah)
-        dAggregate = Buffer(count: ah)
-        dMessage = Buffer(count: eh)
+        sn = Buffer(count: layers * ah)
+        // Per layer, by shape: A × H, E × H, E × 3, E, H.
+        (receiverProjection, senderProjection, nodeActivation) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
+        (dNodeActivation, dzn, dAggregate) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
+        (dReceiverProjection, dSenderProjection) = (Buffer(count: ah), Buffer(count: ah))
+        (edgeActivation, message, message0, dMessage) = (Buffer(count: eh), Buffer(count: eh), Buffer(count: eh), Buffer(count: eh))
+        (dzc, dz2, dEdgeActivation, dz1) = (Buffer(count: eh), Buffer(count: eh), Buffer(count: eh), Buffer(count: eh))
         dDelta = Buffer(count: edges * 3)
-        dCoordLogit = Buffer(count: edges)
-        dzc = Buffer(count: eh)
-        message0 = Buffer(count: eh)
-        dz2 = Buffer(count: eh)
-        dEdgeActivation = Buffer(count: eh)
-        dz1 = Buffer(count: eh)
-        dReceiverProjection = Buffer(count: ah)
-        dSenderProjection = Buffer(count: ah)
-        dRadialColumn = Buffer(count: hidden)
-        dDistanceColumn = Buffer(count: hidden)
+        (coordLogit, dCoordLogit, dRadial) = (Buffer(count: edges), Buffer(count: edges), Buffer(count: edges))
+        (radialColumn, distanceColumn) = (Buffer(count: hidden), Buffer(count: hidden))
+        (dRadialColumn, dDistanceColumn) = (Buffer(count: hidden), Buffer(count: hidden))
+        // Carried between layers.
         dh = Buffer(count: ah)
         dx = Buffer(count: atoms * 3)
         dxLayerInput = Buffer(count: atoms * 3)

@@ -65,9 +65,9 @@ final class TangentWorkspace<T: Numeric> {
     // builds them: SiLU′(z₂) ⊙ w_a, SiLU′(z_c), SiLU′(z_c) ⊙ w_c, v_c, SiLU′(z₂) ⊙ v_c.
     let slope1: Buffer<T>, slope2: Buffer<T>, message0: Buffer<T>, gateKernel: Buffer<T>, coordKernel: Buffer<T>
     let gateKernelInput: Buffer<T>, coordSlope: Buffer<T>, coordVectorInput: Buffer<T>, coordVector: Buffer<T>, coordKernelInput: Buffer<T>
-    // Per edge (E): v_c·m₀, 1/n, 1/(n+1). Per atom (A × H): σ(z_n), SiLU′(z_n). W₁'s r and d² columns (H).
+    // Per edge (E): v_c·m₀, 1/n, 1/(n+1). Per atom (A × H): SiLU′(z_n). W₁'s r and d² columns (H).
     let coordMessageProduct: Buffer<T>, inverseNorm: Buffer<T>, inverseNormPlusOne: Buffer<T>
-    let nodeSigma: Buffer<T>, slopeNode: Buffer<T>, columnR: Buffer<T>, columnD: Buffer<T>
+    let slopeNode: Buffer<T>, columnR: Buffer<T>, columnD: Buffer<T>
 
     init(batch: MoleculeBatch, tangents: Int, hidden: Int) {
         self.batch = batch
@@ -100,7 +100,6 @@ final class TangentWorkspace<T: Numeric> {
         coordMessageProduct = Buffer(count: edges)
         inverseNorm = Buffer(count: edges)
         inverseNormPlusOne = Buffer(count: edges)
-        nodeSigma = Buffer(count: atoms * hidden)
         slopeNode = Buffer(count: atoms * hidden)
         columnR = Buffer(count: hidden)
         columnD = Buffer(count: hidden)
