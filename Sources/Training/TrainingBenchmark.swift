@@ -28,9 +28,11 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var couplingSeconds: Double
     public var emaSeconds: Double
     public var clipSeconds: Double
+    /// The C kernels' variant that ran (KernelVariant: portable, avx2, avx512).
+    public var kernels: String = KernelVariant.active.description
 
     enum CodingKeys: String, CodingKey {
-        case atoms, ranks, hidden, layers, steps, coupling
+        case atoms, ranks, hidden, layers, steps, coupling, kernels
         case emaDecay = "ema_decay"
         case gradientClip = "gradient_clip"
         case couplingSeconds = "coupling_seconds"
