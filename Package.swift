@@ -3,7 +3,7 @@
 //
 // Layers, with one-way dependencies (see README "Code layout"):
 //   C bindings (CMPI, CHDF5, CBLAS)  — system libraries with static-inline shims
-//   CKernels (C hot loops, AVX2/FMA chosen at run time), Kernels, Model (the vector field)
+//   CKernels (C hot loops: portable, AVX2/FMA and AVX-512 variants chosen at run time), Kernels, Model
 //   Linalg (BLAS), HDF5 (files), Communication (the only module that talks to MPI)
 //   MDData (the dipeptide trajectory/dataset format, on top of HDF5)
 //   ForceField (pure math: the OpenMM System's energy and forces in double precision)
@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "MDData", dependencies: ["HDF5"]),
         .target(name: "ForceField"),
-        // C for the divergence's hottest loops: AVX2/FMA chosen at run time (no -march needed).
+        // C for the elementwise and per-edge loops: AVX2/FMA or AVX-512 chosen at run time (no -march needed).
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(name: "Kernels", dependencies: ["Linalg", "CKernels"]),
         .target(name: "Model", dependencies: ["Kernels", "Linalg"]),
@@ -65,6 +65,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["HDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "LinalgTests", dependencies: ["Linalg", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport", "tbg"]),
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),

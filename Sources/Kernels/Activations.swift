@@ -39,16 +39,4 @@ public enum Activation {
         let s = sigmoid(z)
         return s * (1 + z * (1 - s))
     }
-
-    /// y[k] = SiLU(z[k]) over a buffer.
-    @inlinable
-    public static func silu<T: ActivationScalar>(_ y: UnsafeMutablePointer<T>, _ z: UnsafePointer<T>, count: Int) {
-        for k in 0..<count { y[k] = silu(z[k]) }
-    }
-
-    /// g[k] ← g[k] · SiLU′(z[k]) (backward through SiLU, in place on the incoming gradient).
-    @inlinable
-    public static func siluBackward<T: ActivationScalar>(_ g: UnsafeMutablePointer<T>, _ z: UnsafePointer<T>, count: Int) {
-        for k in 0..<count { g[k] *= siluDerivative(z[k]) }
-    }
 }

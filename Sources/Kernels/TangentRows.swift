@@ -1,7 +1,7 @@
 // The per-(tangent, edge) row of the forward-mode divergence (Model/EGNNDivergence.swift), fused:
 // building ȧ₁ and reading it back for two dot products in separate passes made these rows the
-// largest cost after the GEMMs. Float goes to CKernels (AVX2/FMA where the CPU has them, chosen at
-// run time); Double (the float64 tests) is plain Swift with the same arithmetic.
+// largest cost after the GEMMs. Float goes to CKernels (CKernels/TangentRowsBody.h, in the variant
+// KernelVariant chose); Double (the float64 tests) is plain Swift with the same arithmetic.
 import CKernels
 
 extension Activation {
@@ -72,51 +72,5 @@ extension Activation {
         m: UnsafePointer<Float>, count: Int
     ) {
         tbg_accumulate_message_tangent_f32(target, g, slope, row, c, m, count)
-    }
-
-    /// SiLU′(z) = σ(z)(1 + z(1 − σ(z))) from z and the stored σ(z), over `count` values (out may be sigma).
-    @inlinable
-    public static func siluSlope<T: ActivationScalar>(_ out: UnsafeMutablePointer<T>, z: UnsafePointer<T>, sigma: UnsafePointer<T>,
-                                                      count: Int) {
-        if T.self == Float.self {
-            let o = UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self)
-            let zf = UnsafeRawPointer(z).assumingMemoryBound(to: Float.self), sf = UnsafeRawPointer(sigma).assumingMemoryBound(to: Float.self)
-            var k = 0
-            while k + 8 <= count {
-                let zv = UnsafeRawPointer(zf + k).loadUnaligned(as: SIMD8<Float>.self)
-                let sv = UnsafeRawPointer(sf + k).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(o + k).storeBytes(of: sv * (1 + zv * (1 - sv)), as: SIMD8<Float>.self)
-                k += 8
-            }
-            while k < count {
-                o[k] = sf[k] * (1 + zf[k] * (1 - sf[k]))
-                k += 1
-            }
-            return
-        }
-        for k in 0..<count { out[k] = sigma[k] * (1 + z[k] * (1 - sigma[k])) }
-    }
-
-    /// out[k] = a[k] · b[k] (out may be a).
-    @inlinable
-    public static func multiply<T: ActivationScalar>(_ out: UnsafeMutablePointer<T>, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
-                                                     count: Int) {
-        if T.self == Float.self {
-            let o = UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self)
-            let af = UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), bf = UnsafeRawPointer(b).assumingMemoryBound(to: Float.self)
-            var k = 0
-            while k + 8 <= count {
-                let value = UnsafeRawPointer(af + k).loadUnaligned(as: SIMD8<Float>.self)
-                    * UnsafeRawPointer(bf + k).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(o + k).storeBytes(of: value, as: SIMD8<Float>.self)
-                k += 8
-            }
-            while k < count {
-                o[k] = af[k] * bf[k]
-                k += 1
-            }
-            return
-        }
-        for k in 0..<count { out[k] = a[k] * b[k] }
     }
 }

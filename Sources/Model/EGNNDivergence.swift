@@ -110,10 +110,10 @@ extension EGNNVectorField {
             tangentRows(l, pairs: pairs, chunk: chunk, batch: batch, ws: ws, tw: tw)
             if !last {   // ḣ^L does not reach v
                 // ṁ = g SiLU′(z₂) ⊙ W₂ȧ₁ + ġ m₀, summed into ȧ_i.
-                Linear.forward(tw.edgeB.mutableSlice(0, chunk.count * H), tw.edgeA.slice(0, chunk.count * H),
+                Linear.forward(tw.z2DotChunk.mutableSlice(0, chunk.count * H), tw.a1DotChunk.slice(0, chunk.count * H),
                                weight: parameters.slice(offsets.edge2Weight, H * H), bias: nil,
                                rows: chunk.count, inFeatures: H, outFeatures: H)
-                let z2Dot = tw.edgeB.pointer, slope2 = tw.slope2.pointer, m0 = tw.message0.pointer, gateDot = tw.gateDot.pointer
+                let z2Dot = tw.z2DotChunk.pointer, slope2 = tw.slope2.pointer, m0 = tw.message0.pointer, gateDot = tw.gateDot.pointer
                 for p in chunk {
                     let tau = Int(pairs.tangent[p]), e = Int(pairs.edge[p])
                     let target = aggDot + (tau * A + Int(receivers[e])) * H
@@ -129,18 +129,18 @@ extension EGNNVectorField {
         // ż_n = W₃ₐḣ + W₃ᵦȧ (ḣ = 0 in layer 0), then ḣ += W₄(SiLU′(z_n) ⊙ ż_n).
         let node1 = offsets.node1Weight
         if !first {
-            Linear.forward(tw.qDot.buffer, hDotView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H, bias: nil,
+            Linear.forward(tw.znDot.buffer, hDotView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H, bias: nil,
                            rows: rowsA, inFeatures: H, outFeatures: H)
         }
-        Linear.forward(tw.qDot.buffer, tw.aggregateDot.readOnly, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H, bias: nil,
+        Linear.forward(tw.znDot.buffer, tw.aggregateDot.readOnly, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H, bias: nil,
                        rows: rowsA, inFeatures: H, outFeatures: H, accumulate: !first)
-        let znDot = tw.qDot.pointer, slopeN = tw.slopeNode.pointer
-        for tau in 0..<tangents { Activation.multiply(znDot + tau * A * H, znDot + tau * A * H, slopeN, count: A * H) }
-        Linear.forward(tw.hDot.buffer, tw.qDot.readOnly, weight: parameters.slice(offsets.node2Weight, H * H), bias: nil,
+        let znDot = tw.znDot.pointer, nodeActivationDot = tw.nodeActivationDot.pointer, slopeN = tw.slopeNode.pointer
+        for tau in 0..<tangents { Activation.multiply(nodeActivationDot + tau * A * H, znDot + tau * A * H, slopeN, count: A * H) }
+        Linear.forward(tw.hDot.buffer, tw.nodeActivationDot.readOnly, weight: parameters.slice(offsets.node2Weight, H * H), bias: nil,
                        rows: rowsA, inFeatures: H, outFeatures: H, accumulate: true)
     }
 
-    /// The pairs `chunk` of layer `l`: ȧ₁ rows into tw.edgeA (chunk-relative), ġ into tw.gateDot,
+    /// The pairs `chunk` of layer `l`: ȧ₁ rows into tw.a1DotChunk (chunk-relative), ġ into tw.gateDot,
     /// and ρ Σ_j (u̇ s + u ṡ) added to tw.xDotNext.
     private func tangentRows(_ l: Int, pairs: TangentPairs, chunk: Range<Int>, batch: MoleculeBatch,
                              ws: EGNNWorkspace<T>, tw: TangentWorkspace<T>) {
@@ -152,7 +152,7 @@ extension EGNNVectorField {
         let inverseNorm = tw.inverseNorm.pointer, inverseNormPlusOne = tw.inverseNormPlusOne.pointer
         let gate = ws.gate.pointer + l * E, coordWeight = ws.coordWeight.pointer + l * E
         let xDot = tw.xDot.pointer, xNext = tw.xDotNext.pointer, d2Dot = tw.d2Dot.pointer
-        let pDot = tw.pDot.pointer, qDot = tw.qDot.pointer, a1Dot = tw.edgeA.pointer, gateDot = tw.gateDot.pointer
+        let pDot = tw.pDot.pointer, qDot = tw.qDot.pointer, a1Dot = tw.a1DotChunk.pointer, gateDot = tw.gateDot.pointer
         let slope1 = tw.slope1.pointer, wr = tw.columnR.pointer, wd = tw.columnD.pointer
         let gateKernel = tw.gateKernel.pointer, coordMessageProduct = tw.coordMessageProduct.pointer, coordKernel = tw.coordKernel.pointer
         for p in chunk {
@@ -193,39 +193,37 @@ extension EGNNVectorField {
         let zn = ws.zn.pointer + l * A * H
         let slope1 = tw.slope1.pointer, slope2 = tw.slope2.pointer, m0 = tw.message0.pointer
         let wa = w + offsets.attentionWeight, wc = w + offsets.coord2Weight
-        let gateInput = tw.edgeScratchA.pointer, coordInput = tw.edgeScratchB.pointer
+        let gateInput = tw.gateKernelInput.pointer, coordSlope = tw.coordSlope.pointer, coordInput = tw.coordVectorInput.pointer
         let rows = E * H
         Activation.siluSlope(slope1, z: z1, sigma: s1, count: rows)
         Activation.siluSlope(slope2, z: z2, sigma: s2, count: rows)
-        Activation.siluSlope(coordInput, z: zc, sigma: sc, count: rows)
+        Activation.siluSlope(coordSlope, z: zc, sigma: sc, count: rows)
         Activation.multiply(m0, z2, s2, count: rows)
         for e in 0..<E {
             Activation.multiply(gateInput + e * H, slope2 + e * H, wa, count: H)
-            Activation.multiply(coordInput + e * H, coordInput + e * H, wc, count: H)
+            Activation.multiply(coordInput + e * H, coordSlope + e * H, wc, count: H)
         }
         let norm = ws.norm.pointer + l * E
         for e in 0..<E {
             tw.inverseNorm.pointer[e] = 1 / norm[e]
             tw.inverseNormPlusOne.pointer[e] = 1 / (norm[e] + 1)
         }
-        // σ(z_n) is not kept by the forward pass: computed here, then turned into SiLU′ in place.
-        Activation.sigmoid(zn, tw.slopeNode.pointer, count: A * H)
-        Activation.siluSlope(tw.slopeNode.pointer, z: zn, sigma: tw.slopeNode.pointer, count: A * H)
+        Activation.siluSlope(tw.slopeNode.pointer, z: zn, sigma: ws.sn.pointer + l * A * H, count: A * H)
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
         for o in 0..<H {
             tw.columnR.pointer[o] = w[w1 + o * w1Stride + 2 * H]
             tw.columnD.pointer[o] = w[w1 + o * w1Stride + 2 * H + 1]
         }
         // k_a = (SiLU′(z₂) ⊙ w_a) W₂ and v_c = (SiLU′(z_c) ⊙ w_c) W_c, row-wise (y = x W).
-        Linear.inputGradient(tw.gateKernel.buffer, dy: tw.edgeScratchA.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
+        Linear.inputGradient(tw.gateKernel.buffer, dy: tw.gateKernelInput.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: false)
-        Linear.inputGradient(tw.edgeScratchA.buffer, dy: tw.edgeScratchB.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H),
+        Linear.inputGradient(tw.coordVector.buffer, dy: tw.coordVectorInput.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: false)
-        let coordMessageProduct = tw.coordMessageProduct.pointer, vc = tw.edgeScratchA.pointer
+        let coordMessageProduct = tw.coordMessageProduct.pointer, vc = tw.coordVector.pointer
         for e in 0..<E { coordMessageProduct[e] = Activation.dot(vc + e * H, m0 + e * H, count: H) }
         // k_c = (SiLU′(z₂) ⊙ v_c) W₂.
-        Activation.multiply(coordInput, slope2, vc, count: rows)
-        Linear.inputGradient(tw.coordKernel.buffer, dy: tw.edgeScratchB.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
+        Activation.multiply(tw.coordKernelInput.pointer, slope2, vc, count: rows)
+        Linear.inputGradient(tw.coordKernel.buffer, dy: tw.coordKernelInput.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: false)
     }
 }

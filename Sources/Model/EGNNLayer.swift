@@ -41,53 +41,42 @@ extension EGNNVectorField {
             norm[e] = (r + T(1e-8)).squareRoot()
         }
         // Edge MLP, first layer, factorised: P and Q per atom, then one fused pass over edges.
-        let p = ws.atomA.pointer, q = ws.atomB.pointer
+        let p = ws.receiverProjection.pointer, q = ws.senderProjection.pointer
         let hView = UnsafeBufferPointer(start: hIn, count: A * H)
-        Linear.forward(ws.atomA.buffer, hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride, bias: nil,
+        Linear.forward(ws.receiverProjection.buffer, hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride, bias: nil,
                        rows: A, inFeatures: H, outFeatures: H)
-        Linear.forward(ws.atomB.buffer, hView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
+        Linear.forward(ws.senderProjection.buffer, hView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
                        rows: A, inFeatures: H, outFeatures: H)
-        let wr = ws.columnA.pointer, wd = ws.columnB.pointer, b1 = w + offsets.edge1Bias
+        let wr = ws.radialColumn.pointer, wd = ws.distanceColumn.pointer, b1 = w + offsets.edge1Bias
         for o in 0..<H {
             wr[o] = w[w1 + o * w1Stride + 2 * H]
             wd[o] = w[w1 + o * w1Stride + 2 * H + 1]
         }
-        let d2 = ws.inputDistances.pointer, a1 = ws.edgeA.pointer
+        let d2 = ws.inputDistances.pointer
         let s1 = ws.s1.pointer + l * E * H, s2 = ws.s2.pointer + l * E * H, sc = ws.sc.pointer + l * E * H
-        for e in 0..<E {
-            let pi = p + Int(receivers[e]) * H, qj = q + Int(senders[e]) * H
-            let r = radial[e], dd = d2[e]
-            let z = z1 + e * H, a = a1 + e * H, sigma = s1 + e * H
-            for o in 0..<H { z[o] = pi[o] + qj[o] + r * wr[o] + dd * wd[o] + b1[o] }
-            Activation.sigmoid(z, sigma, count: H)
-            for o in 0..<H { a[o] = z[o] * sigma[o] }
+        receivers.withUnsafeBufferPointer { receiverList in
+            senders.withUnsafeBufferPointer { senderList in
+                EdgeLayerKernels.edgeInput(z: z1, sigma: s1, act: ws.edgeActivation.pointer, p: p, q: q,
+                                           receivers: receiverList.baseAddress!, senders: senderList.baseAddress!,
+                                           radial: radial, d2: d2, wr: wr, wd: wd, bias: b1, edges: E, hidden: H)
+            }
         }
         // Edge MLP, second layer, and the attention gate.
-        Linear.forward(UnsafeMutableBufferPointer(start: z2, count: E * H), ws.edgeA.readOnly,
+        Linear.forward(UnsafeMutableBufferPointer(start: z2, count: E * H), ws.edgeActivation.readOnly,
                        weight: parameters.slice(offsets.edge2Weight, H * H), bias: parameters.slice(offsets.edge2Bias, H),
                        rows: E, inFeatures: H, outFeatures: H)
-        let m = ws.edgeB.pointer, wa = w + offsets.attentionWeight, ba = w[offsets.attentionBias]
-        Activation.sigmoid(z2, s2, count: E * H)
-        for e in 0..<E {
-            let z = z2 + e * H, message = m + e * H, sigma = s2 + e * H
-            for o in 0..<H { message[o] = z[o] * sigma[o] }
-            let g = Activation.sigmoid(ba + Activation.dot(message, wa, count: H))
-            gate[e] = g
-            for o in 0..<H { message[o] *= g }
-        }
+        let m = ws.message.pointer
+        EdgeLayerKernels.message(sigma: s2, gate: gate, m: m, z: z2, wa: w + offsets.attentionWeight, ba: w[offsets.attentionBias],
+                                 edges: E, hidden: H)
         // Coordinate MLP and update: x_i += ρ Σ_j u_ij s_ij (pre-update x, plain sum).
-        Linear.forward(UnsafeMutableBufferPointer(start: zc, count: E * H), ws.edgeB.readOnly,
+        Linear.forward(UnsafeMutableBufferPointer(start: zc, count: E * H), ws.message.readOnly,
                        weight: parameters.slice(offsets.coord1Weight, H * H), bias: parameters.slice(offsets.coord1Bias, H),
                        rows: E, inFeatures: H, outFeatures: H)
-        let wc = w + offsets.coord2Weight
+        let coordLogit = ws.coordLogit.pointer
+        EdgeLayerKernels.coordLogit(sigma: sc, logit: coordLogit, z: zc, wc: w + offsets.coord2Weight, edges: E, hidden: H)
         xOut.update(from: xIn, count: A * 3)
-        Activation.sigmoid(zc, sc, count: E * H)
-        let activated = ws.columnSumA.pointer
         for e in 0..<E {
-            let z = zc + e * H, sigma = sc + e * H
-            for o in 0..<H { activated[o] = z[o] * sigma[o] }
-            let c = Activation.dot(activated, wc, count: H)
-            let s = T.hyperbolicTangent(c)
+            let s = T.hyperbolicTangent(coordLogit[e])
             coordWeight[e] = s
             let i = Int(receivers[e])
             let scale = rho * s / (norm[e] + 1)
@@ -103,10 +92,9 @@ extension EGNNVectorField {
         Linear.forward(UnsafeMutableBufferPointer(start: zn, count: A * H), aggView,
                        weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H, bias: nil,
                        rows: A, inFeatures: H, outFeatures: H, accumulate: true)
-        let an = ws.atomA.pointer
-        Activation.silu(an, zn, count: A * H)
+        Activation.sigmoidSilu(sigma: ws.sn.pointer + l * A * H, y: ws.nodeActivation.pointer, z: zn, count: A * H)
         hOut.update(from: hIn, count: A * H)
-        Linear.forward(UnsafeMutableBufferPointer(start: hOut, count: A * H), ws.atomA.readOnly,
+        Linear.forward(UnsafeMutableBufferPointer(start: hOut, count: A * H), ws.nodeActivation.readOnly,
                        weight: parameters.slice(offsets.node2Weight, H * H), bias: parameters.slice(offsets.node2Bias, H),
                        rows: A, inFeatures: H, outFeatures: H, accumulate: true)
     }
@@ -123,6 +111,7 @@ extension EGNNVectorField {
         let gate = ws.gate.pointer + l * E, coordWeight = ws.coordWeight.pointer + l * E
         let aggregate = ws.aggregate.pointer + l * A * H, zn = ws.zn.pointer + l * A * H
         let s1 = ws.s1.pointer + l * E * H, s2 = ws.s2.pointer + l * E * H, sc = ws.sc.pointer + l * E * H
+        let sn = ws.sn.pointer + l * A * H
         let receivers = batch.receivers, senders = batch.senders
         let rho = T(config.coordinateScale)
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2, node1 = offsets.node1Weight
@@ -130,16 +119,14 @@ extension EGNNVectorField {
         let dhView = ws.dh.readOnly
 
         // Node update h' = h + W₄ SiLU(z_n) + b₄.
-        let an = ws.atomB.pointer
-        Activation.silu(an, zn, count: A * H)
+        Activation.multiply(ws.nodeActivation.pointer, zn, sn, count: A * H)
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.node2Weight, H * H),
                                             dBias: gradients.mutableSlice(offsets.node2Bias, H), dy: dhView,
-                                            x: ws.atomB.readOnly, rows: A, inFeatures: H, outFeatures: H)
-        let dzn = ws.atomA.pointer
-        Linear.inputGradient(ws.atomA.buffer, dy: dhView, weight: parameters.slice(offsets.node2Weight, H * H),
+                                            x: ws.nodeActivation.readOnly, rows: A, inFeatures: H, outFeatures: H)
+        Linear.inputGradient(ws.dNodeActivation.buffer, dy: dhView, weight: parameters.slice(offsets.node2Weight, H * H),
                              rows: A, inFeatures: H, outFeatures: H, accumulate: false)
-        Activation.siluBackward(dzn, zn, count: A * H)
-        let dznView = ws.atomA.readOnly
+        Activation.siluBackward(ws.dzn.pointer, ws.dNodeActivation.pointer, z: zn, sigma: sn, count: A * H)
+        let dznView = ws.dzn.readOnly
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(node1, H * 2 * H), ldw: 2 * H,
                                             dBias: gradients.mutableSlice(offsets.node1Bias, H), dy: dznView, x: hView,
                                             rows: A, inFeatures: H, outFeatures: H)
@@ -148,17 +135,17 @@ extension EGNNVectorField {
                                             rows: A, inFeatures: H, outFeatures: H)
         Linear.inputGradient(ws.dh.buffer, dy: dznView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H,
                              rows: A, inFeatures: H, outFeatures: H, accumulate: true)
-        let dAggregate = ws.atomB.pointer
-        Linear.inputGradient(ws.atomB.buffer, dy: dznView, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H,
+        let dAggregate = ws.dAggregate.pointer
+        Linear.inputGradient(ws.dAggregate.buffer, dy: dznView, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H,
                              rows: A, inFeatures: H, outFeatures: H, accumulate: false)
         // ∂L/∂m from the aggregation: broadcast of ∂L/∂a_i to the receiver's edges.
-        let dm = ws.edgeA.pointer
+        let dm = ws.dMessage.pointer
         for e in 0..<E { (dm + e * H).update(from: dAggregate + Int(receivers[e]) * H, count: H) }
 
         // Coordinate update x' = x + ρ Σ u s.
-        let dxOut = ws.dx.pointer, dxIn = ws.dxNext.pointer
+        let dxOut = ws.dx.pointer, dxIn = ws.dxLayerInput.pointer
         dxIn.update(from: dxOut, count: A * 3)
-        let dDelta = ws.edgeVector.pointer, dc = ws.edgeScalar.pointer
+        let dDelta = ws.dDelta.pointer, dc = ws.dCoordLogit.pointer
         for e in 0..<E {
             let i = Int(receivers[e])
             let n = norm[e], s = coordWeight[e]
@@ -175,82 +162,49 @@ extension EGNNVectorField {
             for axis in 0..<3 { dDelta[3 * e + axis] = a * dxOut[3 * i + axis] - b * delta[3 * e + axis] }
         }
         // Coordinate MLP s = tanh(w_c · SiLU(z_c)).
-        let wc = w + offsets.coord2Weight, dwc = g + offsets.coord2Weight
-        let dzc = ws.edgeC.pointer
-        for e in 0..<E {
-            let c = dc[e], out = dzc + e * H, z = zc + e * H, sigma = sc + e * H
-            for o in 0..<H {
-                let s = sigma[o], zo = z[o]
-                dwc[o] += c * zo * s
-                out[o] = c * wc[o] * s * (1 + zo * (1 - s))
-            }
-        }
-        // m = g SiLU(z₂) for ∂W_c, then ∂m += ∂z_c W_c.
-        let m = ws.edgeB.pointer
-        for e in 0..<E {
-            let z = z2 + e * H, row = m + e * H, ge = gate[e], sigma = s2 + e * H
-            for o in 0..<H { row[o] = ge * z[o] * sigma[o] }
-        }
+        EdgeLayerKernels.coordBackward(dz: ws.dzc.pointer, dwc: g + offsets.coord2Weight, dlogit: dc, z: zc, sigma: sc,
+                                       wc: w + offsets.coord2Weight, edges: E, hidden: H)
+        // m₀ = SiLU(z₂) and m = g m₀ for ∂W_c, then ∂m += ∂z_c W_c.
+        EdgeLayerKernels.gatedSilu(m0: ws.message0.pointer, m: ws.message.pointer, z: z2, sigma: s2, gate: gate, edges: E, hidden: H)
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.coord1Weight, H * H),
-                                            dBias: gradients.mutableSlice(offsets.coord1Bias, H), dy: ws.edgeC.readOnly,
-                                            x: ws.edgeB.readOnly, rows: E, inFeatures: H, outFeatures: H)
-        Linear.inputGradient(ws.edgeA.buffer, dy: ws.edgeC.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H),
+                                            dBias: gradients.mutableSlice(offsets.coord1Bias, H), dy: ws.dzc.readOnly,
+                                            x: ws.message.readOnly, rows: E, inFeatures: H, outFeatures: H)
+        Linear.inputGradient(ws.dMessage.buffer, dy: ws.dzc.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: true)
         // Attention gate m = g m₀, g = σ(w_a·m₀ + b_a); then m₀ = SiLU(z₂).
-        let wa = w + offsets.attentionWeight, dwa = g + offsets.attentionWeight
-        var dba = T.zero
-        for e in 0..<E {
-            let z = z2 + e * H, row = m + e * H, dRow = dm + e * H, ge = gate[e], sigma = s2 + e * H
-            for o in 0..<H { row[o] = z[o] * sigma[o] }    // m₀
-            let t = Activation.dot(dRow, row, count: H) * ge * (1 - ge)
-            dba += t
-            for o in 0..<H {
-                dwa[o] += t * row[o]
-                let s = sigma[o]
-                dRow[o] = (dRow[o] * ge + t * wa[o]) * s * (1 + z[o] * (1 - s))   // ∂L/∂z₂
-            }
-        }
-        g[offsets.attentionBias] += dba
+        EdgeLayerKernels.gateBackward(dz: ws.dz2.pointer, dwa: g + offsets.attentionWeight, dba: &g[offsets.attentionBias], dm: dm,
+                                      m0: ws.message0.pointer, z: z2, sigma: s2, gate: gate, wa: w + offsets.attentionWeight,
+                                      edges: E, hidden: H)
         // Edge MLP second layer: z₂ = W₂ SiLU(z₁) + b₂.
-        let a1 = ws.edgeB.pointer
-        for k in 0..<(E * H) { a1[k] = z1[k] * s1[k] }
+        Activation.multiply(ws.edgeActivation.pointer, z1, s1, count: E * H)
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.edge2Weight, H * H),
-                                            dBias: gradients.mutableSlice(offsets.edge2Bias, H), dy: ws.edgeA.readOnly,
-                                            x: ws.edgeB.readOnly, rows: E, inFeatures: H, outFeatures: H)
-        let dz1 = ws.edgeC.pointer
-        Linear.inputGradient(ws.edgeC.buffer, dy: ws.edgeA.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
+                                            dBias: gradients.mutableSlice(offsets.edge2Bias, H), dy: ws.dz2.readOnly,
+                                            x: ws.edgeActivation.readOnly, rows: E, inFeatures: H, outFeatures: H)
+        Linear.inputGradient(ws.dEdgeActivation.buffer, dy: ws.dz2.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: false)
-        for k in 0..<(E * H) {
-            let s = s1[k]
-            dz1[k] *= s * (1 + z1[k] * (1 - s))
-        }
+        let dz1 = ws.dz1.pointer
+        Activation.siluBackward(dz1, ws.dEdgeActivation.pointer, z: z1, sigma: s1, count: E * H)
         // Edge MLP first layer (factorised): bias, the r and d² columns, then P and Q.
-        let wr = ws.columnA.pointer, wd = ws.columnB.pointer
+        let wr = ws.radialColumn.pointer, wd = ws.distanceColumn.pointer
         for o in 0..<H {
             wr[o] = w[w1 + o * w1Stride + 2 * H]
             wd[o] = w[w1 + o * w1Stride + 2 * H + 1]
         }
-        let db1 = g + offsets.edge1Bias, dd2 = ws.dInputDistances.pointer, d2 = ws.inputDistances.pointer
-        let dP = ws.atomA.pointer, dQ = ws.atomB.pointer
-        ws.atomB.zero()
-        segmentSum(into: dP, from: dz1, batch: batch, width: H)
+        ws.dSenderProjection.zero()
+        segmentSum(into: ws.dReceiverProjection.pointer, from: dz1, batch: batch, width: H)
         // Column sums for b₁, w_r, w_d are gathered contiguously, then written to W₁'s strided columns once.
-        let columnR = ws.columnSumA.pointer, columnD = ws.columnSumB.pointer
+        let columnR = ws.dRadialColumn.pointer, columnD = ws.dDistanceColumn.pointer
         columnR.update(repeating: 0, count: H)
         columnD.update(repeating: 0, count: H)
+        let dRadial = ws.dRadial.pointer
+        senders.withUnsafeBufferPointer { senderList in
+            EdgeLayerKernels.edgeInputBackward(dq: ws.dSenderProjection.pointer, db: g + offsets.edge1Bias, dwr: columnR, dwd: columnD,
+                                               dr: dRadial, dd2: ws.dInputDistances.pointer, dz: dz1, senders: senderList.baseAddress!,
+                                               radial: radial, d2: ws.inputDistances.pointer, wr: wr, wd: wd, edges: E, hidden: H)
+        }
         for e in 0..<E {
-            let row = dz1 + e * H, r = radial[e], dd = d2[e], qj = dQ + Int(senders[e]) * H
-            for o in 0..<H {
-                let v = row[o]
-                db1[o] += v
-                columnR[o] += v * r
-                columnD[o] += v * dd
-                qj[o] += v
-            }
-            let dr = Activation.dot(row, wr, count: H), dDistance = Activation.dot(row, wd, count: H)
-            dd2[e] += dDistance
             // r = |Δ|²: ∂Δ += 2 ∂r Δ; then Δ = x_i − x_j.
-            let i = Int(receivers[e]), j = Int(senders[e])
+            let i = Int(receivers[e]), j = Int(senders[e]), dr = dRadial[e]
             for axis in 0..<3 {
                 let total = dDelta[3 * e + axis] + 2 * dr * delta[3 * e + axis]
                 dxIn[3 * i + axis] += total
@@ -261,7 +215,7 @@ extension EGNNVectorField {
             g[w1 + o * w1Stride + 2 * H] += columnR[o]
             g[w1 + o * w1Stride + 2 * H + 1] += columnD[o]
         }
-        let dPView = ws.atomA.readOnly, dQView = ws.atomB.readOnly
+        let dPView = ws.dReceiverProjection.readOnly, dQView = ws.dSenderProjection.readOnly
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(w1, H * w1Stride), ldw: w1Stride, dBias: nil,
                                             dy: dPView, x: hView, rows: A, inFeatures: H, outFeatures: H)
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(w1 + H, H * w1Stride - H), ldw: w1Stride, dBias: nil,

@@ -1,12 +1,12 @@
-// Activations saved by the forward pass for the backward pass, and scratch, for one batch shape.
+// Activations saved by the forward pass for the backward pass, and per-layer buffers, for one batch shape.
 // Sized once per (atoms A, edges E) and reused while the batch fits: no allocation per step.
 //
 // Saved per layer l (method.md §4.2 names): h^l (A×H), x^l (A×3), Δ (E×3), r = |Δ|² (E),
 // n = √(r + 1e-8) (E), z₁ = edge pre-activation 1 (E×H), z₂ = edge pre-activation 2 (E×H),
 // g = attention gate (E), z_c = coordinate pre-activation (E×H), s = tanh coordinate weight (E),
-// a = Σ_j m_ij (A×H), z_n = node pre-activation (A×H), and σ of the three edge pre-activations:
-// with σ stored, SiLU(z) = zσ and SiLU′(z) = σ(1 + z(1 − σ)) cost no exponential in backward,
-// which is where the time went (10 exponentials per edge feature per layer otherwise).
+// a = Σ_j m_ij (A×H), z_n = node pre-activation (A×H), and σ of the four pre-activations: with σ
+// stored, SiLU(z) = zσ and SiLU′(z) = σ(1 + z(1 − σ)) cost no exponential in backward or in the
+// divergence, which is where the time went (10 exponentials per edge feature per layer otherwise).
 import Kernels
 
 final class EGNNWorkspace<T: Numeric> {
@@ -25,17 +25,39 @@ final class EGNNWorkspace<T: Numeric> {
     let s1: Buffer<T>, s2: Buffer<T>, sc: Buffer<T>   // σ(z₁), σ(z₂), σ(z_c): SiLU and SiLU′ without exp
     let gate: Buffer<T>, coordWeight: Buffer<T>       // L × E each
     let aggregate: Buffer<T>, zn: Buffer<T>           // L × A × H each
+    let sn: Buffer<T>                                 // L × A × H, σ(z_n)
 
-    // Scratch shared by all layers.
-    let edgeA: Buffer<T>, edgeB: Buffer<T>, edgeC: Buffer<T>   // E × H
-    let atomA: Buffer<T>, atomB: Buffer<T>                     // A × H
-    let edgeScalar: Buffer<T>                                  // E
-    let edgeVector: Buffer<T>                                  // E × 3
-    let columnA: Buffer<T>, columnB: Buffer<T>                 // H (W₁'s r and d² columns)
-    let columnSumA: Buffer<T>, columnSumB: Buffer<T>           // H (their gradients, accumulated)
-    // Backward state.
-    let dh: Buffer<T>                 // A × H
-    let dx: Buffer<T>, dxNext: Buffer<T>   // A × 3
+    // Per-layer activations and gradients that are not kept between layers: one buffer per
+    // quantity (llm.c's ActivationTensors), overwritten by the next layer. Forward:
+    let receiverProjection: Buffer<T>     // A × H, P = h W₁ₐᵀ (W₁'s receiver block)
+    let senderProjection: Buffer<T>       // A × H, Q = h W₁ᵦᵀ (W₁'s sender block)
+    let radialColumn: Buffer<T>           // H, w_r: W₁'s column of r
+    let distanceColumn: Buffer<T>         // H, w_d: W₁'s column of d²
+    let edgeActivation: Buffer<T>         // E × H, a₁ = SiLU(z₁) (recomputed in backward)
+    let message: Buffer<T>                // E × H, m = g m₀ (recomputed in backward)
+    let coordLogit: Buffer<T>             // E, c = w_c·SiLU(z_c), s = tanh c
+    let nodeActivation: Buffer<T>         // A × H, SiLU(z_n) (recomputed in backward)
+    // Backward (d… = ∂L/∂…):
+    let dNodeActivation: Buffer<T>        // A × H, ∂L/∂SiLU(z_n)
+    let dzn: Buffer<T>                    // A × H, ∂L/∂z_n
+    let dAggregate: Buffer<T>             // A × H, ∂L/∂a
+    let dMessage: Buffer<T>               // E × H, ∂L/∂m (aggregation and coordinate MLP paths)
+    let dDelta: Buffer<T>                 // E × 3, ∂L/∂Δ through the coordinate update
+    let dCoordLogit: Buffer<T>            // E, ∂L/∂c of s = tanh(c), c = w_c·SiLU(z_c)
+    let dRadial: Buffer<T>                // E, ∂L/∂r through z₁
+    let dzc: Buffer<T>                    // E × H, ∂L/∂z_c
+    let message0: Buffer<T>               // E × H, m₀ = SiLU(z₂) (recomputed)
+    let dz2: Buffer<T>                    // E × H, ∂L/∂z₂
+    let dEdgeActivation: Buffer<T>        // E × H, ∂L/∂a₁
+    let dz1: Buffer<T>                    // E × H, ∂L/∂z₁
+    let dReceiverProjection: Buffer<T>    // A × H, ∂L/∂P
+    let dSenderProjection: Buffer<T>      // A × H, ∂L/∂Q
+    let dRadialColumn: Buffer<T>          // H, ∂L/∂w_r of this layer, summed over edges
+    let dDistanceColumn: Buffer<T>        // H, ∂L/∂w_d of this layer, summed over edges
+    // Backward state carried from layer to layer.
+    let dh: Buffer<T>                 // A × H, ∂L/∂h: ∂L/∂h^{l+1} on entry to layer l, ∂L/∂h^l on exit (residual, in place)
+    let dx: Buffer<T>                 // A × 3, ∂L/∂x^{l+1} on entry to layer l, ∂L/∂x^l on exit
+    let dxLayerInput: Buffer<T>       // A × 3, ∂L/∂x^l while layer l's backward builds it
     let projectedGradient: Buffer<T>       // A × 3, P ∂L/∂v for the direct path of v = x^L − x⁰
     let dInputDistances: Buffer<T>    // E
 
@@ -65,20 +87,21 @@ final class EGNNWorkspace<T: Numeric> {
         coordWeight = Buffer(count: layers * edges)
         aggregate = Buffer(count: layers * ah)
         zn = Buffer(count: layers * ah)
-        edgeA = Buffer(count: eh)
-        edgeB = Buffer(count: eh)
-        edgeC = Buffer(count: eh)
-        atomA = Buffer(count: ah)
-        atomB = Buffer(count: ah)
-        edgeScalar = Buffer(count: edges)
-        edgeVector = Buffer(count: edges * 3)
-        columnA = Buffer(count: hidden)
-        columnB = Buffer(count: hidden)
-        columnSumA = Buffer(count: hidden)
-        columnSumB = Buffer(count: hidden)
+        sn = Buffer(count: layers * ah)
+        // Per layer, by shape: A × H, E × H, E × 3, E, H.
+        (receiverProjection, senderProjection, nodeActivation) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
+        (dNodeActivation, dzn, dAggregate) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
+        (dReceiverProjection, dSenderProjection) = (Buffer(count: ah), Buffer(count: ah))
+        (edgeActivation, message, message0, dMessage) = (Buffer(count: eh), Buffer(count: eh), Buffer(count: eh), Buffer(count: eh))
+        (dzc, dz2, dEdgeActivation, dz1) = (Buffer(count: eh), Buffer(count: eh), Buffer(count: eh), Buffer(count: eh))
+        dDelta = Buffer(count: edges * 3)
+        (coordLogit, dCoordLogit, dRadial) = (Buffer(count: edges), Buffer(count: edges), Buffer(count: edges))
+        (radialColumn, distanceColumn) = (Buffer(count: hidden), Buffer(count: hidden))
+        (dRadialColumn, dDistanceColumn) = (Buffer(count: hidden), Buffer(count: hidden))
+        // Carried between layers.
         dh = Buffer(count: ah)
         dx = Buffer(count: atoms * 3)
-        dxNext = Buffer(count: atoms * 3)
+        dxLayerInput = Buffer(count: atoms * 3)
         projectedGradient = Buffer(count: atoms * 3)
         dInputDistances = Buffer(count: edges)
     }

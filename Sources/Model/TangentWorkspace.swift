@@ -55,15 +55,19 @@ final class TangentWorkspace<T: Numeric> {
     let batch: MoleculeBatch
     let tangents: Int
     let allPairs: TangentPairs, touchingPairs: TangentPairs
-    // Per tangent: ẋ, its next-layer value, ḣ (T·A × 3, T·A × 3, T·A × H); Ṗ, Q̇/ż_n, ȧ (T·A × H).
-    let xDot: Buffer<T>, xDotNext: Buffer<T>, hDot: Buffer<T>, pDot: Buffer<T>, qDot: Buffer<T>, aggregateDot: Buffer<T>
-    // ḋ² per tangent and edge (T·E); ġ, ȧ₁ and ż₂ per pair of a chunk (chunk, chunk × H).
-    let d2Dot: Buffer<T>, gateDot: Buffer<T>, edgeA: Buffer<T>, edgeB: Buffer<T>
-    // Per edge, shared by all tangents (E × H): SiLU′(z₁), SiLU′(z₂), m₀, k_a, k_c, and scratch;
-    // v_c·m₀, 1/n and 1/(n+1) (E); SiLU′(z_n) (A × H); W₁'s r and d² columns (H).
+    // Per tangent (T·A rows): ẋ, its next-layer value (× 3); ḣ, Ṗ = ḣW₁ₐᵀ, Q̇ = ḣW₁ᵦᵀ,
+    // ȧ = Σ_j ṁ, ż_n = W₃ₐḣ + W₃ᵦȧ, and SiLU′(z_n) ⊙ ż_n (× H).
+    let xDot: Buffer<T>, xDotNext: Buffer<T>
+    let hDot: Buffer<T>, pDot: Buffer<T>, qDot: Buffer<T>, aggregateDot: Buffer<T>, znDot: Buffer<T>, nodeActivationDot: Buffer<T>
+    // ḋ² per tangent and edge (T·E); per pair of a chunk: ġ (chunk), ȧ₁ and ż₂ = W₂ȧ₁ (chunk × H).
+    let d2Dot: Buffer<T>, gateDot: Buffer<T>, a1DotChunk: Buffer<T>, z2DotChunk: Buffer<T>
+    // Per edge, shared by all tangents (E × H): SiLU′(z₁), SiLU′(z₂), m₀, k_a, k_c, and what
+    // builds them: SiLU′(z₂) ⊙ w_a, SiLU′(z_c), SiLU′(z_c) ⊙ w_c, v_c, SiLU′(z₂) ⊙ v_c.
     let slope1: Buffer<T>, slope2: Buffer<T>, message0: Buffer<T>, gateKernel: Buffer<T>, coordKernel: Buffer<T>
-    let edgeScratchA: Buffer<T>, edgeScratchB: Buffer<T>
-    let coordMessageProduct: Buffer<T>, inverseNorm: Buffer<T>, inverseNormPlusOne: Buffer<T>, slopeNode: Buffer<T>, columnR: Buffer<T>, columnD: Buffer<T>
+    let gateKernelInput: Buffer<T>, coordSlope: Buffer<T>, coordVectorInput: Buffer<T>, coordVector: Buffer<T>, coordKernelInput: Buffer<T>
+    // Per edge (E): v_c·m₀, 1/n, 1/(n+1). Per atom (A × H): SiLU′(z_n). W₁'s r and d² columns (H).
+    let coordMessageProduct: Buffer<T>, inverseNorm: Buffer<T>, inverseNormPlusOne: Buffer<T>
+    let slopeNode: Buffer<T>, columnR: Buffer<T>, columnD: Buffer<T>
 
     init(batch: MoleculeBatch, tangents: Int, hidden: Int) {
         self.batch = batch
@@ -77,17 +81,22 @@ final class TangentWorkspace<T: Numeric> {
         pDot = Buffer(count: tangents * atoms * hidden)
         qDot = Buffer(count: tangents * atoms * hidden)
         aggregateDot = Buffer(count: tangents * atoms * hidden)
+        znDot = Buffer(count: tangents * atoms * hidden)
+        nodeActivationDot = Buffer(count: tangents * atoms * hidden)
         d2Dot = Buffer(count: tangents * edges)
         gateDot = Buffer(count: Self.pairChunk)
-        edgeA = Buffer(count: Self.pairChunk * hidden)
-        edgeB = Buffer(count: Self.pairChunk * hidden)
+        a1DotChunk = Buffer(count: Self.pairChunk * hidden)
+        z2DotChunk = Buffer(count: Self.pairChunk * hidden)
         slope1 = Buffer(count: edges * hidden)
         slope2 = Buffer(count: edges * hidden)
         message0 = Buffer(count: edges * hidden)
         gateKernel = Buffer(count: edges * hidden)
         coordKernel = Buffer(count: edges * hidden)
-        edgeScratchA = Buffer(count: edges * hidden)
-        edgeScratchB = Buffer(count: edges * hidden)
+        gateKernelInput = Buffer(count: edges * hidden)
+        coordSlope = Buffer(count: edges * hidden)
+        coordVectorInput = Buffer(count: edges * hidden)
+        coordVector = Buffer(count: edges * hidden)
+        coordKernelInput = Buffer(count: edges * hidden)
         coordMessageProduct = Buffer(count: edges)
         inverseNorm = Buffer(count: edges)
         inverseNormPlusOne = Buffer(count: edges)

@@ -9,6 +9,7 @@
 // depends on the model (a trained checkpoint gives realistic step counts, a random one does not).
 import Communication
 import Foundation
+import Kernels
 import Linalg
 import Model
 
@@ -27,9 +28,11 @@ public struct SamplingBenchmarkResult: Codable, Sendable {
     public var adaptiveSamplesPerSecond: Double?
     public var adaptiveEvaluationsPerSample: Double?
     public var tolerance: Double
+    /// The C kernels' variant that ran (KernelVariant: portable, avx2, avx512).
+    public var kernels: String = KernelVariant.active.description
 
     enum CodingKeys: String, CodingKey {
-        case atoms, batch, ranks, model, tolerance
+        case atoms, batch, ranks, model, tolerance, kernels
         case evaluationsPerSecond = "evaluations_per_second"
         case medianStepSeconds = "median_rk4_step_seconds"
         case rk4Steps = "rk4_steps"

@@ -30,9 +30,11 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var clipSeconds: Double
     /// Model parameters (the all-reduced gradient's length, float32).
     public var parameters = 0
+    /// The C kernels' variant that ran (KernelVariant: portable, avx2, avx512).
+    public var kernels: String = KernelVariant.active.description
 
     enum CodingKeys: String, CodingKey {
-        case atoms, ranks, hidden, layers, steps, coupling, parameters
+        case atoms, ranks, hidden, layers, steps, coupling, parameters, kernels
         case emaDecay = "ema_decay"
         case gradientClip = "gradient_clip"
         case couplingSeconds = "coupling_seconds"

@@ -111,6 +111,7 @@ struct TrainBench: ParsableCommand {
 
     func run() throws {
         let config = EGNNConfig(hidden: hidden, layers: layers, featureWidth: featureWidth)
+        let kernels = try KernelReport.line()
         try distributed.withCommunicator { comm in
             let result = TrainingBenchmark.run(model: config, atoms: atoms, globalBatch: batch, steps: steps, warmup: warmup,
                                                microBatch: microBatch, coupling: CouplingKind(rawValue: coupling)!, emaDecay: ema,
@@ -123,6 +124,7 @@ struct TrainBench: ParsableCommand {
                              atoms, batch, hidden, layers, comm.size, result.medianStepSeconds, result.samplesPerSecond, steps))
                 print(String(format: "train: per step: coupling %@ %.4f s, EMA %@ %.5f s, clip %@ %.5f s", coupling, result.couplingSeconds,
                              ema.map { "\($0)" } ?? "off", result.emaSeconds, clip.map { "\($0)" } ?? "off", result.clipSeconds))
+                print("train: \(kernels)")
             }
         }
     }
@@ -146,6 +148,8 @@ struct SampleBench: ParsableCommand {
     @Option(help: "Atoms per molecule (random model).") var atoms = 22
     @Option(help: "Hidden width H (random model).") var hidden = 64
     @Option(help: "Layers L (random model).") var layers = 5
+    @Option(help: "One-hot feature width K (random model; default: --atoms, the AD2 atoms encoding; 76 for TBG+full).")
+    var featureWidth: Int?
     @Option(help: "Samples in the timed RK4 step, over all ranks.") var batch = 256
     @Option(help: "Timed RK4 steps (median reported).") var repeats = 3
     @Option(help: "RK4 steps per integration for the derived samples/s.") var rk4Steps = 20
@@ -160,9 +164,11 @@ struct SampleBench: ParsableCommand {
         if batch < 1 || repeats < 1 || rk4Steps < 1 || adaptive < 0 || microBatch < 1 {
             throw ValidationError("--batch, --repeats, --rk4-steps and --micro-batch must be at least 1, --adaptive at least 0")
         }
+        if let featureWidth, featureWidth < 1 { throw ValidationError("--feature-width must be at least 1") }
     }
 
     func run() throws {
+        let kernels = try KernelReport.line()
         try distributed.withCommunicator { comm in
             let sampler: FlowSampler, name: String
             if let checkpoint, let peptide {
@@ -171,11 +177,13 @@ struct SampleBench: ParsableCommand {
                 sampler = runner.makeSampler()
                 name = checkpoint
             } else {
-                // The AD2 "atoms" encoding: one class per atom, so the one-hot rows are the identity.
-                let model = EGNNVectorField<Float>(config: EGNNConfig(hidden: hidden, layers: layers, featureWidth: atoms))
+                // The AD2 "atoms" encoding: one class per atom, so the one-hot rows are the identity;
+                // with another width, atom a takes class a mod K (values do not change the cost).
+                let width = featureWidth ?? atoms
+                let model = EGNNVectorField<Float>(config: EGNNConfig(hidden: hidden, layers: layers, featureWidth: width))
                 model.initializeParameters(seed: 1)
-                var features = [Float](repeating: 0, count: atoms * atoms)
-                for atom in 0..<atoms { features[atom * atoms + atom] = 1 }
+                var features = [Float](repeating: 0, count: atoms * width)
+                for atom in 0..<atoms { features[atom * width + atom % width] = 1 }
                 sampler = FlowSampler(model: model, features: features, atoms: atoms)
                 name = "random H \(hidden) L \(layers)"
             }
@@ -195,6 +203,7 @@ struct SampleBench: ParsableCommand {
                 print(String(format: "sample: dopri5 (tolerance %.0e), %d samples in %.2f s = %.3f samples/s, %.1f evaluations per sample",
                              tolerance, adaptive, seconds, rate, perSample))
             }
+            print("sample: \(kernels)")
         }
     }
 }
@@ -227,5 +236,23 @@ struct TransportBench: ParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "transport: M = %d two-basin points per set: torus W2 %.4f rad in %.2f s (cost matrix, exact assignment, certificate %@)",
                      points, result.distance, seconds, result.certified ? "valid" : "FAILED"))
+    }
+}
+
+/// The line the model benchmarks print about the C kernels: the variant that runs, those the CPU
+/// has, and the CPU. A TBG_KERNELS the CPU cannot follow is refused rather than silently replaced.
+enum KernelReport {
+    static func line() throws -> String {
+        if let problem = KernelVariant.environmentProblem { throw ValidationError(problem) }
+        let supported = KernelVariant.supported.map(\.description).joined(separator: ", ")
+        return "kernels \(KernelVariant.active) (this CPU has: \(supported); TBG_KERNELS chooses), CPU \(cpuModel)"
+    }
+
+    /// /proc/cpuinfo's model name (Linux), else "unknown".
+    static var cpuModel: String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return "unknown" }
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
 }

@@ -49,7 +49,13 @@ final class PyTorchParityTests: XCTestCase {
     }
 
     /// Runs the fixture's forward/loss/backward in precision T and compares with the reference.
+    /// `tolerance` bounds |ours − PyTorch's| relative to each tensor's largest entry. Parameter
+    /// gradients in float32 get 2 × `tolerance`: they are sums over all edges of the batch (10³
+    /// terms, with cancellation), and the C kernel variants (portable, AVX2, AVX-512; TBG_KERNELS)
+    /// add them in different orders, which moves the float32 result by up to about 1.3e-5 of the
+    /// largest entry (∂L/∂att_mlp.0.weight under AVX2). The float64 run checks the same code at 1e-9.
     func check<T: BLASScalar & ActivationScalar>(_ fixture: Fixture, as type: T.Type, tolerance: Double) throws {
+        let gradientTolerance = T.self == Float.self ? 2 * tolerance : tolerance
         let model = EGNNVectorField<T>(config: fixture.config)
         try model.setParameters(fixture.parameters.mapValues { $0.map { T($0) } })
         let batch = MoleculeBatch(atomCounts: fixture.atomCounts)
@@ -96,7 +102,7 @@ final class PyTorchParityTests: XCTestCase {
         for entry in model.layout.entries {
             let reference = fixture.gradients[entry.name]!
             assertClose(Array(computed[entry.offset..<(entry.offset + entry.count)]), reference,
-                        absolute: tolerance * scale(reference), relative: tolerance, "∂L/∂\(entry.name) (\(T.self))")
+                        absolute: gradientTolerance * scale(reference), relative: gradientTolerance, "∂L/∂\(entry.name) (\(T.self))")
         }
     }
 

@@ -1,9 +1,75 @@
-// Hot loops of the forward-mode divergence in C, so that AVX2/FMA can be used where the CPU has
-// them (chosen at run time) while the package stays free of -march flags (Package.swift).
+// Hot loops of the model in C, so that AVX2/FMA and AVX-512 can be used where the CPU has them
+// (chosen at run time, KernelVariant.c) while the package stays free of -march flags
+// (Package.swift). Each kernel is written once over VectorOps.h and compiled as three variants
+// (Variants.c). All buffers are float32, row-major; "rows of H" means row e starts at e·H.
+// Outputs come first, then inputs, then sizes (llm.c's order). No allocation, no I/O.
 #ifndef TBG_CKERNELS_H
 #define TBG_CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+// ---- Variant selection (KernelVariant.c) -------------------------------------------------------
+
+#define TBG_KERNELS_PORTABLE 0
+#define TBG_KERNELS_AVX2 1
+#define TBG_KERNELS_AVX512 2
+#define TBG_KERNELS_NOT_REQUESTED (-1)
+#define TBG_KERNELS_UNRECOGNISED (-2)
+
+/// The variant every kernel runs: decided on the first call (TBG_KERNELS if set and supported,
+/// else the best the CPU has), or the last successful tbg_kernels_select.
+int tbg_kernels_active(void);
+/// Whether this CPU (and build) can run `variant`.
+int tbg_kernels_supported(int variant);
+/// The best supported variant.
+int tbg_kernels_best(void);
+/// The variant TBG_KERNELS names, TBG_KERNELS_NOT_REQUESTED if unset, TBG_KERNELS_UNRECOGNISED.
+int tbg_kernels_requested(void);
+/// Makes `variant` the active one if supported (returns 1), else leaves it (returns 0).
+int tbg_kernels_select(int variant);
+/// "portable", "avx2", "avx512".
+const char *tbg_kernels_name(int variant);
+
+// ---- Elementwise activations (ElementwiseBody.h); n values each ---------------------------------
+
+/// sigma = σ(z).
+void tbg_sigmoid_f32(float *sigma, const float *z, size_t n);
+/// sigma = σ(z), y = SiLU(z) = z σ(z).
+void tbg_sigmoid_silu_f32(float *sigma, float *y, const float *z, size_t n);
+/// out = a ⊙ b (out may be a or b).
+void tbg_multiply_f32(float *out, const float *a, const float *b, size_t n);
+/// slope = SiLU′(z) = σ(1 + z(1 − σ)) from z and sigma = σ(z) (slope may be sigma).
+void tbg_silu_slope_f32(float *slope, const float *z, const float *sigma, size_t n);
+/// dz = dy ⊙ SiLU′(z), with sigma = σ(z) (dz may be dy).
+void tbg_silu_backward_f32(float *dz, const float *dy, const float *z, const float *sigma, size_t n);
+
+// ---- The E_GCL layer's edge passes (EdgeLayerBody.h); E edges, rows of H ------------------------
+
+/// z₁ = P[receiver] + Q[sender] + r w_r + d² w_d + b₁, sigma = σ(z₁), act = SiLU(z₁).
+/// p, q: A × H; radial, d2: E; wr, wd, bias: H; z, sigma, act: E × H.
+void tbg_edge_input_f32(float *z, float *sigma, float *act, const float *p, const float *q, const int32_t *receivers,
+                        const int32_t *senders, const float *radial, const float *d2, const float *wr, const float *wd,
+                        const float *bias, size_t edges, size_t h);
+/// sigma = σ(z₂), gate = σ(w_a·SiLU(z₂) + b_a) (E), m = gate · SiLU(z₂).
+void tbg_message_f32(float *sigma, float *gate, float *m, const float *z, const float *wa, float ba, size_t edges, size_t h);
+/// sigma = σ(z_c), logit = w_c·SiLU(z_c) (E).
+void tbg_coord_logit_f32(float *sigma, float *logit, const float *z, const float *wc, size_t edges, size_t h);
+/// m0 = z σ (SiLU from the stored σ), m = gate · m0.
+void tbg_gated_silu_f32(float *m0, float *m, const float *z, const float *sigma, const float *gate, size_t edges, size_t h);
+/// dz = dlogit w_c ⊙ SiLU′(z_c); dwc (H) += Σ_e dlogit SiLU(z_c).
+void tbg_coord_backward_f32(float *dz, float *dwc, const float *dlogit, const float *z, const float *sigma, const float *wc,
+                            size_t edges, size_t h);
+/// t = g(1−g) dm·m0; dz = (g dm + t w_a) ⊙ SiLU′(z₂); dwa (H) += Σ t m0; *dba += Σ t.
+void tbg_gate_backward_f32(float *dz, float *dwa, float *dba, const float *dm, const float *m0, const float *z, const float *sigma,
+                           const float *gate, const float *wa, size_t edges, size_t h);
+/// With v = dz row e: dq[sender] += v (dq: A × H); db, dwr, dwd (H) += v, r v, d² v;
+/// dr[e] = w_r·v; dd2[e] += w_d·v.
+void tbg_edge_input_backward_f32(float *dq, float *db, float *dwr, float *dwd, float *dr, float *dd2, const float *dz,
+                                 const int32_t *senders, const float *radial, const float *d2, const float *wr, const float *wd,
+                                 size_t edges, size_t h);
+
+// ---- The divergence's tangent rows (TangentRowsBody.h) ------------------------------------------
 
 /// row[o] = (p[o] + q[o] + a·u[o] + b·v[o]) · slope[o] for o < count (p and q may both be NULL:
 /// zero); returns row·k1 in products[0] and row·k2 in products[1].
@@ -14,8 +80,5 @@ void tbg_tangent_row_f32(float *row, const float *p, const float *q, float a, co
 /// target[o] += g · slope[o] · row[o] + c · m[o] for o < count.
 void tbg_accumulate_message_tangent_f32(float *target, float g, const float *slope, const float *row, float c,
                                         const float *m, size_t count);
-
-/// 2 when the AVX2/FMA versions run, 0 for the portable ones (decided once, on the first call).
-int tbg_kernels_vector_level(void);
 
 #endif
