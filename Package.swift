@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "tbg",
             dependencies: [
-                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training", "Sampling", "Evaluation",
+                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training", "Sampling", "Evaluation", "MonteCarlo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -117,8 +117,9 @@ public enum FlowMCMCChains {
         var recordedPositions: [Double] = [], recordedEnergies: [Double] = [], recordedAnchors: [Int] = []
         var sweeps: [FlowMCMCSweep] = []
         var proposals = 0
+        precondition(settings.length >= 1 && settings.burnIn >= 0, "at least one recorded sweep")
         let total = settings.burnIn + settings.length
-        for sweep in 1...max(1, total) where total > 0 {
+        for sweep in 1...total {
             let statistics = FlowMCMC.sweep(&chains, pool: usable, order: order, chainCount: c, independenceFraction: settings.independenceFraction,
                                             kernel: settings.kernel, settings: move(), relaxationSteps: settings.stepsPerSweep,
                                             seed: settings.seed, sweep: sweep, potential: potential)

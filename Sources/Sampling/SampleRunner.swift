@@ -339,6 +339,7 @@ public final class SampleRunner {
             try group.writeAttribute("log_q_units", string: "model units (positions x \(checkpoint.config.model.scaling) per nm)")
             try group.writeAttribute("kT_kJ_per_mol", [kT])
             try group.writeAttribute("effective_sample_size", [summary.effectiveSampleSize])
+            try group.writeAttribute("energy_evaluations", [Int64(summary.valid)])   // one per valid sample (postprocess)
             try group.writeAttribute("config", string: checkpoint.config.json())
             try group.writeAttribute("checkpoint", string: checkpointPath)
             try group.writeAttribute("checkpoint_step", [Int64(checkpoint.step)])
