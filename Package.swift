@@ -9,6 +9,7 @@
 //   ForceField (pure math: the OpenMM System's energy and forces in double precision)
 //   Transport (pure math: exact assignment, Kabsch/permutation alignment, minibatch OT couplings)
 //   Evaluation (pure math: samples against MD — exact Wasserstein distances, torus transport, JSD, ΔF)
+//   MonteCarlo (pure math: MALA/HMC steps, systematic resampling, tempering, independence sampler)
 //   tbg (the executable: argument parsing and drivers)
 // No -march flags here: binaries must run on every x86-64 machine of a cluster.
 import PackageDescription
@@ -51,7 +52,10 @@ let package = Package(
         // Pure math below Training and Evaluation: exact assignment, rigid alignment, OT couplings.
         .target(name: "Transport"),
         .target(name: "Evaluation", dependencies: ["Kernels", "Transport"]),
-        .target(name: "Sampling", dependencies: ["Model", "Kernels", "Linalg", "ODE", "ForceField", "Training", "MDData", "HDF5", "Communication", "Evaluation"]),
+        // Pure math: Monte Carlo kernels over particle batches (MALA, HMC, systematic resampling,
+        // tempering, step-size adaptation, the independence sampler); energies come from a callback.
+        .target(name: "MonteCarlo", dependencies: ["Kernels", "Evaluation"]),
+        .target(name: "Sampling", dependencies: ["MonteCarlo", "Model", "Kernels", "Linalg", "ODE", "ForceField", "Training", "MDData", "HDF5", "Communication", "Evaluation"]),
         .target(
             name: "Training",
             dependencies: ["Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", "Transport", .product(name: "Yams", package: "Yams")]),
@@ -59,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "tbg",
             dependencies: [
-                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training", "Sampling", "Evaluation",
+                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training", "Sampling", "Evaluation", "MonteCarlo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -73,6 +77,7 @@ let package = Package(
         .testTarget(name: "ODETests", dependencies: ["ODE", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Kernels", "TestSupport"]),
+        .testTarget(name: "MonteCarloTests", dependencies: ["MonteCarlo", "Sampling", "Evaluation", "Communication", "ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Evaluation", "Model", "MDData", "ForceField", "Training", "Communication", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),

@@ -58,7 +58,8 @@ struct EvaluateCommand: ParsableCommand {
                 let report = SampleEvaluation.evaluate(reference: inputs.reference, samples: inputs.samples, settings: settings)
                 let output = EvaluateOutput(samplesFile: samples, referenceFile: reference, peptide: inputs.referenceFile.metadata.name,
                                             kT: inputs.kT, temperature: inputs.referenceFile.metadata.temperatureK,
-                                            phiAtoms: inputs.phiAtoms, psiAtoms: inputs.psiAtoms, report: report, nll: nll)
+                                            phiAtoms: inputs.phiAtoms, psiAtoms: inputs.psiAtoms, energyEvaluations: inputs.energyEvaluations,
+                                            sampler: inputs.sampler ?? "flow", report: report, nll: nll)
                 if json {
                     writeLine(try JSONOutput.line(output))
                 } else {
@@ -126,6 +127,10 @@ struct EvaluateOutput: Encodable {
     @JSONNullable var temperature: Double? = nil
     var phiAtoms: [Int]
     var psiAtoms: [Int]
+    /// Target-energy evaluations the samples cost, to compare samplers at equal budgets.
+    var energyEvaluations: Int
+    /// flow (tbg sample), smc or mcmc.
+    var sampler: String
     var report: EvaluationReport
     @JSONNullable var nll: NLLReport? = nil
 
@@ -137,6 +142,8 @@ struct EvaluateOutput: Encodable {
         case temperature = "temperature_K"
         case phiAtoms = "phi_atoms"
         case psiAtoms = "psi_atoms"
+        case energyEvaluations = "energy_evaluations"
+        case sampler
         case counts, md, proposal, reweighted, settings, nll
     }
 
@@ -149,6 +156,8 @@ struct EvaluateOutput: Encodable {
         try container.encode(_temperature, forKey: .temperature)
         try container.encode(phiAtoms, forKey: .phiAtoms)
         try container.encode(psiAtoms, forKey: .psiAtoms)
+        try container.encode(energyEvaluations, forKey: .energyEvaluations)
+        try container.encode(sampler, forKey: .sampler)
         try container.encode(report.counts, forKey: .counts)
         try container.encode(report.md, forKey: .md)
         try container.encode(report.proposal, forKey: .proposal)
@@ -204,6 +213,7 @@ enum EvaluationText {
             mdFrames += ", a biased run: every MD metric weights its frames by exp(+V/kT) (/bias_energy), bias ESS \(number(report.md.biasEffectiveSampleSize, 4)) (\(percent(report.md.biasEffectiveSampleSize)))"
         }
         lines.append("  ESS \(number(counts.effectiveSampleSize, 4)) (\(percent(counts.effectiveSampleSize))) over the \(counts.valid) valid samples; \(mdFrames)")
+        lines.append("  sampler \(output.sampler), \(output.energyEvaluations) target-energy evaluations")
         let md = report.md, sets = [report.proposal, report.reweighted]
         var table: [[String]] = [["", "MD", "proposal", "reweighted"]]
         table.append(["energy mean (kT)", number(md.energyMean, 3)] + sets.map { number($0.energyMean, 3) })

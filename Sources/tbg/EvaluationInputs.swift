@@ -15,6 +15,12 @@ struct EvaluationInputs {
     var kT: Double
     var phiAtoms: [Int]
     var psiAtoms: [Int]
+    /// Target-energy evaluations the samples cost (field.md §4 budgets): /samples@energy_evaluations
+    /// when present (tbg sample, smc, mcmc write it), else one per valid sample (what tbg sample
+    /// evaluates).
+    var energyEvaluations: Int
+    /// The sampler that wrote the samples (/samples@sampler: smc, mcmc), nil for tbg sample.
+    var sampler: String?
 
     private static let sampleHint = "the samples file is the output of tbg sample --out"
 
@@ -76,6 +82,10 @@ struct EvaluationInputs {
         // Invalid samples may hold anything (a diverged integration); only the valid ones are used.
         let coordinates = try sampleFile.readFrames(0..<count, requireFinite: false)
         let validIndices = (0..<count).filter { topologyOK[$0] && chiralityOK[$0] }
+        energyEvaluations = group.hasAttribute("energy_evaluations")
+            ? Int((try? group.readAttribute("energy_evaluations", as: Int64.self).first ?? Int64(validIndices.count)) ?? Int64(validIndices.count))
+            : validIndices.count
+        sampler = group.hasAttribute("sampler") ? try? group.readStringAttribute("sampler") : nil
         try Self.checkFinite(coordinates, frames: validIndices, in: sampleFile, what: "valid sample")
         samples = SampleSet(energies: sampleEnergies,
                             phi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: phi),

@@ -15,7 +15,7 @@ struct TBG: ParsableCommand {
             """,
         version: TBGVersion.string,
         subcommands: [InspectCommand.self, TrainCommand.self, SampleCommand.self, NLLCommand.self,
-                      EvaluateCommand.self, EnergyCommand.self, BenchCommand.self, SelfTestCommand.self])
+                      EvaluateCommand.self, SMCCommand.self, MCMCCommand.self, EnergyCommand.self, BenchCommand.self, SelfTestCommand.self])
 }
 
 enum TBGVersion {

@@ -49,6 +49,9 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertEqual(json["phi_atoms"] as? [Int], [4, 6, 8, 14], "mdtraj's phi of ACE-ALA-NME (amber order)")
         XCTAssertEqual(json["psi_atoms"] as? [Int], [6, 8, 14, 16])
         XCTAssertTrue(json["nll"] is NSNull)
+        // Without /samples@energy_evaluations the budget is one evaluation per valid sample (what tbg sample spends).
+        XCTAssertEqual(json["energy_evaluations"] as? Int, 20)
+        XCTAssertEqual(json["sampler"] as? String, "flow")
         let counts = try XCTUnwrap(json["counts"] as? [String: Any])
         XCTAssertEqual(counts["samples"] as? Int, 20)
         XCTAssertEqual(counts["valid"] as? Int, 20)

@@ -1,0 +1,118 @@
+// The flow's proposals as `tbg smc` and `tbg mcmc` read them: a `tbg sample` output (MDTraj layout,
+// /openmm_system, /samples/{log_weight, energy_kj_mol, topology_ok, chirality_ok}, attribute
+// /samples@kT_kJ_per_mol). The usable proposals are the valid ones (bond graph and chirality
+// passed) with finite log w and energy; their coordinates (nm, reference atom order) must be
+// finite. The force field is the file's own System. Every rank reads the whole file (small).
+import ForceField
+import Foundation
+import HDF5
+import MDData
+import MonteCarlo
+
+public struct ProposalFile {
+    public let path: String
+    public let trajectory: TrajectoryFile
+    /// kJ/mol, from /samples@kT_kJ_per_mol.
+    public let kT: Double
+    /// The usable proposals: positions in nm (3 × atoms per proposal) and the stored log w.
+    public let pool: ProposalPool
+    /// u = E/kT of the usable proposals.
+    public let reducedEnergies: [Double]
+    /// Frame index in the file of every usable proposal.
+    public let frames: [Int]
+    /// Energy evaluations the file's sampling spent: one per valid sample (tbg sample evaluates the
+    /// energy only where the bond graph and chirality checks pass), or /samples@energy_evaluations.
+    public let evaluations: Int
+    public let energy: EnergyEvaluator
+    public let bondGraph: BondGraph
+    /// Chirality centres with the reference signs of the first usable proposal (already in the
+    /// peptide's reference chirality: tbg sample mirrored or rejected the others).
+    public let chirality: ChiralCentres
+
+    private static let hint = "the input is the output of tbg sample --out"
+
+    public init(path: String) throws {
+        self.path = path
+        trajectory = try TrajectoryFile(path: path)
+        try trajectory.requireFrames(for: "the proposal pool")
+        let group: HDF5Group
+        do {
+            let root = try HDF5File(opening: path).root()
+            guard root.kind(of: "samples") == .group else {
+                throw DataFormatError(file: path, "missing group /samples; expected the per-sample datasets of tbg sample", hint: Self.hint)
+            }
+            group = try root.group("samples")
+        } catch let error as HDF5Error {
+            throw DataFormatError(error)
+        }
+        let count = trajectory.frameCount
+        func dataset<T: HDF5Scalar>(_ name: String, _ type: T.Type, _ expected: String) throws -> [T] {
+            guard group.kind(of: name) == .dataset else {
+                throw DataFormatError(file: path, "missing dataset /samples/\(name); expected \(expected)", hint: Self.hint)
+            }
+            do {
+                let d = try group.dataset(name)
+                guard d.shape == [count] else {
+                    throw DataFormatError(file: path, "/samples/\(name) has shape \(d.shape), expected [\(count)] (one value per frame of /coordinates)")
+                }
+                return try d.read(as: T.self)
+            } catch let error as HDF5Error {
+                throw DataFormatError(error)
+            }
+        }
+        guard group.hasAttribute("kT_kJ_per_mol"), let kT = try? group.readAttribute("kT_kJ_per_mol", as: Double.self).first, kT > 0, kT.isFinite else {
+            throw DataFormatError(file: path, "/samples has no positive attribute kT_kJ_per_mol; expected the kT the weights were computed at", hint: Self.hint)
+        }
+        self.kT = kT
+        let logWeights = try dataset("log_weight", Double.self, "float64 log importance weight per sample")
+        let energies = try dataset("energy_kj_mol", Double.self, "float64 energy per sample in kJ/mol")
+        let topologyOK = try dataset("topology_ok", UInt8.self, "uint8 flag per sample")
+        let chiralityOK = try dataset("chirality_ok", UInt8.self, "uint8 flag per sample")
+        let valid = (0..<count).filter { topologyOK[$0] != 0 && chiralityOK[$0] != 0 }
+        frames = valid.filter { logWeights[$0].isFinite && energies[$0].isFinite }
+        guard !frames.isEmpty else {
+            throw DataFormatError(file: path, "none of the \(count) samples is usable (valid, with finite log_weight and energy_kj_mol); Monte Carlo needs at least one proposal with a positive weight")
+        }
+        let attributeEvaluations = group.hasAttribute("energy_evaluations") ? (try? group.readAttribute("energy_evaluations", as: Int64.self).first).flatMap { $0 } : nil
+        evaluations = attributeEvaluations.map(Int.init) ?? valid.count
+        let coordinates = try trajectory.readFrames(0..<count, requireFinite: false)
+        let width = 3 * trajectory.atomCount
+        var positions = [Double]()
+        positions.reserveCapacity(frames.count * width)
+        for frame in frames {
+            for k in (frame * width)..<((frame + 1) * width) {
+                guard coordinates[k].isFinite else {
+                    throw trajectory.nonFinite(frame: frame, atom: (k - frame * width) / 3, value: coordinates[k], what: "valid sample")
+                }
+                positions.append(Double(coordinates[k]))
+            }
+        }
+        pool = ProposalPool(dimension: width, positions: positions, logWeights: frames.map { logWeights[$0] })
+        reducedEnergies = frames.map { energies[$0] / kT }
+        do {
+            energy = EnergyEvaluator(system: try ForceFieldSystem(xml: trajectory.systemXML))
+        } catch {
+            throw DataFormatError(file: path, "/openmm_system: \(error)")
+        }
+        let elements = trajectory.topology.atoms.map(\.element)
+        bondGraph = BondGraph(elements: elements, bonds: trajectory.topology.bonds)
+        chirality = ChiralCentres(elements: elements, bonds: trajectory.topology.bonds, reference: pool.position(0))
+    }
+
+    /// The force field as a batch potential: energies kJ/mol and forces kJ/mol/nm (double precision,
+    /// OpenMM's), `threads` threads per call.
+    public func potential(threads: Int) -> BatchPotential {
+        let energy = self.energy
+        return { positions, count in
+            let batch = positions.withUnsafeBufferPointer { energy.evaluate($0, frameCount: count, forces: true, threads: threads) }
+            return (batch.totals, batch.forces ?? [])
+        }
+    }
+
+    /// Whether a configuration (nm, reference order) still has the reference bond graph (atom for
+    /// atom, the identity permutation) and chirality.
+    public func checks(_ positions: ArraySlice<Double>) -> (topologyOK: Bool, chiralityOK: Bool) {
+        let topologyOK = BondGraph.inferred(elements: bondGraph.elements, positions: positions) == bondGraph
+        return (topologyOK, topologyOK && chirality.verdict(positions) == .correct)
+    }
+}

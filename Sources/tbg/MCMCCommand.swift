@@ -1,0 +1,105 @@
+// `tbg mcmc`: flow-MCMC chains on a `tbg sample` output (MonteCarlo/FlowMCMC.swift,
+// Sampling/FlowMCMCChains.swift), chains split over MPI ranks; rank 0 writes the recorded chain
+// states (equal weights) and the per-sweep diagnostics as a samples file that `tbg evaluate` reads.
+import ArgumentParser
+import Communication
+import Foundation
+import HDF5
+import MonteCarlo
+import Sampling
+
+struct MCMCCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcmc",
+        abstract: "Flow-MCMC: independence moves from the flow's proposals mixed with MALA/HMC relaxation; exact Boltzmann chains.",
+        discussion: """
+            SAMPLES is a tbg sample output (proposals with log w = -u - log q). Each chain carries an \
+            anchor z (a proposal) and a configuration x, x being --steps-per-sweep local steps from z. \
+            Each sweep, with probability --independence-fraction, a new proposal z' (the next unused \
+            one, in a seeded order) is accepted with min(1, w(z')/w(z)) from the stored log w, and x \
+            relaxed from it; otherwise x is relaxed anew from z. This targets pi(z) Q^L(z, x), whose x \
+            marginal is the Boltzmann distribution exactly (no log q at moved points is needed). The \
+            step size adapts during --burn-in sweeps, which are not recorded; then --chain-length \
+            sweeps per chain are written (chain-major), with /diagnostics per sweep.
+            """)
+
+    @Argument(help: "Output of tbg sample (.h5).") var samples: String
+    @Option(help: "Output file (.h5), written atomically; never an input.") var out: String
+    @Option(help: "Chains over all ranks.") var chains = 16
+    @Option(help: "Recorded sweeps per chain.") var chainLength = 100
+    @Option(help: "Sweeps before recording (step-size adaptation).") var burnIn = 20
+    @Option(help: "Probability of an independence move per sweep.") var independenceFraction = 0.5
+    @Option(help: "Local kernel steps L from the anchor per relaxation.") var stepsPerSweep = 5
+    @OptionGroup var monteCarlo: MonteCarloOptions
+    @OptionGroup var distributed: DistributedOptions
+
+    func validate() throws {
+        guard chains >= 1, chainLength >= 1, burnIn >= 0, stepsPerSweep >= 0 else {
+            throw ValidationError("--chains and --chain-length must be at least 1, --burn-in and --steps-per-sweep not negative")
+        }
+        guard independenceFraction >= 0, independenceFraction <= 1 else { throw ValidationError("--independence-fraction must lie in [0, 1]") }
+    }
+
+    var settings: FlowMCMCSettings {
+        var s = FlowMCMCSettings()
+        (s.chains, s.length, s.burnIn, s.independenceFraction) = (chains, chainLength, burnIn, independenceFraction)
+        (s.kernel, s.stepsPerSweep, s.stepSize, s.leapfrogSteps) = (monteCarlo.kernel, stepsPerSweep, monteCarlo.stepSize, monteCarlo.leapfrogSteps)
+        (s.targetAcceptance, s.energyCutoff, s.seed) = (monteCarlo.resolvedTargetAcceptance, monteCarlo.resolvedCutoff, monteCarlo.seed)
+        return s
+    }
+
+    func run() throws {
+        try distributed.withCommunicator { comm in
+            do {
+                if comm.isRoot {
+                    try OutputPath.checkDistinct(out, from: [samples])
+                    for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
+                }
+                let input = try ProposalFile(path: samples)
+                let settings = self.settings
+                let started = Date()
+                let total = burnIn + chainLength
+                var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
+                if comm.isRoot {
+                    writeLine(String(format: "tbg mcmc: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains on %d rank(s), %@ with %d local steps, %d burn-in + %d recorded sweeps",
+                                     input.pool.count, input.trajectory.frameCount, samples, input.kT, chains, comm.size, settings.kernel.rawValue,
+                                     stepsPerSweep, burnIn, chainLength))
+                }
+                let result = try FlowMCMCChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,
+                                                    kT: input.kT, settings: settings, communicator: comm,
+                                                    potential: input.potential(threads: monteCarlo.threads)) { sweep, t in
+                    throttle.report(force: t == total) {
+                        String(format: "tbg mcmc: progress: sweep %d/%d%@, independence acceptance %.3f, local acceptance %.3f, step %.3g nm, mean energy %.3f kT, %d energy evaluations, %.1f s",
+                               t, total, sweep.recorded ? "" : " (burn-in)", sweep.independenceAcceptance, sweep.localAcceptance, sweep.stepSize,
+                               sweep.energyMeanKT, sweep.evaluations, Date().timeIntervalSince(started))
+                    }
+                }
+                guard comm.isRoot else { return }
+                let n = chains * chainLength
+                let frames = MonteCarloFrames(positions: result.positions, energies: result.energies, logWeights: [Double](repeating: 0, count: n),
+                                              sourceFrames: result.anchors.map { input.frames[$0] }, index: Array(0..<n),
+                                              chain: (0..<n).map { $0 / chainLength })
+                let sweeps = result.sweeps
+                let columns: [MonteCarloOutput.Column] = [
+                    ("recorded", sweeps.map { $0.recorded ? 1 : 0 }, nil),
+                    ("independence_acceptance", sweeps.map(\.independenceAcceptance), "fraction"),
+                    ("acceptance", sweeps.map(\.localAcceptance), "fraction"),
+                    ("step_size", sweeps.map(\.stepSize), "nanometers"),
+                    ("energy_mean_kT", sweeps.map(\.energyMeanKT), "kT"),
+                    ("energy_evaluations", sweeps.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
+                ]
+                let settingsJSON = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
+                try MonteCarloOutput.write(frames, input: input, sampler: "mcmc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
+                                           evaluations: result.evaluations, diagnostics: columns, to: out)
+                if result.poolReuse > 1 {
+                    writeLine(String(format: "tbg mcmc: warning: %.2f independence proposals per pool sample; reused proposals make the chains exact only for the pool's empirical distribution (use a larger tbg sample --count)", result.poolReuse))
+                }
+                writeLine(String(format: "tbg mcmc: wrote %@: %d chains x %d sweeps, %d energy evaluations (%d of them the proposals'), pool use %.2f, %.1f s on %d rank(s)",
+                                 out, chains, chainLength, result.evaluations, input.evaluations, result.poolReuse, Date().timeIntervalSince(started), comm.size))
+            } catch {
+                if comm.size > 1 { comm.abort(code: 1, message: "tbg mcmc: error: \(error)") }
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+// Options shared by `tbg smc` and `tbg mcmc`: the local kernel, its step size and adaptation, the
+// energy cut-off, the seed, force-field threads and progress lines.
+import ArgumentParser
+import Foundation
+import MonteCarlo
+
+struct MonteCarloOptions: ParsableArguments {
+    @Option(help: "Local kernel: mala or hmc (Metropolis-adjusted; both leave the Boltzmann distribution invariant).")
+    var kernel: LocalKernel = .mala
+    @Option(help: "Initial step size in nm (MALA: proposal standard deviation; HMC: leapfrog step; unit masses).")
+    var stepSize = 5e-4
+    @Option(help: "HMC: leapfrog steps per trajectory.")
+    var leapfrogSteps = 10
+    @Option(help: "Target acceptance of the step-size adaptation (default 0.6 for MALA, 0.7 for HMC).")
+    var targetAcceptance: Double?
+    @Option(help: "Energy cut-off in kT: the target is truncated to E/kT <= cut-off (proposals above get weight 0, moves above are rejected). Default: none.")
+    var energyCutoff: Double?
+    @Option(help: "Seed (particle or chain i's random numbers depend on (seed, stage, step, i) only: any number of ranks gives the same result).")
+    var seed: UInt64 = 1
+    @Option(help: "Threads per rank for the force field.")
+    var threads = 1
+    @Option(help: "Seconds between progress lines (rank 0).")
+    var progressSeconds = 30
+
+    var resolvedTargetAcceptance: Double { targetAcceptance ?? kernel.defaultTargetAcceptance }
+    var resolvedCutoff: Double { energyCutoff ?? .infinity }
+
+    func validate() throws {
+        guard stepSize > 0, stepSize.isFinite else { throw ValidationError("--step-size must be positive") }
+        guard leapfrogSteps >= 1, threads >= 1, progressSeconds >= 0 else {
+            throw ValidationError("--leapfrog-steps and --threads must be at least 1, --progress-seconds not negative")
+        }
+        if let target = targetAcceptance, !(target > 0 && target < 1) { throw ValidationError("--target-acceptance must lie in (0, 1)") }
+        if let cutoff = energyCutoff, cutoff.isNaN { throw ValidationError("--energy-cutoff must be a number (kT)") }
+    }
+}
+
+extension LocalKernel: ExpressibleByArgument {}
+
+/// Calls `line` at most every `seconds` (and always when `force`), for progress output.
+struct ProgressThrottle {
+    let seconds: Double
+    private var last = Date.distantPast
+
+    init(seconds: Double) { self.seconds = seconds }
+
+    mutating func report(force: Bool = false, _ line: () -> String) {
+        guard force || Date().timeIntervalSince(last) >= seconds else { return }
+        last = Date()
+        writeLine(line())
+    }
+}

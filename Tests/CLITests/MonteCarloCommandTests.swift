@@ -1,0 +1,133 @@
+// `tbg smc` and `tbg mcmc` as users run them, on a small real alanine-dipeptide samples file made
+// here by `tbg sample` with the shipped model (Configs/models/ad2.h5): the same particles and chains
+// on 1 and 2 MPI ranks for the same seed (bit for bit), output that MDTraj's layout, the diagnostics
+// and `tbg evaluate` agree on, and bad inputs refused with the file named (under mpirun too, where
+// the failing ranks end the job).
+import Foundation
+import HDF5
+import TestSupport
+import XCTest
+
+final class MonteCarloCommandTests: XCTestCase {
+    private static let model = URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Configs/models/ad2.h5").path
+
+    /// 12 proposals of the shipped AD2 model (RK4 with 4 steps: fast, rough, some invalid).
+    private func makeProposals(_ scratch: ScratchDirectory) throws -> String {
+        let path = scratch.file("proposals.h5")
+        let result = try Executables.run(Executables.tbg, ["sample", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"),
+                                                            "--count", "12", "--method", "rk4", "--steps", "4", "--seed", "3", "--out", path],
+                                         timeout: 600)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        return path
+    }
+
+    private func read(_ path: String) throws -> (coordinates: [Float], logWeights: [Double], energies: [Double], group: HDF5Group, root: HDF5Group) {
+        let root = try HDF5File(opening: path).root()
+        let group = try root.group("samples")
+        return (try root.dataset("coordinates").read(), try group.dataset("log_weight").read(), try group.dataset("energy_kj_mol").read(), group, root)
+    }
+
+    func testSMCAndMCMCGiveTheSameResultOnOneAndTwoRanksAndEvaluateReadsThem() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("smc-cli")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+
+        // SMC with tempering (3 stages from β0 = 0.5), MALA; 7 particles so that 2 ranks split unevenly.
+        let smc = ["smc", proposals, "--particles", "7", "--stages", "3", "--beta0", "0.5", "--steps-per-stage", "3", "--seed", "11"]
+        let one = try Executables.run(Executables.tbg, smc + ["--out", scratch.file("smc1.h5"), "--progress-seconds", "0"])
+        XCTAssertEqual(one.status, 0, one.standardError)
+        XCTAssertTrue(one.standardOutput.contains("tbg smc: progress: stage 1/3, beta 0.5,"), one.standardOutput)
+        XCTAssertTrue(one.standardOutput.contains("tbg smc: progress: stage 3/3, beta 1,"), one.standardOutput)
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + smc + ["--out", scratch.file("smc2.h5")],
+                                      environment: Executables.mpiEnvironment, timeout: 300)
+        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+        XCTAssertTrue(two.standardOutput.contains("on 2 rank(s)"), two.standardOutput)
+        let a = try read(scratch.file("smc1.h5")), b = try read(scratch.file("smc2.h5"))
+        XCTAssertEqual(a.coordinates.count, 7 * 22 * 3)
+        XCTAssertEqual(b.coordinates, a.coordinates, "2 ranks give the same particles as 1")
+        XCTAssertEqual(b.logWeights, a.logWeights)
+        XCTAssertEqual(b.energies, a.energies)
+        XCTAssertTrue(a.energies.allSatisfy(\.isFinite))
+
+        // Diagnostics: one value per stage; the budget is the pool's evaluations (one per valid
+        // proposal), one per particle at the start and one per particle per MALA step.
+        let beta: [Double] = try a.root.dataset("diagnostics/beta").read()
+        XCTAssertEqual(beta.count, 3)
+        XCTAssertEqual(beta[0], 0.5, accuracy: 1e-15)
+        XCTAssertEqual(beta[1], 0.5.squareRoot(), accuracy: 1e-15)
+        XCTAssertEqual(beta[2], 1)
+        let proposalGroup = try HDF5File(opening: proposals).root().group("samples")
+        let valid = zip(try proposalGroup.dataset("topology_ok").read(as: UInt8.self), try proposalGroup.dataset("chirality_ok").read(as: UInt8.self))
+            .filter { $0 != 0 && $1 != 0 }.count
+        XCTAssertEqual(try proposalGroup.readAttribute("energy_evaluations", as: Int64.self), [Int64(valid)])
+        let evaluations: [Double] = try a.root.dataset("diagnostics/energy_evaluations").read()
+        XCTAssertEqual(evaluations, [Double(valid + 7 + 21), Double(valid + 7 + 42), Double(valid + 7 + 63)])
+        XCTAssertEqual(try a.group.readAttribute("energy_evaluations", as: Int64.self), [Int64(valid + 7 + 63)])
+        let resampled: [Double] = try a.root.dataset("diagnostics/resampled").read()
+        XCTAssertEqual(resampled[0], 1, "stage 0 always resamples the proposals")
+        for name in ["ess", "acceptance", "step_size", "energy_mean_kT"] {
+            let values: [Double] = try a.root.dataset("diagnostics/\(name)").read()
+            XCTAssertEqual(values.count, 3, name)
+            XCTAssertTrue(values.allSatisfy(\.isFinite), "\(name): \(values)")
+        }
+
+        // tbg evaluate reads the output as any samples file and reports the budget.
+        let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", scratch.file("smc1.h5"), "--reference",
+                                                              Fixtures.path("ad2_capped.h5"), "--bootstrap", "5", "--json"])
+        XCTAssertEqual(evaluate.status, 0, evaluate.standardError)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(json["sampler"] as? String, "smc")
+        XCTAssertEqual(json["energy_evaluations"] as? Int, valid + 7 + 63)
+        let counts = try XCTUnwrap(json["counts"] as? [String: Any])
+        XCTAssertEqual(counts["samples"] as? Int, 7)
+        let flags: [UInt8] = try a.group.dataset("topology_ok").read()
+        XCTAssertEqual(counts["valid"] as? Int, flags.filter { $0 != 0 }.count)
+
+        // Flow-MCMC with HMC, 3 chains (uneven over 2 ranks).
+        let mcmc = ["mcmc", proposals, "--chains", "3", "--chain-length", "4", "--burn-in", "2", "--steps-per-sweep", "2",
+                    "--kernel", "hmc", "--leapfrog-steps", "3", "--seed", "5"]
+        let mcmcOne = try Executables.run(Executables.tbg, mcmc + ["--out", scratch.file("mcmc1.h5"), "--progress-seconds", "0"])
+        XCTAssertEqual(mcmcOne.status, 0, mcmcOne.standardError)
+        XCTAssertTrue(mcmcOne.standardOutput.contains("tbg mcmc: progress: sweep 1/6 (burn-in)"), mcmcOne.standardOutput)
+        let mcmcTwo = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + mcmc + ["--out", scratch.file("mcmc2.h5")],
+                                          environment: Executables.mpiEnvironment, timeout: 300)
+        XCTAssertEqual(mcmcTwo.status, 0, mcmcTwo.standardOutput + mcmcTwo.standardError)
+        let c = try read(scratch.file("mcmc1.h5")), d = try read(scratch.file("mcmc2.h5"))
+        XCTAssertEqual(c.coordinates.count, 3 * 4 * 22 * 3)
+        XCTAssertEqual(d.coordinates, c.coordinates, "2 ranks give the same chains as 1")
+        XCTAssertEqual(d.energies, c.energies)
+        XCTAssertEqual(c.logWeights, [Double](repeating: 0, count: 12))
+        XCTAssertEqual(try c.group.dataset("chain").read(as: Int64.self), [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+        let recorded: [Double] = try c.root.dataset("diagnostics/recorded").read()
+        XCTAssertEqual(recorded, [0, 0, 1, 1, 1, 1])
+    }
+
+    func testBadInputsAreRefusedWithTheFileNamed() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("smc-bad")
+        defer { scratch.remove() }
+        // A trajectory without /samples is not a proposals file; on 2 ranks every rank fails and the job ends.
+        let plain = Fixtures.path("ad2_capped.h5")
+        for command in ["smc", "mcmc"] {
+            let result = try Executables.run(Executables.tbg, [command, plain, "--out", scratch.file("x.h5")])
+            XCTAssertNotEqual(result.status, 0)
+            XCTAssertTrue(result.standardError.contains(plain) && result.standardError.contains("/samples"), result.standardError)
+            let ranks = try Executables.run(mpirun, ["-np", "2", Executables.tbg, command, plain, "--out", scratch.file("x.h5")],
+                                            environment: Executables.mpiEnvironment, timeout: 120)
+            XCTAssertNotEqual(ranks.status, 0)
+            XCTAssertTrue((ranks.standardOutput + ranks.standardError).contains("missing group /samples"), ranks.standardError)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("x.h5")))
+        // The output may not be the input.
+        try FileManager.default.copyItem(atPath: plain, toPath: scratch.file("in.h5"))
+        let same = try Executables.run(Executables.tbg, ["smc", scratch.file("in.h5"), "--out", scratch.file("in.h5")])
+        XCTAssertNotEqual(same.status, 0)
+        XCTAssertTrue(same.standardError.contains("is also an input"), same.standardError)
+        // Option errors are named.
+        let tempering = try Executables.run(Executables.tbg, ["smc", plain, "--out", scratch.file("y.h5"), "--beta0", "0.5", "--stages", "1"])
+        XCTAssertNotEqual(tempering.status, 0)
+        XCTAssertTrue(tempering.standardError.contains("--stages"), tempering.standardError)
+    }
+}
