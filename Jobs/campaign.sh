@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The AD2 training campaign that outlives sessions (README "The AD2 campaign"). Training continues
-# from the shipped model Configs/models/ad2.h5 (the full checkpoint with optimizer state) on NP
+# A training campaign that outlives sessions (README "The AD2 campaign"). Training continues
+# from the shipped model (MODEL, default Configs/models/ad2.h5) (the full checkpoint with optimizer state) on NP
 # ranks in the background; `pause` checkpoints and stops it (SIGUSR1) so the machine is free for
 # benchmarks; `ship` pauses and copies the checkpoint back over the shipped model.
 #
@@ -9,7 +9,9 @@
 #   bash Jobs/campaign.sh status          # the last progress lines
 #   bash Jobs/campaign.sh ship            # pause, then copy the checkpoint to Configs/models/ad2.h5
 #
-# CONFIG (default Configs/ad2-modern.yaml), RUN (default data/runs/ad2-campaign), NP (default 2).
+# CONFIG (default Configs/ad2-modern.yaml), RUN (default data/runs/ad2-campaign), NP (default 2),
+# MODEL (the shipped checkpoint, default Configs/models/ad2.h5). The transferable campaign:
+#   CONFIG=Configs/dipeptides-campaign.yaml RUN=data/runs/dipeptides-campaign MODEL=Configs/models/dipeptides.h5 bash Jobs/campaign.sh start
 # The data must exist: Configs/datasets/ad2-pooled.yaml (the config names data/ad2-pooled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ mpi_environment
 config=${CONFIG:-Configs/ad2-modern.yaml}
 run=${RUN:-data/runs/ad2-campaign}
 np=${NP:-2}
-shipped=Configs/models/ad2.h5
+shipped=${MODEL:-Configs/models/ad2.h5}
 checkpoint=$run/checkpoint.h5
 tbg=${TBG:-.build/release/tbg}
 pidfile=$run/train.pid
