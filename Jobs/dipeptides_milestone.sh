@@ -35,7 +35,7 @@ for name in $tests; do
     mkdir -p "$dir"
     rm -rf "$dir/samples.h5" "$dir/samples.h5.chunks"
     say "[$name] sampling"
-    mpirun -np "$np" "$tbg" sample --checkpoint "$checkpoint" --peptide "$file" --count "$samples" --out "$dir/samples.h5" \
+    mpirun -np "$np" "$tbg" sample --checkpoint "$checkpoint" --peptide "$file" --count "$samples" --chunk 8 --out "$dir/samples.h5" \
         --progress-seconds 60
     say "[$name] evaluating (with the NLL of $nll_frames MD frames)"
     mpirun -np "$np" "$tbg" evaluate --samples "$dir/samples.h5" --reference "$file" --nll-checkpoint "$checkpoint" \

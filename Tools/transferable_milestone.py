@@ -20,6 +20,7 @@ import os
 import sys
 
 import h5py
+import numpy as np
 
 
 def f(x, digits=2, percent=False):
@@ -33,7 +34,7 @@ def peptide_entry(name, samples_path, evaluate_path):
         ev = json.load(fh)
     with h5py.File(samples_path, "r") as h:
         count = int(h["samples/log_q"].shape[0])
-        evals = float(h["samples"].attrs.get("evaluations_per_sample", [float("nan")])[0])
+        evals = float(np.ravel(h["samples"].attrs.get("evaluations_per_sample", float("nan")))[0])
     nll = ev.get("nll") or {}
     rew = ev.get("reweighted") or {}
     return {"peptide": name, "samples": count, "valid_fraction": ev["counts"]["valid_fraction"],

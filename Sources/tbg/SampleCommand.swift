@@ -17,8 +17,8 @@ struct SamplerOptions: ParsableArguments {
     var steps = 20
     @Option(help: "Molecules per network call.")
     var microBatch = 8
-    @Option(help: "Samples integrated together on a rank.")
-    var chunk = 64
+    @Option(help: "Samples integrated together on a rank (tbg sample: the unit of work handed out and written; default min(64, max(8, ⌈count/16⌉)), so small runs still spread over the ranks; elsewhere default 64).")
+    var chunk: Int?
     @Option(help: "dopri5: steps (accepted and rejected) after which a sample's integration is given up and the sample reported as failed.")
     var maxSteps = 10_000
 
@@ -29,14 +29,14 @@ struct SamplerOptions: ParsableArguments {
         settings.relativeTolerance = tolerance
         settings.steps = steps
         settings.microBatch = microBatch
-        settings.chunk = chunk
+        settings.chunk = chunk ?? 64
         settings.maximumSteps = maxSteps
         return settings
     }
 
     func validate() throws {
         guard ["dopri5", "rk4"].contains(method) else { throw ValidationError("--method must be dopri5 or rk4") }
-        guard tolerance > 0, steps >= 1, microBatch >= 1, chunk >= 1, maxSteps >= 1 else { throw ValidationError("tolerance, steps, micro-batch, chunk and max-steps must be positive") }
+        guard tolerance > 0, steps >= 1, microBatch >= 1, (chunk ?? 1) >= 1, maxSteps >= 1 else { throw ValidationError("tolerance, steps, micro-batch, chunk and max-steps must be positive") }
     }
 }
 
@@ -83,7 +83,12 @@ struct SampleCommand: ParsableCommand {
                         writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
                     }
                 }
-                let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: sampler.settings,
+                // The default chunk depends on the count only (not on the ranks), so that a resume on
+                // another number of ranks finds the same chunks: at least 16 chunks when the count
+                // allows, of 8 to 64 samples (a network call's micro-batch is 8).
+                var settings = sampler.settings
+                if sampler.chunk == nil { settings.chunk = min(64, max(8, (count + 15) / 16)) }
+                let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: settings,
                                               seed: seed, communicator: comm)
                 if comm.isRoot { writeLine("tbg sample: model: \(runner.weightsDescription)") }
                 // Finished chunks go to OUT.chunks/ as they come; rank 0 creates (or, with --resume,
@@ -102,7 +107,7 @@ struct SampleCommand: ParsableCommand {
                     writeLine("tbg sample: resumed: \(outcome.resumedChunks) of \(outcome.chunkCount) chunks were already in \(chunks.folder)")
                 }
                 if outcome.stopped {
-                    writeLine("tbg sample: stopped on \(StopSignal.name(StopSignal.received)): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(sampler.chunk) samples are in \(chunks.folder); continue with the same command and --resume")
+                    writeLine("tbg sample: stopped on \(StopSignal.name(StopSignal.received)): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(settings.chunk) samples are in \(chunks.folder); continue with the same command and --resume")
                     return
                 }
                 guard let summary = outcome.summary else { return }

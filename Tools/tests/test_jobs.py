@@ -8,6 +8,7 @@ SIGKILL mid-training. Needs the release build (a copy of it is run, so a rebuild
 the tests); TBG=/path/to/tbg tests another binary. Skipped with a reason when there is none.
 """
 import glob
+import json
 import os
 import re
 import shutil
@@ -368,3 +369,30 @@ def test_killed_rank_ends_the_job_and_leaves_no_broken_checkpoint(tmp_path, data
     while any(os.path.exists(f"/proc/{pid}") for pid in ranks.values()) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(os.path.exists(f"/proc/{pid}") for pid in ranks.values()), "a rank outlived mpirun"
+
+
+@needs_mpirun
+def test_quickstart_main_job_on_tiny_settings(tmp_path, tbg):
+    """The README's first command (the main job) end to end, with a few samples and picoseconds of MD."""
+    out = tmp_path / "quickstart"
+    env = dict(mpi_env(), TBG=tbg, KS_SAMPLES="3", AD_SAMPLES="3", KS_MD_PS="4", AD_MD_PS="4")
+    result = subprocess.run(["bash", "Jobs/quickstart.sh", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    text = result.stdout
+    for name in ["KS", "AD"]:
+        assert f"[{name}] 2. 3 zero-shot samples" in text
+        for produced in ["peptide.h5", "samples.h5", "md.h5", "evaluate.txt", "evaluate.json",
+                         "plots/ramachandran.png", "plots/energy.png"]:
+            assert (out / name / produced).exists(), f"{name}/{produced} missing:\n{text[-3000:]}"
+        report = json.loads((out / name / "evaluate.json").read_text())
+        assert report["counts"]["samples"] == 3
+        with h5py.File(out / name / "samples.h5", "r") as f:
+            assert f["samples/log_q"].shape == (3,)
+    assert "tbg sample: progress" in text
+    assert "quickstart: done" in text and "What the numbers mean" in text
+    # KS with the transferable model, AD with the AD2 model.
+    with h5py.File(out / "KS" / "samples.h5", "r") as f:
+        assert f["samples"].attrs["checkpoint"].endswith("Configs/models/dipeptides.h5")
+    with h5py.File(out / "AD" / "samples.h5", "r") as f:
+        assert f["samples"].attrs["checkpoint"].endswith("Configs/models/ad2.h5")
