@@ -20,6 +20,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TangentPairsBody.h"
 #undef TBG_VARIANT
 
 #ifdef TBG_HAVE_X86_VARIANTS
@@ -28,6 +29,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TangentPairsBody.h"
 #undef TBG_VARIANT
 
 #define TBG_VARIANT 2
@@ -35,6 +37,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TangentPairsBody.h"
 #undef TBG_VARIANT
 
 #define DISPATCH(name, arguments)                                                    \
@@ -101,4 +104,9 @@ void tbg_tangent_row_f32(float *row, const float *p, const float *q, float a, co
 void tbg_accumulate_message_tangent_f32(float *target, float g, const float *slope, const float *row, float c, const float *m,
                                         size_t count) {
     DISPATCH(accumulate_message_tangent, (target, g, slope, row, c, m, count));
+}
+
+void tbg_tangent_pairs_f32(float *aggregate_dot, float *x_next, float *scratch, const tbg_tangent_layer *layer,
+                           const int32_t *pair_tangent, const int32_t *pair_edge, size_t pairs) {
+    DISPATCH(tangent_pairs, (aggregate_dot, x_next, scratch, layer, pair_tangent, pair_edge, pairs));
 }
