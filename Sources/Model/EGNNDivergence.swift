@@ -117,7 +117,8 @@ extension EGNNVectorField {
             columnR: tw.columnR.pointer, columnD: tw.columnD.pointer, attentionWeight: w + offsets.attentionWeight,
             w2Packed: last ? nil : tw.w2Packed.pointer, rho: T(config.coordinateScale), atoms: A, edges: E, hidden: H)
         TangentPairsKernel.run(aggregateDot: last ? nil : tw.aggregateDot.pointer, xNext: xNext, scratch: tw.scratch.pointer,
-                               layer: inputs, pairTangent: pairs.tangent.pointer, pairEdge: pairs.edge.pointer, pairs: pairs.count)
+                               layer: inputs, pairTangent: pairs.tangent.pointer, pairEdge: pairs.edge.pointer,
+                               pairs: tw.pairCount(molecules: batch.moleculeCount, touching: first))
         xDot.update(from: xNext, count: tangents * A * 3)
         if last { return }
         // ż_n = W₃ₐḣ + W₃ᵦȧ (ḣ = 0 in layer 0), then ḣ += W₄(SiLU′(z_n) ⊙ ż_n).

@@ -58,11 +58,14 @@ struct TangentPairs {
     }
 }
 
+/// Sized for `moleculeCapacity` molecules of `atomsPerMolecule` atoms; serves any batch of fewer
+/// molecules of that size, whose edges and pairs are prefixes of the full batch's (molecule-major
+/// order), with its own A and E as row strides.
 final class TangentWorkspace<T: Numeric> {
-    let batch: MoleculeBatch
+    let moleculeCapacity: Int, atomsPerMolecule: Int
     let tangents: Int
     let allPairs: TangentPairs, touchingPairs: TangentPairs
-    // The batch's edge lists at stable addresses for the pair kernel (E).
+    // The full batch's edge lists at stable addresses for the pair kernel (E).
     let receivers: Buffer<Int32>, senders: Buffer<Int32>
     // Per tangent (T·A rows): ẋ, its next-layer value (× 3); ḣ, Ṗ = ḣW₁ₐᵀ, Q̇ = ḣW₁ᵦᵀ,
     // ȧ = Σ_j ṁ, ż_n = W₃ₐḣ + W₃ᵦȧ, and SiLU′(z_n) ⊙ ż_n (× H).
@@ -80,8 +83,10 @@ final class TangentWorkspace<T: Numeric> {
     // W₂ᵀ of the current layer, packed for the pair kernel (H × HP).
     let w2Packed: Buffer<T>
 
-    init(batch: MoleculeBatch, tangents: Int, hidden: Int) {
-        self.batch = batch
+    init(molecules: Int, atomsPerMolecule n: Int, tangents: Int, hidden: Int) {
+        let batch = MoleculeBatch(atomCounts: [Int](repeating: n, count: molecules))
+        moleculeCapacity = molecules
+        atomsPerMolecule = n
         self.tangents = tangents
         let atoms = batch.atomCount, edges = batch.edgeCount
         allPairs = TangentPairs.all(batch: batch, tangents: tangents)
@@ -115,5 +120,15 @@ final class TangentWorkspace<T: Numeric> {
         columnR = Buffer(count: hidden)
         columnD = Buffer(count: hidden)
         w2Packed = Buffer(count: hidden * TangentPairsKernel.paddedWidth(hidden))
+    }
+
+    func fits(batch: MoleculeBatch, tangents: Int) -> Bool {
+        tangents == self.tangents && batch.moleculeCount <= moleculeCapacity && batch.atomCounts.allSatisfy { $0 == atomsPerMolecule }
+    }
+
+    /// The pairs of the first `molecules` molecules: all of them, or those touching the perturbed atom.
+    func pairCount(molecules: Int, touching: Bool) -> Int {
+        let n = atomsPerMolecule
+        return molecules * tangents * (touching ? 2 * (n - 1) : n * (n - 1))
     }
 }
