@@ -34,8 +34,8 @@ public struct SamplingBenchmarkResult: Codable, Sendable {
     public var adaptiveCPUSeconds: Double?
     public var adaptiveEvaluationsPerSample: Double?
     public var tolerance: Double
-    /// The C kernels' variant that ran (KernelVariant: portable, avx2, avx512).
-    public var kernels: String = KernelVariant.active.description
+    /// The C kernels' variant that ran per family (KernelVariant: "layer avx512, tangent avx2").
+    public var kernels: String = KernelVariant.activeByFamily
 
     enum CodingKeys: String, CodingKey {
         case atoms, batch, ranks, model, tolerance, kernels

@@ -247,7 +247,7 @@ enum KernelReport {
     static func line() throws -> String {
         if let problem = KernelVariant.environmentProblem { throw ValidationError(problem) }
         let supported = KernelVariant.supported.map(\.description).joined(separator: ", ")
-        return "kernels \(KernelVariant.active) (this CPU has: \(supported); TBG_KERNELS chooses), CPU \(cpuModel)"
+        return "kernels \(KernelVariant.activeByFamily) (this CPU has: \(supported); TBG_KERNELS, TBG_KERNELS_LAYER, TBG_KERNELS_TANGENT choose), CPU \(cpuModel)"
     }
 
     /// /proc/cpuinfo's model name (Linux), else "unknown".

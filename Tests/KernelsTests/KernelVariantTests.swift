@@ -61,6 +61,27 @@ final class KernelVariantTests: XCTestCase {
         XCTAssertEqual(KernelVariant.active, .portable)
     }
 
+    func testFamiliesFollowTheRuleAndSwitchAlone() {
+        let saved = KernelFamily.allCases.map { KernelVariant.active(for: $0) }
+        defer { for (family, variant) in zip(KernelFamily.allCases, saved) { KernelVariant.select(variant, for: family) } }
+        let environment = ProcessInfo.processInfo.environment
+        for family in KernelFamily.allCases {
+            XCTAssertTrue(KernelVariant.defaultVariant(for: family).isSupported, "\(family)")
+            let forced = environment["TBG_KERNELS"] != nil || environment["TBG_KERNELS_\(family.description.uppercased())"] != nil
+            if !forced { XCTAssertEqual(KernelVariant.active(for: family), KernelVariant.defaultVariant(for: family), "\(family)") }
+        }
+        // Selecting for one family leaves the other.
+        let tangent = KernelVariant.supported.last ?? .portable
+        XCTAssertTrue(KernelVariant.select(tangent, for: .tangent))
+        XCTAssertTrue(KernelVariant.select(.portable, for: .layer))
+        XCTAssertEqual(KernelVariant.active(for: .layer), .portable)
+        XCTAssertEqual(KernelVariant.active(for: .tangent), tangent)
+        XCTAssertEqual(KernelVariant.active, .portable, "KernelVariant.active is the layer family's")
+        // Selecting for all moves every family.
+        XCTAssertTrue(KernelVariant.select(.portable))
+        XCTAssertEqual(KernelFamily.allCases.map { KernelVariant.active(for: $0) }, [.portable, .portable])
+    }
+
     // MARK: elementwise
 
     private func elementwise<T: ActivationScalar>(_ n: Int, _: T.Type) -> [Double] {

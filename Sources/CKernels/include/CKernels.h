@@ -17,17 +17,34 @@
 #define TBG_KERNELS_NOT_REQUESTED (-1)
 #define TBG_KERNELS_UNRECOGNISED (-2)
 
-/// The variant every kernel runs: decided on the first call (TBG_KERNELS if set and supported,
-/// else the best the CPU has), or the last successful tbg_kernels_select.
+/// Kernel families, each with its own variant: the layer's passes (elementwise activations and
+/// edge passes of forward and backward) and the divergence's tangent kernels.
+#define TBG_KERNEL_FAMILY_LAYER 0
+#define TBG_KERNEL_FAMILY_TANGENT 1
+#define TBG_KERNEL_FAMILIES 2
+
+/// The variant a family runs: decided on the first call (TBG_KERNELS_<FAMILY>, else TBG_KERNELS,
+/// if set and supported; else tbg_kernels_family_default), or the last successful select.
+int tbg_kernels_family_active(int family);
+/// The layer family's variant (tbg_kernels_family_active(TBG_KERNEL_FAMILY_LAYER)).
 int tbg_kernels_active(void);
+/// The variant a family runs unless asked otherwise: the best supported, except where a narrower
+/// one measured faster for that family on this CPU (the rule is in KernelVariant.c).
+int tbg_kernels_family_default(int family);
 /// Whether this CPU (and build) can run `variant`.
 int tbg_kernels_supported(int variant);
 /// The best supported variant.
 int tbg_kernels_best(void);
 /// The variant TBG_KERNELS names, TBG_KERNELS_NOT_REQUESTED if unset, TBG_KERNELS_UNRECOGNISED.
 int tbg_kernels_requested(void);
-/// Makes `variant` the active one if supported (returns 1), else leaves it (returns 0).
+/// The variant asked for a family: TBG_KERNELS_<FAMILY> if set, else tbg_kernels_requested().
+int tbg_kernels_family_requested(int family);
+/// Makes `variant` the active one of every family if supported (returns 1), else leaves them (0).
 int tbg_kernels_select(int variant);
+/// Makes `variant` the active one of `family` if supported (returns 1), else leaves it (0).
+int tbg_kernels_family_select(int family, int variant);
+/// "layer", "tangent".
+const char *tbg_kernels_family_name(int family);
 /// "portable", "avx2", "avx512".
 const char *tbg_kernels_name(int variant);
 
