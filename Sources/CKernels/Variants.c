@@ -20,6 +20,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TangentPairsBody.h"
 #undef TBG_VARIANT
 
 #ifdef TBG_HAVE_X86_VARIANTS
@@ -28,6 +29,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TangentPairsBody.h"
 #undef TBG_VARIANT
 
 #define TBG_VARIANT 2
@@ -35,17 +37,21 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TangentPairsBody.h"
 #undef TBG_VARIANT
 
-#define DISPATCH(name, arguments)                                                    \
-    switch (tbg_kernels_active()) {                                                  \
+#define DISPATCH_FAMILY(family, name, arguments)                                     \
+    switch (tbg_kernels_family_active(family)) {                                     \
     case TBG_KERNELS_AVX512: name##_avx512 arguments; return;                        \
     case TBG_KERNELS_AVX2: name##_avx2 arguments; return;                            \
     default: name##_portable arguments; return;                                      \
     }
 #else
-#define DISPATCH(name, arguments) name##_portable arguments
+#define DISPATCH_FAMILY(family, name, arguments) name##_portable arguments
 #endif
+/// The layer's passes (elementwise, edge forward and backward) and the divergence's tangent kernels.
+#define DISPATCH(name, arguments) DISPATCH_FAMILY(TBG_KERNEL_FAMILY_LAYER, name, arguments)
+#define DISPATCH_TANGENT(name, arguments) DISPATCH_FAMILY(TBG_KERNEL_FAMILY_TANGENT, name, arguments)
 
 void tbg_sigmoid_f32(float *sigma, const float *z, size_t n) { DISPATCH(sigmoid, (sigma, z, n)); }
 
@@ -95,10 +101,15 @@ void tbg_edge_input_backward_f32(float *dq, float *db, float *dwr, float *dwd, f
 
 void tbg_tangent_row_f32(float *row, const float *p, const float *q, float a, const float *u, float b, const float *v,
                          const float *slope, const float *k1, const float *k2, size_t count, float *products) {
-    DISPATCH(tangent_row, (row, p, q, a, u, b, v, slope, k1, k2, count, products));
+    DISPATCH_TANGENT(tangent_row, (row, p, q, a, u, b, v, slope, k1, k2, count, products));
 }
 
 void tbg_accumulate_message_tangent_f32(float *target, float g, const float *slope, const float *row, float c, const float *m,
                                         size_t count) {
-    DISPATCH(accumulate_message_tangent, (target, g, slope, row, c, m, count));
+    DISPATCH_TANGENT(accumulate_message_tangent, (target, g, slope, row, c, m, count));
+}
+
+void tbg_tangent_pairs_f32(float *aggregate_dot, float *x_next, float *scratch, const tbg_tangent_layer *layer,
+                           const int32_t *pair_tangent, const int32_t *pair_edge, size_t pairs) {
+    DISPATCH_TANGENT(tangent_pairs, (aggregate_dot, x_next, scratch, layer, pair_tangent, pair_edge, pairs));
 }

@@ -14,7 +14,9 @@ public final class Buffer<T: Numeric> {
 
     public convenience init(_ values: [T]) {
         self.init(count: values.count)
-        for (index, value) in values.enumerated() { pointer[index] = value }
+        values.withUnsafeBufferPointer { source in
+            if let start = source.baseAddress { pointer.update(from: start, count: source.count) }
+        }
     }
 
     deinit { pointer.deallocate() }

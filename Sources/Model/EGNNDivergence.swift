@@ -10,16 +10,19 @@
 //   ṁ₀ = SiLU′(z₂) ⊙ W₂ȧ₁,  ġ = g(1−g) w_a·ṁ₀,  ṁ = g ṁ₀ + ġ m₀
 //   ṡ = (1−s²) w_c·(SiLU′(z_c) ⊙ W_c ṁ),  ẋ_i += ρ Σ_j (u̇ s + u ṡ)
 //   ȧ_i = Σ_j ṁ,  ḣ′ = ḣ + W₄(SiLU′(z_n) ⊙ (W₃ₐḣ + W₃ᵦȧ)),  v̇ = ẋ^L − ẋ⁰ − mean
-// Three things keep the cost down:
-// 1. The scalars ġ and ṡ are linear in ȧ₁, so they are dot products of ȧ₁ with per-edge vectors
-//    built once per evaluation (not per tangent):
-//      k_a = W₂ᵀ(SiLU′(z₂) ⊙ w_a),  v_c = W_cᵀ(SiLU′(z_c) ⊙ w_c),  k_c = W₂ᵀ(SiLU′(z₂) ⊙ v_c),
-//      ġ = g(1−g) k_a·ȧ₁,  ṡ = (1−s²)(g k_c·ȧ₁ + ġ v_c·m₀).
+// Four things keep the cost down:
+// 1. The scalars ġ and ṡ are dot products of per-pair rows with per-edge vectors: with the W₂
+//    product at hand (every layer but the last), ġ = g(1−g) w_a·ṁ₀ and ṡ = (1−s²)(g v_c·ṁ₀ + ġ v_c·m₀),
+//    where v_c = W_cᵀ(SiLU′(z_c) ⊙ w_c) is built once per evaluation; in the last layer, which has no
+//    W₂ product, they are ġ = g(1−g) k_a·ȧ₁ and ṡ = (1−s²)(g k_c·ȧ₁ + ġ v_c·m₀) with
+//      k_a = W₂ᵀ(SiLU′(z₂) ⊙ w_a),  k_c = W₂ᵀ(SiLU′(z₂) ⊙ v_c).
 //    No tangent GEMM goes through W_c at all.
 // 2. The last layer's ḣ is never used (v depends on x^L only), so its messages ṁ are not formed:
 //    that layer has no E-row GEMM per tangent.
 // 3. In layer 0, ḣ = 0 and ż₁ is non-zero only on the 2(N−1) edges that touch the perturbed atom;
 //    only those pairs are processed.
+// 4. A layer's pairs run through one fused kernel (Kernels/TangentPairs.swift): ȧ₁, W₂ȧ₁ (a
+//    register-tiled product), ṁ into ȧ_i and the ẋ_i update of a tile of pairs stay in the L1 cache.
 // Which leaves one E-row GEMM (W₂) per tangent in layers 1 … L−2, instead of two in every layer.
 import Kernels
 import Linalg
@@ -83,11 +86,8 @@ extension EGNNVectorField {
         let A = ws.atoms, E = ws.edges, H = config.hidden, tangents = tw.tangents
         let first = l == 0, last = l == config.layers - 1
         let offsets = layout.layers[l]
-        let receivers = batch.receivers
-        let gate = ws.gate.pointer + l * E
         let pairs = first ? tw.touchingPairs : tw.allPairs
-        let pairCount = pairs.count
-        precomputeEdgeVectors(l, ws: ws, tw: tw)
+        precomputeEdgeVectors(l, last: last, ws: ws, tw: tw)
         // Ṗ, Q̇ for all tangents at once (rows = τ·A); zero in layer 0.
         let rowsA = tangents * A
         let hDotView = tw.hDot.readOnly
@@ -98,32 +98,27 @@ extension EGNNVectorField {
             Linear.forward(tw.qDot.buffer, hDotView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
                            rows: rowsA, inFeatures: H, outFeatures: H)
         }
-        // Pairs in chunks whose ȧ₁ and ż₂ rows stay in the L2 cache between the row pass, the W₂
-        // GEMM and the aggregation (one pass each over tangents × edges × H would go to memory).
+        // Every (tangent, edge) pair in one fused pass (Kernels/TangentPairs.swift): ȧ₁, ṁ = g SiLU′(z₂) ⊙ W₂ȧ₁ + ġ m₀
+        // summed into ȧ_i (not in the last layer: ḣ^L does not reach v), and ρ Σ_j (u̇ s + u ṡ) into ẋ_i.
         let xDot = tw.xDot.pointer, xNext = tw.xDotNext.pointer
-        let aggDot = tw.aggregateDot.pointer
         xNext.update(from: xDot, count: tangents * A * 3)
-        if !last { aggDot.update(repeating: 0, count: rowsA * H) }
-        var chunkStart = 0
-        while chunkStart < pairCount {
-            let chunk = chunkStart..<min(pairCount, chunkStart + TangentWorkspace<T>.pairChunk)
-            tangentRows(l, pairs: pairs, chunk: chunk, batch: batch, ws: ws, tw: tw)
-            if !last {   // ḣ^L does not reach v
-                // ṁ = g SiLU′(z₂) ⊙ W₂ȧ₁ + ġ m₀, summed into ȧ_i.
-                Linear.forward(tw.z2DotChunk.mutableSlice(0, chunk.count * H), tw.a1DotChunk.slice(0, chunk.count * H),
-                               weight: parameters.slice(offsets.edge2Weight, H * H), bias: nil,
-                               rows: chunk.count, inFeatures: H, outFeatures: H)
-                let z2Dot = tw.z2DotChunk.pointer, slope2 = tw.slope2.pointer, m0 = tw.message0.pointer, gateDot = tw.gateDot.pointer
-                for p in chunk {
-                    let tau = Int(pairs.tangent[p]), e = Int(pairs.edge[p])
-                    let target = aggDot + (tau * A + Int(receivers[e])) * H
-                    let row = z2Dot + (p - chunk.lowerBound) * H, slope = slope2 + e * H, m0e = m0 + e * H
-                    Activation.accumulateMessageTangent(target, g: gate[e], slope: slope, row: row, c: gateDot[p - chunk.lowerBound],
-                                                        m: m0e, count: H)
-                }
-            }
-            chunkStart = chunk.upperBound
+        if !last {
+            tw.aggregateDot.pointer.update(repeating: 0, count: rowsA * H)
+            TangentPairsKernel.packWeight(tw.w2Packed.pointer, weight: parameters.pointer + offsets.edge2Weight, hidden: H)
         }
+        let w = parameters.pointer
+        let inputs = TangentLayerInputs<T>(
+            xDot: xDot, pDot: first ? nil : tw.pDot.pointer, qDot: first ? nil : tw.qDot.pointer, d2Dot: tw.d2Dot.pointer,
+            receivers: tw.receivers.pointer, senders: tw.senders.pointer, delta: ws.delta.pointer + l * E * 3,
+            inverseNorm: tw.inverseNorm.pointer, inverseNormPlusOne: tw.inverseNormPlusOne.pointer, gate: ws.gate.pointer + l * E,
+            coordWeight: ws.coordWeight.pointer + l * E, coordMessageProduct: tw.coordMessageProduct.pointer,
+            slope1: tw.slope1.pointer, slope2: tw.slope2.pointer, message0: tw.message0.pointer, coordVector: tw.coordVector.pointer,
+            gateKernel: last ? tw.gateKernel.pointer : nil, coordKernel: last ? tw.coordKernel.pointer : nil,
+            columnR: tw.columnR.pointer, columnD: tw.columnD.pointer, attentionWeight: w + offsets.attentionWeight,
+            w2Packed: last ? nil : tw.w2Packed.pointer, rho: T(config.coordinateScale), atoms: A, edges: E, hidden: H)
+        TangentPairsKernel.run(aggregateDot: last ? nil : tw.aggregateDot.pointer, xNext: xNext, scratch: tw.scratch.pointer,
+                               layer: inputs, pairTangent: pairs.tangent.pointer, pairEdge: pairs.edge.pointer,
+                               pairs: tw.pairCount(molecules: batch.moleculeCount, touching: first))
         xDot.update(from: xNext, count: tangents * A * 3)
         if last { return }
         // ż_n = W₃ₐḣ + W₃ᵦȧ (ḣ = 0 in layer 0), then ḣ += W₄(SiLU′(z_n) ⊙ ż_n).
@@ -140,50 +135,10 @@ extension EGNNVectorField {
                        rows: rowsA, inFeatures: H, outFeatures: H, accumulate: true)
     }
 
-    /// The pairs `chunk` of layer `l`: ȧ₁ rows into tw.a1DotChunk (chunk-relative), ġ into tw.gateDot,
-    /// and ρ Σ_j (u̇ s + u ṡ) added to tw.xDotNext.
-    private func tangentRows(_ l: Int, pairs: TangentPairs, chunk: Range<Int>, batch: MoleculeBatch,
-                             ws: EGNNWorkspace<T>, tw: TangentWorkspace<T>) {
-        let A = ws.atoms, E = ws.edges, H = config.hidden
-        let first = l == 0
-        let rho = T(config.coordinateScale)
-        let receivers = batch.receivers, senders = batch.senders
-        let delta = ws.delta.pointer + l * E * 3
-        let inverseNorm = tw.inverseNorm.pointer, inverseNormPlusOne = tw.inverseNormPlusOne.pointer
-        let gate = ws.gate.pointer + l * E, coordWeight = ws.coordWeight.pointer + l * E
-        let xDot = tw.xDot.pointer, xNext = tw.xDotNext.pointer, d2Dot = tw.d2Dot.pointer
-        let pDot = tw.pDot.pointer, qDot = tw.qDot.pointer, a1Dot = tw.a1DotChunk.pointer, gateDot = tw.gateDot.pointer
-        let slope1 = tw.slope1.pointer, wr = tw.columnR.pointer, wd = tw.columnD.pointer
-        let gateKernel = tw.gateKernel.pointer, coordMessageProduct = tw.coordMessageProduct.pointer, coordKernel = tw.coordKernel.pointer
-        for p in chunk {
-            let row = p - chunk.lowerBound
-            let tau = Int(pairs.tangent[p]), e = Int(pairs.edge[p])
-            let i = Int(receivers[e]), j = Int(senders[e])
-            let xd = xDot + tau * A * 3
-            let deltaValue = delta + 3 * e
-            let deltaDot = (xd[3 * i] - xd[3 * j], xd[3 * i + 1] - xd[3 * j + 1], xd[3 * i + 2] - xd[3 * j + 2])
-            let deltaDotDelta = deltaValue[0] * deltaDot.0 + deltaValue[1] * deltaDot.1 + deltaValue[2] * deltaDot.2
-            let rd = 2 * deltaDotDelta, dd = d2Dot[tau * E + e]
-            // ȧ₁ and its products with k_a and k_c (ḣ = 0 in layer 0: no Ṗ, Q̇).
-            let (gateProduct, coordProduct) = Activation.tangentRow(
-                a1Dot + row * H, p: first ? nil : pDot + (tau * A + i) * H, q: first ? nil : qDot + (tau * A + j) * H,
-                a: rd, u: wr, b: dd, v: wd, slope: slope1 + e * H, k1: gateKernel + e * H, k2: coordKernel + e * H, count: H)
-            let g = gate[e], s = coordWeight[e]
-            let gDot = g * (1 - g) * gateProduct
-            let sDot = (1 - s * s) * (g * coordProduct + gDot * coordMessageProduct[e])
-            gateDot[row] = gDot
-            // ẋ_i += ρ (u̇ s + u ṡ) with u̇ = Δ̇/(n+1) − Δ ṅ/(n+1)², ṅ = Δ·Δ̇/n.
-            let inverse = inverseNormPlusOne[e], radialPart = deltaDotDelta * inverseNorm[e] * inverse * inverse
-            let target = xNext + (tau * A + i) * 3
-            target[0] += rho * ((deltaDot.0 * inverse - deltaValue[0] * radialPart) * s + deltaValue[0] * inverse * sDot)
-            target[1] += rho * ((deltaDot.1 * inverse - deltaValue[1] * radialPart) * s + deltaValue[1] * inverse * sDot)
-            target[2] += rho * ((deltaDot.2 * inverse - deltaValue[2] * radialPart) * s + deltaValue[2] * inverse * sDot)
-        }
-    }
-
     /// The per-edge quantities of layer `l` that every tangent shares: SiLU′ of z₁, z₂, z_n, the
-    /// W₁ columns of r and d², m₀, and the vectors k_a, v_c, k_c with the scalar v_c·m₀.
-    private func precomputeEdgeVectors(_ l: Int, ws: EGNNWorkspace<T>, tw: TangentWorkspace<T>) {
+    /// W₁ columns of r and d², m₀, v_c with the scalar v_c·m₀, and in the last layer (no W₂ product
+    /// per pair) k_a and k_c.
+    private func precomputeEdgeVectors(_ l: Int, last: Bool, ws: EGNNWorkspace<T>, tw: TangentWorkspace<T>) {
         let A = ws.atoms, E = ws.edges, H = config.hidden
         let offsets = layout.layers[l]
         let w = parameters.pointer
@@ -199,10 +154,7 @@ extension EGNNVectorField {
         Activation.siluSlope(slope2, z: z2, sigma: s2, count: rows)
         Activation.siluSlope(coordSlope, z: zc, sigma: sc, count: rows)
         Activation.multiply(m0, z2, s2, count: rows)
-        for e in 0..<E {
-            Activation.multiply(gateInput + e * H, slope2 + e * H, wa, count: H)
-            Activation.multiply(coordInput + e * H, coordSlope + e * H, wc, count: H)
-        }
+        for e in 0..<E { Activation.multiply(coordInput + e * H, coordSlope + e * H, wc, count: H) }
         let norm = ws.norm.pointer + l * E
         for e in 0..<E {
             tw.inverseNorm.pointer[e] = 1 / norm[e]
@@ -214,14 +166,16 @@ extension EGNNVectorField {
             tw.columnR.pointer[o] = w[w1 + o * w1Stride + 2 * H]
             tw.columnD.pointer[o] = w[w1 + o * w1Stride + 2 * H + 1]
         }
-        // k_a = (SiLU′(z₂) ⊙ w_a) W₂ and v_c = (SiLU′(z_c) ⊙ w_c) W_c, row-wise (y = x W).
-        Linear.inputGradient(tw.gateKernel.buffer, dy: tw.gateKernelInput.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
-                             rows: E, inFeatures: H, outFeatures: H, accumulate: false)
+        // v_c = (SiLU′(z_c) ⊙ w_c) W_c, row-wise (y = x W).
         Linear.inputGradient(tw.coordVector.buffer, dy: tw.coordVectorInput.readOnly, weight: parameters.slice(offsets.coord1Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: false)
         let coordMessageProduct = tw.coordMessageProduct.pointer, vc = tw.coordVector.pointer
         for e in 0..<E { coordMessageProduct[e] = Activation.dot(vc + e * H, m0 + e * H, count: H) }
-        // k_c = (SiLU′(z₂) ⊙ v_c) W₂.
+        guard last else { return }
+        // k_a = (SiLU′(z₂) ⊙ w_a) W₂ and k_c = (SiLU′(z₂) ⊙ v_c) W₂.
+        for e in 0..<E { Activation.multiply(gateInput + e * H, slope2 + e * H, wa, count: H) }
+        Linear.inputGradient(tw.gateKernel.buffer, dy: tw.gateKernelInput.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
+                             rows: E, inFeatures: H, outFeatures: H, accumulate: false)
         Activation.multiply(tw.coordKernelInput.pointer, slope2, vc, count: rows)
         Linear.inputGradient(tw.coordKernel.buffer, dy: tw.coordKernelInput.readOnly, weight: parameters.slice(offsets.edge2Weight, H * H),
                              rows: E, inFeatures: H, outFeatures: H, accumulate: false)

@@ -22,10 +22,17 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
     /// The workspace of the last forward pass (its saved activations).
     var currentWorkspace: EGNNWorkspace<T>? { workspace }
 
-    /// Tangent buffers for the divergence, reused while the batch shape is unchanged.
+    /// Tangent buffers for the divergence (molecules of one size), reused for any batch of at most
+    /// as many molecules of that size: an adaptive integration's micro-batches shrink and alternate
+    /// in size as samples finish, and reallocating ~50 MB per call cost page faults on every one.
     func tangentWorkspace(batch: MoleculeBatch, tangents: Int) -> TangentWorkspace<T> {
-        if let existing = tangentBuffers, existing.tangents == tangents, existing.batch == batch { return existing }
-        let created = TangentWorkspace<T>(batch: batch, tangents: tangents, hidden: config.hidden)
+        let n = batch.atomCounts[0]
+        if let existing = tangentBuffers, existing.fits(batch: batch, tangents: tangents) { return existing }
+        var capacity = batch.moleculeCount
+        if let existing = tangentBuffers, existing.atomsPerMolecule == n, existing.tangents == tangents {
+            capacity = max(capacity, existing.moleculeCapacity)
+        }
+        let created = TangentWorkspace<T>(molecules: capacity, atomsPerMolecule: n, tangents: tangents, hidden: config.hidden)
         tangentBuffers = created
         return created
     }

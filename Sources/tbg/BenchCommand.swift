@@ -198,10 +198,12 @@ struct SampleBench: ParsableCommand {
             print(String(format: "sample: %@, %d atoms, batch %d, %d rank(s): RK4 step %.3f s (median of %d) = %.1f evaluations/s with exact divergence = %.3f samples/s for RK4 with %d steps",
                          name, result.atoms, batch, comm.size, result.medianStepSeconds, repeats, result.evaluationsPerSecond,
                          result.rk4SamplesPerSecond, rk4Steps))
+            print(String(format: "sample: RK4 step %.3f CPU s (median, all ranks) = %.2f evaluations per CPU-second",
+                         result.medianStepCPUSeconds, result.evaluationsPerCPUSecond))
             if let seconds = result.adaptiveSeconds, let rate = result.adaptiveSamplesPerSecond,
-               let perSample = result.adaptiveEvaluationsPerSample {
-                print(String(format: "sample: dopri5 (tolerance %.0e), %d samples in %.2f s = %.3f samples/s, %.1f evaluations per sample",
-                             tolerance, adaptive, seconds, rate, perSample))
+               let perSample = result.adaptiveEvaluationsPerSample, let cpuSeconds = result.adaptiveCPUSeconds {
+                print(String(format: "sample: dopri5 (tolerance %.0e), %d samples in %.2f s = %.3f samples/s, %.1f evaluations per sample; %.2f CPU s = %.3f samples per CPU-second",
+                             tolerance, adaptive, seconds, rate, perSample, cpuSeconds, Double(adaptive) / cpuSeconds))
             }
             print("sample: \(kernels)")
         }
@@ -245,7 +247,7 @@ enum KernelReport {
     static func line() throws -> String {
         if let problem = KernelVariant.environmentProblem { throw ValidationError(problem) }
         let supported = KernelVariant.supported.map(\.description).joined(separator: ", ")
-        return "kernels \(KernelVariant.active) (this CPU has: \(supported); TBG_KERNELS chooses), CPU \(cpuModel)"
+        return "kernels \(KernelVariant.activeByFamily) (this CPU has: \(supported); TBG_KERNELS, TBG_KERNELS_LAYER, TBG_KERNELS_TANGENT choose), CPU \(cpuModel)"
     }
 
     /// /proc/cpuinfo's model name (Linux), else "unknown".

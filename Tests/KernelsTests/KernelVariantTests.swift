@@ -61,6 +61,27 @@ final class KernelVariantTests: XCTestCase {
         XCTAssertEqual(KernelVariant.active, .portable)
     }
 
+    func testFamiliesFollowTheRuleAndSwitchAlone() {
+        let saved = KernelFamily.allCases.map { KernelVariant.active(for: $0) }
+        defer { for (family, variant) in zip(KernelFamily.allCases, saved) { KernelVariant.select(variant, for: family) } }
+        let environment = ProcessInfo.processInfo.environment
+        for family in KernelFamily.allCases {
+            XCTAssertTrue(KernelVariant.defaultVariant(for: family).isSupported, "\(family)")
+            let forced = environment["TBG_KERNELS"] != nil || environment["TBG_KERNELS_\(family.description.uppercased())"] != nil
+            if !forced { XCTAssertEqual(KernelVariant.active(for: family), KernelVariant.defaultVariant(for: family), "\(family)") }
+        }
+        // Selecting for one family leaves the other.
+        let tangent = KernelVariant.supported.last ?? .portable
+        XCTAssertTrue(KernelVariant.select(tangent, for: .tangent))
+        XCTAssertTrue(KernelVariant.select(.portable, for: .layer))
+        XCTAssertEqual(KernelVariant.active(for: .layer), .portable)
+        XCTAssertEqual(KernelVariant.active(for: .tangent), tangent)
+        XCTAssertEqual(KernelVariant.active, .portable, "KernelVariant.active is the layer family's")
+        // Selecting for all moves every family.
+        XCTAssertTrue(KernelVariant.select(.portable))
+        XCTAssertEqual(KernelFamily.allCases.map { KernelVariant.active(for: $0) }, [.portable, .portable])
+    }
+
     // MARK: elementwise
 
     private func elementwise<T: ActivationScalar>(_ n: Int, _: T.Type) -> [Double] {
@@ -144,5 +165,61 @@ final class KernelVariantTests: XCTestCase {
     func testTangentRows() {
         check("tangent rows", variantTolerance: 1e-5, referenceTolerance: 2e-5,
               float: { self.tangentRows($0, Float.self) }, double: { self.tangentRows($0, Double.self) })
+    }
+}
+
+extension KernelVariantTests {
+    // MARK: one divergence layer over (tangent, edge) pairs
+
+    /// Two molecules of 3 atoms (6 edges each), 2 tangents, hidden width n: the pairs in an order
+    /// where runs of pairs share a receiver row and tiles straddle molecules, through the layer with
+    /// Ṗ, Q̇ and W₂ (a middle layer), without Ṗ, Q̇ (layer 0) and without W₂ (the last layer).
+    fileprivate func tangentPairs<T: ActivationScalar>(_ n: Int, _: T.Type) -> [Double] {
+        let atoms = 6, edges = 12, tangents = 2
+        let receivers = Buffer<Int32>([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]), senders = Buffer<Int32>([1, 2, 0, 2, 0, 1, 4, 5, 3, 5, 3, 4])
+        // Every pair but the last: 23 pairs end in a partial tile (6 rows in AVX2/AVX-512, 4 portable).
+        var order: [(Int32, Int32)] = []
+        for e in 0..<edges { for tau in 0..<tangents { order.append((Int32(tau), Int32(e))) } }
+        order.removeLast()
+        let pairTangent = Buffer(order.map(\.0)), pairEdge = Buffer(order.map(\.1))
+        // Inputs at stable addresses (the layer holds pointers), the same values in Float and Double.
+        func input(_ count: Int, _ seed: UInt64, _ low: Double = -3, _ high: Double = 3) -> Buffer<T> {
+            Buffer(values(count, seed: seed, low, high) as [T])
+        }
+        let xDot = input(tangents * atoms * 3, 50), pDot = input(tangents * atoms * n, 51), qDot = input(tangents * atoms * n, 52)
+        let d2Dot = input(tangents * edges, 53), delta = input(edges * 3, 54), norm = input(edges, 55, 0.5, 3)
+        let inverseNorm = Buffer(norm.array.map { 1 / $0 }), inverseNormPlusOne = Buffer(norm.array.map { 1 / ($0 + 1) })
+        let gate = input(edges, 56, 0, 1), coordWeight = input(edges, 57, -1, 1), coordMessageProduct = input(edges, 58)
+        let slope1 = input(edges * n, 59, -0.2, 1.2), slope2 = input(edges * n, 60, -0.2, 1.2), message0 = input(edges * n, 61)
+        let coordVector = input(edges * n, 62, -0.5, 0.5), gateKernel = input(edges * n, 63, -0.5, 0.5)
+        let coordKernel = input(edges * n, 64, -0.5, 0.5), columnR = input(n, 65), columnD = input(n, 66)
+        let attention = input(n, 67, -0.5, 0.5), w2 = input(n * n, 68, -0.3, 0.3)
+        let packed = Buffer<T>(count: n * TangentPairsKernel.paddedWidth(n)), scratch = Buffer<T>(count: TangentPairsKernel.scratchCount(n))
+        TangentPairsKernel.packWeight(packed.pointer, weight: w2.pointer, hidden: n)
+        var outputs: [Double] = []
+        for (withPQ, withW2) in [(true, true), (false, true), (true, false)] {
+            let aggregate = input(tangents * atoms * n, 69), xNext = input(tangents * atoms * 3, 70)
+            let layer = TangentLayerInputs<T>(
+                xDot: xDot.pointer, pDot: withPQ ? pDot.pointer : nil, qDot: withPQ ? qDot.pointer : nil, d2Dot: d2Dot.pointer,
+                receivers: receivers.pointer, senders: senders.pointer, delta: delta.pointer, inverseNorm: inverseNorm.pointer,
+                inverseNormPlusOne: inverseNormPlusOne.pointer, gate: gate.pointer, coordWeight: coordWeight.pointer,
+                coordMessageProduct: coordMessageProduct.pointer, slope1: slope1.pointer, slope2: slope2.pointer,
+                message0: message0.pointer, coordVector: coordVector.pointer, gateKernel: withW2 ? nil : gateKernel.pointer,
+                coordKernel: withW2 ? nil : coordKernel.pointer, columnR: columnR.pointer, columnD: columnD.pointer,
+                attentionWeight: attention.pointer, w2Packed: withW2 ? packed.pointer : nil, rho: T(0.75), atoms: atoms, edges: edges,
+                hidden: n)
+            TangentPairsKernel.run(aggregateDot: withW2 ? aggregate.pointer : nil, xNext: xNext.pointer, scratch: scratch.pointer,
+                                   layer: layer, pairTangent: pairTangent.pointer, pairEdge: pairEdge.pointer, pairs: pairTangent.count)
+            outputs += (aggregate.array + xNext.array).map(Double.init)
+        }
+        return outputs
+    }
+
+    func testTangentPairs() {
+        // Each output sums products over H (W₂ȧ₁, then w_a·ṁ₀ and v_c·ṁ₀) with cancellation: float32
+        // rounding reaches ~2.5·10⁻⁵ of the result at H = 64 in any summation order; a wrong index or
+        // term is off by O(1).
+        check("tangent pairs", variantTolerance: 6e-5, referenceTolerance: 1e-4,
+              float: { self.tangentPairs($0, Float.self) }, double: { self.tangentPairs($0, Double.self) })
     }
 }

@@ -66,6 +66,17 @@ final class DivergenceTests: XCTestCase {
         XCTAssertGreaterThan(expected.map(abs).max() ?? 0, 1e-2)
     }
 
+    /// One model serves batches of 3, then 2, then 3 molecules (the tangent buffers are sized for
+    /// the largest and reused for fewer): each call gives what a fresh model gives for that batch.
+    func testSmallerBatchesReuseTheTangentBuffers() {
+        let model = makeModel(hidden: 8, layers: 3, seed: 45)
+        let three = makeBatch(atomCounts: [5, 5, 5], seed: 46), two = makeBatch(atomCounts: [5, 5], seed: 47)
+        for input in [three, two, three, two] {
+            let fresh = makeModel(hidden: 8, layers: 3, seed: 45)
+            XCTAssertEqual(divergence(model, input), divergence(fresh, input))
+        }
+    }
+
     func testTraceMatchesPyTorchAutograd() throws {
         for name in ["egnn_parity.h5", "egnn_parity_tbg_full.h5"] {
             let fixture = try PyTorchParityTests.load(name)

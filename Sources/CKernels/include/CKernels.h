@@ -17,17 +17,34 @@
 #define TBG_KERNELS_NOT_REQUESTED (-1)
 #define TBG_KERNELS_UNRECOGNISED (-2)
 
-/// The variant every kernel runs: decided on the first call (TBG_KERNELS if set and supported,
-/// else the best the CPU has), or the last successful tbg_kernels_select.
+/// Kernel families, each with its own variant: the layer's passes (elementwise activations and
+/// edge passes of forward and backward) and the divergence's tangent kernels.
+#define TBG_KERNEL_FAMILY_LAYER 0
+#define TBG_KERNEL_FAMILY_TANGENT 1
+#define TBG_KERNEL_FAMILIES 2
+
+/// The variant a family runs: decided on the first call (TBG_KERNELS_<FAMILY>, else TBG_KERNELS,
+/// if set and supported; else tbg_kernels_family_default), or the last successful select.
+int tbg_kernels_family_active(int family);
+/// The layer family's variant (tbg_kernels_family_active(TBG_KERNEL_FAMILY_LAYER)).
 int tbg_kernels_active(void);
+/// The variant a family runs unless asked otherwise: the best supported, except where a narrower
+/// one measured faster for that family on this CPU (the rule is in KernelVariant.c).
+int tbg_kernels_family_default(int family);
 /// Whether this CPU (and build) can run `variant`.
 int tbg_kernels_supported(int variant);
 /// The best supported variant.
 int tbg_kernels_best(void);
 /// The variant TBG_KERNELS names, TBG_KERNELS_NOT_REQUESTED if unset, TBG_KERNELS_UNRECOGNISED.
 int tbg_kernels_requested(void);
-/// Makes `variant` the active one if supported (returns 1), else leaves it (returns 0).
+/// The variant asked for a family: TBG_KERNELS_<FAMILY> if set, else tbg_kernels_requested().
+int tbg_kernels_family_requested(int family);
+/// Makes `variant` the active one of every family if supported (returns 1), else leaves them (0).
 int tbg_kernels_select(int variant);
+/// Makes `variant` the active one of `family` if supported (returns 1), else leaves it (0).
+int tbg_kernels_family_select(int family, int variant);
+/// "layer", "tangent".
+const char *tbg_kernels_family_name(int family);
 /// "portable", "avx2", "avx512".
 const char *tbg_kernels_name(int variant);
 
@@ -80,5 +97,45 @@ void tbg_tangent_row_f32(float *row, const float *p, const float *q, float a, co
 /// target[o] += g · slope[o] · row[o] + c · m[o] for o < count.
 void tbg_accumulate_message_tangent_f32(float *target, float g, const float *slope, const float *row, float c,
                                         const float *m, size_t count);
+
+// ---- One layer of the divergence over its (tangent, edge) pairs (TangentPairsBody.h) -------------
+
+/// Pairs per register tile, at most (the scratch holds this many rows).
+#define TBG_TANGENT_TILE_ROWS_MAX 8
+
+/// HP: H rounded up to 64, the row length of the packed W₂ᵀ (every variant's tile width divides 64).
+static inline size_t tbg_tangent_padded_width(size_t h) { return (h + 63) / 64 * 64; }
+
+/// Floats of scratch tbg_tangent_pairs_f32 needs: the tile's ȧ₁ rows (H) and products (HP).
+static inline size_t tbg_tangent_scratch_count(size_t h) { return TBG_TANGENT_TILE_ROWS_MAX * (h + tbg_tangent_padded_width(h)); }
+
+/// What one layer's pairs read. T tangents, A atoms, E edges, H hidden; tangent rows are τ·A + atom.
+typedef struct {
+    const float *x_dot;                  // T·A × 3: ẋ of the layer input
+    const float *p_dot, *q_dot;          // T·A × H: Ṗ = ḣW₁ₐᵀ, Q̇ = ḣW₁ᵦᵀ; both NULL where ḣ = 0 (layer 0)
+    const float *d2_dot;                 // T × E: ḋ² of the input distances
+    const int32_t *receivers, *senders;  // E
+    const float *delta;                  // E × 3: Δ = x_i − x_j of this layer
+    const float *inverse_norm;           // E: 1/n
+    const float *inverse_norm_plus_one;  // E: 1/(n+1)
+    const float *gate, *coord_weight;    // E: g, s
+    const float *coord_message_product;  // E: v_c·m₀
+    const float *slope1, *slope2;        // E × H: SiLU′(z₁), SiLU′(z₂)
+    const float *message0;               // E × H: m₀ = SiLU(z₂)
+    const float *coord_vector;           // E × H: v_c = W_cᵀ(SiLU′(z_c) ⊙ w_c)
+    const float *gate_kernel;            // E × H: k_a = W₂ᵀ(SiLU′(z₂) ⊙ w_a)   (read only without W₂)
+    const float *coord_kernel;           // E × H: k_c = W₂ᵀ(SiLU′(z₂) ⊙ v_c)   (read only without W₂)
+    const float *column_r, *column_d;    // H: W₁'s columns of r and d²
+    const float *attention_weight;       // H: w_a
+    const float *w2_packed;              // H × HP: W₂ᵀ, zero beyond column H; NULL in the last layer (no ṁ)
+    float rho;                           // ρ, the coordinate step scale
+    size_t atoms, edges, hidden;
+} tbg_tangent_layer;
+
+/// For each pair (pair_tangent[p], pair_edge[p]): ȧ₁, and with W₂ the message tangent
+/// aggregate_dot[τ·A + i] (T·A × H) += g ṁ₀ + ġ m₀; always x_next[τ·A + i] (T·A × 3) += ρ (u̇ s + u ṡ).
+/// scratch: tbg_tangent_scratch_count(H) floats. aggregate_dot is not read without W₂ (may be NULL).
+void tbg_tangent_pairs_f32(float *aggregate_dot, float *x_next, float *scratch, const tbg_tangent_layer *layer,
+                           const int32_t *pair_tangent, const int32_t *pair_edge, size_t pairs);
 
 #endif
