@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench_torch import cpu_model  # noqa: E402  (the same CPU name the PyTorch side reports)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SIZES = {
     "ad2": {"tbg": [], "torch": ["--model", "ad2"]},
@@ -37,17 +38,6 @@ SIZES = {
             "torch": ["--model", "2aa"]},
 }
 TRAIN_BATCH = {"ad2": 256, "2aa": 400}
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def run_json(cmd: list, env: dict) -> dict:
