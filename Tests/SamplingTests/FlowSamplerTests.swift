@@ -7,6 +7,8 @@ import HDF5
 import MDData
 import Sampling
 import TestSupport
+import FlowModel
+import Model
 import Training
 import XCTest
 
@@ -36,13 +38,14 @@ final class FlowSamplerTests: XCTestCase {
         // Integrate each sample's x₁ backwards: z and Δ must come back.
         let file = scratch.file("samples.h5")
         try runner.write(records, summary: summary!, to: file)
-        let trajectory = try TrajectoryFile(path: file)
+        XCTAssertEqual(try TrajectoryFile(path: file).frameCount, 3)
         let group = try HDF5File(opening: file).root().group("samples")
         for name in ["index", "latent_log_prior", "delta_log_det", "log_q", "energy_kj_mol", "energy_kT", "log_weight",
                      "topology_ok", "chirality_ok", "chirality_fixed"] {
             XCTAssertEqual(try group.dataset(name).shape, [3], name)
         }
-        let nll = try XCTUnwrap(try runner.negativeLogLikelihood(data: trajectory, frames: [0, 1, 2]))
+        let nll = try XCTUnwrap(try LikelihoodRunner(checkpointPath: checkpoint, dataPath: file, settings: settings,
+                                                     communicator: SerialCommunicator()).negativeLogLikelihood(frames: [0, 1, 2]))
         for (k, record) in records.enumerated() where record.topologyOK && !record.mirrored {
             // Only samples stored as generated (no permutation or mirror) can be compared exactly.
             let identity = record.positions.count == 66
