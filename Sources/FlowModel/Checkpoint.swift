@@ -1,4 +1,5 @@
-// Training checkpoints in HDF5, written to a temporary name and renamed.
+// Training checkpoints in HDF5, written to a temporary name and renamed. Training writes and
+// resumes them; sampling and the NLL read them through TrainedFlow.
 //
 //   attrs     format = "tbg-checkpoint", format_version, step (completed), epoch, step_in_epoch,
 //             steps_per_epoch, seed, config (resolved RunConfig JSON), created, ranks

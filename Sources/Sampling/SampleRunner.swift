@@ -13,8 +13,6 @@ import FlowModel
 import Evaluation
 import Foundation
 import ForceField
-import HDF5
-import Kernels
 import Linalg
 import MDData
 import Model
