@@ -9,10 +9,10 @@
 // they come (resume after a stop or a crash); rank 0 merges everything, computes the ESS over the
 // valid samples and writes the file.
 import Communication
-import FlowModel
 import Evaluation
-import Foundation
+import FlowModel
 import ForceField
+import Foundation
 import Linalg
 import MDData
 import Model
