@@ -31,6 +31,16 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
     /// Hydrogen mass in Da when the System uses hydrogen mass repartitioning (OpenMM's
     /// `createSystem(hydrogenMass=…)`); absent: standard masses.
     public var hydrogenMassAMU: Double?
+    /// "prepare_peptide" for a one-frame file made by Tools/prepare_peptide.py (a minimised starting
+    /// structure, no MD); absent for trajectories from the generator.
+    public var source: String?
+    /// The PDB a prepared file was made from (absolute path); absent or null when built from a sequence.
+    public var sourcePDB: String?
+    /// The prepared frame's energy after minimisation, kJ/mol.
+    public var minimizedEnergyKJMol: Double?
+
+    /// True for a file from Tools/prepare_peptide.py: one minimised frame, not an MD ensemble.
+    public var isPrepared: Bool { source == "prepare_peptide" }
 
     enum CodingKeys: String, CodingKey {
         case format
@@ -49,6 +59,9 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
         case atomOrder = "atom_order"
         case bias
         case hydrogenMassAMU = "hydrogen_mass_amu"
+        case source
+        case sourcePDB = "source_pdb"
+        case minimizedEnergyKJMol = "minimized_energy_kj_mol"
     }
 
     /// Molar gas constant, kJ/(mol K).

@@ -34,8 +34,11 @@ public struct TrajectoryReport: Codable, Sendable {
     public var platform: String?
     /// The static bias of a biased run (Tools/FORMAT.md §1.7); nil for plain MD.
     public var bias: BiasReport?
+    /// Set for a file from Tools/prepare_peptide.py: one minimised frame, no MD.
+    public var prepared: PreparedReport?
 
     enum CodingKeys: String, CodingKey {
+        case prepared
         case duplicateBondsRemoved = "duplicate_bonds_removed"
         case file, name, sequence, termini, preset, forcefield, atoms, residues, bonds, formula, frames, forces, seed, platform, bias
         case temperatureK = "temperature_K"
@@ -97,12 +100,28 @@ public struct TrajectoryReport: Codable, Sendable {
         seed = metadata.seed
         timestepFS = metadata.timestepFS
         platform = metadata.platform
+        if metadata.isPrepared {
+            prepared = PreparedReport(sourcePDB: metadata.sourcePDB, minimizedEnergyKJMol: metadata.minimizedEnergyKJMol)
+        }
         if let energies = try trajectory.biasEnergies() {
             guard let kT = metadata.kT else {
                 throw DataFormatError(file: path, "/bias_energy is present but /metadata has neither kT_kJ_per_mol nor temperature_K; the frame weights exp(+V/kT) need the temperature")
             }
             bias = BiasReport(metadata: metadata.bias, energies: energies, kT: kT)
         }
+    }
+}
+
+/// The record of a prepared file (Tools/prepare_peptide.py): a sampling input, not a reference ensemble.
+public struct PreparedReport: Codable, Sendable, Equatable {
+    /// Absolute path of the PDB it was made from; nil when it was built from a sequence.
+    public var sourcePDB: String?
+    /// Energy of the minimised frame, kJ/mol.
+    public var minimizedEnergyKJMol: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case sourcePDB = "source_pdb"
+        case minimizedEnergyKJMol = "minimized_energy_kj_mol"
     }
 }
 

@@ -19,6 +19,12 @@ enum ReportText {
             if let interval = report.frameIntervalPS { frames += " (every \(number(interval)) ps)" }
         }
         lines.append(("frames", frames))
+        if let prepared = report.prepared {
+            var origin = "prepared by Tools/prepare_peptide.py from " + (prepared.sourcePDB.map { "PDB \($0)" } ?? "its sequence")
+            if let energy = prepared.minimizedEnergyKJMol { origin += ", energy-minimised to \(number(energy)) kJ/mol" }
+            origin += "; no MD: an input for tbg sample (topology, force field), not a reference ensemble"
+            lines.append(("origin", origin))
+        }
         var forcefield = report.preset ?? "unknown preset"
         if let files = report.forcefield { forcefield += ": " + files.joined(separator: " + ") }
         if let temperature = report.temperatureK { forcefield += ", \(number(temperature)) K" }

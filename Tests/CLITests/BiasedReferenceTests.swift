@@ -137,7 +137,10 @@ final class BiasedReferenceTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(report["ess"] as? Double), ess, accuracy: 1e-12)
         // A plain file has no bias entry.
         let plain = try Executables.run(Executables.tbg, ["inspect", "--json", Fixtures.path("ad2_capped.h5")])
-        XCTAssertNil((try JSONSerialization.jsonObject(with: Data(plain.standardOutput.utf8)) as? [String: Any])?["bias"])
+        let plainReport = try JSONSerialization.jsonObject(with: Data(plain.standardOutput.utf8)) as? [String: Any]
+        XCTAssertNil(plainReport?["bias"])
+        // MD from the generator is not flagged as a prepared (minimised, one-frame) input.
+        XCTAssertNil(plainReport?["prepared"])
     }
 
     /// A pooled dataset entry (unbiased and biased files under `files`): every file is inspected,

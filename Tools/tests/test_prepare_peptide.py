@@ -268,6 +268,12 @@ def test_tbg_energy_equals_openmm(prepared_ad, tmp_path_factory):
     assert len(rows) == 1 and rows[0]["total_kj_mol"] == pytest.approx(expected, rel=1e-6)
     r = subprocess.run([tbg, "inspect", prepared_ad], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+    # inspect says what the file is: one minimised frame from this PDB, not an MD ensemble
+    assert "prepared by Tools/prepare_peptide.py from PDB" in r.stdout and "no MD" in r.stdout, r.stdout
+    r = subprocess.run([tbg, "inspect", "--json", prepared_ad], capture_output=True, text=True, timeout=120)
+    prepared = json.loads(r.stdout)["prepared"]
+    assert prepared["source_pdb"].endswith(".pdb")
+    assert prepared["minimized_energy_kj_mol"] == pytest.approx(metadata(prepared_ad)["minimized_energy_kj_mol"])
 
 
 def test_ad2_model_samples_the_prepared_pdb(prepared_ad, tmp_path_factory, tmp_path):

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""tbg against PyTorch, side by side in one run (issue 14's targets), as ratios.
+
+    .venv-torch/bin/python Tools/reference/compare_torch.py [--model ad2|2aa] [--rounds 3] [--ranks 1 2]
+
+Each round runs, for every rank count r, `tbg bench train` (r MPI ranks) then
+`Tools/reference/bench_torch.py` (r threads, both formulations, `edge_index` and `dense`), and on
+one core `tbg bench sample` (v + exact divergence, per-sample evaluations/s) then the PyTorch
+brute-force trace. Alternating A B A B in one run keeps the two sides under the same load, so the
+ratio is meaningful even on a busy host; absolute figures are not. The PyTorch side is the stronger
+formulation of each round. Prints a Markdown table of the per-round medians and the median ratio,
+with the CPU model, the kernel variant tbg ran and the torch version; `--json OUT` keeps everything.
+
+Sizes: ad2 is H 64, L 5, 22 atoms, one-hot width 21 (+ t), batch 256. 2aa is H 128, L 9, 36 atoms,
+width 76, batch 400; PyTorch pads to 51 atoms as the original transferable TBG, tbg runs unpadded
+(what each program does for a 36-atom dipeptide).
+
+Needs a torch environment (`python3 -m venv .venv-torch && .venv-torch/bin/pip install torch numpy`;
+never a test dependency) and a release build of tbg. MPI as root: the script sets the variables.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SIZES = {
+    "ad2": {"tbg": [], "torch": ["--model", "ad2"]},
+    "2aa": {"tbg": ["--atoms", "36", "--hidden", "128", "--layers", "9", "--feature-width", "76"],
+            "torch": ["--model", "2aa"]},
+}
+TRAIN_BATCH = {"ad2": 256, "2aa": 400}
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_json(cmd: list, env: dict) -> dict:
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"compare_torch: {' '.join(cmd)} failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
+    lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        sys.exit(f"compare_torch: {' '.join(cmd)} printed no JSON:\n{r.stdout[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def torch_run(python: str, args: list, env: dict) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "torch.json")
+        r = subprocess.run([python, os.path.join(HERE, "bench_torch.py"), *args, "--json", out],
+                           capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            sys.exit(f"compare_torch: bench_torch.py {' '.join(args)} failed:\n{r.stderr[-2000:]}")
+        with open(out) as f:
+            return json.load(f)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=sorted(SIZES), default="ad2")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="tbg ranks = PyTorch threads")
+    ap.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument("--sample-batch", type=int, default=64,
+                    help="samples per timed exact-divergence evaluation (both sides)")
+    ap.add_argument("--skip-sample", action="store_true")
+    ap.add_argument("--tbg", default=os.path.join(ROOT, ".build", "release", "tbg"))
+    ap.add_argument("--torch-python", default=sys.executable)
+    ap.add_argument("--json", metavar="OUT")
+    args = ap.parse_args()
+    if not os.access(args.tbg, os.X_OK):
+        sys.exit(f"compare_torch: no tbg at {args.tbg} (swift build -c release)")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    size = SIZES[args.model]
+    rows = {}  # (task, ranks) -> list of (tbg, torch_best, torch_impl)
+    kernels = None
+    for round_ in range(args.rounds):
+        for ranks in args.ranks:
+            cmd = [args.tbg, "bench", "train", *size["tbg"], "--batch", str(TRAIN_BATCH[args.model]),
+                   "--steps", str(args.train_steps), "--json"]
+            cmd = (["mpirun", "-np", str(ranks)] + cmd) if ranks > 1 else cmd + ["--mpi", "off"]
+            t = run_json(cmd, env)
+            kernels = t.get("kernels", kernels)
+            p = torch_run(args.torch_python, [*size["torch"], "--threads", str(ranks), "--skip-sample",
+                                              "--train-steps", str(args.train_steps)], env)
+            best = max(p["train"], key=lambda r: r["samples_per_s"])
+            rows.setdefault(("train samples/s", ranks), []).append((t["samples_per_second"], best["samples_per_s"], best["impl"]))
+            print(f"round {round_ + 1} train {ranks} rank(s): tbg {t['samples_per_second']:.1f}, "
+                  f"torch {best['impl']} {best['samples_per_s']:.1f} samples/s", flush=True)
+        if not args.skip_sample:
+            s = run_json([args.tbg, "bench", "sample", *size["tbg"], "--batch", str(args.sample_batch),
+                          "--repeats", "2", "--adaptive", "0", "--json", "--mpi", "off"], env)
+            p = torch_run(args.torch_python, [*size["torch"], "--threads", "1", "--skip-train",
+                                              "--sample-impl", "dense", "edge_index",
+                                              "--sample-batch", str(args.sample_batch)], env)
+            best = max(p["sample"], key=lambda r: r["sample_evals_per_s"])
+            rows.setdefault(("exact-divergence evaluations/s per sample", 1), []).append(
+                (s["evaluations_per_second"], best["sample_evals_per_s"], best["impl"]))
+            print(f"round {round_ + 1} sample 1 core: tbg {s['evaluations_per_second']:.2f}, "
+                  f"torch {best['impl']} {best['sample_evals_per_s']:.2f} evaluations/s", flush=True)
+
+    torch_version = p["torch"]
+    print(f"\nCPU: {cpu_model()} ({os.cpu_count()} cores); tbg kernels {kernels}; torch {torch_version}; "
+          f"model {args.model}; {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.1f}")
+    print("\n| task | ranks = threads | tbg (median) | PyTorch, stronger formulation (median) | ratio (median of rounds) |")
+    print("|---|---|---|---|---|")
+    table = []
+    for (task, ranks), values in rows.items():
+        ratios = [a / b for a, b, _ in values]
+        impls = sorted({impl for _, _, impl in values})
+        entry = {"task": task, "ranks": ranks, "tbg": statistics.median(a for a, _, _ in values),
+                 "torch": statistics.median(b for _, b, _ in values), "torch_impls": impls,
+                 "ratio": statistics.median(ratios), "ratios": ratios}
+        table.append(entry)
+        print(f"| {task} | {ranks} | {entry['tbg']:.2f} | {entry['torch']:.2f} ({'/'.join(impls)}) | "
+              f"{entry['ratio']:.2f}× (rounds {', '.join(f'{r:.2f}' for r in ratios)}) |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"cpu_model": cpu_model(), "kernels": kernels, "torch": torch_version, "model": args.model,
+                       "rounds": args.rounds, "table": table}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
