@@ -53,8 +53,9 @@ public struct SampleFile {
         self.kT = kT
     }
 
-    /// The dataset /samples/`name`, which must hold one value per frame.
-    func dataset(_ name: String, expected: String) throws -> HDF5Dataset {
+    /// The dataset /samples/`name`, which must hold one value per frame; `expected` describes it
+    /// in the error when it is missing.
+    public func dataset(_ name: String, expected: String) throws -> HDF5Dataset {
         guard group.kind(of: name) == .dataset else {
             throw DataFormatError(file: path, "missing dataset /samples/\(name); expected \(expected)", hint: hint)
         }
@@ -67,6 +68,12 @@ public struct SampleFile {
         } catch let error as HDF5Error {
             throw DataFormatError(error)
         }
+    }
+
+    /// The dataset /samples/`name` if the file has one (checked as `dataset`), else nil: for the
+    /// datasets that only some writers or versions record.
+    public func optionalDataset(_ name: String, expected: String) throws -> HDF5Dataset? {
+        group.kind(of: name) == nil ? nil : try dataset(name, expected: expected)
     }
 
     func flags(_ name: String) throws -> [Bool] {

@@ -104,6 +104,8 @@ final class SampleFileTests: XCTestCase {
         XCTAssertThrowsError(try file.topologyOK()) { XCTAssertTrue("\($0)".contains("missing dataset /samples/topology_ok"), "\($0)") }
         XCTAssertThrowsError(try file.logWeights()) { XCTAssertTrue("\($0)".contains("/samples/log_weight has shape [3], expected [2]"), "\($0)") }
         XCTAssertEqual(file.energyEvaluations(validCount: 7), 7, "no attribute: one per valid sample")
+        XCTAssertNil(try file.optionalDataset("raw_energy", expected: "float64 per sample"))
+        XCTAssertThrowsError(try file.optionalDataset("log_weight", expected: "float64 per sample"), "present, so checked")
         XCTAssertNil(file.sampler)
     }
 }
