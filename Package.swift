@@ -10,6 +10,9 @@
 //   Transport (pure math: exact assignment, Kabsch/permutation alignment, minibatch OT couplings)
 //   Evaluation (pure math: samples against MD — exact Wasserstein distances, torus transport, JSD, ΔF)
 //   MonteCarlo (pure math: MALA/HMC steps, systematic resampling, tempering, independence sampler)
+//   FlowModel (a trained flow: run configuration, checkpoint file, checkpoint → model for a peptide,
+//     nm ↔ model units), below Training and Sampling
+//   Training (the training loop), Sampling (sampler, post-processing, sample file, rank runners)
 //   tbg (the executable: argument parsing and drivers)
 // No -march flags here: binaries must run on every x86-64 machine of a cluster.
 import PackageDescription
@@ -21,7 +24,7 @@ let package = Package(
         .executable(name: "tbg", targets: ["tbg"]),
         // The parsers of outside text (topology JSON, System XML, run configuration, dataset index),
         // for the libFuzzer targets of the separate package Tools/fuzz (Tools/fuzz.sh).
-        .library(name: "TBGInputParsers", targets: ["MDData", "ForceField", "Training"]),
+        .library(name: "TBGInputParsers", targets: ["MDData", "ForceField", "FlowModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -55,15 +58,20 @@ let package = Package(
         // Pure math: Monte Carlo kernels over particle batches (MALA, HMC, systematic resampling,
         // tempering, step-size adaptation, the independence sampler); energies come from a callback.
         .target(name: "MonteCarlo", dependencies: ["Kernels", "Evaluation"]),
-        .target(name: "Sampling", dependencies: ["MonteCarlo", "Model", "Kernels", "Linalg", "ODE", "ForceField", "Training", "MDData", "HDF5", "Communication", "Evaluation"]),
+        // A trained flow below Training and Sampling: the run configuration, the checkpoint file,
+        // checkpoint → (model, encoding, units) for a peptide, and the nm ↔ model-unit conversion.
+        .target(
+            name: "FlowModel",
+            dependencies: ["Model", "Kernels", "Linalg", "Optim", "MDData", "HDF5", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Sampling", dependencies: ["MonteCarlo", "FlowModel", "Model", "Kernels", "Linalg", "ODE", "ForceField", "MDData", "HDF5", "Communication", "Evaluation"]),
         .target(
             name: "Training",
-            dependencies: ["Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", "Transport", .product(name: "Yams", package: "Yams")]),
+            dependencies: ["FlowModel", "Model", "Kernels", "Optim", "MDData", "HDF5", "Communication", "Transport"]),
 
         .executableTarget(
             name: "tbg",
             dependencies: [
-                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "Training", "Sampling", "Evaluation", "MonteCarlo",
+                "MDData", "HDF5", "Communication", "Linalg", "ForceField", "Model", "FlowModel", "Training", "Sampling", "Evaluation", "MonteCarlo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -78,8 +86,8 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Kernels", "TestSupport"]),
         .testTarget(name: "MonteCarloTests", dependencies: ["MonteCarlo", "Sampling", "Evaluation", "Communication", "ForceField", "MDData", "TestSupport"]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Evaluation", "Model", "MDData", "ForceField", "Training", "Communication", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Evaluation", "Model", "MDData", "ForceField", "FlowModel", "Training", "Communication", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "FlowModel", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "HDF5", "MDData", "tbg"]),
     ]

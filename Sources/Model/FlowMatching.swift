@@ -1,4 +1,4 @@
-// Conditional flow matching with the mean-free Gaussian prior (method.md §5.1, §6).
+// Conditional flow matching with the mean-free Gaussian prior (method.md §5.1, §6; MeanFreePrior.swift).
 //
 //   x₀, ε ~ mean-free N(0, I) per molecule,  t ~ U(0, 1) per molecule
 //   x_t = (1 − t) x₀ + t x₁ + σ ε,   u = x₁ − x₀   (σ = 0.01 in model units)
@@ -8,17 +8,6 @@
 import Kernels
 
 public enum FlowMatching {
-    /// Writes a mean-free standard Gaussian for one molecule of `atoms` atoms into `out` (atoms × 3).
-    public static func meanFreeGaussian<T: BinaryFloatingPoint>(_ out: UnsafeMutablePointer<T>, atoms: Int, random: inout RandomSource) {
-        var mean = SIMD3<Double>(repeating: 0)
-        var values = [Double](repeating: 0, count: atoms * 3)
-        for k in 0..<(atoms * 3) { values[k] = random.gaussian() }
-        for atom in 0..<atoms { mean += SIMD3(values[3 * atom], values[3 * atom + 1], values[3 * atom + 2]) / Double(atoms) }
-        for atom in 0..<atoms {
-            for axis in 0..<3 { out[3 * atom + axis] = T(values[3 * atom + axis] - mean[axis]) }
-        }
-    }
-
     /// Σ (v − u)² / (3 N) for one molecule, and ∂/∂v of `weight` times it into `gradient`.
     public static func moleculeLoss<T: BinaryFloatingPoint>(
         velocity: UnsafePointer<T>, target: UnsafePointer<T>, atoms: Int, weight: Double, gradient: UnsafeMutablePointer<T>

@@ -1,24 +1,28 @@
-// Negative log-likelihood of given configurations under the flow (method.md §7.4, §8.5): integrate
-// backwards from t = 1 at x (centred, model units) with a(1) = 0 to t = 0, giving z and
+// `tbg nll`: the negative log-likelihood of given configurations under the flow (method.md §7.4,
+// §8.5): integrate backwards from t = 1 at x (centred, model units: ModelUnits) with a(1) = 0 to t = 0, giving z and
 // a(0) = −Δ; then NLL(x) = −log q(x) = ½‖z‖² + (3(N−1)/2) log 2π − Δ, in model units.
 // Also the per-dimension value, NLL / (3(N−1)).
 import Communication
+import FlowModel
 import Foundation
+import Linalg
 import MDData
+import Model
 
 public struct LikelihoodResult: Sendable {
     public var frames: [Int]
     public var negativeLogLikelihood: [Double]
     public var latents: [[Double]]
     public var degreesOfFreedom: Int
-    /// nm → model units factor of the model (AD2 10, 2AA 30).
-    public var scaling: Double = 1
+    /// The model's units (nm → model units factor: AD2 10, 2AA 30).
+    public var units = ModelUnits(scaling: 1)
+    public var scaling: Double { units.scaling }
 
     /// The normalised mean NLL minus the Gaussian constant (D/2)·ln 2π: the convention of bgflow's
     /// unnormalised NLL, in which TBG reports AD2's −127.06 (method.md §8.5).
     public var meanBgflow: Double { mean - 0.5 * Double(degreesOfFreedom) * log(2 * Double.pi) }
     /// The normalised mean NLL of the coordinates in nm: −log q_nm = −log q_model − D·ln s.
-    public var meanNanometres: Double { mean - Double(degreesOfFreedom) * log(scaling) }
+    public var meanNanometres: Double { units.nanometreNLL(mean, dimensions: degreesOfFreedom) }
 
     public var mean: Double { negativeLogLikelihood.reduce(0, +) / Double(max(1, negativeLogLikelihood.count)) }
     public var standardError: Double {
@@ -29,33 +33,49 @@ public struct LikelihoodResult: Sendable {
     }
 }
 
-extension SampleRunner {
-    /// −log q of frames `frames` of `data` (a trajectory of the same peptide), split over ranks.
+/// `tbg nll`'s runner: the checkpoint's model for the data file's peptide, frames split over ranks.
+/// It needs no temperature and no force field (only the frames, topology and model).
+public final class LikelihoodRunner {
+    /// The checkpoint's model, made ready for the data file's peptide.
+    public let flow: TrainedFlow
+    let settings: SamplerSettings
+    let comm: any Communicator
+
+    /// What the checkpoint was trained on (nil for checkpoints older than the record).
+    public var trainingData: TrainingDataRecord? { flow.trainingData }
+    /// The weights in use, in words.
+    public var weightsDescription: String { flow.weightsDescription }
+    /// The frames' file.
+    public var data: TrajectoryFile { flow.peptide }
+
+    /// - Parameters: `dataPath`: the trajectory whose frames are scored; its topology defines the peptide.
+    public init(checkpointPath: String, dataPath: String, settings: SamplerSettings, communicator: any Communicator) throws {
+        BLASRuntime.setThreadCount(1)   // one rank per core: OpenBLAS's spinning workers would steal it
+        flow = try TrainedFlow(checkpointPath: checkpointPath, peptidePath: dataPath)
+        self.settings = settings
+        comm = communicator
+    }
+
+    /// −log q of frames `frames` of the data file, split over ranks (contiguous slices, `settings.chunk`
+    /// frames per integration); rank 0 returns them all in the order of `frames`, the others nil.
     /// - Throws: `DataFormatError` naming the file when `frames` is empty (no NLL of nothing), for a
-    ///   frame outside the file or with a non-finite coordinate (frame and atom named).
-    public func negativeLogLikelihood(data: TrajectoryFile, frames: [Int]) throws -> LikelihoodResult? {
-        let atoms = peptide.atomCount
+    ///   frame outside the file or with a non-finite coordinate (frame and atom named), or when a
+    ///   reverse integration fails.
+    public func negativeLogLikelihood(frames: [Int]) throws -> LikelihoodResult? {
+        let data = self.data, atoms = data.atomCount, units = flow.units
         guard !frames.isEmpty else {
             throw DataFormatError(file: data.path, "no frames selected; the NLL needs at least one frame")
         }
-        guard data.atomCount == atoms else {
-            throw DataFormatError(file: data.path, "has \(data.atomCount) atoms per frame; the peptide has \(atoms)")
-        }
         let low = frames.count * comm.rank / comm.size, high = frames.count * (comm.rank + 1) / comm.size
-        let sampler = FlowSampler(model: model, features: features, atoms: atoms)
+        let sampler = FlowSampler(model: flow.model, features: flow.features, atoms: atoms)
         var local: [Double] = []
         var start = low
         while start < high {
             let chunk = Array(frames[start..<min(high, start + max(1, settings.chunk))])
             var states: [Double] = []
             for frame in chunk {
-                let x = try data.readFrames(frame..<(frame + 1)).map(Double.init)
-                var centred = x
-                for axis in 0..<3 {
-                    let mean = stride(from: axis, to: x.count, by: 3).map { x[$0] }.reduce(0, +) / Double(atoms)
-                    for atom in 0..<atoms { centred[3 * atom + axis] = (x[3 * atom + axis] - mean) * checkpoint.config.model.scaling }
-                }
-                states += centred + [0]
+                let x = try data.readFrames(frame..<(frame + 1))
+                states += units.modelCoordinates(nanometres: x[...], atoms: atoms) + [0]
             }
             let statistics = try sampler.integrate(states: &states, from: 1, to: 0, settings: settings)
             for (row, frame) in chunk.enumerated() where !statistics.succeeded(row) {
@@ -75,6 +95,6 @@ extension SampleRunner {
         let flat = gathered.flatMap { $0 }
         let rows = stride(from: 0, to: flat.count, by: width).map { Array(flat[$0..<($0 + width)]) }
         return LikelihoodResult(frames: frames, negativeLogLikelihood: rows.map { $0[0] }, latents: rows.map { Array($0.dropFirst()) },
-                                degreesOfFreedom: 3 * (atoms - 1), scaling: checkpoint.config.model.scaling)
+                                degreesOfFreedom: 3 * (atoms - 1), units: units)
     }
 }

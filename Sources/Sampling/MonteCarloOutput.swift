@@ -1,4 +1,4 @@
-// The output of `tbg smc` and `tbg mcmc`: a samples file like `tbg sample`'s (MDTraj layout,
+// The output of `tbg smc` and `tbg mcmc`: a samples file like `tbg sample`'s (SampleFile.swift: MDTraj layout,
 // coordinates in nm, topology, /openmm_system, /metadata), so `tbg evaluate` and MDTraj read it as
 // any samples file, with
 //   /samples/{index, source_frame, energy_kj_mol, energy_kT, log_weight, integration_ok,
@@ -42,19 +42,12 @@ public enum MonteCarloOutput {
                              evaluations: Int, diagnostics: [Column], to path: String) throws {
         let atoms = input.trajectory.atomCount, width = 3 * atoms, n = frames.energies.count
         let checks = (0..<n).map { input.checks(frames.positions[($0 * width)..<(($0 + 1) * width)]) }
-        var metadata: [String: Any] = (try? JSONSerialization.jsonObject(with: Data(input.trajectory.metadataJSON.utf8))) as? [String: Any] ?? [:]
-        metadata["kind"] = "samples"
-        metadata["sampler"] = sampler
-        metadata["n_frames"] = n
-        metadata["source_samples_file"] = input.path
-        let metadataJSON = String(decoding: try JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys]), as: UTF8.self)
-        let contents = TrajectoryContents(
-            coordinates: frames.positions.map(Float.init), frameCount: n, atomCount: atoms, time: frames.index.map(Float.init),
-            topologyJSON: input.trajectory.topologyJSON, metadataJSON: metadataJSON, systemXML: input.trajectory.systemXML,
-            title: "tbg \(sampler) samples of \(input.trajectory.metadata.name ?? input.path)")
         let kT = input.kT
-        try TrajectoryWriter.write(contents, to: path) { root in
-            let group = try root.createGroup("samples")
+        try SampleFile.writeTrajectory(
+            source: input.trajectory, positions: frames.positions.map(Float.init), frameCount: n, time: frames.index.map(Float.init),
+            metadata: ["sampler": sampler, "source_samples_file": input.path],
+            title: "tbg \(sampler) samples of \(input.trajectory.metadata.name ?? input.path)", to: path
+        ) { group in
             try group.writeDataset("index", frames.index.map(Int64.init), shape: [n])
             try group.writeDataset("source_frame", frames.sourceFrames.map(Int64.init), shape: [n])
             if let chain = frames.chain { try group.writeDataset("chain", chain.map(Int64.init), shape: [n]) }
@@ -73,6 +66,7 @@ public enum MonteCarloOutput {
             try group.writeAttribute("seed", [Int64(bitPattern: seed)])
             try group.writeAttribute("ranks", [Int64(ranks)])
             try group.writeAttribute("source_samples", string: input.path)
+        } body: { root in
             let table = try root.createGroup("diagnostics")
             for column in diagnostics {
                 let dataset = try table.writeDataset(column.name, column.values, shape: [column.values.count])

@@ -1,11 +1,10 @@
-// The flow's proposals as `tbg smc` and `tbg mcmc` read them: a `tbg sample` output (MDTraj layout,
-// /openmm_system, /samples/{log_weight, energy_kj_mol, topology_ok, chirality_ok}, attribute
+// The flow's proposals as `tbg smc` and `tbg mcmc` read them: a sample file (SampleFile.swift; MDTraj
+// layout, /openmm_system, /samples/{log_weight, energy_kj_mol, topology_ok, chirality_ok}, attribute
 // /samples@kT_kJ_per_mol). The usable proposals are the valid ones (bond graph and chirality
 // passed) with finite log w and energy; their coordinates (nm, reference atom order) must be
 // finite. The force field is the file's own System. Every rank reads the whole file (small).
 import ForceField
 import Foundation
-import HDF5
 import MDData
 import MonteCarlo
 
@@ -35,47 +34,20 @@ public struct ProposalFile {
         self.path = path
         trajectory = try TrajectoryFile(path: path)
         try trajectory.requireFrames(for: "the proposal pool")
-        let group: HDF5Group
-        do {
-            let root = try HDF5File(opening: path).root()
-            guard root.kind(of: "samples") == .group else {
-                throw DataFormatError(file: path, "missing group /samples; expected the per-sample datasets of tbg sample", hint: Self.hint)
-            }
-            group = try root.group("samples")
-        } catch let error as HDF5Error {
-            throw DataFormatError(error)
-        }
+        let file = try SampleFile(trajectory: trajectory, hint: Self.hint)
         let count = trajectory.frameCount
-        func dataset<T: HDF5Scalar>(_ name: String, _ type: T.Type, _ expected: String) throws -> [T] {
-            guard group.kind(of: name) == .dataset else {
-                throw DataFormatError(file: path, "missing dataset /samples/\(name); expected \(expected)", hint: Self.hint)
-            }
-            do {
-                let d = try group.dataset(name)
-                guard d.shape == [count] else {
-                    throw DataFormatError(file: path, "/samples/\(name) has shape \(d.shape), expected [\(count)] (one value per frame of /coordinates)")
-                }
-                return try d.read(as: T.self)
-            } catch let error as HDF5Error {
-                throw DataFormatError(error)
-            }
-        }
-        guard group.hasAttribute("kT_kJ_per_mol"), let kT = try? group.readAttribute("kT_kJ_per_mol", as: Double.self).first, kT > 0, kT.isFinite else {
-            throw DataFormatError(file: path, "/samples has no positive attribute kT_kJ_per_mol; expected the kT the weights were computed at", hint: Self.hint)
-        }
-        self.kT = kT
-        let logWeights = try dataset("log_weight", Double.self, "float64 log importance weight per sample")
-        let energies = try dataset("energy_kj_mol", Double.self, "float64 energy per sample in kJ/mol")
-        let topologyOK = try dataset("topology_ok", UInt8.self, "uint8 flag per sample")
-        let chiralityOK = try dataset("chirality_ok", UInt8.self, "uint8 flag per sample")
-        let valid = (0..<count).filter { topologyOK[$0] != 0 && chiralityOK[$0] != 0 }
+        kT = file.kT
+        let logWeights = try file.logWeights()
+        let energies = try file.energies()
+        let topologyOK = try file.topologyOK()
+        let chiralityOK = try file.chiralityOK()
+        let valid = (0..<count).filter { topologyOK[$0] && chiralityOK[$0] }
         frames = valid.filter { logWeights[$0].isFinite && energies[$0].isFinite }
         guard !frames.isEmpty else {
             throw DataFormatError(file: path, "none of the \(count) samples is usable (valid, with finite log_weight and energy_kj_mol); Monte Carlo needs at least one proposal with a positive weight")
         }
-        let attributeEvaluations = group.hasAttribute("energy_evaluations") ? (try? group.readAttribute("energy_evaluations", as: Int64.self).first).flatMap { $0 } : nil
-        evaluations = attributeEvaluations.map(Int.init) ?? valid.count
-        let coordinates = try trajectory.readFrames(0..<count, requireFinite: false)
+        evaluations = file.energyEvaluations(validCount: valid.count)
+        let coordinates = try file.coordinates()
         let width = 3 * trajectory.atomCount
         var positions = [Double]()
         positions.reserveCapacity(frames.count * width)
@@ -88,6 +60,7 @@ public struct ProposalFile {
             }
         }
         pool = ProposalPool(dimension: width, positions: positions, logWeights: frames.map { logWeights[$0] })
+        let kT = file.kT
         reducedEnergies = frames.map { energies[$0] / kT }
         do {
             energy = EnergyEvaluator(system: try ForceFieldSystem(xml: trajectory.systemXML))

@@ -7,6 +7,7 @@
 // then keeps the pairs of its own slice. With few frames of a peptide per step (2AA: 2–3) the
 // assignment is nearly trivial and the coupling reduces to aligning each x₀ onto its x₁ (the
 // per-sample Kabsch fallback), which `equivariant_ot` does for every pair.
+import FlowModel
 import Communication
 import Foundation
 import Transport

@@ -4,6 +4,7 @@
 // sample index): the same on every rank layout. A coupling (Coupling.swift) may pair the sample
 // with another sample's x₀ of the same step. The loss of each molecule is weighted by 1/B (B
 // the global batch), so the sum over ranks of the local losses and gradients is the batch mean.
+import FlowModel
 import Kernels
 import Model
 import Transport
@@ -58,8 +59,8 @@ extension FlowMatchingInputs {
             var random = RandomSource(seed: config.training.seed, streams: key)
             t = random.uniform()
             var x0 = [Double](repeating: 0, count: atoms * 3), noise = x0
-            x0.withUnsafeMutableBufferPointer { FlowMatching.meanFreeGaussian($0.baseAddress!, atoms: atoms, random: &random) }
-            noise.withUnsafeMutableBufferPointer { FlowMatching.meanFreeGaussian($0.baseAddress!, atoms: atoms, random: &random) }
+            x0.withUnsafeMutableBufferPointer { MeanFreePrior.draw($0.baseAddress!, atoms: atoms, random: &random) }
+            noise.withUnsafeMutableBufferPointer { MeanFreePrior.draw($0.baseAddress!, atoms: atoms, random: &random) }
             self.x0 = x0
             self.noise = noise
         }
@@ -68,16 +69,7 @@ extension FlowMatchingInputs {
     /// x₁ in model units: centred (unweighted mean, method.md §2.3), scaled, and rotated by a
     /// uniform random rotation from the stream (seed, key, 0x2071) when the run rotates its data.
     static func modelCoordinates(_ nm: ArraySlice<Float>, atoms: Int, key: [UInt64], config: RunConfig) -> [Double] {
-        let scaling = config.model.scaling
-        let base = nm.startIndex
-        var mean = SIMD3<Double>(repeating: 0)
-        for atom in 0..<atoms {
-            for axis in 0..<3 { mean[axis] += Double(nm[base + 3 * atom + axis]) / Double(atoms) }
-        }
-        var x1 = [Double](repeating: 0, count: atoms * 3)
-        for atom in 0..<atoms {
-            for axis in 0..<3 { x1[3 * atom + axis] = (Double(nm[base + 3 * atom + axis]) - mean[axis]) * scaling }
-        }
+        var x1 = config.model.units.modelCoordinates(nanometres: nm, atoms: atoms)
         guard config.training.rotatesData else { return x1 }
         var random = RandomSource(seed: config.training.seed, streams: key + [0x2071])
         let r = uniformRotation(&random)

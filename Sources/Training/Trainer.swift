@@ -2,6 +2,7 @@
 // samples → coordinates → coupling → flow-matching loss and gradients → all-reduce (with a
 // finite flag) → skip if not finite → clip → Adam → EMA → log on rank 0; validation and
 // checkpoints are one `if` each.
+import FlowModel
 import Communication
 import Foundation
 import Kernels

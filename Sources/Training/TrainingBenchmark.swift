@@ -2,6 +2,7 @@
 // backward of the full model, gradient all-reduce, Adam. Values do not change the cost, so no data
 // files are needed; `tbg bench train` prints the figures (Tools/reference/bench_torch.py gives the
 // PyTorch baseline on the same machine).
+import FlowModel
 import Communication
 import Foundation
 import Kernels
@@ -89,7 +90,7 @@ public enum TrainingBenchmark {
                 let prior = (0..<globalBatch).flatMap { g -> [Double] in
                     var r = RandomSource(seed: 5, streams: [UInt64(step), UInt64(g)])
                     var x = [Double](repeating: 0, count: atoms * 3)
-                    x.withUnsafeMutableBufferPointer { FlowMatching.meanFreeGaussian($0.baseAddress!, atoms: atoms, random: &r) }
+                    x.withUnsafeMutableBufferPointer { MeanFreePrior.draw($0.baseAddress!, atoms: atoms, random: &r) }
                     return x
                 }
                 let cost: CouplingCost = coupling == .equivariantOT ? .aligned(groups) : .euclidean

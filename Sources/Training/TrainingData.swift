@@ -11,6 +11,7 @@
 //             batches of independent frames, as the original's index iterator (method.md §5.2);
 //   windowed  the streaming windowed shuffle of `FrameSchedule` (sets that do not fit in memory).
 // Both are pure functions of (seed, epoch, peptide), so any rank layout and any resumed run agree.
+import FlowModel
 import Foundation
 import Kernels
 import MDData
@@ -294,26 +295,7 @@ public final class TrainingData {
     }
 }
 
-/// Node features of a peptide from its topology, for training and for sampling.
-public enum PeptideEncoding {
-    /// What the encoder needs per atom, from the MDTraj topology (residue position within the molecule).
-    public static func atoms(of topology: MDTrajTopology) -> [AtomDescription] {
-        topology.residues.enumerated().flatMap { position, residue in
-            residue.atoms.map { AtomDescription(name: $0.name, element: $0.element ?? "", residueIndex: position, residueName: residue.name) }
-        }
-    }
-
-    /// One-hot rows (atoms × width) and the width.
-    public static func features(of trajectory: TrajectoryFile, encoding: EncodingKind) throws -> (rows: [Float], width: Int) {
-        let atoms = atoms(of: trajectory.topology)
-        do {
-            let rows: [Float] = try AtomEncoder.oneHot(encoding, atoms: atoms, bonds: trajectory.topology.bonds)
-            return (rows, AtomEncoder.width(encoding, atomCount: atoms.count))
-        } catch {
-            throw DataFormatError(file: trajectory.path, "cannot encode this peptide with the '\(encoding.rawValue)' encoding: \(error)")
-        }
-    }
-
+extension PeptideEncoding {
     /// Files pooled for one peptide must hold the same atoms in the same order.
     static func requireSameAtoms(_ file: TrajectoryFile, as first: TrajectoryFile) throws {
         let a = TrainingDataRecord.atoms(of: first.topology), b = TrainingDataRecord.atoms(of: file.topology)

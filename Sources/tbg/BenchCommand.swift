@@ -7,6 +7,8 @@ import MDData
 import Evaluation
 import Kernels
 import Model
+import FlowModel
+import Linalg
 import Sampling
 import Training
 
@@ -172,9 +174,9 @@ struct SampleBench: ParsableCommand {
         try distributed.withCommunicator { comm in
             let sampler: FlowSampler, name: String
             if let checkpoint, let peptide {
-                let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: SamplerSettings(),
-                                              seed: 1, communicator: comm)
-                sampler = runner.makeSampler()
+                BLASRuntime.setThreadCount(1)   // as tbg sample: one rank per core
+                let flow = try TrainedFlow(checkpointPath: checkpoint, peptidePath: peptide)
+                sampler = FlowSampler(model: flow.model, features: flow.features, atoms: flow.atoms)
                 name = checkpoint
             } else {
                 // The AD2 "atoms" encoding: one class per atom, so the one-hot rows are the identity;

@@ -6,6 +6,7 @@
 import ArgumentParser
 import Communication
 import Evaluation
+import FlowModel
 import Foundation
 import MDData
 import Sampling
@@ -76,7 +77,7 @@ struct EvaluateCommand: ParsableCommand {
     /// checkpoint trained on (its training-data record, matched by file content) are left out
     /// unless --nll-include-training-frames; a reference made only of training frames is an error.
     private func likelihood(checkpoint: String, inputs: EvaluationInputs, comm: any Communicator) throws -> NLLReport? {
-        let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: reference, settings: sampler.settings, seed: 0, communicator: comm)
+        let runner = try LikelihoodRunner(checkpointPath: checkpoint, dataPath: reference, settings: sampler.settings, communicator: comm)
         let frameCount = inputs.referenceFile.frameCount
         var candidates = Array(0..<frameCount), excluded = 0
         if let trained = try runner.trainingData?.trainingFrames(ofFileAt: reference) {
@@ -92,7 +93,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         let k = min(nllFrames, candidates.count)
         let frames = (0..<k).map { candidates[$0 * candidates.count / k] }
-        guard let result = try runner.negativeLogLikelihood(data: inputs.referenceFile, frames: frames) else { return nil }
+        guard let result = try runner.negativeLogLikelihood(frames: frames) else { return nil }
         let dimensions = Double(result.degreesOfFreedom)
         return NLLReport(checkpoint: checkpoint, frames: frames.count, mean: result.mean, standardError: result.standardError,
                          dimensions: result.degreesOfFreedom, meanPerDimension: result.mean / dimensions,

@@ -1,12 +1,12 @@
-// The inputs of `tbg evaluate`, read and checked: a `tbg sample` output (MDTraj layout plus
-// /samples/*) and an MD trajectory of the same peptide. Both must have the same atoms (count and
+// The inputs of `tbg evaluate`, read and checked: a sample file (Sampling/SampleFile.swift: MDTraj
+// layout plus /samples/*, as tbg sample, smc and mcmc write it) and an MD trajectory of the same peptide. Both must have the same atoms (count and
 // names, in order) and temperature; every coordinate used must be finite. φ and ψ are the first
 // backbone torsions MDTraj finds in the reference topology (Evaluation/Dihedrals.swift). A biased
 // reference's frames carry the log weights /bias_energy / kT.
 import Evaluation
 import Foundation
-import HDF5
 import MDData
+import Sampling
 
 struct EvaluationInputs {
     var samples: SampleSet
@@ -29,8 +29,8 @@ struct EvaluationInputs {
         let referenceFile = try TrajectoryFile(path: referencePath)
         self.referenceFile = referenceFile
         try Self.checkSameAtoms(sampleFile, referenceFile)
-        let group = try Self.samplesGroup(samplesPath)
-        let kT = try Self.samplesKT(group, file: samplesPath)
+        let sampleData = try SampleFile(trajectory: sampleFile, hint: Self.sampleHint)
+        let kT = sampleData.kT
         self.kT = kT
         guard let referenceKT = referenceFile.metadata.kT else {
             throw DataFormatError(file: referencePath, "/metadata has neither kT_kJ_per_mol nor temperature_K; the energies need the temperature")
@@ -67,25 +67,14 @@ struct EvaluationInputs {
         // Samples: the per-sample datasets of tbg sample; coordinates must be finite where valid.
         try sampleFile.requireFrames(for: "tbg evaluate (the samples)")
         let count = sampleFile.frameCount
-        func doubles(_ name: String, _ expected: String) throws -> [Double] {
-            try Self.dataset(group, name, count: count, file: samplesPath, expected: expected).read(as: Double.self)
-        }
-        func flags(_ name: String) throws -> [Bool] {
-            try Self.dataset(group, name, count: count, file: samplesPath, expected: "uint8 flag per sample").read(as: UInt8.self).map { $0 != 0 }
-        }
-        // A units attribute, if another tool wrote one, must be an energy unit tbg converts.
-        let energyFactor = try PhysicalUnits.factor(of: try Self.dataset(group, "energy_kj_mol", count: count, file: samplesPath,
-                                                                          expected: "float64 energy per sample in kJ/mol"), quantity: .energy)
-        let sampleEnergies = try doubles("energy_kj_mol", "float64 energy per sample in kJ/mol").map { $0 * energyFactor / kT }
-        let logWeights = try doubles("log_weight", "float64 log importance weight per sample")
-        let (topologyOK, chiralityOK, chiralityFixed) = (try flags("topology_ok"), try flags("chirality_ok"), try flags("chirality_fixed"))
+        let sampleEnergies = try sampleData.energies().map { $0 / kT }
+        let logWeights = try sampleData.logWeights()
+        let (topologyOK, chiralityOK, chiralityFixed) = (try sampleData.topologyOK(), try sampleData.chiralityOK(), try sampleData.chiralityFixed())
         // Invalid samples may hold anything (a diverged integration); only the valid ones are used.
-        let coordinates = try sampleFile.readFrames(0..<count, requireFinite: false)
+        let coordinates = try sampleData.coordinates()
         let validIndices = (0..<count).filter { topologyOK[$0] && chiralityOK[$0] }
-        energyEvaluations = group.hasAttribute("energy_evaluations")
-            ? Int((try? group.readAttribute("energy_evaluations", as: Int64.self).first ?? Int64(validIndices.count)) ?? Int64(validIndices.count))
-            : validIndices.count
-        sampler = group.hasAttribute("sampler") ? try? group.readStringAttribute("sampler") : nil
+        energyEvaluations = sampleData.energyEvaluations(validCount: validIndices.count)
+        sampler = sampleData.sampler
         try Self.checkFinite(coordinates, frames: validIndices, in: sampleFile, what: "valid sample")
         samples = SampleSet(energies: sampleEnergies,
                             phi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: phi),
@@ -100,40 +89,6 @@ struct EvaluationInputs {
         let a = samples.topology.atoms.map(\.name), b = reference.topology.atoms.map(\.name)
         if let atom = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
             throw DataFormatError(file: samples.path, "atom \(atom) is '\(a[atom])' but '\(b[atom])' in the reference \(reference.path); samples and MD must be the same peptide in the same atom order")
-        }
-    }
-
-    private static func samplesGroup(_ path: String) throws -> HDF5Group {
-        do {
-            let root = try HDF5File(opening: path).root()
-            guard root.kind(of: "samples") == .group else {
-                throw DataFormatError(file: path, "missing group /samples; expected the per-sample datasets of tbg sample", hint: sampleHint)
-            }
-            return try root.group("samples")
-        } catch let error as HDF5Error {
-            throw DataFormatError(error)
-        }
-    }
-
-    private static func samplesKT(_ group: HDF5Group, file path: String) throws -> Double {
-        guard group.hasAttribute("kT_kJ_per_mol"), let kT = try? group.readAttribute("kT_kJ_per_mol", as: Double.self).first, kT > 0 else {
-            throw DataFormatError(file: path, "/samples has no positive attribute kT_kJ_per_mol; expected the kT the weights were computed at", hint: sampleHint)
-        }
-        return kT
-    }
-
-    private static func dataset(_ group: HDF5Group, _ name: String, count: Int, file: String, expected: String) throws -> HDF5Dataset {
-        guard group.kind(of: name) == .dataset else {
-            throw DataFormatError(file: file, "missing dataset /samples/\(name); expected \(expected)", hint: sampleHint)
-        }
-        do {
-            let dataset = try group.dataset(name)
-            guard dataset.shape == [count] else {
-                throw DataFormatError(file: file, "/samples/\(name) has shape \(dataset.shape), expected [\(count)] (one value per frame of /coordinates)")
-            }
-            return dataset
-        } catch let error as HDF5Error {
-            throw DataFormatError(error)
         }
     }
 

@@ -1,12 +1,12 @@
-// `tbg sample` and `tbg nll`: zero-shot sampling with exact likelihoods and reweighting, and the
-// likelihood of given frames, split over MPI ranks; rank 0 prints and writes.
+// `tbg sample`: zero-shot sampling with exact likelihoods and reweighting, split over MPI ranks
+// (Sampling/SampleRunner.swift); rank 0 prints and writes. `SamplerOptions` (the ODE settings) serve
+// tbg nll, evaluate, smc and mcmc too.
 import ArgumentParser
 import Communication
 import Foundation
 import HDF5
 import MDData
 import Sampling
-import Training
 
 struct SamplerOptions: ParsableArguments {
     @Option(help: "ODE method: dopri5 (adaptive, per-sample error control) or rk4 (fixed steps).")
@@ -117,56 +117,6 @@ struct SampleCommand: ParsableCommand {
                 writeLine(String(format: "tbg sample: wrote %@ in %.1f s on %d rank(s)", out, Date().timeIntervalSince(started), comm.size))
             } catch {
                 if comm.size > 1 { comm.abort(code: 1, message: "tbg sample: error: \(error)") }
-                throw error
-            }
-        }
-    }
-}
-
-struct NLLCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "nll",
-        abstract: "Negative log-likelihood of trajectory frames under the flow (reverse ODE with the exact divergence).")
-
-    @Option(help: "Training checkpoint (.h5).") var checkpoint: String
-    @Option(help: "Trajectory file with the frames (its topology and System define the peptide).") var data: String
-    @Option(help: "Frames, A:B (default: all).") var frames: FrameRange?
-    @Option(help: "Evaluate every k-th frame of the range.") var every = 1
-    @Flag(help: "One JSON object per frame.") var json = false
-    @OptionGroup var sampler: SamplerOptions
-    @OptionGroup var distributed: DistributedOptions
-
-    func validate() throws {
-        if every < 1 { throw ValidationError("--every must be at least 1") }
-    }
-
-    func run() throws {
-        try distributed.withCommunicator { comm in
-            do {
-                let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: data, settings: sampler.settings, seed: 0, communicator: comm)
-                let trajectory = try TrajectoryFile(path: data)
-                let range = try (frames ?? FrameRange()).resolve(frameCount: trajectory.frameCount, file: data)
-                let selected = Array(stride(from: range.lowerBound, to: range.upperBound, by: max(1, every)))
-                if comm.isRoot, let trained = try runner.trainingData?.trainingFrames(ofFileAt: data) {
-                    let seen = selected.filter { trained.contains($0) }.count
-                    if seen > 0 {
-                        writeError("tbg nll: warning: \(seen) of the \(selected.count) frames are frames \(checkpoint) trained on (\(trained.lowerBound)..<\(trained.upperBound) of \(data)); their NLL is optimistic")
-                    }
-                }
-                guard let result = try runner.negativeLogLikelihood(data: trajectory, frames: selected) else { return }
-                if json {
-                    for (frame, value) in zip(result.frames, result.negativeLogLikelihood) {
-                        writeLine("{\"frame\": \(frame), \"nll\": \(value), \"nll_per_dimension\": \(value / Double(result.degreesOfFreedom))}")
-                    }
-                } else {
-                    writeLine(String(format: "tbg nll: %d frames, NLL %.4f ± %.4f (normalised, model units ×%g, %d dimensions), %.5f ± %.5f per dimension; bgflow convention %.4f; in nm %.4f",
-                                     result.frames.count, result.mean, result.standardError, result.scaling, result.degreesOfFreedom,
-                                     result.mean / Double(result.degreesOfFreedom), result.standardError / Double(result.degreesOfFreedom),
-                                     result.meanBgflow, result.meanNanometres))
-                    writeLine("tbg nll: model: \(runner.weightsDescription)")
-                }
-            } catch {
-                if comm.size > 1 { comm.abort(code: 1, message: "tbg nll: error: \(error)") }
                 throw error
             }
         }

@@ -2,6 +2,7 @@
 // TBG vector field, data-parallel over MPI ranks (one rank per core).
 import ArgumentParser
 import Communication
+import FlowModel
 import Foundation
 import HDF5
 import MDData

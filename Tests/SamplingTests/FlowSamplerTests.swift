@@ -7,6 +7,8 @@ import HDF5
 import MDData
 import Sampling
 import TestSupport
+import FlowModel
+import Model
 import Training
 import XCTest
 
@@ -36,13 +38,14 @@ final class FlowSamplerTests: XCTestCase {
         // Integrate each sample's x₁ backwards: z and Δ must come back.
         let file = scratch.file("samples.h5")
         try runner.write(records, summary: summary!, to: file)
-        let trajectory = try TrajectoryFile(path: file)
+        XCTAssertEqual(try TrajectoryFile(path: file).frameCount, 3)
         let group = try HDF5File(opening: file).root().group("samples")
         for name in ["index", "latent_log_prior", "delta_log_det", "log_q", "energy_kj_mol", "energy_kT", "log_weight",
                      "topology_ok", "chirality_ok", "chirality_fixed"] {
             XCTAssertEqual(try group.dataset(name).shape, [3], name)
         }
-        let nll = try XCTUnwrap(try runner.negativeLogLikelihood(data: trajectory, frames: [0, 1, 2]))
+        let nll = try XCTUnwrap(try LikelihoodRunner(checkpointPath: checkpoint, dataPath: file, settings: settings,
+                                                     communicator: SerialCommunicator()).negativeLogLikelihood(frames: [0, 1, 2]))
         for (k, record) in records.enumerated() where record.topologyOK && !record.mirrored {
             // Only samples stored as generated (no permutation or mirror) can be compared exactly.
             let identity = record.positions.count == 66
@@ -99,5 +102,38 @@ final class FlowSamplerTests: XCTestCase {
         }
         XCTAssertNoThrow(try SampleRunner(checkpointPath: checkpoint, peptidePath: Fixtures.path("ad2_capped.h5"), settings: SamplerSettings(),
                                           seed: 0, communicator: SerialCommunicator()), "the molecule it was trained on")
+    }
+
+    /// `tbg nll` needs the checkpoint and the frames only: a data file without a temperature gives
+    /// the same NLL, while sampling (which weights by −u/kT) still refuses it.
+    func testLikelihoodNeedsNoTemperature() throws {
+        let scratch = try ScratchDirectory("likelihood-no-kT")
+        defer { scratch.remove() }
+        let checkpoint = try Self.trainedCheckpoint(scratch)
+        let fixture = Fixtures.path("ad2_capped.h5")
+        let source = try TrajectoryFile(path: fixture)
+        var metadata = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(source.metadataJSON.utf8)) as? [String: Any])
+        metadata["kT_kJ_per_mol"] = nil
+        metadata["temperature_K"] = nil
+        let variant = scratch.file("no-kT.h5")
+        try TrajectoryWriter.write(TrajectoryContents(
+            coordinates: try source.readFrames(0..<3), frameCount: 3, atomCount: 22, topologyJSON: source.topologyJSON,
+            metadataJSON: String(decoding: try JSONSerialization.data(withJSONObject: metadata), as: UTF8.self),
+            systemXML: source.systemXML), to: variant)
+        XCTAssertNil(try TrajectoryFile(path: variant).metadata.kT)
+        var settings = SamplerSettings()
+        settings.method = "rk4"
+        settings.steps = 4
+        func nll(_ path: String) throws -> [Double] {
+            try XCTUnwrap(try LikelihoodRunner(checkpointPath: checkpoint, dataPath: path, settings: settings, communicator: SerialCommunicator())
+                .negativeLogLikelihood(frames: [0, 1, 2])).negativeLogLikelihood
+        }
+        let values = try nll(variant)
+        XCTAssertEqual(values, try nll(fixture))
+        XCTAssertTrue(values.allSatisfy(\.isFinite))
+        XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: variant, settings: settings, seed: 0,
+                                              communicator: SerialCommunicator())) {
+            XCTAssertTrue("\($0)".contains("neither kT_kJ_per_mol nor temperature_K"), "\($0)")
+        }
     }
 }

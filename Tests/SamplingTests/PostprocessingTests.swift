@@ -6,7 +6,7 @@ import Model
 import Sampling
 import TestSupport
 import Evaluation
-import Training
+import FlowModel
 import XCTest
 
 final class PostprocessingTests: XCTestCase {
@@ -70,7 +70,7 @@ final class PostprocessingTests: XCTestCase {
         // `atoms` tells HA from HB1 (the swap is refused); `element` cannot (the swap is repaired).
         for (encoding, tellsApart) in [(EncodingKind.atoms, true), (.element, false)] {
             let (rows, width) = try PeptideEncoding.features(of: trajectory, encoding: encoding)
-            let labels = SampleRunner.atomClassLabels(elements: elements, features: rows, width: width)
+            let labels = SamplePostprocessor.atomClassLabels(elements: elements, features: rows, width: width)
             let reference = byElement.relabelled(labels)
             let match = reference.isomorphism(to: BondGraph.inferred(elements: elements, positions: swapped[...]).relabelled(labels))
             XCTAssertEqual(match == nil, tellsApart, "\(encoding)")

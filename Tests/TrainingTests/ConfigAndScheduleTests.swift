@@ -5,6 +5,7 @@ import MDData
 import Model
 import Optim
 import TestSupport
+import FlowModel
 import Training
 import XCTest
 

@@ -5,6 +5,7 @@
 import Foundation
 import MDData
 import TestSupport
+import FlowModel
 import Training
 import XCTest
 

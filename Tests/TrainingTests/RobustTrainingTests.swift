@@ -6,6 +6,7 @@ import Communication
 import Foundation
 import MDData
 import TestSupport
+import FlowModel
 import Training
 import XCTest
 

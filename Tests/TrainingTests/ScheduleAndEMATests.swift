@@ -4,6 +4,7 @@
 import Foundation
 import Optim
 import TestSupport
+import FlowModel
 import Training
 import XCTest
 

@@ -4,6 +4,7 @@
 import Communication
 import Foundation
 import TestSupport
+import FlowModel
 import Training
 import XCTest
 

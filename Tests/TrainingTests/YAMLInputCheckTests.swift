@@ -1,6 +1,7 @@
 // Regression tests from Tools/fuzz.sh (run-config target): Yams.load traps on a mapping key that is
 // not a plain scalar, so such configuration text must be refused before RunConfig loads it.
 import Foundation
+import FlowModel
 import Training
 import XCTest
 

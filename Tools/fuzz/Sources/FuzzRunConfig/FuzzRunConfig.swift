@@ -3,7 +3,7 @@
 // overrides one per line on top of the defaults. Either must resolve or throw, never crash; a
 // resolved configuration must survive its own JSON round trip (it is stored in every checkpoint).
 import Foundation
-import Training
+import FlowModel
 
 private let scratch = NSTemporaryDirectory() + "/tbg-fuzz-config-\(getpid()).yaml"
 

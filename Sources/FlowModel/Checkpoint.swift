@@ -1,4 +1,5 @@
-// Training checkpoints in HDF5, written to a temporary name and renamed.
+// Training checkpoints in HDF5, written to a temporary name and renamed. Training writes and
+// resumes them; sampling and the NLL read them through TrainedFlow.
 //
 //   attrs     format = "tbg-checkpoint", format_version, step (completed), epoch, step_in_epoch,
 //             steps_per_epoch, seed, config (resolved RunConfig JSON), created, ranks
@@ -41,6 +42,15 @@ public struct CheckpointState {
     public var trainingData: TrainingDataRecord?
     /// The format version the checkpoint was read with (written files are the current one).
     public var formatVersion = Checkpoint.formatVersion
+
+    public init(config: RunConfig, step: Int, epoch: Int, stepInEpoch: Int, stepsPerEpoch: Int, parameters: [Float], adamFirst: [Float],
+                adamSecond: [Float], adamStep: Int, ema: [Float]?, historySteps: [Int32] = [], historyLoss: [Double] = [],
+                validationSteps: [Int32] = [], validationLoss: [Double] = [], ranks: Int = 1) {
+        (self.config, self.step, self.epoch, self.stepInEpoch, self.stepsPerEpoch) = (config, step, epoch, stepInEpoch, stepsPerEpoch)
+        (self.parameters, self.adamFirst, self.adamSecond, self.adamStep, self.ema) = (parameters, adamFirst, adamSecond, adamStep, ema)
+        (self.historySteps, self.historyLoss, self.validationSteps, self.validationLoss) = (historySteps, historyLoss, validationSteps, validationLoss)
+        self.ranks = ranks
+    }
 }
 
 public enum Checkpoint {

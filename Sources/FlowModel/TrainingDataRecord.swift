@@ -15,6 +15,10 @@ public struct TrainingDataRecord: Codable, Equatable, Sendable {
         public var bytes: Int
         public var fnv1a64: String
 
+        public init(path: String, trainingFrames: [Int], frames: Int, bytes: Int, fnv1a64: String) {
+            (self.path, self.trainingFrames, self.frames, self.bytes, self.fnv1a64) = (path, trainingFrames, frames, bytes, fnv1a64)
+        }
+
         enum CodingKeys: String, CodingKey {
             case path, frames, bytes, fnv1a64
             case trainingFrames = "training_frames"
@@ -58,10 +62,19 @@ public struct TrainingDataRecord: Codable, Equatable, Sendable {
         public var name: String
         public var atoms: [Atom]
         public var files: [File]
+
+        public init(name: String, atoms: [Atom], files: [File]) {
+            (self.name, self.atoms, self.files) = (name, atoms, files)
+        }
     }
 
     public var peptides: [Peptide]
     public var stream: String
+
+    public init(peptides: [Peptide], stream: String) {
+        self.peptides = peptides
+        self.stream = stream
+    }
 
     public static func atoms(of topology: MDTrajTopology) -> [Atom] {
         PeptideEncoding.atoms(of: topology).map {

@@ -1,7 +1,8 @@
-// SIGTERM / SIGUSR1 (what SLURM sends before a time limit or preemption, with --signal) ask the
-// run to finish its current step, write a checkpoint and exit cleanly. The handler only sets a
-// flag; the training loop reads it between steps, and the ranks agree on it in the step's
-// all-reduce, so every rank stops after the same step.
+// SIGTERM / SIGUSR1 (what SLURM sends before a time limit or preemption, with --signal) ask a
+// run to stop cleanly. The handler only sets a flag. tbg train reads it between steps (the ranks
+// agree on it in the step's all-reduce, so every rank stops after the same step and a checkpoint
+// is written); tbg sample reads it after each chunk (each rank finishes its chunk in flight, which
+// is on disk, and the run can be resumed).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
