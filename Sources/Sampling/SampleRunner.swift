@@ -36,20 +36,37 @@ public struct SampleRecord: Sendable {
     public var roundTripLatentError = Double.nan
     /// Whether the ODE integration reached t = 1 (else: coordinates zero, log q NaN, log w −∞).
     public var integrationOK = true
+    /// kJ/mol: the force-field energy of `positions` as written, for every sample whose integration
+    /// finished, valid or not (mirror-fixed; reference order after a passed bond-graph check, the
+    /// sampled order after a failed one); NaN when the integration failed. The Prose/SBG protocol
+    /// keeps invalid samples with this energy (field.md §4); equal to `energy` for valid samples.
+    public var rawEnergy = Double.nan
+    /// The bond-graph check gave up (`BondGraph.Match.budgetExhausted`) rather than finding that
+    /// the graphs differ; `topologyOK` is false either way.
+    public var isomorphismBudgetExhausted = false
 
-    static let scalarFields = 12
+    static let scalarFields = 14
 
     func flattened() -> [Double] {
         [Double(index), logPrior, deltaLogDet, logQ, energy, topologyOK ? 1 : 0, chiralityOK ? 1 : 0, mirrored ? 1 : 0, logWeight,
-         roundTripLogQError, roundTripLatentError, integrationOK ? 1 : 0] + positions
+         roundTripLogQError, roundTripLatentError, integrationOK ? 1 : 0, rawEnergy, isomorphismBudgetExhausted ? 1 : 0] + positions
     }
 
     static func unflatten(_ values: ArraySlice<Double>, atoms: Int) -> SampleRecord {
         let v = Array(values)
-        return SampleRecord(index: Int(v[0]), positions: Array(v[scalarFields..<(scalarFields + 3 * atoms)]), logPrior: v[1],
-                            deltaLogDet: v[2], logQ: v[3], energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0,
-                            mirrored: v[7] != 0, logWeight: v[8], roundTripLogQError: v[9], roundTripLatentError: v[10],
-                            integrationOK: v[11] != 0)
+        var record = SampleRecord(index: Int(v[0]), positions: Array(v[scalarFields..<(scalarFields + 3 * atoms)]), logPrior: v[1],
+                                  deltaLogDet: v[2], logQ: v[3], energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0,
+                                  mirrored: v[7] != 0, logWeight: v[8], roundTripLogQError: v[9], roundTripLatentError: v[10],
+                                  integrationOK: v[11] != 0)
+        (record.rawEnergy, record.isomorphismBudgetExhausted) = (v[12], v[13] != 0)
+        return record
+    }
+
+    /// log w = −u/kT − log q of the written coordinates (`rawEnergy`), whether or not the sample
+    /// is valid; −∞ for an infinite energy, NaN when the integration failed.
+    func rawLogWeight(kT: Double) -> Double {
+        guard integrationOK, !rawEnergy.isNaN else { return .nan }
+        return rawEnergy == .infinity ? -.infinity : -rawEnergy / kT - logQ
     }
 }
 
@@ -69,6 +86,8 @@ public struct SampleSummary: Sendable {
     public var count: Int
     public var valid: Int
     public var topologyFailures: Int
+    /// Bond-graph failures where the isomorphism search ran out of budget (undecided).
+    public var isomorphismBudgetExhausted = 0
     public var chiralityFixes: Int
     public var chiralityFailures: Int
     public var effectiveSampleSize: Double
@@ -90,8 +109,9 @@ public struct SampleSummary: Sendable {
         let roundTrip = roundTripChecked == 0 ? "" : String(
             format: "; forward-then-reverse check of %d samples: max |Δ log q| %.2e, max |Δz| %.2e (model units)",
             roundTripChecked, roundTripMaxLogQError, roundTripMaxLatentError)
-        return String(format: "%d samples: %d valid (%.1f %%), %d failed the integration, %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d batched network calls, %.1f velocity evaluations per sample",
-                      count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, chiralityFixes, chiralityFailures, effectiveSampleSize,
+        let exhausted = isomorphismBudgetExhausted == 0 ? "" : String(format: " (%d of them undecided: isomorphism search budget exhausted)", isomorphismBudgetExhausted)
+        return String(format: "%d samples: %d valid (%.1f %%), %d failed the integration, %d failed the bond-graph check%@, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d batched network calls, %.1f velocity evaluations per sample",
+                      count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, exhausted, chiralityFixes, chiralityFailures, effectiveSampleSize,
                       100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations, evaluationsPerSample) + roundTrip
     }
 }
@@ -243,9 +263,10 @@ public final class SampleRunner {
             let elapsed = Date().timeIntervalSince(started)
             let done = min(count, handedOut * chunkSize), fresh = max(0, done - resumed * chunkSize)
             let valid = mine.filter { $0.topologyOK && $0.chiralityOK }
-            let ess = ImportanceWeights.effectiveSampleSize(logWeights: valid.map(\.logWeight))
+            // No valid sample yet: no ESS (the dash, not "nan").
+            let ess = valid.isEmpty ? "–" : String(format: "%.4f", ImportanceWeights.effectiveSampleSize(logWeights: valid.map(\.logWeight)))
             let rate = Double(fresh) / max(elapsed, 1e-9)
-            progress(String(format: "progress: ~%d/%d samples (chunks handed out), %.2f samples/s, valid %.1f %%, ESS %.4f (rank 0's %d samples), ETA %.0f s",
+            progress(String(format: "progress: ~%d/%d samples (chunks handed out), %.2f samples/s, valid %.1f %%, ESS %@ (rank 0's %d samples), ETA %.0f s",
                             done, count, rate, 100 * Double(valid.count) / Double(max(1, mine.count)), ess, mine.count,
                             rate > 0 ? Double(count - done) / rate : .nan))
         }
@@ -363,8 +384,22 @@ public final class SampleRunner {
         var record = SampleRecord(index: index, positions: nm, logPrior: logPrior, deltaLogDet: deltaLogDet,
                                   logQ: logPrior - deltaLogDet, energy: .infinity, topologyOK: false, chiralityOK: false,
                                   mirrored: false, logWeight: -.infinity)
+        // Every sample gets the energy of its written coordinates (`rawEnergy`), valid or not.
+        func forceFieldEnergy(_ positions: [Double]) -> Double {
+            positions.withUnsafeBufferPointer { energy.evaluate($0, frameCount: 1, forces: false, threads: 1) }.totals[0]
+        }
         let inferred = BondGraph.inferred(elements: elements, positions: nm[...]).relabelled(reference.elements)
-        guard let mapping = reference.isomorphism(to: inferred) else { return record }
+        let mapping: [Int]
+        switch reference.match(to: inferred) {
+        case .isomorphic(let found): mapping = found
+        case .notIsomorphic:
+            record.rawEnergy = forceFieldEnergy(nm)
+            return record
+        case .budgetExhausted:
+            record.isomorphismBudgetExhausted = true
+            record.rawEnergy = forceFieldEnergy(nm)
+            return record
+        }
         record.topologyOK = true
         var ordered = [Double](repeating: 0, count: atoms * 3)
         for (referenceAtom, sampleAtom) in mapping.enumerated() {
@@ -379,9 +414,9 @@ public final class SampleRunner {
         case .mixed: break
         }
         record.positions = ordered
+        record.rawEnergy = forceFieldEnergy(ordered)
         guard record.chiralityOK else { return record }
-        let batch = ordered.withUnsafeBufferPointer { energy.evaluate($0, frameCount: 1, forces: false, threads: 1) }
-        record.energy = batch.totals[0]
+        record.energy = record.rawEnergy
         if record.energy.isFinite { record.logWeight = -record.energy / kT - record.logQ }
         return record
     }
@@ -391,7 +426,7 @@ public final class SampleRunner {
         let energies = valid.map(\.energy).filter(\.isFinite).sorted()
         var summary = SampleSummary(
             count: records.count, valid: valid.count, topologyFailures: records.filter { !$0.topologyOK }.count,
-            chiralityFixes: records.filter(\.mirrored).count,
+            isomorphismBudgetExhausted: records.filter(\.isomorphismBudgetExhausted).count, chiralityFixes: records.filter(\.mirrored).count,
             chiralityFailures: records.filter { $0.topologyOK && !$0.chiralityOK }.count,
             effectiveSampleSize: ImportanceWeights.effectiveSampleSize(logWeights: valid.map(\.logWeight)),
             energyMean: energies.isEmpty ? .nan : energies.reduce(0, +) / Double(energies.count),
@@ -434,6 +469,7 @@ public final class SampleRunner {
             try group.writeDataset("chirality_fixed", records.map { UInt8($0.mirrored ? 1 : 0) }, shape: [n])
             try group.writeDataset("roundtrip_log_q_error", records.map(\.roundTripLogQError), shape: [n])
             try group.writeDataset("roundtrip_latent_error", records.map(\.roundTripLatentError), shape: [n])
+            try Self.writeRawWeights(records, kT: kT, to: group)
             try group.writeAttribute("log_q_units", string: "model units (positions x \(checkpoint.config.model.scaling) per nm)")
             try group.writeAttribute("kT_kJ_per_mol", [kT])
             try group.writeAttribute("effective_sample_size", [summary.effectiveSampleSize])
@@ -442,9 +478,10 @@ public final class SampleRunner {
             try group.writeAttribute("checkpoint_step", [Int64(checkpoint.step)])
             try group.writeAttribute("weights", string: usesEMA ? "ema" : "raw")
             try group.writeAttribute("evaluations_per_sample", [summary.evaluationsPerSample])
-            // Target (force-field) energies computed: one per sample that passed the topology and
-            // chirality checks; what SNIS spent, for comparisons at equal budgets (field.md §4).
-            try group.writeAttribute("energy_evaluations", [Int64(records.filter { $0.topologyOK && $0.chiralityOK }.count)])
+            // Target (force-field) energies computed: one per sample whose integration finished (valid
+            // or not: the clipped protocol weights every sample); what SNIS spent, for comparisons at
+            // equal budgets (field.md §4).
+            try group.writeAttribute("energy_evaluations", [Int64(records.filter(\.integrationOK).count)])
             try group.writeAttribute("peptide", string: peptide.path)
             try group.writeAttribute("sampler", string: settingsJSON)
             try group.writeAttribute("seed", [Int64(bitPattern: seed)])
