@@ -63,6 +63,9 @@ struct EvaluationInputs {
                                  phi: BackboneTorsions.dihedrals(mdCoordinates, atoms: referenceFile.atomCount, quartet: phi),
                                  psi: BackboneTorsions.dihedrals(mdCoordinates, atoms: referenceFile.atomCount, quartet: psi),
                                  logWeights: biasLogWeights)
+        let quartets = Self.torsionQuartets(residues)
+        reference.torsions = Self.torsions(mdCoordinates, atoms: referenceFile.atomCount, quartets: quartets)
+        reference.torsionDimensions = quartets.count
 
         // Samples: the per-sample datasets of tbg sample; coordinates must be finite where valid.
         try sampleFile.requireFrames(for: "tbg evaluate (the samples)")
@@ -91,6 +94,9 @@ struct EvaluationInputs {
                             phi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: phi),
                             psi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: psi),
                             logWeights: logWeights, topologyOK: topologyOK, chiralityOK: chiralityOK, chiralityFixed: chiralityFixed)
+        samples.torsions = Self.torsions(coordinates, atoms: sampleFile.atomCount, quartets: quartets)
+        samples.torsionDimensions = quartets.count
+        try Self.addRawWeights(to: &samples, group: group, count: count, kT: kT, coordinates: coordinates, file: sampleFile)
     }
 
     private static func checkSameAtoms(_ samples: TrajectoryFile, _ reference: TrajectoryFile) throws {
@@ -122,7 +128,7 @@ struct EvaluationInputs {
         return kT
     }
 
-    private static func dataset(_ group: HDF5Group, _ name: String, count: Int, file: String, expected: String) throws -> HDF5Dataset {
+    static func dataset(_ group: HDF5Group, _ name: String, count: Int, file: String, expected: String) throws -> HDF5Dataset {
         guard group.kind(of: name) == .dataset else {
             throw DataFormatError(file: file, "missing dataset /samples/\(name); expected \(expected)", hint: sampleHint)
         }
