@@ -19,7 +19,8 @@ struct EvaluationInputs {
     /// when present (tbg sample, smc, mcmc write it), else one per valid sample (what tbg sample
     /// evaluates).
     var energyEvaluations: Int
-    /// The sampler that wrote the samples (/samples@sampler: smc, mcmc), nil for tbg sample.
+    /// The sampler that wrote the samples (/samples@sampler: smc, mcmc), nil for tbg sample (whose
+    /// /samples@sampler holds its ODE settings as JSON).
     var sampler: String?
 
     private static let sampleHint = "the samples file is the output of tbg sample --out"
@@ -88,7 +89,10 @@ struct EvaluationInputs {
         energyEvaluations = group.hasAttribute("energy_evaluations")
             ? Int((try? group.readAttribute("energy_evaluations", as: Int64.self).first ?? Int64(validIndices.count)) ?? Int64(validIndices.count))
             : validIndices.count
-        sampler = group.hasAttribute("sampler") ? try? group.readStringAttribute("sampler") : nil
+        // tbg smc/mcmc write their name here; tbg sample writes its ODE settings (a JSON object) under
+        // the same attribute name, which is the flow sampler.
+        let samplerAttribute = group.hasAttribute("sampler") ? try? group.readStringAttribute("sampler") : nil
+        sampler = samplerAttribute.flatMap { $0.hasPrefix("{") ? nil : $0 }
         try Self.checkFinite(coordinates, frames: validIndices, in: sampleFile, what: "valid sample")
         samples = SampleSet(energies: sampleEnergies,
                             phi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: phi),

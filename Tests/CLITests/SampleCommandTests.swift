@@ -62,6 +62,16 @@ final class SampleCommandTests: XCTestCase {
             XCTAssertEqual(try group.dataset("isomorphism_budget_exhausted").read(as: UInt8.self).count, 5)
             XCTAssertEqual(try group.readAttribute("energy_evaluations", as: Int64.self), [5])
         }
+        // tbg evaluate reads the file as the flow sampler's and computes both SNIS protocols from it.
+        let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", scratch.file("one.h5"), "--reference",
+                                                              Fixtures.path("ad2_capped.h5"), "--bootstrap", "0", "--json"])
+        XCTAssertEqual(evaluate.status, 0, evaluate.standardError)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(report["sampler"] as? String, "flow", "/samples@sampler of tbg sample holds its ODE settings, not a sampler name")
+        XCTAssertEqual(report["energy_evaluations"] as? Int, 5)
+        let clipped = try XCTUnwrap(report["snis_clipped"] as? [String: Any])
+        XCTAssertTrue(clipped["reason"] is NSNull, "\(clipped)")
+        XCTAssertEqual(clipped["samples"] as? Int, 4, "5 samples, the largest log weight above the 0.998 quantile")
         let rawOne: [Double] = try HDF5File(opening: scratch.file("one.h5")).root().dataset("samples/raw_energy").read()
         let rawTwo: [Double] = try HDF5File(opening: scratch.file("two.h5")).root().dataset("samples/raw_energy").read()
         assertClose(rawTwo, rawOne, absolute: 1e-3, relative: 1e-5, "raw energies, 2 ranks vs 1")
