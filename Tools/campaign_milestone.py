@@ -10,9 +10,13 @@ PNG beside the JSON. Inputs: the checkpoint (step, validation losses), `tbg samp
 (evaluations per sample, log weights), `tbg evaluate --json` of those samples against the test
 trajectory (valid fraction, ESS, energy and torsion W2, ΔF), `tbg nll --json` of test frames.
 
-ESS columns: "TBG" = Kish ESS over the valid samples (bond graph and chirality after the mirror
-fix); "clip" = the same after dropping the top 0.2 % of log weights of the valid samples (the
-clipping of the Prose/SBG protocol, field.md §4, applied to the valid samples only).
+ESS and W2 columns are the field's two SNIS protocols as `tbg evaluate` reports them (field.md §4,
+Evaluation/SNISProtocols.swift): "TBG" (snis_tbg) = Kish ESS over the valid samples (bond graph and
+chirality after the mirror fix), W2 over samples resampled by their weights; "clip" (snis_clipped,
+Prose/SBG) = every sample whose integration finished, invalid ones kept with their raw energies,
+after dropping the top 0.2 % of log weights. For an evaluate output from before the protocols (no
+snis_* keys), TBG falls back to the reweighted metrics and clip to the top 0.2 % dropped from the
+valid samples' log weights only.
 """
 import argparse
 import json
@@ -48,12 +52,14 @@ def row_from(a):
         s = f["samples"]
         valid = np.asarray(s["topology_ok"][:], bool) & np.asarray(s["chirality_ok"][:], bool)
         logw = np.asarray(s["log_weight"][:], float)[valid]
-        evals = float(s.attrs["evaluations_per_sample"][()]) if "evaluations_per_sample" in s.attrs else None
+        evals = float(np.ravel(s.attrs["evaluations_per_sample"])[0]) if "evaluations_per_sample" in s.attrs else None
         rt = np.asarray(s["roundtrip_log_q_error"][:], float) if "roundtrip_log_q_error" in s else np.array([])
     rt = rt[np.isfinite(rt)]
     kept = np.sort(logw[np.isfinite(logw)])
     drop = int(math.ceil(0.002 * kept.size)) if kept.size else 0
     rew = ev["reweighted"]
+    tbg = ev.get("snis_tbg") or {}
+    clip = ev.get("snis_clipped") or {}
     dF = rew.get("delta_f_kT") or {}
     md_dF = (ev.get("md") or {}).get("delta_f_kT") or {}
     return {
@@ -65,11 +71,15 @@ def row_from(a):
         "nll_bgflow": float(nll.mean()) - 0.5 * DIMS * math.log(2 * math.pi),
         "nll_nm": float(nll.mean()) - DIMS * math.log(scaling),
         "evaluations_per_sample": evals, "samples": int(valid.size),
-        "valid_fraction": ev["counts"]["valid_fraction"], "ess_tbg": ev["counts"]["ess"],
-        "ess_clip": kish(kept[:kept.size - drop]) if kept.size else None,
+        "valid_fraction": ev["counts"]["valid_fraction"],
+        "ess_tbg": tbg["ess"] if "ess" in tbg else ev["counts"]["ess"],
+        "ess_clip": clip["ess"] if "ess" in clip else (kish(kept[:kept.size - drop]) if kept.size else None),
+        "energy_w2_clip_kT": clip.get("energy_w2_kT"), "torsion_w2_clip_rad": clip.get("torsion_w2"),
+        "protocols": bool(tbg),
         "log_weight_spread": float(np.std(kept)) if kept.size else None,
         "roundtrip_log_q_error_median": float(np.median(rt)) if rt.size else None,
-        "energy_w2_kT": rew.get("energy_w2_kT"), "torsion_w2_rad": rew.get("torus_w2"),
+        "energy_w2_kT": tbg["energy_w2_kT"] if "energy_w2_kT" in tbg else rew.get("energy_w2_kT"),
+        "torsion_w2_rad": tbg["torsion_w2"] if "torsion_w2" in tbg else rew.get("torus_w2"),
         "delta_f_kT": dF.get("value"), "delta_f_se": dF.get("standard_error"),
         "md_delta_f_kT": md_dF.get("value"), "md_delta_f_se": md_dF.get("standard_error"),
         "delta_f_minus_md_kT": rew.get("delta_f_minus_md_kT"),
@@ -84,15 +94,15 @@ def f(v, d=3, pct=False):
 
 
 def table(rows):
-    out = ["| step | samples seen | core-hours | val. loss (raw / EMA) | test NLL ± se | bgflow | evals/sample | valid | ESS TBG | ESS clip | energy W2 (kT) | torsion W2 (rad) | ΔF (kT) | MD ΔF (kT) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| step | samples seen | core-hours | val. loss (raw / EMA) | test NLL ± se | bgflow | evals/sample | valid | ESS TBG / clip | energy W2 TBG / clip (kT) | torsion W2 TBG / clip (rad) | ΔF (kT) | MD ΔF (kT) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         dF = "–" if r["delta_f_kT"] is None else f"{r['delta_f_kT']:.2f} ± {f(r['delta_f_se'], 2)}"
         mdF = "–" if r["md_delta_f_kT"] is None else f"{r['md_delta_f_kT']:.2f} ± {f(r['md_delta_f_se'], 2)}"
         out.append(f"| {r['step']} | {r['samples_seen']:.3g} | {f(r['core_hours'], 1)} | {f(r['validation_loss'])} / {f(r['validation_loss_ema'])} | "
                    f"{f(r['nll'], 2)} ± {f(r['nll_se'], 2)} | {f(r['nll_bgflow'], 2)} | {f(r['evaluations_per_sample'], 1)} | "
-                   f"{f(r['valid_fraction'], 1, True)} ({r['samples']}) | {f(r['ess_tbg'], 2, True)} | {f(r['ess_clip'], 2, True)} | "
-                   f"{f(r['energy_w2_kT'], 2)} | {f(r['torsion_w2_rad'], 3)} | {dF} | {mdF} |")
+                   f"{f(r['valid_fraction'], 1, True)} ({r['samples']}) | {f(r['ess_tbg'], 2, True)} / {f(r['ess_clip'], 2, True)} | "
+                   f"{f(r['energy_w2_kT'], 2)} / {f(r.get('energy_w2_clip_kT'), 2)} | {f(r['torsion_w2_rad'], 3)} / {f(r.get('torsion_w2_clip_rad'), 3)} | {dF} | {mdF} |")
     return "\n".join(out)
 
 

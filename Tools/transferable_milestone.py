@@ -9,8 +9,11 @@
 Appends the row (one entry per held-out test peptide) to the curve (a JSON list) and prints the
 markdown table. Inputs: the checkpoint (step, samples seen from step × global batch), and per test
 peptide the `tbg sample` output and `tbg evaluate --json --nll-checkpoint` of those samples against
-the peptide's MD (valid fraction, ESS over the valid samples, energy W2 in kT and torsion W2 in rad
-of the reweighted samples, NLL of MD frames). Held-out NLL is the mean over the test peptides of
+the peptide's MD (valid fraction, NLL of MD frames, and ESS, energy W2 in kT and torsion W2 in rad
+under the field's two SNIS protocols, field.md §4: "TBG" = snis_tbg, valid samples only; "clip" =
+snis_clipped, Prose/SBG, invalid samples kept with their raw energies and the top 0.2 % of log
+weights dropped. Evaluate outputs from before the protocols fall back to the reweighted metrics
+for TBG and have no clip values). Held-out NLL is the mean over the test peptides of
 their NLL per dimension (÷ 3(N−1)), model units, so peptides of different sizes weigh the same.
 """
 import argparse
@@ -37,8 +40,13 @@ def peptide_entry(name, samples_path, evaluate_path):
         evals = float(np.ravel(h["samples"].attrs.get("evaluations_per_sample", float("nan")))[0])
     nll = ev.get("nll") or {}
     rew = ev.get("reweighted") or {}
+    tbg = ev.get("snis_tbg") or {}
+    clip = ev.get("snis_clipped") or {}
     return {"peptide": name, "samples": count, "valid_fraction": ev["counts"]["valid_fraction"],
-            "ess": ev["counts"]["ess"], "energy_w2_kT": rew.get("energy_w2_kT"), "torsion_w2_rad": rew.get("torus_w2"),
+            "ess": tbg["ess"] if "ess" in tbg else ev["counts"]["ess"],
+            "energy_w2_kT": tbg["energy_w2_kT"] if "energy_w2_kT" in tbg else rew.get("energy_w2_kT"),
+            "torsion_w2_rad": tbg["torsion_w2"] if "torsion_w2" in tbg else rew.get("torus_w2"),
+            "ess_clip": clip.get("ess"), "energy_w2_clip_kT": clip.get("energy_w2_kT"), "torsion_w2_clip_rad": clip.get("torsion_w2"),
             "proposal_energy_w2_kT": (ev.get("proposal") or {}).get("energy_w2_kT"),
             "nll_per_dimension": nll.get("mean_per_dimension"), "nll": nll.get("mean"), "nll_frames": nll.get("frames"),
             "evaluations_per_sample": evals}
@@ -59,14 +67,14 @@ def row_from(a):
 
 
 def table(rows):
-    out = ["| step | samples seen | core-hours | held-out NLL / dim | peptide | samples | valid | ESS | energy W2 (kT) | torsion W2 (rad) | evals/sample |",
+    out = ["| step | samples seen | core-hours | held-out NLL / dim | peptide | samples | valid | ESS TBG / clip | energy W2 TBG / clip (kT) | torsion W2 TBG / clip (rad) | evals/sample |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for k, p in enumerate(r["peptides"]):
             head = (f"| {r['step']} | {r['samples_seen']:.2e} | {f(r['core_hours'], 1)} | {f(r['heldout_nll_per_dimension'], 3)} "
                     if k == 0 else "| | | | ")
-            out.append(head + f"| {p['peptide']} | {p['samples']} | {f(p['valid_fraction'], 1, True)} | {f(p['ess'], 2, True)} | "
-                       f"{f(p['energy_w2_kT'])} | {f(p['torsion_w2_rad'], 3)} | {f(p['evaluations_per_sample'], 1)} |")
+            out.append(head + f"| {p['peptide']} | {p['samples']} | {f(p['valid_fraction'], 1, True)} | {f(p['ess'], 2, True)} / {f(p.get('ess_clip'), 2, True)} | "
+                       f"{f(p['energy_w2_kT'])} / {f(p.get('energy_w2_clip_kT'))} | {f(p['torsion_w2_rad'], 3)} / {f(p.get('torsion_w2_clip_rad'), 3)} | {f(p['evaluations_per_sample'], 1)} |")
     return "\n".join(out)
 
 

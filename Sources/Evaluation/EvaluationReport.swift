@@ -15,8 +15,13 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
     /// topology_ok && chirality_ok.
     public var valid: Int
     @JSONNullable public var validFraction: Double? = nil
-    /// Failed the bond-graph check.
+    /// Failed the bond-graph check (including failed integrations and undecided searches).
     public var topologyFailures: Int
+    /// Of those, when the file records it (else null): integrations that did not finish; bond-graph
+    /// searches that ran out of budget (undecided); the rest, proven not isomorphic.
+    @JSONNullable public var integrationFailures: Int? = nil
+    @JSONNullable public var isomorphismBudgetExhausted: Int? = nil
+    @JSONNullable public var notIsomorphic: Int? = nil
     /// Passed the bond-graph check but have mixed chirality.
     public var chiralityFailures: Int
     /// Valid samples that were mirrored to the reference chirality, and their fraction of the valid.
@@ -31,6 +36,9 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
         case samples, valid
         case validFraction = "valid_fraction"
         case topologyFailures = "topology_failures"
+        case integrationFailures = "integration_failures"
+        case isomorphismBudgetExhausted = "isomorphism_budget_exhausted"
+        case notIsomorphic = "not_isomorphic"
         case chiralityFailures = "chirality_failures"
         case chiralityFixes = "chirality_fixes"
         case chiralityFixRate = "chirality_fix_rate"
@@ -48,6 +56,10 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
         chiralityFixRate = valid.isEmpty ? nil : Double(chiralityFixes) / Double(valid.count)
         nonFiniteEnergies = valid.filter { !set.energies[$0].isFinite }.count
         effectiveSampleSize = valid.isEmpty ? nil : ImportanceWeights.effectiveSampleSize(logWeights: valid.map { set.logWeights[$0] })
+        let integration = set.integrationOK.map { flags in flags.filter { !$0 }.count }
+        let exhausted = set.isomorphismBudgetExhausted.map { flags in flags.indices.filter { flags[$0] && !set.topologyOK[$0] }.count }
+        (integrationFailures, isomorphismBudgetExhausted) = (integration, exhausted)
+        if let integration, let exhausted { notIsomorphic = topologyFailures - integration - exhausted }
     }
 }
 
@@ -163,10 +175,12 @@ public struct SettingsReport: Encodable, Sendable, Equatable {
     public var blocks: Int
     public var bootstrap: Int
     public var seed: UInt64
+    /// The clipped SNIS protocol's fraction of largest log weights dropped.
+    public var clipFraction: Double
     public var torusCostQuantum = TorusTransport.costQuantum
     public var torusW2SquaredErrorBound = TorusTransport.squaredDistanceErrorBound
     public var jsdSmoothing = RamachandranHistogram.smoothing
-    public var resampling = "reweighted torus set: torus_points indices drawn with replacement with probability w (multinomial), RandomSource(seed, [1]); a biased MD reference's torus set: the same with w = exp(+V/kT), RandomSource(seed, [5])"
+    public var resampling = "reweighted torus set: torus_points indices drawn with replacement with probability w (multinomial), RandomSource(seed, [1]); snis_tbg and snis_clipped: their resampled indices drawn the same way, RandomSource(seed, [6]) and (seed, [7]); a biased MD reference's torus set and W2 frames: the same with w = exp(+V/kT), RandomSource(seed, [5])"
     public var basins: String
     /// The positive φ basin [lower, upper] (open interval), radians.
     public var phiPositiveBasin: [Double]
@@ -175,6 +189,7 @@ public struct SettingsReport: Encodable, Sendable, Equatable {
         case maxPoints = "max_points"
         case torusPoints = "torus_points"
         case bins, blocks, bootstrap, seed
+        case clipFraction = "clip_fraction"
         case torusCostQuantum = "torus_cost_quantum"
         case torusW2SquaredErrorBound = "torus_w2_squared_error_bound"
         case jsdSmoothing = "jsd_smoothing"
@@ -184,6 +199,7 @@ public struct SettingsReport: Encodable, Sendable, Equatable {
 
     init(settings: EvaluationSettings, torusPoints: Int) {
         (maxPoints, bins, blocks, bootstrap, seed) = (settings.maxPoints, settings.bins, settings.blocks, settings.bootstrap, settings.seed)
+        clipFraction = settings.clipFraction
         self.torusPoints = torusPoints
         basins = "delta_f = -ln(P(\(settings.phiBasin.description)) / P(otherwise)), phi in radians"
         phiPositiveBasin = [settings.phiBasin.lower, settings.phiBasin.upper]

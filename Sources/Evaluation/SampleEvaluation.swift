@@ -26,6 +26,8 @@ public struct EvaluationSettings: Sendable, Equatable {
     public var seed: UInt64 = 1
     /// The positive φ basin of ΔF (default 0 < φ < 2.15 rad).
     public var phiBasin = PhiBasin.standard
+    /// The fraction of largest log weights the clipped SNIS protocol drops (Prose/SBG: 0.002).
+    public var clipFraction = 0.002
 
     public init() {}
 }
@@ -37,6 +39,10 @@ public struct ReferenceSet: Sendable {
     public var phi: [Double]
     public var psi: [Double]
     public var logWeights: [Double]?
+    /// Every backbone torsion of each frame, frames × `torsionDimensions` (radians: all φ, then all
+    /// ψ, in MDTraj's order); empty means (φ, ψ) above. For the torsion W2 (SNISProtocols).
+    public var torsions: [Double] = []
+    public var torsionDimensions = 0
 
     public init(energies: [Double], phi: [Double], psi: [Double], logWeights: [Double]? = nil) {
         precondition(energies.count == phi.count && phi.count == psi.count && (logWeights?.count ?? phi.count) == phi.count)
@@ -53,6 +59,18 @@ public struct SampleSet: Sendable {
     public var topologyOK: [Bool]
     public var chiralityOK: [Bool]
     public var chiralityFixed: [Bool]
+    /// Every backbone torsion of each sample, samples × `torsionDimensions` (radians: all φ, then
+    /// all ψ); empty means (φ, ψ) above.
+    public var torsions: [Double] = []
+    public var torsionDimensions = 0
+    /// The energy (kT) and log weight of every sample, valid or not (/samples/raw_energy,
+    /// raw_log_weight; RawSampleWeights.swift); nil when the file does not record them.
+    public var rawEnergies: [Double]?
+    public var rawLogWeights: [Double]?
+    /// Per sample, when the file records it: the integration finished; the bond-graph check gave
+    /// up (search budget) rather than finding the graphs different.
+    public var integrationOK: [Bool]?
+    public var isomorphismBudgetExhausted: [Bool]?
 
     public init(energies: [Double], phi: [Double], psi: [Double], logWeights: [Double], topologyOK: [Bool], chiralityOK: [Bool],
                 chiralityFixed: [Bool]) {

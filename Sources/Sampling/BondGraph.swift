@@ -57,14 +57,36 @@ public struct BondGraph: Sendable, Equatable {
         return BondGraph(elements: elements, bonds: bonds)
     }
 
+    /// The outcome of the isomorphism search: a mapping, a proof that none exists, or a search
+    /// that gave up (its budget of extension steps ran out) without deciding. The last is not a
+    /// verdict on the sample; `tbg sample` counts it apart (`isomorphism_budget_exhausted`).
+    public enum Match: Sendable, Equatable {
+        /// `mapping[referenceAtom] = sampleAtom`.
+        case isomorphic([Int])
+        case notIsomorphic
+        case budgetExhausted
+    }
+
+    /// Extension steps the search may take before it gives up (`Match.budgetExhausted`).
+    public static let searchBudget = 200_000
+
     /// A map `reference atom → sample atom` under which the graphs are identical (elements and
-    /// bonds), or nil. Backtracking in reference order with element/degree pruning and adjacency
-    /// consistency (VF2-style); dipeptides have ≤ 60 atoms.
+    /// bonds), or nil (not isomorphic, or the search budget ran out: `match(to:)` tells which).
     public func isomorphism(to sample: BondGraph) -> [Int]? {
+        if case .isomorphic(let mapping) = match(to: sample) { return mapping }
+        return nil
+    }
+
+    /// Whether `sample` is isomorphic to this (reference) graph, and the map `reference atom →
+    /// sample atom` if so. Backtracking in reference order with element/degree pruning and
+    /// adjacency consistency (VF2-style), at most `budget` extension steps; dipeptides have ≤ 60
+    /// atoms, and the search decides them in far fewer steps unless the sample's graph is
+    /// pathological (many equivalent atoms, a mapping that fails deep in the search).
+    public func match(to sample: BondGraph, budget: Int = BondGraph.searchBudget) -> Match {
         let n = elements.count
-        guard sample.elements.count == n else { return nil }
+        guard sample.elements.count == n else { return .notIsomorphic }
         let referenceDegrees = neighbours.map(\.count), sampleDegrees = sample.neighbours.map(\.count)
-        guard referenceDegrees.sorted() == sampleDegrees.sorted() else { return nil }
+        guard referenceDegrees.sorted() == sampleDegrees.sorted() else { return .notIsomorphic }
         // Visit reference atoms in breadth-first order so each new atom has a mapped neighbour.
         var order: [Int] = [], seen = [Bool](repeating: false, count: n)
         for start in 0..<n where !seen[start] {
@@ -80,11 +102,14 @@ public struct BondGraph: Sendable, Equatable {
             }
         }
         var mapping = [Int](repeating: -1, count: n), used = [Bool](repeating: false, count: n)
-        var budget = 200_000
+        var budget = budget, exhausted = false
         func extend(_ depth: Int) -> Bool {
             if depth == n { return true }
             budget -= 1
-            if budget < 0 { return false }
+            if budget < 0 {
+                exhausted = true
+                return false
+            }
             let atom = order[depth]
             let mappedNeighbour = neighbours[atom].first { mapping[$0] >= 0 }
             let candidates = mappedNeighbour.map { sample.neighbours[mapping[$0]] } ?? Array(0..<n)
@@ -106,6 +131,7 @@ public struct BondGraph: Sendable, Equatable {
             }
             return false
         }
-        return extend(0) ? mapping : nil
+        if extend(0) { return .isomorphic(mapping) }
+        return exhausted ? .budgetExhausted : .notIsomorphic
     }
 }

@@ -6,7 +6,9 @@
 //      the model's atom classes, which also gives the permutation onto the reference atom order;
 //   3. chirality: compared with the reference; an all-mirrored sample is fixed by x → −x, a mixed one
 //      rejected;
-//   4. energy (only for samples that pass 2 and 3) and log w = −u/kT − log q.
+//   4. energy and log w = −u/kT − log q: the weight only for samples that pass 2 and 3, the energy
+//      of the written coordinates (`rawEnergy`) for every sample whose integration finished, valid
+//      or not, for the clipped SNIS protocol (field.md §4; RawSampleWeights.swift).
 // `SamplePostprocessor.summarize` reduces the records of a run to its counts, ESS and energies.
 import Evaluation
 import FlowModel
@@ -30,6 +32,14 @@ public struct SampleRecord: Sendable {
     public var roundTripLatentError = Double.nan
     /// Whether the ODE integration reached t = 1 (else: coordinates zero, log q NaN, log w −∞).
     public var integrationOK = true
+    /// kJ/mol: the force-field energy of `positions` as written, for every sample whose integration
+    /// finished, valid or not (mirror-fixed; reference order after a passed bond-graph check, the
+    /// sampled order after a failed one); NaN when the integration failed. The Prose/SBG protocol
+    /// keeps invalid samples with this energy (field.md §4); equal to `energy` for valid samples.
+    public var rawEnergy = Double.nan
+    /// The bond-graph check gave up (`BondGraph.Match.budgetExhausted`) rather than finding that
+    /// the graphs differ; `topologyOK` is false either way.
+    public var isomorphismBudgetExhausted = false
 
     public init(index: Int, positions: [Double], logPrior: Double, deltaLogDet: Double, logQ: Double, energy: Double,
                 topologyOK: Bool, chiralityOK: Bool, mirrored: Bool, logWeight: Double, roundTripLogQError: Double = .nan,
@@ -49,19 +59,28 @@ public struct SampleRecord: Sendable {
         self.integrationOK = integrationOK
     }
 
-    static let scalarFields = 12
+    static let scalarFields = 14
 
     func flattened() -> [Double] {
         [Double(index), logPrior, deltaLogDet, logQ, energy, topologyOK ? 1 : 0, chiralityOK ? 1 : 0, mirrored ? 1 : 0, logWeight,
-         roundTripLogQError, roundTripLatentError, integrationOK ? 1 : 0] + positions
+         roundTripLogQError, roundTripLatentError, integrationOK ? 1 : 0, rawEnergy, isomorphismBudgetExhausted ? 1 : 0] + positions
     }
 
     static func unflatten(_ values: ArraySlice<Double>, atoms: Int) -> SampleRecord {
         let v = Array(values)
-        return SampleRecord(index: Int(v[0]), positions: Array(v[scalarFields..<(scalarFields + 3 * atoms)]), logPrior: v[1],
-                            deltaLogDet: v[2], logQ: v[3], energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0,
-                            mirrored: v[7] != 0, logWeight: v[8], roundTripLogQError: v[9], roundTripLatentError: v[10],
-                            integrationOK: v[11] != 0)
+        var record = SampleRecord(index: Int(v[0]), positions: Array(v[scalarFields..<(scalarFields + 3 * atoms)]), logPrior: v[1],
+                                  deltaLogDet: v[2], logQ: v[3], energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0,
+                                  mirrored: v[7] != 0, logWeight: v[8], roundTripLogQError: v[9], roundTripLatentError: v[10],
+                                  integrationOK: v[11] != 0)
+        (record.rawEnergy, record.isomorphismBudgetExhausted) = (v[12], v[13] != 0)
+        return record
+    }
+
+    /// log w = −u/kT − log q of the written coordinates (`rawEnergy`), whether or not the sample
+    /// is valid; −∞ for an infinite energy, NaN when the integration failed.
+    public func rawLogWeight(kT: Double) -> Double {
+        guard integrationOK, !rawEnergy.isNaN else { return .nan }
+        return rawEnergy == .infinity ? -.infinity : -rawEnergy / kT - logQ
     }
 }
 
@@ -81,6 +100,8 @@ public struct SampleSummary: Sendable {
     public var count: Int
     public var valid: Int
     public var topologyFailures: Int
+    /// Bond-graph failures where the isomorphism search ran out of budget (undecided).
+    public var isomorphismBudgetExhausted = 0
     public var chiralityFixes: Int
     public var chiralityFailures: Int
     public var effectiveSampleSize: Double
@@ -102,8 +123,9 @@ public struct SampleSummary: Sendable {
         let roundTrip = roundTripChecked == 0 ? "" : String(
             format: "; forward-then-reverse check of %d samples: max |Δ log q| %.2e, max |Δz| %.2e (model units)",
             roundTripChecked, roundTripMaxLogQError, roundTripMaxLatentError)
-        return String(format: "%d samples: %d valid (%.1f %%), %d failed the integration, %d failed the bond-graph check, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d batched network calls, %.1f velocity evaluations per sample",
-                      count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, chiralityFixes, chiralityFailures, effectiveSampleSize,
+        let exhausted = isomorphismBudgetExhausted == 0 ? "" : String(format: " (%d of them undecided: isomorphism search budget exhausted)", isomorphismBudgetExhausted)
+        return String(format: "%d samples: %d valid (%.1f %%), %d failed the integration, %d failed the bond-graph check%@, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d batched network calls, %.1f velocity evaluations per sample",
+                      count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, exhausted, chiralityFixes, chiralityFailures, effectiveSampleSize,
                       100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations, evaluationsPerSample) + roundTrip
     }
 }
@@ -153,7 +175,17 @@ public struct SamplePostprocessor {
                                   logQ: logPrior - deltaLogDet, energy: .infinity, topologyOK: false, chiralityOK: false,
                                   mirrored: false, logWeight: -.infinity)
         let inferred = BondGraph.inferred(elements: elements, positions: nm[...]).relabelled(reference.elements)
-        guard let mapping = reference.isomorphism(to: inferred) else { return record }
+        let mapping: [Int]
+        switch reference.match(to: inferred) {
+        case .isomorphic(let found): mapping = found
+        case .notIsomorphic:
+            record.rawEnergy = energy(nm)
+            return record
+        case .budgetExhausted:
+            record.isomorphismBudgetExhausted = true
+            record.rawEnergy = energy(nm)
+            return record
+        }
         record.topologyOK = true
         var ordered = [Double](repeating: 0, count: atoms * 3)
         for (referenceAtom, sampleAtom) in mapping.enumerated() {
@@ -168,8 +200,9 @@ public struct SamplePostprocessor {
         case .mixed: break
         }
         record.positions = ordered
+        record.rawEnergy = energy(ordered)
         guard record.chiralityOK else { return record }
-        record.energy = energy(ordered)
+        record.energy = record.rawEnergy
         if record.energy.isFinite { record.logWeight = -record.energy / kT - record.logQ }
         return record
     }
@@ -181,7 +214,7 @@ public struct SamplePostprocessor {
         let energies = valid.map(\.energy).filter(\.isFinite).sorted()
         var summary = SampleSummary(
             count: records.count, valid: valid.count, topologyFailures: records.filter { !$0.topologyOK }.count,
-            chiralityFixes: records.filter(\.mirrored).count,
+            isomorphismBudgetExhausted: records.filter(\.isomorphismBudgetExhausted).count, chiralityFixes: records.filter(\.mirrored).count,
             chiralityFailures: records.filter { $0.topologyOK && !$0.chiralityOK }.count,
             effectiveSampleSize: ImportanceWeights.effectiveSampleSize(logWeights: valid.map(\.logWeight)),
             energyMean: energies.isEmpty ? .nan : energies.reduce(0, +) / Double(energies.count),

@@ -5,7 +5,7 @@
 //   OUT.chunks/run.json            what the run is (checkpoint and its step, peptide, count, chunk
 //                                  size, seed, round-trip count, ODE settings); a resume must match it
 //   OUT.chunks/chunk-000012.h5     chunk 12: samples [12·C, 13·C) as rows of SampleRecord.flattened()
-//                                  (dataset /records, n × (12 + 3N) float64) and the network
+//                                  (dataset /records, n × (14 + 3N) float64) and the network
 //                                  evaluations spent on them (attributes)
 // Chunk k always holds the same sample indices whatever rank computed it, and each chunk file is
 // written atomically (HDF5File.writeAtomically: a partial name, fsync, rename), so a chunk file
@@ -153,9 +153,13 @@ public struct SampleChunks {
         let path = path(ofChunk: k), width = SampleRecord.scalarFields + 3 * atoms
         let file = try HDF5File(opening: path)
         let root = try file.root()
-        let flat = try root.dataset("records").read(as: Double.self)
+        let dataset = try root.dataset("records")
+        if dataset.shape.count == 2, dataset.shape[1] == 12 + 3 * atoms {
+            throw SampleChunksError("\(path): a chunk of an older tbg sample (12 values per sample, without the raw energy of every sample); finish that run with the tbg that started it, or remove \(folder) to start over")
+        }
+        let flat = try dataset.read(as: Double.self)
         guard flat.count % width == 0 else {
-            throw SampleChunksError("\(path): /records holds \(flat.count) values, not a multiple of \(width) (12 + 3 × \(atoms) atoms)")
+            throw SampleChunksError("\(path): /records holds \(flat.count) values, not a multiple of \(width) (\(SampleRecord.scalarFields) + 3 × \(atoms) atoms)")
         }
         let records = stride(from: 0, to: flat.count, by: width).map { SampleRecord.unflatten(flat[$0..<($0 + width)], atoms: atoms) }
         guard records.map(\.index) == Array(indices(ofChunk: k)) else {

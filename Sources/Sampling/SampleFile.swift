@@ -6,10 +6,11 @@
 //   /samples/<name>      one value per frame of /coordinates:
 //       index (int64), energy_kj_mol, energy_kT, log_weight (float64), integration_ok, topology_ok,
 //       chirality_ok, chirality_fixed (uint8); tbg sample adds latent_log_prior, delta_log_det, log_q,
-//       roundtrip_log_q_error, roundtrip_latent_error; smc/mcmc add source_frame (and chain);
+//       roundtrip_log_q_error, roundtrip_latent_error, raw_energy, raw_log_weight,
+//       isomorphism_budget_exhausted (RawSampleWeights.swift); smc/mcmc add source_frame (and chain);
 //   /samples@kT_kJ_per_mol        the kT the weights were computed at (required to read)
 //   /samples@energy_evaluations   target-energy evaluations spent (field.md §4 budgets); readers fall
-//                                 back to one per valid sample (what tbg sample spends)
+//                                 back to one per valid sample (what tbg sample spent before it weighed every sample)
 //   /samples@sampler              "smc" or "mcmc" (tbg sample: the ODE settings JSON)
 // and further provenance attributes (see the writers). A sample is valid when topology_ok and
 // chirality_ok; only valid samples' coordinates need be finite.
@@ -106,8 +107,12 @@ public struct SampleFile {
         return Int((try? group.readAttribute("energy_evaluations", as: Int64.self).first ?? Int64(validCount)) ?? Int64(validCount))
     }
 
-    /// /samples@sampler (smc, mcmc), nil when absent.
-    public var sampler: String? { group.hasAttribute("sampler") ? try? group.readStringAttribute("sampler") : nil }
+    /// /samples@sampler (smc, mcmc); nil when absent or when it holds tbg sample's ODE settings (a
+    /// JSON object under the same attribute name), which is the flow sampler.
+    public var sampler: String? {
+        let attribute = group.hasAttribute("sampler") ? try? group.readStringAttribute("sampler") : nil
+        return attribute.flatMap { $0.hasPrefix("{") ? nil : $0 }
+    }
 }
 
 extension SampleFile {
@@ -152,6 +157,7 @@ extension SampleFile {
             try group.writeDataset("chirality_fixed", records.map { UInt8($0.mirrored ? 1 : 0) }, shape: [n])
             try group.writeDataset("roundtrip_log_q_error", records.map(\.roundTripLogQError), shape: [n])
             try group.writeDataset("roundtrip_latent_error", records.map(\.roundTripLatentError), shape: [n])
+            try writeRawWeights(records, kT: kT, to: group)
             try group.writeAttribute("log_q_units", string: units.logDensityUnits)
             try group.writeAttribute("kT_kJ_per_mol", [kT])
             try group.writeAttribute("effective_sample_size", [summary.effectiveSampleSize])
@@ -160,9 +166,10 @@ extension SampleFile {
             try group.writeAttribute("checkpoint_step", [Int64(provenance.checkpointStep)])
             try group.writeAttribute("weights", string: provenance.usesEMA ? "ema" : "raw")
             try group.writeAttribute("evaluations_per_sample", [summary.evaluationsPerSample])
-            // Target (force-field) energies computed: one per sample that passed the topology and
-            // chirality checks; what SNIS spent, for comparisons at equal budgets (field.md §4).
-            try group.writeAttribute("energy_evaluations", [Int64(records.filter { $0.topologyOK && $0.chiralityOK }.count)])
+            // Target (force-field) energies computed: one per sample whose integration finished (valid
+            // or not: the clipped protocol weights every sample); what SNIS spent, for comparisons at
+            // equal budgets (field.md §4).
+            try group.writeAttribute("energy_evaluations", [Int64(records.filter(\.integrationOK).count)])
             try group.writeAttribute("peptide", string: peptide.path)
             try group.writeAttribute("sampler", string: settingsJSON)
             try group.writeAttribute("seed", [Int64(bitPattern: provenance.seed)])

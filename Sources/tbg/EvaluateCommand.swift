@@ -1,7 +1,9 @@
 // `tbg evaluate`: samples of `tbg sample` against MD of the same peptide (method.md §8–§9): counts
 // and ESS, energy W1/W2, torus W2 on (φ, ψ), Ramachandran JSD and the φ-basin ΔF, for the valid
 // samples unweighted ("proposal") and importance-weighted ("reweighted"); optionally the NLL of MD
-// frames under a checkpoint (split over MPI ranks, as `tbg nll`). The metrics are computed on
+// frames under a checkpoint (split over MPI ranks, as `tbg nll`); and the field's two SNIS protocols
+// side by side (snis_tbg, snis_clipped: ESS, energy W2 and torsion W2 over resampled samples;
+// Evaluation/SNISProtocols.swift, field.md §4). The metrics are computed on
 // rank 0 by the Evaluation library; this file reads options and prints.
 import ArgumentParser
 import Communication
@@ -20,7 +22,10 @@ struct EvaluateCommand: ParsableCommand {
             uses M = min(--max-points, MD frames, valid samples) points per set (MD every ⌊T/M⌋-th \
             frame, the first M valid samples, M multinomial draws ∝ w) and is exact (Jonker–Volgenant, \
             costs quantised to 1e-6 rad²). --json prints one object; its keys are listed in the README. \
-            The ODE options apply to --nll-checkpoint only.
+            The ODE options apply to --nll-checkpoint only. snis_tbg and snis_clipped are the field's two \
+            SNIS protocols (TBG: drop invalid samples; Prose/SBG: keep them with their raw energies and \
+            drop the top --clip-fraction of log weights), each with the energy W2 and torsion W2 of \
+            M resampled samples against M MD frames.
             """)
 
     @Option(help: "Output of tbg sample (.h5).") var samples: String
@@ -31,6 +36,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Contiguous MD blocks of the block bootstrap of ΔF.") var blocks = 20
     @Option(help: "Bootstrap replicates for the ΔF errors.") var bootstrap = 200
     @Option(help: "Seed of the resampling and the bootstraps.") var seed: UInt64 = 1
+    @Option(help: "Fraction of largest log weights the clipped SNIS protocol (snis_clipped, Prose/SBG) drops.") var clipFraction = 0.002
+    @Flag(help: "List the resampled sample indices and MD frames of snis_tbg and snis_clipped in the JSON.") var listResampled = false
     @Option(help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin; a negative LOWER as --phi-basin=-3.14:0).")
     var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
     @Option(help: "Checkpoint for the NLL of MD frames (default: no NLL).") var nllCheckpoint: String?
@@ -44,6 +51,9 @@ struct EvaluateCommand: ParsableCommand {
         guard maxPoints >= 1, bins >= 1, blocks >= 1, bootstrap >= 0, nllFrames >= 1 else {
             throw ValidationError("--max-points, --bins, --blocks and --nll-frames must be positive, --bootstrap not negative")
         }
+        guard clipFraction >= 0, clipFraction < 1 else {
+            throw ValidationError("--clip-fraction must be in [0, 1) (the fraction of largest log weights dropped; 0.002 drops the top 0.2 %), got \(clipFraction)")
+        }
     }
 
     func run() throws {
@@ -55,12 +65,15 @@ struct EvaluateCommand: ParsableCommand {
                 var settings = EvaluationSettings()
                 (settings.maxPoints, settings.bins, settings.blocks, settings.bootstrap, settings.seed) = (maxPoints, bins, blocks, bootstrap, seed)
                 settings.phiBasin = PhiBasin(lower: phiBasin.lower, upper: phiBasin.upper)
+                settings.clipFraction = clipFraction
                 let started = Date()
                 let report = SampleEvaluation.evaluate(reference: inputs.reference, samples: inputs.samples, settings: settings)
+                let protocols = SNISProtocols.evaluate(reference: inputs.reference, samples: inputs.samples, settings: settings,
+                                                       listResampled: listResampled)
                 let output = EvaluateOutput(samplesFile: samples, referenceFile: reference, peptide: inputs.referenceFile.metadata.name,
                                             kT: inputs.kT, temperature: inputs.referenceFile.metadata.temperatureK,
                                             phiAtoms: inputs.phiAtoms, psiAtoms: inputs.psiAtoms, energyEvaluations: inputs.energyEvaluations,
-                                            sampler: inputs.sampler ?? "flow", report: report, nll: nll)
+                                            sampler: inputs.sampler ?? "flow", report: report, protocols: protocols, nll: nll)
                 if json {
                     writeLine(try JSONOutput.line(output))
                 } else {
@@ -133,6 +146,8 @@ struct EvaluateOutput: Encodable {
     /// flow (tbg sample), smc or mcmc.
     var sampler: String
     var report: EvaluationReport
+    /// The field's two SNIS protocols (snis_tbg, snis_clipped).
+    var protocols: SNISProtocolsReport
     @JSONNullable var nll: NLLReport? = nil
 
     enum CodingKeys: String, CodingKey {
@@ -146,6 +161,8 @@ struct EvaluateOutput: Encodable {
         case energyEvaluations = "energy_evaluations"
         case sampler
         case counts, md, proposal, reweighted, settings, nll
+        case snisTBG = "snis_tbg"
+        case snisClipped = "snis_clipped"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -164,6 +181,8 @@ struct EvaluateOutput: Encodable {
         try container.encode(report.proposal, forKey: .proposal)
         try container.encode(report.reweighted, forKey: .reweighted)
         try container.encode(report.settings, forKey: .settings)
+        try container.encode(protocols.tbg, forKey: .snisTBG)
+        try container.encode(protocols.clipped, forKey: .snisClipped)
         try container.encode(_nll, forKey: .nll)
     }
 }
@@ -206,8 +225,12 @@ enum EvaluationText {
         let temperature = output.temperature.map { String(format: " (%.6g K)", $0) } ?? ""
         var lines = ["tbg evaluate: \(output.samplesFile) against \(output.referenceFile)",
                      "  peptide \(output.peptide ?? "?"), kT = \(String(format: "%.6g", output.kT)) kJ/mol\(temperature); phi atoms \(atoms(output.phiAtoms)), psi atoms \(atoms(output.psiAtoms))"]
-        lines.append(String(format: "  samples %d: %d valid (%@), %d failed the bond-graph check, %d mixed chirality; %d mirrored (%@ of valid); %d valid with non-finite energy",
-                            counts.samples, counts.valid, percent(counts.validFraction), counts.topologyFailures, counts.chiralityFailures,
+        var failures = ""
+        if let integration = counts.integrationFailures, let exhausted = counts.isomorphismBudgetExhausted, let different = counts.notIsomorphic {
+            failures = " (\(integration) integration failures, \(different) not isomorphic, \(exhausted) isomorphism budget exhausted)"
+        }
+        lines.append(String(format: "  samples %d: %d valid (%@), %d failed the bond-graph check%@, %d mixed chirality; %d mirrored (%@ of valid); %d valid with non-finite energy",
+                            counts.samples, counts.valid, percent(counts.validFraction), counts.topologyFailures, failures, counts.chiralityFailures,
                             counts.chiralityFixes, percent(counts.chiralityFixRate), counts.nonFiniteEnergies))
         var mdFrames = "MD \(report.md.frames) frames"
         if report.md.weightedByBias {
@@ -231,6 +254,7 @@ enum EvaluationText {
             let cells = row.enumerated().map { $0.element.padding(toLength: widths[$0.offset] + 3, withPad: " ", startingAt: 0) }
             return ("  " + cells.joined()).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
+        lines += protocolTable(output.protocols)
         if let nll = output.nll {
             if nll.excludedTrainingFrames > 0 {
                 lines.append("  NLL frames: \(nll.excludedTrainingFrames) frames of the reference were trained on by the checkpoint and are left out")
@@ -243,11 +267,32 @@ enum EvaluationText {
             if let reason = set.deltaF?.reason { notes.append("\(name) dF: \(reason)") }
         }
         if let reason = md.deltaF.reason { notes.append("MD dF: \(reason)") }
+        if let reason = output.protocols.tbg.reason { notes.append("snis_tbg: \(reason)") }
+        if let reason = output.protocols.clipped.reason { notes.append("snis_clipped: \(reason)") }
         lines += notes.map { "  note: " + $0 }
         let s = report.settings
         let mdPoints = md.weightedByBias ? "MD: multinomial draws ∝ exp(+V/kT)" : "MD frames 0, \(md.torusStride), \(2 * md.torusStride), ..."
         lines.append("  settings: torus W2 on \(s.torusPoints) points per set (\(mdPoints); the first valid samples; multinomial draws with seed \(s.seed)), exact to \(s.torusW2SquaredErrorBound) rad^2 in W2^2; JSD on \(s.bins)x\(s.bins) bins; dF errors: MD \(s.blocks)-block bootstrap\(md.weightedByBias ? " (bias-weighted)" : ""), samples bootstrap, \(s.bootstrap) replicates; \(String(format: "%.1f", seconds)) s")
         return lines.joined(separator: "\n")
+    }
+
+    /// The two SNIS protocols side by side (field.md §4).
+    static func protocolTable(_ protocols: SNISProtocolsReport) -> [String] {
+        let sets = [protocols.tbg, protocols.clipped]
+        let clip = protocols.clipped.clipFraction.map { String(format: "%g", 100 * $0) } ?? "?"
+        var table: [[String]] = [["SNIS protocol (field.md 4)", "snis_tbg", "snis_clipped"]]
+        table.append(["samples used", "\(protocols.tbg.samples)", protocols.clipped.reason == nil ? "\(protocols.clipped.samples)" : "n/a"])
+        table.append(["invalid dropped / kept", "\(protocols.tbg.droppedInvalid) dropped", protocols.clipped.reason == nil ? "\(protocols.clipped.keptInvalid) kept" : "n/a"])
+        table.append(["top \(clip) % log weights dropped", "-", protocols.clipped.reason == nil ? "\(protocols.clipped.clipped) (log w > \(number(protocols.clipped.logWeightThreshold, 3)))" : "n/a"])
+        table.append(["ESS", number(protocols.tbg.effectiveSampleSize, 4), number(protocols.clipped.effectiveSampleSize, 4)])
+        table.append(["resampled vs MD frames", "\(protocols.tbg.resampled)", "\(protocols.clipped.resampled)"])
+        table.append(["energy W2 (kT)"] + sets.map { number($0.energyW2, 4) })
+        table.append(["torsion W2 (rad, \(protocols.tbg.torsionDimensions) angles)"] + sets.map { number($0.torsionW2, 4) })
+        let widths = (0..<3).map { column in table.map { $0[column].count }.max() ?? 0 }
+        return table.map { row in
+            let cells = row.enumerated().map { $0.element.padding(toLength: widths[$0.offset] + 3, withPad: " ", startingAt: 0) }
+            return ("  " + cells.joined()).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
     }
 
     private static func number(_ value: Double?, _ decimals: Int) -> String {

@@ -19,7 +19,8 @@ struct EvaluationInputs {
     /// when present (tbg sample, smc, mcmc write it), else one per valid sample (what tbg sample
     /// evaluates).
     var energyEvaluations: Int
-    /// The sampler that wrote the samples (/samples@sampler: smc, mcmc), nil for tbg sample.
+    /// The sampler that wrote the samples (/samples@sampler: smc, mcmc), nil for tbg sample (whose
+    /// /samples@sampler holds its ODE settings as JSON).
     var sampler: String?
 
     private static let sampleHint = "the samples file is the output of tbg sample --out"
@@ -63,6 +64,9 @@ struct EvaluationInputs {
                                  phi: BackboneTorsions.dihedrals(mdCoordinates, atoms: referenceFile.atomCount, quartet: phi),
                                  psi: BackboneTorsions.dihedrals(mdCoordinates, atoms: referenceFile.atomCount, quartet: psi),
                                  logWeights: biasLogWeights)
+        let quartets = Self.torsionQuartets(residues)
+        reference.torsions = Self.torsions(mdCoordinates, atoms: referenceFile.atomCount, quartets: quartets)
+        reference.torsionDimensions = quartets.count
 
         // Samples: the per-sample datasets of tbg sample; coordinates must be finite where valid.
         try sampleFile.requireFrames(for: "tbg evaluate (the samples)")
@@ -80,6 +84,9 @@ struct EvaluationInputs {
                             phi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: phi),
                             psi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: psi),
                             logWeights: logWeights, topologyOK: topologyOK, chiralityOK: chiralityOK, chiralityFixed: chiralityFixed)
+        samples.torsions = Self.torsions(coordinates, atoms: sampleFile.atomCount, quartets: quartets)
+        samples.torsionDimensions = quartets.count
+        try Self.addRawWeights(to: &samples, from: sampleData, kT: kT, coordinates: coordinates)
     }
 
     private static func checkSameAtoms(_ samples: TrajectoryFile, _ reference: TrajectoryFile) throws {

@@ -74,6 +74,18 @@ final class EvaluateCommandTests: XCTestCase {
             XCTAssertEqual((set["delta_f_kT"] as? [String: Any])?["reason"] as? String, "no population with 0 < phi < 2.15")
         }
         XCTAssertEqual((json["proposal"] as? [String: Any])?["torus_w2"] as? Double, 0)
+        // The field's protocols: snis_tbg over the 20 valid samples (20 draws against 20 MD frames, on
+        // the 2 backbone torsions); snis_clipped needs the raw energies this file does not have.
+        let snisTBG = try XCTUnwrap(json["snis_tbg"] as? [String: Any])
+        XCTAssertEqual(snisTBG["samples"] as? Int, 20)
+        XCTAssertEqual(snisTBG["resampled"] as? Int, 20)
+        XCTAssertEqual(snisTBG["torsion_dimensions"] as? Int, 2)
+        XCTAssertEqual(try XCTUnwrap(snisTBG["ess"] as? Double), 1, accuracy: 1e-12)
+        XCTAssertNotNil(snisTBG["energy_w2_kT"] as? Double)
+        XCTAssertEqual(snisTBG["torsion_certified"] as? Bool, true)
+        let snisClipped = try XCTUnwrap(json["snis_clipped"] as? [String: Any])
+        XCTAssertTrue(snisClipped["energy_w2_kT"] is NSNull)
+        XCTAssertTrue((snisClipped["reason"] as? String)?.contains("no /samples/raw_energy and raw_log_weight") ?? false, "\(snisClipped)")
 
         // The text report carries the same facts.
         let text = try Executables.run(Executables.tbg, ["evaluate", "--samples", scratch.file("samples.h5"), "--reference", Fixtures.path("ad2_capped.h5")])
@@ -109,6 +121,100 @@ final class EvaluateCommandTests: XCTestCase {
         let proposal = try XCTUnwrap(json["proposal"] as? [String: Any])
         XCTAssertEqual(proposal["energy_samples"] as? Int, 19)
         XCTAssertEqual(proposal["torus_points"] as? Int, 19)
+    }
+
+    /// Adds /samples/raw_energy (`units`, values `factor` × kJ/mol) and raw_log_weight to a samples file.
+    private func addRawWeights(_ path: String, energies: [Double], logWeights: [Double], units: String = "kilojoules_per_mole",
+                               factor: Double = 1, only: String? = nil) throws {
+        let group = try HDF5File(opening: path, mode: .readWrite).root().group("samples")
+        if only != "raw_log_weight" {
+            let dataset = try group.writeDataset("raw_energy", energies.map { $0 * factor }, shape: [energies.count])
+            try dataset.writeAttribute("units", string: units)
+        }
+        if only != "raw_energy" { try group.writeDataset("raw_log_weight", logWeights, shape: [logWeights.count]) }
+    }
+
+    func testClippedProtocolKeepsInvalidSamplesWithTheirRawEnergiesInAnyUnit() throws {
+        let scratch = try ScratchDirectory("evaluate-clipped")
+        defer { scratch.remove() }
+        let fixture = Fixtures.path("ad2_capped.h5")
+        let mdEnergies = try HDF5File(opening: fixture).root().dataset("potentialEnergy").read(as: Float.self).map(Double.init)
+        // Sample 0 fails the bond graph: snis_tbg drops it, snis_clipped keeps it with its raw energy.
+        let edit: (inout [Double], inout [Double], inout [UInt8]) -> Void = { energies, logWeights, topologyOK in
+            topologyOK[0] = 0
+            energies[0] = .infinity
+            logWeights[0] = -.infinity
+        }
+        let rawLogWeights = [Double](repeating: 0, count: 20)
+        var results: [[String: Any]] = []
+        for (name, units, factor) in [("kj.h5", "kilojoules_per_mole", 1.0), ("kcal.h5", "kilocalories_per_mole", 1 / 4.184)] {
+            try makeSamples(scratch.file(name), edit: edit)
+            try addRawWeights(scratch.file(name), energies: mdEnergies, logWeights: rawLogWeights, units: units, factor: factor)
+            let (result, object) = try evaluate(["--samples", scratch.file(name), "--reference", fixture, "--json", "--bootstrap", "0"])
+            XCTAssertEqual(result.status, 0, result.standardError)
+            results.append(try XCTUnwrap(object))
+        }
+        let snisTBG = try XCTUnwrap(results[0]["snis_tbg"] as? [String: Any])
+        XCTAssertEqual(snisTBG["samples"] as? Int, 19)
+        XCTAssertEqual(snisTBG["dropped_invalid"] as? Int, 1)
+        let clipped = try XCTUnwrap(results[0]["snis_clipped"] as? [String: Any])
+        XCTAssertTrue(clipped["reason"] is NSNull, "\(clipped)")
+        XCTAssertEqual(clipped["samples"] as? Int, 20)
+        XCTAssertEqual(clipped["kept_invalid"] as? Int, 1)
+        XCTAssertEqual(clipped["clipped"] as? Int, 0, "equal log weights: none lies above the quantile")
+        XCTAssertEqual(clipped["clip_fraction"] as? Double, 0.002)
+        XCTAssertEqual(try XCTUnwrap(clipped["ess"] as? Double), 1, accuracy: 1e-12)
+        // The same energies declared in kcal/mol give the same numbers (to rounding of the conversion).
+        let inKcal = try XCTUnwrap(results[1]["snis_clipped"] as? [String: Any])
+        for key in ["energy_w2_kT", "torsion_w2", "ess"] {
+            XCTAssertEqual(try XCTUnwrap(inKcal[key] as? Double), try XCTUnwrap(clipped[key] as? Double), accuracy: 1e-9, key)
+        }
+        // A larger clip drops the single largest of otherwise equal weights.
+        let path = scratch.file("one-high.h5")
+        try makeSamples(path, edit: edit)
+        try addRawWeights(path, energies: mdEnergies, logWeights: [3] + [Double](repeating: 0, count: 19))
+        let (result, object) = try evaluate(["--samples", path, "--reference", fixture, "--json", "--bootstrap", "0", "--clip-fraction", "0.05"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let oneHigh = try XCTUnwrap(object?["snis_clipped"] as? [String: Any])
+        XCTAssertEqual(oneHigh["clipped"] as? Int, 1, "h = 19 · 0.95 = 18.05 lies between 0 and 3: only the 3 is above")
+        XCTAssertEqual(oneHigh["kept_invalid"] as? Int, 0, "the invalid sample 0 was the one dropped")
+    }
+
+    func testBadRawWeightsFailWithTheFileNamed() throws {
+        let scratch = try ScratchDirectory("evaluate-raw-errors")
+        defer { scratch.remove() }
+        let fixture = Fixtures.path("ad2_capped.h5")
+        let zeros = [Double](repeating: 0, count: 20)
+        try makeSamples(scratch.file("half.h5"))
+        try addRawWeights(scratch.file("half.h5"), energies: zeros, logWeights: zeros, only: "raw_energy")
+        try makeSamples(scratch.file("short.h5"))
+        try addRawWeights(scratch.file("short.h5"), energies: Array(zeros.prefix(7)), logWeights: zeros)
+        try makeSamples(scratch.file("hours.h5"))
+        try addRawWeights(scratch.file("hours.h5"), energies: zeros, logWeights: zeros, units: "picoseconds")
+        // An invalid sample (its coordinates are not checked by the TBG protocol) that the clipped one could draw.
+        try makeSamples(scratch.file("nan.h5")) { energies, logWeights, topologyOK in
+            (topologyOK[3], energies[3], logWeights[3]) = (0, .infinity, -.infinity)
+        }
+        try addRawWeights(scratch.file("nan.h5"), energies: zeros, logWeights: zeros)
+        do {
+            let coordinates = try HDF5File(opening: scratch.file("nan.h5"), mode: .readWrite).root().dataset("coordinates")
+            try coordinates.write([Float.nan, 0, 0], start: [3, 7, 0], count: [1, 1, 3])
+        }
+        let cases: [(String, String)] = [
+            ("half.h5", "/samples has only one of raw_energy and raw_log_weight"),
+            ("short.h5", "/samples/raw_energy has shape [7], expected [20]"),
+            ("hours.h5", "/samples/raw_energy has units 'picoseconds', a time unit; expected a energy unit"),
+            ("nan.h5", "/coordinates of sample 3, atom 7 (H) is nan, but its /samples/raw_log_weight is finite"),
+        ]
+        for (name, message) in cases {
+            let (result, _) = try evaluate(["--samples", scratch.file(name), "--reference", fixture])
+            XCTAssertNotEqual(result.status, 0, name)
+            XCTAssertTrue(result.standardError.contains(scratch.file(name)), "the file is named: \(result.standardError)")
+            XCTAssertTrue(result.standardError.contains(message), "expected '\(message)' in: \(result.standardError)")
+        }
+        let (result, _) = try evaluate(["--samples", scratch.file("half.h5"), "--reference", fixture, "--clip-fraction=-0.1"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.standardError.contains("--clip-fraction must be in [0, 1)"), result.standardError)
     }
 
     func testLikelihoodAgreesWithTbgNLLOnOneAndTwoRanks() throws {

@@ -51,7 +51,7 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(b.energies, a.energies)
         XCTAssertTrue(a.energies.allSatisfy(\.isFinite))
 
-        // Diagnostics: one value per stage; the budget is the pool's evaluations (one per valid
+        // Diagnostics: one value per stage; the budget is the pool's evaluations (one per integrated
         // proposal), one per particle at the start and one per particle per MALA step.
         let beta: [Double] = try a.root.dataset("diagnostics/beta").read()
         XCTAssertEqual(beta.count, 3)
@@ -59,12 +59,12 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(beta[1], 0.5.squareRoot(), accuracy: 1e-15)
         XCTAssertEqual(beta[2], 1)
         let proposalGroup = try HDF5File(opening: proposals).root().group("samples")
-        let valid = zip(try proposalGroup.dataset("topology_ok").read(as: UInt8.self), try proposalGroup.dataset("chirality_ok").read(as: UInt8.self))
-            .filter { $0 != 0 && $1 != 0 }.count
-        XCTAssertEqual(try proposalGroup.readAttribute("energy_evaluations", as: Int64.self), [Int64(valid)])
+        // tbg sample computes an energy for every sample whose integration finished (valid or not).
+        let integrated = try proposalGroup.dataset("integration_ok").read(as: UInt8.self).filter { $0 != 0 }.count
+        XCTAssertEqual(try proposalGroup.readAttribute("energy_evaluations", as: Int64.self), [Int64(integrated)])
         let evaluations: [Double] = try a.root.dataset("diagnostics/energy_evaluations").read()
-        XCTAssertEqual(evaluations, [Double(valid + 7 + 21), Double(valid + 7 + 42), Double(valid + 7 + 63)])
-        XCTAssertEqual(try a.group.readAttribute("energy_evaluations", as: Int64.self), [Int64(valid + 7 + 63)])
+        XCTAssertEqual(evaluations, [Double(integrated + 7 + 21), Double(integrated + 7 + 42), Double(integrated + 7 + 63)])
+        XCTAssertEqual(try a.group.readAttribute("energy_evaluations", as: Int64.self), [Int64(integrated + 7 + 63)])
         let resampled: [Double] = try a.root.dataset("diagnostics/resampled").read()
         XCTAssertEqual(resampled[0], 1, "stage 0 always resamples the proposals")
         for name in ["ess", "acceptance", "step_size", "energy_mean_kT"] {
@@ -79,7 +79,7 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(evaluate.status, 0, evaluate.standardError)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.utf8)) as? [String: Any])
         XCTAssertEqual(json["sampler"] as? String, "smc")
-        XCTAssertEqual(json["energy_evaluations"] as? Int, valid + 7 + 63)
+        XCTAssertEqual(json["energy_evaluations"] as? Int, integrated + 7 + 63)
         let counts = try XCTUnwrap(json["counts"] as? [String: Any])
         XCTAssertEqual(counts["samples"] as? Int, 7)
         let flags: [UInt8] = try a.group.dataset("topology_ok").read()

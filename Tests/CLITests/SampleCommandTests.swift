@@ -21,6 +21,11 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertTrue(one.standardOutput.contains("5 samples:"), one.standardOutput)
         XCTAssertTrue(one.standardOutput.contains("tbg sample: progress: ~2/5 samples"), one.standardOutput)
         XCTAssertTrue(one.standardOutput.contains("tbg sample: progress: ~5/5 samples"), one.standardOutput)
+        // Before any valid sample there is no ESS: a dash, never "nan".
+        for line in one.standardOutput.split(separator: "\n") where line.contains("progress:") {
+            XCTAssertFalse(line.contains("nan"), String(line))
+            if line.contains("valid 0.0 %") { XCTAssertTrue(line.contains("ESS – "), String(line)) }
+        }
         // Samples 0 … 2 (on both ranks) are also integrated back; the accuracy itself is tested in
         // FlowSamplerTests, here that the check runs where the samples are and reaches the file.
         let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + common + ["--round-trip", "3", "--out", scratch.file("two.h5")],
@@ -39,6 +44,37 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertEqual(b.index, a.index)
         assertClose(b.logQ, a.logQ, absolute: 1e-6, relative: 1e-6, "log q, 2 ranks vs 1")
         assertClose(b.coordinates.map(Double.init), a.coordinates.map(Double.init), absolute: 1e-5, relative: 0, "coordinates")
+        // Every sample has an energy and a log weight, valid or not (the clipped SNIS protocol): the
+        // valid ones' equal energy_kj_mol, and log w = −u/kT − log q; one energy per sample spent.
+        for name in ["one.h5", "two.h5"] {
+            let group = try HDF5File(opening: scratch.file(name)).root().group("samples")
+            let raw: [Double] = try group.dataset("raw_energy").read(), rawLogWeight: [Double] = try group.dataset("raw_log_weight").read()
+            let energy: [Double] = try group.dataset("energy_kj_mol").read(), logQ: [Double] = try group.dataset("log_q").read()
+            let valid = zip(try group.dataset("topology_ok").read(as: UInt8.self), try group.dataset("chirality_ok").read(as: UInt8.self)).map { $0 != 0 && $1 != 0 }
+            let kT = try group.readAttribute("kT_kJ_per_mol", as: Double.self)[0]
+            XCTAssertEqual(raw.count, 5)
+            XCTAssertFalse(raw.contains { $0.isNaN }, "every integration finished: \(raw)")
+            for k in 0..<5 {
+                if valid[k] { XCTAssertEqual(raw[k], energy[k], name) }
+                if raw[k].isFinite { XCTAssertEqual(rawLogWeight[k], -raw[k] / kT - logQ[k], accuracy: 1e-12 * max(1, abs(rawLogWeight[k])), name) }
+            }
+            XCTAssertEqual(try group.dataset("raw_energy").readStringAttribute("units"), "kilojoules_per_mole")
+            XCTAssertEqual(try group.dataset("isomorphism_budget_exhausted").read(as: UInt8.self).count, 5)
+            XCTAssertEqual(try group.readAttribute("energy_evaluations", as: Int64.self), [5])
+        }
+        // tbg evaluate reads the file as the flow sampler's and computes both SNIS protocols from it.
+        let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", scratch.file("one.h5"), "--reference",
+                                                              Fixtures.path("ad2_capped.h5"), "--bootstrap", "0", "--json"])
+        XCTAssertEqual(evaluate.status, 0, evaluate.standardError)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(report["sampler"] as? String, "flow", "/samples@sampler of tbg sample holds its ODE settings, not a sampler name")
+        XCTAssertEqual(report["energy_evaluations"] as? Int, 5)
+        let clipped = try XCTUnwrap(report["snis_clipped"] as? [String: Any])
+        XCTAssertTrue(clipped["reason"] is NSNull, "\(clipped)")
+        XCTAssertEqual(clipped["samples"] as? Int, 4, "5 samples, the largest log weight above the 0.998 quantile")
+        let rawOne: [Double] = try HDF5File(opening: scratch.file("one.h5")).root().dataset("samples/raw_energy").read()
+        let rawTwo: [Double] = try HDF5File(opening: scratch.file("two.h5")).root().dataset("samples/raw_energy").read()
+        assertClose(rawTwo, rawOne, absolute: 1e-3, relative: 1e-5, "raw energies, 2 ranks vs 1")
         // The output is a valid trajectory file for tbg itself too.
         let inspect = try Executables.run(Executables.tbg, ["inspect", scratch.file("two.h5")])
         XCTAssertEqual(inspect.status, 0, inspect.standardError)
@@ -63,6 +99,10 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertEqual(try root.dataset("samples/integration_ok").read(as: UInt8.self), [0, 0, 0, 0])
         XCTAssertTrue(try root.dataset("samples/log_weight").read(as: Double.self).allSatisfy { $0 == -.infinity })
         XCTAssertTrue(try root.dataset("coordinates").read(as: Float.self).allSatisfy { $0 == 0 })
+        // No energy was computed: raw energies and log weights are NaN, and the budget spent is 0.
+        XCTAssertTrue(try root.dataset("samples/raw_energy").read(as: Double.self).allSatisfy(\.isNaN))
+        XCTAssertTrue(try root.dataset("samples/raw_log_weight").read(as: Double.self).allSatisfy(\.isNaN))
+        XCTAssertEqual(try root.group("samples").readAttribute("energy_evaluations", as: Int64.self), [0])
     }
 
     /// A 2-rank run stopped part-way (SIGUSR1, which mpirun forwards to every rank; SIGTERM would make

@@ -157,8 +157,8 @@ final class SampleEvaluationTests: XCTestCase {
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(report)) as? [String: Any])
         XCTAssertEqual(Set(json.keys), ["counts", "md", "proposal", "reweighted", "settings"])
         XCTAssertEqual(Set((json["counts"] as? [String: Any] ?? [:]).keys),
-                       ["samples", "valid", "valid_fraction", "topology_failures", "chirality_failures", "chirality_fixes",
-                        "chirality_fix_rate", "non_finite_energies", "ess"])
+                       ["samples", "valid", "valid_fraction", "topology_failures", "integration_failures", "isomorphism_budget_exhausted",
+                        "not_isomorphic", "chirality_failures", "chirality_fixes", "chirality_fix_rate", "non_finite_energies", "ess"])
         XCTAssertEqual(Set((json["md"] as? [String: Any] ?? [:]).keys), ["frames", "energy_mean_kT", "energy_median_kT", "delta_f_kT", "torus_stride",
                                                                          "weighted_by_bias", "bias_ess"])
         XCTAssertEqual(Set((json["proposal"] as? [String: Any] ?? [:]).keys),
@@ -166,6 +166,13 @@ final class SampleEvaluationTests: XCTestCase {
                         "torus_certified", "jsd_bits", "delta_f_kT", "delta_f_minus_md_kT", "reason"])
         let deltaF = try XCTUnwrap((json["md"] as? [String: Any])?["delta_f_kT"] as? [String: Any])
         XCTAssertEqual(Set(deltaF.keys), ["value", "standard_error", "positive_fraction", "bootstrap_replicates_without_both_basins", "reason", "method"])
+        XCTAssertEqual((json["settings"] as? [String: Any])?["clip_fraction"] as? Double, 0.002)
+        // The SNIS protocols' reports (tbg evaluate puts them under snis_tbg and snis_clipped).
+        let protocols = SNISProtocols.evaluate(reference: md, samples: samples(from: md), settings: settings)
+        let tbg = try XCTUnwrap(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(protocols.tbg)) as? [String: Any])
+        XCTAssertEqual(Set(tbg.keys), ["protocol", "samples", "dropped_invalid", "kept_invalid", "clip_fraction", "clipped", "log_weight_threshold",
+                                       "zero_weights", "ess", "resampled", "energy_w2_kT", "torsion_w2", "torsion_dimensions", "torsion_certified",
+                                       "resampled_indices", "md_frame_indices", "reason"])
     }
 
     func testWeightedMedianAndMean() {

@@ -14,7 +14,7 @@ final class SampleFileTests: XCTestCase {
     func records(_ peptide: TrajectoryFile) throws -> [SampleRecord] {
         let frames = try peptide.readFrames(0..<3).map(Double.init), width = 3 * peptide.atomCount
         func frame(_ k: Int) -> [Double] { Array(frames[(k * width)..<((k + 1) * width)]) }
-        return [
+        var records = [
             SampleRecord(index: 0, positions: frame(0), logPrior: -50.5, deltaLogDet: 3.25, logQ: -53.75, energy: -40.5, topologyOK: true,
                          chiralityOK: true, mirrored: false, logWeight: 37.55, roundTripLogQError: 1e-5, roundTripLatentError: 2e-6),
             SampleRecord(index: 1, positions: frame(1), logPrior: -49, deltaLogDet: -1, logQ: -48, energy: -38.25, topologyOK: true,
@@ -24,6 +24,10 @@ final class SampleFileTests: XCTestCase {
             SampleRecord(index: 3, positions: [Double](repeating: 0, count: width), logPrior: -52, deltaLogDet: .nan, logQ: .nan,
                          energy: .infinity, topologyOK: false, chiralityOK: false, mirrored: false, logWeight: -.infinity, integrationOK: false),
         ]
+        // Raw energies: the valid samples' own, the failed topology's of its coordinates as written,
+        // none for the failed integration.
+        (records[0].rawEnergy, records[1].rawEnergy, records[2].rawEnergy) = (-40.5, -38.25, 912.5)
+        return records
     }
 
     func testWrittenSamplesReadBack() throws {
@@ -50,15 +54,25 @@ final class SampleFileTests: XCTestCase {
         XCTAssertEqual(try file.chiralityOK(), records.map(\.chiralityOK))
         XCTAssertEqual(try file.chiralityFixed(), records.map(\.mirrored))
         XCTAssertEqual(try file.coordinates(), records.flatMap { $0.positions.map(Float.init) }, "nm, float32 as MDTraj stores them")
-        XCTAssertEqual(file.energyEvaluations(validCount: 0), 2, "the attribute: one energy per valid sample")
-        // tbg sample stores its ODE settings there (JSON; the key order is not fixed).
-        XCTAssertEqual(try JSONDecoder().decode(SamplerSettings.self, from: Data(try XCTUnwrap(file.sampler).utf8)), settings)
+        XCTAssertEqual(file.energyEvaluations(validCount: 0), 3, "the attribute: one energy per finished integration, valid or not")
+        XCTAssertNil(file.sampler, "tbg sample's ODE settings under /samples@sampler mean the flow sampler")
         XCTAssertEqual(file.trajectory.topologyJSON, peptide.topologyJSON)
         XCTAssertEqual(file.trajectory.systemXML, peptide.systemXML)
         XCTAssertTrue(file.trajectory.metadataJSON.contains("\"kind\":\"samples\""), file.trajectory.metadataJSON)
 
         // The datasets only tbg sample writes, and the provenance.
         let group = try HDF5File(opening: path).root().group("samples")
+        // tbg sample stores its ODE settings under /samples@sampler (JSON; the key order is not fixed).
+        XCTAssertEqual(try JSONDecoder().decode(SamplerSettings.self, from: Data(try group.readStringAttribute("sampler").utf8)), settings)
+        // Every sample's raw energy and log weight (RawSampleWeights.swift), for the clipped SNIS protocol.
+        let rawEnergies = try group.dataset("raw_energy").read(as: Double.self)
+        XCTAssertEqual(Array(rawEnergies[0..<3]), [-40.5, -38.25, 912.5])
+        XCTAssertTrue(rawEnergies[3].isNaN, "no energy where the integration failed")
+        let rawLogWeights = try group.dataset("raw_log_weight").read(as: Double.self)
+        XCTAssertEqual(Array(rawLogWeights[0..<3]), records[0..<3].map { -$0.rawEnergy / kT - $0.logQ })
+        XCTAssertTrue(rawLogWeights[3].isNaN)
+        XCTAssertEqual(try group.dataset("raw_energy").readStringAttribute("units"), "kilojoules_per_mole")
+        XCTAssertEqual(try group.dataset("isomorphism_budget_exhausted").read(as: UInt8.self), [0, 0, 0, 0])
         XCTAssertEqual(try group.dataset("index").read(as: Int64.self), [0, 1, 2, 3])
         XCTAssertEqual(try group.dataset("latent_log_prior").read(as: Double.self), records.map(\.logPrior))
         XCTAssertEqual(try group.dataset("log_q").read(as: Double.self).map(\.bitPattern), records.map(\.logQ.bitPattern))
@@ -77,7 +91,7 @@ final class SampleFileTests: XCTestCase {
         let proposals = try ProposalFile(path: path)
         XCTAssertEqual(proposals.frames, [0, 1])
         XCTAssertEqual(proposals.kT, kT)
-        XCTAssertEqual(proposals.evaluations, 2)
+        XCTAssertEqual(proposals.evaluations, 3, "what the proposals cost: /samples@energy_evaluations")
         XCTAssertEqual(proposals.reducedEnergies, [records[0].energy / kT, records[1].energy / kT])
     }
 

@@ -73,6 +73,8 @@ final class SamplePostprocessorTests: XCTestCase {
         XCTAssertEqual(record.logQ, -7, "log q = log p(z) − Δ")
         XCTAssertEqual(record.energy, Self.toyEnergy(record.positions))
         XCTAssertEqual(record.logWeight, -record.energy / Self.kT - record.logQ)
+        XCTAssertEqual(record.rawEnergy, record.energy, "a valid sample's raw energy is its energy")
+        XCTAssertEqual(record.rawLogWeight(kT: Self.kT), record.logWeight)
         XCTAssertTrue(record.roundTripLogQError.isNaN && record.roundTripLatentError.isNaN, "not checked here")
     }
 
@@ -101,10 +103,13 @@ final class SamplePostprocessorTests: XCTestCase {
         XCTAssertEqual(perAtom.energy, .infinity)
         XCTAssertEqual(perAtom.logWeight, -.infinity)
         XCTAssertEqual(perAtom.positions, swapped.map { $0 * 10 / 10 }, "a failed sample keeps its raw order (nm)")
-        XCTAssertEqual(calls, 0, "no energy for a sample that fails the topology check")
+        XCTAssertEqual(calls, 1, "one energy, of the raw coordinates, for a sample that fails the topology check")
+        XCTAssertEqual(perAtom.rawEnergy, Self.toyEnergy(perAtom.positions), "the raw energy is of the coordinates as written")
+        XCTAssertEqual(perAtom.rawLogWeight(kT: Self.kT), -perAtom.rawEnergy / Self.kT - perAtom.logQ)
+        XCTAssertFalse(perAtom.isomorphismBudgetExhausted, "the search decided: the graphs differ")
     }
 
-    func testABrokenBondFailsWithoutAnEnergyAndTheSummaryCountsIt() {
+    func testABrokenBondFailsWithOnlyARawEnergyAndTheSummaryCountsIt() {
         let x = Self.molecule()
         var broken = x
         broken[3 * 8] += 0.3   // a methyl hydrogen pulled off
@@ -115,13 +120,16 @@ final class SamplePostprocessorTests: XCTestCase {
             post.record(index: 1, modelUnits: broken.map { $0 * 10 }, logPrior: -5, deltaLogDet: 2),
             post.record(index: 2, modelUnits: x.map { -$0 * 10 }, logPrior: -6, deltaLogDet: 1),
         ]
-        XCTAssertEqual(calls, 2, "energies of the two valid samples only")
+        XCTAssertEqual(calls, 3, "one energy per sample: the valid ones' and the broken one's raw energy")
         XCTAssertFalse(records[1].topologyOK || records[1].chiralityOK)
         XCTAssertEqual(records[1].logWeight, -.infinity)
+        XCTAssertEqual(records[1].energy, .infinity, "no energy for weighting an invalid sample")
+        XCTAssertTrue(records[1].rawEnergy.isFinite, "but a raw energy for the clipped SNIS protocol")
         let summary = SamplePostprocessor.summarize(records, evaluations: 17)
         XCTAssertEqual(summary.count, 3)
         XCTAssertEqual(summary.valid, 2)
         XCTAssertEqual(summary.topologyFailures, 1)
+        XCTAssertEqual(summary.isomorphismBudgetExhausted, 0)
         XCTAssertEqual(summary.chiralityFixes, 1)
         XCTAssertEqual(summary.chiralityFailures, 0)
         XCTAssertEqual(summary.integrationFailures, 0)

@@ -10,6 +10,9 @@ import subprocess
 import h5py
 import mdtraj
 import numpy as np
+import openmm
+import openmm.unit
+import pytest
 
 from conftest import AD2_FIXTURE as FIXTURE, make_ad2_dataset, private_tbg
 
@@ -43,3 +46,19 @@ def test_sample_output_loads_in_mdtraj(tmp_path, tmp_path_factory):
         config = json.loads(samples.attrs["config"])
         assert config["model"]["hidden"] == 8
         assert list(samples["index"][:]) == [0, 1, 2, 3]
+
+        # The energy and log weight of every sample, valid or not (the clipped SNIS protocol), agree
+        # with OpenMM on the written coordinates (float32 in the file, float64 in tbg).
+        kT = samples.attrs["kT_kJ_per_mol"]
+        raw = samples["raw_energy"][:]
+        assert samples["raw_energy"].attrs["units"] in (b"kilojoules_per_mole", "kilojoules_per_mole")
+        np.testing.assert_allclose(samples["raw_log_weight"][:], -raw / kT - samples["log_q"][:], rtol=1e-12)
+        valid = (samples["topology_ok"][:] == 1) & (samples["chirality_ok"][:] == 1)
+        np.testing.assert_array_equal(raw[valid], samples["energy_kj_mol"][:][valid])
+        assert samples.attrs["energy_evaluations"] == 4   # one per finished integration
+        system = openmm.XmlSerializer.deserialize(f["openmm_system"][0].decode())
+        context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+        for k in range(4):
+            context.setPositions(f["coordinates"][k].astype(np.float64))
+            expected = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+            assert raw[k] == pytest.approx(expected, rel=1e-4, abs=1e-2), k

@@ -10,16 +10,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import transferable_milestone  # noqa: E402
 
 
-def _inputs(tmp_path, name, valid, ess, nll_per_dim):
+def _inputs(tmp_path, name, valid, ess, nll_per_dim, protocols=None):
     samples = tmp_path / f"{name}.h5"
     with h5py.File(samples, "w") as f:
         f["samples/log_q"] = np.zeros(7)
         f["samples"].attrs["evaluations_per_sample"] = [61.5]
     evaluate = tmp_path / f"{name}.json"
-    evaluate.write_text(json.dumps({
+    output = {
         "counts": {"valid_fraction": valid, "ess": ess},
         "proposal": {"energy_w2_kT": 40.0}, "reweighted": {"energy_w2_kT": 12.5, "torus_w2": 0.75},
-        "nll": {"mean": nll_per_dim * 60, "mean_per_dimension": nll_per_dim, "frames": 20}}))
+        "nll": {"mean": nll_per_dim * 60, "mean_per_dimension": nll_per_dim, "frames": 20}}
+    output.update(protocols or {})
+    evaluate.write_text(json.dumps(output))
     return [name, str(samples), str(evaluate)]
 
 
@@ -34,7 +36,10 @@ def test_row_and_table(tmp_path, capsys):
         f.attrs["step"] = 1200
     curve = tmp_path / "curve.json"
     argv = ["--checkpoint", str(checkpoint), "--core-hours", "1.5", "--curve", str(curve),
-            "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0), "--peptide", *_inputs(tmp_path, "WD", 0.25, None, -2.0)]
+            "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0, protocols={
+                "snis_tbg": {"ess": 0.03, "energy_w2_kT": 9.5, "torsion_w2": 0.5},
+                "snis_clipped": {"ess": 0.04, "energy_w2_kT": 11.0, "torsion_w2": 0.625}}),
+            "--peptide", *_inputs(tmp_path, "WD", 0.25, None, -2.0)]
     assert transferable_milestone.main(argv) == 0
     rows = json.loads(curve.read_text())
     assert len(rows) == 1
@@ -42,10 +47,14 @@ def test_row_and_table(tmp_path, capsys):
     assert row["samples_seen"] == 1200 * 10 * 2          # step × frames per peptide × training peptides
     assert row["heldout_nll_per_dimension"] == -1.5      # mean over the test peptides
     assert [p["peptide"] for p in row["peptides"]] == ["KS", "WD"]
-    assert row["peptides"][0]["samples"] == 7 and row["peptides"][0]["torsion_w2_rad"] == 0.75
+    # KS has the SNIS protocols of tbg evaluate: they are the ESS and W2 columns.
+    assert row["peptides"][0]["samples"] == 7 and row["peptides"][0]["torsion_w2_rad"] == 0.5
+    assert row["peptides"][0]["ess_clip"] == 0.04
+    # WD's evaluate output predates them: the reweighted metrics stand in for TBG, clip is empty.
+    assert row["peptides"][1]["torsion_w2_rad"] == 0.75 and row["peptides"][1]["ess_clip"] is None
     table = capsys.readouterr().out
-    assert "| 1200 | 2.40e+04 | 1.5 | -1.500 | KS | 7 | 50.0 % | 2.00 % | 12.50 | 0.750 | 61.5 |" in table
-    assert "| | | | | WD | 7 | 25.0 % | – |" in table
+    assert "| 1200 | 2.40e+04 | 1.5 | -1.500 | KS | 7 | 50.0 % | 3.00 % / 4.00 % | 9.50 / 11.00 | 0.500 / 0.625 | 61.5 |" in table
+    assert "| | | | | WD | 7 | 25.0 % | – / – | 12.50 / – | 0.750 / – |" in table
     # A second call without --checkpoint only prints the table.
     assert transferable_milestone.main(["--curve", str(curve)]) == 0
     assert len(json.loads(curve.read_text())) == 1
