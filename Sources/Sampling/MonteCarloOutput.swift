@@ -66,6 +66,8 @@ public enum MonteCarloOutput {
             try group.writeAttribute("seed", [Int64(bitPattern: seed)])
             try group.writeAttribute("ranks", [Int64(ranks)])
             try group.writeAttribute("source_samples", string: input.path)
+            // How many of the source file's samples (the first ones) the proposal pool came from.
+            try group.writeAttribute("source_samples_used", [Int64(input.samplesUsed)])
         } body: { root in
             let table = try root.createGroup("diagnostics")
             for column in diagnostics {

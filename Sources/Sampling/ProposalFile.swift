@@ -3,6 +3,8 @@
 // /samples@kT_kJ_per_mol). The usable proposals are the valid ones (bond graph and chirality
 // passed) with finite log w and energy; their coordinates (nm, reference atom order) must be
 // finite. The force field is the file's own System. Every rank reads the whole file (small).
+// `limit` keeps only the first samples of the file (index order), so that a sampler can be run on
+// part of a pool and compared with SNIS on the whole pool at an equal energy budget.
 import ForceField
 import Foundation
 import MDData
@@ -19,9 +21,13 @@ public struct ProposalFile {
     public let reducedEnergies: [Double]
     /// Frame index in the file of every usable proposal.
     public let frames: [Int]
-    /// Energy evaluations the file's sampling spent: one per valid sample (tbg sample evaluates the
-    /// energy only where the bond graph and chirality checks pass), or /samples@energy_evaluations.
+    /// Energy evaluations the proposals cost: /samples@energy_evaluations (tbg sample: one per
+    /// finished integration), else one per valid sample (older files). With a `limit`, the same
+    /// count over the first `limit` samples only: their finished integrations when the file records
+    /// every sample's energy (/samples/raw_energy), else their valid samples.
     public let evaluations: Int
+    /// Samples of the file the pool was drawn from (all, or the first `limit`).
+    public let samplesUsed: Int
     public let energy: EnergyEvaluator
     public let bondGraph: BondGraph
     /// Chirality centres with the reference signs of the first usable proposal (already in the
@@ -30,12 +36,23 @@ public struct ProposalFile {
 
     private static let hint = "the input is the output of tbg sample --out"
 
-    public init(path: String) throws {
+    /// - Parameters:
+    ///   - limit: use only the first `limit` samples of the file (nil: all); at least 1.
+    /// - Throws: `DataFormatError` naming the file when it is not a sample file, holds fewer than
+    ///   `limit` samples, has no usable proposal, or a usable proposal has non-finite coordinates.
+    public init(path: String, limit: Int? = nil) throws {
         self.path = path
         trajectory = try TrajectoryFile(path: path)
         try trajectory.requireFrames(for: "the proposal pool")
         let file = try SampleFile(trajectory: trajectory, hint: Self.hint)
-        let count = trajectory.frameCount
+        var count = trajectory.frameCount
+        if let limit {
+            guard limit >= 1, limit <= count else {
+                throw DataFormatError(file: path, "holds \(count) samples; the proposal limit \(limit) must lie in 1...\(count)")
+            }
+            count = limit
+        }
+        samplesUsed = count
         kT = file.kT
         let logWeights = try file.logWeights()
         let energies = try file.energies()
@@ -46,7 +63,14 @@ public struct ProposalFile {
         guard !frames.isEmpty else {
             throw DataFormatError(file: path, "none of the \(count) samples is usable (valid, with finite log_weight and energy_kj_mol); Monte Carlo needs at least one proposal with a positive weight")
         }
-        evaluations = file.energyEvaluations(validCount: valid.count)
+        if count == trajectory.frameCount {
+            evaluations = file.energyEvaluations(validCount: valid.count)
+        } else if try file.optionalDataset("raw_energy", expected: "float64 energy of every sample") != nil,
+                  let finished = try file.optionalDataset("integration_ok", expected: "uint8 flag per sample") {
+            evaluations = try finished.read(as: UInt8.self).prefix(count).filter { $0 != 0 }.count
+        } else {
+            evaluations = valid.count
+        }
         let coordinates = try file.coordinates()
         let width = 3 * trajectory.atomCount
         var positions = [Double]()

@@ -55,14 +55,14 @@ struct MCMCCommand: ParsableCommand {
                     try OutputPath.checkDistinct(out, from: [samples])
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
-                let input = try ProposalFile(path: samples)
+                let input = try ProposalFile(path: samples, limit: monteCarlo.proposals)
                 let settings = self.settings
                 let started = Date()
                 let total = burnIn + chainLength
                 var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
                 if comm.isRoot {
                     writeLine(String(format: "tbg mcmc: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains on %d rank(s), %@ with %d local steps, %d burn-in + %d recorded sweeps",
-                                     input.pool.count, input.trajectory.frameCount, samples, input.kT, chains, comm.size, settings.kernel.rawValue,
+                                     input.pool.count, input.samplesUsed, samples, input.kT, chains, comm.size, settings.kernel.rawValue,
                                      stepsPerSweep, burnIn, chainLength))
                 }
                 let result = try FlowMCMCChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,

@@ -1,5 +1,5 @@
 // Options shared by `tbg smc` and `tbg mcmc`: the local kernel, its step size and adaptation, the
-// energy cut-off, the seed, force-field threads and progress lines.
+// energy cut-off, the seed, force-field threads, progress lines, and how much of the proposal file to use.
 import ArgumentParser
 import Foundation
 import MonteCarlo
@@ -21,6 +21,8 @@ struct MonteCarloOptions: ParsableArguments {
     var threads = 1
     @Option(help: "Seconds between progress lines (rank 0).")
     var progressSeconds = 30
+    @Option(help: "Use only the first N samples of the proposal file (index order), and count only their energy evaluations: to compare with SNIS on the whole file at an equal budget. Default: all.")
+    var proposals: Int?
 
     var resolvedTargetAcceptance: Double { targetAcceptance ?? kernel.defaultTargetAcceptance }
     var resolvedCutoff: Double { energyCutoff ?? .infinity }
@@ -32,6 +34,7 @@ struct MonteCarloOptions: ParsableArguments {
         }
         if let target = targetAcceptance, !(target > 0 && target < 1) { throw ValidationError("--target-acceptance must lie in (0, 1)") }
         if let cutoff = energyCutoff, cutoff.isNaN { throw ValidationError("--energy-cutoff must be a number (kT)") }
+        if let proposals, proposals < 1 { throw ValidationError("--proposals must be at least 1") }
     }
 }
 

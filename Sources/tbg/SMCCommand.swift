@@ -60,13 +60,13 @@ struct SMCCommand: ParsableCommand {
                     try OutputPath.checkDistinct(out, from: [samples])
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
-                let input = try ProposalFile(path: samples)
+                let input = try ProposalFile(path: samples, limit: monteCarlo.proposals)
                 let settings = self.settings
                 let started = Date()
                 var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
                 if comm.isRoot {
                     writeLine(String(format: "tbg smc: %d usable proposals of %d in %@ (ESS %.4f), kT %.6g kJ/mol; %d particles on %d rank(s), %@, %d stage(s) from beta0 %g",
-                                     input.pool.count, input.trajectory.frameCount, samples,
+                                     input.pool.count, input.samplesUsed, samples,
                                      ImportanceWeights.effectiveSampleSize(logWeights: input.pool.logWeights), input.kT, particles, comm.size, settings.kernel.rawValue, stages, beta0))
                 }
                 let result = try ResampleMoveSMC.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,

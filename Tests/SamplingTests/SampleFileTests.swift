@@ -93,6 +93,16 @@ final class SampleFileTests: XCTestCase {
         XCTAssertEqual(proposals.kT, kT)
         XCTAssertEqual(proposals.evaluations, 3, "what the proposals cost: /samples@energy_evaluations")
         XCTAssertEqual(proposals.reducedEnergies, [records[0].energy / kT, records[1].energy / kT])
+        XCTAssertEqual(proposals.samplesUsed, 4)
+        // The first samples only (tbg smc/mcmc --proposals): their pool and their budget.
+        let first = try ProposalFile(path: path, limit: 1)
+        XCTAssertEqual(first.frames, [0])
+        XCTAssertEqual(first.samplesUsed, 1)
+        XCTAssertEqual(first.evaluations, 1, "one finished integration among the first sample")
+        XCTAssertEqual(try ProposalFile(path: path, limit: 3).evaluations, 3, "the failed topology's raw energy counts, the failed integration is not reached")
+        XCTAssertThrowsError(try ProposalFile(path: path, limit: 5)) {
+            XCTAssertTrue("\($0)".contains("holds 4 samples; the proposal limit 5"), "\($0)")
+        }
     }
 
     func testTheReaderNamesWhatIsMissing() throws {
