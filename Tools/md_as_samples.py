@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Plain MD at a given energy budget, as a samples file that `tbg evaluate` reads like any other.
+
+  python Tools/md_as_samples.py --md data/ad2-test/AD-s201.h5 --evaluations 20000 --out md-20k.h5
+
+The field compares samplers at an equal number of target-energy evaluations (field.md §4). An MD
+integrator spends one energy-and-force evaluation per time step, so a budget of B evaluations is
+the first B steps of a production run: its first floor(B / steps per frame) saved frames (at least
+one), where steps per frame = save_interval_ps / timestep_fs (the generator's /metadata). The
+equilibration that preceded production is not counted (it is reported in the output's
+/samples@equilibration_steps so a reader can add it).
+
+The output has the MDTraj layout of the input (topology, /openmm_system, /metadata with kind =
+"samples") and the per-sample datasets of a tbg sample file (Sampling/SampleFile.swift): energies
+from /potentialEnergy, log_weight 0 (MD frames are Boltzmann samples, equally weighted), every
+check passed, /samples@sampler = "md", /samples@energy_evaluations = frames × steps per frame.
+The input is never modified; the output must be a different path.
+"""
+import argparse
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+
+
+def fail(message):
+    print(f"md_as_samples: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--md", required=True, help="an unbiased MD trajectory of Tools/generate_trajectory.py")
+    ap.add_argument("--evaluations", type=int, required=True, help="energy budget B (integration steps)")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    if a.evaluations < 1:
+        fail("--evaluations must be at least 1")
+    if os.path.abspath(a.out) == os.path.abspath(a.md):
+        fail(f"--out {a.out} is the input; outputs never overwrite inputs")
+    with h5py.File(a.md, "r") as src:
+        for name in ("coordinates", "potentialEnergy", "topology", "openmm_system", "metadata"):
+            if name not in src:
+                fail(f"{a.md}: missing /{name}; expected a trajectory of Tools/generate_trajectory.py")
+        if "bias_energy" in src:
+            fail(f"{a.md}: a biased run (/bias_energy); plain MD at a budget must be unbiased")
+        meta = json.loads(src["metadata"][0])
+        for key in ("save_interval_ps", "timestep_fs", "kT_kJ_per_mol"):
+            if not isinstance(meta.get(key), (int, float)) or meta[key] <= 0:
+                fail(f"{a.md}: /metadata has no positive {key}")
+        steps_per_frame = int(round(1000.0 * meta["save_interval_ps"] / meta["timestep_fs"]))
+        total = src["coordinates"].shape[0]
+        frames = max(1, min(total, a.evaluations // steps_per_frame))
+        if a.evaluations > total * steps_per_frame:
+            fail(f"{a.md}: holds {total} frames ({total * steps_per_frame} steps); the budget {a.evaluations} is longer")
+        units = src["potentialEnergy"].attrs.get("units", b"kilojoules_per_mole")
+        if (units.decode() if isinstance(units, bytes) else units) != "kilojoules_per_mole":
+            fail(f"{a.md}: /potentialEnergy units are {units!r}; expected kilojoules_per_mole")
+        energy = np.asarray(src["potentialEnergy"][:frames], float)
+        kT = float(meta["kT_kJ_per_mol"])
+        meta.update({"kind": "samples", "n_frames": frames, "source_md_file": a.md})
+        tmp = a.out + ".partial"
+        with h5py.File(tmp, "w") as out:
+            for key, value in src.attrs.items():
+                out.attrs[key] = value
+            for name in ("topology", "openmm_system"):
+                src.copy(src[name], out, name)
+            for name in ("coordinates", "time", "potentialEnergy", "kineticEnergy"):
+                if name in src:
+                    d = out.create_dataset(name, data=src[name][:frames])
+                    for key, value in src[name].attrs.items():
+                        d.attrs[key] = value
+            out.create_dataset("metadata", data=np.array([json.dumps(meta, sort_keys=True).encode()]))
+            s = out.create_group("samples")
+            n = frames
+            s["index"] = np.arange(n, dtype=np.int64)
+            s["energy_kj_mol"] = energy
+            s["energy_kj_mol"].attrs["units"] = "kilojoules_per_mole"
+            s["energy_kT"] = energy / kT
+            s["log_weight"] = np.zeros(n)
+            for flag in ("integration_ok", "topology_ok", "chirality_ok"):
+                s[flag] = np.ones(n, np.uint8)
+            s["chirality_fixed"] = np.zeros(n, np.uint8)
+            s.attrs["kT_kJ_per_mol"] = [kT]
+            s.attrs["energy_evaluations"] = [np.int64(frames * steps_per_frame)]
+            s.attrs["equilibration_steps"] = [np.int64(round(1000.0 * meta.get("equilibration_ps", 0) / meta["timestep_fs"]))]
+            s.attrs["sampler"] = "md"
+            s.attrs["source_md_file"] = a.md
+        os.replace(tmp, a.out)
+    print(f"md_as_samples: {a.out}: the first {frames} frames of {a.md} ({frames * steps_per_frame} steps of {meta['timestep_fs']} fs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Tools/md_as_samples.py: plain MD at an energy budget as a samples file that tbg evaluate reads."""
+import json
+import subprocess
+
+import h5py
+import mdtraj
+import numpy as np
+import pytest
+
+import md_as_samples
+from conftest import AD2_FIXTURE, private_tbg
+
+
+def test_the_first_frames_of_the_budget_with_equal_weights(tmp_path):
+    out = tmp_path / "md.h5"
+    # The fixture saves every 0.5 ps at 1 fs: 500 steps per frame; 2600 steps hold 5 whole frames.
+    assert md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "2600", "--out", str(out)]) == 0
+    with h5py.File(AD2_FIXTURE, "r") as src, h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(f["coordinates"][:], src["coordinates"][:5])
+        s = f["samples"]
+        np.testing.assert_array_equal(s["energy_kj_mol"][:], src["potentialEnergy"][:5])
+        assert s["log_weight"][:].tolist() == [0.0] * 5
+        assert s["topology_ok"][:].tolist() == [1] * 5 and s["chirality_fixed"][:].tolist() == [0] * 5
+        assert int(s.attrs["energy_evaluations"][0]) == 2500
+        assert int(s.attrs["equilibration_steps"][0]) == 5000
+        assert s.attrs["sampler"] == "md"
+        assert json.loads(f["metadata"][0])["kind"] == "samples"
+    assert mdtraj.load(str(out)).n_frames == 5
+
+
+def test_bad_budgets_and_paths_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "20001", "--out", str(tmp_path / "x.h5")])
+    assert stop.value.code == 2
+    assert "holds 20 frames (10000 steps); the budget 20001 is longer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "500", "--out", AD2_FIXTURE])
+    assert "outputs never overwrite inputs" in capsys.readouterr().err
+
+
+def test_tbg_evaluate_reads_it_as_the_md_sampler(tmp_path, tmp_path_factory):
+    tbg = private_tbg(tmp_path_factory)
+    out = tmp_path / "md.h5"
+    md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "5000", "--out", str(out)])
+    result = subprocess.run([tbg, "evaluate", "--samples", str(out), "--reference", AD2_FIXTURE, "--json"],
+                            capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    assert report["sampler"] == "md"
+    assert report["energy_evaluations"] == 5000
+    assert report["counts"]["valid"] == 10
+    assert report["snis_tbg"]["ess"] == pytest.approx(1.0)
