@@ -15,6 +15,11 @@ The output has the MDTraj layout of the input (topology, /openmm_system, /metada
 from /potentialEnergy, log_weight 0 (MD frames are Boltzmann samples, equally weighted), every
 check passed, /samples@sampler = "md", /samples@energy_evaluations = frames × steps per frame.
 The input is never modified; the output must be a different path.
+
+Wall time: with --time-steps K, K Langevin steps (the file's /openmm_system, temperature, friction
+and time step, OpenMM's CPU platform with 1 thread, from the first frame) are run and timed, and
+/samples@wall_seconds holds the measured seconds per step × the budget's steps (the MD row's wall
+time on this machine; the file's own trajectory ran on the generator's platform).
 """
 import argparse
 import json
@@ -30,11 +35,32 @@ def fail(message):
     sys.exit(2)
 
 
+def time_md(src, meta, steps):
+    """Seconds per Langevin step of the file's System on OpenMM's CPU platform, 1 thread."""
+    import time
+
+    import openmm
+    from openmm import unit
+
+    system = openmm.XmlSerializer.deserialize(src["openmm_system"][0].decode())
+    friction = meta.get("friction_per_ps", 1.0)
+    integrator = openmm.LangevinMiddleIntegrator(meta["temperature_K"] * unit.kelvin, friction / unit.picosecond,
+                                                 meta["timestep_fs"] * unit.femtosecond)
+    integrator.setRandomNumberSeed(1)
+    context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("CPU"), {"Threads": "1"})
+    context.setPositions(np.asarray(src["coordinates"][0], float) * unit.nanometer)
+    integrator.step(10)
+    start = time.perf_counter()
+    integrator.step(steps)
+    return (time.perf_counter() - start) / steps
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--md", required=True, help="an unbiased MD trajectory of Tools/generate_trajectory.py")
     ap.add_argument("--evaluations", type=int, required=True, help="energy budget B (integration steps)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--time-steps", type=int, default=0, help="time this many OpenMM steps for /samples@wall_seconds (0: none)")
     a = ap.parse_args(argv)
     if a.evaluations < 1:
         fail("--evaluations must be at least 1")
@@ -60,6 +86,7 @@ def main(argv=None):
             fail(f"{a.md}: /potentialEnergy units are {units!r}; expected kilojoules_per_mole")
         energy = np.asarray(src["potentialEnergy"][:frames], float)
         kT = float(meta["kT_kJ_per_mol"])
+        wall = time_md(src, meta, a.time_steps) * frames * steps_per_frame if a.time_steps > 0 else None
         meta.update({"kind": "samples", "n_frames": frames, "source_md_file": a.md})
         tmp = a.out + ".partial"
         with h5py.File(tmp, "w") as out:
@@ -88,6 +115,8 @@ def main(argv=None):
             s.attrs["equilibration_steps"] = [np.int64(round(1000.0 * meta.get("equilibration_ps", 0) / meta["timestep_fs"]))]
             s.attrs["sampler"] = "md"
             s.attrs["source_md_file"] = a.md
+            if wall is not None:
+                s.attrs["wall_seconds"] = [wall]
         os.replace(tmp, a.out)
     print(f"md_as_samples: {a.out}: the first {frames} frames of {a.md} ({frames * steps_per_frame} steps of {meta['timestep_fs']} fs)")
     return 0

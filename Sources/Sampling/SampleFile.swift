@@ -11,7 +11,9 @@
 //   /samples@kT_kJ_per_mol        the kT the weights were computed at (required to read)
 //   /samples@energy_evaluations   target-energy evaluations spent (field.md §4 budgets); readers fall
 //                                 back to one per valid sample (what tbg sample spent before it weighed every sample)
-//   /samples@sampler              "smc" or "mcmc" (tbg sample: the ODE settings JSON)
+//   /samples@sampler              "flow" (tbg sample), "smc" or "mcmc"; files of tbg sample before
+//                                 2026-12 hold the ODE settings JSON here instead (read as "flow")
+//   /samples@settings             the sampler's settings (JSON, sorted keys)
 // and further provenance attributes (see the writers). A sample is valid when topology_ok and
 // chirality_ok; only valid samples' coordinates need be finite.
 import FlowModel
@@ -107,12 +109,19 @@ public struct SampleFile {
         return Int((try? group.readAttribute("energy_evaluations", as: Int64.self).first ?? Int64(validCount)) ?? Int64(validCount))
     }
 
-    /// /samples@sampler (smc, mcmc); nil when absent or when it holds tbg sample's ODE settings (a
-    /// JSON object under the same attribute name), which is the flow sampler.
+    /// /samples@sampler: "flow", "smc", "mcmc" (or another writer's name); nil when absent. Files of
+    /// the older tbg sample, which stored its ODE settings (a JSON object) there, read as "flow".
     public var sampler: String? {
         let attribute = group.hasAttribute("sampler") ? try? group.readStringAttribute("sampler") : nil
-        return attribute.flatMap { $0.hasPrefix("{") ? nil : $0 }
+        return attribute.map { $0.hasPrefix("{") ? "flow" : $0 }
     }
+}
+
+/// `value` as JSON with sorted keys, so that the same settings always give the same attribute.
+public func sortedJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
 extension SampleFile {
@@ -137,7 +146,7 @@ extension SampleFile {
     /// samples as frames (time = sample index) and every per-sample quantity under /samples.
     public static func write(_ records: [SampleRecord], summary: SampleSummary, peptide: TrajectoryFile, kT: Double, units: ModelUnits,
                              provenance: Provenance, to path: String) throws {
-        let settingsJSON = String(decoding: try JSONEncoder().encode(provenance.settings), as: UTF8.self)
+        let settingsJSON = try sortedJSON(provenance.settings)
         try writeTrajectory(
             source: peptide, positions: records.flatMap { $0.positions.map(Float.init) }, frameCount: records.count,
             time: records.map { Float($0.index) }, metadata: ["source_peptide_file": peptide.path],
@@ -171,7 +180,8 @@ extension SampleFile {
             // equal budgets (field.md §4).
             try group.writeAttribute("energy_evaluations", [Int64(records.filter(\.integrationOK).count)])
             try group.writeAttribute("peptide", string: peptide.path)
-            try group.writeAttribute("sampler", string: settingsJSON)
+            try group.writeAttribute("sampler", string: "flow")
+            try group.writeAttribute("settings", string: settingsJSON)
             try group.writeAttribute("seed", [Int64(bitPattern: provenance.seed)])
             try group.writeAttribute("ranks", [Int64(provenance.ranks)])
         }

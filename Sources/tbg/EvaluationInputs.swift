@@ -19,8 +19,8 @@ struct EvaluationInputs {
     /// when present (tbg sample, smc, mcmc write it), else one per valid sample (what tbg sample
     /// evaluates).
     var energyEvaluations: Int
-    /// The sampler that wrote the samples (/samples@sampler: smc, mcmc), nil for tbg sample (whose
-    /// /samples@sampler holds its ODE settings as JSON).
+    /// The sampler that wrote the samples (/samples@sampler: flow, smc, mcmc, md); nil when the file
+    /// does not say (reported as flow).
     var sampler: String?
 
     private static let sampleHint = "the samples file is the output of tbg sample --out"

@@ -88,7 +88,7 @@ struct MCMCCommand: ParsableCommand {
                     ("energy_mean_kT", sweeps.map(\.energyMeanKT), "kT"),
                     ("energy_evaluations", sweeps.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
                 ]
-                let settingsJSON = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
+                let settingsJSON = try sortedJSON(settings)
                 try MonteCarloOutput.write(frames, input: input, sampler: "mcmc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                            evaluations: result.evaluations, diagnostics: columns, to: out)
                 if result.poolReuse > 1 {

@@ -91,7 +91,7 @@ struct SMCCommand: ParsableCommand {
                     ("energy_mean_kT", stagesTable.map(\.energyMeanKT), "kT"),
                     ("energy_evaluations", stagesTable.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
                 ]
-                let settingsJSON = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
+                let settingsJSON = try sortedJSON(settings)
                 try MonteCarloOutput.write(frames, input: input, sampler: "smc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                            evaluations: result.evaluations, diagnostics: columns, to: out)
                 writeLine(String(format: "tbg smc: wrote %@: %d particles, final ESS %.4f, %d energy evaluations (%d of them the proposals'), %.1f s on %d rank(s)",

@@ -55,15 +55,18 @@ final class SampleFileTests: XCTestCase {
         XCTAssertEqual(try file.chiralityFixed(), records.map(\.mirrored))
         XCTAssertEqual(try file.coordinates(), records.flatMap { $0.positions.map(Float.init) }, "nm, float32 as MDTraj stores them")
         XCTAssertEqual(file.energyEvaluations(validCount: 0), 3, "the attribute: one energy per finished integration, valid or not")
-        XCTAssertNil(file.sampler, "tbg sample's ODE settings under /samples@sampler mean the flow sampler")
+        XCTAssertEqual(file.sampler, "flow")
         XCTAssertEqual(file.trajectory.topologyJSON, peptide.topologyJSON)
         XCTAssertEqual(file.trajectory.systemXML, peptide.systemXML)
         XCTAssertTrue(file.trajectory.metadataJSON.contains("\"kind\":\"samples\""), file.trajectory.metadataJSON)
 
         // The datasets only tbg sample writes, and the provenance.
         let group = try HDF5File(opening: path).root().group("samples")
-        // tbg sample stores its ODE settings under /samples@sampler (JSON; the key order is not fixed).
-        XCTAssertEqual(try JSONDecoder().decode(SamplerSettings.self, from: Data(try group.readStringAttribute("sampler").utf8)), settings)
+        // tbg sample stores its ODE settings under /samples@settings (JSON, sorted keys: the same settings, the same text).
+        let settingsText = try group.readStringAttribute("settings")
+        XCTAssertEqual(try JSONDecoder().decode(SamplerSettings.self, from: Data(settingsText.utf8)), settings)
+        XCTAssertEqual(settingsText, try sortedJSON(settings))
+        XCTAssertTrue(settingsText.hasPrefix("{\"atol\":"), settingsText)
         // Every sample's raw energy and log weight (RawSampleWeights.swift), for the clipped SNIS protocol.
         let rawEnergies = try group.dataset("raw_energy").read(as: Double.self)
         XCTAssertEqual(Array(rawEnergies[0..<3]), [-40.5, -38.25, 912.5])

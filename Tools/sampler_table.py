@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""The table of samplers at equal target-energy budgets (issue 13, field.md §4-5), from tbg evaluate.
+
+  python Tools/sampler_table.py --row snis E1.json W1.seconds --row smc E2.json W2.seconds … [--out table.md]
+
+Each row: a name, the `tbg evaluate --json` output of that sampler's samples against the MD
+reference, and a file holding its wall time in seconds (for a sampler on top of a flow pool, the
+pool's sampling time, or its share, included). Columns: the sampler (flow = SNIS on tbg sample's
+proposals, smc, mcmc, md), the target-energy evaluations the samples cost (/samples@energy_evaluations),
+wall time, samples, ESS, energy W2 (kT) and torsion W2 (rad) of the snis_tbg protocol (samples
+resampled by their weights against as many MD frames; for equally weighted samples simply the
+samples), and the reweighted ΔF between 0 < φ < 2.15 rad and the rest (kT) with its standard error
+and its difference from the MD reference's. (The unweighted proposal's metrics are left out: every
+sampler here claims the Boltzmann distribution.)
+"""
+import argparse
+import json
+import math
+import sys
+
+
+def f(v, d=2, pct=False):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{100 * v:.{d}f} %" if pct else f"{v:.{d}f}"
+
+
+def row(name, evaluate_path, seconds_path):
+    with open(evaluate_path) as fh:
+        ev = json.load(fh)
+    with open(seconds_path) as fh:
+        seconds = float(fh.read().strip())
+    tbg = ev.get("snis_tbg") or {}
+    rew = ev.get("reweighted") or {}
+    dF = rew.get("delta_f_kT") or {}
+    md = (ev.get("md") or {}).get("delta_f_kT") or {}
+    return {"name": name, "sampler": ev.get("sampler"), "evaluations": ev.get("energy_evaluations"), "seconds": seconds,
+            "samples": ev["counts"]["valid"], "ess": tbg.get("ess"), "energy_w2": tbg.get("energy_w2_kT"),
+            "torsion_w2": tbg.get("torsion_w2"), "resampled": tbg.get("resampled"),
+            "delta_f": dF.get("value"), "delta_f_se": dF.get("standard_error"),
+            "md_delta_f": md.get("value"), "md_delta_f_se": md.get("standard_error")}
+
+
+def table(rows):
+    out = ["| run | sampler | energy evaluations | wall (s) | valid samples | ESS | M | energy W2 (kT) | torsion W2 (rad) | ΔF (kT) | ΔF − MD (kT) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        dF = "–" if r["delta_f"] is None else f"{r['delta_f']:.2f} ± {f(r['delta_f_se'])}"
+        diff = None if r["delta_f"] is None or r["md_delta_f"] is None else r["delta_f"] - r["md_delta_f"]
+        out.append(f"| {r['name']} | {r['sampler']} | {r['evaluations']} | {r['seconds']:.0f} | {r['samples']} | {f(r['ess'], 2, True)} | "
+                   f"{r['resampled'] if r['resampled'] is not None else '–'} | {f(r['energy_w2'])} | {f(r['torsion_w2'], 3)} | {dF} | {f(diff)} |")
+    md = next((r for r in rows if r["md_delta_f"] is not None), None)
+    if md:
+        out.append("")
+        out.append(f"Reference ΔF (biased MD, reweighted by exp(+V/kT)): {md['md_delta_f']:.2f} ± {f(md['md_delta_f_se'])} kT.")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--row", nargs=3, action="append", metavar=("NAME", "EVALUATE_JSON", "SECONDS_FILE"), required=True)
+    ap.add_argument("--out")
+    a = ap.parse_args(argv)
+    text = table([row(*r) for r in a.row])
+    if a.out:
+        with open(a.out + ".tmp", "w") as fh:
+            fh.write(text + "\n")
+        import os
+        os.replace(a.out + ".tmp", a.out)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
