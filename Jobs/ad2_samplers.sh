@@ -11,7 +11,8 @@
 # in the pool:
 #   budget ≈ N        SNIS on the whole pool; SMC and flow-MCMC on its first N/2 samples plus N/2
 #                     MALA steps; MD for N steps
-#   budget ≈ LARGE    SMC (1000 particles, 5 stages x 10 MALA steps) and flow-MCMC (32 chains) on the
+#   budget ≈ LARGE    SMC (1000 particles, 5 stages x 10 MALA steps, with and without tempering from
+#                     beta0 = 0.5) and flow-MCMC (32 chains x 220 sweeps x 8 MALA steps) on the
 #                     whole pool, MD for the same number of steps; SNIS at this budget would need a
 #                     pool of LARGE samples (shown as not run)
 # NP ranks (default 2), OUT (default data/runs/ad2-samplers). Finished outputs are reused.
@@ -66,7 +67,7 @@ half_share=$("$python" -c 'import sys; print(float(sys.argv[1]) * int(sys.argv[2
 run snis "$sample_seconds" true
 steps=$((half / 200 > 0 ? half / 200 : 1))
 run smc-small "$half_share" mpirun -np "$np" "$tbg" smc "$pool" --proposals "$half" --out "$out/smc-small.h5" \
-    --particles 200 --stages 1 --steps-per-stage "$steps" --burn-in "$steps"
+    --particles 200 --stages 1 --steps-per-stage "$steps" --burn-in $(((steps + 1) / 2))
 sweeps=$((half / (20 * 5)))
 run mcmc-small "$half_share" mpirun -np "$np" "$tbg" mcmc "$pool" --proposals "$half" --out "$out/mcmc-small.h5" \
     --chains 20 --steps-per-sweep 5 --burn-in $((sweeps / 5)) --chain-length $((sweeps - sweeps / 5))
@@ -78,8 +79,9 @@ md_seconds md-small
 run smc "$sample_seconds" mpirun -np "$np" "$tbg" smc "$pool" --out "$out/smc.h5" --particles 1000 --stages 5 --steps-per-stage 10
 run smc-tempered "$sample_seconds" mpirun -np "$np" "$tbg" smc "$pool" --out "$out/smc-tempered.h5" --particles 1000 \
     --stages 5 --steps-per-stage 10 --beta0 0.5
-run mcmc "$sample_seconds" mpirun -np "$np" "$tbg" mcmc "$pool" --out "$out/mcmc.h5" --chains 32 --steps-per-sweep 5 \
-    --burn-in 20 --chain-length 300
+# 32 chains x 220 sweeps x 0.5 independence proposals = 3520 pool draws, each used once.
+run mcmc "$sample_seconds" mpirun -np "$np" "$tbg" mcmc "$pool" --out "$out/mcmc.h5" --chains 32 --steps-per-sweep 8 \
+    --burn-in 20 --chain-length 200
 large=$("$python" -c 'import h5py,sys; print(int(h5py.File(sys.argv[1])["samples"].attrs["energy_evaluations"][0]))' "$out/smc.h5")
 run md 0 "$python" Tools/md_as_samples.py --md "$md" --evaluations "$large" --out "$out/md.h5" --time-steps 5000
 md_seconds md

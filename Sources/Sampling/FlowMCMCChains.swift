@@ -14,7 +14,7 @@ import Foundation
 import Kernels
 import MonteCarlo
 
-public struct FlowMCMCSettings: Sendable, Codable, Equatable {
+public struct FlowMCMCSettings: Sendable, Encodable, Equatable {
     /// C, chains over all ranks.
     public var chains = 16
     /// Recorded sweeps per chain (after the burn-in).
@@ -23,27 +23,19 @@ public struct FlowMCMCSettings: Sendable, Codable, Equatable {
     public var burnIn = 20
     /// f: probability that a sweep proposes an independence move (else a relaxation move).
     public var independenceFraction = 0.5
-    public var kernel = LocalKernel.mala
+    /// The kernel, its step size and adaptation target, the energy cut-off (pool samples above it
+    /// have weight 0) and the seed.
+    public var moves = LocalMoveSettings()
     /// L: local steps from the anchor per relaxation (≥ 0).
     public var stepsPerSweep = 5
-    public var stepSize = 5e-4
-    public var leapfrogSteps = 10
-    public var targetAcceptance = 0.6
-    /// Energy cut-off in kT; +∞ for none (pool samples above it have weight 0).
-    public var energyCutoff = Double.infinity
-    public var seed: UInt64 = 1
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case chains, length, kernel, seed
+        case chains, length
         case burnIn = "burn_in_sweeps"
         case independenceFraction = "independence_fraction"
         case stepsPerSweep = "local_steps_per_sweep"
-        case stepSize = "initial_step_size"
-        case leapfrogSteps = "leapfrog_steps"
-        case targetAcceptance = "target_acceptance"
-        case energyCutoff = "energy_cutoff_kT"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -52,13 +44,8 @@ public struct FlowMCMCSettings: Sendable, Codable, Equatable {
         try c.encode(length, forKey: .length)
         try c.encode(burnIn, forKey: .burnIn)
         try c.encode(independenceFraction, forKey: .independenceFraction)
-        try c.encode(kernel, forKey: .kernel)
         try c.encode(stepsPerSweep, forKey: .stepsPerSweep)
-        try c.encode(stepSize, forKey: .stepSize)
-        try c.encode(leapfrogSteps, forKey: .leapfrogSteps)
-        try c.encode(targetAcceptance, forKey: .targetAcceptance)
-        try c.encode(energyCutoff.isFinite ? energyCutoff : nil, forKey: .energyCutoff)
-        try c.encode(seed, forKey: .seed)
+        try moves.encode(to: encoder)
     }
 }
 
@@ -92,26 +79,26 @@ public enum FlowMCMCChains {
     public static func run(pool: ProposalPool, reducedEnergies: [Double], poolEvaluations: Int, kT: Double, settings: FlowMCMCSettings,
                            communicator comm: any Communicator, potential: BatchPotential,
                            progress: ((FlowMCMCSweep, Int) -> Void)? = nil) throws -> FlowMCMCResult {
-        let cutoff = settings.energyCutoff
+        let cutoff = settings.moves.energyCutoff
         let logWeights = zip(pool.logWeights, reducedEnergies).map { logW, u in logW.isFinite && u.isFinite && u <= cutoff ? logW : -.infinity }
         let usable = ProposalPool(dimension: pool.dimension, positions: pool.positions, logWeights: logWeights)
         let c = settings.chains
         let block = contiguousBlock(total: c, rank: comm.rank, size: comm.size)
-        var uniform = ParticleStreams.shared(seed: settings.seed, purpose: .resampling, stage: 0)
+        var uniform = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: 0)
         guard let starts = SystematicResampling.ancestors(logWeights: logWeights, count: c, uniform: uniform.uniform()) else {
             throw MonteCarloError("no proposal has a positive finite weight (log w finite, energy finite and below the cut-off); no chain can start")
         }
         // A seeded permutation of the pool (Fisher–Yates), identical on every rank.
         var order = Array(0..<pool.count)
-        var shuffle = ParticleStreams.shared(seed: settings.seed, purpose: .poolOrder, stage: 0)
+        var shuffle = ParticleStreams.shared(seed: settings.moves.seed, purpose: .poolOrder, stage: 0)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, shuffle.integer(below: i + 1)) }
 
-        var adaptation = StepSizeAdaptation(stepSize: settings.stepSize, targetAcceptance: settings.targetAcceptance, burnIn: settings.burnIn)
+        var adaptation = StepSizeAdaptation(stepSize: settings.moves.stepSize, targetAcceptance: settings.moves.targetAcceptance, burnIn: settings.burnIn)
         func move() -> MoveSettings {
-            MoveSettings(beta: 1 / kT, stepSize: adaptation.stepSize, leapfrogSteps: settings.leapfrogSteps, maximumEnergy: cutoff * kT)
+            settings.moves.move(beta: 1 / kT, stepSize: adaptation.stepSize, kT: kT)
         }
-        var (chains, startStatistics) = FlowMCMC.start(chainIndices: Array(block), anchors: Array(starts[block]), pool: usable, kernel: settings.kernel,
-                                                       settings: move(), relaxationSteps: settings.stepsPerSweep, seed: settings.seed,
+        var (chains, startStatistics) = FlowMCMC.start(chainIndices: Array(block), anchors: Array(starts[block]), pool: usable, kernel: settings.moves.kernel,
+                                                       settings: move(), relaxationSteps: settings.stepsPerSweep, seed: settings.moves.seed,
                                                        sweep: 0, potential: potential)
         var evaluations = poolEvaluations + Int(comm.allreduce(Int64(startStatistics.evaluations), .sum))
         var recordedPositions: [Double] = [], recordedEnergies: [Double] = [], recordedAnchors: [Int] = []
@@ -121,8 +108,8 @@ public enum FlowMCMCChains {
         let total = settings.burnIn + settings.length
         for sweep in 1...total {
             let statistics = FlowMCMC.sweep(&chains, pool: usable, order: order, chainCount: c, independenceFraction: settings.independenceFraction,
-                                            kernel: settings.kernel, settings: move(), relaxationSteps: settings.stepsPerSweep,
-                                            seed: settings.seed, sweep: sweep, potential: potential)
+                                            kernel: settings.moves.kernel, settings: move(), relaxationSteps: settings.stepsPerSweep,
+                                            seed: settings.moves.seed, sweep: sweep, potential: potential)
             var counts = [statistics.independenceProposed, statistics.independenceAccepted, statistics.localProposed,
                           statistics.localAccepted, statistics.evaluations].map(Int64.init)
             comm.allreduce(&counts, .sum)

@@ -28,57 +28,40 @@ import Evaluation
 import Foundation
 import MonteCarlo
 
-public struct SMCSettings: Sendable, Codable, Equatable {
+public struct SMCSettings: Sendable, Encodable, Equatable {
     /// N, particles over all ranks.
     public var particles = 1000
     /// Resample when the ESS fraction falls below this (after stage 0, which always resamples).
     public var resampleThreshold = 0.5
-    public var kernel = LocalKernel.mala
+    /// The kernel, its step size and adaptation target, the energy cut-off and the seed.
+    public var moves = LocalMoveSettings()
     /// Kernel steps per stage.
     public var stepsPerStage = 10
-    /// Initial ε (position units, nm in production).
-    public var stepSize = 5e-4
-    /// HMC: leapfrog steps per trajectory.
-    public var leapfrogSteps = 10
-    /// Target acceptance of the step-size adaptation.
-    public var targetAcceptance = 0.6
     /// Kernel steps, counted from the first, during which ε adapts.
     public var burnIn = 10
     /// K ≥ 1 stages; with tempering β_0 < 1 needs K ≥ 2.
     public var stages = 5
     public var initialBeta = 1.0
-    /// Energy cut-off in kT (reduced energy u = E/kT); +∞ for none.
-    public var energyCutoff = Double.infinity
-    public var seed: UInt64 = 1
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case particles, kernel, stages, seed
+        case particles, stages
         case resampleThreshold = "resample_threshold"
         case stepsPerStage = "steps_per_stage"
-        case stepSize = "initial_step_size"
-        case leapfrogSteps = "leapfrog_steps"
-        case targetAcceptance = "target_acceptance"
         case burnIn = "burn_in_steps"
         case initialBeta = "beta0"
-        case energyCutoff = "energy_cutoff_kT"
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(particles, forKey: .particles)
         try c.encode(resampleThreshold, forKey: .resampleThreshold)
-        try c.encode(kernel, forKey: .kernel)
         try c.encode(stepsPerStage, forKey: .stepsPerStage)
-        try c.encode(stepSize, forKey: .stepSize)
-        try c.encode(leapfrogSteps, forKey: .leapfrogSteps)
-        try c.encode(targetAcceptance, forKey: .targetAcceptance)
         try c.encode(burnIn, forKey: .burnIn)
         try c.encode(stages, forKey: .stages)
         try c.encode(initialBeta, forKey: .initialBeta)
-        try c.encode(energyCutoff.isFinite ? energyCutoff : nil, forKey: .energyCutoff)
-        try c.encode(seed, forKey: .seed)
+        try moves.encode(to: encoder)
     }
 }
 
@@ -131,7 +114,7 @@ public enum ResampleMoveSMC {
         let n = settings.particles, d = pool.dimension
         let schedule = TemperingSchedule(stages: settings.stages, initialBeta: settings.initialBeta)
         let block = contiguousBlock(total: n, rank: comm.rank, size: comm.size)
-        let cutoff = settings.energyCutoff
+        let cutoff = settings.moves.energyCutoff
 
         // Stage 0: the proposals reweighted to π_0, N particles by systematic resampling.
         let beta0 = schedule.betas[0]
@@ -139,7 +122,7 @@ public enum ResampleMoveSMC {
             guard logW.isFinite, u.isFinite, u <= cutoff else { return -.infinity }
             return logW + (1 - beta0) * u
         }
-        var random = ParticleStreams.shared(seed: settings.seed, purpose: .resampling, stage: 0)
+        var random = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: 0)
         guard let poolAncestors = SystematicResampling.ancestors(logWeights: poolLogWeights, count: n, uniform: random.uniform()) else {
             throw MonteCarloError("no proposal has a positive finite weight (log w finite, energy finite and below the cut-off); nothing to resample")
         }
@@ -149,7 +132,7 @@ public enum ResampleMoveSMC {
         var ancestors = Array(poolAncestors[block])
         var logWeights = [Double](repeating: 0, count: block.count)
         var evaluations = poolEvaluations + n
-        var adaptation = StepSizeAdaptation(stepSize: settings.stepSize, targetAcceptance: settings.targetAcceptance, burnIn: settings.burnIn)
+        var adaptation = StepSizeAdaptation(stepSize: settings.moves.stepSize, targetAcceptance: settings.moves.targetAcceptance, burnIn: settings.burnIn)
         var stages: [SMCStage] = []
         var previousBeta = beta0
         let poolESS = ImportanceWeights.effectiveSampleSize(logWeights: poolLogWeights)
@@ -162,7 +145,7 @@ public enum ResampleMoveSMC {
                 let allLogWeights = comm.allgather(logWeights).flatMap { $0 }
                 ess = ImportanceWeights.effectiveSampleSize(logWeights: allLogWeights)
                 if ess < settings.resampleThreshold {
-                    var uniform = ParticleStreams.shared(seed: settings.seed, purpose: .resampling, stage: k)
+                    var uniform = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: k)
                     guard let chosen = SystematicResampling.ancestors(logWeights: allLogWeights, count: n, uniform: uniform.uniform()) else {
                         throw MonteCarloError("stage \(k): every particle has weight 0; nothing to resample")
                     }
@@ -176,11 +159,10 @@ public enum ResampleMoveSMC {
             previousBeta = beta
             var accepted = 0, proposed = 0
             for step in 0..<settings.stepsPerStage {
-                let move = MoveSettings(beta: beta / kT, stepSize: adaptation.stepSize, leapfrogSteps: settings.leapfrogSteps,
-                                        maximumEnergy: cutoff * kT)
-                let streams = ParticleStreams(seed: settings.seed, purpose: settings.kernel.purpose, stage: k, step: step,
+                let move = settings.moves.move(beta: beta / kT, stepSize: adaptation.stepSize, kT: kT)
+                let streams = ParticleStreams(seed: settings.moves.seed, purpose: settings.moves.kernel.purpose, stage: k, step: step,
                                               firstParticle: block.lowerBound)
-                let statistics = settings.kernel.step(&batch, settings: move, streams: streams, potential: potential)
+                let statistics = settings.moves.kernel.step(&batch, settings: move, streams: streams, potential: potential)
                 var counts = [Int64(statistics.acceptedCount), Int64(batch.count), Int64(statistics.evaluations)]
                 comm.allreduce(&counts, .sum)
                 accepted += Int(counts[0])

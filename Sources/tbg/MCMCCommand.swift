@@ -43,8 +43,7 @@ struct MCMCCommand: ParsableCommand {
     var settings: FlowMCMCSettings {
         var s = FlowMCMCSettings()
         (s.chains, s.length, s.burnIn, s.independenceFraction) = (chains, chainLength, burnIn, independenceFraction)
-        (s.kernel, s.stepsPerSweep, s.stepSize, s.leapfrogSteps) = (monteCarlo.kernel, stepsPerSweep, monteCarlo.stepSize, monteCarlo.leapfrogSteps)
-        (s.targetAcceptance, s.energyCutoff, s.seed) = (monteCarlo.resolvedTargetAcceptance, monteCarlo.resolvedCutoff, monteCarlo.seed)
+        (s.moves, s.stepsPerSweep) = (monteCarlo.moves, stepsPerSweep)
         return s
     }
 
@@ -62,7 +61,7 @@ struct MCMCCommand: ParsableCommand {
                 var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
                 if comm.isRoot {
                     writeLine(String(format: "tbg mcmc: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains on %d rank(s), %@ with %d local steps, %d burn-in + %d recorded sweeps",
-                                     input.pool.count, input.samplesUsed, samples, input.kT, chains, comm.size, settings.kernel.rawValue,
+                                     input.pool.count, input.samplesUsed, samples, input.kT, chains, comm.size, settings.moves.kernel.rawValue,
                                      stepsPerSweep, burnIn, chainLength))
                 }
                 let result = try FlowMCMCChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import MonteCarlo
+import Sampling
 
 struct MonteCarloOptions: ParsableArguments {
     @Option(help: "Local kernel: mala or hmc (Metropolis-adjusted; both leave the Boltzmann distribution invariant).")
@@ -24,8 +25,13 @@ struct MonteCarloOptions: ParsableArguments {
     @Option(help: "Use only the first N samples of the proposal file (index order), and count only their energy evaluations: to compare with SNIS on the whole file at an equal budget. Default: all.")
     var proposals: Int?
 
-    var resolvedTargetAcceptance: Double { targetAcceptance ?? kernel.defaultTargetAcceptance }
-    var resolvedCutoff: Double { energyCutoff ?? .infinity }
+    /// The local-move settings these options give (Sampling/LocalMoveSettings.swift).
+    var moves: LocalMoveSettings {
+        var moves = LocalMoveSettings()
+        (moves.kernel, moves.stepSize, moves.leapfrogSteps) = (kernel, stepSize, leapfrogSteps)
+        (moves.targetAcceptance, moves.energyCutoff, moves.seed) = (targetAcceptance ?? kernel.defaultTargetAcceptance, energyCutoff ?? .infinity, seed)
+        return moves
+    }
 
     func validate() throws {
         guard stepSize > 0, stepSize.isFinite else { throw ValidationError("--step-size must be positive") }

@@ -47,9 +47,8 @@ struct SMCCommand: ParsableCommand {
 
     var settings: SMCSettings {
         var s = SMCSettings()
-        (s.particles, s.resampleThreshold, s.kernel, s.stepsPerStage) = (particles, resampleThreshold, monteCarlo.kernel, stepsPerStage)
-        (s.stepSize, s.leapfrogSteps, s.targetAcceptance) = (monteCarlo.stepSize, monteCarlo.leapfrogSteps, monteCarlo.resolvedTargetAcceptance)
-        (s.burnIn, s.stages, s.initialBeta, s.energyCutoff, s.seed) = (burnIn ?? stepsPerStage, stages, beta0, monteCarlo.resolvedCutoff, monteCarlo.seed)
+        (s.particles, s.resampleThreshold, s.moves, s.stepsPerStage) = (particles, resampleThreshold, monteCarlo.moves, stepsPerStage)
+        (s.burnIn, s.stages, s.initialBeta) = (burnIn ?? stepsPerStage, stages, beta0)
         return s
     }
 
@@ -67,7 +66,7 @@ struct SMCCommand: ParsableCommand {
                 if comm.isRoot {
                     writeLine(String(format: "tbg smc: %d usable proposals of %d in %@ (ESS %.4f), kT %.6g kJ/mol; %d particles on %d rank(s), %@, %d stage(s) from beta0 %g",
                                      input.pool.count, input.samplesUsed, samples,
-                                     ImportanceWeights.effectiveSampleSize(logWeights: input.pool.logWeights), input.kT, particles, comm.size, settings.kernel.rawValue, stages, beta0))
+                                     ImportanceWeights.effectiveSampleSize(logWeights: input.pool.logWeights), input.kT, particles, comm.size, settings.moves.kernel.rawValue, stages, beta0))
                 }
                 let result = try ResampleMoveSMC.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,
                                                      kT: input.kT, settings: settings, communicator: comm,

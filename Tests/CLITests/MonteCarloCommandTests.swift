@@ -102,6 +102,32 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(try c.group.dataset("chain").read(as: Int64.self), [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
         let recorded: [Double] = try c.root.dataset("diagnostics/recorded").read()
         XCTAssertEqual(recorded, [0, 0, 1, 1, 1, 1])
+
+        // The settings: the sampler's own keys and the shared local-move keys in one flat object, sorted.
+        for (file, keys) in [("smc1.h5", ["particles", "beta0", "steps_per_stage"]), ("mcmc1.h5", ["chains", "local_steps_per_sweep"])] {
+            let text = try read(scratch.file(file)).group.readStringAttribute("settings")
+            let settings = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+            for key in keys + ["kernel", "initial_step_size", "leapfrog_steps", "target_acceptance", "energy_cutoff_kT", "seed"] {
+                XCTAssertNotNil(settings[key], "\(file): \(key) in \(text)")
+            }
+            XCTAssertEqual(text, String(decoding: try JSONSerialization.data(withJSONObject: settings, options: [.sortedKeys]), as: UTF8.self))
+        }
+        XCTAssertEqual(try read(scratch.file("mcmc1.h5")).group.readAttribute("source_samples_used", as: Int64.self), [12])
+
+        // --proposals: the first samples of the pool only, and only their budget.
+        let firstSix = try Executables.run(Executables.tbg, smc + ["--proposals", "6", "--out", scratch.file("smc-six.h5")])
+        XCTAssertEqual(firstSix.status, 0, firstSix.standardError)
+        XCTAssertTrue(firstSix.standardOutput.contains(" of 6 in "), firstSix.standardOutput)
+        let six = try read(scratch.file("smc-six.h5"))
+        XCTAssertEqual(try six.group.readAttribute("source_samples_used", as: Int64.self), [6])
+        let sixIntegrated = try proposalGroup6(proposals)
+        XCTAssertEqual(try six.group.readAttribute("energy_evaluations", as: Int64.self), [Int64(sixIntegrated + 7 + 63)])
+        XCTAssertTrue(try six.group.dataset("source_frame").read(as: Int64.self).allSatisfy { $0 < 6 })
+    }
+
+    /// Finished integrations among the first six samples of a tbg sample file.
+    private func proposalGroup6(_ path: String) throws -> Int {
+        try HDF5File(opening: path).root().group("samples").dataset("integration_ok").read(as: UInt8.self).prefix(6).filter { $0 != 0 }.count
     }
 
     func testBadInputsAreRefusedWithTheFileNamed() throws {

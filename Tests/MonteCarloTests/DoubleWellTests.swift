@@ -21,9 +21,9 @@ final class DoubleWellTests: XCTestCase {
         settings.stages = stages
         settings.initialBeta = initialBeta
         settings.stepsPerStage = 5
-        settings.stepSize = 0.15
+        settings.moves.stepSize = 0.15
         settings.burnIn = 5
-        settings.seed = seed
+        settings.moves.seed = seed
         let result = try ResampleMoveSMC.run(pool: pool, reducedEnergies: energies, poolEvaluations: pool.count, kT: 1, settings: settings,
                                              communicator: SerialCommunicator(), potential: well.potential)
         let weights = try XCTUnwrap(ImportanceWeights.normalised(logWeights: result.logWeights))
@@ -77,8 +77,8 @@ final class DoubleWellTests: XCTestCase {
         settings.burnIn = 20
         settings.independenceFraction = 0.5
         settings.stepsPerSweep = 3
-        settings.stepSize = 0.15
-        settings.seed = 4
+        settings.moves.stepSize = 0.15
+        settings.moves.seed = 4
         let result = try FlowMCMCChains.run(pool: pool, reducedEnergies: energies, poolEvaluations: pool.count, kT: 1, settings: settings,
                                             communicator: SerialCommunicator(), potential: well.potential)
         XCTAssertEqual(result.positions.count, 40 * 1000)
