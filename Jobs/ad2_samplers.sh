@@ -57,7 +57,7 @@ run() {
 
 # MD's wall time is OpenMM's measured time per step × the budget (Tools/md_as_samples.py --time-steps).
 md_seconds() {
-    "$python" -c 'import h5py,sys; print(float(h5py.File(sys.argv[1])["samples"].attrs["wall_seconds"][0]))' "$out/$1.h5" >"$out/$1.seconds"
+    "$python" -c 'import h5py,sys,numpy; print(float(numpy.ravel(h5py.File(sys.argv[1])["samples"].attrs["wall_seconds"])[0]))' "$out/$1.h5" >"$out/$1.seconds"
     rows[${#rows[@]}-1]="$out/$1.seconds"
 }
 
@@ -71,7 +71,7 @@ run smc-small "$half_share" mpirun -np "$np" "$tbg" smc "$pool" --proposals "$ha
 sweeps=$((half / (20 * 5)))
 run mcmc-small "$half_share" mpirun -np "$np" "$tbg" mcmc "$pool" --proposals "$half" --out "$out/mcmc-small.h5" \
     --chains 20 --steps-per-sweep 5 --burn-in $((sweeps / 5)) --chain-length $((sweeps - sweeps / 5))
-budget=$("$python" -c 'import h5py,sys; print(int(h5py.File(sys.argv[1])["samples"].attrs["energy_evaluations"][0]))' "$out/snis.h5")
+budget=$("$python" -c 'import h5py,sys,numpy; print(int(numpy.ravel(h5py.File(sys.argv[1])["samples"].attrs["energy_evaluations"])[0]))' "$out/snis.h5")
 run md-small 0 "$python" Tools/md_as_samples.py --md "$md" --evaluations "$budget" --out "$out/md-small.h5" --time-steps 5000
 md_seconds md-small
 
@@ -82,7 +82,7 @@ run smc-tempered "$sample_seconds" mpirun -np "$np" "$tbg" smc "$pool" --out "$o
 # 32 chains x 220 sweeps x 0.5 independence proposals = 3520 pool draws, each used once.
 run mcmc "$sample_seconds" mpirun -np "$np" "$tbg" mcmc "$pool" --out "$out/mcmc.h5" --chains 32 --steps-per-sweep 8 \
     --burn-in 20 --chain-length 200
-large=$("$python" -c 'import h5py,sys; print(int(h5py.File(sys.argv[1])["samples"].attrs["energy_evaluations"][0]))' "$out/smc.h5")
+large=$("$python" -c 'import h5py,sys,numpy; print(int(numpy.ravel(h5py.File(sys.argv[1])["samples"].attrs["energy_evaluations"])[0]))' "$out/smc.h5")
 run md 0 "$python" Tools/md_as_samples.py --md "$md" --evaluations "$large" --out "$out/md.h5" --time-steps 5000
 md_seconds md
 
