@@ -64,9 +64,19 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.evaluations < 1:
         fail("--evaluations must be at least 1")
-    if os.path.abspath(a.out) == os.path.abspath(a.md):
-        fail(f"--out {a.out} is the input; outputs never overwrite inputs")
-    with h5py.File(a.md, "r") as src:
+    if not os.path.isfile(a.md):
+        fail(f"{a.md}: no such file; expected an MD trajectory of Tools/generate_trajectory.py")
+    # The output may not be the input under any name: same path, a symlink either way, a hard link.
+    if os.path.realpath(a.out) == os.path.realpath(a.md) or (os.path.exists(a.out) and os.path.samefile(a.out, a.md)):
+        fail(f"--out {a.out} is the input {a.md} (the same file); outputs never overwrite inputs")
+    out_dir = os.path.dirname(os.path.abspath(a.out))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        fail(f"--out {a.out}: the folder {out_dir} does not exist or is not writable")
+    try:
+        source = h5py.File(a.md, "r")
+    except OSError as error:
+        fail(f"{a.md}: not an HDF5 file ({error}); expected an MD trajectory of Tools/generate_trajectory.py")
+    with source as src:
         for name in ("coordinates", "potentialEnergy", "topology", "openmm_system", "metadata"):
             if name not in src:
                 fail(f"{a.md}: missing /{name}; expected a trajectory of Tools/generate_trajectory.py")
@@ -114,7 +124,7 @@ def main(argv=None):
             s.attrs["energy_evaluations"] = [np.int64(frames * steps_per_frame)]
             s.attrs["equilibration_steps"] = [np.int64(round(1000.0 * meta.get("equilibration_ps", 0) / meta["timestep_fs"]))]
             s.attrs["sampler"] = "md"
-            s.attrs["source_md_file"] = a.md
+            s.attrs["source_md_file"] = os.path.abspath(a.md)
             if wall is not None:
                 s.attrs["wall_seconds"] = [wall]
         os.replace(tmp, a.out)

@@ -25,11 +25,21 @@ def f(v, d=2, pct=False):
     return f"{100 * v:.{d}f} %" if pct else f"{v:.{d}f}"
 
 
+class RowError(Exception):
+    pass
+
+
 def row(name, evaluate_path, seconds_path):
-    with open(evaluate_path) as fh:
-        ev = json.load(fh)
-    with open(seconds_path) as fh:
-        seconds = float(fh.read().strip())
+    try:
+        with open(evaluate_path) as fh:
+            ev = json.load(fh)
+    except (OSError, json.JSONDecodeError) as error:
+        raise RowError(f"row {name}: {evaluate_path}: {error}; expected the output of tbg evaluate --json")
+    try:
+        with open(seconds_path) as fh:
+            seconds = float(fh.read().strip())
+    except (OSError, ValueError) as error:
+        raise RowError(f"row {name}: {seconds_path}: {error}; expected one number, the wall time in seconds")
     tbg = ev.get("snis_tbg") or {}
     rew = ev.get("reweighted") or {}
     dF = rew.get("delta_f_kT") or {}
@@ -47,7 +57,7 @@ def table(rows):
     for r in rows:
         dF = "–" if r["delta_f"] is None else f"{r['delta_f']:.2f} ± {f(r['delta_f_se'])}"
         diff = None if r["delta_f"] is None or r["md_delta_f"] is None else r["delta_f"] - r["md_delta_f"]
-        out.append(f"| {r['name']} | {r['sampler']} | {r['evaluations']} | {r['seconds']:.0f} | {r['samples']} | {f(r['ess'], 2, True)} | "
+        out.append(f"| {r['name']} | {r['sampler']} | {r['evaluations']} | {r['seconds']:.1f} | {r['samples']} | {f(r['ess'], 2, True)} | "
                    f"{r['resampled'] if r['resampled'] is not None else '–'} | {f(r['energy_w2'])} | {f(r['torsion_w2'], 3)} | {dF} | {f(diff)} |")
     md = next((r for r in rows if r["md_delta_f"] is not None), None)
     if md:
@@ -61,7 +71,10 @@ def main(argv=None):
     ap.add_argument("--row", nargs=3, action="append", metavar=("NAME", "EVALUATE_JSON", "SECONDS_FILE"), required=True)
     ap.add_argument("--out")
     a = ap.parse_args(argv)
-    text = table([row(*r) for r in a.row])
+    try:
+        text = table([row(*r) for r in a.row])
+    except RowError as error:
+        ap.error(str(error))
     if a.out:
         with open(a.out + ".tmp", "w") as fh:
             fh.write(text + "\n")

@@ -1,5 +1,6 @@
 """Tools/md_as_samples.py: plain MD at an energy budget as a samples file that tbg evaluate reads."""
 import json
+import os
 import subprocess
 
 import h5py
@@ -46,6 +47,33 @@ def test_bad_budgets_and_paths_are_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "500", "--out", AD2_FIXTURE])
     assert "outputs never overwrite inputs" in capsys.readouterr().err
+
+
+def test_the_input_is_never_overwritten_through_a_link(tmp_path, capsys):
+    copy = tmp_path / "md.h5"
+    copy.write_bytes(open(AD2_FIXTURE, "rb").read())
+    before = copy.read_bytes()
+    (tmp_path / "link.h5").symlink_to(copy)
+    os.link(copy, tmp_path / "hard.h5")
+    for md, out in (("link.h5", "md.h5"), ("md.h5", "link.h5"), ("hard.h5", "md.h5")):
+        with pytest.raises(SystemExit) as stop:
+            md_as_samples.main(["--md", str(tmp_path / md), "--evaluations", "1000", "--out", str(tmp_path / out)])
+        assert stop.value.code == 2
+        assert "outputs never overwrite inputs" in capsys.readouterr().err
+    assert copy.read_bytes() == before
+
+
+def test_missing_and_foreign_inputs_and_missing_folders_get_clear_errors(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("not hdf5")
+    cases = [(str(tmp_path / "none.h5"), str(tmp_path / "o.h5"), "no such file"),
+             (str(text), str(tmp_path / "o.h5"), "not an HDF5 file"),
+             (AD2_FIXTURE, str(tmp_path / "nodir" / "o.h5"), "does not exist or is not writable")]
+    for md, out, message in cases:
+        with pytest.raises(SystemExit) as stop:
+            md_as_samples.main(["--md", md, "--evaluations", "1000", "--out", out])
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_tbg_evaluate_reads_it_as_the_md_sampler(tmp_path, tmp_path_factory):
