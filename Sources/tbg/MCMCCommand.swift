@@ -91,9 +91,9 @@ struct MCMCCommand: ParsableCommand {
                 try MonteCarloOutput.write(frames, input: input, sampler: "mcmc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                            evaluations: result.evaluations, diagnostics: columns, to: out)
                 if result.poolReuse > 1 {
-                    writeLine(String(format: "tbg mcmc: warning: %.2f independence proposals per pool sample; reused proposals make the chains exact only for the pool's empirical distribution (use a larger tbg sample --count)", result.poolReuse))
+                    writeLine(String(format: "tbg mcmc: warning: %.2f independence proposals per pool sample; reused proposals make the chains exact only for the pool's empirical distribution (use a larger tbg sample --count, or a larger --proposals if you limited the pool)", result.poolReuse))
                 }
-                writeLine(String(format: "tbg mcmc: wrote %@: %d chains x %d sweeps, %d energy evaluations (%d of them the proposals'), pool use %.2f, %.1f s on %d rank(s)",
+                writeLine(String(format: "tbg mcmc: wrote %@: %d chains x %d sweeps, %d energy evaluations (%d of them the proposals'), pool use %.4f, %.1f s on %d rank(s)",
                                  out, chains, chainLength, result.evaluations, input.evaluations, result.poolReuse, Date().timeIntervalSince(started), comm.size))
             } catch {
                 if comm.size > 1 { comm.abort(code: 1, message: "tbg mcmc: error: \(error)") }

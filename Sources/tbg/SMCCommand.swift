@@ -93,8 +93,11 @@ struct SMCCommand: ParsableCommand {
                 let settingsJSON = try sortedJSON(settings)
                 try MonteCarloOutput.write(frames, input: input, sampler: "smc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                            evaluations: result.evaluations, diagnostics: columns, to: out)
-                writeLine(String(format: "tbg smc: wrote %@: %d particles, final ESS %.4f, %d energy evaluations (%d of them the proposals'), %.1f s on %d rank(s)",
-                                 out, particles, ImportanceWeights.effectiveSampleSize(logWeights: result.logWeights), result.evaluations, input.evaluations,
+                // Resampled particles share ancestors: an ESS fraction of 1 after resampling says nothing
+                // about how many independent proposals they came from.
+                let ancestors = Set(result.poolAncestors).count
+                writeLine(String(format: "tbg smc: wrote %@: %d particles from %d distinct proposals, final ESS fraction %.4f, %d energy evaluations (%d of them the proposals'), %.1f s on %d rank(s)",
+                                 out, particles, ancestors, ImportanceWeights.effectiveSampleSize(logWeights: result.logWeights), result.evaluations, input.evaluations,
                                  Date().timeIntervalSince(started), comm.size))
             } catch {
                 if comm.size > 1 { comm.abort(code: 1, message: "tbg smc: error: \(error)") }

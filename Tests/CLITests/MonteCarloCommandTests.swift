@@ -40,6 +40,8 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(one.status, 0, one.standardError)
         XCTAssertTrue(one.standardOutput.contains("tbg smc: progress: stage 1/3, beta 0.5,"), one.standardOutput)
         XCTAssertTrue(one.standardOutput.contains("tbg smc: progress: stage 3/3, beta 1,"), one.standardOutput)
+        let sources = Set(try HDF5File(opening: scratch.file("smc1.h5")).root().group("samples").dataset("source_frame").read(as: Int64.self)).count
+        XCTAssertTrue(one.standardOutput.contains("7 particles from \(sources) distinct proposals"), one.standardOutput)
         let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + smc + ["--out", scratch.file("smc2.h5")],
                                       environment: Executables.mpiEnvironment, timeout: 300)
         XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
