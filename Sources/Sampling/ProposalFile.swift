@@ -66,8 +66,8 @@ public struct ProposalFile {
         if count == trajectory.frameCount {
             evaluations = file.energyEvaluations(validCount: valid.count)
         } else if try file.optionalDataset("raw_energy", expected: "float64 energy of every sample") != nil,
-                  let finished = try file.optionalDataset("integration_ok", expected: "uint8 flag per sample") {
-            evaluations = try finished.read(as: UInt8.self).prefix(count).filter { $0 != 0 }.count
+                  let finished = try file.optionalFlags("integration_ok") {
+            evaluations = finished.prefix(count).filter { $0 }.count
         } else {
             evaluations = valid.count
         }

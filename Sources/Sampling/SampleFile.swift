@@ -83,6 +83,11 @@ public struct SampleFile {
         try dataset(name, expected: "uint8 flag per sample").read(as: UInt8.self).map { $0 != 0 }
     }
 
+    /// The flag dataset /samples/`name` if the file has one (checked as `dataset`), else nil.
+    public func optionalFlags(_ name: String) throws -> [Bool]? {
+        try optionalDataset(name, expected: "uint8 flag per sample")?.read(as: UInt8.self).map { $0 != 0 }
+    }
+
     /// log w per sample.
     public func logWeights() throws -> [Double] {
         try dataset("log_weight", expected: "float64 log importance weight per sample").read(as: Double.self)

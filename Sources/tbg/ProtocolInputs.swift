@@ -6,7 +6,6 @@
 // the clipped protocol is then reported as not computable, and the finer failure counts are null.
 import Evaluation
 import Foundation
-import HDF5
 import MDData
 import Sampling
 
@@ -30,16 +29,10 @@ extension EvaluationInputs {
     static func addRawWeights(to samples: inout SampleSet, from sampleFile: SampleFile, kT: Double, coordinates: [Float]) throws {
         let file = sampleFile.trajectory
         let path = file.path
-        func optional(_ name: String, _ expected: String) throws -> HDF5Dataset? {
-            try sampleFile.optionalDataset(name, expected: expected)
-        }
-        func flags(_ name: String) throws -> [Bool]? {
-            try optional(name, "uint8 flag per sample")?.read(as: UInt8.self).map { $0 != 0 }
-        }
-        samples.integrationOK = try flags("integration_ok")
-        samples.isomorphismBudgetExhausted = try flags("isomorphism_budget_exhausted")
-        let energies = try optional("raw_energy", "float64 energy of every sample (units kilojoules_per_mole)")
-        let logWeights = try optional("raw_log_weight", "float64 log weight of every sample")
+        samples.integrationOK = try sampleFile.optionalFlags("integration_ok")
+        samples.isomorphismBudgetExhausted = try sampleFile.optionalFlags("isomorphism_budget_exhausted")
+        let energies = try sampleFile.optionalDataset("raw_energy", expected: "float64 energy of every sample (units kilojoules_per_mole)")
+        let logWeights = try sampleFile.optionalDataset("raw_log_weight", expected: "float64 log weight of every sample")
         guard let energies, let logWeights else {
             if energies != nil || logWeights != nil {
                 throw DataFormatError(file: path, "/samples has only one of raw_energy and raw_log_weight; the clipped SNIS protocol needs both (or neither, for files that do not record them)")
