@@ -6,8 +6,13 @@
 // or weights. Standard errors by the bootstrap: resampling samples with replacement (weights
 // renormalise by construction), or, for a correlated MD trajectory, resampling B contiguous blocks
 // (the moving blocks of Künsch 1989 without overlap), each block carrying its frames' summed
-// weights when the trajectory is biased. A replicate with an empty basin has no finite ΔF; it is
-// left out and counted.
+// weights when the trajectory is biased. Samples that are not independent draws but share a
+// history (SMC particles descended from one proposal, the states of one MCMC chain) are resampled
+// as clusters: each replicate draws G of the G clusters with replacement and adds their summed basin
+// weights. For SMC this groups particles by their "Eve" index, the proposal of stage 0 they descend
+// from (Lee & Whiteley 2018, "Variance estimation in the particle filter", Biometrika 105(3); Chan &
+// Lai 2013), so duplicates of one proposal count once, not as many independent samples. A
+// replicate with an empty basin has no finite ΔF; it is left out and counted.
 import Foundation
 import Kernels
 
@@ -76,6 +81,41 @@ public struct BasinFreeEnergy: Sendable, Equatable {
             }
         }
         return make(plus: plus, minus: minus, replicates: replicates, basin: basin)
+    }
+
+    /// ΔF of (weighted) samples with a bootstrap over clusters: `clusters[k]` labels sample k's
+    /// cluster (any integers); each replicate draws as many clusters as there are, with replacement,
+    /// and sums their basin weights. One cluster per sample is `samples(phi:weights:…)`'s bootstrap.
+    public static func clusters(phi: [Double], weights: [Double]? = nil, clusters labels: [Int], resamples: Int, random: inout RandomSource,
+                                basin: PhiBasin = .standard) -> BasinFreeEnergy {
+        precondition(weights == nil || weights?.count == phi.count)
+        precondition(labels.count == phi.count, "one cluster label per sample")
+        var slot: [Int: Int] = [:]
+        var clusterPlus: [Double] = [], clusterMinus: [Double] = []
+        for k in phi.indices {
+            let c = slot[labels[k]] ?? {
+                slot[labels[k]] = clusterPlus.count
+                clusterPlus.append(0)
+                clusterMinus.append(0)
+                return clusterPlus.count - 1
+            }()
+            let w = weights?[k] ?? 1
+            if basin.contains(phi[k]) { clusterPlus[c] += w } else { clusterMinus[c] += w }
+        }
+        let count = clusterPlus.count
+        var replicates: [Double?] = []
+        if count > 0 {
+            for _ in 0..<resamples {
+                var a = 0.0, b = 0.0
+                for _ in 0..<count {
+                    let pick = random.integer(below: count)
+                    a += clusterPlus[pick]
+                    b += clusterMinus[pick]
+                }
+                replicates.append(deltaF(positive: a, negative: b))
+            }
+        }
+        return make(plus: clusterPlus.reduce(0, +), minus: clusterMinus.reduce(0, +), replicates: replicates, basin: basin)
     }
 
     /// ΔF of a time series with a bootstrap over `blocks` contiguous blocks; frames weighted by

@@ -71,6 +71,10 @@ public struct SampleSet: Sendable {
     /// up (search budget) rather than finding the graphs different.
     public var integrationOK: [Bool]?
     public var isomorphismBudgetExhausted: [Bool]?
+    /// Samples that share a history, for the ΔF bootstrap (FreeEnergy.swift): `labels[k]` is sample
+    /// k's cluster, `name` what a cluster is ("proposal ancestor" for SMC particles, "chain" for
+    /// MCMC states). nil: the samples are independent draws (tbg sample).
+    public var clusters: (labels: [Int], name: String)?
 
     public init(energies: [Double], phi: [Double], psi: [Double], logWeights: [Double], topologyOK: [Bool], chiralityOK: [Bool],
                 chiralityFixed: [Bool]) {
@@ -167,10 +171,19 @@ public enum SampleEvaluation {
                 report.jsdBits = RamachandranHistogram.jensenShannon(p, q)
             }
             // ΔF with a bootstrap over samples, and its difference to MD.
+            // Correlated samples (SMC, MCMC) are resampled by cluster, else the error is too small.
             var random = RandomSource(seed: settings.seed, streams: [stream])
-            let deltaF = BasinFreeEnergy.samples(phi: indices.map { samples.phi[$0] }, weights: weights, resamples: settings.bootstrap, random: &random,
-                                                 basin: settings.phiBasin)
-            report.deltaF = DeltaFReport(deltaF, method: "bootstrap over samples, \(settings.bootstrap) replicates")
+            let phi = indices.map { samples.phi[$0] }
+            let deltaF: BasinFreeEnergy
+            if let clusters = samples.clusters {
+                let labels = indices.map { clusters.labels[$0] }
+                deltaF = BasinFreeEnergy.clusters(phi: phi, weights: weights, clusters: labels, resamples: settings.bootstrap, random: &random,
+                                                  basin: settings.phiBasin)
+                report.deltaF = DeltaFReport(deltaF, method: "cluster bootstrap over the samples' \(Set(labels).count) \(clusters.name)\(Set(labels).count == 1 ? "" : "s"), \(settings.bootstrap) replicates")
+            } else {
+                deltaF = BasinFreeEnergy.samples(phi: phi, weights: weights, resamples: settings.bootstrap, random: &random, basin: settings.phiBasin)
+                report.deltaF = DeltaFReport(deltaF, method: "bootstrap over samples, \(settings.bootstrap) replicates")
+            }
             report.deltaFMinusMD = DifferenceReport(deltaF, minus: mdDeltaF)
             return report
         }

@@ -244,16 +244,17 @@ enum EvaluationText {
         table.append(["energy median (kT)", number(md.energyMedian, 3)] + sets.map { number($0.energyMedian, 3) })
         table.append(["energy W1 (kT)", "-"] + sets.map { number($0.energyW1, 4) })
         table.append(["energy W2 (kT)", "-"] + sets.map { number($0.energyW2, 4) })
-        table.append(["torus W2 (rad)", "-"] + sets.map { $0.torusW2 == nil ? "n/a" : "\(number($0.torusW2, 4)) (M \($0.torusPoints))" })
+        table.append(["torus W2 phi/psi (rad)", "-"] + sets.map { $0.torusW2 == nil ? "n/a" : "\(number($0.torusW2, 4)) (M \($0.torusPoints))" })
         table.append(["JSD phi/psi (bits)", "-"] + sets.map { number($0.jsdBits, 4) })
         let basin = report.settings.phiPositiveBasin.map { String(format: "%.6g", $0) }
-        table.append(["dF \(basin[0])<phi<\(basin[1]) vs rest (kT)", deltaF(md.deltaF.value, md.deltaF.standardError)] + sets.map { deltaF($0.deltaF?.value, $0.deltaF?.standardError) })
+        table.append(["dF = F(\(basin[0])<phi<\(basin[1])) - F(rest) (kT)", deltaF(md.deltaF.value, md.deltaF.standardError)] + sets.map { deltaF($0.deltaF?.value, $0.deltaF?.standardError) })
         table.append(["dF - MD (kT)", "-"] + sets.map { deltaF($0.deltaFMinusMD?.value, $0.deltaFMinusMD?.standardError) })
         let widths = (0..<4).map { column in table.map { $0[column].count }.max() ?? 0 }
         lines += table.map { row in
             let cells = row.enumerated().map { $0.element.padding(toLength: widths[$0.offset] + 3, withPad: " ", startingAt: 0) }
             return ("  " + cells.joined()).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
+        lines.append("  (- : not defined for this column; n/a: not computable from these samples; dF > 0: the positive-phi basin is less populated)")
         lines += protocolTable(output.protocols)
         if let nll = output.nll {
             if nll.excludedTrainingFrames > 0 {
@@ -272,7 +273,7 @@ enum EvaluationText {
         lines += notes.map { "  note: " + $0 }
         let s = report.settings
         let mdPoints = md.weightedByBias ? "MD: multinomial draws ∝ exp(+V/kT)" : "MD frames 0, \(md.torusStride), \(2 * md.torusStride), ..."
-        lines.append("  settings: torus W2 on \(s.torusPoints) points per set (\(mdPoints); the first valid samples; multinomial draws with seed \(s.seed)), exact to \(s.torusW2SquaredErrorBound) rad^2 in W2^2; JSD on \(s.bins)x\(s.bins) bins; dF errors: MD \(s.blocks)-block bootstrap\(md.weightedByBias ? " (bias-weighted)" : ""), samples bootstrap, \(s.bootstrap) replicates; \(String(format: "%.1f", seconds)) s")
+        lines.append("  settings: torus W2 on \(s.torusPoints) points per set (\(mdPoints); the first valid samples; multinomial draws with seed \(s.seed)), exact to \(s.torusW2SquaredErrorBound) rad^2 in W2^2; JSD on \(s.bins)x\(s.bins) bins; dF errors: MD \(s.blocks)-block bootstrap\(md.weightedByBias ? " (bias-weighted)" : ""), samples: \(report.reweighted.deltaF?.method ?? report.proposal.deltaF?.method ?? "bootstrap, \(s.bootstrap) replicates"); \(String(format: "%.1f", seconds)) s")
         return lines.joined(separator: "\n")
     }
 

@@ -87,6 +87,20 @@ struct EvaluationInputs {
         samples.torsions = Self.torsions(coordinates, atoms: sampleFile.atomCount, quartets: quartets)
         samples.torsionDimensions = quartets.count
         try Self.addRawWeights(to: &samples, from: sampleData, kT: kT, coordinates: coordinates)
+        samples.clusters = try Self.clusters(sampleData)
+    }
+
+    /// Which samples share a history, for the ΔF bootstrap: an MCMC file's /samples/chain (states of
+    /// one chain are correlated), an SMC file's /samples/source_frame (particles resampled from one
+    /// proposal are copies of it, moved); nil for independent samples (tbg sample, MD as samples).
+    private static func clusters(_ file: SampleFile) throws -> (labels: [Int], name: String)? {
+        if let chain = try file.optionalDataset("chain", expected: "int64 chain index per sample") {
+            return (try chain.read(as: Int64.self).map(Int.init), "chain")
+        }
+        if file.sampler == "smc", let ancestors = try file.optionalDataset("source_frame", expected: "int64 proposal ancestor per particle") {
+            return (try ancestors.read(as: Int64.self).map(Int.init), "proposal ancestor")
+        }
+        return nil
     }
 
     private static func checkSameAtoms(_ samples: TrajectoryFile, _ reference: TrajectoryFile) throws {

@@ -13,7 +13,9 @@ struct MCMCCommand: ParsableCommand {
         commandName: "mcmc",
         abstract: "Flow-MCMC: independence moves from the flow's proposals mixed with MALA/HMC relaxation; exact Boltzmann chains.",
         discussion: """
-            SAMPLES is a tbg sample output (proposals with log w = -u - log q). Each chain carries an \
+            SAMPLES is a tbg sample output (proposals with log w = -u - log q), or the command draws \
+            them itself with --checkpoint, --peptide and --proposals N into a kept file \
+            (--proposals-out). Each chain carries an \
             anchor z (a proposal) and a configuration x, x being --steps-per-sweep local steps from z. \
             Each sweep, with probability --independence-fraction, a new proposal z' (the next unused \
             one, in a seeded order) is accepted with min(1, w(z')/w(z)) from the stored log w, and x \
@@ -23,7 +25,7 @@ struct MCMCCommand: ParsableCommand {
             sweeps per chain are written (chain-major), with /diagnostics per sweep.
             """)
 
-    @Argument(help: "Output of tbg sample (.h5).") var samples: String
+    @Argument(help: "Output of tbg sample (.h5); or draw the proposals with --checkpoint, --peptide and --proposals N.") var samples: String?
     @Option(help: "Output file (.h5), written atomically; never an input.") var out: String
     @Option(help: "Chains over all ranks.") var chains = 16
     @Option(help: "Recorded sweeps per chain.") var chainLength = 100
@@ -31,9 +33,11 @@ struct MCMCCommand: ParsableCommand {
     @Option(help: "Probability of an independence move per sweep.") var independenceFraction = 0.5
     @Option(help: "Local kernel steps L from the anchor per relaxation.") var stepsPerSweep = 5
     @OptionGroup var monteCarlo: MonteCarloOptions
+    @OptionGroup var drawing: ProposalDrawingOptions
     @OptionGroup var distributed: DistributedOptions
 
     func validate() throws {
+        try drawing.validate(samples: samples, count: monteCarlo.proposals)
         guard chains >= 1, chainLength >= 1, burnIn >= 0, stepsPerSweep >= 0 else {
             throw ValidationError("--chains and --chain-length must be at least 1, --burn-in and --steps-per-sweep not negative")
         }
@@ -51,10 +55,15 @@ struct MCMCCommand: ParsableCommand {
         try distributed.withCommunicator { comm in
             do {
                 if comm.isRoot {
-                    try OutputPath.checkDistinct(out, from: [samples])
+                    try OutputPath.checkDistinct(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
-                let input = try ProposalFile(path: samples, limit: monteCarlo.proposals)
+                guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,
+                                                          progressSeconds: monteCarlo.progressSeconds, communicator: comm, prefix: "tbg mcmc") else {
+                    return   // stopped by a signal while drawing; the same command continues
+                }
+                // Drawn proposals are used whole; --proposals limits a given SAMPLES file.
+                let input = try ProposalFile(path: samples, limit: self.samples == nil ? nil : monteCarlo.proposals)
                 let settings = self.settings
                 let started = Date()
                 let total = burnIn + chainLength
@@ -87,7 +96,7 @@ struct MCMCCommand: ParsableCommand {
                     ("energy_mean_kT", sweeps.map(\.energyMeanKT), "kT"),
                     ("energy_evaluations", sweeps.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
                 ]
-                let settingsJSON = try sortedJSON(settings)
+                let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
                 try MonteCarloOutput.write(frames, input: input, sampler: "mcmc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                            evaluations: result.evaluations, diagnostics: columns, to: out)
                 if result.poolReuse > 1 {

@@ -22,7 +22,8 @@ struct MonteCarloOptions: ParsableArguments {
     var threads = 1
     @Option(help: "Seconds between progress lines (rank 0).")
     var progressSeconds = 30
-    @Option(help: "Use only the first N samples of the proposal file (index order), and count only their energy evaluations: to compare with SNIS on the whole file at an equal budget. Default: all.")
+    @Option(parsing: .unconditional,
+            help: "With SAMPLES: use only its first N samples (index order), and count only their energy evaluations, to compare with SNIS on the whole file at an equal budget (default: all). With --checkpoint: the number of proposals to draw.")
     var proposals: Int?
 
     /// The local-move settings these options give (Sampling/LocalMoveSettings.swift).
@@ -33,6 +34,23 @@ struct MonteCarloOptions: ParsableArguments {
         return moves
     }
 
+    /// `settings` as the sorted JSON of /samples@settings, with the proposals used: the first
+    /// `proposalsUsed` samples of the proposals file.
+    func settingsJSON<Settings: Encodable>(_ settings: Settings, proposalsUsed: Int) throws -> String {
+        try sortedJSON(WithProposals(settings: settings, proposalsUsed: proposalsUsed))
+    }
+
+    private struct WithProposals<Settings: Encodable>: Encodable {
+        let settings: Settings
+        let proposalsUsed: Int
+        enum CodingKeys: String, CodingKey { case proposalsUsed = "proposals_used" }
+        func encode(to encoder: any Encoder) throws {
+            try settings.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(proposalsUsed, forKey: .proposalsUsed)
+        }
+    }
+
     func validate() throws {
         guard stepSize > 0, stepSize.isFinite else { throw ValidationError("--step-size must be positive") }
         guard leapfrogSteps >= 1, threads >= 1, progressSeconds >= 0 else {
@@ -40,7 +58,7 @@ struct MonteCarloOptions: ParsableArguments {
         }
         if let target = targetAcceptance, !(target > 0 && target < 1) { throw ValidationError("--target-acceptance must lie in (0, 1)") }
         if let cutoff = energyCutoff, cutoff.isNaN { throw ValidationError("--energy-cutoff must be a number (kT)") }
-        if let proposals, proposals < 1 { throw ValidationError("--proposals must be at least 1") }
+        if let proposals, proposals < 1 { throw ValidationError("--proposals must be at least 1 (got \(proposals))") }
     }
 }
 

@@ -15,7 +15,9 @@ struct SMCCommand: ParsableCommand {
         abstract: "Resample-move SMC on the flow's proposals: exact Boltzmann samples with the force field's MALA/HMC moves.",
         discussion: """
             SAMPLES is a tbg sample output (proposals with log w = -u - log q; its OpenMM System gives \
-            the energies and forces). Stage 0 reweights the proposals to beta0 and draws --particles \
+            the energies and forces); or the command draws them itself with --checkpoint, --peptide and \
+            --proposals N into a kept file (--proposals-out; an interrupted draw continues when the same \
+            command runs again). Stage 0 reweights the proposals to beta0 and draws --particles \
             particles by systematic resampling; every stage k then reweights by exp(-(beta_k - \
             beta_{k-1}) u) (geometric ladder from --beta0 to 1 over --stages; beta0 = 1: no tempering), \
             resamples when the ESS fraction is below --resample-threshold, and moves every particle \
@@ -26,7 +28,7 @@ struct SMCCommand: ParsableCommand {
             included).
             """)
 
-    @Argument(help: "Output of tbg sample (.h5).") var samples: String
+    @Argument(help: "Output of tbg sample (.h5); or draw the proposals with --checkpoint, --peptide and --proposals N.") var samples: String?
     @Option(help: "Output file (.h5), written atomically; never an input.") var out: String
     @Option(help: "Particles N over all ranks.") var particles = 1000
     @Option(help: "Resample when the ESS fraction falls below this.") var resampleThreshold = 0.5
@@ -35,9 +37,11 @@ struct SMCCommand: ParsableCommand {
     @Option(help: "Stages K (beta_0 ... beta_{K-1} = 1).") var stages = 5
     @Option(help: "Initial inverse temperature beta0 in (0, 1] (1: no tempering).") var beta0 = 1.0
     @OptionGroup var monteCarlo: MonteCarloOptions
+    @OptionGroup var drawing: ProposalDrawingOptions
     @OptionGroup var distributed: DistributedOptions
 
     func validate() throws {
+        try drawing.validate(samples: samples, count: monteCarlo.proposals)
         guard particles >= 1, stepsPerStage >= 0, stages >= 1 else { throw ValidationError("--particles and --stages must be at least 1, --steps-per-stage at least 0") }
         guard resampleThreshold >= 0, resampleThreshold <= 1 else { throw ValidationError("--resample-threshold is an ESS fraction in [0, 1]") }
         guard beta0 > 0, beta0 <= 1 else { throw ValidationError("--beta0 must lie in (0, 1]") }
@@ -56,10 +60,15 @@ struct SMCCommand: ParsableCommand {
         try distributed.withCommunicator { comm in
             do {
                 if comm.isRoot {
-                    try OutputPath.checkDistinct(out, from: [samples])
+                    try OutputPath.checkDistinct(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
-                let input = try ProposalFile(path: samples, limit: monteCarlo.proposals)
+                guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,
+                                                          progressSeconds: monteCarlo.progressSeconds, communicator: comm, prefix: "tbg smc") else {
+                    return   // stopped by a signal while drawing; the same command continues
+                }
+                // Drawn proposals are used whole; --proposals limits a given SAMPLES file.
+                let input = try ProposalFile(path: samples, limit: self.samples == nil ? nil : monteCarlo.proposals)
                 let settings = self.settings
                 let started = Date()
                 var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
@@ -90,7 +99,7 @@ struct SMCCommand: ParsableCommand {
                     ("energy_mean_kT", stagesTable.map(\.energyMeanKT), "kT"),
                     ("energy_evaluations", stagesTable.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
                 ]
-                let settingsJSON = try sortedJSON(settings)
+                let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
                 try MonteCarloOutput.write(frames, input: input, sampler: "smc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                            evaluations: result.evaluations, diagnostics: columns, to: out)
                 // Resampled particles share ancestors: an ESS fraction of 1 after resampling says nothing

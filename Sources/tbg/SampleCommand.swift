@@ -77,44 +77,8 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         try distributed.withCommunicator { comm in
             do {
-                if comm.isRoot {
-                    try OutputPath.checkDistinct(out, from: [checkpoint, peptide])
-                    for stale in HDF5File.removeStalePartials(for: out) {
-                        writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
-                    }
-                }
-                // The default chunk depends on the count only (not on the ranks), so that a resume on
-                // another number of ranks finds the same chunks: at least 16 chunks when the count
-                // allows, of 8 to 64 samples (a network call's micro-batch is 8).
-                var settings = sampler.settings
-                if sampler.chunk == nil { settings.chunk = min(64, max(8, (count + 15) / 16)) }
-                let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: settings,
-                                              seed: seed, communicator: comm)
-                if comm.isRoot { writeLine("tbg sample: model: \(runner.weightsDescription)") }
-                // Finished chunks go to OUT.chunks/ as they come; rank 0 creates (or, with --resume,
-                // checks) the folder before any rank writes to it.
-                let identity = runner.runIdentity(count: count, roundTrip: roundTrip)
-                let chunks = comm.isRoot
-                    ? try SampleChunks.open(out: out, identity: identity, atoms: runner.atomCount, resume: resume)
-                    : SampleChunks(folder: SampleChunks.folder(for: out), identity: identity, atoms: runner.atomCount)
-                comm.barrier()
-                StopSignal.install()
-                let started = Date()
-                let outcome = try runner.run(count: count, roundTrip: roundTrip, chunks: chunks, shouldStop: { StopSignal.received != 0 },
-                                             progressSeconds: Double(progressSeconds)) { writeLine("tbg sample: \($0)") }
-                guard comm.isRoot else { return }
-                if outcome.resumedChunks > 0 {
-                    writeLine("tbg sample: resumed: \(outcome.resumedChunks) of \(outcome.chunkCount) chunks were already in \(chunks.folder)")
-                }
-                if outcome.stopped {
-                    writeLine("tbg sample: stopped on \(StopSignal.name(StopSignal.received)): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(settings.chunk) samples are in \(chunks.folder); continue with the same command and --resume")
-                    return
-                }
-                guard let summary = outcome.summary else { return }
-                try runner.write(outcome.records, summary: summary, to: out)
-                try chunks.remove()
-                writeLine("tbg sample: \(summary.description)")
-                writeLine(String(format: "tbg sample: wrote %@ in %.1f s on %d rank(s)", out, Date().timeIntervalSince(started), comm.size))
+                _ = try FlowSampling.draw(checkpoint: checkpoint, peptide: peptide, count: count, out: out, seed: seed, roundTrip: roundTrip,
+                                          sampler: sampler, resume: resume, progressSeconds: progressSeconds, communicator: comm, prefix: "tbg sample")
             } catch {
                 if comm.size > 1 { comm.abort(code: 1, message: "tbg sample: error: \(error)") }
                 throw error

@@ -90,8 +90,8 @@ final class EvaluateCommandTests: XCTestCase {
         // The text report carries the same facts.
         let text = try Executables.run(Executables.tbg, ["evaluate", "--samples", scratch.file("samples.h5"), "--reference", Fixtures.path("ad2_capped.h5")])
         XCTAssertEqual(text.status, 0, text.standardError)
-        for fragment in ["samples 20: 20 valid (100.0 %)", "ESS 1.0000", "phi atoms 4-6-8-14", "energy W1 (kT)", "torus W2 (rad)",
-                         "0.0000 (M 20)", "note: MD dF: no population with 0 < phi < 2.15", "dF 0<phi<2.15 vs rest (kT)"] {
+        for fragment in ["samples 20: 20 valid (100.0 %)", "ESS 1.0000", "phi atoms 4-6-8-14", "energy W1 (kT)", "torus W2 phi/psi (rad)",
+                         "0.0000 (M 20)", "note: MD dF: no population with 0 < phi < 2.15", "dF = F(0<phi<2.15) - F(rest) (kT)", "samples: bootstrap over samples, "] {
             XCTAssertTrue(text.standardOutput.contains(fragment), "missing '\(fragment)' in:\n\(text.standardOutput)")
         }
     }

@@ -127,6 +127,59 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertTrue(try six.group.dataset("source_frame").read(as: Int64.self).allSatisfy { $0 < 6 })
     }
 
+    func testDrawingProposalsKeepsThemAndEvaluateBootstrapsByAncestorAndChain() throws {
+        let scratch = try ScratchDirectory("smc-draw")
+        defer { scratch.remove() }
+        let out = scratch.file("smc.h5"), kept = scratch.file("smc.proposals.h5")
+        let draw = ["smc", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"), "--proposals", "8", "--method", "rk4",
+                    "--steps", "4", "--proposal-seed", "3", "--particles", "6", "--stages", "2", "--steps-per-stage", "2", "--seed", "4"]
+        let first = try Executables.run(Executables.tbg, draw + ["--out", out], timeout: 600)
+        XCTAssertEqual(first.status, 0, first.standardError)
+        XCTAssertTrue(first.standardOutput.contains("tbg smc: drawing 8 proposals with \(Self.model) into \(kept)"), first.standardOutput)
+        // The drawn proposals are a tbg sample file, kept; the SMC output names it as its source.
+        let proposals = try HDF5File(opening: kept).root().group("samples")
+        XCTAssertEqual(try proposals.readStringAttribute("sampler"), "flow")
+        XCTAssertEqual(try proposals.dataset("log_weight").read(as: Double.self).count, 8)
+        let samples = try read(out).group
+        XCTAssertEqual(try samples.readStringAttribute("source_samples"), kept)
+        let settings = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try samples.readStringAttribute("settings").utf8)) as? [String: Any])
+        XCTAssertEqual(settings["proposals_used"] as? Int, 8)
+        // The same proposals, drawn with the same seed, as SAMPLES: the same particles.
+        let reuse = try Executables.run(Executables.tbg, ["smc", kept, "--particles", "6", "--stages", "2", "--steps-per-stage", "2", "--seed", "4",
+                                                           "--out", scratch.file("reuse.h5")])
+        XCTAssertEqual(reuse.status, 0, reuse.standardError)
+        XCTAssertEqual(try read(scratch.file("reuse.h5")).coordinates, try read(out).coordinates)
+        // The proposals file is never overwritten: a second draw into it is refused, and says what to do.
+        let again = try Executables.run(Executables.tbg, draw + ["--out", scratch.file("other.h5"), "--proposals-out", kept])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.standardError.contains(kept) && again.standardError.contains("pass it as SAMPLES"), again.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("other.h5")))
+        // Option mistakes: both sources, a draw without a count, a negative count.
+        for (arguments, fragment) in [([kept, "--checkpoint", Self.model, "--peptide", kept], "not both"),
+                                      (["--checkpoint", Self.model, "--peptide", kept], "--proposals N"),
+                                      ([kept, "--proposals", "-3"], "--proposals must be at least 1 (got -3)")] {
+            let result = try Executables.run(Executables.tbg, ["smc"] + arguments + ["--out", scratch.file("bad.h5")])
+            XCTAssertNotEqual(result.status, 0)
+            XCTAssertTrue(result.standardError.contains(fragment), result.standardError)
+        }
+
+        // tbg evaluate resamples SMC particles by the proposal they descend from, MCMC states by chain.
+        let ancestors = Set(try samples.dataset("source_frame").read(as: Int64.self)).count
+        let mcmc = try Executables.run(Executables.tbg, ["mcmc", kept, "--chains", "2", "--chain-length", "3", "--burn-in", "1",
+                                                          "--steps-per-sweep", "1", "--out", scratch.file("mcmc.h5")])
+        XCTAssertEqual(mcmc.status, 0, mcmc.standardError)
+        for (file, fragment) in [(out, "cluster bootstrap over the samples' \(ancestors) proposal ancestor"), (scratch.file("mcmc.h5"), "cluster bootstrap over the samples' 2 chains"),
+                                 (kept, "bootstrap over samples, 5 replicates")] {
+            let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", file, "--reference", Fixtures.path("ad2_capped.h5"),
+                                                                  "--bootstrap", "5", "--json"])
+            XCTAssertEqual(evaluate.status, 0, evaluate.standardError)
+            let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.utf8)) as? [String: Any])
+            let reweighted = try XCTUnwrap(json["reweighted"] as? [String: Any])
+            let deltaF = try XCTUnwrap(reweighted["delta_f_kT"] as? [String: Any])
+            XCTAssertTrue((deltaF["method"] as? String ?? "").hasPrefix(fragment), "\(file): \(deltaF)")
+        }
+    }
+
     /// Finished integrations among the first six samples of a tbg sample file.
     private func proposalGroup6(_ path: String) throws -> Int {
         try HDF5File(opening: path).root().group("samples").dataset("integration_ok").read(as: UInt8.self).prefix(6).filter { $0 != 0 }.count

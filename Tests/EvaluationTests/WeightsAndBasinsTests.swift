@@ -135,6 +135,34 @@ final class BasinFreeEnergyTests: XCTestCase {
         // 20 Bernoulli(0.3) blocks: Var ΔF ≈ 1/(20 · 0.21).
         XCTAssertEqual(correlated, 1 / (20 * 0.21).squareRoot(), accuracy: 0.3 / (20 * 0.21).squareRoot())
     }
+
+    func testClusterBootstrapOfSingletonsIsTheSampleBootstrap() throws {
+        let phi = angles(300, positive: 0.4, seed: 6)
+        let weights = (0..<300).map { 0.5 + Double($0 % 7) }
+        var a = RandomSource(seed: 7), b = RandomSource(seed: 7)
+        let plain = BasinFreeEnergy.samples(phi: phi, weights: weights, resamples: 100, random: &a)
+        let clustered = BasinFreeEnergy.clusters(phi: phi, weights: weights, clusters: Array(0..<300), resamples: 100, random: &b)
+        XCTAssertEqual(clustered, plain)
+    }
+
+    func testClusterBootstrapCountsCopiesOfOneSampleOnce() throws {
+        // SMC particles resampled from few proposals: 8 copies of each of 500 independent samples.
+        // Treated as 4 000 independent samples the error is √8 too small; by cluster it is the
+        // error of the 500 (delta method: 1/√(n p (1−p))).
+        let n = 500, copies = 8
+        let distinct = angles(n, positive: 0.3, seed: 8)
+        let phi = distinct.flatMap { [Double](repeating: $0, count: copies) }
+        let labels = (0..<n).flatMap { [Int](repeating: 1000 + 3 * $0, count: copies) }
+        var random = RandomSource(seed: 9)
+        let naive = try XCTUnwrap(BasinFreeEnergy.samples(phi: phi, resamples: 2000, random: &random).standardError)
+        let clustered = BasinFreeEnergy.clusters(phi: phi, clusters: labels, resamples: 2000, random: &random)
+        let error = try XCTUnwrap(clustered.standardError)
+        let expected = 1 / (Double(n) * 0.21).squareRoot()
+        XCTAssertEqual(error, expected, accuracy: 0.1 * expected)
+        XCTAssertEqual(error / naive, Double(copies).squareRoot(), accuracy: 0.4)
+        XCTAssertEqual(try XCTUnwrap(clustered.value), try XCTUnwrap(BasinFreeEnergy.samples(phi: distinct, resamples: 0, random: &random).value),
+                       accuracy: 1e-12, "copies do not move the estimate")
+    }
 }
 
 final class HistogramTests: XCTestCase {

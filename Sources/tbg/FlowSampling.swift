@@ -1,0 +1,61 @@
+// tbg sample's run as a function, for `tbg sample` and for `tbg smc` / `tbg mcmc` when they draw
+// their proposals themselves (ProposalDrawing.swift): samples split over the ranks in chunks,
+// every finished chunk on disk at once (OUT.chunks/), merged into OUT by rank 0.
+import Communication
+import Foundation
+import HDF5
+import Sampling
+
+enum FlowSampling {
+    /// Draws `count` samples of `peptide` with the flow of `checkpoint` into `out`, collectively on
+    /// every rank of `comm`; progress lines start with `prefix`.
+    /// - Returns: true on every rank when `out` was written; false when a signal (SIGTERM/SIGUSR1)
+    ///   stopped the run, the finished chunks being kept in OUT.chunks/ for `resume`.
+    /// - Throws: bad inputs (checkpoint, peptide, an output that is an input), a chunk folder of
+    ///   another run, I/O errors. The caller ends the other ranks (`comm.abort`).
+    static func draw(checkpoint: String, peptide: String, count: Int, out: String, seed: UInt64, roundTrip: Int, sampler: SamplerOptions,
+                     resume: Bool, progressSeconds: Int, communicator comm: any Communicator, prefix: String) throws -> Bool {
+        if comm.isRoot {
+            try OutputPath.checkDistinct(out, from: [checkpoint, peptide])
+            for stale in HDF5File.removeStalePartials(for: out) {
+                writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
+            }
+        }
+        // The default chunk depends on the count only (not on the ranks), so that a resume on
+        // another number of ranks finds the same chunks: at least 16 chunks when the count
+        // allows, of 8 to 64 samples (a network call's micro-batch is 8).
+        var settings = sampler.settings
+        if sampler.chunk == nil { settings.chunk = min(64, max(8, (count + 15) / 16)) }
+        let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: settings,
+                                      seed: seed, communicator: comm)
+        if comm.isRoot { writeLine("\(prefix): model: \(runner.weightsDescription)") }
+        // Finished chunks go to OUT.chunks/ as they come; rank 0 creates (or, with resume, checks)
+        // the folder before any rank writes to it.
+        let identity = runner.runIdentity(count: count, roundTrip: roundTrip)
+        let chunks = comm.isRoot
+            ? try SampleChunks.open(out: out, identity: identity, atoms: runner.atomCount, resume: resume)
+            : SampleChunks(folder: SampleChunks.folder(for: out), identity: identity, atoms: runner.atomCount)
+        comm.barrier()
+        StopSignal.install()
+        let started = Date()
+        let outcome = try runner.run(count: count, roundTrip: roundTrip, chunks: chunks, shouldStop: { StopSignal.received != 0 },
+                                     progressSeconds: Double(progressSeconds)) { writeLine("\(prefix): \($0)") }
+        // outcome.stopped is the same on every rank (an allreduce in the runner).
+        if comm.isRoot {
+            if outcome.resumedChunks > 0 {
+                writeLine("\(prefix): resumed: \(outcome.resumedChunks) of \(outcome.chunkCount) chunks were already in \(chunks.folder)")
+            }
+            if outcome.stopped {
+                writeLine("\(prefix): stopped on \(StopSignal.name(StopSignal.received)): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(settings.chunk) samples are in \(chunks.folder); continue with the same command\(prefix == "tbg sample" ? " and --resume" : "")")
+            } else if let summary = outcome.summary {
+                try runner.write(outcome.records, summary: summary, to: out)
+                try chunks.remove()
+                writeLine("\(prefix): \(summary.description)")
+                writeLine(String(format: "%@: wrote %@ in %.1f s on %d rank(s)", prefix, out, Date().timeIntervalSince(started), comm.size))
+            }
+        }
+        // The other ranks may read `out` only once rank 0 has written it.
+        comm.barrier()
+        return !outcome.stopped
+    }
+}

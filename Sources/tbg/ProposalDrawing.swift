@@ -1,0 +1,67 @@
+// Where `tbg smc` and `tbg mcmc` get their proposals: a `tbg sample` output given as SAMPLES, or
+// drawn by the command itself with --checkpoint, --peptide and --proposals N (tbg sample's run,
+// FlowSampling.swift). Drawn proposals go to a file of their own beside the output and are kept:
+// they are the expensive part (an ODE solve with the exact divergence per proposal), a later run
+// can reuse them as SAMPLES, and an interrupted draw continues from its chunks when the same
+// command is run again.
+import ArgumentParser
+import Communication
+import Foundation
+import HDF5
+import MDData
+
+struct ProposalDrawingOptions: ParsableArguments {
+    @Option(help: "Draw the proposals with this trained flow (.h5 checkpoint) instead of reading SAMPLES; needs --peptide and --proposals N (the number to draw).")
+    var checkpoint: String?
+    @Option(help: "With --checkpoint: trajectory file of the peptide (frame 0: the reference chirality; its OpenMM System: the energies).")
+    var peptide: String?
+    @Option(help: "With --checkpoint: the file the drawn proposals are written to and kept in (default: OUT with .h5 replaced by .proposals.h5).")
+    var proposalsOut: String?
+    @Option(help: "With --checkpoint: seed of the flow's latents (proposal i uses (seed, i)).")
+    var proposalSeed: UInt64 = 1
+    @OptionGroup(title: "Drawing proposals (with --checkpoint)") var sampler: SamplerOptions
+
+    /// The proposals file for `out`: --proposals-out, else OUT's name with .proposals.h5.
+    func proposalsPath(out: String) -> String {
+        if let proposalsOut { return proposalsOut }
+        let stem = out.hasSuffix(".h5") ? String(out.dropLast(3)) : out
+        return stem + ".proposals.h5"
+    }
+
+    /// Checks that exactly one source is given. `count` is --proposals.
+    func validate(samples: String?, count: Int?) throws {
+        switch (samples, checkpoint) {
+        case (nil, nil): throw ValidationError("give SAMPLES (a tbg sample output), or --checkpoint, --peptide and --proposals N to draw the proposals")
+        case (.some, .some): throw ValidationError("give SAMPLES or --checkpoint, not both")
+        case (nil, .some):
+            guard peptide != nil else { throw ValidationError("--checkpoint needs --peptide (the peptide to sample)") }
+            guard count != nil else { throw ValidationError("--checkpoint needs --proposals N (how many proposals to draw)") }
+        case (.some, nil):
+            guard peptide == nil, proposalsOut == nil else { throw ValidationError("--peptide and --proposals-out go with --checkpoint (drawing proposals), not with SAMPLES") }
+        }
+        try sampler.validate()
+    }
+
+    /// The proposals file to read, collectively on every rank: SAMPLES, or the file drawn now.
+    /// - Returns: nil when a signal stopped the draw (its chunks are kept; running the same command
+    ///   again continues it).
+    /// - Throws: an output that is an input; a proposals file that already exists (it is never
+    ///   overwritten: pass it as SAMPLES, or remove it); everything tbg sample throws.
+    func proposals(samples: String?, count: Int?, out: String, progressSeconds: Int, communicator comm: any Communicator,
+                   prefix: String) throws -> String? {
+        if let samples { return samples }
+        guard let checkpoint, let peptide, let count else { preconditionFailure("validate(samples:count:) checks the options") }
+        let path = proposalsPath(out: out)
+        if comm.isRoot {
+            try OutputPath.checkDistinct(out, from: [checkpoint, peptide, path])
+            if FileManager.default.fileExists(atPath: path) {
+                throw DataFormatError(file: path, "exists already and is never overwritten: pass it as SAMPLES to use these proposals (with --proposals N for its first N), or remove it or choose --proposals-out to draw new ones")
+            }
+            writeLine("\(prefix): drawing \(count) proposals with \(checkpoint) into \(path)")
+        }
+        let finished = try FlowSampling.draw(checkpoint: checkpoint, peptide: peptide, count: count, out: path, seed: proposalSeed, roundTrip: 0,
+                                             sampler: sampler, resume: true, progressSeconds: progressSeconds, communicator: comm,
+                                             prefix: prefix + " (proposals)")
+        return finished ? path : nil
+    }
+}
