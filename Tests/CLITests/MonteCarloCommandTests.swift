@@ -46,9 +46,14 @@ final class MonteCarloCommandTests: XCTestCase {
                                       environment: Executables.mpiEnvironment, timeout: 300)
         XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
         XCTAssertTrue(two.standardOutput.contains("on 2 rank(s)"), two.standardOutput)
+        // 4 ranks (oversubscribed on a 2-core machine): blocks of 2, 2, 2 and 1 particles.
+        let four = try Executables.run(mpirun, ["-np", "4", Executables.tbg] + smc + ["--out", scratch.file("smc4.h5")],
+                                       environment: Executables.mpiEnvironment, timeout: 300)
+        XCTAssertEqual(four.status, 0, four.standardOutput + four.standardError)
         let a = try read(scratch.file("smc1.h5")), b = try read(scratch.file("smc2.h5"))
         XCTAssertEqual(a.coordinates.count, 7 * 22 * 3)
         XCTAssertEqual(b.coordinates, a.coordinates, "2 ranks give the same particles as 1")
+        XCTAssertEqual(try read(scratch.file("smc4.h5")).coordinates, a.coordinates, "4 ranks give the same particles as 1")
         XCTAssertEqual(b.logWeights, a.logWeights)
         XCTAssertEqual(b.energies, a.energies)
         XCTAssertTrue(a.energies.allSatisfy(\.isFinite))
