@@ -10,7 +10,9 @@
 # milestone's; its wall time is read from sample.log beside it, or SAMPLE_SECONDS). With N samples
 # in the pool:
 #   budget ≈ N        SNIS on the whole pool; SMC and flow-MCMC on its first N/2 samples plus N/2
-#                     MALA steps; MD for N steps
+#                     MALA steps (SMC in three allocations of them: N/4 particles x 3 steps,
+#                     "smc-small"; N/2 particles x 1 step, "smc-small-wide"; N/20 particles x N/400
+#                     steps, "smc-small-deep"); MD for N steps
 #   budget ≈ LARGE    SMC (1000 particles, 5 stages x 10 MALA steps, with and without tempering from
 #                     beta0 = 0.5) and flow-MCMC (32 chains x 220 sweeps x 8 MALA steps) on the
 #                     whole pool, MD for the same number of steps; SNIS at this budget would need a
@@ -50,8 +52,11 @@ run() {
         end=$(date +%s.%N)
         "$python" -c 'import sys; print(float(sys.argv[1]) - float(sys.argv[2]) + float(sys.argv[3]))' "$end" "$start" "$share" >"$out/$name.seconds"
     fi
-    say "evaluating $name"
-    "$tbg" evaluate --samples "$out/$name.h5" --reference "$reference" --json >"$out/$name.json"
+    # An evaluation newer than its samples and than tbg is kept.
+    if [ ! "$out/$name.json" -nt "$out/$name.h5" ] || [ ! "$out/$name.json" -nt "$tbg" ]; then
+        say "evaluating $name"
+        "$tbg" evaluate --samples "$out/$name.h5" --reference "$reference" --json >"$out/$name.json"
+    fi
     rows+=(--row "$name" "$out/$name.json" "$out/$name.seconds")
 }
 
@@ -66,8 +71,13 @@ half_share=$("$python" -c 'import sys; print(float(sys.argv[1]) * int(sys.argv[2
 [ -f "$out/snis.h5" ] || { ln -sf "$(realpath "$pool")" "$out/snis.h5"; echo "$sample_seconds" >"$out/snis.seconds"; }
 run snis "$sample_seconds" true
 steps=$((half / 200 > 0 ? half / 200 : 1))
+# Each particle costs one evaluation at the start and one per MALA step.
 run smc-small "$half_share" mpirun -np "$np" "$tbg" smc "$pool" --proposals "$half" --out "$out/smc-small.h5" \
-    --particles 200 --stages 1 --steps-per-stage "$steps" --burn-in $(((steps + 1) / 2))
+    --particles $((half / 4)) --stages 1 --steps-per-stage 3 --burn-in 2
+run smc-small-wide "$half_share" mpirun -np "$np" "$tbg" smc "$pool" --proposals "$half" --out "$out/smc-small-wide.h5" \
+    --particles $((half / 2)) --stages 1 --steps-per-stage 1 --burn-in 1
+run smc-small-deep "$half_share" mpirun -np "$np" "$tbg" smc "$pool" --proposals "$half" --out "$out/smc-small-deep.h5" \
+    --particles $((half / 10)) --stages 1 --steps-per-stage "$steps" --burn-in $(((steps + 1) / 2))
 sweeps=$((half / (20 * 5)))
 run mcmc-small "$half_share" mpirun -np "$np" "$tbg" mcmc "$pool" --proposals "$half" --out "$out/mcmc-small.h5" \
     --chains 20 --steps-per-sweep 5 --burn-in $((sweeps / 5)) --chain-length $((sweeps - sweeps / 5))
