@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tbg against PyTorch, side by side in one run (issue 14's targets), as ratios.
 
-    .venv-torch/bin/python Tools/reference/compare_torch.py [--model ad2|2aa] [--rounds 3] [--ranks 1 2]
+    .venv-torch/bin/python Tools/reference/compare_torch.py [--model ad2|2aa] [--rounds 3] [--ranks 1 2] [--train-batch B]
 
 Each round runs, for every rank count r, `tbg bench train` (r MPI ranks) then
 `Tools/reference/bench_torch.py` (r threads, both formulations, `edge_index` and `dense`), and on
@@ -67,6 +67,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="tbg ranks = PyTorch threads")
     ap.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument("--train-batch", type=int,
+                    help="training batch of both sides (default: the model's, 256 or 400; the padded 2aa PyTorch run "
+                         "at 400 needs more than 24 GB)")
     ap.add_argument("--sample-batch", type=int, default=64,
                     help="samples per timed exact-divergence evaluation (both sides)")
     ap.add_argument("--skip-sample", action="store_true")
@@ -79,16 +82,17 @@ def main() -> None:
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1")
     size = SIZES[args.model]
+    train_batch = args.train_batch or TRAIN_BATCH[args.model]
     rows = {}  # (task, ranks) -> list of (tbg, torch_best, torch_impl)
     kernels = None
     for round_ in range(args.rounds):
         for ranks in args.ranks:
-            cmd = [args.tbg, "bench", "train", *size["tbg"], "--batch", str(TRAIN_BATCH[args.model]),
+            cmd = [args.tbg, "bench", "train", *size["tbg"], "--batch", str(train_batch),
                    "--steps", str(args.train_steps), "--json"]
             cmd = (["mpirun", "-np", str(ranks)] + cmd) if ranks > 1 else cmd + ["--mpi", "off"]
             t = run_json(cmd, env)
             kernels = t.get("kernels", kernels)
-            p = torch_run(args.torch_python, [*size["torch"], "--threads", str(ranks), "--skip-sample",
+            p = torch_run(args.torch_python, [*size["torch"], "--threads", str(ranks), "--skip-sample", "--batch", str(train_batch),
                                               "--train-steps", str(args.train_steps)], env)
             best = max(p["train"], key=lambda r: r["samples_per_s"])
             rows.setdefault(("train samples/s", ranks), []).append((t["samples_per_second"], best["samples_per_s"], best["impl"]))
@@ -108,7 +112,7 @@ def main() -> None:
 
     torch_version = p["torch"]
     print(f"\nCPU: {cpu_model()} ({os.cpu_count()} cores); tbg kernels {kernels}; torch {torch_version}; "
-          f"model {args.model}; {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.1f}")
+          f"model {args.model}, training batch {train_batch}; {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.1f}")
     print("\n| task | ranks = threads | tbg (median) | PyTorch, stronger formulation (median) | ratio (median of rounds) |")
     print("|---|---|---|---|---|")
     table = []
@@ -124,7 +128,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"cpu_model": cpu_model(), "kernels": kernels, "torch": torch_version, "model": args.model,
-                       "rounds": args.rounds, "table": table}, f, indent=2)
+                       "train_batch": train_batch, "rounds": args.rounds, "table": table}, f, indent=2)
 
 
 if __name__ == "__main__":
