@@ -15,6 +15,10 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
     public let parameters: Buffer<T>
     /// ∂L/∂θ, accumulated by `backward`; zero it with `zeroGradients()` before each step.
     public let gradients: Buffer<T>
+    /// Float32 only: run each layer's edge MLP as one fused kernel over tiles of edges
+    /// (EGNNFusedLayer.swift; the default), or as separate passes over BLAS (EGNNLayer.swift, the
+    /// reference the fused kernel is tested against). Double always runs the separate passes.
+    public var fusesEdgeMLP = true
     private var workspace: EGNNWorkspace<T>?
     private var lastBatch: MoleculeBatch?
     private var tangentBuffers: TangentWorkspace<T>?

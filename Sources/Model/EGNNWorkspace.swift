@@ -54,6 +54,8 @@ final class EGNNWorkspace<T: Numeric> {
     let dSenderProjection: Buffer<T>      // A × H, ∂L/∂Q
     let dRadialColumn: Buffer<T>          // H, ∂L/∂w_r of this layer, summed over edges
     let dDistanceColumn: Buffer<T>        // H, ∂L/∂w_d of this layer, summed over edges
+    // The fused float32 edge MLP (EGNNFusedLayer.swift): packed weights, tiles of edges, weight-gradient blocks.
+    let edgeMLPScratch: Buffer<T>         // EdgeMLPKernel.scratchCount(hidden: H)
     // Backward state carried from layer to layer.
     let dh: Buffer<T>                 // A × H, ∂L/∂h: ∂L/∂h^{l+1} on entry to layer l, ∂L/∂h^l on exit (residual, in place)
     let dx: Buffer<T>                 // A × 3, ∂L/∂x^{l+1} on entry to layer l, ∂L/∂x^l on exit
@@ -98,6 +100,7 @@ final class EGNNWorkspace<T: Numeric> {
         (coordLogit, dCoordLogit, dRadial) = (Buffer(count: edges), Buffer(count: edges), Buffer(count: edges))
         (radialColumn, distanceColumn) = (Buffer(count: hidden), Buffer(count: hidden))
         (dRadialColumn, dDistanceColumn) = (Buffer(count: hidden), Buffer(count: hidden))
+        edgeMLPScratch = Buffer(count: T.self == Float.self ? EdgeMLPKernel.scratchCount(hidden: hidden) : 0)
         // Carried between layers.
         dh = Buffer(count: ah)
         dx = Buffer(count: atoms * 3)
