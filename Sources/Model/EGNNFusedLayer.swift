@@ -3,10 +3,13 @@
 // the Double path (the float64 tests) and the reference this path is tested against
 // (`fusesEdgeMLP = false` runs them in float32).
 //
-// Per layer l: P = h W₁ₐᵀ and Q = h W₁ᵦᵀ (A-row GEMMs, OpenBLAS), then one kernel over the edges:
+// Per layer l: P = h W₁ₐᵀ and Q = h W₁ᵦᵀ (A-row GEMMs, OpenBLAS, kept per layer), then one kernel over the edges:
 // geometry, z₁, SiLU, W₂, the gate, a_i = Σ_j m, W_c, s = tanh(w_c·SiLU(z_c)) and x_i += ρ Σ_j u s;
 // then the node update. Backward mirrors it: the node update, one kernel over the edges (∂W₂, ∂W_c
-// and the other edge-MLP gradients, ∂P, ∂Q, ∂x, ∂d²), then P and Q's A-row GEMMs.
+// and the other edge-MLP gradients, ∂P, ∂Q, ∂x, ∂d²), then P and Q's A-row GEMMs. Forward saves
+// z₂ and z_c per edge; backward rebuilds z₁ from P and Q and takes the σ again, which is cheaper
+// than the memory traffic of saving them. z₁ and the σ are saved only for the divergence
+// (`EGNNWorkspace.savesDivergenceInputs`), which reads them.
 //
 // The last layer's h^L does not reach v = x^L − x⁰ (EGNNVectorField.swift), so there its aggregate
 // and node update are not formed in forward, and in backward ∂L/∂h^L = 0 leaves nothing to do for
@@ -24,10 +27,12 @@ extension EGNNVectorField {
         let xIn = ws.xs.pointer + l * A * 3, xOut = ws.xs.pointer + (l + 1) * A * 3
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
         let hView = UnsafeBufferPointer(start: hIn, count: A * H)
-        Linear.forward(ws.receiverProjection.buffer, hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride, bias: nil,
-                       rows: A, inFeatures: H, outFeatures: H)
-        Linear.forward(ws.senderProjection.buffer, hView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
-                       rows: A, inFeatures: H, outFeatures: H)
+        // P and Q are kept per layer: backward rebuilds z₁ from them.
+        let p = ws.receiverProjections.pointer + l * A * H, q = ws.senderProjections.pointer + l * A * H
+        Linear.forward(UnsafeMutableBufferPointer(start: p, count: A * H), hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride,
+                       bias: nil, rows: A, inFeatures: H, outFeatures: H)
+        Linear.forward(UnsafeMutableBufferPointer(start: q, count: A * H), hView, weight: parameters.slice(w1 + H, H * w1Stride - H),
+                       ldw: w1Stride, bias: nil, rows: A, inFeatures: H, outFeatures: H)
         xOut.update(from: xIn, count: A * 3)
         batch.receivers.withUnsafeBufferPointer { receivers in
             batch.senders.withUnsafeBufferPointer { senders in
@@ -35,7 +40,7 @@ extension EGNNVectorField {
                     aggregate: last ? nil : ws.aggregate.pointer + l * A * H, xNext: xOut, saved: savedEdgeActivations(l, ws: ws),
                     scratch: ws.edgeMLPScratch.pointer, parameters: edgeMLPTensors(l) { UnsafePointer(self.parameters.pointer + $0) }, rho: T(config.coordinateScale),
                     hidden: H, receivers: receivers.baseAddress!, senders: senders.baseAddress!, atoms: A, edges: E, x: xIn,
-                    p: ws.receiverProjection.pointer, q: ws.senderProjection.pointer, d2: ws.inputDistances.pointer)
+                    p: p, q: q, d2: ws.inputDistances.pointer)
             }
         }
         if !last { nodeUpdateForward(l, ws: ws) }
@@ -56,8 +61,8 @@ extension EGNNVectorField {
                     dx: ws.dxLayerInput.pointer, dd2: ws.dInputDistances.pointer, scratch: ws.edgeMLPScratch.pointer,
                     saved: savedEdgeActivations(l, ws: ws), parameters: edgeMLPTensors(l) { UnsafePointer(self.parameters.pointer + $0) },
                     rho: T(config.coordinateScale), hidden: H, receivers: receivers.baseAddress!, senders: senders.baseAddress!,
-                    atoms: A, edges: E, dAggregate: last ? nil : UnsafePointer(ws.dAggregate.pointer), dxNext: ws.dx.pointer,
-                    d2: ws.inputDistances.pointer)
+                    atoms: A, edges: E, p: ws.receiverProjections.pointer + l * A * H, q: ws.senderProjections.pointer + l * A * H,
+                    dAggregate: last ? nil : UnsafePointer(ws.dAggregate.pointer), dxNext: ws.dx.pointer, d2: ws.inputDistances.pointer)
             }
         }
         // z₁'s P_i and Q_j terms: ∂W₁ₐ += ∂Pᵀ h, ∂W₁ᵦ += ∂Qᵀ h, ∂h += ∂P W₁ₐ + ∂Q W₁ᵦ.
@@ -82,12 +87,13 @@ extension EGNNVectorField {
                               coord1Bias: address(o.coord1Bias), coord2Weight: address(o.coord2Weight))
     }
 
-    /// Layer `l`'s slices of the saved activations.
+    /// Layer `l`'s slices of the saved activations: z₁ and the σ only where the divergence reads them.
     func savedEdgeActivations(_ l: Int, ws: EGNNWorkspace<T>) -> EdgeMLPSaved<T> {
-        let E = ws.edges, H = config.hidden
+        let E = ws.edges, H = config.hidden, all = ws.savesDivergenceInputs
         return EdgeMLPSaved(delta: ws.delta.pointer + l * E * 3, radial: ws.radial.pointer + l * E, norm: ws.norm.pointer + l * E,
-                            z1: ws.z1.pointer + l * E * H, s1: ws.s1.pointer + l * E * H, z2: ws.z2.pointer + l * E * H,
-                            s2: ws.s2.pointer + l * E * H, zc: ws.zc.pointer + l * E * H, sc: ws.sc.pointer + l * E * H,
-                            gate: ws.gate.pointer + l * E, coordWeight: ws.coordWeight.pointer + l * E)
+                            z2: ws.z2.pointer + l * E * H, zc: ws.zc.pointer + l * E * H, gate: ws.gate.pointer + l * E,
+                            coordWeight: ws.coordWeight.pointer + l * E, z1: all ? ws.z1.pointer + l * E * H : nil,
+                            s1: all ? ws.s1.pointer + l * E * H : nil, s2: all ? ws.s2.pointer + l * E * H : nil,
+                            sc: all ? ws.sc.pointer + l * E * H : nil)
     }
 }

@@ -26,6 +26,10 @@ final class EGNNWorkspace<T: Numeric> {
     let gate: Buffer<T>, coordWeight: Buffer<T>       // L × E each
     let aggregate: Buffer<T>, zn: Buffer<T>           // L × A × H each
     let sn: Buffer<T>                                 // L × A × H, σ(z_n)
+    // The fused float32 path (EGNNFusedLayer.swift) saves P and Q of every layer instead of z₁, σ(z₁),
+    // σ(z₂) and σ(z_c), which it writes only when the divergence will read them:
+    let receiverProjections: Buffer<T>, senderProjections: Buffer<T>   // L × A × H each: P, Q
+    var savesDivergenceInputs = false
 
     // Per-layer activations and gradients that are not kept between layers: one buffer per
     // quantity (llm.c's ActivationTensors), overwritten by the next layer. Forward:
@@ -90,6 +94,7 @@ final class EGNNWorkspace<T: Numeric> {
         aggregate = Buffer(count: layers * ah)
         zn = Buffer(count: layers * ah)
         sn = Buffer(count: layers * ah)
+        (receiverProjections, senderProjections) = (Buffer(count: layers * ah), Buffer(count: layers * ah))
         // Per layer, by shape: A × H, E × H, E × 3, E, H.
         (receiverProjection, senderProjection, nodeActivation) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
         (dNodeActivation, dzn, dAggregate) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
