@@ -114,6 +114,17 @@ KERNEL void SUFFIX(mlp_coord_segment)(size_t o, size_t k, VF *dot, float *z, flo
     *dot = VFMA(VMUL(zv, s), VLOAD(wc + o, k), *dot);
 }
 
+/// out[t] = σ(in[t] + bias) for the tile's edges (the gates of a tile in vectors: one scalar expf per
+/// edge, and the dependency from each row's dot to its gate, stalled the row passes).
+KERNEL void SUFFIX(mlp_sigmoid_segment)(size_t o, size_t k, float *out, const float *in, float bias) {
+    VSTORE(out + o, SUFFIX(vsigmoid)(VADD(VLOAD(in + o, k), VSET1(bias))), k);
+}
+
+/// out[t] = tanh(in[t]) for the tile's edges (vtanh: a rational function, where tanhf was a libm call per edge).
+KERNEL void SUFFIX(mlp_tanh_segment)(size_t o, size_t k, float *out, const float *in) {
+    VSTORE(out + o, SUFFIX(vtanh)(VLOAD(in + o, k)), k);
+}
+
 /// Scratch layout shared by forward and backward (floats; see tbg_edge_mlp_scratch_count).
 typedef struct {
     float *w2, *wc;                       // H × HP each: W₂ᵀ, W_cᵀ (forward) or W₂, W_c (backward), zero beyond column H
@@ -194,23 +205,30 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
         }
         // z₂ = W₂ a₁ + b₂, m₀, the gate g and m = g m₀, summed into a_i.
         SUFFIX(mlp_product)(product, hp, act, sp, 1, s.w2, hp, rows, h, hp, 0);
+        float dots[TBG_EDGE_TILE];
         for (size_t t = 0; t < count; t++) {
             const size_t e = start + t;
             VF dot = VSET1(0.0f);
             EACH_VECTOR(h, SUFFIX(mlp_message_segment), &dot, z2 + e * h, s2 ? s2 + e * h : NULL, message + t * sp, product + t * hp, b2, wa);
-            const float g = tbg_sigmoid_scalar(ba + VSUM(dot));
-            gate[e] = g;
-            EACH_VECTOR(h, SUFFIX(mlp_gate_segment), message + t * sp, aggregate ? aggregate + (size_t)receivers[e] * h : NULL, g);
+            dots[t] = VSUM(dot);
+        }
+        EACH_VECTOR(count, SUFFIX(mlp_sigmoid_segment), gate + start, dots, ba);
+        for (size_t t = 0; t < count; t++) {
+            const size_t e = start + t;
+            EACH_VECTOR(h, SUFFIX(mlp_gate_segment), message + t * sp, aggregate ? aggregate + (size_t)receivers[e] * h : NULL, gate[e]);
         }
         // z_c = W_c m + b_c, s = tanh(w_c·SiLU(z_c)), x'_i += ρ s Δ/(n+1).
         SUFFIX(mlp_product)(product, hp, message, sp, 1, s.wc, hp, rows, h, hp, 0);
         for (size_t t = 0; t < count; t++) {
-            const size_t e = start + t, i = (size_t)receivers[e];
+            const size_t e = start + t;
             VF dot = VSET1(0.0f);
             EACH_VECTOR(h, SUFFIX(mlp_coord_segment), &dot, zc + e * h, sc ? sc + e * h : NULL, product + t * hp, bc, wc);
-            const float weight = tanhf(VSUM(dot));
-            coord_weight[e] = weight;
-            const float scale = rho * weight / (norm[e] + 1.0f);
+            dots[t] = VSUM(dot);
+        }
+        EACH_VECTOR(count, SUFFIX(mlp_tanh_segment), coord_weight + start, dots);
+        for (size_t t = 0; t < count; t++) {
+            const size_t e = start + t, i = (size_t)receivers[e];
+            const float scale = rho * coord_weight[e] / (norm[e] + 1.0f);
             for (int axis = 0; axis < 3; axis++) x_next[3 * i + axis] += scale * delta[3 * e + axis];
         }
     }
