@@ -7,7 +7,7 @@
 //
 // Forward, per edge (method.md §4.2):
 //   Δ = x_i − x_j,  r = |Δ|²,  n = √(r + 1e-8)
-//   z₁ = P_i + Q_j + r w_r + d² w_d + b₁,  a₁ = SiLU(z₁)
+//   z₁ = P_i + Q_j + r w_r + d² w_d + b₁,  a₁ = SiLU(z₁)   (the caller's P carries b₁)
 //   z₂ = W₂ a₁ + b₂,  m₀ = SiLU(z₂),  g = σ(w_a·m₀ + b_a),  m = g m₀,  a_i += m
 //   z_c = W_c m + b_c,  s = tanh(w_c·SiLU(z_c)),  x'_i += ρ s Δ/(n+1)
 // saving Δ, r, n, z₂, z_c, g, s, which is what backward reads: it rebuilds z₁ from P, Q, r and d² and
@@ -37,17 +37,21 @@
 #define MLP_VECS 4
 #endif
 
-/// out[r, c] (+)= Σ_k a[r·a_row + k·a_depth] b[k·ldb + c] for r < MLP_ROWS, c < cols (a multiple of
-/// MLP_VECS·W). a_row = row stride, a_depth = 1 reads a tile's rows; a_row = 1, a_depth = row stride
-/// reads it transposed (the weight gradients).
+/// out[r, c] = init[r, c] + Σ_k a[r·a_row + k·a_depth] b[k·ldb + c] for r < MLP_ROWS, c < cols (a
+/// multiple of MLP_VECS·W), where init is out itself (accumulate), else the row vector bias (cols
+/// long; NULL: zero). a_row = row stride, a_depth = 1 reads a tile's rows; a_row = 1, a_depth = row
+/// stride reads it transposed (the weight gradients).
 TARGET static inline void SUFFIX(mlp_tile)(float *restrict out, size_t ldo, const float *restrict a, size_t a_row, size_t a_depth,
-                                           const float *restrict b, size_t ldb, size_t depth, size_t cols, int accumulate) {
+                                           const float *restrict b, size_t ldb, size_t depth, size_t cols, int accumulate,
+                                           const float *restrict bias) {
     for (size_t c = 0; c < cols; c += MLP_VECS * W) {
         VF acc[MLP_ROWS][MLP_VECS];
 #pragma GCC unroll 8
         for (int r = 0; r < MLP_ROWS; r++)
 #pragma GCC unroll 8
-            for (int v = 0; v < MLP_VECS; v++) acc[r][v] = accumulate ? VLOAD(out + r * ldo + c + v * W, W) : VSET1(0.0f);
+            for (int v = 0; v < MLP_VECS; v++) {
+                acc[r][v] = accumulate ? VLOAD(out + r * ldo + c + v * W, W) : bias ? VLOAD(bias + c + v * W, W) : VSET1(0.0f);
+            }
         for (size_t k = 0; k < depth; k++) {
             VF bv[MLP_VECS];
 #pragma GCC unroll 8
@@ -67,31 +71,31 @@ TARGET static inline void SUFFIX(mlp_tile)(float *restrict out, size_t ldo, cons
     }
 }
 
-/// out (rows × cols, rows a multiple of MLP_ROWS) (+)= A B, A read as in mlp_tile.
+/// out (rows × cols, rows a multiple of MLP_ROWS) = init + A B, A and init as in mlp_tile.
 TARGET static void SUFFIX(mlp_product)(float *restrict out, size_t ldo, const float *restrict a, size_t a_row, size_t a_depth,
-                                       const float *restrict b, size_t ldb, size_t rows, size_t depth, size_t cols, int accumulate) {
+                                       const float *restrict b, size_t ldb, size_t rows, size_t depth, size_t cols, int accumulate,
+                                       const float *restrict bias) {
     for (size_t r = 0; r < rows; r += MLP_ROWS) {
-        SUFFIX(mlp_tile)(out + r * ldo, ldo, a + r * a_row, a_row, a_depth, b, ldb, depth, cols, accumulate);
+        SUFFIX(mlp_tile)(out + r * ldo, ldo, a + r * a_row, a_row, a_depth, b, ldb, depth, cols, accumulate, bias);
     }
 }
 
 // ---- Forward row passes ------------------------------------------------------------------------
 
-/// z₁ = p + q + r w_r + d² w_d + b₁, a₁ = SiLU(z₁) into the tile; z₁ and σ(z₁) saved where asked (non-NULL).
+/// z₁ = p + q + r w_r + d² w_d (p = P_i + b₁), a₁ = SiLU(z₁) into the tile; z₁ and σ(z₁) saved where asked (non-NULL).
 KERNEL void SUFFIX(mlp_input_segment)(size_t o, size_t k, float *z, float *sigma, float *act, const float *p, const float *q, float r,
-                                      const float *wr, float d, const float *wd, const float *bias) {
-    VF linear = VFMA(VSET1(r), VLOAD(wr + o, k), VFMA(VSET1(d), VLOAD(wd + o, k), VLOAD(bias + o, k)));
-    VF zv = VADD(VADD(VLOAD(p + o, k), VLOAD(q + o, k)), linear);
+                                      const float *wr, float d, const float *wd) {
+    VF zv = VFMA(VSET1(r), VLOAD(wr + o, k), VFMA(VSET1(d), VLOAD(wd + o, k), VADD(VLOAD(p + o, k), VLOAD(q + o, k))));
     VF s = SUFFIX(vsigmoid)(zv);
     if (z) VSTORE(z + o, zv, k);
     if (sigma) VSTORE(sigma + o, s, k);
     VSTORE(act + o, VMUL(zv, s), k);
 }
 
-/// z₂ = product + b₂ (saved; σ(z₂) where asked), m₀ = SiLU(z₂) into the tile, dot += w_a ⊙ m₀.
+/// z₂ = product (W₂a₁ + b₂; saved, σ(z₂) where asked), m₀ = SiLU(z₂) into the tile, dot += w_a ⊙ m₀.
 KERNEL void SUFFIX(mlp_message_segment)(size_t o, size_t k, VF *dot, float *z, float *sigma, float *m0, const float *product,
-                                        const float *bias, const float *wa) {
-    VF zv = VADD(VLOAD(product + o, k), VLOAD(bias + o, k)), s = SUFFIX(vsigmoid)(zv), value = VMUL(zv, s);
+                                        const float *wa) {
+    VF zv = VLOAD(product + o, k), s = SUFFIX(vsigmoid)(zv), value = VMUL(zv, s);
     VSTORE(z + o, zv, k);
     if (sigma) VSTORE(sigma + o, s, k);
     VSTORE(m0 + o, value, k);
@@ -105,10 +109,9 @@ KERNEL void SUFFIX(mlp_gate_segment)(size_t o, size_t k, float *m, float *aggreg
     if (aggregate) VSTORE(aggregate + o, VADD(VLOAD(aggregate + o, k), value), k);
 }
 
-/// z_c = product + b_c (saved; σ(z_c) where asked), dot += w_c ⊙ SiLU(z_c).
-KERNEL void SUFFIX(mlp_coord_segment)(size_t o, size_t k, VF *dot, float *z, float *sigma, const float *product, const float *bias,
-                                      const float *wc) {
-    VF zv = VADD(VLOAD(product + o, k), VLOAD(bias + o, k)), s = SUFFIX(vsigmoid)(zv);
+/// z_c = product (W_c m + b_c; saved, σ(z_c) where asked), dot += w_c ⊙ SiLU(z_c).
+KERNEL void SUFFIX(mlp_coord_segment)(size_t o, size_t k, VF *dot, float *z, float *sigma, const float *product, const float *wc) {
+    VF zv = VLOAD(product + o, k), s = SUFFIX(vsigmoid)(zv);
     VSTORE(z + o, zv, k);
     if (sigma) VSTORE(sigma + o, s, k);
     *dot = VFMA(VMUL(zv, s), VLOAD(wc + o, k), *dot);
@@ -130,7 +133,7 @@ typedef struct {
     float *w2, *wc;                       // H × HP each: W₂ᵀ, W_cᵀ (forward) or W₂, W_c (backward), zero beyond column H
     float *tile_a, *tile_b, *tile_c, *tile_d, *tile_e, *tile_f;  // TBG_EDGE_TILE × SP each, zero beyond column H
     float *product;                       // TBG_EDGE_TILE × HP
-    float *vectors;                       // 9 × HP: w_r, w_d, then backward's vector gradients
+    float *vectors;                       // 9 × HP: w_r, w_d, then b₂, b_c (forward) or the vector gradients (backward)
     float *dw2, *dwc;                     // SP × HP each: ∂W₂, ∂W_c of this call (backward)
 } SUFFIX(mlp_scratch);
 
@@ -172,16 +175,19 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
     // z₁, σ(z₁), σ(z₂), σ(z_c): NULL unless the divergence asked for them.
     float *restrict z1 = saved->z1, *restrict s1 = saved->s1, *restrict z2 = saved->z2, *restrict s2 = saved->s2;
     float *restrict zc = saved->zc, *restrict sc = saved->sc, *restrict gate = saved->gate, *restrict coord_weight = saved->coord_weight;
-    const float *restrict b1 = parameters->edge1_bias, *restrict b2 = parameters->edge2_bias, *restrict bc = parameters->coord1_bias;
     const float *restrict wa = parameters->attention_weight, *restrict wc = parameters->coord2_weight;
     const float ba = *parameters->attention_bias, rho = parameters->rho;
     SUFFIX(mlp_scratch) s = SUFFIX(mlp_scratch_layout)(scratch, h);
     SUFFIX(mlp_pack)(s.w2, parameters->edge2_weight, h, 1);
     SUFFIX(mlp_pack)(s.wc, parameters->coord1_weight, h, 1);
-    float *restrict wr = s.vectors, *restrict wd = s.vectors + hp;
+    // w_r, w_d; b₂ and b_c padded to HP with zeros: the products start from them.
+    float *restrict wr = s.vectors, *restrict wd = s.vectors + hp, *restrict b2 = s.vectors + 2 * hp, *restrict bc = s.vectors + 3 * hp;
+    for (size_t o = 0; o < hp; o++) b2[o] = bc[o] = 0.0f;
     for (size_t o = 0; o < h; o++) {
         wr[o] = parameters->edge1_weight[o * w1_stride + 2 * h];
         wd[o] = parameters->edge1_weight[o * w1_stride + 2 * h + 1];
+        b2[o] = parameters->edge2_bias[o];
+        bc[o] = parameters->coord1_bias[o];
     }
     if (aggregate) {
         for (size_t k = 0; k < graph->atoms * h; k++) aggregate[k] = 0.0f;
@@ -201,15 +207,15 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
             }
             radial[e] = r;
             norm[e] = sqrtf(r + 1e-8f);
-            EACH_VECTOR(h, SUFFIX(mlp_input_segment), z1 ? z1 + e * h : NULL, s1 ? s1 + e * h : NULL, act + t * sp, p + i * h, q + j * h, r, wr, d2[e], wd, b1);
+            EACH_VECTOR(h, SUFFIX(mlp_input_segment), z1 ? z1 + e * h : NULL, s1 ? s1 + e * h : NULL, act + t * sp, p + i * h, q + j * h, r, wr, d2[e], wd);
         }
         // z₂ = W₂ a₁ + b₂, m₀, the gate g and m = g m₀, summed into a_i.
-        SUFFIX(mlp_product)(product, hp, act, sp, 1, s.w2, hp, rows, h, hp, 0);
+        SUFFIX(mlp_product)(product, hp, act, sp, 1, s.w2, hp, rows, h, hp, 0, b2);
         float dots[TBG_EDGE_TILE];
         for (size_t t = 0; t < count; t++) {
             const size_t e = start + t;
             VF dot = VSET1(0.0f);
-            EACH_VECTOR(h, SUFFIX(mlp_message_segment), &dot, z2 + e * h, s2 ? s2 + e * h : NULL, message + t * sp, product + t * hp, b2, wa);
+            EACH_VECTOR(h, SUFFIX(mlp_message_segment), &dot, z2 + e * h, s2 ? s2 + e * h : NULL, message + t * sp, product + t * hp, wa);
             dots[t] = VSUM(dot);
         }
         EACH_VECTOR(count, SUFFIX(mlp_sigmoid_segment), gate + start, dots, ba);
@@ -218,11 +224,11 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
             EACH_VECTOR(h, SUFFIX(mlp_gate_segment), message + t * sp, aggregate ? aggregate + (size_t)receivers[e] * h : NULL, gate[e]);
         }
         // z_c = W_c m + b_c, s = tanh(w_c·SiLU(z_c)), x'_i += ρ s Δ/(n+1).
-        SUFFIX(mlp_product)(product, hp, message, sp, 1, s.wc, hp, rows, h, hp, 0);
+        SUFFIX(mlp_product)(product, hp, message, sp, 1, s.wc, hp, rows, h, hp, 0, bc);
         for (size_t t = 0; t < count; t++) {
             const size_t e = start + t;
             VF dot = VSET1(0.0f);
-            EACH_VECTOR(h, SUFFIX(mlp_coord_segment), &dot, zc + e * h, sc ? sc + e * h : NULL, product + t * hp, bc, wc);
+            EACH_VECTOR(h, SUFFIX(mlp_coord_segment), &dot, zc + e * h, sc ? sc + e * h : NULL, product + t * hp, wc);
             dots[t] = VSUM(dot);
         }
         EACH_VECTOR(count, SUFFIX(mlp_tanh_segment), coord_weight + start, dots);
@@ -263,15 +269,14 @@ KERNEL void SUFFIX(mlp_message_gradient_segment)(size_t o, size_t k, VF *dot, fl
 /// forward: a₁ = SiLU(z₁) and SiLU′(z₁) into their tiles.
 KERNEL void SUFFIX(mlp_gate_backward_segment)(size_t o, size_t k, float *dz, float *dwa, float *db2, float *act, float *slope1,
                                               const float *dm, const float *z2, const float *sigma2, const float *wa, float g, float t,
-                                              const float *p, const float *q, float r, const float *wr, float d, const float *wd,
-                                              const float *b1) {
+                                              const float *p, const float *q, float r, const float *wr, float d, const float *wd) {
     VF zv = VLOAD(z2 + o, k), s = VLOAD(sigma2 + o, k), tv = VSET1(t);
     VF dzv = VMUL(VFMA(VLOAD(dm + o, k), VSET1(g), VMUL(tv, VLOAD(wa + o, k))), SUFFIX(vslope)(zv, s));
     VSTORE(dz + o, dzv, k);
     VSTORE(dwa + o, VFMA(tv, VMUL(zv, s), VLOAD(dwa + o, k)), k);
     VSTORE(db2 + o, VADD(VLOAD(db2 + o, k), dzv), k);
-    VF linear = VFMA(VSET1(r), VLOAD(wr + o, k), VFMA(VSET1(d), VLOAD(wd + o, k), VLOAD(b1 + o, k)));
-    VF z1 = VADD(VADD(VLOAD(p + o, k), VLOAD(q + o, k)), linear), s1 = SUFFIX(vsigmoid)(z1);
+    VF z1 = VFMA(VSET1(r), VLOAD(wr + o, k), VFMA(VSET1(d), VLOAD(wd + o, k), VADD(VLOAD(p + o, k), VLOAD(q + o, k))));
+    VF s1 = SUFFIX(vsigmoid)(z1);
     VSTORE(act + o, VMUL(z1, s1), k);
     VSTORE(slope1 + o, SUFFIX(vslope)(z1, s1), k);
 }
@@ -301,7 +306,7 @@ TARGET static void SUFFIX(edge_mlp_backward)(const tbg_edge_mlp_gradients *gradi
     const int32_t *restrict receivers = graph->receivers, *restrict senders = graph->senders;
     const float *restrict delta = saved->delta, *restrict radial = saved->radial, *restrict norm = saved->norm;
     const float *restrict z2 = saved->z2, *restrict zc = saved->zc, *restrict gate = saved->gate;
-    const float *restrict coord_weight = saved->coord_weight, *restrict b1 = parameters->edge1_bias;
+    const float *restrict coord_weight = saved->coord_weight;
     const float *restrict wa = parameters->attention_weight, *restrict wc = parameters->coord2_weight;
     const float rho = parameters->rho;
     SUFFIX(mlp_scratch) s = SUFFIX(mlp_scratch_layout)(scratch, h);
@@ -341,7 +346,7 @@ TARGET static void SUFFIX(edge_mlp_backward)(const tbg_edge_mlp_gradients *gradi
                         wc, dc, z2 + e * h, gate[e]);
         }
         // ∂m = ∂a_i + W_cᵀ∂z_c, then the gate and m₀ = SiLU(z₂): ∂z₂; z₁ again: a₁, SiLU′(z₁).
-        SUFFIX(mlp_product)(product, hp, dzc, sp, 1, s.wc, hp, rows, h, hp, 0);
+        SUFFIX(mlp_product)(product, hp, dzc, sp, 1, s.wc, hp, rows, h, hp, 0, NULL);
         for (size_t t = 0; t < count; t++) {
             const size_t e = start + t, i = (size_t)receivers[e], j = (size_t)senders[e];
             VF dot = VSET1(0.0f);
@@ -350,13 +355,13 @@ TARGET static void SUFFIX(edge_mlp_backward)(const tbg_edge_mlp_gradients *gradi
             const float g = gate[e], gate_gradient = VSUM(dot) * g * (1.0f - g);
             dba += gate_gradient;
             EACH_VECTOR(h, SUFFIX(mlp_gate_backward_segment), dz2 + t * sp, dwa, db2, act + t * sp, slope1 + t * sp, product + t * hp,
-                        z2 + e * h, sigma2 + t * sp, wa, g, gate_gradient, p + i * h, q + j * h, radial[e], wr, d2[e], wd, b1);
+                        z2 + e * h, sigma2 + t * sp, wa, g, gate_gradient, p + i * h, q + j * h, radial[e], wr, d2[e], wd);
         }
         // ∂W_c += ∂z_c mᵀ and ∂W₂ += ∂z₂ a₁ᵀ over the tile's edges (rank-count updates).
-        SUFFIX(mlp_product)(s.dwc, hp, dzc, 1, sp, message, sp, gradient_rows, count, hp, 1);
-        SUFFIX(mlp_product)(s.dw2, hp, dz2, 1, sp, act, sp, gradient_rows, count, hp, 1);
+        SUFFIX(mlp_product)(s.dwc, hp, dzc, 1, sp, message, sp, gradient_rows, count, hp, 1, NULL);
+        SUFFIX(mlp_product)(s.dw2, hp, dz2, 1, sp, act, sp, gradient_rows, count, hp, 1, NULL);
         // ∂z₁ = W₂ᵀ∂z₂ ⊙ SiLU′(z₁), its scatter, and ∂x through Δ and r.
-        SUFFIX(mlp_product)(product, hp, dz2, sp, 1, s.w2, hp, rows, h, hp, 0);
+        SUFFIX(mlp_product)(product, hp, dz2, sp, 1, s.w2, hp, rows, h, hp, 0, NULL);
         for (size_t t = 0; t < count; t++) {
             const size_t e = start + t, i = (size_t)receivers[e], j = (size_t)senders[e];
             VF dot_r = VSET1(0.0f), dot_d = VSET1(0.0f);

@@ -52,7 +52,7 @@ public enum EdgeMLPKernel {
     public static func scratchCount(hidden: Int) -> Int { tbg_edge_mlp_scratch_count(hidden) }
 
     /// Forward (Float only): writes `saved`; aggregate (A × H) = Σ_j m per receiver (nil: not formed);
-    /// xNext (A × 3, holding x on entry) += ρ Σ_j u s. p, q: A × H; d2: E.
+    /// xNext (A × 3, holding x on entry) += ρ Σ_j u s. p = h W₁ₐᵀ + b₁, q = h W₁ᵦᵀ: A × H; d2: E.
     public static func forward<T>(
         aggregate: UnsafeMutablePointer<T>?, xNext: UnsafeMutablePointer<T>, saved: EdgeMLPSaved<T>, scratch: UnsafeMutablePointer<T>,
         parameters: EdgeMLPTensors<UnsafePointer<T>>, rho: T, hidden: Int, receivers: UnsafePointer<Int32>, senders: UnsafePointer<Int32>,

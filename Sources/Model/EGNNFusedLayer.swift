@@ -3,7 +3,7 @@
 // the Double path (the float64 tests) and the reference this path is tested against
 // (`fusesEdgeMLP = false` runs them in float32).
 //
-// Per layer l: P = h W₁ₐᵀ and Q = h W₁ᵦᵀ (A-row GEMMs, OpenBLAS, kept per layer), then one kernel over the edges:
+// Per layer l: P + b₁ = h W₁ₐᵀ + b₁ and Q = h W₁ᵦᵀ (A-row GEMMs, OpenBLAS, kept per layer), then one kernel over the edges:
 // geometry, z₁, SiLU, W₂, the gate, a_i = Σ_j m, W_c, s = tanh(w_c·SiLU(z_c)) and x_i += ρ Σ_j u s;
 // then the node update. Backward mirrors it: the node update, one kernel over the edges (∂W₂, ∂W_c
 // and the other edge-MLP gradients, ∂P, ∂Q, ∂x, ∂d²), then P and Q's A-row GEMMs. Forward saves
@@ -27,10 +27,10 @@ extension EGNNVectorField {
         let xIn = ws.xs.pointer + l * A * 3, xOut = ws.xs.pointer + (l + 1) * A * 3
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
         let hView = UnsafeBufferPointer(start: hIn, count: A * H)
-        // P and Q are kept per layer: backward rebuilds z₁ from them.
+        // P + b₁ and Q are kept per layer: backward rebuilds z₁ from them.
         let p = ws.receiverProjections.pointer + l * A * H, q = ws.senderProjections.pointer + l * A * H
         Linear.forward(UnsafeMutableBufferPointer(start: p, count: A * H), hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride,
-                       bias: nil, rows: A, inFeatures: H, outFeatures: H)
+                       bias: parameters.slice(offsets.edge1Bias, H), rows: A, inFeatures: H, outFeatures: H)
         Linear.forward(UnsafeMutableBufferPointer(start: q, count: A * H), hView, weight: parameters.slice(w1 + H, H * w1Stride - H),
                        ldw: w1Stride, bias: nil, rows: A, inFeatures: H, outFeatures: H)
         xOut.update(from: xIn, count: A * 3)

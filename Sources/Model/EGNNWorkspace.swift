@@ -28,7 +28,7 @@ final class EGNNWorkspace<T: Numeric> {
     let sn: Buffer<T>                                 // L × A × H, σ(z_n)
     // The fused float32 path (EGNNFusedLayer.swift) saves P and Q of every layer instead of z₁, σ(z₁),
     // σ(z₂) and σ(z_c), which it writes only when the divergence will read them:
-    let receiverProjections: Buffer<T>, senderProjections: Buffer<T>   // L × A × H each: P, Q
+    let receiverProjections: Buffer<T>, senderProjections: Buffer<T>   // L × A × H each: P + b₁, Q
     var savesDivergenceInputs = false
 
     // Per-layer activations and gradients that are not kept between layers: one buffer per

@@ -112,7 +112,7 @@ typedef struct {
 /// layout out × in). H hidden.
 typedef struct {
     const float *edge1_weight;           // H × (2H+2): [W₁ₐ | W₁ᵦ | w_r | w_d]; only the w_r, w_d columns are read
-    const float *edge1_bias;             // H: b₁
+    const float *edge1_bias;             // H: b₁ (not read: the kernels take P + b₁)
     const float *edge2_weight;           // H × H: W₂
     const float *edge2_bias;             // H: b₂
     const float *attention_weight;       // H: w_a
@@ -143,8 +143,8 @@ typedef struct {
 
 /// Forward through the edge MLP and the coordinate update of one layer (formulas in EdgeMLPBody.h):
 /// writes `saved`; aggregate (A × H) = Σ_j m over each receiver's edges (aggregate NULL: not formed,
-/// the last layer); x_next (A × 3, holding x on entry) += ρ Σ_j u s. x: A × 3; p, q: A × H (P = h W₁ₐᵀ,
-/// Q = h W₁ᵦᵀ); d2: E. scratch: tbg_edge_mlp_scratch_count(H) floats.
+/// the last layer); x_next (A × 3, holding x on entry) += ρ Σ_j u s. x: A × 3; p, q: A × H (p = h W₁ₐᵀ + b₁,
+/// q = h W₁ᵦᵀ); d2: E. scratch: tbg_edge_mlp_scratch_count(H) floats.
 void tbg_edge_mlp_forward_f32(float *aggregate, float *x_next, const tbg_edge_mlp_saved *saved, float *scratch,
                               const tbg_edge_mlp_parameters *parameters, const tbg_edge_graph *graph, const float *x, const float *p,
                               const float *q, const float *d2);
