@@ -1,7 +1,10 @@
 // One E_GCL layer in float32 with the edge MLP fused over tiles of edges (Kernels/EdgeMLP.swift,
 // CKernels/EdgeMLPBody.h): the same layer as EGNNLayer.swift, whose separate passes over BLAS stay
 // the Double path (the float64 tests) and the reference this path is tested against
-// (`fusesEdgeMLP = false` runs them in float32).
+// (`edgeMLPPath = .separatePasses` runs them in float32). By default (`.automatic`) the fused path
+// runs where the layer kernel family runs AVX2 or AVX-512; in the portable variant its register
+// tiles are scalar, and the separate passes, whose products OpenBLAS runs with the CPU's own
+// vectors, are faster (AD2 training: 1.84× slower fused, measured with TBG_KERNELS=portable).
 //
 // Per layer l: P + b₁ = h W₁ₐᵀ + b₁ and Q = h W₁ᵦᵀ (A-row GEMMs, OpenBLAS, kept per layer), then one kernel over the edges:
 // geometry, z₁, SiLU, W₂, the gate, a_i = Σ_j m, W_c, s = tanh(w_c·SiLU(z_c)) and x_i += ρ Σ_j u s;
@@ -16,6 +19,25 @@
 // them: the node MLP's gradients of the last layer stay zero, exactly as the full computation gives.
 import Kernels
 import Linalg
+
+/// How a float32 layer runs its edge MLP.
+public enum EdgeMLPPath: Sendable {
+    /// Fused where the layer kernel family runs a vector variant (AVX2, AVX-512), else separate passes.
+    case automatic
+    /// Always the fused kernel (tests: every variant against portable).
+    case fused
+    /// Always the separate passes over BLAS (the reference the fused kernel is tested against).
+    case separatePasses
+
+    /// Whether float32 layers fuse when the layer family runs `variant`.
+    public func fuses(variant: KernelVariant) -> Bool {
+        switch self {
+        case .automatic: return variant != .portable
+        case .fused: return true
+        case .separatePasses: return false
+        }
+    }
+}
 
 extension EGNNVectorField {
     /// Forward through layer `l` (float32, fused edge MLP): reads h^l, x^l, writes x^{l+1}, h^{l+1}

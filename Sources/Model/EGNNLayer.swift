@@ -15,7 +15,7 @@ import Linalg
 extension EGNNVectorField {
     /// Forward through layer `l`: reads h^l, x^l, writes h^{l+1}, x^{l+1} and the saved activations.
     func layerForward(_ l: Int, batch: MoleculeBatch, ws: EGNNWorkspace<T>) {
-        if T.self == Float.self && fusesEdgeMLP { return fusedLayerForward(l, batch: batch, ws: ws) }
+        if ws.fusesEdgeMLP { return fusedLayerForward(l, batch: batch, ws: ws) }
         let A = ws.atoms, E = ws.edges, H = config.hidden
         let offsets = layout.layers[l]
         let w = parameters.pointer
@@ -114,7 +114,7 @@ extension EGNNVectorField {
     /// Backward through layer `l`: on entry ws.dh / ws.dx hold ∂L/∂h^{l+1}, ∂L/∂x^{l+1}; on exit
     /// ∂L/∂h^l, ∂L/∂x^l. Parameter gradients are accumulated; ∂L/∂d² into ws.dInputDistances.
     func layerBackward(_ l: Int, batch: MoleculeBatch, ws: EGNNWorkspace<T>) {
-        if T.self == Float.self && fusesEdgeMLP { return fusedLayerBackward(l, batch: batch, ws: ws) }
+        if ws.fusesEdgeMLP { return fusedLayerBackward(l, batch: batch, ws: ws) }
         let A = ws.atoms, E = ws.edges, H = config.hidden
         let offsets = layout.layers[l]
         let w = parameters.pointer, g = gradients.pointer

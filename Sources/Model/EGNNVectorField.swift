@@ -15,10 +15,10 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
     public let parameters: Buffer<T>
     /// ∂L/∂θ, accumulated by `backward`; zero it with `zeroGradients()` before each step.
     public let gradients: Buffer<T>
-    /// Float32 only: run each layer's edge MLP as one fused kernel over tiles of edges
-    /// (EGNNFusedLayer.swift; the default), or as separate passes over BLAS (EGNNLayer.swift, the
-    /// reference the fused kernel is tested against). Double always runs the separate passes.
-    public var fusesEdgeMLP = true
+    /// How a float32 layer runs its edge MLP (EGNNFusedLayer.swift): by default fused where the layer
+    /// kernel family runs AVX2 or AVX-512. Double always runs the separate passes. Read by `forward`,
+    /// which records the choice for its `backward`.
+    public var edgeMLPPath = EdgeMLPPath.automatic
     private var workspace: EGNNWorkspace<T>?
     private var lastBatch: MoleculeBatch?
     private var tangentBuffers: TangentWorkspace<T>?
@@ -81,6 +81,7 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
         }
         let ws = workspace!
         ws.savesDivergenceInputs = savesDivergenceInputs
+        ws.fusesEdgeMLP = T.self == Float.self && edgeMLPPath.fuses(variant: KernelVariant.active(for: .layer))
         lastBatch = batch
 
         // h⁰ = W_emb [c ‖ t] + b_emb.

@@ -30,6 +30,8 @@ final class EGNNWorkspace<T: Numeric> {
     // σ(z₂) and σ(z_c), which it writes only when the divergence will read them:
     let receiverProjections: Buffer<T>, senderProjections: Buffer<T>   // L × A × H each: P + b₁, Q
     var savesDivergenceInputs = false
+    /// Whether this pass runs the fused float32 edge MLP (set by forward, followed by backward).
+    var fusesEdgeMLP = false
 
     // Per-layer activations and gradients that are not kept between layers: one buffer per
     // quantity (llm.c's ActivationTensors), overwritten by the next layer. Forward:

@@ -1,5 +1,5 @@
 // The fused float32 edge MLP (Model/EGNNFusedLayer.swift, CKernels/EdgeMLPBody.h) against the
-// separate passes over BLAS (Model/EGNNLayer.swift, `fusesEdgeMLP = false`) and both against the
+// separate passes over BLAS (Model/EGNNLayer.swift, `edgeMLPPath = .separatePasses`) and both against the
 // float64 model: velocity, ∂L/∂x and every parameter gradient, at hidden widths that are not a
 // multiple of 16 (5, 20, 70: partial vectors, and HP = 128 for 70) and 64 (the AD2 model), on a
 // batch of mixed molecule sizes (a single atom, and 140 edges: tiles of 48 that straddle molecules
@@ -74,9 +74,9 @@ final class FusedEdgeMLPTests: XCTestCase {
             var portable: (fused: Result, separateError: [(String, Double)])?
             for variant in KernelVariant.supported {
                 XCTAssertTrue(KernelVariant.select(variant, for: .layer))
-                model.fusesEdgeMLP = false
+                model.edgeMLPPath = .separatePasses
                 let separate = run(model, input, weights: weights)
-                model.fusesEdgeMLP = true
+                model.edgeMLPPath = .fused
                 let fused = run(model, input, weights: weights)
                 let what = "H \(hidden), \(variant)"
                 // Float32 rounding: the gradients are sums over all edges with cancellation, so the
@@ -96,5 +96,13 @@ final class FusedEdgeMLPTests: XCTestCase {
         }
         let missing = KernelVariant.allCases.filter { !$0.isSupported }
         if !missing.isEmpty { print("FusedEdgeMLPTests: this CPU lacks \(missing.map(\.description).joined(separator: ", ")): not tested") }
+    }
+
+    func testAutomaticPathFusesOnlyInVectorVariants() {
+        XCTAssertFalse(EdgeMLPPath.automatic.fuses(variant: .portable))
+        XCTAssertTrue(EdgeMLPPath.automatic.fuses(variant: .avx2))
+        XCTAssertTrue(EdgeMLPPath.automatic.fuses(variant: .avx512))
+        XCTAssertTrue(EdgeMLPPath.fused.fuses(variant: .portable))
+        XCTAssertFalse(EdgeMLPPath.separatePasses.fuses(variant: .avx512))
     }
 }
