@@ -26,6 +26,8 @@
 
 #undef MLP_ROWS
 #undef MLP_VECS
+#undef MLP_PREFETCH_EDGES
+#define MLP_PREFETCH_EDGES 24   // how far ahead backward prefetches the saved rows (16 floats = one 64-byte line)
 #if TBG_VARIANT == 0
 #define MLP_ROWS 4
 #define MLP_VECS 4
@@ -342,6 +344,14 @@ TARGET static void SUFFIX(edge_mlp_backward)(const tbg_edge_mlp_gradients *gradi
             const float dc = rho * delta_dot_g / (n + 1.0f) * (1.0f - weight * weight);
             const float a = rho * weight / (n + 1.0f), b = rho * weight * delta_dot_g / (n * (n + 1.0f) * (n + 1.0f));
             for (int axis = 0; axis < 3; axis++) d_delta[t][axis] = a * g[axis] - b * d[axis];
+            // The saved z₂, z_c rows come from memory (all layers' far exceed L2): ask for them
+            // MLP_PREFETCH_EDGES edges ahead (backward 1.70 → 1.63 ms per AD2 layer, timed alone).
+            if (e + MLP_PREFETCH_EDGES < E) {
+                for (size_t o = 0; o < h; o += 16) {
+                    __builtin_prefetch(z2 + (e + MLP_PREFETCH_EDGES) * h + o);
+                    __builtin_prefetch(zc + (e + MLP_PREFETCH_EDGES) * h + o);
+                }
+            }
             EACH_VECTOR(h, SUFFIX(mlp_coord_backward_segment), dzc + t * sp, dwc, dbc, message + t * sp, sigma2 + t * sp, zc + e * h,
                         wc, dc, z2 + e * h, gate[e]);
         }
