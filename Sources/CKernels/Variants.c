@@ -21,6 +21,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
 #include "TangentPairsBody.h"
+#include "EdgeMLPBody.h"
 #undef TBG_VARIANT
 
 #ifdef TBG_HAVE_X86_VARIANTS
@@ -30,6 +31,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
 #include "TangentPairsBody.h"
+#include "EdgeMLPBody.h"
 #undef TBG_VARIANT
 
 #define TBG_VARIANT 2
@@ -38,6 +40,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
 #include "TangentPairsBody.h"
+#include "EdgeMLPBody.h"
 #undef TBG_VARIANT
 
 #define DISPATCH_FAMILY(family, name, arguments)                                     \
@@ -97,6 +100,18 @@ void tbg_edge_input_backward_f32(float *dq, float *db, float *dwr, float *dwd, f
                                  const int32_t *senders, const float *radial, const float *d2, const float *wr, const float *wd,
                                  size_t edges, size_t h) {
     DISPATCH(edge_input_backward, (dq, db, dwr, dwd, dr, dd2, dz, senders, radial, d2, wr, wd, edges, h));
+}
+
+void tbg_edge_mlp_forward_f32(float *aggregate, float *x_next, const tbg_edge_mlp_saved *saved, float *scratch,
+                              const tbg_edge_mlp_parameters *parameters, const tbg_edge_graph *graph, const float *x, const float *p,
+                              const float *q, const float *d2) {
+    DISPATCH(edge_mlp_forward, (aggregate, x_next, saved, scratch, parameters, graph, x, p, q, d2));
+}
+
+void tbg_edge_mlp_backward_f32(const tbg_edge_mlp_gradients *gradients, float *dp, float *dq, float *dx, float *dd2, float *scratch,
+                               const tbg_edge_mlp_saved *saved, const tbg_edge_mlp_parameters *parameters, const tbg_edge_graph *graph,
+                               const float *p, const float *q, const float *d_aggregate, const float *dx_next, const float *d2) {
+    DISPATCH(edge_mlp_backward, (gradients, dp, dq, dx, dd2, scratch, saved, parameters, graph, p, q, d_aggregate, dx_next, d2));
 }
 
 void tbg_tangent_row_f32(float *row, const float *p, const float *q, float a, const float *u, float b, const float *v,

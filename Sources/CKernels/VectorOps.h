@@ -21,6 +21,8 @@
 #undef VMIN
 #undef VMAX
 #undef VSUM
+#undef VABS
+#undef VSELECT_LESS
 #undef VROUND
 #undef VSCALE2
 #undef TAIL_MASK
@@ -41,6 +43,8 @@
 #define VMIN(a, b) ((a) < (b) ? (a) : (b))
 #define VMAX(a, b) ((a) > (b) ? (a) : (b))
 #define VSUM(v) (v)
+#define VABS(x) fabsf(x)
+#define VSELECT_LESS(x, limit, a, b) ((x) < (limit) ? (a) : (b))
 // Round to nearest by the 1.5·2²³ trick (|x| < 2²²): SSE2 has no roundss.
 #define VROUND(x) (((x) + 12582912.0f) - 12582912.0f)
 #define VSCALE2(x, n) tbg_scale2_portable(x, n)
@@ -67,6 +71,8 @@ static inline float tbg_scale2_portable(float x, float n) {
 #define VMIN _mm256_min_ps
 #define VMAX _mm256_max_ps
 #define VSUM tbg_sum_avx2
+#define VABS(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)
+#define VSELECT_LESS(x, limit, a, b) _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, limit, _CMP_LT_OQ))
 #define VROUND(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALE2(x, n) _mm256_mul_ps(x, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)))
 TARGET static inline float tbg_sum_avx2(__m256 x) {
@@ -93,6 +99,8 @@ TARGET static inline float tbg_sum_avx2(__m256 x) {
 #define VMIN _mm512_min_ps
 #define VMAX _mm512_max_ps
 #define VSUM _mm512_reduce_add_ps
+#define VABS _mm512_abs_ps
+#define VSELECT_LESS(x, limit, a, b) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, limit, _CMP_LT_OQ), b, a)
 #define VROUND(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALE2(x, n) _mm512_scalef_ps(x, n)
 #endif

@@ -15,15 +15,16 @@ import Linalg
 extension EGNNVectorField {
     /// Forward through layer `l`: reads h^l, x^l, writes h^{l+1}, x^{l+1} and the saved activations.
     func layerForward(_ l: Int, batch: MoleculeBatch, ws: EGNNWorkspace<T>) {
+        if ws.fusesEdgeMLP { return fusedLayerForward(l, batch: batch, ws: ws) }
         let A = ws.atoms, E = ws.edges, H = config.hidden
         let offsets = layout.layers[l]
         let w = parameters.pointer
-        let hIn = ws.hs.pointer + l * A * H, hOut = ws.hs.pointer + (l + 1) * A * H
+        let hIn = ws.hs.pointer + l * A * H
         let xIn = ws.xs.pointer + l * A * 3, xOut = ws.xs.pointer + (l + 1) * A * 3
         let delta = ws.delta.pointer + l * E * 3, radial = ws.radial.pointer + l * E, norm = ws.norm.pointer + l * E
         let z1 = ws.z1.pointer + l * E * H, z2 = ws.z2.pointer + l * E * H, zc = ws.zc.pointer + l * E * H
         let gate = ws.gate.pointer + l * E, coordWeight = ws.coordWeight.pointer + l * E
-        let aggregate = ws.aggregate.pointer + l * A * H, zn = ws.zn.pointer + l * A * H
+        let aggregate = ws.aggregate.pointer + l * A * H
         let receivers = batch.receivers, senders = batch.senders
         let rho = T(config.coordinateScale)
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
@@ -84,6 +85,17 @@ extension EGNNVectorField {
         }
         // Node update: a_i = Σ_j m_ij over the receiver's contiguous edge segment.
         segmentSum(into: aggregate, from: m, batch: batch, width: H)
+        nodeUpdateForward(l, ws: ws)
+    }
+
+    /// Node update of layer `l` from h^l and the saved a = Σ_j m: z_n = W₃[h ‖ a] + b₃,
+    /// h^{l+1} = h^l + W₄ SiLU(z_n) + b₄ (saving z_n and σ(z_n)).
+    func nodeUpdateForward(_ l: Int, ws: EGNNWorkspace<T>) {
+        let A = ws.atoms, H = config.hidden
+        let offsets = layout.layers[l]
+        let hIn = ws.hs.pointer + l * A * H, hOut = ws.hs.pointer + (l + 1) * A * H
+        let aggregate = ws.aggregate.pointer + l * A * H, zn = ws.zn.pointer + l * A * H
+        let hView = UnsafeBufferPointer(start: hIn, count: A * H)
         let aggView = UnsafeBufferPointer(start: aggregate, count: A * H)
         let node1 = offsets.node1Weight
         Linear.forward(UnsafeMutableBufferPointer(start: zn, count: A * H), hView,
@@ -102,6 +114,7 @@ extension EGNNVectorField {
     /// Backward through layer `l`: on entry ws.dh / ws.dx hold ∂L/∂h^{l+1}, ∂L/∂x^{l+1}; on exit
     /// ∂L/∂h^l, ∂L/∂x^l. Parameter gradients are accumulated; ∂L/∂d² into ws.dInputDistances.
     func layerBackward(_ l: Int, batch: MoleculeBatch, ws: EGNNWorkspace<T>) {
+        if ws.fusesEdgeMLP { return fusedLayerBackward(l, batch: batch, ws: ws) }
         let A = ws.atoms, E = ws.edges, H = config.hidden
         let offsets = layout.layers[l]
         let w = parameters.pointer, g = gradients.pointer
@@ -109,35 +122,14 @@ extension EGNNVectorField {
         let delta = ws.delta.pointer + l * E * 3, radial = ws.radial.pointer + l * E, norm = ws.norm.pointer + l * E
         let z1 = ws.z1.pointer + l * E * H, z2 = ws.z2.pointer + l * E * H, zc = ws.zc.pointer + l * E * H
         let gate = ws.gate.pointer + l * E, coordWeight = ws.coordWeight.pointer + l * E
-        let aggregate = ws.aggregate.pointer + l * A * H, zn = ws.zn.pointer + l * A * H
         let s1 = ws.s1.pointer + l * E * H, s2 = ws.s2.pointer + l * E * H, sc = ws.sc.pointer + l * E * H
-        let sn = ws.sn.pointer + l * A * H
         let receivers = batch.receivers, senders = batch.senders
         let rho = T(config.coordinateScale)
-        let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2, node1 = offsets.node1Weight
+        let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
         let hView = UnsafeBufferPointer(start: hIn, count: A * H)
-        let dhView = ws.dh.readOnly
 
-        // Node update h' = h + W₄ SiLU(z_n) + b₄.
-        Activation.multiply(ws.nodeActivation.pointer, zn, sn, count: A * H)
-        Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.node2Weight, H * H),
-                                            dBias: gradients.mutableSlice(offsets.node2Bias, H), dy: dhView,
-                                            x: ws.nodeActivation.readOnly, rows: A, inFeatures: H, outFeatures: H)
-        Linear.inputGradient(ws.dNodeActivation.buffer, dy: dhView, weight: parameters.slice(offsets.node2Weight, H * H),
-                             rows: A, inFeatures: H, outFeatures: H, accumulate: false)
-        Activation.siluBackward(ws.dzn.pointer, ws.dNodeActivation.pointer, z: zn, sigma: sn, count: A * H)
-        let dznView = ws.dzn.readOnly
-        Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(node1, H * 2 * H), ldw: 2 * H,
-                                            dBias: gradients.mutableSlice(offsets.node1Bias, H), dy: dznView, x: hView,
-                                            rows: A, inFeatures: H, outFeatures: H)
-        Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(node1 + H, H * 2 * H - H), ldw: 2 * H, dBias: nil,
-                                            dy: dznView, x: UnsafeBufferPointer(start: aggregate, count: A * H),
-                                            rows: A, inFeatures: H, outFeatures: H)
-        Linear.inputGradient(ws.dh.buffer, dy: dznView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H,
-                             rows: A, inFeatures: H, outFeatures: H, accumulate: true)
+        nodeUpdateBackward(l, ws: ws)
         let dAggregate = ws.dAggregate.pointer
-        Linear.inputGradient(ws.dAggregate.buffer, dy: dznView, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H,
-                             rows: A, inFeatures: H, outFeatures: H, accumulate: false)
         // ∂L/∂m from the aggregation: broadcast of ∂L/∂a_i to the receiver's edges.
         let dm = ws.dMessage.pointer
         for e in 0..<E { (dm + e * H).update(from: dAggregate + Int(receivers[e]) * H, count: H) }
@@ -225,6 +217,39 @@ extension EGNNVectorField {
         Linear.inputGradient(ws.dh.buffer, dy: dQView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride,
                              rows: A, inFeatures: H, outFeatures: H, accumulate: true)
         ws.dx.pointer.update(from: dxIn, count: A * 3)
+    }
+
+    /// Backward through layer `l`'s node update: on entry ws.dh holds ∂L/∂h^{l+1}; accumulates the
+    /// node MLP's parameter gradients, adds the node path to ws.dh (the residual keeps ∂L/∂h^{l+1})
+    /// and writes ws.dAggregate = ∂L/∂a.
+    func nodeUpdateBackward(_ l: Int, ws: EGNNWorkspace<T>) {
+        let A = ws.atoms, H = config.hidden
+        let offsets = layout.layers[l]
+        let hIn = ws.hs.pointer + l * A * H
+        let aggregate = ws.aggregate.pointer + l * A * H, zn = ws.zn.pointer + l * A * H
+        let sn = ws.sn.pointer + l * A * H
+        let node1 = offsets.node1Weight
+        let hView = UnsafeBufferPointer(start: hIn, count: A * H)
+        let dhView = ws.dh.readOnly
+        // Node update h' = h + W₄ SiLU(z_n) + b₄.
+        Activation.multiply(ws.nodeActivation.pointer, zn, sn, count: A * H)
+        Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(offsets.node2Weight, H * H),
+                                            dBias: gradients.mutableSlice(offsets.node2Bias, H), dy: dhView,
+                                            x: ws.nodeActivation.readOnly, rows: A, inFeatures: H, outFeatures: H)
+        Linear.inputGradient(ws.dNodeActivation.buffer, dy: dhView, weight: parameters.slice(offsets.node2Weight, H * H),
+                             rows: A, inFeatures: H, outFeatures: H, accumulate: false)
+        Activation.siluBackward(ws.dzn.pointer, ws.dNodeActivation.pointer, z: zn, sigma: sn, count: A * H)
+        let dznView = ws.dzn.readOnly
+        Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(node1, H * 2 * H), ldw: 2 * H,
+                                            dBias: gradients.mutableSlice(offsets.node1Bias, H), dy: dznView, x: hView,
+                                            rows: A, inFeatures: H, outFeatures: H)
+        Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(node1 + H, H * 2 * H - H), ldw: 2 * H, dBias: nil,
+                                            dy: dznView, x: UnsafeBufferPointer(start: aggregate, count: A * H),
+                                            rows: A, inFeatures: H, outFeatures: H)
+        Linear.inputGradient(ws.dh.buffer, dy: dznView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H,
+                             rows: A, inFeatures: H, outFeatures: H, accumulate: true)
+        Linear.inputGradient(ws.dAggregate.buffer, dy: dznView, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H,
+                             rows: A, inFeatures: H, outFeatures: H, accumulate: false)
     }
 
     /// out[i] = Σ over receiver i's contiguous edge segment of rows of `values` (E × width).

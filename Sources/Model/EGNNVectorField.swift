@@ -15,6 +15,10 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
     public let parameters: Buffer<T>
     /// ∂L/∂θ, accumulated by `backward`; zero it with `zeroGradients()` before each step.
     public let gradients: Buffer<T>
+    /// How a float32 layer runs its edge MLP (EGNNFusedLayer.swift): by default fused where the layer
+    /// kernel family runs AVX2 or AVX-512. Double always runs the separate passes. Read by `forward`,
+    /// which records the choice for its `backward`.
+    public var edgeMLPPath = EdgeMLPPath.automatic
     private var workspace: EGNNWorkspace<T>?
     private var lastBatch: MoleculeBatch?
     private var tangentBuffers: TangentWorkspace<T>?
@@ -56,6 +60,15 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
     @_specialize(where T == Double)
     public func forward(batch: MoleculeBatch, features: UnsafeBufferPointer<T>, times: UnsafeBufferPointer<T>,
                         positions: UnsafeBufferPointer<T>, velocity: UnsafeMutableBufferPointer<T>) {
+        forward(batch: batch, features: features, times: times, positions: positions, velocity: velocity, savesDivergenceInputs: false)
+    }
+
+    /// `forward`, saving besides what the divergence reads (z₁ and the σ of each layer; the fused
+    /// float32 path saves only what backward needs otherwise).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func forward(batch: MoleculeBatch, features: UnsafeBufferPointer<T>, times: UnsafeBufferPointer<T>,
+                 positions: UnsafeBufferPointer<T>, velocity: UnsafeMutableBufferPointer<T>, savesDivergenceInputs: Bool) {
         let A = batch.atomCount, E = batch.edgeCount, H = config.hidden, K = config.featureWidth
         precondition(features.count == A * K, "features: \(features.count) values, expected \(A)×\(K)")
         precondition(times.count == batch.moleculeCount, "times: \(times.count) values, expected \(batch.moleculeCount)")
@@ -67,6 +80,8 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
             _ = workspace!.adopt(atoms: A, edges: E)
         }
         let ws = workspace!
+        ws.savesDivergenceInputs = savesDivergenceInputs
+        ws.fusesEdgeMLP = T.self == Float.self && edgeMLPPath.fuses(variant: KernelVariant.active(for: .layer))
         lastBatch = batch
 
         // h⁰ = W_emb [c ‖ t] + b_emb.

@@ -26,6 +26,12 @@ final class EGNNWorkspace<T: Numeric> {
     let gate: Buffer<T>, coordWeight: Buffer<T>       // L × E each
     let aggregate: Buffer<T>, zn: Buffer<T>           // L × A × H each
     let sn: Buffer<T>                                 // L × A × H, σ(z_n)
+    // The fused float32 path (EGNNFusedLayer.swift) saves P and Q of every layer instead of z₁, σ(z₁),
+    // σ(z₂) and σ(z_c), which it writes only when the divergence will read them:
+    let receiverProjections: Buffer<T>, senderProjections: Buffer<T>   // L × A × H each: P + b₁, Q
+    var savesDivergenceInputs = false
+    /// Whether this pass runs the fused float32 edge MLP (set by forward, followed by backward).
+    var fusesEdgeMLP = false
 
     // Per-layer activations and gradients that are not kept between layers: one buffer per
     // quantity (llm.c's ActivationTensors), overwritten by the next layer. Forward:
@@ -54,6 +60,8 @@ final class EGNNWorkspace<T: Numeric> {
     let dSenderProjection: Buffer<T>      // A × H, ∂L/∂Q
     let dRadialColumn: Buffer<T>          // H, ∂L/∂w_r of this layer, summed over edges
     let dDistanceColumn: Buffer<T>        // H, ∂L/∂w_d of this layer, summed over edges
+    // The fused float32 edge MLP (EGNNFusedLayer.swift): packed weights, tiles of edges, weight-gradient blocks.
+    let edgeMLPScratch: Buffer<T>         // EdgeMLPKernel.scratchCount(hidden: H)
     // Backward state carried from layer to layer.
     let dh: Buffer<T>                 // A × H, ∂L/∂h: ∂L/∂h^{l+1} on entry to layer l, ∂L/∂h^l on exit (residual, in place)
     let dx: Buffer<T>                 // A × 3, ∂L/∂x^{l+1} on entry to layer l, ∂L/∂x^l on exit
@@ -88,6 +96,7 @@ final class EGNNWorkspace<T: Numeric> {
         aggregate = Buffer(count: layers * ah)
         zn = Buffer(count: layers * ah)
         sn = Buffer(count: layers * ah)
+        (receiverProjections, senderProjections) = (Buffer(count: layers * ah), Buffer(count: layers * ah))
         // Per layer, by shape: A × H, E × H, E × 3, E, H.
         (receiverProjection, senderProjection, nodeActivation) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
         (dNodeActivation, dzn, dAggregate) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
@@ -98,6 +107,7 @@ final class EGNNWorkspace<T: Numeric> {
         (coordLogit, dCoordLogit, dRadial) = (Buffer(count: edges), Buffer(count: edges), Buffer(count: edges))
         (radialColumn, distanceColumn) = (Buffer(count: hidden), Buffer(count: hidden))
         (dRadialColumn, dDistanceColumn) = (Buffer(count: hidden), Buffer(count: hidden))
+        edgeMLPScratch = Buffer(count: T.self == Float.self ? EdgeMLPKernel.scratchCount(hidden: hidden) : 0)
         // Carried between layers.
         dh = Buffer(count: ah)
         dx = Buffer(count: atoms * 3)

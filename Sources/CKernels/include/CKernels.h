@@ -86,6 +86,77 @@ void tbg_edge_input_backward_f32(float *dq, float *db, float *dwr, float *dwd, f
                                  const int32_t *senders, const float *radial, const float *d2, const float *wr, const float *wd,
                                  size_t edges, size_t h);
 
+// ---- The layer's edge MLP, fused over tiles of edges (EdgeMLPBody.h) -----------------------------
+
+/// Edges per tile: a multiple of every variant's register-tile rows (4, 6).
+#define TBG_EDGE_TILE 48
+
+/// HP: H rounded up to 64, the row length of the packed weights (every variant's tile width divides 64).
+static inline size_t tbg_edge_mlp_padded_width(size_t h) { return (h + 63) / 64 * 64; }
+
+/// Floats of scratch the fused edge-MLP kernels need (SP = HP + 16): two packed H × HP weights,
+/// six TBG_EDGE_TILE × SP tiles, a TBG_EDGE_TILE × HP product, 9 HP vectors and two SP × HP
+/// weight-gradient blocks.
+static inline size_t tbg_edge_mlp_scratch_count(size_t h) {
+    const size_t hp = tbg_edge_mlp_padded_width(h), sp = hp + 16;
+    return 2 * h * hp + 6 * (size_t)TBG_EDGE_TILE * sp + (size_t)TBG_EDGE_TILE * hp + 9 * hp + 2 * sp * hp;
+}
+
+/// The batch's directed edges e = (i ← j), grouped by receiver. A atoms, E edges.
+typedef struct {
+    const int32_t *receivers, *senders;  // E
+    size_t atoms, edges;
+} tbg_edge_graph;
+
+/// One layer's parameters as the edge MLP reads them (pointers into the parameter arena, PyTorch
+/// layout out × in). H hidden.
+typedef struct {
+    const float *edge1_weight;           // H × (2H+2): [W₁ₐ | W₁ᵦ | w_r | w_d]; only the w_r, w_d columns are read
+    const float *edge1_bias;             // H: b₁ (not read: the kernels take P + b₁)
+    const float *edge2_weight;           // H × H: W₂
+    const float *edge2_bias;             // H: b₂
+    const float *attention_weight;       // H: w_a
+    const float *attention_bias;         // 1: b_a
+    const float *coord1_weight;          // H × H: W_c
+    const float *coord1_bias;            // H: b_c
+    const float *coord2_weight;          // H: w_c (no bias)
+    float rho;                           // ρ, the coordinate step scale
+    size_t hidden;
+} tbg_edge_mlp_parameters;
+
+/// The same tensors' gradients (pointers into the gradient arena), accumulated (+=).
+typedef struct {
+    float *edge1_weight;                 // H × (2H+2): only the w_r, w_d columns are written
+    float *edge1_bias, *edge2_weight, *edge2_bias, *attention_weight, *attention_bias, *coord1_weight, *coord1_bias,
+        *coord2_weight;
+} tbg_edge_mlp_gradients;
+
+/// What the forward pass saves per edge for the backward pass (which rebuilds z₁ from P, Q and takes
+/// the σ again) and, where asked, for the divergence.
+typedef struct {
+    float *delta;                        // E × 3: Δ = x_i − x_j
+    float *radial, *norm;                // E: r = |Δ|², n = √(r + 1e-8)
+    float *z2, *zc;                      // E × H: z₂, z_c
+    float *gate, *coord_weight;          // E: g, s = tanh(w_c·SiLU(z_c))
+    float *z1, *s1, *s2, *sc;            // E × H: z₁, σ(z₁), σ(z₂), σ(z_c); NULL: not saved (only the divergence reads them)
+} tbg_edge_mlp_saved;
+
+/// Forward through the edge MLP and the coordinate update of one layer (formulas in EdgeMLPBody.h):
+/// writes `saved`; aggregate (A × H) = Σ_j m over each receiver's edges (aggregate NULL: not formed,
+/// the last layer); x_next (A × 3, holding x on entry) += ρ Σ_j u s. x: A × 3; p, q: A × H (p = h W₁ₐᵀ + b₁,
+/// q = h W₁ᵦᵀ); d2: E. scratch: tbg_edge_mlp_scratch_count(H) floats.
+void tbg_edge_mlp_forward_f32(float *aggregate, float *x_next, const tbg_edge_mlp_saved *saved, float *scratch,
+                              const tbg_edge_mlp_parameters *parameters, const tbg_edge_graph *graph, const float *x, const float *p,
+                              const float *q, const float *d2);
+
+/// Backward through the same, given forward's p, q and saved state, from d_aggregate = ∂L/∂a (A × H;
+/// NULL: zero) and dx_next = ∂L/∂x′ (A × 3): accumulates the parameter gradients; writes dp, dq =
+/// ∂L/∂P, ∂L/∂Q (A × H) and dx = ∂L/∂x through this layer's coordinate paths plus dx_next (A × 3);
+/// dd2 (E) += ∂L/∂d².
+void tbg_edge_mlp_backward_f32(const tbg_edge_mlp_gradients *gradients, float *dp, float *dq, float *dx, float *dd2, float *scratch,
+                               const tbg_edge_mlp_saved *saved, const tbg_edge_mlp_parameters *parameters, const tbg_edge_graph *graph,
+                               const float *p, const float *q, const float *d_aggregate, const float *dx_next, const float *d2);
+
 // ---- The divergence's tangent rows (TangentRowsBody.h) ------------------------------------------
 
 /// row[o] = (p[o] + q[o] + a·u[o] + b·v[o]) · slope[o] for o < count (p and q may both be NULL:
