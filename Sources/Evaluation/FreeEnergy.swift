@@ -102,20 +102,7 @@ public struct BasinFreeEnergy: Sendable, Equatable {
             let w = weights?[k] ?? 1
             if basin.contains(phi[k]) { clusterPlus[c] += w } else { clusterMinus[c] += w }
         }
-        let count = clusterPlus.count
-        var replicates: [Double?] = []
-        if count > 0 {
-            for _ in 0..<resamples {
-                var a = 0.0, b = 0.0
-                for _ in 0..<count {
-                    let pick = random.integer(below: count)
-                    a += clusterPlus[pick]
-                    b += clusterMinus[pick]
-                }
-                replicates.append(deltaF(positive: a, negative: b))
-            }
-        }
-        return make(plus: clusterPlus.reduce(0, +), minus: clusterMinus.reduce(0, +), replicates: replicates, basin: basin)
+        return groupBootstrap(plus: clusterPlus, minus: clusterMinus, resamples: resamples, random: &random, basin: basin)
     }
 
     /// ΔF of a time series with a bootstrap over `blocks` contiguous blocks; frames weighted by
@@ -132,19 +119,28 @@ public struct BasinFreeEnergy: Sendable, Equatable {
                 if basin.contains(phi[frame]) { blockPlus[b] += w } else { blockMinus[b] += w }
             }
         }
+        guard count > 0 else { return make(plus: 0, minus: 0, replicates: [], basin: basin) }
+        return groupBootstrap(plus: blockPlus, minus: blockMinus, resamples: resamples, random: &random, basin: basin)
+    }
+
+    /// ΔF of groups (blocks of a trajectory, clusters of samples) with each group's basin weights,
+    /// and a bootstrap that draws as many groups as there are, with replacement, per replicate.
+    private static func groupBootstrap(plus: [Double], minus: [Double], resamples: Int, random: inout RandomSource,
+                                       basin: PhiBasin) -> BasinFreeEnergy {
+        let count = plus.count
         var replicates: [Double?] = []
         if count > 0 {
             for _ in 0..<resamples {
                 var a = 0.0, b = 0.0
-                for _ in 0..<blockCount {
-                    let pick = random.integer(below: blockCount)
-                    a += blockPlus[pick]
-                    b += blockMinus[pick]
+                for _ in 0..<count {
+                    let pick = random.integer(below: count)
+                    a += plus[pick]
+                    b += minus[pick]
                 }
                 replicates.append(deltaF(positive: a, negative: b))
             }
         }
-        return make(plus: blockPlus.reduce(0, +), minus: blockMinus.reduce(0, +), replicates: replicates, basin: basin)
+        return make(plus: plus.reduce(0, +), minus: minus.reduce(0, +), replicates: replicates, basin: basin)
     }
 
     private static func make(plus: Double, minus: Double, replicates: [Double?], basin: PhiBasin) -> BasinFreeEnergy {
