@@ -24,61 +24,15 @@
 // The weight gradients ∂W₂, ∂W_c are rank-(tile) updates of an SP × HP block per tile, by the same
 // register-tiled product with the tile read transposed.
 
-#undef MLP_ROWS
-#undef MLP_VECS
 #undef MLP_PREFETCH_EDGES
 #define MLP_PREFETCH_EDGES 24   // how far ahead backward prefetches the saved rows (16 floats = one 64-byte line)
-#if TBG_VARIANT == 0
-#define MLP_ROWS 4
-#define MLP_VECS 4
-#elif TBG_VARIANT == 1
-#define MLP_ROWS 6   // 12 accumulators + 2 weight vectors + 1 broadcast of AVX2's 16 registers
-#define MLP_VECS 2
-#else
-#define MLP_ROWS 6   // 24 accumulators + 4 weight vectors + 1 broadcast of AVX-512's 32 registers
-#define MLP_VECS 4
-#endif
 
-/// out[r, c] = init[r, c] + Σ_k a[r·a_row + k·a_depth] b[k·ldb + c] for r < MLP_ROWS, c < cols (a
-/// multiple of MLP_VECS·W), where init is out itself (accumulate), else the row vector bias (cols
-/// long; NULL: zero). a_row = row stride, a_depth = 1 reads a tile's rows; a_row = 1, a_depth = row
-/// stride reads it transposed (the weight gradients).
-TARGET static inline void SUFFIX(mlp_tile)(float *restrict out, size_t ldo, const float *restrict a, size_t a_row, size_t a_depth,
-                                           const float *restrict b, size_t ldb, size_t depth, size_t cols, int accumulate,
-                                           const float *restrict bias) {
-    for (size_t c = 0; c < cols; c += MLP_VECS * W) {
-        VF acc[MLP_ROWS][MLP_VECS];
-#pragma GCC unroll 8
-        for (int r = 0; r < MLP_ROWS; r++)
-#pragma GCC unroll 8
-            for (int v = 0; v < MLP_VECS; v++) {
-                acc[r][v] = accumulate ? VLOAD(out + r * ldo + c + v * W, W) : bias ? VLOAD(bias + c + v * W, W) : VSET1(0.0f);
-            }
-        for (size_t k = 0; k < depth; k++) {
-            VF bv[MLP_VECS];
-#pragma GCC unroll 8
-            for (int v = 0; v < MLP_VECS; v++) bv[v] = VLOAD(b + k * ldb + c + v * W, W);
-            const float *ak = a + k * a_depth;
-#pragma GCC unroll 8
-            for (int r = 0; r < MLP_ROWS; r++) {
-                VF av = VSET1(ak[r * a_row]);
-#pragma GCC unroll 8
-                for (int v = 0; v < MLP_VECS; v++) acc[r][v] = VFMA(av, bv[v], acc[r][v]);
-            }
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < MLP_ROWS; r++)
-#pragma GCC unroll 8
-            for (int v = 0; v < MLP_VECS; v++) VSTORE(out + r * ldo + c + v * W, acc[r][v], W);
-    }
-}
-
-/// out (rows × cols, rows a multiple of MLP_ROWS) = init + A B, A and init as in mlp_tile.
+/// out (rows × cols, rows a multiple of TILE_ROWS) = init + A B, A and init as in tile_product (TileProductBody.h).
 TARGET static void SUFFIX(mlp_product)(float *restrict out, size_t ldo, const float *restrict a, size_t a_row, size_t a_depth,
                                        const float *restrict b, size_t ldb, size_t rows, size_t depth, size_t cols, int accumulate,
                                        const float *restrict bias) {
-    for (size_t r = 0; r < rows; r += MLP_ROWS) {
-        SUFFIX(mlp_tile)(out + r * ldo, ldo, a + r * a_row, a_row, a_depth, b, ldb, depth, cols, accumulate, bias);
+    for (size_t r = 0; r < rows; r += TILE_ROWS) {
+        SUFFIX(tile_product)(out + r * ldo, ldo, a + r * a_row, a_row, a_depth, b, ldb, depth, cols, accumulate, bias);
     }
 }
 
@@ -197,7 +151,7 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
     float *restrict act = s.tile_a, *restrict message = s.tile_b, *restrict product = s.product;
     for (size_t start = 0; start < E; start += TBG_EDGE_TILE) {
         const size_t count = E - start < TBG_EDGE_TILE ? E - start : TBG_EDGE_TILE;
-        const size_t rows = (count + MLP_ROWS - 1) / MLP_ROWS * MLP_ROWS;
+        const size_t rows = (count + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
         // Geometry, z₁ and a₁ = SiLU(z₁).
         for (size_t t = 0; t < count; t++) {
             const size_t e = start + t, i = (size_t)receivers[e], j = (size_t)senders[e];
@@ -327,14 +281,14 @@ TARGET static void SUFFIX(edge_mlp_backward)(const tbg_edge_mlp_gradients *gradi
     for (size_t k = 0; k < A * h; k++) dp[k] = dq[k] = 0.0f;
     for (size_t k = 0; k < A * 3; k++) dx[k] = dx_next[k];
     float dba = 0.0f;
-    // Tiles: ∂z_c, m, σ(z₂), ∂z₂, a₁, SiLU′(z₁). The weight gradients' rows (≤ SP) are H rounded up to MLP_ROWS.
+    // Tiles: ∂z_c, m, σ(z₂), ∂z₂, a₁, SiLU′(z₁). The weight gradients' rows (≤ SP) are H rounded up to TILE_ROWS.
     float *restrict dzc = s.tile_a, *restrict message = s.tile_b, *restrict sigma2 = s.tile_c, *restrict dz2 = s.tile_d;
     float *restrict act = s.tile_e, *restrict slope1 = s.tile_f;
     float *restrict product = s.product;
-    const size_t gradient_rows = (h + MLP_ROWS - 1) / MLP_ROWS * MLP_ROWS;
+    const size_t gradient_rows = (h + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
     for (size_t start = 0; start < E; start += TBG_EDGE_TILE) {
         const size_t count = E - start < TBG_EDGE_TILE ? E - start : TBG_EDGE_TILE;
-        const size_t rows = (count + MLP_ROWS - 1) / MLP_ROWS * MLP_ROWS;
+        const size_t rows = (count + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
         float d_delta[TBG_EDGE_TILE][3];
         // The coordinate update x'_i = x_i + ρ Σ_j u s: ∂c and ∂Δ; the coordinate head; m.
         for (size_t t = 0; t < count; t++) {

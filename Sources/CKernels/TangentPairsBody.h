@@ -8,48 +8,8 @@
 //                                  aggregate_dot[τ, i] += g ṁ₀ + ġ m₀
 //   without (the last layer):      ġ = g(1−g) k_a·ȧ₁,  c = k_c·ȧ₁
 //   ṡ = (1−s²)(g c + ġ v_c·m₀),  x_next[τ, i] += ρ (u̇ s + u ṡ),  u̇ = Δ̇/(n+1) − Δ (Δ·Δ̇)/(n(n+1)²)
-// The W₂ product is a register-tiled GEMM: TILE_ROWS pairs × TILE_VECS vectors of outputs, over W₂ᵀ
-// packed as H × HP (HP = H rounded up to 64, zero columns beyond H, so every tile is full).
-
-#undef TILE_ROWS
-#undef TILE_VECS
-#if TBG_VARIANT == 0
-#define TILE_ROWS 4
-#define TILE_VECS 4
-#elif TBG_VARIANT == 1
-#define TILE_ROWS 6   // 12 accumulators + 2 weight vectors + 1 broadcast of AVX2's 16 registers
-#define TILE_VECS 2
-#else
-#define TILE_ROWS 6   // 24 accumulators + 4 weight vectors + 1 broadcast of AVX-512's 32 registers
-#define TILE_VECS 4
-#endif
-
-/// out (TILE_ROWS × hp) = rows (TILE_ROWS × h) · w (h × hp).
-TARGET static inline void SUFFIX(tangent_tile)(float *restrict out, const float *restrict rows, const float *restrict w, size_t h,
-                                               size_t hp) {
-    for (size_t c = 0; c < hp; c += TILE_VECS * W) {
-        VF acc[TILE_ROWS][TILE_VECS];
-#pragma GCC unroll 8
-        for (int r = 0; r < TILE_ROWS; r++)
-#pragma GCC unroll 8
-            for (int v = 0; v < TILE_VECS; v++) acc[r][v] = VSET1(0.0f);
-        for (size_t k = 0; k < h; k++) {
-            VF b[TILE_VECS];
-#pragma GCC unroll 8
-            for (int v = 0; v < TILE_VECS; v++) b[v] = VLOAD(w + k * hp + c + v * W, W);
-#pragma GCC unroll 8
-            for (int r = 0; r < TILE_ROWS; r++) {
-                VF a = VSET1(rows[r * h + k]);
-#pragma GCC unroll 8
-                for (int v = 0; v < TILE_VECS; v++) acc[r][v] = VFMA(a, b[v], acc[r][v]);
-            }
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < TILE_ROWS; r++)
-#pragma GCC unroll 8
-            for (int v = 0; v < TILE_VECS; v++) VSTORE(out + r * hp + c + v * W, acc[r][v], W);
-    }
-}
+// The W₂ product is the register-tiled GEMM of TileProductBody.h (TILE_ROWS pairs × TILE_VECS vectors
+// of outputs), over W₂ᵀ packed as H × HP (HP = H rounded up to 64, zero columns beyond H, so every tile is full).
 
 /// row = (p + q + a u + b v) ⊙ slope (p, q NULL: zero).
 KERNEL void SUFFIX(pair_row_segment)(size_t o, size_t k, float *row, const float *p, const float *q, float a, const float *u, float b,
@@ -126,7 +86,7 @@ TARGET static void SUFFIX(tangent_pairs)(float *restrict aggregate_dot, float *r
             for (size_t r = count; r < TILE_ROWS; r++) {
                 for (size_t o = 0; o < h; o++) rows[r * h + o] = 0.0f;
             }
-            SUFFIX(tangent_tile)(products, rows, w2, h, hp);
+            SUFFIX(tile_product)(products, hp, rows, h, 1, w2, hp, h, hp, 0, NULL);
         }
         for (size_t r = 0; r < count; r++) {
             const size_t tau = (size_t)pair_tangent[start + r], e = (size_t)pair_edge[start + r];

@@ -20,6 +20,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TileProductBody.h"
 #include "TangentPairsBody.h"
 #include "EdgeMLPBody.h"
 #undef TBG_VARIANT
@@ -30,6 +31,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TileProductBody.h"
 #include "TangentPairsBody.h"
 #include "EdgeMLPBody.h"
 #undef TBG_VARIANT
@@ -39,6 +41,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "ElementwiseBody.h"
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
+#include "TileProductBody.h"
 #include "TangentPairsBody.h"
 #include "EdgeMLPBody.h"
 #undef TBG_VARIANT

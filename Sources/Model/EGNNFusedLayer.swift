@@ -72,9 +72,8 @@ extension EGNNVectorField {
     /// ∂L/∂x^{l+1}; on exit ∂L/∂h^l, ∂L/∂x^l. Parameter gradients accumulate; ∂L/∂d² into ws.dInputDistances.
     func fusedLayerBackward(_ l: Int, batch: MoleculeBatch, ws: EGNNWorkspace<T>) {
         let A = ws.atoms, E = ws.edges, H = config.hidden
-        let offsets = layout.layers[l], last = l == config.layers - 1
+        let last = l == config.layers - 1
         let hView = UnsafeBufferPointer(start: ws.hs.pointer + l * A * H, count: A * H)
-        let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
         if !last { nodeUpdateBackward(l, ws: ws) }
         batch.receivers.withUnsafeBufferPointer { receivers in
             batch.senders.withUnsafeBufferPointer { senders in
@@ -87,16 +86,7 @@ extension EGNNVectorField {
                     dAggregate: last ? nil : UnsafePointer(ws.dAggregate.pointer), dxNext: ws.dx.pointer, d2: ws.inputDistances.pointer)
             }
         }
-        // z₁'s P_i and Q_j terms: ∂W₁ₐ += ∂Pᵀ h, ∂W₁ᵦ += ∂Qᵀ h, ∂h += ∂P W₁ₐ + ∂Q W₁ᵦ.
-        let dPView = ws.dReceiverProjection.readOnly, dQView = ws.dSenderProjection.readOnly
-        Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(w1, H * w1Stride), ldw: w1Stride, dBias: nil,
-                                            dy: dPView, x: hView, rows: A, inFeatures: H, outFeatures: H)
-        Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(w1 + H, H * w1Stride - H), ldw: w1Stride, dBias: nil,
-                                            dy: dQView, x: hView, rows: A, inFeatures: H, outFeatures: H)
-        Linear.inputGradient(ws.dh.buffer, dy: dPView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride,
-                             rows: A, inFeatures: H, outFeatures: H, accumulate: true)
-        Linear.inputGradient(ws.dh.buffer, dy: dQView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride,
-                             rows: A, inFeatures: H, outFeatures: H, accumulate: true)
+        projectionBackward(l, hView: hView, ws: ws)
         ws.dx.pointer.update(from: ws.dxLayerInput.pointer, count: A * 3)
     }
 

@@ -207,6 +207,16 @@ extension EGNNVectorField {
             g[w1 + o * w1Stride + 2 * H] += columnR[o]
             g[w1 + o * w1Stride + 2 * H + 1] += columnD[o]
         }
+        projectionBackward(l, hView: hView, ws: ws)
+        ws.dx.pointer.update(from: dxIn, count: A * 3)
+    }
+
+    /// Backward through z₁'s per-atom terms P_i = W₁ₐ h_i and Q_j = W₁ᵦ h_j (the factorised first
+    /// edge layer), given ws.dReceiverProjection = ∂P [A, H] and ws.dSenderProjection = ∂Q [A, H]:
+    /// ∂W₁ₐ += ∂Pᵀ h, ∂W₁ᵦ += ∂Qᵀ h, and ws.dh [A, H] += ∂P W₁ₐ + ∂Q W₁ᵦ. `hView`: h^l [A, H].
+    func projectionBackward(_ l: Int, hView: UnsafeBufferPointer<T>, ws: EGNNWorkspace<T>) {
+        let A = ws.atoms, H = config.hidden
+        let w1 = layout.layers[l].edge1Weight, w1Stride = 2 * H + 2
         let dPView = ws.dReceiverProjection.readOnly, dQView = ws.dSenderProjection.readOnly
         Linear.accumulateParameterGradients(dWeight: gradients.mutableSlice(w1, H * w1Stride), ldw: w1Stride, dBias: nil,
                                             dy: dPView, x: hView, rows: A, inFeatures: H, outFeatures: H)
@@ -216,7 +226,6 @@ extension EGNNVectorField {
                              rows: A, inFeatures: H, outFeatures: H, accumulate: true)
         Linear.inputGradient(ws.dh.buffer, dy: dQView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride,
                              rows: A, inFeatures: H, outFeatures: H, accumulate: true)
-        ws.dx.pointer.update(from: dxIn, count: A * 3)
     }
 
     /// Backward through layer `l`'s node update: on entry ws.dh holds ∂L/∂h^{l+1}; accumulates the
