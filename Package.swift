@@ -89,6 +89,6 @@ let package = Package(
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Evaluation", "Model", "MDData", "ForceField", "FlowModel", "Training", "Communication", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "FlowModel", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "HDF5", "MDData", "tbg"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Evaluation", "HDF5", "MDData", "tbg"]),
     ]
 )

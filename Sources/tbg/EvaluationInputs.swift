@@ -91,11 +91,21 @@ struct EvaluationInputs {
     }
 
     /// Which samples share a history, for the ΔF bootstrap: an MCMC file's /samples/chain (states of
-    /// one chain are correlated), an SMC file's /samples/source_frame (particles resampled from one
+    /// one chain are correlated), chains linked by a shared /samples/source_frame joined into one
+    /// cluster (SharedHistory.swift); an SMC file's /samples/source_frame (particles resampled from one
     /// proposal are copies of it, moved); nil for independent samples (tbg sample, MD as samples).
     private static func clusters(_ file: SampleFile) throws -> (labels: [Int], name: String)? {
         if let chain = try file.optionalDataset("chain", expected: "int64 chain index per sample") {
-            return (try chain.read(as: Int64.self).map(Int.init), "chain")
+            let chains = try chain.read(as: Int64.self).map(Int.init)
+            // Chains that started from, or accepted, the same proposal share it: one cluster.
+            if let source = try file.optionalDataset("source_frame", expected: "int64 proposal per sample") {
+                let sources = try source.read(as: Int64.self).map(Int.init)
+                guard sources.count == chains.count else {
+                    throw DataFormatError(file: file.path, "/samples/source_frame has \(sources.count) entries but /samples/chain \(chains.count); expected one per sample")
+                }
+                return (SharedHistory.components([chains, sources]), "chain group")   // chains sharing a proposal joined
+            }
+            return (chains, "chain")
         }
         if file.sampler == "smc", let ancestors = try file.optionalDataset("source_frame", expected: "int64 proposal ancestor per particle") {
             return (try ancestors.read(as: Int64.self).map(Int.init), "proposal ancestor")

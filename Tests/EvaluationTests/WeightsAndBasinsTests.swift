@@ -163,6 +163,18 @@ final class BasinFreeEnergyTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(clustered.value), try XCTUnwrap(BasinFreeEnergy.samples(phi: distinct, resamples: 0, random: &random).value),
                        accuracy: 1e-12, "copies do not move the estimate")
     }
+
+    func testChainsSharingAProposalAreOneCluster() {
+        // Chains 0..3 of 3 states each; chain 1 accepted proposal 7, which chain 3 started from;
+        // chains 0 and 2 share nothing. Components: {0}, {1, 3}, {2}, numbered by first sample.
+        let chain = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+        let source = [10, 10, 11, 12, 7, 7, 13, 13, 13, 7, 7, 14]
+        XCTAssertEqual(SharedHistory.components([chain, source]), [0, 0, 0, 1, 1, 1, 2, 2, 2, 1, 1, 1])
+        // A chain of links across label sets: a–b by chain, b–c by source, c–d by chain.
+        XCTAssertEqual(SharedHistory.components([[0, 0, 1, 1], [5, 6, 6, 7]]), [0, 0, 0, 0])
+        XCTAssertEqual(SharedHistory.components([[4, 2, 4, 9]]), [0, 1, 0, 2], "one label set: its own classes")
+        XCTAssertEqual(SharedHistory.components([[], []]), [])
+    }
 }
 
 final class HistogramTests: XCTestCase {
