@@ -124,9 +124,13 @@ public struct SampleSummary: Sendable {
             format: "; forward-then-reverse check of %d samples: max |Δ log q| %.2e, max |Δz| %.2e (model units)",
             roundTripChecked, roundTripMaxLogQError, roundTripMaxLatentError)
         let exhausted = isomorphismBudgetExhausted == 0 ? "" : String(format: " (%d of them undecided: isomorphism search budget exhausted)", isomorphismBudgetExhausted)
-        return String(format: "%d samples: %d valid (%.1f %%), %d failed the integration, %d failed the bond-graph check%@, %d mirrored to the reference chirality, %d with mixed chirality; normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol; %d batched network calls, %.1f velocity evaluations per sample",
-                      count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, exhausted, chiralityFixes, chiralityFailures, effectiveSampleSize,
-                      100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum, fieldEvaluations, evaluationsPerSample) + roundTrip
+        // Without a valid sample there is no ESS and no energy: said so, not printed as nan.
+        let validPart = valid == 0 ? "no valid sample, so no ESS and no energies" : String(
+            format: "normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol",
+            effectiveSampleSize, 100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum)
+        return String(format: "%ld samples: %ld valid (%.1f %%), %ld failed the integration, %ld failed the bond-graph check%@, %ld mirrored to the reference chirality, %ld with mixed chirality; %@; %ld batched network calls, %.1f velocity evaluations per sample",
+                      count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, exhausted, chiralityFixes, chiralityFailures, validPart,
+                      fieldEvaluations, evaluationsPerSample) + roundTrip
     }
 }
 

@@ -103,7 +103,7 @@ public struct SampleChunks {
             }
             let differences = identity.differences(from: stored)
             guard differences.isEmpty else {
-                throw SampleChunksError("--resume: \(folder) belongs to a different run (\(differences.joined(separator: "; "))); resume with the same options, or remove the folder to start over")
+                throw SampleChunksError("\(folder) holds the chunks of a different run (\(differences.joined(separator: "; "))): continue it with the same options, or remove the folder to start over")
             }
             return chunks
         }

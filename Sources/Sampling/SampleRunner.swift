@@ -128,7 +128,7 @@ public final class SampleRunner {
             // No valid sample yet: no ESS (the dash, not "nan").
             let ess = valid.isEmpty ? "–" : String(format: "%.4f", ImportanceWeights.effectiveSampleSize(logWeights: valid.map(\.logWeight)))
             let rate = Double(fresh) / max(elapsed, 1e-9)
-            progress(String(format: "progress: ~%d/%d samples (chunks handed out), %.2f samples/s, valid %.1f %%, ESS %@ (rank 0's %d samples), ETA %.0f s",
+            progress(String(format: "progress: ~%ld/%ld samples (chunks handed out), %.2f samples/s, valid %.1f %%, ESS %@ (rank 0's %ld samples), ETA %.0f s",
                             done, count, rate, 100 * Double(valid.count) / Double(max(1, mine.count)), ess, mine.count,
                             rate > 0 ? Double(count - done) / rate : .nan))
         }

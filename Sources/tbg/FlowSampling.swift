@@ -7,6 +7,10 @@ import HDF5
 import Sampling
 
 enum FlowSampling {
+    /// The most samples one run draws (`--count`, `--proposals`): 10⁹ samples of a 22-atom
+    /// peptide are already ~0.3 TB of coordinates, and larger counts overflow the chunk arithmetic.
+    static let maximumCount = 1_000_000_000
+
     /// Draws `count` samples of `peptide` with the flow of `checkpoint` into `out`, collectively on
     /// every rank of `comm`; progress lines start with `prefix`.
     /// - Returns: true on every rank when `out` was written; false when a signal (SIGTERM/SIGUSR1)
@@ -17,6 +21,7 @@ enum FlowSampling {
                      resume: Bool, progressSeconds: Int, communicator comm: any Communicator, prefix: String) throws -> Bool {
         if comm.isRoot {
             try OutputPath.checkDistinct(out, from: [checkpoint, peptide])
+            try OutputPath.checkFileInExistingDirectory(out)
             for stale in HDF5File.removeStalePartials(for: out) {
                 writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
             }
@@ -46,12 +51,14 @@ enum FlowSampling {
                 writeLine("\(prefix): resumed: \(outcome.resumedChunks) of \(outcome.chunkCount) chunks were already in \(chunks.folder)")
             }
             if outcome.stopped {
-                writeLine("\(prefix): stopped on \(StopSignal.name(StopSignal.received)): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(settings.chunk) samples are in \(chunks.folder); continue with the same command\(prefix == "tbg sample" ? " and --resume" : "")")
+                // Rank 0 may stop because another rank got the signal (the runner's allreduce).
+                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+                writeLine("\(prefix): stopped on \(cause): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(settings.chunk) samples are in \(chunks.folder); continue with the same command\(prefix == "tbg sample" ? " and --resume" : "")")
             } else if let summary = outcome.summary {
                 try runner.write(outcome.records, summary: summary, to: out)
                 try chunks.remove()
                 writeLine("\(prefix): \(summary.description)")
-                writeLine(String(format: "%@: wrote %@ in %.1f s on %d rank(s)", prefix, out, Date().timeIntervalSince(started), comm.size))
+                writeLine(String(format: "%@: wrote %@ in %.1f s on %ld rank(s)", prefix, out, Date().timeIntervalSince(started), comm.size))
             }
         }
         // The other ranks may read `out` only once rank 0 has written it.

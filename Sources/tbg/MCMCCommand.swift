@@ -53,15 +53,18 @@ struct MCMCCommand: ParsableCommand {
 
     func run() throws {
         try distributed.withCommunicator { comm in
+            var drawn: String?   // the proposals file this run drew, once drawn
             do {
                 if comm.isRoot {
                     try OutputPath.checkDistinct(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
+                    try OutputPath.checkFileInExistingDirectory(out)
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
                 guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,
                                                           progressSeconds: monteCarlo.progressSeconds, communicator: comm, prefix: "tbg mcmc") else {
                     return   // stopped by a signal while drawing; the same command continues
                 }
+                if self.samples == nil { drawn = samples }
                 // Drawn proposals are used whole; --proposals limits a given SAMPLES file.
                 let input = try ProposalFile(path: samples, limit: self.samples == nil ? nil : monteCarlo.proposals)
                 let settings = self.settings
@@ -105,6 +108,7 @@ struct MCMCCommand: ParsableCommand {
                 writeLine(String(format: "tbg mcmc: wrote %@: %d chains x %d sweeps, %d energy evaluations (%d of them the proposals'), pool use %.4f, %.1f s on %d rank(s)",
                                  out, chains, chainLength, result.evaluations, input.evaluations, result.poolReuse, Date().timeIntervalSince(started), comm.size))
             } catch {
+                ProposalDrawingOptions.reportKept(drawn: drawn, prefix: "tbg mcmc", communicator: comm)
                 if comm.size > 1 { comm.abort(code: 1, message: "tbg mcmc: error: \(error)") }
                 throw error
             }

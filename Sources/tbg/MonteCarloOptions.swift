@@ -58,7 +58,9 @@ struct MonteCarloOptions: ParsableArguments {
         }
         if let target = targetAcceptance, !(target > 0 && target < 1) { throw ValidationError("--target-acceptance must lie in (0, 1)") }
         if let cutoff = energyCutoff, cutoff.isNaN { throw ValidationError("--energy-cutoff must be a number (kT)") }
-        if let proposals, proposals < 1 { throw ValidationError("--proposals must be at least 1 (got \(proposals))") }
+        if let proposals, proposals < 1 || proposals > FlowSampling.maximumCount {
+            throw ValidationError("--proposals must lie in 1...\(FlowSampling.maximumCount) (got \(proposals))")
+        }
     }
 }
 

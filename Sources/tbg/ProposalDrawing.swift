@@ -38,6 +38,11 @@ struct ProposalDrawingOptions: ParsableArguments {
             guard count != nil else { throw ValidationError("--checkpoint needs --proposals N (how many proposals to draw)") }
         case (.some, nil):
             guard peptide == nil, proposalsOut == nil else { throw ValidationError("--peptide and --proposals-out go with --checkpoint (drawing proposals), not with SAMPLES") }
+            // The drawing options would be silently ignored: SAMPLES was drawn with its own settings.
+            let defaults = try SamplerOptions.parse([])
+            guard proposalSeed == 1, sampler.chunk == nil, sampler.settings == defaults.settings else {
+                throw ValidationError("--proposal-seed and the ODE options (--method, --tolerance, --steps, --micro-batch, --chunk, --max-steps) go with --checkpoint (drawing proposals); SAMPLES was drawn with its own")
+            }
         }
         try sampler.validate()
     }
@@ -57,11 +62,19 @@ struct ProposalDrawingOptions: ParsableArguments {
             if FileManager.default.fileExists(atPath: path) {
                 throw DataFormatError(file: path, "exists already and is never overwritten: pass it as SAMPLES to use these proposals (with --proposals N for its first N), or remove it or choose --proposals-out to draw new ones")
             }
-            writeLine("\(prefix): drawing \(count) proposals with \(checkpoint) into \(path)")
+            writeLine("\(prefix): drawing \(count) proposal\(count == 1 ? "" : "s") with \(checkpoint) into \(path)")
         }
         let finished = try FlowSampling.draw(checkpoint: checkpoint, peptide: peptide, count: count, out: path, seed: proposalSeed, roundTrip: 0,
                                              sampler: sampler, resume: true, progressSeconds: progressSeconds, communicator: comm,
                                              prefix: prefix + " (proposals)")
         return finished ? path : nil
+    }
+
+    /// Tells the user, on rank 0, that proposals drawn before an error stopped the run are kept and
+    /// how to reuse them (the same command would refuse the existing file). Nothing when the
+    /// proposals were given as SAMPLES or not drawn completely.
+    static func reportKept(drawn: String?, prefix: String, communicator comm: any Communicator) {
+        guard comm.isRoot, let drawn, FileManager.default.fileExists(atPath: drawn) else { return }
+        writeLine("\(prefix): the drawn proposals are kept in \(drawn): run again with \(drawn) as SAMPLES, without --checkpoint, --peptide and --proposals-out, to use them")
     }
 }

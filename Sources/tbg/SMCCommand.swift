@@ -58,15 +58,18 @@ struct SMCCommand: ParsableCommand {
 
     func run() throws {
         try distributed.withCommunicator { comm in
+            var drawn: String?   // the proposals file this run drew, once drawn
             do {
                 if comm.isRoot {
                     try OutputPath.checkDistinct(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
+                    try OutputPath.checkFileInExistingDirectory(out)
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
                 guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,
                                                           progressSeconds: monteCarlo.progressSeconds, communicator: comm, prefix: "tbg smc") else {
                     return   // stopped by a signal while drawing; the same command continues
                 }
+                if self.samples == nil { drawn = samples }
                 // Drawn proposals are used whole; --proposals limits a given SAMPLES file.
                 let input = try ProposalFile(path: samples, limit: self.samples == nil ? nil : monteCarlo.proposals)
                 let settings = self.settings
@@ -109,6 +112,7 @@ struct SMCCommand: ParsableCommand {
                                  out, particles, ancestors, ImportanceWeights.effectiveSampleSize(logWeights: result.logWeights), result.evaluations, input.evaluations,
                                  Date().timeIntervalSince(started), comm.size))
             } catch {
+                ProposalDrawingOptions.reportKept(drawn: drawn, prefix: "tbg smc", communicator: comm)
                 if comm.size > 1 { comm.abort(code: 1, message: "tbg smc: error: \(error)") }
                 throw error
             }

@@ -70,7 +70,9 @@ struct SampleCommand: ParsableCommand {
     var resume = false
 
     func validate() throws {
-        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if count < 1 || count > FlowSampling.maximumCount {
+            throw ValidationError("--count must lie in 1...\(FlowSampling.maximumCount) (got \(count))")
+        }
         if roundTrip < 0 { throw ValidationError("--round-trip must be at least 0") }
     }
 

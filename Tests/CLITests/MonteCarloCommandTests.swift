@@ -3,6 +3,7 @@
 // on 1 and 2 MPI ranks for the same seed (bit for bit), output that MDTraj's layout, the diagnostics
 // and `tbg evaluate` agree on, and bad inputs refused with the file named (under mpirun too, where
 // the failing ranks end the job).
+import Evaluation
 import Foundation
 import HDF5
 import TestSupport
@@ -162,10 +163,30 @@ final class MonteCarloCommandTests: XCTestCase {
         // Option mistakes: both sources, a draw without a count, a negative count.
         for (arguments, fragment) in [([kept, "--checkpoint", Self.model, "--peptide", kept], "not both"),
                                       (["--checkpoint", Self.model, "--peptide", kept], "--proposals N"),
-                                      ([kept, "--proposals", "-3"], "--proposals must be at least 1 (got -3)")] {
+                                      ([kept, "--proposals", "-3"], "--proposals must lie in 1...1000000000 (got -3)"),
+                                      ([kept, "--proposals", "\(Int.max)"], "--proposals must lie in 1...1000000000 (got \(Int.max))"),
+                                      ([kept, "--method", "rk4"], "go with --checkpoint (drawing proposals); SAMPLES was drawn with its own"),
+                                      ([kept, "--proposal-seed", "2"], "go with --checkpoint")] {
             let result = try Executables.run(Executables.tbg, ["smc"] + arguments + ["--out", scratch.file("bad.h5")])
             XCTAssertNotEqual(result.status, 0)
             XCTAssertTrue(result.standardError.contains(fragment), result.standardError)
+        }
+        // A draw that finishes but gives no usable proposal (one RK4 step: no valid molecule) fails
+        // after the draw, and says where the drawn proposals are kept and how to reuse them.
+        let unusable = scratch.file("unusable.proposals.h5")
+        let failed = try Executables.run(Executables.tbg, ["smc", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"), "--proposals", "2",
+                                                           "--method", "rk4", "--steps", "1", "--out", scratch.file("unusable.h5")])
+        XCTAssertNotEqual(failed.status, 0)
+        XCTAssertTrue(failed.standardError.contains("none of the 2 samples is usable"), failed.standardError)
+        XCTAssertTrue(failed.standardOutput.contains("the drawn proposals are kept in \(unusable): run again with \(unusable) as SAMPLES"), failed.standardOutput)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: unusable))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("unusable.h5")))
+        // An output that cannot be written is refused before the expensive draw.
+        for (target, fragment) in [(scratch.path, "is a directory"), (scratch.file("missing/x.h5"), "does not exist")] {
+            let result = try Executables.run(Executables.tbg, draw + ["--out", target, "--proposals-out", scratch.file("never.h5")])
+            XCTAssertNotEqual(result.status, 0)
+            XCTAssertTrue(result.standardError.contains(fragment), result.standardError)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("never.h5")))
         }
 
         // tbg evaluate resamples SMC particles by the proposal they descend from, MCMC states by chain.
@@ -173,7 +194,12 @@ final class MonteCarloCommandTests: XCTestCase {
         let mcmc = try Executables.run(Executables.tbg, ["mcmc", kept, "--chains", "2", "--chain-length", "3", "--burn-in", "1",
                                                           "--steps-per-sweep", "1", "--out", scratch.file("mcmc.h5")])
         XCTAssertEqual(mcmc.status, 0, mcmc.standardError)
-        for (file, fragment) in [(out, "cluster bootstrap over the samples' \(ancestors) proposal ancestor"), (scratch.file("mcmc.h5"), "cluster bootstrap over the samples' 2 chains"),
+        // Chains that share a proposal (a start or an accepted independence move) are one cluster.
+        let mcmcSamples = try read(scratch.file("mcmc.h5")).group
+        let groups = Set(SharedHistory.components([try mcmcSamples.dataset("chain").read(as: Int64.self).map(Int.init),
+                                                   try mcmcSamples.dataset("source_frame").read(as: Int64.self).map(Int.init)])).count
+        for (file, fragment) in [(out, "cluster bootstrap over the samples' \(ancestors) proposal ancestor"),
+                                 (scratch.file("mcmc.h5"), "cluster bootstrap over the samples' \(groups) chain group"),
                                  (kept, "bootstrap over samples, 5 replicates")] {
             let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", file, "--reference", Fixtures.path("ad2_capped.h5"),
                                                                   "--bootstrap", "5", "--json"])
