@@ -2,14 +2,25 @@
 // pointers into it for a whole forward/backward pass without `withUnsafe…` nesting. Hot loops
 // allocate nothing: workspaces are Buffers sized once and reused.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 public final class Buffer<T: Numeric> {
     public let pointer: UnsafeMutablePointer<T>
     public let count: Int
 
+    /// `count` zeros. The memory comes from calloc: large buffers are fresh zero pages that take no
+    /// physical memory until written, so a buffer a pass never touches (the separate edge-MLP
+    /// path's E × H activations while the fused path runs, EGNNWorkspace.swift) costs nothing.
     public init(count: Int) {
         self.count = count
-        pointer = UnsafeMutablePointer<T>.allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        guard let raw = calloc(max(count, 1), MemoryLayout<T>.stride) else {
+            fatalError("Buffer: cannot allocate \(count) × \(MemoryLayout<T>.stride) bytes")
+        }
+        pointer = raw.bindMemory(to: T.self, capacity: max(count, 1))
     }
 
     public convenience init(_ values: [T]) {
@@ -19,7 +30,7 @@ public final class Buffer<T: Numeric> {
         }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(pointer) }
 
     public var buffer: UnsafeMutableBufferPointer<T> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public var readOnly: UnsafeBufferPointer<T> { UnsafeBufferPointer(start: pointer, count: count) }
