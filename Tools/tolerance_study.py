@@ -16,7 +16,8 @@ for every tolerance reports
     difference (nm).
 A tolerance is good enough when its log-q error is far below the spread of the log weights (their
 standard deviation is printed too): then the ESS it gives is the ESS of the exact flow.
-Runs already in OUT (same tolerance, count, seed, checkpoint) are reused; delete them to rerun.
+Runs already in OUT (same tolerance, count, seed, checkpoint) are reused, and an interrupted one
+continues from its finished chunks; delete them to rerun.
 """
 import argparse
 import json
@@ -72,7 +73,8 @@ def run_one(args, tolerance, path):
         return t["wall_seconds"], t["cpu_seconds"]
     tbg = os.environ.get("TBG", os.path.join(ROOT, ".build", "release", "tbg"))
     command = [tbg, "sample", "--checkpoint", args.checkpoint, "--peptide", args.peptide, "--count", str(args.count),
-               "--seed", str(args.seed), "--tolerance", f"{tolerance:g}", "--out", path, "--progress-seconds", "120"]
+               "--seed", str(args.seed), "--tolerance", f"{tolerance:g}", "--out", path, "--progress-seconds", "120",
+               "--resume"]   # an interrupted run (its chunks in OUT.chunks/) continues
     if args.np > 1:
         command = ["mpirun", "-np", str(args.np)] + command
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
