@@ -17,7 +17,8 @@ for every tolerance reports
 A tolerance is good enough when its log-q error is far below the spread of the log weights (their
 standard deviation is printed too): then the ESS it gives is the ESS of the exact flow.
 Runs already in OUT (same tolerance, count, seed, checkpoint) are reused, and an interrupted one
-continues from its finished chunks; delete them to rerun.
+continues from its finished chunks (its CPU time then counts the continued part only: rerun it
+from scratch for the timing); delete them to rerun.
 """
 import argparse
 import json
