@@ -80,7 +80,7 @@ public struct BasinFreeEnergy: Sendable, Equatable {
                 replicates.append(deltaF(positive: a, negative: b))
             }
         }
-        return make(plus: plus, minus: minus, replicates: replicates, basin: basin)
+        return make(plus: plus, minus: minus, replicates: replicates, basin: basin, groups: phi.count, resamples: resamples)
     }
 
     /// ΔF of (weighted) samples with a bootstrap over clusters: `clusters[k]` labels sample k's
@@ -119,7 +119,7 @@ public struct BasinFreeEnergy: Sendable, Equatable {
                 if basin.contains(phi[frame]) { blockPlus[b] += w } else { blockMinus[b] += w }
             }
         }
-        guard count > 0 else { return make(plus: 0, minus: 0, replicates: [], basin: basin) }
+        guard count > 0 else { return make(plus: 0, minus: 0, replicates: [], basin: basin, groups: 0, resamples: resamples) }
         return groupBootstrap(plus: blockPlus, minus: blockMinus, resamples: resamples, random: &random, basin: basin)
     }
 
@@ -140,10 +140,14 @@ public struct BasinFreeEnergy: Sendable, Equatable {
                 replicates.append(deltaF(positive: a, negative: b))
             }
         }
-        return make(plus: plus.reduce(0, +), minus: minus.reduce(0, +), replicates: replicates, basin: basin)
+        return make(plus: plus.reduce(0, +), minus: minus.reduce(0, +), replicates: replicates, basin: basin, groups: count,
+                    resamples: resamples)
     }
 
-    private static func make(plus: Double, minus: Double, replicates: [Double?], basin: PhiBasin) -> BasinFreeEnergy {
+    /// `groups`: how many independent units the bootstrap drew from; with fewer than 2 every
+    /// replicate equals the estimate, and a zero error would claim a precision there is no evidence for.
+    private static func make(plus: Double, minus: Double, replicates: [Double?], basin: PhiBasin, groups: Int,
+                             resamples: Int) -> BasinFreeEnergy {
         let total = plus + minus
         let finite = replicates.compactMap { $0 }
         var result = BasinFreeEnergy(value: deltaF(positive: plus, negative: minus), standardError: nil,
@@ -153,6 +157,10 @@ public struct BasinFreeEnergy: Sendable, Equatable {
             result.reason = "no samples"
         } else if result.value == nil {
             result.reason = plus > 0 ? "no population outside \(basin.description)" : "no population with \(basin.description)"
+        } else if resamples < 2 {
+            result.reason = "no error: \(resamples) bootstrap replicate\(resamples == 1 ? "" : "s") requested (at least 2 needed)"
+        } else if groups < 2 {
+            result.reason = "no error: all samples form one group that shares a history (one proposal ancestor, chain group or block), so there is nothing independent to resample"
         } else if finite.count < 2 {
             result.reason = "fewer than 2 bootstrap replicates with both basins populated"
         } else {

@@ -51,6 +51,9 @@ struct EvaluateCommand: ParsableCommand {
         guard maxPoints >= 1, bins >= 1, blocks >= 1, bootstrap >= 0, nllFrames >= 1 else {
             throw ValidationError("--max-points, --bins, --blocks and --nll-frames must be positive, --bootstrap not negative")
         }
+        // Upper ends: a 2-D histogram of bins² cells, bootstrap replicates held in memory.
+        try SizeLimit.check("--bins", bins, in: 1...3600)
+        try SizeLimit.check("--bootstrap", bootstrap, in: 0...1_000_000)
         guard clipFraction >= 0, clipFraction < 1 else {
             throw ValidationError("--clip-fraction must be in [0, 1) (the fraction of largest log weights dropped; 0.002 drops the top 0.2 %), got \(clipFraction)")
         }

@@ -38,8 +38,14 @@ struct MCMCCommand: ParsableCommand {
 
     func validate() throws {
         try drawing.validate(samples: samples, count: monteCarlo.proposals)
-        guard chains >= 1, chainLength >= 1, burnIn >= 0, stepsPerSweep >= 0 else {
-            throw ValidationError("--chains and --chain-length must be at least 1, --burn-in and --steps-per-sweep not negative")
+        try SizeLimit.check("--chains", chains, in: 1...SizeLimit.states)
+        try SizeLimit.check("--chain-length", chainLength, in: 1...SizeLimit.steps)
+        try SizeLimit.check("--burn-in", burnIn, in: 0...SizeLimit.steps)
+        try SizeLimit.check("--steps-per-sweep", stepsPerSweep, in: 0...SizeLimit.steps)
+        // Every recorded state is held in memory until the output is written.
+        guard chains.multipliedReportingOverflow(by: chainLength).partialValue <= SizeLimit.states,
+              !chains.multipliedReportingOverflow(by: chainLength).overflow else {
+            throw ValidationError("--chains × --chain-length must be at most \(SizeLimit.states) recorded states (got \(chains) × \(chainLength))")
         }
         guard independenceFraction >= 0, independenceFraction <= 1 else { throw ValidationError("--independence-fraction must lie in [0, 1]") }
     }

@@ -20,16 +20,33 @@ enum OutputPath {
         }
     }
 
-    /// - Throws: `DataFormatError` when `output` is a directory or its directory does not exist,
-    ///   so that a long run does not end with an output it cannot write.
+    /// - Throws: `DataFormatError` unless `output` can become a new regular file: it must be a
+    ///   non-empty path that does not end in "/", is not an existing directory, device or other
+    ///   non-regular file (the atomic write renames onto it, which would replace /dev/null), and lies
+    ///   in an existing directory this process may write to. Checked before any work, so that a long
+    ///   run does not end with an output it cannot write.
     static func checkFileInExistingDirectory(_ output: String) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw DataFormatError(file: output, "is a directory; the output must be a file path (for example \((output as NSString).appendingPathComponent("out.h5")))")
+        guard !output.isEmpty else { throw DataFormatError(file: "--out", "is empty; expected the path of a new .h5 file") }
+        guard !output.hasSuffix("/") else {
+            throw DataFormatError(file: output, "ends in '/'; expected the path of a file, for example \(output)out.h5")
+        }
+        var status = stat()
+        if lstat(output, &status) == 0 {
+            let kind = status.st_mode & S_IFMT
+            if kind == S_IFDIR {
+                throw DataFormatError(file: output, "is a directory; the output must be a file path (for example \((output as NSString).appendingPathComponent("out.h5")))")
+            }
+            guard kind == S_IFREG else {
+                throw DataFormatError(file: output, "exists and is not a regular file (a device, pipe, socket or link); the output is written to a temporary file and renamed onto its path, which would replace it: choose a file path")
+            }
         }
         let parent = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DataFormatError(file: output, "cannot be written: its directory \(parent) does not exist")
+        }
+        guard access(parent, W_OK) == 0 else {
+            throw DataFormatError(file: output, "cannot be written: no permission to create files in \(parent)")
         }
     }
 }

@@ -42,11 +42,13 @@ struct SMCCommand: ParsableCommand {
 
     func validate() throws {
         try drawing.validate(samples: samples, count: monteCarlo.proposals)
-        guard particles >= 1, stepsPerStage >= 0, stages >= 1 else { throw ValidationError("--particles and --stages must be at least 1, --steps-per-stage at least 0") }
+        try SizeLimit.check("--particles", particles, in: 1...SizeLimit.states)
+        try SizeLimit.check("--stages", stages, in: 1...SizeLimit.steps)
+        try SizeLimit.check("--steps-per-stage", stepsPerStage, in: 0...SizeLimit.steps)
         guard resampleThreshold >= 0, resampleThreshold <= 1 else { throw ValidationError("--resample-threshold is an ESS fraction in [0, 1]") }
         guard beta0 > 0, beta0 <= 1 else { throw ValidationError("--beta0 must lie in (0, 1]") }
         if beta0 < 1 && stages < 2 { throw ValidationError("tempering (--beta0 < 1) needs --stages of at least 2") }
-        if let burnIn, burnIn < 0 { throw ValidationError("--burn-in must not be negative") }
+        if let burnIn { try SizeLimit.check("--burn-in", burnIn, in: 0...SizeLimit.steps) }
     }
 
     var settings: SMCSettings {

@@ -166,7 +166,8 @@ final class MonteCarloCommandTests: XCTestCase {
                                       ([kept, "--proposals", "-3"], "--proposals must lie in 1...1000000000 (got -3)"),
                                       ([kept, "--proposals", "\(Int.max)"], "--proposals must lie in 1...1000000000 (got \(Int.max))"),
                                       ([kept, "--method", "rk4"], "go with --checkpoint (drawing proposals); SAMPLES was drawn with its own"),
-                                      ([kept, "--proposal-seed", "2"], "go with --checkpoint")] {
+                                      ([kept, "--proposal-seed", "2"], "go with --checkpoint"),
+                                      ([kept, "--particles", "2000000000"], "--particles must lie in 1...10000000 (got 2000000000)")] {
             let result = try Executables.run(Executables.tbg, ["smc"] + arguments + ["--out", scratch.file("bad.h5")])
             XCTAssertNotEqual(result.status, 0)
             XCTAssertTrue(result.standardError.contains(fragment), result.standardError)
@@ -182,7 +183,9 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: unusable))
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("unusable.h5")))
         // An output that cannot be written is refused before the expensive draw.
-        for (target, fragment) in [(scratch.path, "is a directory"), (scratch.file("missing/x.h5"), "does not exist")] {
+        // A device is never replaced by the atomic rename (/dev/null once was, run as root).
+        for (target, fragment) in [(scratch.path, "is a directory"), (scratch.file("missing/x.h5"), "does not exist"),
+                                   ("/dev/null", "is not a regular file"), (scratch.file("newdir/"), "ends in '/'"), ("", "is empty")] {
             let result = try Executables.run(Executables.tbg, draw + ["--out", target, "--proposals-out", scratch.file("never.h5")])
             XCTAssertNotEqual(result.status, 0)
             XCTAssertTrue(result.standardError.contains(fragment), result.standardError)

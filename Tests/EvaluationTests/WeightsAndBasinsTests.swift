@@ -164,6 +164,23 @@ final class BasinFreeEnergyTests: XCTestCase {
                        accuracy: 1e-12, "copies do not move the estimate")
     }
 
+    func testOneClusterOrNoReplicatesGiveNoErrorWithAReason() throws {
+        // Every particle descends from one proposal: each replicate is the estimate itself, and a
+        // zero error would be a claim without evidence.
+        let phi = angles(40, positive: 0.3, seed: 10)
+        var random = RandomSource(seed: 11)
+        let one = BasinFreeEnergy.clusters(phi: phi, clusters: [Int](repeating: 7, count: 40), resamples: 50, random: &random)
+        XCTAssertNotNil(one.value)
+        XCTAssertNil(one.standardError)
+        XCTAssertTrue(try XCTUnwrap(one.reason).contains("one group that shares a history"), one.reason ?? "")
+        let none = BasinFreeEnergy.samples(phi: phi, resamples: 0, random: &random)
+        XCTAssertNotNil(none.value)
+        XCTAssertNil(none.standardError)
+        XCTAssertEqual(none.reason, "no error: 0 bootstrap replicates requested (at least 2 needed)")
+        let two = BasinFreeEnergy.clusters(phi: phi, clusters: (0..<40).map { $0 % 2 }, resamples: 50, random: &random)
+        XCTAssertNotNil(two.standardError, "two clusters: a (rough) error")
+    }
+
     func testChainsSharingAProposalAreOneCluster() {
         // Chains 0..3 of 3 states each; chain 1 accepted proposal 7, which chain 3 started from;
         // chains 0 and 2 share nothing. Components: {0}, {1, 3}, {2}, numbered by first sample.
