@@ -268,11 +268,9 @@ enum EvaluationText {
         var notes: [String] = []
         for (name, set) in [("proposal", report.proposal), ("reweighted", report.reweighted)] {
             if let reason = set.reason { notes.append("\(name): \(reason)") }
-            if let reason = set.deltaF?.reason { notes.append("\(name) dF: \(reason)") }
-            if let d = set.deltaF, d.value != nil, d.degenerateReplicates > 0 { notes.append("\(name) dF: \(Self.leftOut(d.degenerateReplicates))") }
+            if let deltaF = set.deltaF { notes += Self.deltaFNotes(name, deltaF) }
         }
-        if let reason = md.deltaF.reason { notes.append("MD dF: \(reason)") }
-        if md.deltaF.value != nil, md.deltaF.degenerateReplicates > 0 { notes.append("MD dF: \(Self.leftOut(md.deltaF.degenerateReplicates))") }
+        notes += Self.deltaFNotes("MD", md.deltaF)
         if let reason = output.protocols.tbg.reason { notes.append("snis_tbg: \(reason)") }
         if let reason = output.protocols.clipped.reason { notes.append("snis_clipped: \(reason)") }
         lines += notes.map { "  note: " + $0 }
@@ -311,10 +309,16 @@ enum EvaluationText {
         return String(format: "%.1f %%", 100 * fraction)
     }
 
-    /// The note for bootstrap replicates that drew one basin only (no finite ΔF; left out of the
-    /// standard error, which then understates the uncertainty).
-    private static func leftOut(_ replicates: Int) -> String {
-        "\(replicates) bootstrap replicate\(replicates == 1 ? "" : "s") drew one basin only and \(replicates == 1 ? "is" : "are") left out of the error, which is then an underestimate"
+    /// A ΔF's notes: why it or its error is missing, and bootstrap replicates that drew one basin
+    /// only (no finite ΔF; left out of the standard error, which then understates the uncertainty).
+    private static func deltaFNotes(_ name: String, _ deltaF: DeltaFReport) -> [String] {
+        var notes: [String] = []
+        if let reason = deltaF.reason { notes.append("\(name) dF: \(reason)") }
+        let left = deltaF.degenerateReplicates
+        if deltaF.value != nil, left > 0 {
+            notes.append("\(name) dF: \(left) bootstrap replicate\(left == 1 ? "" : "s") drew one basin only and \(left == 1 ? "is" : "are") left out of the error, which is then an underestimate")
+        }
+        return notes
     }
 
     private static func deltaF(_ value: Double?, _ error: Double?) -> String {

@@ -7,10 +7,6 @@ import HDF5
 import Sampling
 
 enum FlowSampling {
-    /// The most samples one run draws (`--count`, `--proposals`): 10⁹ samples of a 22-atom
-    /// peptide are already ~0.3 TB of coordinates, and larger counts overflow the chunk arithmetic.
-    static let maximumCount = 1_000_000_000
-
     /// Draws `count` samples of `peptide` with the flow of `checkpoint` into `out`, collectively on
     /// every rank of `comm`; progress lines start with `prefix`.
     /// - Returns: true on every rank when `out` was written; false when a signal (SIGTERM/SIGUSR1)
@@ -20,8 +16,7 @@ enum FlowSampling {
     static func draw(checkpoint: String, peptide: String, count: Int, out: String, seed: UInt64, roundTrip: Int, sampler: SamplerOptions,
                      resume: Bool, progressSeconds: Int, communicator comm: any Communicator, prefix: String) throws -> Bool {
         if comm.isRoot {
-            try OutputPath.checkDistinct(out, from: [checkpoint, peptide])
-            try OutputPath.checkFileInExistingDirectory(out)
+            try OutputPath.checkNewFile(out, from: [checkpoint, peptide])
             for stale in HDF5File.removeStalePartials(for: out) {
                 writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
             }

@@ -43,8 +43,8 @@ struct MCMCCommand: ParsableCommand {
         try SizeLimit.check("--burn-in", burnIn, in: 0...SizeLimit.steps)
         try SizeLimit.check("--steps-per-sweep", stepsPerSweep, in: 0...SizeLimit.steps)
         // Every recorded state is held in memory until the output is written.
-        guard chains.multipliedReportingOverflow(by: chainLength).partialValue <= SizeLimit.states,
-              !chains.multipliedReportingOverflow(by: chainLength).overflow else {
+        let recorded = chains.multipliedReportingOverflow(by: chainLength)
+        guard !recorded.overflow, recorded.partialValue <= SizeLimit.states else {
             throw ValidationError("--chains × --chain-length must be at most \(SizeLimit.states) recorded states (got \(chains) × \(chainLength))")
         }
         guard independenceFraction >= 0, independenceFraction <= 1 else { throw ValidationError("--independence-fraction must lie in [0, 1]") }
@@ -62,8 +62,7 @@ struct MCMCCommand: ParsableCommand {
             var drawn: String?   // the proposals file this run drew, once drawn
             do {
                 if comm.isRoot {
-                    try OutputPath.checkDistinct(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
-                    try OutputPath.checkFileInExistingDirectory(out)
+                    try OutputPath.checkNewFile(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
                 guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,

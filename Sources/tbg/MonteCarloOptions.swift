@@ -58,28 +58,11 @@ struct MonteCarloOptions: ParsableArguments {
         }
         if let target = targetAcceptance, !(target > 0 && target < 1) { throw ValidationError("--target-acceptance must lie in (0, 1)") }
         if let cutoff = energyCutoff, cutoff.isNaN { throw ValidationError("--energy-cutoff must be a number (kT)") }
-        if let proposals, proposals < 1 || proposals > FlowSampling.maximumCount {
-            throw ValidationError("--proposals must lie in 1...\(FlowSampling.maximumCount) (got \(proposals))")
-        }
+        if let proposals { try SizeLimit.check("--proposals", proposals, in: 1...SizeLimit.samples) }
     }
 }
 
 extension LocalKernel: ExpressibleByArgument {}
-
-/// Range checks of the sizes users type, before anything is allocated or run: a value past the
-/// upper end would exhaust memory (particles, chains: all states are held at once) or run for
-/// ever, and is a typing mistake, not a request.
-enum SizeLimit {
-    static let states = 10_000_000          // particles or chains: ≈ 5 GB of states for 22 atoms
-    static let steps = 1_000_000_000        // stages, steps, sweeps
-
-    /// - Throws: `ValidationError` naming `option`, its range and the value given.
-    static func check(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws {
-        guard range.contains(value) else {
-            throw ValidationError("\(option) must lie in \(range.lowerBound)...\(range.upperBound) (got \(value))")
-        }
-    }
-}
 
 /// Calls `line` at most every `seconds` (and always when `force`), for progress output.
 struct ProgressThrottle {

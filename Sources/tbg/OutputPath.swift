@@ -20,6 +20,12 @@ enum OutputPath {
         }
     }
 
+    /// Both checks of a new output file: not an input, and a path it can be written to.
+    static func checkNewFile(_ output: String, from inputs: [String]) throws {
+        try checkDistinct(output, from: inputs)
+        try checkFileInExistingDirectory(output)
+    }
+
     /// - Throws: `DataFormatError` unless `output` can become a new regular file: it must be a
     ///   non-empty path that does not end in "/", is not an existing directory, device or other
     ///   non-regular file (the atomic write renames onto it, which would replace /dev/null), and lies

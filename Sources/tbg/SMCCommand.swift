@@ -63,8 +63,7 @@ struct SMCCommand: ParsableCommand {
             var drawn: String?   // the proposals file this run drew, once drawn
             do {
                 if comm.isRoot {
-                    try OutputPath.checkDistinct(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
-                    try OutputPath.checkFileInExistingDirectory(out)
+                    try OutputPath.checkNewFile(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
                 guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,

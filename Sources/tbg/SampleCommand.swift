@@ -70,9 +70,7 @@ struct SampleCommand: ParsableCommand {
     var resume = false
 
     func validate() throws {
-        if count < 1 || count > FlowSampling.maximumCount {
-            throw ValidationError("--count must lie in 1...\(FlowSampling.maximumCount) (got \(count))")
-        }
+        try SizeLimit.check("--count", count, in: 1...SizeLimit.samples)
         if roundTrip < 0 { throw ValidationError("--round-trip must be at least 0") }
     }
 
