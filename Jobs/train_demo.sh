@@ -29,7 +29,9 @@ mkdir -p "$out"
 "$tbg" inspect "$out/ad2-quick" "$out/dipeptides-quick"
 mpirun -np 2 "$tbg" selftest communicator
 "$tbg" energy "$out/ad2-quick/AD.h5" --frames 0:3
-mpirun -np 2 "$tbg" train --config Configs/ad2.yaml --set data.dataset="$out/ad2-quick" \
+# A demonstration starts over each time: --overwrite replaces the previous demo's checkpoint (tbg
+# train refuses an existing checkpoint without --resume or --overwrite).
+mpirun -np 2 "$tbg" train --overwrite --config Configs/ad2.yaml --set data.dataset="$out/ad2-quick" \
   --set data.frames_per_peptide=32 --set data.validation_frames=16 --set training.steps=60 \
   --set training.log_every=10 --set training.validate_every=30 --set training.checkpoint="$out/train/checkpoint.h5"
 echo "train_demo: done; datasets in $out, checkpoint $out/train/checkpoint.h5"

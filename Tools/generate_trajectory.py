@@ -49,7 +49,13 @@ def main(argv=None):
                     help="biased mode: 'metad_phi' (defaults) or a JSON object of its settings, e.g. "
                          "'{\"kind\": \"metad_phi\", \"build_ps\": 2000, \"bias_factor\": 6}' (Tools/FORMAT.md §1.7)")
     ap.add_argument("--out", required=True, help="output .h5 file (written atomically)")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace an existing --out once the new run is complete (without it an existing file is refused before the MD starts)")
     a = ap.parse_args(argv)
+    if os.path.exists(a.out) and not a.overwrite:
+        print(f"error: --out {a.out} exists already and is not replaced: choose another --out, remove it, or pass --overwrite",
+              file=sys.stderr)
+        return 2
     prod = a.production_ps if a.production_ps is not None else 1000.0 * (a.ns if a.ns is not None else 1.0)
     cfg = RunConfig(sequence=a.seq, termini=a.termini, preset=a.preset, name=a.name, production_ps=prod,
                     equilibration_ps=a.equilibration_ps, save_ps=a.save_ps, timestep_fs=a.timestep_fs,

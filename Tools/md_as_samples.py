@@ -60,6 +60,7 @@ def main(argv=None):
     ap.add_argument("--md", required=True, help="an unbiased MD trajectory of Tools/generate_trajectory.py")
     ap.add_argument("--evaluations", type=int, required=True, help="energy budget B (integration steps)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --out (without it an existing file is refused)")
     ap.add_argument("--time-steps", type=int, default=0, help="time this many OpenMM steps for /samples@wall_seconds (0: none)")
     a = ap.parse_args(argv)
     if a.evaluations < 1:
@@ -69,6 +70,8 @@ def main(argv=None):
     # The output may not be the input under any name: same path, a symlink either way, a hard link.
     if os.path.realpath(a.out) == os.path.realpath(a.md) or (os.path.exists(a.out) and os.path.samefile(a.out, a.md)):
         fail(f"--out {a.out} is the input {a.md} (the same file); outputs never overwrite inputs")
+    if os.path.exists(a.out) and not a.overwrite:
+        fail(f"--out {a.out} exists already and is not replaced: choose another --out, remove it, or pass --overwrite")
     out_dir = os.path.dirname(os.path.abspath(a.out))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         fail(f"--out {a.out}: the folder {out_dir} does not exist or is not writable")

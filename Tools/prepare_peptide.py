@@ -14,7 +14,7 @@ trajectory format (Tools/FORMAT.md), the --peptide input of `tbg sample` (and of
 encoding refuses any other. The structure is minimised with the preset's force field to the
 generator's tolerance (1 kJ/mol/nm) on the Reference platform; the file holds that one frame, its
 Reference energies, and metadata with source = "prepare_peptide". The output is written
-atomically and durably; an existing --out is replaced only with --force, the input never.
+atomically and durably; an existing --out is replaced only with --overwrite, the input never.
 
 Exit status 2 with a message naming the file, residue or atom for input that cannot be prepared:
 non-standard residues (MSE, ligands, water), D-amino acids, more than one chain, atoms pdbfixer
@@ -47,7 +47,8 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=1, help="seeds the hydrogen placement and pdbfixer (default 1)")
     ap.add_argument("--ph", type=float, default=BUILD_PH, help=f"pH of the protonation states (default {BUILD_PH:g})")
     ap.add_argument("--out", required=True, help="output .h5 file (written atomically)")
-    ap.add_argument("--force", action="store_true", help="replace an existing --out")
+    ap.add_argument("--overwrite", "--force", dest="force", action="store_true",
+                    help="replace an existing --out (without it an existing file is refused; --force is the old name)")
     a = ap.parse_args(argv)
     if a.pdb is not None and a.termini is not None:
         ap.error("--termini goes with --seq; a --pdb file's termini come from its caps")

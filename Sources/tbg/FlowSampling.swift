@@ -8,15 +8,17 @@ import Sampling
 
 enum FlowSampling {
     /// Draws `count` samples of `peptide` with the flow of `checkpoint` into `out`, collectively on
-    /// every rank of `comm`; progress lines start with `prefix`.
+    /// every rank of `comm`; progress lines start with `prefix`. An existing `out` is refused before
+    /// any work unless `overwrite` (it is then replaced only once the new samples are complete).
     /// - Returns: true on every rank when `out` was written; false when a signal (SIGTERM/SIGUSR1)
     ///   stopped the run, the finished chunks being kept in OUT.chunks/ for `resume`.
-    /// - Throws: bad inputs (checkpoint, peptide, an output that is an input), a chunk folder of
+    /// - Throws: bad inputs (checkpoint, peptide, an output that is an input, an existing output
+    ///   without `overwrite`), a chunk folder of
     ///   another run, I/O errors. The caller ends the other ranks (`comm.abort`).
     static func draw(checkpoint: String, peptide: String, count: Int, out: String, seed: UInt64, roundTrip: Int, sampler: SamplerOptions,
-                     resume: Bool, progressSeconds: Int, communicator comm: any Communicator, prefix: String) throws -> Bool {
+                     resume: Bool, overwrite: Bool, progressSeconds: Int, communicator comm: any Communicator, prefix: String) throws -> Bool {
         if comm.isRoot {
-            try OutputPath.checkNewFile(out, from: [checkpoint, peptide])
+            try OutputPath.checkNewFile(out, from: [checkpoint, peptide], overwrite: overwrite)
             for stale in HDF5File.removeStalePartials(for: out) {
                 writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
             }

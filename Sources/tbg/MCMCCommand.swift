@@ -62,7 +62,8 @@ struct MCMCCommand: ParsableCommand {
             var drawn: String?   // the proposals file this run drew, once drawn
             do {
                 if comm.isRoot {
-                    try OutputPath.checkNewFile(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 })
+                    try OutputPath.checkNewFile(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 },
+                                                overwrite: monteCarlo.overwrite)
                     for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
                 }
                 guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,

@@ -22,6 +22,8 @@ struct MonteCarloOptions: ParsableArguments {
     var threads = 1
     @Option(help: "Seconds between progress lines (rank 0).")
     var progressSeconds = 30
+    @Flag(help: "Replace OUT if it exists (only once the run is complete). Without it an existing OUT is refused before any work.")
+    var overwrite = false
     @Option(parsing: .unconditional,
             help: "With SAMPLES: use only its first N samples (index order), and count only their energy evaluations, to compare with SNIS on the whole file at an equal budget (default: all). With --checkpoint: the number of proposals to draw.")
     var proposals: Int?

@@ -1,6 +1,8 @@
 // Outputs never overwrite inputs: an output path that names the same file as an input (the same
 // path, or another path to the same inode through a link) is refused before anything is computed,
 // and so is an output that cannot be a new file (a directory, or in a directory that does not exist).
+// Nothing already written is lost: an existing output is replaced only when the user says so
+// (--overwrite).
 import Foundation
 import MDData
 
@@ -20,10 +22,25 @@ enum OutputPath {
         }
     }
 
-    /// Both checks of a new output file: not an input, and a path it can be written to.
-    static func checkNewFile(_ output: String, from inputs: [String]) throws {
+    /// The checks of a new output file: not an input, a path it can be written to, and (unless
+    /// `overwrite`) no file there yet.
+    static func checkNewFile(_ output: String, from inputs: [String], overwrite: Bool) throws {
         try checkDistinct(output, from: inputs)
         try checkFileInExistingDirectory(output)
+        if !overwrite { try checkNotExisting(output, option: "--out") }
+    }
+
+    /// - Throws: `DataFormatError` when `output` exists: a finished result (samples that took hours,
+    ///   a trained checkpoint) is never replaced unless the user passes --overwrite. The message
+    ///   says what is there (size, modification time) and the three ways on.
+    static func checkNotExisting(_ output: String, option: String, alternative: String? = nil) throws {
+        var status = stat()
+        guard lstat(output, &status) == 0 else { return }
+        let modified = Date(timeIntervalSince1970: TimeInterval(status.st_mtim.tv_sec))
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        let what = "exists already (\(status.st_size) bytes, modified \(formatter.string(from: modified)))"
+        throw DataFormatError(file: output, "\(what) and is not replaced: \(alternative.map { $0 + ", " } ?? "")choose another \(option), remove the file, or pass --overwrite to replace it")
     }
 
     /// - Throws: `DataFormatError` unless `output` can become a new regular file: it must be a

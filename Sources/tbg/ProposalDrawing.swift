@@ -65,7 +65,7 @@ struct ProposalDrawingOptions: ParsableArguments {
             writeLine("\(prefix): drawing \(count) proposal\(count == 1 ? "" : "s") with \(checkpoint) into \(path)")
         }
         let finished = try FlowSampling.draw(checkpoint: checkpoint, peptide: peptide, count: count, out: path, seed: proposalSeed, roundTrip: 0,
-                                             sampler: sampler, resume: true, progressSeconds: progressSeconds, communicator: comm,
+                                             sampler: sampler, resume: true, overwrite: false, progressSeconds: progressSeconds, communicator: comm,
                                              prefix: prefix + " (proposals)")
         return finished ? path : nil
     }

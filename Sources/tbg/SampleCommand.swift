@@ -68,6 +68,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Seconds between progress lines (rank 0).") var progressSeconds = 30
     @Flag(help: "Continue an interrupted run of the same command: chunks already in OUT.chunks/ are kept, the rest computed.")
     var resume = false
+    @Flag(help: "Replace OUT if it exists (it is replaced only when the new samples are complete). Without it an existing OUT is refused before any work.")
+    var overwrite = false
 
     func validate() throws {
         try SizeLimit.check("--count", count, in: 1...SizeLimit.samples)
@@ -78,7 +80,7 @@ struct SampleCommand: ParsableCommand {
         try distributed.withCommunicator { comm in
             do {
                 _ = try FlowSampling.draw(checkpoint: checkpoint, peptide: peptide, count: count, out: out, seed: seed, roundTrip: roundTrip,
-                                          sampler: sampler, resume: resume, progressSeconds: progressSeconds, communicator: comm, prefix: "tbg sample")
+                                          sampler: sampler, resume: resume, overwrite: overwrite, progressSeconds: progressSeconds, communicator: comm, prefix: "tbg sample")
             } catch {
                 if comm.size > 1 { comm.abort(code: 1, message: "tbg sample: error: \(error)") }
                 throw error

@@ -2,6 +2,8 @@
 // options, builds the communicator, and calls into the libraries; no logic lives here that a test
 // could not reach through the libraries or by running the binary.
 import ArgumentParser
+import Communication
+import Foundation
 
 @main
 struct TBG: ParsableCommand {
@@ -16,6 +18,18 @@ struct TBG: ParsableCommand {
         version: TBGVersion.string,
         subcommands: [InspectCommand.self, TrainCommand.self, SampleCommand.self, NLLCommand.self,
                       EvaluateCommand.self, SMCCommand.self, MCMCCommand.self, EnergyCommand.self, BenchCommand.self, SelfTestCommand.self])
+
+    /// ArgumentParser's main, then the exit status of a clean stop on Ctrl-C (130; StopSignal).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+        let status = StopSignal.exitStatusAfterStop
+        if status != 0 { Foundation.exit(status) }
+    }
 }
 
 enum TBGVersion {

@@ -28,10 +28,17 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from training.checkpoint if it exists.")
     var resume = false
 
+    @Flag(help: "Start a new run even though training.checkpoint exists; the new run's first checkpoint replaces it. Without it (or --resume) an existing checkpoint is refused.")
+    var overwrite = false
+
     @Flag(help: "Print the resolved configuration and exit.")
     var printConfig = false
 
     @OptionGroup var distributed: DistributedOptions
+
+    func validate() throws {
+        if resume && overwrite { throw ValidationError("--resume continues training.checkpoint, --overwrite starts a new run over it: give one of them") }
+    }
 
     func run() throws {
         // First thing: a job script may send its stop signal while the configuration is resolved.
@@ -51,6 +58,11 @@ struct TrainCommand: ParsableCommand {
                         inputs += index.peptides.map { directory.isEmpty ? $0.file : directory + "/" + $0.file }
                     }
                     try OutputPath.checkDistinct(resolved.training.checkpoint, from: inputs)
+                    // A new run (no --resume) would replace a trained model at its first checkpoint.
+                    if !resume && !overwrite {
+                        try OutputPath.checkNotExisting(resolved.training.checkpoint, option: "training.checkpoint (--set training.checkpoint=…)",
+                                                        alternative: "continue its run with --resume")
+                    }
                     print("resolved configuration:\n\(resolved.json())")
                     // A checkpoint write of an earlier run on this host that was killed left its partial file.
                     for stale in HDF5File.removeStalePartials(for: resolved.training.checkpoint) {

@@ -240,6 +240,15 @@ final class MonteCarloCommandTests: XCTestCase {
         let same = try Executables.run(Executables.tbg, ["smc", scratch.file("in.h5"), "--out", scratch.file("in.h5")])
         XCTAssertNotEqual(same.status, 0)
         XCTAssertTrue(same.standardError.contains("is also an input"), same.standardError)
+        // An existing output is never replaced without --overwrite, and is refused before any work.
+        try Data("an earlier result".utf8).write(to: URL(fileURLWithPath: scratch.file("done.h5")))
+        for command in ["smc", "mcmc"] {
+            let existing = try Executables.run(Executables.tbg, [command, plain, "--out", scratch.file("done.h5")])
+            XCTAssertNotEqual(existing.status, 0)
+            XCTAssertTrue(existing.standardError.contains("\(scratch.file("done.h5")): exists already") && existing.standardError.contains("--overwrite"),
+                          existing.standardError)
+            XCTAssertEqual(try String(contentsOfFile: scratch.file("done.h5"), encoding: .utf8), "an earlier result")
+        }
         // Option errors are named.
         let tempering = try Executables.run(Executables.tbg, ["smc", plain, "--out", scratch.file("y.h5"), "--beta0", "0.5", "--stages", "1"])
         XCTAssertNotEqual(tempering.status, 0)

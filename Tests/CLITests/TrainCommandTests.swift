@@ -90,6 +90,35 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(resumed.standardOutput.contains("resumed from"), resumed.standardOutput)
         XCTAssertEqual(try step("stopped.h5"), Int64(total))
         XCTAssertEqual(try parameters("stopped.h5"), try parameters("reference.h5"), "bit-identical after stop and resume")
+
+        // Ctrl-C: the same clean stop with a checkpoint, and the shell's status 130.
+        let interrupted = try interrupt(Executables.tbg, arguments("ctrl-c.h5", steps: total), marker: "step 10/", signal: SIGINT)
+        XCTAssertEqual(interrupted.status, 130, interrupted.output)
+        XCTAssertTrue(interrupted.output.contains("stopping after step") && interrupted.output.contains("SIGINT (Ctrl-C)"), interrupted.output)
+        XCTAssertLessThan(try step("ctrl-c.h5"), Int64(total))
+    }
+
+    /// A trained checkpoint is never replaced by a new run by accident: without --resume (continue)
+    /// or --overwrite (start over) the run is refused before any step, and the file is untouched.
+    func testAnExistingCheckpointIsContinuedOrReplacedOnlyWhenAsked() throws {
+        let first = try Executables.run(Executables.tbg, arguments("model.h5", steps: 4))
+        XCTAssertEqual(first.status, 0, first.standardError)
+        let trained = try Data(contentsOf: URL(fileURLWithPath: scratch.file("model.h5")))
+        let again = try Executables.run(Executables.tbg, arguments("model.h5", steps: 8))
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.standardError.contains(scratch.file("model.h5")) && again.standardError.contains("exists already"), again.standardError)
+        XCTAssertTrue(again.standardError.contains("--resume") && again.standardError.contains("--overwrite"), again.standardError)
+        XCTAssertFalse(again.standardOutput.contains("step 1/"), "refused before any step")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.file("model.h5"))), trained, "the trained checkpoint is untouched")
+        let both = try Executables.run(Executables.tbg, arguments("model.h5", steps: 8) + ["--resume", "--overwrite"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.standardError.contains("give one of them"), both.standardError)
+        let resumed = try Executables.run(Executables.tbg, arguments("model.h5", steps: 8) + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertEqual(try step("model.h5"), 8)
+        let fresh = try Executables.run(Executables.tbg, arguments("model.h5", steps: 2) + ["--overwrite"])
+        XCTAssertEqual(fresh.status, 0, fresh.standardError)
+        XCTAssertEqual(try step("model.h5"), 2, "--overwrite starts a new run")
     }
 
     func testSIGUSR1ThroughMpirunStopsAllRanksAfterTheSameStep() throws {

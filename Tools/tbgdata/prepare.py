@@ -221,7 +221,7 @@ def check_output_path(out: str, pdb: str | None, force: bool) -> str:
     if os.path.isdir(out):
         raise PrepareError(f"--out {out} is a folder; give a file name (.h5)")
     if os.path.exists(out) and not force:
-        raise PrepareError(f"--out {out} exists; pass --force to replace it")
+        raise PrepareError(f"--out {out} exists already and is not replaced: choose another --out, remove it, or pass --overwrite")
     return out
 
 

@@ -93,6 +93,17 @@ def test_invalid_sequence_writes_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_existing_out_is_refused_before_the_md_without_overwrite(tmp_path):
+    out = tmp_path / "AD.h5"
+    out.write_bytes(b"previous complete file")
+    r = subprocess.run([sys.executable, os.path.join(TOOLS, "generate_trajectory.py"), "--seq", "A", "--termini", "capped",
+                        "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert f"--out {out} exists already and is not replaced" in r.stderr and "--overwrite" in r.stderr
+    assert out.read_bytes() == b"previous complete file"
+    assert sorted(os.listdir(tmp_path)) == ["AD.h5"]
+
+
 def test_failure_mid_run_leaves_no_file_and_keeps_old(tmp_path, monkeypatch):
     out = tmp_path / "AD.h5"
     out.write_bytes(b"previous complete file")

@@ -49,6 +49,19 @@ def test_bad_budgets_and_paths_are_refused(tmp_path, capsys):
     assert "outputs never overwrite inputs" in capsys.readouterr().err
 
 
+def test_an_existing_output_is_replaced_only_with_overwrite(tmp_path, capsys):
+    out = tmp_path / "md.h5"
+    out.write_bytes(b"an earlier result")
+    with pytest.raises(SystemExit) as stop:
+        md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "1000", "--out", str(out)])
+    assert stop.value.code == 2
+    assert "exists already and is not replaced" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier result"
+    assert md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "1000", "--out", str(out), "--overwrite"]) == 0
+    with h5py.File(out, "r") as f:
+        assert f["coordinates"].shape[0] == 2
+
+
 def test_the_input_is_never_overwritten_through_a_link(tmp_path, capsys):
     copy = tmp_path / "md.h5"
     copy.write_bytes(open(AD2_FIXTURE, "rb").read())

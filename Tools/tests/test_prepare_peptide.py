@@ -133,7 +133,7 @@ def test_existing_out_needs_force(tmp_path):
     out = tmp_path / "AD.h5"
     out.write_bytes(b"previous")
     args = dict(preset=AD_PRESET, sequence="A", termini="capped", **QUIET)
-    with pytest.raises(ValueError, match="exists; pass --force"):
+    with pytest.raises(ValueError, match="exists already and is not replaced"):
         prepare_peptide(str(out), **args)
     assert out.read_bytes() == b"previous"
     prepare_peptide(str(out), force=True, **args)
