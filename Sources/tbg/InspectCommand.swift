@@ -1,4 +1,5 @@
-// `tbg inspect FILE…`: what a trajectory file or a dataset folder holds, after validating it fully.
+// `tbg inspect FILE…`: what a trajectory file, a dataset folder, a sampler's output or a training
+// checkpoint holds, after validating it fully.
 // Every argument is inspected even if an earlier one is bad; the exit status is 1 if any was.
 import ArgumentParser
 import Evaluation
@@ -8,10 +9,14 @@ import MDData
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe and validate trajectory files and dataset folders.",
-        discussion: "A FILE is a trajectory (.h5) or a dataset folder / its index.json.")
+        abstract: "Describe and validate trajectory files, dataset folders, sample files and checkpoints.",
+        discussion: """
+            A FILE is a trajectory (.h5), a dataset folder / its index.json, the output of tbg \
+            sample, smc or mcmc (its samples: valid share, ESS, cost, the model that drew them), \
+            or a training checkpoint / shipped model (step, samples seen, recipe, last losses, data).
+            """)
 
-    @Argument(help: "Trajectory files, dataset folders or dataset index.json files.")
+    @Argument(help: "Trajectory files, dataset folders, dataset index.json files, sample files or checkpoints.")
     var paths: [String]
 
     @Flag(help: "Print one JSON object per argument instead of text.")
@@ -31,10 +36,19 @@ struct InspectCommand: ParsableCommand {
                     print(json ? try JSONOutput.line(report) : ReportText.dataset(report))
                     for problem in report.failures { writeError("tbg inspect: error: \(problem)") }
                     failed = failed || !report.failures.isEmpty
+                } else if CheckpointReport.isCheckpoint(path) {
+                    let report = try CheckpointReport(path: path)
+                    print(json ? try JSONOutput.line(report) : ReportText.checkpoint(report))
                 } else {
                     var report = try TrajectoryReport(path: path)
                     report.measureBias()
-                    print(json ? try JSONOutput.line(report) : ReportText.trajectory(report))
+                    if SamplesReport.hasSamples(path) {
+                        let samples = try SamplesReport(path: path)
+                        print(json ? try JSONOutput.line(SampleFileReport(trajectory: report, samples: samples))
+                                   : ReportText.trajectory(report, samples: samples))
+                    } else {
+                        print(json ? try JSONOutput.line(report) : ReportText.trajectory(report))
+                    }
                 }
             } catch {
                 writeError("tbg inspect: error: \(error)")

@@ -3,7 +3,8 @@ import Foundation
 import MDData
 
 enum ReportText {
-    static func trajectory(_ report: TrajectoryReport, indent: String = "") -> String {
+    /// `samples`: the file is a sampler's output; its frames are samples, not MD, and its lines say so.
+    static func trajectory(_ report: TrajectoryReport, indent: String = "", samples: SamplesReport? = nil) -> String {
         var lines: [(String, String)] = []
         let name = report.name ?? report.sequence ?? "unnamed"
         let sequence = [report.sequence.map { "sequence \($0)" }, report.termini.map { "\($0) termini" }]
@@ -14,7 +15,9 @@ enum ReportText {
             lines.append(("bonds", "\(report.duplicateBondsRemoved) duplicated bond(s) in /topology (e.g. from PDB CONECT records) removed; \(report.bonds) distinct bonds used"))
         }
         var frames = "\(report.frames)"
-        if let first = report.timeFirstPS, let last = report.timeLastPS {
+        if samples != nil {
+            frames += " samples (not MD: /time holds the sample index)"
+        } else if let first = report.timeFirstPS, let last = report.timeLastPS {
             frames += ", time \(number(first)) … \(number(last)) ps"
             if let interval = report.frameIntervalPS { frames += " (every \(number(interval)) ps)" }
         }
@@ -55,7 +58,8 @@ enum ReportText {
         lines.append(("coordinates", "all finite; largest frame bounding-box diagonal \(number(report.maxBoxDiagonalNM)) nm"))
         let provenance = [report.openmmVersion.map { "OpenMM \($0)" }, report.platform.map { "\($0) platform" },
                           report.timestepFS.map { "\(number($0)) fs steps" }, report.seed.map { "seed \($0)" }]
-        lines.append(("made with", provenance.compactMap { $0 }.joined(separator: ", ")))
+        lines.append((samples == nil ? "made with" : "peptide MD", provenance.compactMap { $0 }.joined(separator: ", ")))
+        if let samples { lines += sampleLines(samples) }
         let width = lines.map(\.0.count).max() ?? 0
         let body = lines.map { indent + "  " + $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
         return ([indent + report.file] + body).joined(separator: "\n")
@@ -82,6 +86,61 @@ enum ReportText {
             }
         }
         return text
+    }
+
+    private static func sampleLines(_ s: SamplesReport) -> [(String, String)] {
+        let who = ["flow": "tbg sample", "smc": "tbg smc", "mcmc": "tbg mcmc", "md": "Tools/md_as_samples.py"][s.sampler].map { " (\($0))" } ?? ""
+        var lines: [(String, String)] = []
+        let share = s.count > 0 ? String(format: "%.1f %%", 100 * Double(s.valid) / Double(s.count)) : "–"
+        lines.append(("sampler", "\(s.sampler)\(who): \(s.count) samples, \(s.valid) valid (\(share)), \(s.mirrorFixed) of them mirror-fixed"))
+        let ess = s.effectiveSampleSizeFraction.map { String(format: "%.2f %% of the valid samples (Kish, unclipped; tbg evaluate gives both protocols)", 100 * $0) } ?? "– (no valid samples)"
+        lines.append(("ESS", ess))
+        var cost = "\(s.energyEvaluations) target-energy evaluations"
+        if let perSample = s.evaluationsPerSample { cost += ", \(number(perSample)) velocity evaluations per sample" }
+        lines.append(("cost", cost))
+        if let checkpoint = s.checkpoint {
+            var model = checkpoint
+            if let step = s.checkpointStep { model += " at step \(step)" }
+            if let weights = s.weights { model += ", \(weights == "ema" ? "EMA" : weights) weights" }
+            lines.append(("model", model))
+        }
+        if let source = s.sourceSamples { lines.append(("proposals", source)) }
+        var run = "kT \(number(s.kTkJPerMol)) kJ/mol"
+        if let seed = s.seed { run += ", seed \(seed)" }
+        if let ranks = s.ranks { run += ", \(ranks) rank(s)" }
+        lines.append(("run", run))
+        if let settings = s.settings { lines.append(("settings", settings)) }
+        return lines
+    }
+
+    static func checkpoint(_ c: CheckpointReport) -> String {
+        var lines: [(String, String)] = []
+        var progress = "step \(c.step) (epoch \(c.epoch), \(c.stepsPerEpoch) steps per epoch)"
+        if let seen = c.samplesSeen, let batch = c.globalBatch { progress += String(format: ", %.3g training samples seen (global batch %d)", Double(seen), batch) }
+        progress += ", last run on \(c.ranks) rank(s)"
+        lines.append(("training", progress))
+        lines.append(("model", "EGNN vector field, H = \(c.hidden), L = \(c.layers), \(c.encoding) encoding, \(c.parameters) parameters"))
+        var recipe = "\(c.coupling) coupling, \(c.schedule) schedule, learning rate \(String(format: "%.3g", c.learningRate)) at this step"
+        if let decay = c.emaDecay { recipe += ", EMA \(number(decay))" }
+        lines.append(("recipe", recipe))
+        var losses: [String] = []
+        if let train = c.lastTrainLoss { losses.append("train \(number(train.raw)) (step \(train.step))") }
+        if let validation = c.lastValidationLoss {
+            losses.append("validation \(number(validation.raw))" + (validation.ema.map { " / EMA \(number($0))" } ?? "") + " (step \(validation.step))")
+        }
+        lines.append(("loss", losses.isEmpty ? "none recorded" : losses.joined(separator: "; ")))
+        lines.append(("resumable", "Adam state at step \(c.adamStep), \(c.emaUpdates) EMA updates; tbg sample uses the \(c.samplingWeights == "ema" ? "EMA" : "raw") weights"))
+        if c.skippedSteps > 0 { lines.append(("skipped", "\(c.skippedSteps) step(s) skipped for a non-finite loss or gradient")) }
+        var data = c.dataset
+        if let peptides = c.trainingPeptides {
+            data += ": \(peptides.count) training peptide(s)"
+            if let frames = c.trainingFrames { data += ", \(frames) training frames" }
+            data += " (" + (peptides.count > 12 ? peptides.prefix(12).joined(separator: " ") + " …" : peptides.joined(separator: " ")) + ")"
+        }
+        lines.append(("data", data))
+        lines.append(("format", "tbg-checkpoint version \(c.formatVersion)"))
+        let width = lines.map(\.0.count).max() ?? 0
+        return ([c.file] + lines.map { "  " + $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }).joined(separator: "\n")
     }
 
     /// Up to four significant digits, without trailing zeros ("0.5", "-61.85", "1.095").

@@ -19,6 +19,17 @@ final class SampleCommandTests: XCTestCase {
         let one = try Executables.run(Executables.tbg, common + ["--out", scratch.file("one.h5"), "--progress-seconds", "0", "--chunk", "2"])
         XCTAssertEqual(one.status, 0, one.standardError)
         XCTAssertTrue(one.standardOutput.contains("5 samples:"), one.standardOutput)
+        // An existing output is refused before any work (nothing already written is lost), and
+        // replaced with --overwrite.
+        let written = try Data(contentsOf: URL(fileURLWithPath: scratch.file("one.h5")))
+        let again = try Executables.run(Executables.tbg, common + ["--out", scratch.file("one.h5")])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.standardError.contains("\(scratch.file("one.h5")): exists already") && again.standardError.contains("--overwrite"),
+                      again.standardError)
+        XCTAssertFalse(again.standardOutput.contains("progress"), again.standardOutput)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.file("one.h5"))), written)
+        let replaced = try Executables.run(Executables.tbg, common + ["--out", scratch.file("one.h5"), "--overwrite", "--chunk", "2"])
+        XCTAssertEqual(replaced.status, 0, replaced.standardError)
         XCTAssertTrue(one.standardOutput.contains("tbg sample: progress: ~2/5 samples"), one.standardOutput)
         XCTAssertTrue(one.standardOutput.contains("tbg sample: progress: ~5/5 samples"), one.standardOutput)
         // Before any valid sample there is no ESS: a dash, never "nan".
@@ -78,6 +89,34 @@ final class SampleCommandTests: XCTestCase {
         // The output is a valid trajectory file for tbg itself too.
         let inspect = try Executables.run(Executables.tbg, ["inspect", scratch.file("two.h5")])
         XCTAssertEqual(inspect.status, 0, inspect.standardError)
+        // ... and inspect describes it as samples: the sampler, valid share, cost, the model and step.
+        let topologyOK: [UInt8] = try HDF5File(opening: scratch.file("two.h5")).root().dataset("samples/topology_ok").read()
+        let chiralityOK: [UInt8] = try HDF5File(opening: scratch.file("two.h5")).root().dataset("samples/chirality_ok").read()
+        let valid = zip(topologyOK, chiralityOK).filter { $0 != 0 && $1 != 0 }.count
+        for fragment in ["5 samples (not MD", "sampler      flow (tbg sample): 5 samples, \(valid) valid", "model        \(checkpoint) at step 20",
+                         "seed 17, 2 rank(s)", "\"method\":\"rk4\""] {
+            XCTAssertTrue(inspect.standardOutput.contains(fragment), "missing '\(fragment)' in:\n\(inspect.standardOutput)")
+        }
+        let samplesJSON = try Executables.run(Executables.tbg, ["inspect", "--json", scratch.file("two.h5")])
+        let samplesObject = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(samplesJSON.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(samplesObject["kind"] as? String, "samples")
+        XCTAssertEqual(samplesObject["atoms"] as? Int, 22, "the trajectory report's keys are kept")
+        let samplesPart = try XCTUnwrap(samplesObject["samples"] as? [String: Any])
+        XCTAssertEqual(samplesPart["count"] as? Int, 5)
+        XCTAssertEqual(samplesPart["valid"] as? Int, valid)
+        XCTAssertEqual(samplesPart["checkpoint_step"] as? Int, 20)
+        // A checkpoint is described, not refused as a trajectory without /coordinates.
+        let model = try Executables.run(Executables.tbg, ["inspect", checkpoint])
+        XCTAssertEqual(model.status, 0, model.standardError)
+        for fragment in ["step 20 (epoch", "training samples seen", "EGNN vector field, H = ", "resumable  Adam state at step 20", "data       \(dataset)"] {
+            XCTAssertTrue(model.standardOutput.contains(fragment), "missing '\(fragment)' in:\n\(model.standardOutput)")
+        }
+        let modelJSON = try Executables.run(Executables.tbg, ["inspect", "--json", checkpoint])
+        let modelObject = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(modelJSON.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(modelObject["kind"] as? String, "checkpoint")
+        XCTAssertEqual(modelObject["step"] as? Int, 20)
+        let batch = try XCTUnwrap(modelObject["global_batch"] as? Int)
+        XCTAssertEqual(modelObject["samples_seen"] as? Int, 20 * batch)
     }
 
     func testSamplesWhoseIntegrationFailsAreReportedAndTheRunCompletes() throws {
@@ -190,6 +229,19 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertNotEqual(changed.status, 0)
         XCTAssertTrue(changed.standardError.contains("chunk 2 → 4"), changed.standardError)
         XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("other.h5.chunks/run.json")))
+
+        // Ctrl-C (SIGINT) stops as cleanly, says how to go on, and exits 130 so that a following
+        // `&&` step does not run; --resume completes the same file.
+        let interrupted = try Executables.interrupt(Executables.tbg, arguments("ctrl-c.h5"), marker: "tbg sample: progress", signal: SIGINT,
+                                                    log: scratch.file("ctrl-c.log"))
+        XCTAssertEqual(interrupted.status, 130, interrupted.output)
+        XCTAssertTrue(interrupted.output.contains("Ctrl-C: stopping cleanly"), interrupted.output)
+        XCTAssertTrue(interrupted.output.contains("stopped on SIGINT (Ctrl-C)") && interrupted.output.contains("--resume"), interrupted.output)
+        let finished = try Executables.run(Executables.tbg, arguments("ctrl-c.h5") + ["--resume"])
+        XCTAssertEqual(finished.status, 0, finished.standardError)
+        let a = try HDF5File(opening: scratch.file("whole.h5")).root().dataset("samples/log_q")
+        let b = try HDF5File(opening: scratch.file("ctrl-c.h5")).root().dataset("samples/log_q")
+        XCTAssertEqual(try a.read(as: Double.self).map(\.bitPattern), try b.read(as: Double.self).map(\.bitPattern), "after Ctrl-C and --resume")
     }
 
     func testBadRequestsFailClearly() throws {

@@ -1,0 +1,91 @@
+// `tbg inspect SAMPLES.h5`: what a `tbg sample`, `tbg smc` or `tbg mcmc` output holds, beside its
+// trajectory report: the sampler, how many samples are valid, their Kish ESS, what they cost and
+// what made them (checkpoint and step, ODE settings, seed, ranks). The full metrics are
+// `tbg evaluate`'s; this is the quick look.
+import Evaluation
+import Foundation
+import HDF5
+import MDData
+import Sampling
+
+struct SamplesReport: Encodable {
+    var sampler: String
+    var count: Int
+    /// Samples that pass the bond-graph and chirality checks (after the mirror fix).
+    var valid: Int
+    var mirrorFixed: Int
+    /// Kish ESS of the valid samples' normalised weights, as a fraction of `valid` (the TBG
+    /// protocol, field.md §4); nil without valid samples.
+    var effectiveSampleSizeFraction: Double?
+    var energyEvaluations: Int
+    var evaluationsPerSample: Double?
+    var checkpoint: String?
+    var checkpointStep: Int?
+    var weights: String?
+    var sourceSamples: String?
+    var peptide: String?
+    var seed: UInt64?
+    var ranks: Int?
+    var kTkJPerMol: Double
+    /// The sampler's settings (JSON, sorted keys) as stored in /samples@settings.
+    var settings: String?
+
+    enum CodingKeys: String, CodingKey {
+        case sampler, count, valid, checkpoint, weights, peptide, seed, ranks, settings
+        case mirrorFixed = "mirror_fixed"
+        case effectiveSampleSizeFraction = "ess_fraction"
+        case energyEvaluations = "energy_evaluations"
+        case evaluationsPerSample = "evaluations_per_sample"
+        case checkpointStep = "checkpoint_step"
+        case sourceSamples = "source_samples"
+        case kTkJPerMol = "kT_kJ_per_mol"
+    }
+
+    /// True when `path` holds a /samples group (cheap: nothing read).
+    static func hasSamples(_ path: String) -> Bool {
+        (try? HDF5File(opening: path).root().kind(of: "samples")) == .group
+    }
+
+    /// - Throws: `DataFormatError` naming the file when /samples lacks what every sample file has.
+    init(path: String) throws {
+        let file = try SampleFile(trajectory: try TrajectoryFile(path: path))
+        let topologyOK = try file.topologyOK(), chiralityOK = try file.chiralityOK()
+        let logWeights = try file.logWeights()
+        let validIndices = (0..<file.frameCount).filter { topologyOK[$0] && chiralityOK[$0] }
+        let mirrored = try file.chiralityFixed()
+        sampler = file.sampler ?? "unknown"
+        count = file.frameCount
+        valid = validIndices.count
+        mirrorFixed = validIndices.filter { mirrored[$0] }.count
+        effectiveSampleSizeFraction = validIndices.isEmpty ? nil : ImportanceWeights.effectiveSampleSize(logWeights: validIndices.map { logWeights[$0] })
+        energyEvaluations = file.energyEvaluations(validCount: valid)
+        kTkJPerMol = file.kT
+        let group = try HDF5File(opening: path).root().group("samples")
+        func string(_ name: String) -> String? { group.hasAttribute(name) ? try? group.readStringAttribute(name) : nil }
+        func integer(_ name: String) -> Int64? { group.hasAttribute(name) ? (try? group.readAttribute(name, as: Int64.self))?.first : nil }
+        evaluationsPerSample = group.hasAttribute("evaluations_per_sample") ? (try? group.readAttribute("evaluations_per_sample", as: Double.self))?.first : nil
+        checkpoint = string("checkpoint")
+        checkpointStep = integer("checkpoint_step").map(Int.init)
+        weights = string("weights")
+        sourceSamples = string("source_samples")
+        peptide = string("peptide")
+        seed = integer("seed").map { UInt64(bitPattern: $0) }
+        ranks = integer("ranks").map(Int.init)
+        settings = string("settings")
+    }
+}
+
+/// A samples file's report for --json: the trajectory report's keys plus "samples".
+struct SampleFileReport: Encodable {
+    var trajectory: TrajectoryReport
+    var samples: SamplesReport
+
+    private enum Keys: String, CodingKey { case samples, kind }
+
+    func encode(to encoder: any Encoder) throws {
+        try trajectory.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(samples, forKey: .samples)
+        try container.encode("samples", forKey: .kind)
+    }
+}
