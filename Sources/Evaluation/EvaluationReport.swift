@@ -172,6 +172,7 @@ public struct SettingsReport: Encodable, Sendable, Equatable {
     public var maxPoints: Int
     public var torusPoints: Int
     public var bins: Int
+    /// The MD blocks the bootstrap used: --blocks, or the frame count when that is smaller.
     public var blocks: Int
     public var bootstrap: Int
     public var seed: UInt64

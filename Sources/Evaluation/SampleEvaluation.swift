@@ -129,7 +129,8 @@ public enum SampleEvaluation {
             deltaF: DeltaFReport(mdDeltaF, method: mdWeights == nil ? blocks : "bias-weighted " + blocks + " (weights summed per block)"),
             torusStride: stride, weightedByBias: mdWeights != nil,
             biasEffectiveSampleSize: md.logWeights.map { ImportanceWeights.effectiveSampleSize(logWeights: $0) })
-        let settingsReport = SettingsReport(settings: settings, torusPoints: points)
+        var settingsReport = SettingsReport(settings: settings, torusPoints: points)
+        settingsReport.blocks = min(settings.blocks, md.phi.count)   // what the bootstrap used: at most one block per frame
         return EvaluationReport(counts: counts, md: mdReport, proposal: proposal, reweighted: reweighted, settings: settingsReport)
     }
 

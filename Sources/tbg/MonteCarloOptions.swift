@@ -10,8 +10,8 @@ struct MonteCarloOptions: ParsableArguments {
     var kernel: LocalKernel = .mala
     @Option(help: "Initial step size in nm (MALA: proposal standard deviation; HMC: leapfrog step; unit masses).")
     var stepSize = 5e-4
-    @Option(help: "HMC: leapfrog steps per trajectory.")
-    var leapfrogSteps = 10
+    @Option(help: "HMC: leapfrog steps per trajectory (default 10).")
+    var leapfrogSteps: Int?
     @Option(help: "Target acceptance of the step-size adaptation (default 0.6 for MALA, 0.7 for HMC).")
     var targetAcceptance: Double?
     @Option(help: "Energy cut-off in kT: the target is truncated to E/kT <= cut-off (proposals above get weight 0, moves above are rejected). Default: none.")
@@ -31,7 +31,7 @@ struct MonteCarloOptions: ParsableArguments {
     /// The local-move settings these options give (Sampling/LocalMoveSettings.swift).
     var moves: LocalMoveSettings {
         var moves = LocalMoveSettings()
-        (moves.kernel, moves.stepSize, moves.leapfrogSteps) = (kernel, stepSize, leapfrogSteps)
+        (moves.kernel, moves.stepSize, moves.leapfrogSteps) = (kernel, stepSize, leapfrogSteps ?? LocalMoveSettings().leapfrogSteps)
         (moves.targetAcceptance, moves.energyCutoff, moves.seed) = (targetAcceptance ?? kernel.defaultTargetAcceptance, energyCutoff ?? .infinity, seed)
         return moves
     }
@@ -55,7 +55,10 @@ struct MonteCarloOptions: ParsableArguments {
 
     func validate() throws {
         guard stepSize > 0, stepSize.isFinite else { throw ValidationError("--step-size must be positive") }
-        guard leapfrogSteps >= 1, threads >= 1, progressSeconds >= 0 else {
+        if kernel == .mala, leapfrogSteps != nil {
+            throw ValidationError("--leapfrog-steps is HMC's trajectory length; MALA takes one gradient step per move (use --kernel hmc)")
+        }
+        guard (leapfrogSteps ?? 1) >= 1, threads >= 1, progressSeconds >= 0 else {
             throw ValidationError("--leapfrog-steps and --threads must be at least 1, --progress-seconds not negative")
         }
         if let target = targetAcceptance, !(target > 0 && target < 1) { throw ValidationError("--target-acceptance must lie in (0, 1)") }

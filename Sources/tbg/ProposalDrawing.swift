@@ -39,8 +39,7 @@ struct ProposalDrawingOptions: ParsableArguments {
         case (.some, nil):
             guard peptide == nil, proposalsOut == nil else { throw ValidationError("--peptide and --proposals-out go with --checkpoint (drawing proposals), not with SAMPLES") }
             // The drawing options would be silently ignored: SAMPLES was drawn with its own settings.
-            let defaults = try SamplerOptions.parse([])
-            guard proposalSeed == 1, sampler.chunk == nil, sampler.settings == defaults.settings else {
+            guard proposalSeed == 1, sampler.given.isEmpty else {
                 throw ValidationError("--proposal-seed and the ODE options (--method, --tolerance, --steps, --micro-batch, --chunk, --max-steps) go with --checkpoint (drawing proposals); SAMPLES was drawn with its own")
             }
         }

@@ -9,34 +9,50 @@ import MDData
 import Sampling
 
 struct SamplerOptions: ParsableArguments {
-    @Option(help: "ODE method: dopri5 (adaptive, per-sample error control) or rk4 (fixed steps).")
-    var method = "dopri5"
-    @Option(help: "Absolute and relative tolerance of dopri5.")
-    var tolerance = 1e-4
-    @Option(help: "Steps of rk4.")
-    var steps = 20
+    // Optional so that an option of the other method is refused instead of silently ignored; the
+    // defaults are SamplerSettings'.
+    @Option(help: "ODE method: dopri5 (adaptive, per-sample error control; default) or rk4 (fixed steps).")
+    var method: String?
+    @Option(help: "Absolute and relative tolerance of dopri5 (default 1e-4).")
+    var tolerance: Double?
+    @Option(help: "Steps of rk4 (default 20).")
+    var steps: Int?
     @Option(help: "Molecules per network call.")
     var microBatch = 8
     @Option(help: "Samples integrated together on a rank (tbg sample: the unit of work handed out and written; default min(64, max(8, ⌈count/16⌉)), so small runs still spread over the ranks; elsewhere default 64).")
     var chunk: Int?
-    @Option(help: "dopri5: steps (accepted and rejected) after which a sample's integration is given up and the sample reported as failed.")
-    var maxSteps = 10_000
+    @Option(help: "dopri5: steps (accepted and rejected) after which a sample's integration is given up and the sample reported as failed (default 10000).")
+    var maxSteps: Int?
 
     var settings: SamplerSettings {
         var settings = SamplerSettings()
-        settings.method = method
-        settings.absoluteTolerance = tolerance
-        settings.relativeTolerance = tolerance
-        settings.steps = steps
+        if let method { settings.method = method }
+        if let tolerance { (settings.absoluteTolerance, settings.relativeTolerance) = (tolerance, tolerance) }
+        if let steps { settings.steps = steps }
         settings.microBatch = microBatch
         settings.chunk = chunk ?? 64
-        settings.maximumSteps = maxSteps
+        if let maxSteps { settings.maximumSteps = maxSteps }
         return settings
     }
 
+    /// The options given on the command line, by name (for commands where they do not apply).
+    var given: [String] {
+        [("--method", method != nil), ("--tolerance", tolerance != nil), ("--steps", steps != nil), ("--micro-batch", microBatch != 8),
+         ("--chunk", chunk != nil), ("--max-steps", maxSteps != nil)].filter(\.1).map(\.0)
+    }
+
     func validate() throws {
+        let method = settings.method
         guard ["dopri5", "rk4"].contains(method) else { throw ValidationError("--method must be dopri5 or rk4") }
-        guard tolerance > 0, steps >= 1, microBatch >= 1, (chunk ?? 1) >= 1, maxSteps >= 1 else { throw ValidationError("tolerance, steps, micro-batch, chunk and max-steps must be positive") }
+        guard (tolerance ?? 1) > 0, (steps ?? 1) >= 1, microBatch >= 1, (chunk ?? 1) >= 1, (maxSteps ?? 1) >= 1 else {
+            throw ValidationError("tolerance, steps, micro-batch, chunk and max-steps must be positive")
+        }
+        if method == "rk4", tolerance != nil || maxSteps != nil {
+            throw ValidationError("--tolerance and --max-steps control dopri5's adaptive steps; --method rk4 takes a fixed --steps instead")
+        }
+        if method == "dopri5", steps != nil {
+            throw ValidationError("--steps is the fixed step count of --method rk4; dopri5 chooses its steps from --tolerance")
+        }
     }
 }
 
@@ -74,6 +90,7 @@ struct SampleCommand: ParsableCommand {
     func validate() throws {
         try SizeLimit.check("--count", count, in: 1...SizeLimit.samples)
         if roundTrip < 0 { throw ValidationError("--round-trip must be at least 0") }
+        if roundTrip > count { throw ValidationError("--round-trip \(roundTrip) checks samples 0..<\(roundTrip), more than the --count \(count) drawn") }
     }
 
     func run() throws {

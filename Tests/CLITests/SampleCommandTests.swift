@@ -250,5 +250,23 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.standardError.contains("/nonexistent.h5"), result.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never.h5"))
+        // Options that the chosen method would ignore are refused, naming the option, before any work.
+        let common = ["sample", "--checkpoint", "/nonexistent.h5", "--peptide", Fixtures.path("ad2_capped.h5"), "--count", "2", "--out", "/tmp/never.h5"]
+        for (extra, fragment) in [(["--method", "rk4", "--tolerance", "1e-6"], "--method rk4 takes a fixed --steps"),
+                                  (["--steps", "40"], "--steps is the fixed step count of --method rk4"),
+                                  (["--round-trip", "3"], "--round-trip 3 checks samples 0..<3, more than the --count 2")] {
+            let refused = try Executables.run(Executables.tbg, common + extra)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.standardError.contains(fragment), "\(extra): \(refused.standardError)")
+        }
+        let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", "/nonexistent.h5", "--reference", Fixtures.path("ad2_capped.h5"),
+                                                             "--method", "rk4"])
+        XCTAssertNotEqual(evaluate.status, 0)
+        XCTAssertTrue(evaluate.standardError.contains("--method set the ODE of the NLL") && evaluate.standardError.contains("--nll-checkpoint"),
+                      evaluate.standardError)
+        let smc = try Executables.run(Executables.tbg, ["smc", Fixtures.path("ad2_capped.h5"), "--out", "/tmp/never.h5", "--leapfrog-steps", "5"])
+        XCTAssertNotEqual(smc.status, 0)
+        XCTAssertTrue(smc.standardError.contains("--leapfrog-steps is HMC's"), smc.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never.h5"))
     }
 }

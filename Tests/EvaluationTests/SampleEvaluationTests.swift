@@ -86,6 +86,12 @@ final class SampleEvaluationTests: XCTestCase {
         let plain = SampleEvaluation.evaluate(reference: reference(400, seed: 5), samples: samples(from: md), settings: settings)
         XCTAssertFalse(plain.md.weightedByBias)
         XCTAssertNil(plain.md.biasEffectiveSampleSize)
+        XCTAssertEqual(plain.settings.blocks, 10)
+        // More blocks than frames: one frame per block, and the report says so rather than the request.
+        settings.blocks = 1000
+        let short = SampleEvaluation.evaluate(reference: reference(40, seed: 5), samples: samples(from: md), settings: settings)
+        XCTAssertEqual(short.settings.blocks, 40)
+        XCTAssertTrue(short.md.deltaF.method.contains("over 40 contiguous blocks"), short.md.deltaF.method)
     }
 
     func testTruncationToMaxPoints() throws {
