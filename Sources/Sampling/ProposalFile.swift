@@ -6,6 +6,7 @@
 // `limit` keeps only the first samples of the file (index order), so that a sampler can be run on
 // part of a pool and compared with SNIS on the whole pool at an equal energy budget.
 import ForceField
+import HDF5
 import Foundation
 import MDData
 import MonteCarlo
@@ -39,12 +40,20 @@ public struct ProposalFile {
     /// - Parameters:
     ///   - limit: use only the first `limit` samples of the file (nil: all); at least 1.
     /// - Throws: `DataFormatError` naming the file when it is not a sample file, holds fewer than
-    ///   `limit` samples, has no usable proposal, or a usable proposal has non-finite coordinates.
+    ///   `limit` samples, has no usable proposal, or a usable proposal has non-finite coordinates;
+    ///   and when it is the output of tbg smc or tbg mcmc (its particles are resampled descendants of
+    ///   shared ancestors, its chain states correlated: not independent proposals with importance
+    ///   weights).
     public init(path: String, limit: Int? = nil) throws {
         self.path = path
         trajectory = try TrajectoryFile(path: path)
         try trajectory.requireFrames(for: "the proposal pool")
         let file = try SampleFile(trajectory: trajectory, hint: Self.hint)
+        if let sampler = file.sampler, sampler == "smc" || sampler == "mcmc" {
+            let group = try? HDF5File(opening: path).root().group("samples")
+            let source = (group?.hasAttribute("source_samples") ?? false) ? (try? group?.readStringAttribute("source_samples")) ?? nil : nil
+            throw DataFormatError(file: path, "is the output of tbg \(sampler), not proposals: its \(sampler == "smc" ? "particles descend from shared ancestors" : "chain states are correlated") and its weights are not importance weights of independent draws of the flow; pass the tbg sample file it came from\(source.map { " (\($0))" } ?? "") as SAMPLES")
+        }
         var count = trajectory.frameCount
         if let limit {
             guard limit >= 1, limit <= count else {

@@ -155,6 +155,12 @@ final class MonteCarloCommandTests: XCTestCase {
                                                            "--out", scratch.file("reuse.h5")])
         XCTAssertEqual(reuse.status, 0, reuse.standardError)
         XCTAssertEqual(try read(scratch.file("reuse.h5")).coordinates, try read(out).coordinates)
+        // An SMC output is not a proposals file: its particles share ancestors. Refused, naming the source.
+        for command in ["smc", "mcmc"] {
+            let nested = try Executables.run(Executables.tbg, [command, out, "--out", scratch.file("nested-\(command).h5")])
+            XCTAssertNotEqual(nested.status, 0)
+            XCTAssertTrue(nested.standardError.contains("is the output of tbg smc, not proposals") && nested.standardError.contains(kept), nested.standardError)
+        }
         // The proposals file is never overwritten: a second draw into it is refused, and says what to do.
         let again = try Executables.run(Executables.tbg, draw + ["--out", scratch.file("other.h5"), "--proposals-out", kept])
         XCTAssertNotEqual(again.status, 0)
