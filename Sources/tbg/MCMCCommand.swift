@@ -58,66 +58,47 @@ struct MCMCCommand: ParsableCommand {
     }
 
     func run() throws {
-        try distributed.withCommunicator { comm in
-            var drawn: String?   // the proposals file this run drew, once drawn
-            do {
-                if comm.isRoot {
-                    try OutputPath.checkNewFile(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 },
-                                                overwrite: monteCarlo.overwrite)
-                    for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
-                }
-                guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,
-                                                          progressSeconds: monteCarlo.progressSeconds, communicator: comm, prefix: "tbg mcmc") else {
-                    return   // stopped by a signal while drawing; the same command continues
-                }
-                if self.samples == nil { drawn = samples }
-                // Drawn proposals are used whole; --proposals limits a given SAMPLES file.
-                let input = try ProposalFile(path: samples, limit: self.samples == nil ? nil : monteCarlo.proposals)
-                let settings = self.settings
-                let started = Date()
-                let total = burnIn + chainLength
-                var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
-                if comm.isRoot {
-                    writeLine(String(format: "tbg mcmc: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains on %d rank(s), %@ with %d local steps, %d burn-in + %d recorded sweeps",
-                                     input.pool.count, input.samplesUsed, samples, input.kT, chains, comm.size, settings.moves.kernel.rawValue,
-                                     stepsPerSweep, burnIn, chainLength))
-                }
-                let result = try FlowMCMCChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,
-                                                    kT: input.kT, settings: settings, communicator: comm,
-                                                    potential: input.potential(threads: monteCarlo.threads)) { sweep, t in
-                    throttle.report(force: t == total) {
-                        String(format: "tbg mcmc: progress: sweep %d/%d%@, independence acceptance %.3f, local acceptance %.3f, step %.3g nm, mean energy %.3f kT, %d energy evaluations, %.1f s",
-                               t, total, sweep.recorded ? "" : " (burn-in)", sweep.independenceAcceptance, sweep.localAcceptance, sweep.stepSize,
-                               sweep.energyMeanKT, sweep.evaluations, Date().timeIntervalSince(started))
-                    }
-                }
-                guard comm.isRoot else { return }
-                let n = chains * chainLength
-                let frames = MonteCarloFrames(positions: result.positions, energies: result.energies, logWeights: [Double](repeating: 0, count: n),
-                                              sourceFrames: result.anchors.map { input.frames[$0] }, index: Array(0..<n),
-                                              chain: (0..<n).map { $0 / chainLength })
-                let sweeps = result.sweeps
-                let columns: [MonteCarloOutput.Column] = [
-                    ("recorded", sweeps.map { $0.recorded ? 1 : 0 }, nil),
-                    ("independence_acceptance", sweeps.map(\.independenceAcceptance), "fraction"),
-                    ("acceptance", sweeps.map(\.localAcceptance), "fraction"),
-                    ("step_size", sweeps.map(\.stepSize), "nanometers"),
-                    ("energy_mean_kT", sweeps.map(\.energyMeanKT), "kT"),
-                    ("energy_evaluations", sweeps.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
-                ]
-                let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
-                try MonteCarloOutput.write(frames, input: input, sampler: "mcmc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
-                                           evaluations: result.evaluations, diagnostics: columns, to: out)
-                if result.poolReuse > 1 {
-                    writeLine(String(format: "tbg mcmc: warning: %.2f independence proposals per pool sample; reused proposals make the chains exact only for the pool's empirical distribution (use a larger tbg sample --count, or a larger --proposals if you limited the pool)", result.poolReuse))
-                }
-                writeLine(String(format: "tbg mcmc: wrote %@: %d chains x %d sweeps, %d energy evaluations (%d of them the proposals'), pool use %.4f, %.1f s on %d rank(s)",
-                                 out, chains, chainLength, result.evaluations, input.evaluations, result.poolReuse, Date().timeIntervalSince(started), comm.size))
-            } catch {
-                ProposalDrawingOptions.reportKept(drawn: drawn, prefix: "tbg mcmc", communicator: comm)
-                if comm.size > 1 { comm.abort(code: 1, message: "tbg mcmc: error: \(error)") }
-                throw error
+        try drawing.withProposals(command: "mcmc", samples: samples, out: out, monteCarlo: monteCarlo, distributed: distributed) { input, samples, comm in
+            let settings = self.settings
+            let started = Date()
+            let total = burnIn + chainLength
+            var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
+            if comm.isRoot {
+                writeLine(String(format: "tbg mcmc: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains on %d rank(s), %@ with %d local steps, %d burn-in + %d recorded sweeps",
+                                 input.pool.count, input.samplesUsed, samples, input.kT, chains, comm.size, settings.moves.kernel.rawValue,
+                                 stepsPerSweep, burnIn, chainLength))
             }
+            let result = try FlowMCMCChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,
+                                                kT: input.kT, settings: settings, communicator: comm,
+                                                potential: input.potential(threads: monteCarlo.threads)) { sweep, t in
+                throttle.report(force: t == total) {
+                    String(format: "tbg mcmc: progress: sweep %d/%d%@, independence acceptance %.3f, local acceptance %.3f, step %.3g nm, mean energy %.3f kT, %d energy evaluations, %.1f s",
+                           t, total, sweep.recorded ? "" : " (burn-in)", sweep.independenceAcceptance, sweep.localAcceptance, sweep.stepSize,
+                           sweep.energyMeanKT, sweep.evaluations, Date().timeIntervalSince(started))
+                }
+            }
+            guard comm.isRoot else { return }
+            let n = chains * chainLength
+            let frames = MonteCarloFrames(positions: result.positions, energies: result.energies, logWeights: [Double](repeating: 0, count: n),
+                                          sourceFrames: result.anchors.map { input.frames[$0] }, index: Array(0..<n),
+                                          chain: (0..<n).map { $0 / chainLength })
+            let sweeps = result.sweeps
+            let columns: [MonteCarloOutput.Column] = [
+                ("recorded", sweeps.map { $0.recorded ? 1 : 0 }, nil),
+                ("independence_acceptance", sweeps.map(\.independenceAcceptance), "fraction"),
+                ("acceptance", sweeps.map(\.localAcceptance), "fraction"),
+                ("step_size", sweeps.map(\.stepSize), "nanometers"),
+                ("energy_mean_kT", sweeps.map(\.energyMeanKT), "kT"),
+                ("energy_evaluations", sweeps.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
+            ]
+            let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
+            try MonteCarloOutput.write(frames, input: input, sampler: "mcmc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
+                                       evaluations: result.evaluations, diagnostics: columns, to: out)
+            if result.poolReuse > 1 {
+                writeLine(String(format: "tbg mcmc: warning: %.2f independence proposals per pool sample; reused proposals make the chains exact only for the pool's empirical distribution (use a larger tbg sample --count, or a larger --proposals if you limited the pool)", result.poolReuse))
+            }
+            writeLine(String(format: "tbg mcmc: wrote %@: %d chains x %d sweeps, %d energy evaluations (%d of them the proposals'), pool use %.4f, %.1f s on %d rank(s)",
+                             out, chains, chainLength, result.evaluations, input.evaluations, result.poolReuse, Date().timeIntervalSince(started), comm.size))
         }
     }
 }

@@ -9,6 +9,7 @@ import Communication
 import Foundation
 import HDF5
 import MDData
+import Sampling
 
 struct ProposalDrawingOptions: ParsableArguments {
     @Option(help: "Draw the proposals with this trained flow (.h5 checkpoint) instead of reading SAMPLES; needs --peptide and --proposals N (the number to draw).")
@@ -75,5 +76,38 @@ struct ProposalDrawingOptions: ParsableArguments {
     static func reportKept(drawn: String?, prefix: String, communicator comm: any Communicator) {
         guard comm.isRoot, let drawn, FileManager.default.fileExists(atPath: drawn) else { return }
         writeLine("\(prefix): the drawn proposals are kept in \(drawn): run again with \(drawn) as SAMPLES, without --checkpoint, --peptide and --proposals-out, to use them")
+    }
+}
+
+extension ProposalDrawingOptions {
+    /// The frame `tbg smc` and `tbg mcmc` share, collectively on every rank: check the output (not
+    /// an input, writable, not existing unless --overwrite), get the proposals (SAMPLES, or drawn
+    /// now), read them (`--proposals` limits a given SAMPLES file; drawn proposals are used whole),
+    /// and run `body` with the proposals and their file's path. On an error it says where drawn
+    /// proposals are kept and ends the other ranks. Returns without calling `body` when a signal
+    /// stopped the draw (the same command continues it).
+    func withProposals(command: String, samples: String?, out: String, monteCarlo: MonteCarloOptions, distributed: DistributedOptions,
+                       body: (_ input: ProposalFile, _ path: String, _ comm: any Communicator) throws -> Void) throws {
+        let prefix = "tbg \(command)"
+        try distributed.withCommunicator { comm in
+            var drawn: String?   // the proposals file this run drew, once drawn
+            do {
+                if comm.isRoot {
+                    try OutputPath.checkNewFile(out, from: [samples, checkpoint, peptide].compactMap { $0 }, overwrite: monteCarlo.overwrite)
+                    for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
+                }
+                guard let path = try proposals(samples: samples, count: monteCarlo.proposals, out: out, progressSeconds: monteCarlo.progressSeconds,
+                                               communicator: comm, prefix: prefix) else {
+                    return
+                }
+                if samples == nil { drawn = path }
+                let input = try ProposalFile(path: path, limit: samples == nil ? nil : monteCarlo.proposals)
+                try body(input, path, comm)
+            } catch {
+                Self.reportKept(drawn: drawn, prefix: prefix, communicator: comm)
+                if comm.size > 1 { comm.abort(code: 1, message: "\(prefix): error: \(error)") }
+                throw error
+            }
+        }
     }
 }

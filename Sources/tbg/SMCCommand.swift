@@ -59,65 +59,46 @@ struct SMCCommand: ParsableCommand {
     }
 
     func run() throws {
-        try distributed.withCommunicator { comm in
-            var drawn: String?   // the proposals file this run drew, once drawn
-            do {
-                if comm.isRoot {
-                    try OutputPath.checkNewFile(out, from: [samples, drawing.checkpoint, drawing.peptide].compactMap { $0 },
-                                                overwrite: monteCarlo.overwrite)
-                    for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
-                }
-                guard let samples = try drawing.proposals(samples: samples, count: monteCarlo.proposals, out: out,
-                                                          progressSeconds: monteCarlo.progressSeconds, communicator: comm, prefix: "tbg smc") else {
-                    return   // stopped by a signal while drawing; the same command continues
-                }
-                if self.samples == nil { drawn = samples }
-                // Drawn proposals are used whole; --proposals limits a given SAMPLES file.
-                let input = try ProposalFile(path: samples, limit: self.samples == nil ? nil : monteCarlo.proposals)
-                let settings = self.settings
-                let started = Date()
-                var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
-                if comm.isRoot {
-                    writeLine(String(format: "tbg smc: %d usable proposals of %d in %@ (ESS %.4f), kT %.6g kJ/mol; %d particles on %d rank(s), %@, %d stage(s) from beta0 %g",
-                                     input.pool.count, input.samplesUsed, samples,
-                                     ImportanceWeights.effectiveSampleSize(logWeights: input.pool.logWeights), input.kT, particles, comm.size, settings.moves.kernel.rawValue, stages, beta0))
-                }
-                let result = try ResampleMoveSMC.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,
-                                                     kT: input.kT, settings: settings, communicator: comm,
-                                                     potential: input.potential(threads: monteCarlo.threads)) { stage, k in
-                    throttle.report(force: k == stages - 1) {
-                        String(format: "tbg smc: progress: stage %d/%d, beta %.4g, ESS %.4f%@, acceptance %.3f, step %.3g nm, mean energy %.3f kT, %d energy evaluations, %.1f s",
-                               k + 1, stages, stage.beta, stage.effectiveSampleSize, stage.resampled ? " (resampled)" : "", stage.acceptance,
-                               stage.stepSize, stage.energyMeanKT, stage.evaluations, Date().timeIntervalSince(started))
-                    }
-                }
-                guard comm.isRoot else { return }
-                let frames = MonteCarloFrames(positions: result.positions, energies: result.energies, logWeights: result.logWeights,
-                                              sourceFrames: result.poolAncestors.map { input.frames[$0] }, index: Array(0..<particles))
-                let stagesTable = result.stages
-                let columns: [MonteCarloOutput.Column] = [
-                    ("beta", stagesTable.map(\.beta), nil),
-                    ("ess", stagesTable.map(\.effectiveSampleSize), "fraction"),
-                    ("resampled", stagesTable.map { $0.resampled ? 1 : 0 }, nil),
-                    ("acceptance", stagesTable.map(\.acceptance), "fraction"),
-                    ("step_size", stagesTable.map(\.stepSize), "nanometers"),
-                    ("energy_mean_kT", stagesTable.map(\.energyMeanKT), "kT"),
-                    ("energy_evaluations", stagesTable.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
-                ]
-                let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
-                try MonteCarloOutput.write(frames, input: input, sampler: "smc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
-                                           evaluations: result.evaluations, diagnostics: columns, to: out)
-                // Resampled particles share ancestors: an ESS fraction of 1 after resampling says nothing
-                // about how many independent proposals they came from.
-                let ancestors = Set(result.poolAncestors).count
-                writeLine(String(format: "tbg smc: wrote %@: %d particles from %d distinct proposals, final ESS fraction %.4f, %d energy evaluations (%d of them the proposals'), %.1f s on %d rank(s)",
-                                 out, particles, ancestors, ImportanceWeights.effectiveSampleSize(logWeights: result.logWeights), result.evaluations, input.evaluations,
-                                 Date().timeIntervalSince(started), comm.size))
-            } catch {
-                ProposalDrawingOptions.reportKept(drawn: drawn, prefix: "tbg smc", communicator: comm)
-                if comm.size > 1 { comm.abort(code: 1, message: "tbg smc: error: \(error)") }
-                throw error
+        try drawing.withProposals(command: "smc", samples: samples, out: out, monteCarlo: monteCarlo, distributed: distributed) { input, samples, comm in
+            let settings = self.settings
+            let started = Date()
+            var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
+            if comm.isRoot {
+                writeLine(String(format: "tbg smc: %d usable proposals of %d in %@ (ESS %.4f), kT %.6g kJ/mol; %d particles on %d rank(s), %@, %d stage(s) from beta0 %g",
+                                 input.pool.count, input.samplesUsed, samples,
+                                 ImportanceWeights.effectiveSampleSize(logWeights: input.pool.logWeights), input.kT, particles, comm.size, settings.moves.kernel.rawValue, stages, beta0))
             }
+            let result = try ResampleMoveSMC.run(pool: input.pool, reducedEnergies: input.reducedEnergies, poolEvaluations: input.evaluations,
+                                                 kT: input.kT, settings: settings, communicator: comm,
+                                                 potential: input.potential(threads: monteCarlo.threads)) { stage, k in
+                throttle.report(force: k == stages - 1) {
+                    String(format: "tbg smc: progress: stage %d/%d, beta %.4g, ESS %.4f%@, acceptance %.3f, step %.3g nm, mean energy %.3f kT, %d energy evaluations, %.1f s",
+                           k + 1, stages, stage.beta, stage.effectiveSampleSize, stage.resampled ? " (resampled)" : "", stage.acceptance,
+                           stage.stepSize, stage.energyMeanKT, stage.evaluations, Date().timeIntervalSince(started))
+                }
+            }
+            guard comm.isRoot else { return }
+            let frames = MonteCarloFrames(positions: result.positions, energies: result.energies, logWeights: result.logWeights,
+                                          sourceFrames: result.poolAncestors.map { input.frames[$0] }, index: Array(0..<particles))
+            let stagesTable = result.stages
+            let columns: [MonteCarloOutput.Column] = [
+                ("beta", stagesTable.map(\.beta), nil),
+                ("ess", stagesTable.map(\.effectiveSampleSize), "fraction"),
+                ("resampled", stagesTable.map { $0.resampled ? 1 : 0 }, nil),
+                ("acceptance", stagesTable.map(\.acceptance), "fraction"),
+                ("step_size", stagesTable.map(\.stepSize), "nanometers"),
+                ("energy_mean_kT", stagesTable.map(\.energyMeanKT), "kT"),
+                ("energy_evaluations", stagesTable.map { Double($0.evaluations) }, "cumulative, including the proposals'"),
+            ]
+            let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
+            try MonteCarloOutput.write(frames, input: input, sampler: "smc", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
+                                       evaluations: result.evaluations, diagnostics: columns, to: out)
+            // Resampled particles share ancestors: an ESS fraction of 1 after resampling says nothing
+            // about how many independent proposals they came from.
+            let ancestors = Set(result.poolAncestors).count
+            writeLine(String(format: "tbg smc: wrote %@: %d particles from %d distinct proposals, final ESS fraction %.4f, %d energy evaluations (%d of them the proposals'), %.1f s on %d rank(s)",
+                             out, particles, ancestors, ImportanceWeights.effectiveSampleSize(logWeights: result.logWeights), result.evaluations, input.evaluations,
+                             Date().timeIntervalSince(started), comm.size))
         }
     }
 }
