@@ -52,7 +52,11 @@ def main(argv=None):
     ap.add_argument("--overwrite", action="store_true",
                     help="replace an existing --out once the new run is complete (without it an existing file is refused before the MD starts)")
     a = ap.parse_args(argv)
-    if os.path.exists(a.out) and not a.overwrite:
+    # The writer normalises the path (missing/../x.h5 is x.h5): check what it will write.
+    if os.path.isdir(a.out) or os.path.isdir(os.path.abspath(a.out)):
+        print(f"error: --out {a.out} is a folder; give a file name (.h5)", file=sys.stderr)
+        return 2
+    if (os.path.lexists(a.out) or os.path.lexists(os.path.abspath(a.out))) and not a.overwrite:
         print(f"error: --out {a.out} exists already and is not replaced: choose another --out, remove it, or pass --overwrite",
               file=sys.stderr)
         return 2

@@ -70,7 +70,11 @@ def main(argv=None):
     # The output may not be the input under any name: same path, a symlink either way, a hard link.
     if os.path.realpath(a.out) == os.path.realpath(a.md) or (os.path.exists(a.out) and os.path.samefile(a.out, a.md)):
         fail(f"--out {a.out} is the input {a.md} (the same file); outputs never overwrite inputs")
-    if os.path.exists(a.out) and not a.overwrite:
+    # Work on the normalised path (missing/../x.h5 is x.h5), which is what gets written.
+    a.out = os.path.abspath(a.out)
+    if os.path.isdir(a.out):
+        fail(f"--out {a.out} is a folder; give a file name (.h5)")
+    if os.path.lexists(a.out) and not a.overwrite:
         fail(f"--out {a.out} exists already and is not replaced: choose another --out, remove it, or pass --overwrite")
     out_dir = os.path.dirname(os.path.abspath(a.out))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):

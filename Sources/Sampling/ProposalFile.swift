@@ -5,6 +5,7 @@
 // finite. The force field is the file's own System. Every rank reads the whole file (small).
 // `limit` keeps only the first samples of the file (index order), so that a sampler can be run on
 // part of a pool and compared with SNIS on the whole pool at an equal energy budget.
+import FlowModel
 import ForceField
 import HDF5
 import Foundation
@@ -46,6 +47,11 @@ public struct ProposalFile {
     ///   weights).
     public init(path: String, limit: Int? = nil) throws {
         self.path = path
+        // A checkpoint given as SAMPLES would fail as "missing /coordinates": say what it is.
+        if let root = try? HDF5File(opening: path).root(), root.hasAttribute("format"),
+           (try? root.readStringAttribute("format")) == Checkpoint.formatName {
+            throw DataFormatError(file: path, "is a training checkpoint, not proposals: draw proposals with --checkpoint \(path) --peptide FILE --proposals N, or give a tbg sample output as SAMPLES")
+        }
         trajectory = try TrajectoryFile(path: path)
         try trajectory.requireFrames(for: "the proposal pool")
         let file = try SampleFile(trajectory: trajectory, hint: Self.hint)

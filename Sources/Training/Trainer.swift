@@ -65,6 +65,9 @@ public final class Trainer {
         try verifyIdenticalParameters(when: "start")
         if let restored {
             self.log("resumed from \(config.training.checkpoint) at step \(restored.step) (epoch \(restored.epoch))")
+            if restored.step >= config.training.steps {
+                self.log("nothing to train: the checkpoint is at step \(restored.step) and training.steps is \(config.training.steps); raise training.steps (--set training.steps=N) to continue")
+            }
             if restored.trainingData == nil { self.log("note: \(config.training.checkpoint) predates training-data records (format \(restored.formatVersion)); this run adds one") }
         }
     }

@@ -55,8 +55,9 @@ struct EvaluateCommand: ParsableCommand {
         try SizeLimit.check("--bins", bins, in: 1...3600)
         try SizeLimit.check("--bootstrap", bootstrap, in: 0...1_000_000)
         if nllCheckpoint == nil, !sampler.given.isEmpty {
-            throw ValidationError("\(sampler.given.joined(separator: ", ")) set the ODE of the NLL of MD frames; give --nll-checkpoint too (without it no ODE is solved)")
+            throw ValidationError("\(sampler.given.joined(separator: ", ")): only used for the NLL of MD frames; give --nll-checkpoint too (without it no ODE is solved)")
         }
+        try sampler.validateMethod()
         guard clipFraction >= 0, clipFraction < 1 else {
             throw ValidationError("--clip-fraction must be in [0, 1) (the fraction of largest log weights dropped; 0.002 drops the top 0.2 %), got \(clipFraction)")
         }

@@ -4,6 +4,7 @@
 import Communication
 import Foundation
 import HDF5
+import MDData
 import Sampling
 
 enum FlowSampling {
@@ -17,7 +18,13 @@ enum FlowSampling {
     ///   another run, I/O errors. The caller ends the other ranks (`comm.abort`).
     static func draw(checkpoint: String, peptide: String, count: Int, out: String, seed: UInt64, roundTrip: Int, sampler: SamplerOptions,
                      resume: Bool, overwrite: Bool, progressSeconds: Int, communicator comm: any Communicator, prefix: String) throws -> Bool {
+        // First: a Ctrl-C while the model loads must also stop cleanly.
+        StopSignal.install()
         if comm.isRoot {
+            // --resume of a run whose chunks were merged already: say so rather than "exists".
+            if resume, !overwrite, FileManager.default.fileExists(atPath: out), !FileManager.default.fileExists(atPath: SampleChunks.folder(for: out)) {
+                throw DataFormatError(file: out, "is complete already (its chunks were merged, none is left to resume): nothing to do; --overwrite computes it again")
+            }
             try OutputPath.checkNewFile(out, from: [checkpoint, peptide], overwrite: overwrite)
             for stale in HDF5File.removeStalePartials(for: out) {
                 writeLine("removed stale partial file \(stale) (an unfinished write of a process that no longer runs)")
@@ -38,7 +45,6 @@ enum FlowSampling {
             ? try SampleChunks.open(out: out, identity: identity, atoms: runner.atomCount, resume: resume)
             : SampleChunks(folder: SampleChunks.folder(for: out), identity: identity, atoms: runner.atomCount)
         comm.barrier()
-        StopSignal.install()
         let started = Date()
         let outcome = try runner.run(count: count, roundTrip: roundTrip, chunks: chunks, shouldStop: { StopSignal.received != 0 },
                                      progressSeconds: Double(progressSeconds)) { writeLine("\(prefix): \($0)") }

@@ -19,7 +19,7 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "Trajectory files, dataset folders, dataset index.json files, sample files or checkpoints.")
     var paths: [String]
 
-    @Flag(help: "Print one JSON object per argument instead of text.")
+    @Flag(help: "Print one JSON object per argument instead of text, with \"kind\": trajectory, samples, checkpoint, dataset, or error (then \"error\" holds the message).")
     var json = false
 
     func validate() throws {
@@ -33,7 +33,7 @@ struct InspectCommand: ParsableCommand {
                 if isDataset(path) {
                     var report = try DatasetReport(location: path)
                     for member in report.members.indices { report.members[member].report?.measureBias() }
-                    print(json ? try JSONOutput.line(report) : ReportText.dataset(report))
+                    print(json ? try JSONOutput.line(KindedReport(kind: "dataset", report: report)) : ReportText.dataset(report))
                     for problem in report.failures { writeError("tbg inspect: error: \(problem)") }
                     failed = failed || !report.failures.isEmpty
                 } else if CheckpointReport.isCheckpoint(path) {
@@ -44,14 +44,16 @@ struct InspectCommand: ParsableCommand {
                     report.measureBias()
                     if SamplesReport.hasSamples(path) {
                         let samples = try SamplesReport(path: path)
-                        print(json ? try JSONOutput.line(SampleFileReport(trajectory: report, samples: samples))
+                        print(json ? try JSONOutput.line(KindedReport(kind: "samples", report: report, samples: samples))
                                    : ReportText.trajectory(report, samples: samples))
                     } else {
-                        print(json ? try JSONOutput.line(report) : ReportText.trajectory(report))
+                        print(json ? try JSONOutput.line(KindedReport(kind: "trajectory", report: report)) : ReportText.trajectory(report))
                     }
                 }
             } catch {
                 writeError("tbg inspect: error: \(error)")
+                // One JSON line per argument, also for a bad one, so that lines match arguments.
+                if json, let line = try? JSONOutput.line(["file": path, "kind": "error", "error": "\(error)"]) { print(line) }
                 failed = true
             }
         }

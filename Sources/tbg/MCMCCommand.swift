@@ -72,9 +72,12 @@ struct MCMCCommand: ParsableCommand {
                                                 kT: input.kT, settings: settings, communicator: comm,
                                                 potential: input.potential(threads: monteCarlo.threads)) { sweep, t in
                 throttle.report(force: t == total) {
-                    String(format: "tbg mcmc: progress: sweep %d/%d%@, independence acceptance %.3f, local acceptance %.3f, step %.3g nm, mean energy %.3f kT, %d energy evaluations, %.1f s",
-                           t, total, sweep.recorded ? "" : " (burn-in)", sweep.independenceAcceptance, sweep.localAcceptance, sweep.stepSize,
-                           sweep.energyMeanKT, sweep.evaluations, Date().timeIntervalSince(started))
+                    // A sweep without independence moves has no acceptance: a dash, never "nan".
+                    let independence = sweep.independenceAcceptance.isNaN ? "–" : String(format: "%.3f", sweep.independenceAcceptance)
+                    let local = sweep.localAcceptance.isNaN ? "–" : String(format: "%.3f", sweep.localAcceptance)
+                    return String(format: "tbg mcmc: progress: sweep %d/%d%@, independence acceptance %@, local acceptance %@, step %.3g nm, mean energy %.3f kT, %d energy evaluations, %.1f s",
+                                  t, total, sweep.recorded ? "" : " (burn-in)", independence, local, sweep.stepSize,
+                                  sweep.energyMeanKT, sweep.evaluations, Date().timeIntervalSince(started))
                 }
             }
             guard comm.isRoot else { return }

@@ -22,6 +22,7 @@ struct NLLCommand: ParsableCommand {
 
     func validate() throws {
         if every < 1 { throw ValidationError("--every must be at least 1") }
+        try sampler.validateMethod()
     }
 
     func run() throws {

@@ -33,9 +33,12 @@ enum OutputPath {
     /// - Throws: `DataFormatError` when `output` exists: a finished result (samples that took hours,
     ///   a trained checkpoint) is never replaced unless the user passes --overwrite. The message
     ///   says what is there (size, modification time) and the three ways on.
+    ///   Both the path as given and its lexically normalised form are checked: "missing/../x.h5"
+    ///   does not exist as given, but the writers (which create missing folders, or normalise the
+    ///   path) would land on x.h5.
     static func checkNotExisting(_ output: String, option: String, alternative: String? = nil) throws {
         var status = stat()
-        guard lstat(output, &status) == 0 else { return }
+        guard lstat(output, &status) == 0 || lstat(normalized(output), &status) == 0 else { return }
         let modified = Date(timeIntervalSince1970: TimeInterval(status.st_mtim.tv_sec))
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
@@ -53,23 +56,39 @@ enum OutputPath {
         guard !output.hasSuffix("/") else {
             throw DataFormatError(file: output, "ends in '/'; expected the path of a file, for example \(output)out.h5")
         }
-        var status = stat()
-        if lstat(output, &status) == 0 {
-            let kind = status.st_mode & S_IFMT
-            if kind == S_IFDIR {
-                throw DataFormatError(file: output, "is a directory; the output must be a file path (for example \((output as NSString).appendingPathComponent("out.h5")))")
-            }
-            guard kind == S_IFREG else {
-                throw DataFormatError(file: output, "exists and is not a regular file (a device, pipe, socket or link); the output is written to a temporary file and renamed onto its path, which would replace it: choose a file path")
-            }
-        }
-        let parent = URL(fileURLWithPath: output).deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+        try checkKind(output)
+        // The folder as written: "missing/../x.h5" has no folder until "missing" exists, whatever
+        // the lexically normalised path says.
+        let written = (output as NSString).deletingLastPathComponent
+        let parent = written.isEmpty ? "." : written
+        var parentStatus = stat()
+        guard stat(parent, &parentStatus) == 0, parentStatus.st_mode & S_IFMT == S_IFDIR else {
             throw DataFormatError(file: output, "cannot be written: its directory \(parent) does not exist")
         }
         guard access(parent, W_OK) == 0 else {
             throw DataFormatError(file: output, "cannot be written: no permission to create files in \(parent)")
         }
+    }
+
+    /// - Throws: `DataFormatError` when `output` (as given, or lexically normalised) exists and is
+    ///   a directory or another non-regular file: a file is renamed onto the path at the end of
+    ///   the work, which would fail (a directory) or replace a device. `allowLinks`: a symbolic
+    ///   link is accepted (a training checkpoint continued through a link).
+    static func checkKind(_ output: String, allowLinks: Bool = false) throws {
+        var status = stat()
+        if lstat(output, &status) == 0 || lstat(normalized(output), &status) == 0 {
+            let kind = status.st_mode & S_IFMT
+            if kind == S_IFDIR {
+                throw DataFormatError(file: output, "is a directory; the output must be a file path (for example \((output as NSString).appendingPathComponent("out.h5")))")
+            }
+            guard kind == S_IFREG || (allowLinks && kind == S_IFLNK) else {
+                throw DataFormatError(file: output, "exists and is not a regular file (a device, pipe, socket or link); the output is written to a temporary file and renamed onto its path, which would replace it: choose a file path")
+            }
+        }
+    }
+
+    /// `path` with "." and ".." resolved lexically (symbolic links are not followed), absolute.
+    static func normalized(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 }

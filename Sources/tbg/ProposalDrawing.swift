@@ -44,7 +44,7 @@ struct ProposalDrawingOptions: ParsableArguments {
                 throw ValidationError("--proposal-seed and the ODE options (--method, --tolerance, --steps, --micro-batch, --chunk, --max-steps) go with --checkpoint (drawing proposals); SAMPLES was drawn with its own")
             }
         }
-        try sampler.validate()
+        try sampler.validateMethod()
     }
 
     /// The proposals file to read, collectively on every rank: SAMPLES, or the file drawn now.
@@ -59,6 +59,7 @@ struct ProposalDrawingOptions: ParsableArguments {
         let path = proposalsPath(out: out)
         if comm.isRoot {
             try OutputPath.checkDistinct(out, from: [checkpoint, peptide, path])
+            try OutputPath.checkDistinct(path, from: [checkpoint, peptide])
             if FileManager.default.fileExists(atPath: path) {
                 throw DataFormatError(file: path, "exists already and is never overwritten: pass it as SAMPLES to use these proposals (with --proposals N for its first N), or remove it or choose --proposals-out to draw new ones")
             }

@@ -42,11 +42,17 @@ struct SamplerOptions: ParsableArguments {
     }
 
     func validate() throws {
-        let method = settings.method
-        guard ["dopri5", "rk4"].contains(method) else { throw ValidationError("--method must be dopri5 or rk4") }
-        guard (tolerance ?? 1) > 0, (steps ?? 1) >= 1, microBatch >= 1, (chunk ?? 1) >= 1, (maxSteps ?? 1) >= 1 else {
-            throw ValidationError("tolerance, steps, micro-batch, chunk and max-steps must be positive")
+        guard ["dopri5", "rk4"].contains(settings.method) else { throw ValidationError("--method must be dopri5 or rk4") }
+        for (name, positive) in [("--tolerance", (tolerance ?? 1) > 0), ("--steps", (steps ?? 1) >= 1), ("--micro-batch", microBatch >= 1),
+                                 ("--chunk", (chunk ?? 1) >= 1), ("--max-steps", (maxSteps ?? 1) >= 1)] where !positive {
+            throw ValidationError("\(name) must be positive")
         }
+    }
+
+    /// Refuses the options of the other ODE method. Called by each command after its own checks
+    /// (a command where the ODE options do not apply at all says that first).
+    func validateMethod() throws {
+        let method = settings.method
         if method == "rk4", tolerance != nil || maxSteps != nil {
             throw ValidationError("--tolerance and --max-steps control dopri5's adaptive steps; --method rk4 takes a fixed --steps instead")
         }
@@ -90,6 +96,7 @@ struct SampleCommand: ParsableCommand {
     func validate() throws {
         try SizeLimit.check("--count", count, in: 1...SizeLimit.samples)
         if roundTrip < 0 { throw ValidationError("--round-trip must be at least 0") }
+        try sampler.validateMethod()
         if roundTrip > count { throw ValidationError("--round-trip \(roundTrip) checks samples 0..<\(roundTrip), more than the --count \(count) drawn") }
     }
 

@@ -75,17 +75,19 @@ struct SamplesReport: Encodable {
     }
 }
 
-/// A samples file's report for --json: the trajectory report's keys plus "samples".
-struct SampleFileReport: Encodable {
-    var trajectory: TrajectoryReport
-    var samples: SamplesReport
+/// One `tbg inspect --json` line: a report's own keys plus "kind" ("trajectory", "samples",
+/// "dataset") and, for a sample file, "samples".
+struct KindedReport<Report: Encodable>: Encodable {
+    var kind: String
+    var report: Report
+    var samples: SamplesReport?
 
     private enum Keys: String, CodingKey { case samples, kind }
 
     func encode(to encoder: any Encoder) throws {
-        try trajectory.encode(to: encoder)
+        try report.encode(to: encoder)
         var container = encoder.container(keyedBy: Keys.self)
-        try container.encode(samples, forKey: .samples)
-        try container.encode("samples", forKey: .kind)
+        try container.encode(kind, forKey: .kind)
+        if let samples { try container.encode(samples, forKey: .samples) }
     }
 }

@@ -58,12 +58,14 @@ struct TrainCommand: ParsableCommand {
                         inputs += index.peptides.map { directory.isEmpty ? $0.file : directory + "/" + $0.file }
                     }
                     try OutputPath.checkDistinct(resolved.training.checkpoint, from: inputs)
+                    // A directory or device there would fail only at the first checkpoint write.
+                    try OutputPath.checkKind(resolved.training.checkpoint, allowLinks: true)
                     // A new run (no --resume) would replace a trained model at its first checkpoint.
                     if !resume && !overwrite {
                         try OutputPath.checkNotExisting(resolved.training.checkpoint, option: "training.checkpoint (--set training.checkpoint=…)",
                                                         alternative: "continue its run with --resume")
                     }
-                    print("resolved configuration:\n\(resolved.json())")
+                    writeLine("resolved configuration:\n\(resolved.json())")
                     // A checkpoint write of an earlier run on this host that was killed left its partial file.
                     for stale in HDF5File.removeStalePartials(for: resolved.training.checkpoint) {
                         writeLine("removed stale partial file \(stale) (an unfinished checkpoint write of a process that no longer runs)")

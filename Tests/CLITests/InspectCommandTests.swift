@@ -48,6 +48,15 @@ final class InspectCommandTests: XCTestCase {
         let mixed = try Executables.run(Executables.tbg, ["inspect", Fixtures.path("ad2_capped.h5"), text])
         XCTAssertEqual(mixed.status, 1)
         XCTAssertTrue(mixed.standardOutput.contains("ACE ALA NME"))
+        // --json: one line per argument, in order, a bad one as {"kind": "error", "file", "error"}.
+        let lines = try Executables.run(Executables.tbg, ["inspect", "--json", Fixtures.path("ad2_capped.h5"), text, Fixtures.path("ks_zwitterion.h5")])
+        XCTAssertEqual(lines.status, 1)
+        let objects = try lines.standardOutput.split(separator: "\n").map {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(objects.map { $0["kind"] as? String }, ["trajectory", "error", "trajectory"])
+        XCTAssertEqual(objects[1]["file"] as? String, text)
+        XCTAssertTrue((objects[1]["error"] as? String ?? "").contains("not an HDF5 file"), "\(objects[1])")
     }
 
     func testDescribesDatasetFolders() throws {

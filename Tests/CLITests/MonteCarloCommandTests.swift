@@ -161,6 +161,13 @@ final class MonteCarloCommandTests: XCTestCase {
             XCTAssertNotEqual(nested.status, 0)
             XCTAssertTrue(nested.standardError.contains("is the output of tbg smc, not proposals") && nested.standardError.contains(kept), nested.standardError)
         }
+        // A checkpoint given as SAMPLES, or as the proposals file to draw into, is named for what it is.
+        let checkpointAsSamples = try Executables.run(Executables.tbg, ["smc", Self.model, "--out", scratch.file("ck.h5")])
+        XCTAssertNotEqual(checkpointAsSamples.status, 0)
+        XCTAssertTrue(checkpointAsSamples.standardError.contains("is a training checkpoint, not proposals"), checkpointAsSamples.standardError)
+        let intoCheckpoint = try Executables.run(Executables.tbg, draw + ["--out", scratch.file("ck2.h5"), "--proposals-out", Self.model])
+        XCTAssertNotEqual(intoCheckpoint.status, 0)
+        XCTAssertTrue(intoCheckpoint.standardError.contains("is also an input"), intoCheckpoint.standardError)
         // The proposals file is never overwritten: a second draw into it is refused, and says what to do.
         let again = try Executables.run(Executables.tbg, draw + ["--out", scratch.file("other.h5"), "--proposals-out", kept])
         XCTAssertNotEqual(again.status, 0)

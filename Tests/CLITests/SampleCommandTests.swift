@@ -28,6 +28,12 @@ final class SampleCommandTests: XCTestCase {
                       again.standardError)
         XCTAssertFalse(again.standardOutput.contains("progress"), again.standardOutput)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.file("one.h5"))), written)
+        // Through a folder that does not exist, "missing/../one.h5" would land on one.h5: refused.
+        let around = try Executables.run(Executables.tbg, common + ["--out", scratch.file("missing/../one.h5")])
+        XCTAssertNotEqual(around.status, 0)
+        XCTAssertTrue(around.standardError.contains("does not exist"), around.standardError)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.file("one.h5"))), written)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("missing")))
         let replaced = try Executables.run(Executables.tbg, common + ["--out", scratch.file("one.h5"), "--overwrite", "--chunk", "2"])
         XCTAssertEqual(replaced.status, 0, replaced.standardError)
         XCTAssertTrue(one.standardOutput.contains("tbg sample: progress: ~2/5 samples"), one.standardOutput)
@@ -178,6 +184,9 @@ final class SampleCommandTests: XCTestCase {
         let resumed = try Executables.run(Executables.tbg, arguments("resumed.h5") + ["--resume"])
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertTrue(resumed.standardOutput.contains("resumed: \(kept.count) of 20 chunks"), resumed.standardOutput)
+        let complete = try Executables.run(Executables.tbg, arguments("resumed.h5") + ["--resume"])
+        XCTAssertNotEqual(complete.status, 0)
+        XCTAssertTrue(complete.standardError.contains("is complete already"), complete.standardError)
         for name in ["coordinates", "samples/log_q", "samples/log_weight", "samples/index", "samples/topology_ok"] {
             let a = try HDF5File(opening: scratch.file("whole.h5")).root().dataset(name)
             let b = try HDF5File(opening: scratch.file("resumed.h5")).root().dataset(name)
@@ -262,8 +271,12 @@ final class SampleCommandTests: XCTestCase {
         let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", "/nonexistent.h5", "--reference", Fixtures.path("ad2_capped.h5"),
                                                              "--method", "rk4"])
         XCTAssertNotEqual(evaluate.status, 0)
-        XCTAssertTrue(evaluate.standardError.contains("--method set the ODE of the NLL") && evaluate.standardError.contains("--nll-checkpoint"),
+        XCTAssertTrue(evaluate.standardError.contains("--method: only used for the NLL of MD frames") && evaluate.standardError.contains("--nll-checkpoint"),
                       evaluate.standardError)
+        // With SAMPLES the ODE options do not apply at all, and the message says that first.
+        let given = try Executables.run(Executables.tbg, ["smc", Fixtures.path("ad2_capped.h5"), "--out", "/tmp/never.h5", "--steps", "3"])
+        XCTAssertNotEqual(given.status, 0)
+        XCTAssertTrue(given.standardError.contains("go with --checkpoint (drawing proposals)"), given.standardError)
         let smc = try Executables.run(Executables.tbg, ["smc", Fixtures.path("ad2_capped.h5"), "--out", "/tmp/never.h5", "--leapfrog-steps", "5"])
         XCTAssertNotEqual(smc.status, 0)
         XCTAssertTrue(smc.standardError.contains("--leapfrog-steps is HMC's"), smc.standardError)

@@ -101,6 +101,14 @@ def test_existing_out_is_refused_before_the_md_without_overwrite(tmp_path):
     assert r.returncode == 2
     assert f"--out {out} exists already and is not replaced" in r.stderr and "--overwrite" in r.stderr
     assert out.read_bytes() == b"previous complete file"
+    # ... also through a folder that does not exist (the writer normalises the path), and a folder
+    # as --out is refused before the MD even with --overwrite.
+    for target, extra, message in ((str(tmp_path / "missing" / ".." / "AD.h5"), [], "exists already"),
+                                   (str(tmp_path), ["--overwrite"], "is a folder")):
+        r = subprocess.run([sys.executable, os.path.join(TOOLS, "generate_trajectory.py"), "--seq", "A", "--termini", "capped",
+                            "--out", target] + extra, capture_output=True, text=True)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert out.read_bytes() == b"previous complete file"
     assert sorted(os.listdir(tmp_path)) == ["AD.h5"]
 
 

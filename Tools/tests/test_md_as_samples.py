@@ -57,6 +57,15 @@ def test_an_existing_output_is_replaced_only_with_overwrite(tmp_path, capsys):
     assert stop.value.code == 2
     assert "exists already and is not replaced" in capsys.readouterr().err
     assert out.read_bytes() == b"an earlier result"
+    # Through a folder that does not exist, missing/../md.h5 is md.h5 all the same.
+    with pytest.raises(SystemExit):
+        md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "1000", "--out", str(tmp_path / "missing" / ".." / "md.h5")])
+    assert "exists already and is not replaced" in capsys.readouterr().err
+    # A folder is refused up front, with --overwrite too.
+    with pytest.raises(SystemExit):
+        md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "1000", "--out", str(tmp_path), "--overwrite"])
+    assert "is a folder" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier result"
     assert md_as_samples.main(["--md", AD2_FIXTURE, "--evaluations", "1000", "--out", str(out), "--overwrite"]) == 0
     with h5py.File(out, "r") as f:
         assert f["coordinates"].shape[0] == 2
