@@ -6,7 +6,13 @@
 #   bash Jobs/dipeptides_milestone.sh CORE_HOURS [CHECKPOINT]
 #
 # CHECKPOINT defaults to Configs/models/dipeptides.h5. Sizes: SAMPLES (per test peptide, default
-# 200), NLL_FRAMES (default 20), NP (ranks, default 2). Outputs in data/runs/dipeptides-milestone/.
+# 200; SAMPLES_RV=100 and the like set one peptide's count), NLL_FRAMES (default 20), NP (ranks,
+# default 2); PEPTIDES="KS RV" limits the run to some test peptides (the row then has only those).
+# Outputs in data/runs/dipeptides-milestone/step-STEP/NAME/ (STEP: the checkpoint's training step).
+# Nothing is computed twice: run again after a stop (Ctrl-C, SIGTERM, a lost session) and it
+# resumes the unfinished sampling (`tbg sample --resume`) and keeps every finished peptide; a
+# peptide's samples are recomputed only when its sample count changed, its evaluation when
+# NLL_FRAMES did.
 # Data: Configs/datasets/dipeptides-campaign.yaml (its test split).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,26 +26,55 @@ dataset=${DATASET:-data/dipeptides-campaign}
 samples=${SAMPLES:-200}
 nll_frames=${NLL_FRAMES:-20}
 np=${NP:-2}
-out=data/runs/dipeptides-milestone
 tbg=${TBG:-.build/release/tbg}
 python=.venv/bin/python
 
 [ -f "$dataset/index.json" ] || die "no dataset at $dataset: make it with Tools/make_dataset.py --spec Configs/datasets/dipeptides-campaign.yaml"
+[ -f "$checkpoint" ] || die "no checkpoint $checkpoint"
+step=$("$tbg" inspect --json "$checkpoint" | "$python" -c 'import json,sys; print(json.loads(sys.stdin.readline())["step"])') \
+    || die "$checkpoint: cannot read its training step (tbg inspect)"
+out=data/runs/dipeptides-milestone/step-$step
 mkdir -p "$out"
 tests=$("$python" -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["peptides"] if p["split"] == "test"))' "$dataset/index.json")
-say "test peptides: $tests; $samples samples each, NLL of $nll_frames frames, $np ranks"
+if [ -n "${PEPTIDES:-}" ]; then
+    for name in $PEPTIDES; do
+        [[ " $tests " == *" $name "* ]] || die "PEPTIDES: $name is not a test peptide of $dataset (test peptides: $tests)"
+    done
+    tests=$PEPTIDES
+fi
+say "checkpoint $checkpoint (step $step); test peptides: $tests; $samples samples each unless SAMPLES_NAME says otherwise, NLL of $nll_frames frames, $np ranks; outputs in $out"
 args=()
 for name in $tests; do
     file=$dataset/$name.h5
     dir=$out/$name
+    count_variable=SAMPLES_$name
+    count=${!count_variable:-$samples}
+    [[ "$count" =~ ^[1-9][0-9]*$ ]] || die "$count_variable (or SAMPLES) must be a positive whole number, not '$count'"
     mkdir -p "$dir"
-    rm -rf "$dir/samples.h5" "$dir/samples.h5.chunks"
-    say "[$name] sampling"
-    mpirun -np "$np" "$tbg" sample --checkpoint "$checkpoint" --peptide "$file" --count "$samples" --chunk 8 --out "$dir/samples.h5" \
-        --progress-seconds 60
-    say "[$name] evaluating (with the NLL of $nll_frames MD frames)"
-    mpirun -np "$np" "$tbg" evaluate --samples "$dir/samples.h5" --reference "$file" --nll-checkpoint "$checkpoint" \
-        --nll-frames "$nll_frames" --json >"$dir/evaluate.json"
+    # Outputs of another sample count (or of an older layout) are recomputed; finished ones kept.
+    if [ "$(cat "$dir/count" 2>/dev/null)" != "$count" ]; then
+        rm -rf "$dir/samples.h5" "$dir/samples.h5.chunks" "$dir/evaluate.json"
+        echo "$count" >"$dir/count"
+    fi
+    if [ -f "$dir/samples.h5" ] && [ ! -d "$dir/samples.h5.chunks" ]; then
+        say "[$name] $count samples are there already: $dir/samples.h5"
+    else
+        say "[$name] sampling $count"
+        mpirun -np "$np" "$tbg" sample --checkpoint "$checkpoint" --peptide "$file" --count "$count" --chunk 8 \
+            --out "$dir/samples.h5" --resume --progress-seconds 60
+    fi
+    if [ "$(cat "$dir/nll_frames" 2>/dev/null)" != "$nll_frames" ]; then
+        rm -f "$dir/evaluate.json"
+        echo "$nll_frames" >"$dir/nll_frames"
+    fi
+    if [ -s "$dir/evaluate.json" ]; then
+        say "[$name] evaluated already: $dir/evaluate.json"
+    else
+        say "[$name] evaluating (with the NLL of $nll_frames MD frames)"
+        mpirun -np "$np" "$tbg" evaluate --samples "$dir/samples.h5" --reference "$file" --nll-checkpoint "$checkpoint" \
+            --nll-frames "$nll_frames" --json >"$dir/evaluate.json.partial"
+        mv "$dir/evaluate.json.partial" "$dir/evaluate.json"
+    fi
     args+=(--peptide "$name" "$dir/samples.h5" "$dir/evaluate.json")
 done
 "$python" Tools/transferable_milestone.py --checkpoint "$checkpoint" --core-hours "$hours" "${args[@]}" \

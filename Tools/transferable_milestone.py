@@ -2,12 +2,15 @@
 """One milestone row of the transferable model's learning curve (README "The transferable model").
 
   python Tools/transferable_milestone.py --checkpoint CK --core-hours 1.2 \\
-      --peptide KS data/runs/dipeptides-milestone/KS/samples.h5 data/runs/dipeptides-milestone/KS/evaluate.json \\
+      --peptide KS data/runs/dipeptides-milestone/step-6682/KS/samples.h5 data/runs/dipeptides-milestone/step-6682/KS/evaluate.json \\
       [--peptide WD …] [--curve Configs/models/dipeptides-curve.json] [--note "…"]
   python Tools/transferable_milestone.py --curve Configs/models/dipeptides-curve.json    # table only
 
 Appends the row (one entry per held-out test peptide) to the curve (a JSON list) and prints the
-markdown table. Inputs: the checkpoint (step, samples seen from step × global batch), and per test
+markdown table. A row for a step the curve has already is completed instead of repeated: the new
+peptides' entries replace theirs or are added (a milestone can be run peptide by peptide, or run
+again after a stop), the held-out NLL is recomputed over all of them, and --core-hours and --note
+replace the old ones. Inputs: the checkpoint (step, samples seen from step × global batch), and per test
 peptide the `tbg sample` output and `tbg evaluate --json --nll-checkpoint` of those samples against
 the peptide's MD (valid fraction, NLL of MD frames, and ESS, energy W2 in kT and torsion W2 in rad
 under the field's two SNIS protocols, field.md §4: "TBG" = snis_tbg, valid samples only; "clip" =
@@ -66,6 +69,23 @@ def row_from(a):
             "peptides": peptides, "note": a.note or ""}
 
 
+def merge_row(rows, row):
+    """Adds `row` to `rows`, or completes the row of the same step (see the module docstring).
+    Returns "added" or "updated"."""
+    old = next((r for r in rows if r["step"] == row["step"]), None)
+    if old is None:
+        rows.append(row)
+        return "added"
+    names = {p["peptide"] for p in row["peptides"]}
+    old["peptides"] = [p for p in old["peptides"] if p["peptide"] not in names] + row["peptides"]
+    nlls = [p["nll_per_dimension"] for p in old["peptides"] if p["nll_per_dimension"] is not None]
+    old["heldout_nll_per_dimension"] = sum(nlls) / len(nlls) if nlls else None
+    old["samples_seen"], old["core_hours"] = row["samples_seen"], row["core_hours"]
+    if row["note"]:
+        old["note"] = row["note"]
+    return "updated"
+
+
 def table(rows):
     out = ["| step | samples seen | core-hours | held-out NLL / dim | peptide | samples | valid | ESS TBG / clip | energy W2 TBG / clip (kT) | torsion W2 TBG / clip (rad) | evals/sample |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -90,7 +110,9 @@ def main(argv=None):
     if a.checkpoint:
         if a.core_hours is None or not a.peptide:
             ap.error("a new row needs --core-hours and at least one --peptide")
-        rows.append(row_from(a))
+        row = row_from(a)
+        what = merge_row(rows, row)
+        print(f"{what} the row of step {row['step']} in {a.curve}", file=sys.stderr)
         tmp = a.curve + ".part"
         with open(tmp, "w") as fh:
             json.dump(rows, fh, indent=1)

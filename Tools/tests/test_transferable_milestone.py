@@ -58,3 +58,37 @@ def test_row_and_table(tmp_path, capsys):
     # A second call without --checkpoint only prints the table.
     assert transferable_milestone.main(["--curve", str(curve)]) == 0
     assert len(json.loads(curve.read_text())) == 1
+
+
+def test_same_step_completes_the_row(tmp_path):
+    """A second milestone call at the same step (a peptide run later, or a rerun after a stop)
+    replaces or adds peptides in that step's row rather than appending a duplicate row."""
+    dataset = tmp_path / "set"
+    dataset.mkdir()
+    (dataset / "index.json").write_text(json.dumps({"peptides": [{"name": "AA", "split": "train"}]}))
+    checkpoint = tmp_path / "model.h5"
+    with h5py.File(checkpoint, "w") as f:
+        f.attrs["config"] = json.dumps({"data": {"dataset": str(dataset), "frames_per_peptide": 10}})
+        f.attrs["step"] = 500
+    curve = tmp_path / "curve.json"
+    base = ["--checkpoint", str(checkpoint), "--curve", str(curve)]
+    assert transferable_milestone.main(base + ["--core-hours", "1.0", "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0),
+                                               "--peptide", *_inputs(tmp_path, "WD", 0.5, 0.02, -2.0)]) == 0
+    # RV later, and KS again with a new evaluation.
+    (tmp_path / "later").mkdir()
+    assert transferable_milestone.main(base + ["--core-hours", "1.25", "--note", "RV added",
+                                               "--peptide", *_inputs(tmp_path / "later", "RV", 0.25, 0.01, -4.0),
+                                               "--peptide", *_inputs(tmp_path / "later", "KS", 0.75, 0.02, -3.0)]) == 0
+    rows = json.loads(curve.read_text())
+    assert len(rows) == 1
+    row = rows[0]
+    assert sorted(p["peptide"] for p in row["peptides"]) == ["KS", "RV", "WD"]
+    ks = next(p for p in row["peptides"] if p["peptide"] == "KS")
+    assert ks["valid_fraction"] == 0.75
+    assert row["heldout_nll_per_dimension"] == (-3.0 - 2.0 - 4.0) / 3
+    assert row["core_hours"] == 1.25 and row["note"] == "RV added"
+    # Another step is a new row.
+    with h5py.File(checkpoint, "a") as f:
+        f.attrs["step"] = 900
+    assert transferable_milestone.main(base + ["--core-hours", "2.0", "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0)]) == 0
+    assert [r["step"] for r in json.loads(curve.read_text())] == [500, 900]
