@@ -25,8 +25,39 @@ public final class HDF5File: HDF5Object {
         }
         let flags = mode == .readOnly ? swh5_acc_rdonly() : swh5_acc_rdwr()
         let id = H5Fopen(path, flags, swh5_p_default())
-        try check(id, file: path, object: nil, "cannot open HDF5 file")
+        if id < 0 {
+            let detail = takeLibraryErrorDetail()
+            throw HDF5Error(file: path, Self.openFailure(detail: detail, size: Self.fileSize(path)), libraryDetail: detail)
+        }
         super.init(id: id, filePath: path, path: "/", close: H5Fclose)
+    }
+
+    /// Why an existing HDF5 file (it has the signature) did not open, in words: a file cut short
+    /// (an interrupted copy or download, a full disk) says so with its size and the size its
+    /// superblock records, from libhdf5's "truncated file: eof = …, stored_eof = …".
+    static func openFailure(detail: String?, size: Int?) -> String {
+        guard let detail, detail.contains("truncated file") else {
+            return "cannot open HDF5 file (it has the HDF5 signature, but libhdf5 cannot read it: damaged, or being written)"
+        }
+        // "truncated file: eof = 2000000, sblock->base_addr = 0, stored_eof = 2637788"
+        func number(after key: String) -> Int? {
+            for part in detail.split(separator: ",") {
+                let pair = part.split(separator: "=")
+                guard pair.count == 2, pair[0].split(separator: " ").last.map(String.init) == key else { continue }
+                return Int(pair[1].filter { $0.isNumber })
+            }
+            return nil
+        }
+        let have = number(after: "eof") ?? size
+        if let have, let stored = number(after: "stored_eof") {
+            return "is truncated: it has \(have) bytes, its HDF5 superblock says \(stored) (an interrupted copy, download or write; copy it again from where it came from)"
+        }
+        return "is truncated (an interrupted copy, download or write; copy it again from where it came from)"
+    }
+
+    static func fileSize(_ path: String) -> Int? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : nil
     }
 
     /// Creates a new file; an existing file is replaced only when `overwrite` is true.

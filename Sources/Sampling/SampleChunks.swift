@@ -55,7 +55,13 @@ public struct SampleChunks {
             compare("chunk", chunk, other.chunk)
             compare("seed", seed, other.seed)
             compare("round-trip", roundTrip, other.roundTrip)
-            if settings != other.settings { found.append("ODE settings") }
+            compare("method", settings.method, other.settings.method)
+            compare("atol", settings.absoluteTolerance, other.settings.absoluteTolerance)
+            compare("rtol", settings.relativeTolerance, other.settings.relativeTolerance)
+            compare("steps", settings.steps, other.settings.steps)
+            compare("max steps", settings.maximumSteps, other.settings.maximumSteps)
+            compare("micro-batch", settings.microBatch, other.settings.microBatch)
+            if settings.chunk != other.settings.chunk, chunk == other.chunk { compare("ODE batch", settings.chunk, other.settings.chunk) }
             return found
         }
     }
@@ -71,6 +77,8 @@ public struct SampleChunks {
     public let folder: String
     public let identity: RunIdentity
     let atoms: Int
+    /// What a resume found damaged and set aside (one line each; empty for a new run).
+    public private(set) var setAside: [String] = []
 
     /// The chunk folder of output `out`.
     public static func folder(for out: String) -> String { out + ".chunks" }
@@ -105,7 +113,9 @@ public struct SampleChunks {
             guard differences.isEmpty else {
                 throw SampleChunksError("\(folder) holds the chunks of a different run (\(differences.joined(separator: "; "))): continue it with the same options, or remove the folder to start over")
             }
-            return chunks
+            var checked = chunks
+            checked.setAside = try chunks.setAsideDamagedChunks()
+            return checked
         }
         do {
             try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -137,6 +147,33 @@ public struct SampleChunks {
     /// The chunks on disk.
     public func doneChunks() -> [Int] { (0..<chunkCount).filter(isDone) }
 
+    /// Reads every chunk on disk; one that cannot be read as its chunk (a damaged disk, a file
+    /// copied in by hand) is renamed CHUNK.damaged, never deleted, so that the run computes it
+    /// again instead of failing at the merge after all the other work. (It stays in the folder
+    /// for a look while the run is unfinished; the folder goes once the output is merged.)
+    /// - Returns: one line per chunk set aside, naming the file and what is wrong with it.
+    /// - Throws: the chunks of an older tbg (their run is finished with that tbg, not recomputed).
+    func setAsideDamagedChunks() throws -> [String] {
+        var lines: [String] = []
+        for k in doneChunks() {
+            do {
+                _ = try read(chunk: k)
+            } catch let error as SampleChunksError where error.olderFormat {
+                throw error
+            } catch {
+                let path = path(ofChunk: k)
+                var target = path + ".damaged", n = 1
+                while FileManager.default.fileExists(atPath: target) { n += 1; target = path + ".damaged-\(n)" }
+                if rename(path, target) == 0 {
+                    lines.append("set aside damaged chunk \(k) as \(target) (\(error)); it is computed again")
+                } else {
+                    lines.append("chunk \(k) at \(path) is damaged (\(error)) and cannot be renamed: \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        return lines
+    }
+
     /// Writes chunk `k` atomically.
     public func write(chunk k: Int, records: [SampleRecord], fieldEvaluations: Int, sampleEvaluations: Double) throws {
         let width = SampleRecord.scalarFields + 3 * atoms
@@ -155,7 +192,7 @@ public struct SampleChunks {
         let root = try file.root()
         let dataset = try root.dataset("records")
         if dataset.shape.count == 2, dataset.shape[1] == 12 + 3 * atoms {
-            throw SampleChunksError("\(path): a chunk of an older tbg sample (12 values per sample, without the raw energy of every sample); finish that run with the tbg that started it, or remove \(folder) to start over")
+            throw SampleChunksError("\(path): a chunk of an older tbg sample (12 values per sample, without the raw energy of every sample); finish that run with the tbg that started it, or remove \(folder) to start over", olderFormat: true)
         }
         let flat = try dataset.read(as: Double.self)
         guard flat.count % width == 0 else {
@@ -177,5 +214,10 @@ public struct SampleChunks {
 
 public struct SampleChunksError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The chunk is sound but written by an older tbg (not damage: the run is refused instead).
+    public var olderFormat = false
+    public init(_ description: String, olderFormat: Bool = false) {
+        self.description = description
+        self.olderFormat = olderFormat
+    }
 }

@@ -44,6 +44,7 @@ enum FlowSampling {
         let chunks = comm.isRoot
             ? try SampleChunks.open(out: out, identity: identity, atoms: runner.atomCount, resume: resume)
             : SampleChunks(folder: SampleChunks.folder(for: out), identity: identity, atoms: runner.atomCount)
+        for line in chunks.setAside { writeLine("\(prefix): \(line)") }
         comm.barrier()
         let started = Date()
         let outcome = try runner.run(count: count, roundTrip: roundTrip, chunks: chunks, shouldStop: { StopSignal.received != 0 },

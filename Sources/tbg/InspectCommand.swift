@@ -13,13 +13,15 @@ struct InspectCommand: ParsableCommand {
         discussion: """
             A FILE is a trajectory (.h5), a dataset folder / its index.json, the output of tbg \
             sample, smc or mcmc (its samples: valid share, ESS, cost, the model that drew them), \
-            or a training checkpoint / shipped model (step, samples seen, recipe, last losses, data).
+            a training checkpoint / shipped model (step, samples seen, recipe, last losses, data), \
+            or an unfinished tbg sample run (OUT.chunks/, or OUT while only OUT.chunks/ exists: \
+            what the run is, how far it got, and the command that continues it).
             """)
 
     @Argument(help: "Trajectory files, dataset folders, dataset index.json files, sample files or checkpoints.")
     var paths: [String]
 
-    @Flag(help: "Print one JSON object per argument instead of text, with \"kind\": trajectory, samples, checkpoint, dataset, or error (then \"error\" holds the message).")
+    @Flag(help: "Print one JSON object per argument instead of text, with \"kind\": trajectory, samples, checkpoint, dataset, unfinished_sampling_run, or error (then \"error\" holds the message).")
     var json = false
 
     func validate() throws {
@@ -30,7 +32,10 @@ struct InspectCommand: ParsableCommand {
         var failed = false
         for path in paths {
             do {
-                if isDataset(path) {
+                if let folder = UnfinishedRunReport.folder(for: path) {
+                    let report = try UnfinishedRunReport(folder: folder)
+                    print(json ? try JSONOutput.line(report) : report.text)
+                } else if isDataset(path) {
                     var report = try DatasetReport(location: path)
                     for member in report.members.indices { report.members[member].report?.measureBias() }
                     print(json ? try JSONOutput.line(KindedReport(kind: "dataset", report: report)) : ReportText.dataset(report))

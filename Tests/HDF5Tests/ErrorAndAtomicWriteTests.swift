@@ -26,6 +26,13 @@ final class ErrorAndAtomicWriteTests: XCTestCase {
         let text = scratch.file("notes.h5")
         try "not hdf5".write(toFile: text, atomically: true, encoding: .utf8)
         assertThrows(try HDF5File(opening: text), containing: [text, "not an HDF5 file"])
+        // A file cut short (an interrupted copy) says so, with both sizes.
+        let whole = scratch.file("whole.h5")
+        try HDF5File(creating: whole).root().writeDataset("values", [Double](repeating: 1, count: 4096), shape: [4096])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+        let cut = scratch.file("cut.h5")
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
+        assertThrows(try HDF5File(opening: cut), containing: [cut, "is truncated: it has \(bytes.count / 2) bytes, its HDF5 superblock says \(bytes.count)"])
     }
 
     func testWrongObjectsAndShapesAreNamed() throws {
