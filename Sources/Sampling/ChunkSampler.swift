@@ -39,13 +39,17 @@ public struct ChunkSampler {
         var records: [SampleRecord] = []
         for (row, index) in indices.enumerated() {
             let base = row * (3 * atoms + 1)
+            let evaluations = statistics.sampleEvaluations.isEmpty ? Double.nan : Double(statistics.sampleEvaluations[row])
             guard statistics.succeeded(row) else {
-                records.append(SampleRecord.failedIntegration(index: index, atoms: atoms, logPrior: logPriors[row]))
+                var failed = SampleRecord.failedIntegration(index: index, atoms: atoms, logPrior: logPriors[row])
+                failed.odeEvaluations = evaluations
+                records.append(failed)
                 continue
             }
             var record = postprocessor.record(index: index, modelUnits: Array(states[base..<(base + 3 * atoms)]), logPrior: logPriors[row],
                                               deltaLogDet: states[base + 3 * atoms])
             if let errors = checked[row] { (record.roundTripLogQError, record.roundTripLatentError) = errors }
+            record.odeEvaluations = evaluations
             records.append(record)
         }
         return (records, statistics.fieldEvaluations, Double(statistics.sampleEvaluations.reduce(0, +)))

@@ -40,6 +40,9 @@ public struct SampleRecord: Sendable {
     /// The bond-graph check gave up (`BondGraph.Match.budgetExhausted`) rather than finding that
     /// the graphs differ; `topologyOK` is false either way.
     public var isomorphismBudgetExhausted = false
+    /// Velocity evaluations this sample's forward integration took (dopri5: 2 for the initial step,
+    /// then 6 per accepted or rejected step; rk4: 4 per step): how stiff its path was. NaN unknown.
+    public var odeEvaluations = Double.nan
 
     public init(index: Int, positions: [Double], logPrior: Double, deltaLogDet: Double, logQ: Double, energy: Double,
                 topologyOK: Bool, chiralityOK: Bool, mirrored: Bool, logWeight: Double, roundTripLogQError: Double = .nan,
@@ -59,11 +62,11 @@ public struct SampleRecord: Sendable {
         self.integrationOK = integrationOK
     }
 
-    static let scalarFields = 14
+    static let scalarFields = 15
 
     func flattened() -> [Double] {
         [Double(index), logPrior, deltaLogDet, logQ, energy, topologyOK ? 1 : 0, chiralityOK ? 1 : 0, mirrored ? 1 : 0, logWeight,
-         roundTripLogQError, roundTripLatentError, integrationOK ? 1 : 0, rawEnergy, isomorphismBudgetExhausted ? 1 : 0] + positions
+         roundTripLogQError, roundTripLatentError, integrationOK ? 1 : 0, rawEnergy, isomorphismBudgetExhausted ? 1 : 0, odeEvaluations] + positions
     }
 
     static func unflatten(_ values: ArraySlice<Double>, atoms: Int) -> SampleRecord {
@@ -72,7 +75,7 @@ public struct SampleRecord: Sendable {
                                   deltaLogDet: v[2], logQ: v[3], energy: v[4], topologyOK: v[5] != 0, chiralityOK: v[6] != 0,
                                   mirrored: v[7] != 0, logWeight: v[8], roundTripLogQError: v[9], roundTripLatentError: v[10],
                                   integrationOK: v[11] != 0)
-        (record.rawEnergy, record.isomorphismBudgetExhausted) = (v[12], v[13] != 0)
+        (record.rawEnergy, record.isomorphismBudgetExhausted, record.odeEvaluations) = (v[12], v[13] != 0, v[14])
         return record
     }
 
@@ -113,6 +116,10 @@ public struct SampleSummary: Sendable {
     public var integrationFailures = 0
     /// Mean network evaluations (velocity with the exact divergence) per sample, forward pass only.
     public var evaluationsPerSample = Double.nan
+    /// Median and largest of the samples' own evaluation counts (SampleRecord.odeEvaluations): a
+    /// maximum far above the median means a few stiff paths set the chunks' wall time.
+    public var evaluationsMedian = Double.nan
+    public var evaluationsMaximum = Double.nan
     /// Round-trip checks: how many, and the largest |Δ log q| and |Δz| among them.
     public var roundTripChecked = 0
     public var roundTripMaxLogQError = Double.nan
@@ -120,6 +127,7 @@ public struct SampleSummary: Sendable {
 
     public var description: String {
         let fraction = count > 0 ? Double(valid) / Double(count) : 0
+        let spread = evaluationsMedian.isNaN ? "" : String(format: " (median %.0f, max %.0f)", evaluationsMedian, evaluationsMaximum)
         let roundTrip = roundTripChecked == 0 ? "" : String(
             format: "; forward-then-reverse check of %d samples: max |Δ log q| %.2e, max |Δz| %.2e (model units)",
             roundTripChecked, roundTripMaxLogQError, roundTripMaxLatentError)
@@ -130,7 +138,7 @@ public struct SampleSummary: Sendable {
             effectiveSampleSize, 100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum)
         return String(format: "%ld samples: %ld valid (%.1f %%), %ld failed the integration, %ld failed the bond-graph check%@, %ld mirrored to the reference chirality, %ld with mixed chirality; %@; %ld batched network calls, %.1f velocity evaluations per sample",
                       count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, exhausted, chiralityFixes, chiralityFailures, validPart,
-                      fieldEvaluations, evaluationsPerSample) + roundTrip
+                      fieldEvaluations, evaluationsPerSample) + spread + roundTrip
     }
 }
 
@@ -228,6 +236,11 @@ public struct SamplePostprocessor {
             roundTripMaxLogQError: records.map(\.roundTripLogQError).filter { !$0.isNaN }.max() ?? .nan,
             roundTripMaxLatentError: records.map(\.roundTripLatentError).filter { !$0.isNaN }.max() ?? .nan)
         summary.integrationFailures = records.filter { !$0.integrationOK }.count
+        let perSample = records.map(\.odeEvaluations).filter { !$0.isNaN }.sorted()
+        if !perSample.isEmpty {
+            summary.evaluationsMedian = perSample[perSample.count / 2]
+            summary.evaluationsMaximum = perSample[perSample.count - 1]
+        }
         return summary
     }
 }

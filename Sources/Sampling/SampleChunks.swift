@@ -191,8 +191,8 @@ public struct SampleChunks {
         let file = try HDF5File(opening: path)
         let root = try file.root()
         let dataset = try root.dataset("records")
-        if dataset.shape.count == 2, dataset.shape[1] == 12 + 3 * atoms {
-            throw SampleChunksError("\(path): a chunk of an older tbg sample (12 values per sample, without the raw energy of every sample); finish that run with the tbg that started it, or remove \(folder) to start over", olderFormat: true)
+        if dataset.shape.count == 2, let older = [12, 14].first(where: { dataset.shape[1] == $0 + 3 * atoms }) {
+            throw SampleChunksError("\(path): a chunk of an older tbg sample (\(older) values per sample, without \(older == 12 ? "the raw energy of every sample" : "its ODE evaluations")); finish that run with the tbg that started it, or remove \(folder) to start over", olderFormat: true)
         }
         let flat = try dataset.read(as: Double.self)
         guard flat.count % width == 0 else {

@@ -7,7 +7,8 @@
 //       index (int64), energy_kj_mol, energy_kT, log_weight (float64), integration_ok, topology_ok,
 //       chirality_ok, chirality_fixed (uint8); tbg sample adds latent_log_prior, delta_log_det, log_q,
 //       roundtrip_log_q_error, roundtrip_latent_error, raw_energy, raw_log_weight,
-//       isomorphism_budget_exhausted (RawSampleWeights.swift); smc/mcmc add source_frame (and chain);
+//       isomorphism_budget_exhausted (RawSampleWeights.swift), ode_evaluations (velocity evaluations
+//       of the sample's integration: how stiff its path was); smc/mcmc add source_frame (and chain);
 //   /samples@kT_kJ_per_mol        the kT the weights were computed at (required to read)
 //   /samples@energy_evaluations   target-energy evaluations spent (field.md §4 budgets); readers fall
 //                                 back to one per valid sample (what tbg sample spent before it weighed every sample)
@@ -120,6 +121,17 @@ public struct SampleFile {
         let attribute = group.hasAttribute("sampler") ? try? group.readStringAttribute("sampler") : nil
         return attribute.map { $0.hasPrefix("{") ? "flow" : $0 }
     }
+
+    /// Optional provenance attributes of /samples (nil when absent or of another type).
+    public func stringAttribute(_ name: String) -> String? {
+        group.hasAttribute(name) ? try? group.readStringAttribute(name) : nil
+    }
+    public func integerAttribute(_ name: String) -> Int64? {
+        group.hasAttribute(name) ? (try? group.readAttribute(name, as: Int64.self))?.first : nil
+    }
+    public func doubleAttribute(_ name: String) -> Double? {
+        group.hasAttribute(name) ? (try? group.readAttribute(name, as: Double.self))?.first : nil
+    }
 }
 
 /// `value` as JSON with sorted keys, so that the same settings always give the same attribute.
@@ -171,6 +183,7 @@ extension SampleFile {
             try group.writeDataset("chirality_fixed", records.map { UInt8($0.mirrored ? 1 : 0) }, shape: [n])
             try group.writeDataset("roundtrip_log_q_error", records.map(\.roundTripLogQError), shape: [n])
             try group.writeDataset("roundtrip_latent_error", records.map(\.roundTripLatentError), shape: [n])
+            try group.writeDataset("ode_evaluations", records.map(\.odeEvaluations), shape: [n])
             try writeRawWeights(records, kT: kT, to: group)
             try group.writeAttribute("log_q_units", string: units.logDensityUnits)
             try group.writeAttribute("kT_kJ_per_mol", [kT])

@@ -97,6 +97,7 @@ enum ReportText {
         lines.append(("ESS", ess))
         var cost = "\(s.energyEvaluations) target-energy evaluations"
         if let perSample = s.evaluationsPerSample { cost += ", \(number(perSample)) velocity evaluations per sample" }
+        if let median = s.evaluationsMedian, let maximum = s.evaluationsMaximum { cost += " (median \(number(median)), max \(number(maximum)))" }
         lines.append(("cost", cost))
         if let checkpoint = s.checkpoint {
             var model = checkpoint

@@ -19,6 +19,8 @@ struct SamplesReport: Encodable {
     var effectiveSampleSizeFraction: Double?
     var energyEvaluations: Int
     var evaluationsPerSample: Double?
+    var evaluationsMedian: Double?
+    var evaluationsMaximum: Double?
     var checkpoint: String?
     var checkpointStep: Int?
     var weights: String?
@@ -36,6 +38,8 @@ struct SamplesReport: Encodable {
         case effectiveSampleSizeFraction = "ess_fraction"
         case energyEvaluations = "energy_evaluations"
         case evaluationsPerSample = "evaluations_per_sample"
+        case evaluationsMedian = "evaluations_median"
+        case evaluationsMaximum = "evaluations_max"
         case checkpointStep = "checkpoint_step"
         case sourceSamples = "source_samples"
         case kTkJPerMol = "kT_kJ_per_mol"
@@ -60,10 +64,15 @@ struct SamplesReport: Encodable {
         effectiveSampleSizeFraction = validIndices.isEmpty ? nil : ImportanceWeights.effectiveSampleSize(logWeights: validIndices.map { logWeights[$0] })
         energyEvaluations = file.energyEvaluations(validCount: valid)
         kTkJPerMol = file.kT
-        let group = try HDF5File(opening: path).root().group("samples")
-        func string(_ name: String) -> String? { group.hasAttribute(name) ? try? group.readStringAttribute(name) : nil }
-        func integer(_ name: String) -> Int64? { group.hasAttribute(name) ? (try? group.readAttribute(name, as: Int64.self))?.first : nil }
-        evaluationsPerSample = group.hasAttribute("evaluations_per_sample") ? (try? group.readAttribute("evaluations_per_sample", as: Double.self))?.first : nil
+        func string(_ name: String) -> String? { file.stringAttribute(name) }
+        func integer(_ name: String) -> Int64? { file.integerAttribute(name) }
+        evaluationsPerSample = file.doubleAttribute("evaluations_per_sample")
+        // Per-sample ODE evaluations (tbg sample since 2026-12-01): the spread shows stiff paths.
+        if let perSample = try file.optionalDataset("ode_evaluations", expected: "velocity evaluations per sample")?.read(as: Double.self)
+            .filter({ !$0.isNaN }).sorted(), !perSample.isEmpty {
+            evaluationsMedian = perSample[perSample.count / 2]
+            evaluationsMaximum = perSample[perSample.count - 1]
+        }
         checkpoint = string("checkpoint")
         checkpointStep = integer("checkpoint_step").map(Int.init)
         weights = string("weights")

@@ -168,6 +168,10 @@ final class SampleCommandTests: XCTestCase {
         let whole = try Executables.run(Executables.tbg, arguments("whole.h5"))
         XCTAssertEqual(whole.status, 0, whole.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("whole.h5.chunks")), "the chunk folder is removed after the merge")
+        // Every sample records its own ODE evaluations: rk4 with 3 steps takes 4 × 3.
+        let perSample = try HDF5File(opening: scratch.file("whole.h5")).root().dataset("samples/ode_evaluations").read(as: Double.self)
+        XCTAssertEqual(perSample, [Double](repeating: 12, count: 40))
+        XCTAssertTrue(whole.standardOutput.contains("12.0 velocity evaluations per sample (median 12, max 12)"), whole.standardOutput)
 
         let stopped = try Executables.interrupt(mpirun, ["-np", "2", Executables.tbg] + arguments("resumed.h5"), environment: Executables.mpiEnvironment,
                                                 marker: "tbg sample: progress", signal: SIGUSR1, log: scratch.file("stopped.log"))
