@@ -33,6 +33,16 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var parameters = 0
     /// The C kernels' variant that ran (KernelVariant: portable, avx2, avx512).
     public var kernels: String = KernelVariant.active.description
+    /// Floating-point operations of the step's matrix products (`modelFlops`), over all ranks.
+    public var modelFlopsPerStep = 0.0
+    /// What one rank's core sustained on them: modelFlopsPerStep / ranks / median step time.
+    public var achievedGFLOPS = 0.0
+    /// A large single-thread sgemm (1024³) of the same BLAS on rank 0's core, timed in the same
+    /// run: the practical peak of this core for float32 products.
+    public var sgemmGFLOPS = 0.0
+    /// achievedGFLOPS / sgemmGFLOPS: how much of the core's practical peak the step uses (the
+    /// elementwise work, the all-reduce and Adam count as time but not as FLOPs).
+    public var peakFraction = 0.0
 
     enum CodingKeys: String, CodingKey {
         case atoms, ranks, hidden, layers, steps, coupling, parameters, kernels
@@ -45,10 +55,45 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
         case featureWidth = "feature_width"
         case medianStepSeconds = "median_step_seconds"
         case samplesPerSecond = "samples_per_second"
+        case modelFlopsPerStep = "model_flops_per_step"
+        case achievedGFLOPS = "achieved_gflops_per_core"
+        case sgemmGFLOPS = "sgemm_gflops_per_core"
+        case peakFraction = "peak_fraction"
     }
 }
 
 public enum TrainingBenchmark {
+    /// Floating-point operations (2 per multiply-add) of the matrix products of one training step
+    /// (forward and backward) over `molecules` molecules of `atoms` atoms, fully connected
+    /// (E = molecules·N(N−1) edges, A = molecules·N atoms), per E_GCL layer (EGNNLayer.swift):
+    ///   edge MLP W₂, W_c: forward 4EH², backward 8EH² (∂input and ∂weight of each);
+    ///   factorised first edge layer P = hW₁ₐᵀ, Q = hW₁ᵦᵀ: 4AH² + 8AH²;
+    ///   node MLP W₃ (2H → H), W₄ (H → H): 6AH² + 12AH²;
+    /// so 12EH² + 30AH² per layer, plus the embedding's 4A(K+1)H (forward and weight gradient; its input is data). Elementwise work (SiLU, σ, tanh,
+    /// the geometry) is not counted: this is the usual model-FLOPs measure of utilisation.
+    public static func modelFlops(_ config: EGNNConfig, atoms: Int, molecules: Int) -> Double {
+        let h = Double(config.hidden), a = Double(molecules * atoms), e = Double(molecules * atoms * (atoms - 1))
+        return Double(config.layers) * (12 * e * h * h + 30 * a * h * h) + 4 * a * Double(config.featureWidth + 1) * h
+    }
+
+    /// GFLOP/s of a single-thread 1024 × 1024 × 1024 float32 GEMM of the linked BLAS on this core
+    /// (best of `repeats`, after one untimed call).
+    public static func sgemmGFLOPS(size: Int = 1024, repeats: Int = 5) -> Double {
+        BLASRuntime.setThreadCount(1)
+        var random = RandomSource(seed: 11)
+        let a = (0..<(size * size)).map { _ in Float(random.gaussian()) }, b = (0..<(size * size)).map { _ in Float(random.gaussian()) }
+        var c = [Float](repeating: 0, count: size * size)
+        var best = Double.infinity
+        for call in 0...repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            gemm(.none, .none, m: size, n: size, k: size, a: a, b: b, c: &c)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if call > 0 { best = min(best, seconds) }
+        }
+        precondition(c[0].isFinite)
+        return 2 * pow(Double(size), 3) / best / 1e9
+    }
+
     /// - Parameters:
     ///   - coupling: independent, ot or equivariant_ot; the synthetic molecules of 22 atoms have
     ///     alanine dipeptide's three interchangeable methyl-hydrogen triples (the `atoms` encoding).
@@ -124,11 +169,19 @@ public enum TrainingBenchmark {
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         let step = median(durations)
-        return TrainingBenchmarkResult(atoms: atoms, globalBatch: globalBatch, ranks: comm.size, hidden: config.hidden,
+        // The core's practical peak, measured on rank 0 while the other ranks wait (no contention).
+        let sgemm = comm.isRoot ? sgemmGFLOPS() : 0
+        comm.barrier()
+        var result = TrainingBenchmarkResult(atoms: atoms, globalBatch: globalBatch, ranks: comm.size, hidden: config.hidden,
                                        layers: config.layers, featureWidth: config.featureWidth, steps: steps,
                                        medianStepSeconds: step, samplesPerSecond: Double(globalBatch) / step,
                                        coupling: coupling.rawValue, emaDecay: emaDecay, gradientClip: gradientClip,
                                        couplingSeconds: median(couplingTimes), emaSeconds: median(emaTimes), clipSeconds: median(clipTimes),
                                        parameters: model.layout.count)
+        result.modelFlopsPerStep = modelFlops(config, atoms: atoms, molecules: globalBatch)
+        result.achievedGFLOPS = result.modelFlopsPerStep / Double(comm.size) / step / 1e9
+        result.sgemmGFLOPS = sgemm
+        result.peakFraction = sgemm > 0 ? result.achievedGFLOPS / sgemm : 0
+        return result
     }
 }
