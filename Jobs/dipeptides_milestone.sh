@@ -11,8 +11,8 @@
 # Outputs in data/runs/dipeptides-milestone/step-STEP/NAME/ (STEP: the checkpoint's training step).
 # Nothing is computed twice: run again after a stop (Ctrl-C, SIGTERM, a lost session) and it
 # resumes the unfinished sampling (`tbg sample --resume`) and keeps every finished peptide; a
-# peptide's samples are recomputed only when its sample count changed, its evaluation when
-# NLL_FRAMES did.
+# peptide's samples are computed again only when its sample count changed (the earlier ones are
+# kept as samples-nCOUNT.h5), its evaluation when NLL_FRAMES did.
 # Data: Configs/datasets/dipeptides-campaign.yaml (its test split).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,6 @@ python=.venv/bin/python
 step=$("$tbg" inspect --json "$checkpoint" | "$python" -c 'import json,sys; print(json.loads(sys.stdin.readline())["step"])') \
     || die "$checkpoint: cannot read its training step (tbg inspect)"
 out=data/runs/dipeptides-milestone/step-$step
-mkdir -p "$out"
 tests=$("$python" -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["peptides"] if p["split"] == "test"))' "$dataset/index.json")
 if [ -n "${PEPTIDES:-}" ]; then
     for name in $PEPTIDES; do
@@ -42,6 +41,12 @@ if [ -n "${PEPTIDES:-}" ]; then
     done
     tests=$PEPTIDES
 fi
+for name in $tests; do
+    count_variable=SAMPLES_$name
+    count=${!count_variable:-$samples}
+    [[ "$count" =~ ^[1-9][0-9]*$ ]] || die "$count_variable (or SAMPLES) must be a positive whole number, not '$count'"
+done
+mkdir -p "$out"
 say "checkpoint $checkpoint (step $step); test peptides: $tests; $samples samples each unless SAMPLES_NAME says otherwise, NLL of $nll_frames frames, $np ranks; outputs in $out"
 args=()
 for name in $tests; do
@@ -49,11 +54,17 @@ for name in $tests; do
     dir=$out/$name
     count_variable=SAMPLES_$name
     count=${!count_variable:-$samples}
-    [[ "$count" =~ ^[1-9][0-9]*$ ]] || die "$count_variable (or SAMPLES) must be a positive whole number, not '$count'"
     mkdir -p "$dir"
-    # Outputs of another sample count (or of an older layout) are recomputed; finished ones kept.
-    if [ "$(cat "$dir/count" 2>/dev/null)" != "$count" ]; then
-        rm -rf "$dir/samples.h5" "$dir/samples.h5.chunks" "$dir/evaluate.json"
+    # Outputs of another sample count are kept under their count's name (samples-n100.h5, …) and
+    # the new count computed; outputs of this count are kept and continued.
+    old_count=$(cat "$dir/count" 2>/dev/null || true)
+    if [ "$old_count" != "$count" ]; then
+        for f in samples.h5 samples.h5.chunks evaluate.json; do
+            [ -e "$dir/$f" ] || continue
+            kept=$dir/${f/samples/samples-n${old_count:-unknown}}
+            [ "$f" = evaluate.json ] && kept=$dir/evaluate-n${old_count:-unknown}.json
+            mv -n "$dir/$f" "$kept" && say "[$name] kept the outputs of $old_count samples as $kept"
+        done
         echo "$count" >"$dir/count"
     fi
     if [ -f "$dir/samples.h5" ] && [ ! -d "$dir/samples.h5.chunks" ]; then
@@ -63,8 +74,9 @@ for name in $tests; do
         mpirun -np "$np" "$tbg" sample --checkpoint "$checkpoint" --peptide "$file" --count "$count" --chunk 8 \
             --out "$dir/samples.h5" --resume --progress-seconds 60
     fi
-    if [ "$(cat "$dir/nll_frames" 2>/dev/null)" != "$nll_frames" ]; then
-        rm -f "$dir/evaluate.json"
+    old_frames=$(cat "$dir/nll_frames" 2>/dev/null || true)
+    if [ "$old_frames" != "$nll_frames" ]; then
+        [ -e "$dir/evaluate.json" ] && mv -n "$dir/evaluate.json" "$dir/evaluate-nll${old_frames:-unknown}.json"
         echo "$nll_frames" >"$dir/nll_frames"
     fi
     if [ -s "$dir/evaluate.json" ]; then
