@@ -15,14 +15,19 @@
 # kept as samples-nCOUNT.h5), its evaluation when NLL_FRAMES did.
 # Data: Configs/datasets/dipeptides-campaign.yaml (its test split).
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 job=dipeptides_milestone
 source Jobs/common.sh
 mpi_environment
 
+# A relative CHECKPOINT or DATASET is taken from where the script was called, then from the
+# repository root (the README's commands).
+from_caller() { if [[ "$1" != /* ]] && [ -e "$caller/$1" ]; then echo "$caller/$1"; else echo "$1"; fi; }
 hours=${1:?usage: bash Jobs/dipeptides_milestone.sh CORE_HOURS [CHECKPOINT]}
-checkpoint=${2:-Configs/models/dipeptides.h5}
-dataset=${DATASET:-data/dipeptides-campaign}
+[[ "$hours" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "CORE_HOURS must be a number (the campaign's core-hours so far), not '$hours'"
+checkpoint=$(from_caller "${2:-Configs/models/dipeptides.h5}")
+dataset=$(from_caller "${DATASET:-data/dipeptides-campaign}")
 samples=${SAMPLES:-200}
 nll_frames=${NLL_FRAMES:-20}
 np=${NP:-2}
@@ -34,14 +39,19 @@ python=.venv/bin/python
 step=$("$tbg" inspect --json "$checkpoint" | "$python" -c 'import json,sys; print(json.loads(sys.stdin.readline())["step"])') \
     || die "$checkpoint: cannot read its training step (tbg inspect)"
 out=data/runs/dipeptides-milestone/step-$step
-tests=$("$python" -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["peptides"] if p["split"] == "test"))' "$dataset/index.json")
+tests=$("$python" -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["peptides"] if p["split"] == "test"))' "$dataset/index.json" 2>/dev/null) \
+    || die "$dataset/index.json is not a dataset index (a JSON object whose peptides have name and split)"
 if [ -n "${PEPTIDES:-}" ]; then
+    set -f   # PEPTIDES='*' is a name, not a glob
     for name in $PEPTIDES; do
         [[ " $tests " == *" $name "* ]] || die "PEPTIDES: $name is not a test peptide of $dataset (test peptides: $tests)"
     done
     tests=$PEPTIDES
+    set +f
 fi
+[ -n "${tests// /}" ] || die "no test peptides to run (the test split of $dataset/index.json, or PEPTIDES, is empty)"
 for name in $tests; do
+    [ -f "$dataset/$name.h5" ] || die "no MD of test peptide $name: $dataset/$name.h5 is missing"
     count_variable=SAMPLES_$name
     count=${!count_variable:-$samples}
     [[ "$count" =~ ^[1-9][0-9]*$ ]] || die "$count_variable (or SAMPLES) must be a positive whole number, not '$count'"

@@ -238,7 +238,8 @@ public struct SamplePostprocessor {
         summary.integrationFailures = records.filter { !$0.integrationOK }.count
         let perSample = records.map(\.odeEvaluations).filter { !$0.isNaN }.sorted()
         if !perSample.isEmpty {
-            summary.evaluationsMedian = perSample[perSample.count / 2]
+            let middle = perSample.count / 2
+            summary.evaluationsMedian = perSample.count % 2 == 1 ? perSample[middle] : (perSample[middle - 1] + perSample[middle]) / 2
             summary.evaluationsMaximum = perSample[perSample.count - 1]
         }
         return summary

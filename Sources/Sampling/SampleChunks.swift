@@ -103,12 +103,7 @@ public struct SampleChunks {
             guard resume else {
                 throw SampleChunksError("\(folder) holds the finished chunks of an earlier, unfinished run of this output: continue it with --resume, or remove the folder to start over")
             }
-            let stored: RunIdentity
-            do {
-                stored = try JSONDecoder().decode(RunIdentity.self, from: Data(contentsOf: URL(fileURLWithPath: manifest)))
-            } catch {
-                throw SampleChunksError("\(manifest) cannot be read as a run description: \(error)")
-            }
+            let stored = try readIdentity(manifest: manifest)
             let differences = identity.differences(from: stored)
             guard differences.isEmpty else {
                 throw SampleChunksError("\(folder) holds the chunks of a different run (\(differences.joined(separator: "; "))): continue it with the same options, or remove the folder to start over")
@@ -116,6 +111,12 @@ public struct SampleChunks {
             var checked = chunks
             checked.setAside = try chunks.setAsideDamagedChunks()
             return checked
+        }
+        // Chunk files without run.json: nothing says which run they belong to, so they are
+        // neither used (they could be another seed's or model's samples) nor deleted.
+        let orphans = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("chunk-") }
+        guard orphans.isEmpty else {
+            throw SampleChunksError("\(folder) holds \(orphans.count) chunk file(s) but no run.json, so nothing says which run they belong to: restore its run.json to continue that run, or remove the folder to start over")
         }
         do {
             try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -130,6 +131,78 @@ public struct SampleChunks {
             throw SampleChunksError("cannot create the chunk folder \(folder): \(error.localizedDescription)")
         }
         return chunks
+    }
+
+    /// Reads a chunk folder's run.json.
+    /// - Throws: `SampleChunksError` naming the file and, for a JSON that is not a run description,
+    ///   the key or value that is wrong (not Swift's DecodingError dump).
+    public static func readIdentity(manifest: String) throws -> RunIdentity {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: manifest))
+        } catch {
+            throw SampleChunksError("\(manifest) cannot be read (\(FileManager.default.fileExists(atPath: manifest) ? "not a readable file" : "no such file")): the chunk folder of a tbg sample run holds run.json, the run's description")
+        }
+        let identity: RunIdentity
+        do {
+            identity = try JSONDecoder().decode(RunIdentity.self, from: data)
+        } catch {
+            throw SampleChunksError("\(manifest) is not the description of a tbg sample run (expected a JSON object with checkpoint, checkpoint_step, peptide, count, chunk, seed, round_trip and settings): \(describe(decodingError: error))")
+        }
+        let settings = identity.settings
+        var problems: [String] = []
+        if identity.count < 1 { problems.append("count \(identity.count) is not positive") }
+        if identity.chunk < 1 { problems.append("chunk \(identity.chunk) is not positive") }
+        if !["dopri5", "rk4"].contains(settings.method) { problems.append("settings.method '\(settings.method)' is neither dopri5 nor rk4") }
+        if settings.steps < 1 || settings.microBatch < 1 || settings.chunk < 1 || settings.maximumSteps < 1 {
+            problems.append("settings steps \(settings.steps), micro_batch \(settings.microBatch), chunk \(settings.chunk), max_steps \(settings.maximumSteps) must all be positive")
+        }
+        if !(settings.absoluteTolerance > 0) || !(settings.relativeTolerance > 0) { problems.append("settings atol and rtol must be positive") }
+        guard problems.isEmpty else { throw SampleChunksError("\(manifest): \(problems.joined(separator: "; "))") }
+        return identity
+    }
+
+    /// A JSON decoding error in words: the key that is missing or the value of the wrong type.
+    public static func describe(decodingError error: Error) -> String {
+        guard let decoding = error as? DecodingError else { return "\(error)" }
+        func path(_ context: DecodingError.Context, _ extra: String? = nil) -> String {
+            let keys = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue } + (extra.map { [$0] } ?? [])
+            return keys.isEmpty ? "the top level" : keys.joined(separator: ".")
+        }
+        switch decoding {
+        case .keyNotFound(let key, let context):
+            return "\(path(context, key.stringValue)) is missing"
+        case .typeMismatch(let type, let context):
+            return "\(path(context)) is not \(type == String.self ? "a string" : type == Dictionary<String, Any>.self ? "an object" : "a number of the expected kind (\(type))")"
+        case .valueNotFound(_, let context):
+            return "\(path(context)) is null"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON, or a number out of range" : "\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    /// The identity as stored in every chunk file (sorted JSON): a chunk copied from another run's
+    /// folder is recognised as such.
+    var identityJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(identity)).flatMap { String(data: $0, encoding: .utf8) } ?? ""
+    }
+
+    /// FNV-1a (64 bit) of the values' bit patterns: HDF5 keeps no checksum of raw data, so a chunk
+    /// whose bytes changed on disk would otherwise be merged as it reads.
+    static func checksum(_ values: [Double]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for value in values {
+            var bits = value.bitPattern
+            for _ in 0..<8 {
+                hash = (hash ^ (bits & 0xff)) &* 0x0000_0100_0000_01b3
+                bits >>= 8
+            }
+        }
+        return hash
     }
 
     /// The view of an already opened folder (the other ranks, after rank 0 opened it).
@@ -165,7 +238,7 @@ public struct SampleChunks {
                 var target = path + ".damaged", n = 1
                 while FileManager.default.fileExists(atPath: target) { n += 1; target = path + ".damaged-\(n)" }
                 if rename(path, target) == 0 {
-                    lines.append("set aside damaged chunk \(k) as \(target) (\(error)); it is computed again")
+                    lines.append("set aside damaged chunk \(k) as \(target) (\(error)); it is computed again (the folder, with it, goes once the run completes)")
                 } else {
                     lines.append("chunk \(k) at \(path) is damaged (\(error)) and cannot be renamed: \(String(cString: strerror(errno)))")
                 }
@@ -174,11 +247,30 @@ public struct SampleChunks {
         return lines
     }
 
+    /// What is wrong with chunk `k` on disk, or nil when it reads as this run's chunk (`tbg inspect`:
+    /// the atom count is taken from the chunk's own width).
+    public func problem(ofChunk k: Int) -> String? {
+        let path = path(ofChunk: k)
+        do {
+            let shape = try HDF5File(opening: path).root().dataset("records").shape
+            guard shape.count == 2, shape[1] > SampleRecord.scalarFields, (shape[1] - SampleRecord.scalarFields) % 3 == 0 else {
+                return "\(path): /records has shape \(shape), not samples × (\(SampleRecord.scalarFields) + 3 × atoms)"
+            }
+            _ = try SampleChunks(folder: folder, identity: identity, atoms: (shape[1] - SampleRecord.scalarFields) / 3).read(chunk: k)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// Writes chunk `k` atomically.
     public func write(chunk k: Int, records: [SampleRecord], fieldEvaluations: Int, sampleEvaluations: Double) throws {
         let width = SampleRecord.scalarFields + 3 * atoms
+        let values = records.flatMap { $0.flattened() }
         try HDF5File.writeAtomically(to: path(ofChunk: k)) { root in
-            try root.writeDataset("records", records.flatMap { $0.flattened() }, shape: [records.count, width])
+            try root.writeDataset("records", values, shape: [records.count, width])
+            try root.writeAttribute("run", string: identityJSON)
+            try root.writeAttribute("checksum", [Int64(bitPattern: Self.checksum(values))])
             try root.writeAttribute("chunk", [Int64(k)])
             try root.writeAttribute("field_evaluations", [Int64(fieldEvaluations)])
             try root.writeAttribute("sample_evaluations", [sampleEvaluations])
@@ -194,13 +286,20 @@ public struct SampleChunks {
         if dataset.shape.count == 2, let older = [12, 14].first(where: { dataset.shape[1] == $0 + 3 * atoms }) {
             throw SampleChunksError("\(path): a chunk of an older tbg sample (\(older) values per sample, without \(older == 12 ? "the raw energy of every sample" : "its ODE evaluations")); finish that run with the tbg that started it, or remove \(folder) to start over", olderFormat: true)
         }
+        if root.hasAttribute("run"), let run = try? root.readStringAttribute("run"), run != identityJSON {
+            throw SampleChunksError("\(path): belongs to another run (its run description differs from \(folder)/run.json)")
+        }
         let flat = try dataset.read(as: Double.self)
+        if root.hasAttribute("checksum"), let stored = try? root.readAttribute("checksum", as: Int64.self).first,
+           UInt64(bitPattern: stored) != Self.checksum(flat) {
+            throw SampleChunksError("\(path): its records do not match their checksum (the file changed on disk)")
+        }
         guard flat.count % width == 0 else {
             throw SampleChunksError("\(path): /records holds \(flat.count) values, not a multiple of \(width) (\(SampleRecord.scalarFields) + 3 × \(atoms) atoms)")
         }
         let records = stride(from: 0, to: flat.count, by: width).map { SampleRecord.unflatten(flat[$0..<($0 + width)], atoms: atoms) }
         guard records.map(\.index) == Array(indices(ofChunk: k)) else {
-            throw SampleChunksError("\(path): holds samples \(records.first?.index ?? -1)…\(records.last?.index ?? -1), expected \(indices(ofChunk: k))")
+            throw SampleChunksError("\(path): holds samples \(records.first?.index ?? -1)…\(records.last?.index ?? -1), expected \(indices(ofChunk: k).lowerBound)…\(indices(ofChunk: k).upperBound - 1)")
         }
         return Chunk(records: records, fieldEvaluations: Int(try root.readAttribute("field_evaluations", as: Int64.self)[0]),
                      sampleEvaluations: try root.readAttribute("sample_evaluations", as: Double.self)[0])

@@ -109,6 +109,11 @@ struct TrainBench: ParsableCommand {
 
     func validate() throws {
         guard CouplingKind(rawValue: coupling) != nil else { throw ValidationError("--coupling must be independent, ot or equivariant_ot") }
+        for (name, value, least) in [("--atoms", atoms, 2), ("--batch", batch, 1), ("--hidden", hidden, 1), ("--layers", layers, 1),
+                                     ("--feature-width", featureWidth, 1), ("--steps", steps, 1), ("--warmup", warmup, 0), ("--micro-batch", microBatch, 1)]
+        where value < least {
+            throw ValidationError("\(name) must be at least \(least) (got \(value))")
+        }
     }
 
     func run() throws {

@@ -5,6 +5,7 @@ import ArgumentParser
 import Evaluation
 import Foundation
 import MDData
+import Sampling
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,6 +54,10 @@ struct InspectCommand: ParsableCommand {
                                    : ReportText.trajectory(report, samples: samples))
                     } else {
                         print(json ? try JSONOutput.line(KindedReport(kind: "trajectory", report: report)) : ReportText.trajectory(report))
+                    }
+                    let chunks = SampleChunks.folder(for: path)
+                    if !json, FileManager.default.fileExists(atPath: chunks + "/run.json") {
+                        print("note: \(chunks) holds an unfinished tbg sample run that will replace this file when it completes: tbg inspect \(chunks)")
                     }
                 }
             } catch {

@@ -16,15 +16,18 @@ struct UnfinishedRunReport: Encodable {
     let chunks: Int
     let finishedChunks: Int
     let finishedSamples: Int
-    /// Chunks a resume found damaged and set aside (CHUNK.damaged).
-    let damagedChunks: Int
+    /// Chunk files that do not read as this run's (a resume sets them aside and computes them
+    /// again), one line each, and chunk files a resume has set aside already (CHUNK.damaged).
+    let damaged: [String]
+    let setAsideChunks: Int
     let resumeCommand: String
 
     enum CodingKeys: String, CodingKey {
         case kind, file, output, run, chunks
         case finishedChunks = "finished_chunks"
         case finishedSamples = "finished_samples"
-        case damagedChunks = "damaged_chunks"
+        case damaged = "damaged_chunks"
+        case setAsideChunks = "set_aside_chunks"
         case resumeCommand = "resume_command"
     }
 
@@ -35,35 +38,30 @@ struct UnfinishedRunReport: Encodable {
         var trimmed = path
         while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
         if trimmed.hasSuffix(".chunks/run.json") { return String(trimmed.dropLast("/run.json".count)) }
-        if trimmed.hasSuffix(".chunks"), manager.fileExists(atPath: trimmed + "/run.json") { return trimmed }
+        var isDirectory: ObjCBool = false
+        if trimmed.hasSuffix(".chunks"), manager.fileExists(atPath: trimmed, isDirectory: &isDirectory), isDirectory.boolValue { return trimmed }
         if !manager.fileExists(atPath: trimmed), manager.fileExists(atPath: SampleChunks.folder(for: trimmed) + "/run.json") {
             return SampleChunks.folder(for: trimmed)
         }
         return nil
     }
 
-    /// - Throws: `DataFormatError` naming run.json when it is missing or not a run description.
+    /// - Throws: `SampleChunksError` naming run.json when it is missing or not a run description.
     init(folder: String) throws {
-        let manifest = folder + "/run.json"
-        guard let data = FileManager.default.contents(atPath: manifest) else {
-            throw DataFormatError(file: manifest, "no such file: the chunk folder of a tbg sample run holds run.json, the run's description")
-        }
-        do {
-            run = try JSONDecoder().decode(SampleChunks.RunIdentity.self, from: data)
-        } catch {
-            throw DataFormatError(file: manifest, "is not the description of a tbg sample run (expected a JSON object with checkpoint, checkpoint_step, peptide, count, chunk, seed, round_trip and settings): \(Self.reason(error))")
-        }
-        guard run.count > 0, run.chunk > 0 else {
-            throw DataFormatError(file: manifest, "count \(run.count) and chunk \(run.chunk) must be positive")
-        }
+        run = try SampleChunks.readIdentity(manifest: folder + "/run.json")
         file = folder
         output = String(folder.dropLast(".chunks".count))
         let view = SampleChunks(folder: folder, identity: run, atoms: 0)
         chunks = view.chunkCount
-        let done = view.doneChunks()
+        // Every chunk file is read and checked (indices, run, checksum), as a resume would.
+        var done: [Int] = [], problems: [String] = []
+        for k in view.doneChunks() {
+            if let problem = view.problem(ofChunk: k) { problems.append(problem) } else { done.append(k) }
+        }
         finishedChunks = done.count
         finishedSamples = done.map { view.indices(ofChunk: $0).count }.reduce(0, +)
-        damagedChunks = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".h5.damaged") }.count
+        damaged = problems
+        setAsideChunks = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".h5.damaged") }.count
         var words = ["tbg", "sample", "--checkpoint", run.checkpoint, "--peptide", run.peptide, "--count", "\(run.count)",
                      "--chunk", "\(run.chunk)", "--seed", "\(run.seed)", "--method", run.settings.method]
         if run.settings.method == "rk4" {
@@ -75,6 +73,8 @@ struct UnfinishedRunReport: Encodable {
         words += ["--micro-batch", "\(run.settings.microBatch)"]
         if run.roundTrip > 0 { words += ["--round-trip", "\(run.roundTrip)"] }
         words += ["--out", output, "--resume"]
+        // An earlier output under the same name: the run was started with --overwrite.
+        if FileManager.default.fileExists(atPath: output) { words.append("--overwrite") }
         resumeCommand = words.map(Self.shellQuoted).joined(separator: " ")
     }
 
@@ -90,7 +90,9 @@ struct UnfinishedRunReport: Encodable {
             "  ODE          \(settings), micro-batch \(run.settings.microBatch)",
             "  finished     \(finishedChunks) of \(chunks) chunks (\(finishedSamples) of \(run.count) samples)",
         ]
-        if damagedChunks > 0 { lines.append("  damaged      \(damagedChunks) chunk file(s) set aside by a resume (*.damaged); they are computed again") }
+        for problem in damaged { lines.append("  damaged      \(problem) (a resume sets it aside and computes it again)") }
+        if setAsideChunks > 0 { lines.append("  set aside    \(setAsideChunks) damaged chunk file(s) (*.damaged), being computed again") }
+        if FileManager.default.fileExists(atPath: output) { lines.append("  replaces     \(output), which exists (the run was started with --overwrite)") }
         lines.append("  continue     \(resumeCommand)   (under mpirun with any number of ranks)")
         return lines.joined(separator: "\n")
     }
@@ -98,23 +100,5 @@ struct UnfinishedRunReport: Encodable {
     private static func shellQuoted(_ word: String) -> String {
         let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:+@,".contains($0) }
         return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    /// A JSON decoding error in words (the key or value that is wrong), not Swift's dump.
-    private static func reason(_ error: Error) -> String {
-        guard let decoding = error as? DecodingError else { return "\(error)" }
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch decoding {
-        case .keyNotFound(let key, let context):
-            return "\(([path(context)].filter { !$0.isEmpty } + [key.stringValue]).joined(separator: ".")) is missing"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(path(context)): \(context.debugDescription)"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
     }
 }
