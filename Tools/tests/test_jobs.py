@@ -98,8 +98,14 @@ def dataset(tmp_path):
     return str(make_ad2_dataset(tmp_path / "dataset"))
 
 
+# The job scripts' own settings: a caller's exported CONFIG (e.g. left from `Jobs/campaign.sh` of
+# the transferable campaign) would otherwise change what the tests train.
+JOB_SETTINGS = ("CONFIG", "RUN", "MODEL", "TBG_SET", "NP", "DATASET", "SAMPLES", "NLL_FRAMES", "PEPTIDES")
+
+
 def mpi_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "OMPI_", "PMIX_", "PMI_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLURM_", "OMPI_", "PMIX_", "PMI_")) and k not in JOB_SETTINGS}
     env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
     return env
 
