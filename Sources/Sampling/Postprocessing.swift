@@ -236,12 +236,9 @@ public struct SamplePostprocessor {
             roundTripMaxLogQError: records.map(\.roundTripLogQError).filter { !$0.isNaN }.max() ?? .nan,
             roundTripMaxLatentError: records.map(\.roundTripLatentError).filter { !$0.isNaN }.max() ?? .nan)
         summary.integrationFailures = records.filter { !$0.integrationOK }.count
-        let perSample = records.map(\.odeEvaluations).filter { !$0.isNaN }.sorted()
-        if !perSample.isEmpty {
-            let middle = perSample.count / 2
-            summary.evaluationsMedian = perSample.count % 2 == 1 ? perSample[middle] : (perSample[middle - 1] + perSample[middle]) / 2
-            summary.evaluationsMaximum = perSample[perSample.count - 1]
-        }
+        let perSample = records.map(\.odeEvaluations).filter { !$0.isNaN }
+        summary.evaluationsMedian = WeightedStatistics.median(perSample) ?? .nan
+        summary.evaluationsMaximum = perSample.max() ?? .nan
         return summary
     }
 }

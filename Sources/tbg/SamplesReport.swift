@@ -69,10 +69,9 @@ struct SamplesReport: Encodable {
         evaluationsPerSample = file.doubleAttribute("evaluations_per_sample")
         // Per-sample ODE evaluations (tbg sample since 2026-12-01): the spread shows stiff paths.
         if let perSample = try file.optionalDataset("ode_evaluations", expected: "velocity evaluations per sample")?.read(as: Double.self)
-            .filter({ !$0.isNaN }).sorted(), !perSample.isEmpty {
-            let middle = perSample.count / 2
-            evaluationsMedian = perSample.count % 2 == 1 ? perSample[middle] : (perSample[middle - 1] + perSample[middle]) / 2
-            evaluationsMaximum = perSample[perSample.count - 1]
+            .filter({ !$0.isNaN }) {
+            evaluationsMedian = WeightedStatistics.median(perSample)
+            evaluationsMaximum = perSample.max()
         }
         checkpoint = string("checkpoint")
         checkpointStep = integer("checkpoint_step").map(Int.init)
