@@ -11,26 +11,38 @@
 // written atomically (HDF5File.writeAtomically: a partial name, fsync, rename), so a chunk file
 // under its final name is complete. When every chunk exists, rank 0 merges them into OUT (the
 // MDTraj-readable sample file) and removes the folder.
+import FlowModel
 import Foundation
 import HDF5
 
 public struct SampleChunks {
     /// The identity of a sampling run: a resume continues only the same run.
+    ///
+    /// The checkpoint and peptide are identified by their content (size and FNV-1a hash of the
+    /// file's bytes) where run.json records it, so a resume finds them at another path (a SLURM job
+    /// that stages its inputs to node-local disk, a moved folder) and refuses a file changed in
+    /// place; run.json of an older tbg, without the hashes, is matched by path as before.
     public struct RunIdentity: Codable, Equatable, Sendable {
         public var checkpoint: String
         public var checkpointStep: Int
+        /// "BYTES:HASH" of the checkpoint file (hash in hex; nil in run.json of an older tbg).
+        public var checkpointContent: String?
         public var peptide: String
+        /// "BYTES:HASH" of the peptide file (nil in run.json of an older tbg).
+        public var peptideContent: String?
         public var count: Int
         public var chunk: Int
         public var seed: UInt64
         public var roundTrip: Int
         public var settings: SamplerSettings
 
-        public init(checkpoint: String, checkpointStep: Int, peptide: String, count: Int, chunk: Int, seed: UInt64,
-                    roundTrip: Int, settings: SamplerSettings) {
+        public init(checkpoint: String, checkpointStep: Int, checkpointContent: String? = nil, peptide: String, peptideContent: String? = nil,
+                    count: Int, chunk: Int, seed: UInt64, roundTrip: Int, settings: SamplerSettings) {
             self.checkpoint = checkpoint
             self.checkpointStep = checkpointStep
+            self.checkpointContent = checkpointContent
             self.peptide = peptide
+            self.peptideContent = peptideContent
             self.count = count
             self.chunk = chunk
             self.seed = seed
@@ -41,16 +53,40 @@ public struct SampleChunks {
         enum CodingKeys: String, CodingKey {
             case checkpoint, peptide, count, chunk, seed, settings
             case checkpointStep = "checkpoint_step"
+            case checkpointContent = "checkpoint_content"
+            case peptideContent = "peptide_content"
             case roundTrip = "round_trip"
         }
 
+        /// "BYTES:HASH" of the file at `path` (ContentHash.fnv1a64).
+        public static func content(ofFile path: String) throws -> String {
+            let (bytes, hash) = try ContentHash.fnv1a64(path: path)
+            return "\(bytes):\(String(hash, radix: 16))"
+        }
+
+        /// Whether two runs' inputs are the same file: by content where both record it, else by path.
+        static func sameFile(_ pathA: String, _ contentA: String?, _ pathB: String, _ contentB: String?) -> Bool {
+            if let contentA, let contentB { return contentA == contentB }
+            return pathA == pathB
+        }
+
         /// The fields that differ from `other`, in words (empty when equal).
-        func differences(from other: RunIdentity) -> [String] {
+        public func differences(from other: RunIdentity) -> [String] {
             var found: [String] = []
             func compare<V: Equatable>(_ name: String, _ a: V, _ b: V) { if a != b { found.append("\(name) \(b) → \(a)") } }
-            compare("checkpoint", checkpoint, other.checkpoint)
+            func compareFile(_ name: String, _ path: String, _ content: String?, _ otherPath: String, _ otherContent: String?) {
+                guard !Self.sameFile(path, content, otherPath, otherContent) else { return }
+                if let content, let otherContent {
+                    found.append(path == otherPath
+                        ? "\(name) \(path) changed since the run started (bytes:FNV-1a \(otherContent) → \(content))"
+                        : "\(name) \(otherPath) → \(path), another file (bytes:FNV-1a \(otherContent) → \(content))")
+                } else {
+                    found.append("\(name) \(otherPath) → \(path)")
+                }
+            }
+            compareFile("checkpoint", checkpoint, checkpointContent, other.checkpoint, other.checkpointContent)
             compare("checkpoint step", checkpointStep, other.checkpointStep)
-            compare("peptide", peptide, other.peptide)
+            compareFile("peptide", peptide, peptideContent, other.peptide, other.peptideContent)
             compare("count", count, other.count)
             compare("chunk", chunk, other.chunk)
             compare("seed", seed, other.seed)
@@ -108,8 +144,10 @@ public struct SampleChunks {
             guard differences.isEmpty else {
                 throw SampleChunksError("\(folder) holds the chunks of a different run (\(differences.joined(separator: "; "))): continue it with the same options, or remove the folder to start over")
             }
-            var checked = chunks
-            checked.setAside = try chunks.setAsideDamagedChunks()
+            // The folder keeps the identity it was started with (its chunks carry it), also where
+            // the same checkpoint and peptide are now found at other paths.
+            var checked = SampleChunks(folder: folder, identity: stored, atoms: atoms)
+            checked.setAside = try checked.setAsideDamagedChunks()
             return checked
         }
         // Chunk files without run.json: nothing says which run they belong to, so they are

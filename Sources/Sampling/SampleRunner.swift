@@ -66,9 +66,12 @@ public final class SampleRunner {
     }
 
     /// What a resumed run must match (SampleChunks.swift): this runner's model, peptide and settings.
-    public func runIdentity(count: Int, roundTrip: Int) -> SampleChunks.RunIdentity {
+    /// - Throws: `DataFormatError` when the checkpoint or peptide file cannot be read to hash it.
+    public func runIdentity(count: Int, roundTrip: Int) throws -> SampleChunks.RunIdentity {
         func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
-        return SampleChunks.RunIdentity(checkpoint: absolute(flow.checkpointPath), checkpointStep: flow.checkpoint.step, peptide: absolute(peptide.path),
+        return SampleChunks.RunIdentity(checkpoint: absolute(flow.checkpointPath), checkpointStep: flow.checkpoint.step,
+                                        checkpointContent: try SampleChunks.RunIdentity.content(ofFile: flow.checkpointPath),
+                                        peptide: absolute(peptide.path), peptideContent: try SampleChunks.RunIdentity.content(ofFile: peptide.path),
                                         count: count, chunk: max(1, settings.chunk), seed: seed, roundTrip: roundTrip, settings: settings)
     }
 

@@ -40,12 +40,15 @@ enum FlowSampling {
         if comm.isRoot { writeLine("\(prefix): model: \(runner.weightsDescription)") }
         // Finished chunks go to OUT.chunks/ as they come; rank 0 creates (or, with resume, checks)
         // the folder before any rank writes to it.
-        let identity = runner.runIdentity(count: count, roundTrip: roundTrip)
-        let chunks = comm.isRoot
-            ? try SampleChunks.open(out: out, identity: identity, atoms: runner.atomCount, resume: resume)
-            : SampleChunks(folder: SampleChunks.folder(for: out), identity: identity, atoms: runner.atomCount)
-        for line in chunks.setAside { writeLine("\(prefix): \(line)") }
+        let identity = try runner.runIdentity(count: count, roundTrip: roundTrip)
+        let opened = comm.isRoot ? try SampleChunks.open(out: out, identity: identity, atoms: runner.atomCount, resume: resume) : nil
+        for line in opened?.setAside ?? [] { writeLine("\(prefix): \(line)") }
         comm.barrier()
+        // The other ranks take the folder's identity from run.json, as rank 0 does on a resume (the
+        // inputs may be at other paths than when the run started; their chunks must carry the run's).
+        let folder = SampleChunks.folder(for: out)
+        let chunks = opened ?? SampleChunks(folder: folder, identity: (try? SampleChunks.readIdentity(manifest: folder + "/run.json")) ?? identity,
+                                                atoms: runner.atomCount)
         let started = Date()
         let outcome = try runner.run(count: count, roundTrip: roundTrip, chunks: chunks, shouldStop: { StopSignal.received != 0 },
                                      progressSeconds: Double(progressSeconds)) { writeLine("\(prefix): \($0)") }

@@ -292,6 +292,17 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertNotEqual(steps.status, 0)
         XCTAssertTrue(steps.standardError.contains("steps 3 → 4"), "names the ODE setting that differs: \(steps.standardError)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("other.h5.chunks/run.json")))
+        // The same checkpoint at another path (a job that stages its inputs to local disk) is the
+        // same run: it is recognised by its content, and the resume completes the same samples.
+        try FileManager.default.createDirectory(atPath: scratch.file("staged"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: checkpoint, toPath: scratch.file("staged/model.h5"))
+        var staged = arguments("other.h5")
+        staged[staged.firstIndex(of: "--checkpoint")! + 1] = scratch.file("staged/model.h5")
+        let moved = try Executables.run(Executables.tbg, staged + ["--resume"])
+        XCTAssertEqual(moved.status, 0, moved.standardError)
+        XCTAssertEqual(try HDF5File(opening: scratch.file("whole.h5")).root().dataset("samples/log_q").read(as: Double.self).map(\.bitPattern),
+                       try HDF5File(opening: scratch.file("other.h5")).root().dataset("samples/log_q").read(as: Double.self).map(\.bitPattern),
+                       "resumed with the checkpoint at another path")
 
         // Ctrl-C (SIGINT) stops as cleanly, says how to go on, and exits 130 so that a following
         // `&&` step does not run; --resume completes the same file.
