@@ -21,13 +21,18 @@ public final class HDF5File: HDF5Object {
         }
         guard H5Fis_hdf5(path) > 0 else {
             _ = takeLibraryErrorDetail()
+            // The signature without the rest of the superblock: a file cut short, not another format.
+            if let needed = Self.superblockBytes(path), let size = Self.fileSize(path), size < needed {
+                throw HDF5Error(file: path, Self.openFailure(detail: nil, size: size, superblockBytes: needed))
+            }
             throw HDF5Error(file: path, "not an HDF5 file")
         }
         let flags = mode == .readOnly ? swh5_acc_rdonly() : swh5_acc_rdwr()
         let id = H5Fopen(path, flags, swh5_p_default())
         if id < 0 {
             let detail = takeLibraryErrorDetail()
-            throw HDF5Error(file: path, Self.openFailure(detail: detail, size: Self.fileSize(path)), libraryDetail: detail)
+            throw HDF5Error(file: path, Self.openFailure(detail: detail, size: Self.fileSize(path), superblockBytes: Self.superblockBytes(path)),
+                            libraryDetail: detail)
         }
         super.init(id: id, filePath: path, path: "/", close: H5Fclose)
     }
@@ -35,7 +40,12 @@ public final class HDF5File: HDF5Object {
     /// Why an existing HDF5 file (it has the signature) did not open, in words: a file cut short
     /// (an interrupted copy or download, a full disk) says so with its size and the size its
     /// superblock records, from libhdf5's "truncated file: eof = …, stored_eof = …".
-    static func openFailure(detail: String?, size: Int?) -> String {
+    /// A file shorter than its own superblock (`superblockBytes`: what its version needs) is
+    /// truncated too, though libhdf5 then only says that it cannot read the superblock.
+    static func openFailure(detail: String?, size: Int?, superblockBytes: Int? = nil) -> String {
+        if let size, let superblockBytes, size < superblockBytes {
+            return "is truncated: it has \(size) bytes, fewer than the \(superblockBytes) of its HDF5 superblock (an interrupted copy, download or write; copy it again from where it came from)"
+        }
         guard let detail, detail.contains("truncated file") else {
             return "cannot open HDF5 file (it has the HDF5 signature, but libhdf5 cannot read it: damaged, or being written)"
         }
@@ -53,6 +63,23 @@ public final class HDF5File: HDF5Object {
             return "is truncated: it has \(have) bytes, its HDF5 superblock says \(stored) (an interrupted copy, download or write; copy it again from where it came from)"
         }
         return "is truncated (an interrupted copy, download or write; copy it again from where it came from)"
+    }
+
+    /// The bytes a complete superblock of the file's version takes (HDF5 File Format Specification
+    /// §II.A, with 8-byte offsets and lengths: version 0 96 including the root group's symbol-table
+    /// entry, 1 100, 2 and 3 48), from the version byte after the signature at offset 0; nil when
+    /// it cannot be read or is unknown (a user block moves the signature: libhdf5 decides then).
+    static func superblockBytes(_ path: String) -> Int? {
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var head = [UInt8](repeating: 0, count: 9)
+        guard fread(&head, 1, 9, file) == 9, head[0..<8] == [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a] else { return nil }
+        switch head[8] {
+        case 0: return 96
+        case 1: return 100
+        case 2, 3: return 48
+        default: return nil
+        }
     }
 
     static func fileSize(_ path: String) -> Int? {

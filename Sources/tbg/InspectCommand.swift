@@ -33,7 +33,10 @@ struct InspectCommand: ParsableCommand {
         var failed = false
         for path in paths {
             do {
-                if let folder = UnfinishedRunReport.folder(for: path) {
+                if UnfinishedRunReport.chunkFile(path) != nil {
+                    let report = try UnfinishedRunReport(chunkFile: path)
+                    print(json ? try JSONOutput.line(report) : report.text)
+                } else if let folder = UnfinishedRunReport.folder(for: path) {
                     let report = try UnfinishedRunReport(folder: folder)
                     print(json ? try JSONOutput.line(report) : report.text)
                 } else if isDataset(path) {

@@ -21,9 +21,22 @@ struct UnfinishedRunReport: Encodable {
     let damaged: [String]
     let setAsideChunks: Int
     let resumeCommand: String
+    /// When `tbg inspect` was given one chunk file of the run: which chunk it is and whether it reads
+    /// as the run's (nil otherwise).
+    var inspectedChunk: InspectedChunk?
+
+    struct InspectedChunk: Encodable {
+        let file: String
+        let chunk: Int
+        /// First and last sample index the chunk holds.
+        let samples: [Int]
+        /// What is wrong with it (nil: it reads as this run's chunk: indices, run, checksum).
+        let problem: String?
+    }
 
     enum CodingKeys: String, CodingKey {
         case kind, file, output, run, chunks
+        case inspectedChunk = "inspected_chunk"
         case finishedChunks = "finished_chunks"
         case finishedSamples = "finished_samples"
         case damaged = "damaged_chunks"
@@ -44,6 +57,34 @@ struct UnfinishedRunReport: Encodable {
             return SampleChunks.folder(for: trimmed)
         }
         return nil
+    }
+
+    /// The chunk folder and chunk index of a chunk file `FOLDER.chunks/chunk-NNNNNN.h5` (or one a
+    /// resume set aside, `….h5.damaged[-n]`), else nil.
+    static func chunkFile(_ path: String) -> (folder: String, chunk: Int, setAside: Bool)? {
+        let url = URL(fileURLWithPath: path)
+        let name = url.lastPathComponent, folder = url.deletingLastPathComponent().path
+        guard folder.hasSuffix(".chunks"), name.hasPrefix("chunk-"), let dot = name.firstIndex(of: ".") else { return nil }
+        let suffix = name[dot...]
+        guard let k = Int(name[name.index(name.startIndex, offsetBy: 6)..<dot]), suffix == ".h5" || suffix.hasPrefix(".h5.damaged") else { return nil }
+        return (folder, k, suffix != ".h5")
+    }
+
+    /// The report of the run that chunk file `path` belongs to, with that chunk checked.
+    /// - Throws: as `init(folder:)`; a chunk index outside the run.
+    init(chunkFile path: String) throws {
+        guard let (folder, k, setAside) = Self.chunkFile(path) else {
+            throw SampleChunksError("\(path) is not a chunk file of a tbg sample run (FOLDER.chunks/chunk-NNNNNN.h5)")
+        }
+        try self.init(folder: folder)
+        let view = SampleChunks(folder: folder, identity: run, atoms: 0)
+        guard k < chunks else {
+            throw SampleChunksError("\(path): chunk \(k) is outside the run in \(folder) (\(chunks) chunks of \(run.chunk) samples)")
+        }
+        let range = view.indices(ofChunk: k)
+        inspectedChunk = InspectedChunk(file: path, chunk: k, samples: [range.lowerBound, range.upperBound - 1],
+                                        problem: setAside ? "set aside as damaged by a resume; chunk \(k) is computed again"
+                                                          : view.problem(ofChunk: k))
     }
 
     /// - Throws: `SampleChunksError` naming run.json when it is missing or not a run description.
@@ -82,7 +123,12 @@ struct UnfinishedRunReport: Encodable {
         let settings = run.settings.method == "rk4"
             ? "rk4, \(run.settings.steps) steps"
             : "dopri5, atol \(run.settings.absoluteTolerance), rtol \(run.settings.relativeTolerance), at most \(run.settings.maximumSteps) steps"
-        var lines = [
+        var lines: [String] = []
+        if let inspected = inspectedChunk {
+            lines.append("\(inspected.file): chunk \(inspected.chunk) (samples \(inspected.samples[0])…\(inspected.samples[1])) of the run below; "
+                         + (inspected.problem ?? "it reads as this run's chunk (sample indices, run description and checksum match)"))
+        }
+        lines += [
             "\(file): an unfinished tbg sample run (its output \(output) is written when every chunk is done)",
             "  checkpoint   \(run.checkpoint) (step \(run.checkpointStep))",
             "  peptide      \(run.peptide)",

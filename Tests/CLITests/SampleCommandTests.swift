@@ -214,6 +214,12 @@ final class SampleCommandTests: XCTestCase {
         let sound = kept.count - min(2, kept.count)
         XCTAssertTrue(unfinished.standardOutput.contains("finished     \(sound) of 20 chunks (\(2 * sound) of 40 samples)"), unfinished.standardOutput)
         XCTAssertTrue(unfinished.standardOutput.contains("damaged      "), unfinished.standardOutput)
+        // One chunk file: which chunk of which run it is, and what is wrong with it (here: cut short).
+        let chunkReport = try Executables.run(Executables.tbg, ["inspect", damaged])
+        XCTAssertEqual(chunkReport.status, 0, chunkReport.standardError)
+        XCTAssertTrue(chunkReport.standardOutput.contains("\(damaged): chunk ") && chunkReport.standardOutput.contains("of the run below; ")
+                      && chunkReport.standardOutput.contains("is truncated") && chunkReport.standardOutput.contains("an unfinished tbg sample run"),
+                      chunkReport.standardOutput)
         let unfinishedJSON = try Executables.run(Executables.tbg, ["inspect", "--json", scratch.file("resumed.h5.chunks/run.json")])
         XCTAssertEqual(unfinishedJSON.status, 0, unfinishedJSON.standardError)
         let described = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(unfinishedJSON.standardOutput.utf8)) as? [String: Any])
