@@ -25,10 +25,11 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var emaDecay: Double?
     public var gradientClip: Double?
     /// Median seconds per step of each optional part (included in the step time): the coupling
-    /// (gathering the batch and solving the global OT problem), the EMA update, the clipping.
+    /// (gathering the batch and solving the global OT problem), the EMA update, the clipping; nil
+    /// (JSON null) for the EMA and clipping when they are off.
     public var couplingSeconds: Double
-    public var emaSeconds: Double
-    public var clipSeconds: Double
+    public var emaSeconds: Double?
+    public var clipSeconds: Double?
     /// Model parameters (the all-reduced gradient's length, float32).
     public var parameters = 0
     /// The C kernels' variant that ran (KernelVariant: portable, avx2, avx512).
@@ -59,6 +60,32 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
         case achievedGFLOPS = "achieved_gflops_per_core"
         case sgemmGFLOPS = "sgemm_gflops_per_core"
         case peakFraction = "peak_fraction"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(atoms, forKey: .atoms)
+        try container.encode(ranks, forKey: .ranks)
+        try container.encode(hidden, forKey: .hidden)
+        try container.encode(layers, forKey: .layers)
+        try container.encode(steps, forKey: .steps)
+        try container.encode(coupling, forKey: .coupling)
+        try container.encode(parameters, forKey: .parameters)
+        try container.encode(kernels, forKey: .kernels)
+        // Parts that are off are null, not absent: a reader finds every key.
+        try container.encode(emaDecay, forKey: .emaDecay)
+        try container.encode(gradientClip, forKey: .gradientClip)
+        try container.encode(couplingSeconds, forKey: .couplingSeconds)
+        try container.encode(emaSeconds, forKey: .emaSeconds)
+        try container.encode(clipSeconds, forKey: .clipSeconds)
+        try container.encode(globalBatch, forKey: .globalBatch)
+        try container.encode(featureWidth, forKey: .featureWidth)
+        try container.encode(medianStepSeconds, forKey: .medianStepSeconds)
+        try container.encode(samplesPerSecond, forKey: .samplesPerSecond)
+        try container.encode(modelFlopsPerStep, forKey: .modelFlopsPerStep)
+        try container.encode(achievedGFLOPS, forKey: .achievedGFLOPS)
+        try container.encode(sgemmGFLOPS, forKey: .sgemmGFLOPS)
+        try container.encode(peakFraction, forKey: .peakFraction)
     }
 }
 
@@ -176,7 +203,8 @@ public enum TrainingBenchmark {
                                        layers: config.layers, featureWidth: config.featureWidth, steps: steps,
                                        medianStepSeconds: step, samplesPerSecond: Double(globalBatch) / step,
                                        coupling: coupling.rawValue, emaDecay: emaDecay, gradientClip: gradientClip,
-                                       couplingSeconds: median(couplingTimes), emaSeconds: median(emaTimes), clipSeconds: median(clipTimes),
+                                       couplingSeconds: median(couplingTimes), emaSeconds: emaDecay == nil ? nil : median(emaTimes),
+                                       clipSeconds: gradientClip == nil ? nil : median(clipTimes),
                                        parameters: model.layout.count)
         result.modelFlopsPerStep = modelFlops(config, atoms: atoms, molecules: globalBatch)
         result.achievedGFLOPS = result.modelFlopsPerStep / Double(comm.size) / step / 1e9

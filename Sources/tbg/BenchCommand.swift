@@ -129,8 +129,12 @@ struct TrainBench: ParsableCommand {
             } else {
                 print(String(format: "train: %d atoms, global batch %d, H %d, L %d, %d rank(s): %.3f s/step = %.1f samples/s (median of %d)",
                              atoms, batch, hidden, layers, comm.size, result.medianStepSeconds, result.samplesPerSecond, steps))
-                print(String(format: "train: per step: coupling %@ %.4f s, EMA %@ %.5f s, clip %@ %.5f s", coupling, result.couplingSeconds,
-                             ema.map { "\($0)" } ?? "off", result.emaSeconds, clip.map { "\($0)" } ?? "off", result.clipSeconds))
+                func part(_ setting: Double?, _ seconds: Double?) -> String {
+                    guard let setting, let seconds else { return "off" }
+                    return String(format: "%@ %.5f s", "\(setting)", seconds)
+                }
+                print(String(format: "train: per step: coupling %@ %.4f s, EMA %@, clip %@", coupling, result.couplingSeconds,
+                             part(ema, result.emaSeconds), part(clip, result.clipSeconds)))
                 print(String(format: "train: %.1f GFLOP per step in the matrix products (12EH² + 30AH² per layer) = %.1f GFLOP/s per core; a 1024³ sgemm of the same BLAS on this core: %.1f GFLOP/s, so the step runs at %.0f %% of the core's practical peak",
                              result.modelFlopsPerStep / 1e9, result.achievedGFLOPS, result.sgemmGFLOPS, 100 * result.peakFraction))
                 print("train: \(kernels)")

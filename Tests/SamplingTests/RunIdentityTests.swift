@@ -50,4 +50,23 @@ final class RunIdentityTests: XCTestCase {
         XCTAssertFalse(text.contains("checkpoint_content"), text)
         XCTAssertEqual(try JSONDecoder().decode(SampleChunks.RunIdentity.self, from: encoded), old)
     }
+
+    func testOnlyTheSettingsOfTheMethodInUseAreCompared() {
+        var rk4 = identity(checkpoint: "/m.h5", checkpointContent: "1:1")
+        rk4.settings.method = "rk4"
+        rk4.settings.steps = 3
+        var dopri5 = rk4
+        dopri5.settings.method = "dopri5"
+        dopri5.settings.steps = 20
+        dopri5.settings.absoluteTolerance = 1e-5
+        XCTAssertEqual(dopri5.differences(from: rk4), ["method rk4 → dopri5"])
+        var moreSteps = rk4
+        moreSteps.settings.steps = 4
+        moreSteps.settings.absoluteTolerance = 1e-6  // not used by rk4
+        XCTAssertEqual(moreSteps.differences(from: rk4), ["steps 3 → 4"])
+        var tighter = dopri5
+        tighter.settings.absoluteTolerance = 1e-6
+        tighter.settings.steps = 7  // not used by dopri5
+        XCTAssertEqual(tighter.differences(from: dopri5), ["atol 1e-05 → 1e-06"])
+    }
 }

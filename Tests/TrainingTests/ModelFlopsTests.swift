@@ -1,6 +1,8 @@
 // TrainingBenchmark.modelFlops, the FLOP count behind `tbg bench train`'s utilisation figure,
 // recounted from the model's own parameter layout: every weight matrix W (out × in) applied to R
 // rows costs 2R·in·out forward, and as much again for each of ∂input and ∂W in backward.
+import Communication
+import Foundation
 import Model
 import Training
 import XCTest
@@ -31,6 +33,22 @@ final class ModelFlopsTests: XCTestCase {
             }
             XCTAssertEqual(TrainingBenchmark.modelFlops(config, atoms: atoms, molecules: molecules), expected, accuracy: expected * 1e-12,
                            "H \(hidden), L \(layers)")
+        }
+    }
+
+    /// The JSON of `tbg bench train` has every key; the EMA's and clipping's seconds are null when
+    /// they are off (they were a timing of nothing before), numbers when on.
+    func testPartsThatAreOffAreNullInTheJSON() throws {
+        let config = EGNNConfig(hidden: 8, layers: 1, featureWidth: 22)
+        for (ema, clip) in [(nil, nil), (0.999, 1.0)] as [(Double?, Double?)] {
+            let result = TrainingBenchmark.run(model: config, atoms: 22, globalBatch: 2, steps: 1, warmup: 0, microBatch: 2,
+                                               emaDecay: ema, gradientClip: clip, communicator: SerialCommunicator())
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as? [String: Any])
+            for key in ["ema_seconds", "clip_seconds", "ema_decay", "gradient_clip"] {
+                XCTAssertNotNil(json[key], "\(key) is present")
+                XCTAssertEqual(json[key] is NSNull, ema == nil, "\(key): \(json[key] ?? "absent")")
+            }
+            XCTAssertGreaterThan(json["samples_per_second"] as? Double ?? 0, 0)
         }
     }
 }
