@@ -73,7 +73,9 @@ public final class HDF5File: HDF5Object {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
         var head = [UInt8](repeating: 0, count: 9)
-        guard fread(&head, 1, 9, file) == 9, head[0..<8] == [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a] else { return nil }
+        let read = fread(&head, 1, 9, file)
+        guard read >= 8, head[0..<8] == [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a] else { return nil }
+        guard read == 9 else { return 48 }  // the signature alone: at least the smallest superblock is missing
         switch head[8] {
         case 0: return 96
         case 1: return 100

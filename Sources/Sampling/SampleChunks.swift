@@ -14,6 +14,9 @@
 import FlowModel
 import Foundation
 import HDF5
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct SampleChunks {
     /// The identity of a sampling run: a resume continues only the same run.
@@ -121,6 +124,8 @@ public struct SampleChunks {
     let atoms: Int
     /// What a resume found damaged and set aside (one line each; empty for a new run).
     public private(set) var setAside: [String] = []
+    /// The open descriptor of FOLDER/lock that rank 0 holds for the run (`lock()`); −1 elsewhere.
+    public private(set) var lockDescriptor: Int32 = -1
 
     /// The chunk folder of output `out`.
     public static func folder(for out: String) -> String { out + ".chunks" }
@@ -153,6 +158,7 @@ public struct SampleChunks {
             // The folder keeps the identity it was started with (its chunks carry it), also where
             // the same checkpoint and peptide are now found at other paths.
             var checked = SampleChunks(folder: folder, identity: stored, atoms: atoms)
+            checked.lockDescriptor = try checked.lock()
             checked.setAside = try checked.setAsideDamagedChunks()
             return checked
         }
@@ -174,7 +180,9 @@ public struct SampleChunks {
         } catch {
             throw SampleChunksError("cannot create the chunk folder \(folder): \(error.localizedDescription)")
         }
-        return chunks
+        var locked = chunks
+        locked.lockDescriptor = try chunks.lock()
+        return locked
     }
 
     /// Reads a chunk folder's run.json.
@@ -331,7 +339,18 @@ public struct SampleChunks {
             throw SampleChunksError("\(path): a chunk of an older tbg sample (\(older) values per sample, without \(older == 12 ? "the raw energy of every sample" : "its ODE evaluations")); finish that run with the tbg that started it, or remove \(folder) to start over", olderFormat: true)
         }
         if root.hasAttribute("run"), let run = try? root.readStringAttribute("run"), run != identityJSON {
-            throw SampleChunksError("\(path): belongs to another run (its run description differs from \(folder)/run.json)")
+            // Compared as run.json is (RunIdentity.differences): inputs by content, so the same
+            // run's chunk is not "another run's" because a path in run.json was edited or moved.
+            guard let stored = try? JSONDecoder().decode(RunIdentity.self, from: Data(run.utf8)) else {
+                throw SampleChunksError("\(path): its run description (attribute 'run') cannot be read, so it cannot be told to belong to this run")
+            }
+            let differences = identity.differences(from: stored)
+            if !differences.isEmpty {
+                throw SampleChunksError("\(path): belongs to another run (\(differences.joined(separator: "; ")))")
+            }
+        }
+        if root.hasAttribute("chunk"), let stored = try? root.readAttribute("chunk", as: Int64.self).first, stored != Int64(k) {
+            throw SampleChunksError("\(path): is chunk \(stored) of its run (attribute 'chunk'), not chunk \(k)")
         }
         let flat = try dataset.read(as: Double.self)
         if root.hasAttribute("checksum"), let stored = try? root.readAttribute("checksum", as: Int64.self).first,
@@ -349,9 +368,45 @@ public struct SampleChunks {
                      sampleEvaluations: try root.readAttribute("sample_evaluations", as: Double.self)[0])
     }
 
-    /// Removes the folder once the merged output is written.
-    public func remove() throws {
-        try FileManager.default.removeItem(atPath: folder)
+    /// Where the files a resume set aside are kept once the run completes: OUT.set-aside/.
+    public var setAsideFolder: String { String(folder.dropLast(".chunks".count)) + ".set-aside" }
+
+    /// Removes the folder once the merged output is written. Files a resume set aside (CHUNK.damaged:
+    /// damaged, or another run's) are not deleted with it: they move to `setAsideFolder` (a new
+    /// name if that exists), which is returned; nil when there were none.
+    public func remove() throws -> String? {
+        let manager = FileManager.default
+        let setAside = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".h5.damaged") }
+        guard !setAside.isEmpty else {
+            try manager.removeItem(atPath: folder)
+            return nil
+        }
+        var target = setAsideFolder, n = 1
+        while manager.fileExists(atPath: target) { n += 1; target = setAsideFolder + "-\(n)" }
+        try manager.createDirectory(atPath: target, withIntermediateDirectories: false)
+        for name in setAside { try manager.moveItem(atPath: folder + "/" + name, toPath: target + "/" + name) }
+        try manager.removeItem(atPath: folder)
+        return target
+    }
+
+    /// Holds an exclusive lock on the folder (flock on FOLDER/lock) for as long as the returned
+    /// descriptor is open, so that a second `tbg sample` of the same output (started twice, or a
+    /// job array that repeats a task) is refused instead of computing the same chunks and removing
+    /// the folder under the first.
+    /// - Throws: `SampleChunksError` naming the folder when another process holds it.
+    public func lock() throws -> Int32 {
+        let path = folder + "/lock"
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SampleChunksError("cannot open \(path) to lock the run: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            Glibc.close(fd)
+            throw SampleChunksError("\(folder) is in use by another tbg sample run\(holder.isEmpty ? "" : " (\(holder))"): wait for it to finish or stop it; two runs of one output would compute the same chunks")
+        }
+        let line = "pid \(getpid()) on \(HDF5File.hostName)\n"
+        _ = ftruncate(fd, 0)
+        _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
+        return fd
     }
 }
 

@@ -114,6 +114,9 @@ struct TrainBench: ParsableCommand {
         where value < least {
             throw ValidationError("\(name) must be at least \(least) (got \(value))")
         }
+        // As training.ema_decay and training.gradient_clip: a decay in [0, 1), a positive norm.
+        if let ema, !(ema >= 0 && ema < 1) { throw ValidationError("--ema must be a decay in [0, 1) (got \(ema))") }
+        if let clip, !(clip > 0 && clip.isFinite) { throw ValidationError("--clip must be a positive, finite gradient norm (got \(clip))") }
     }
 
     func run() throws {

@@ -63,7 +63,9 @@ enum FlowSampling {
                 writeLine("\(prefix): stopped on \(cause): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(settings.chunk) samples are in \(chunks.folder); continue with the same command\(prefix == "tbg sample" ? " and --resume" : "")")
             } else if let summary = outcome.summary {
                 try runner.write(outcome.records, summary: summary, to: out)
-                try chunks.remove()
+                if let kept = try chunks.remove() {
+                    writeLine("\(prefix): the chunk files a resume set aside (damaged, or another run's) are kept in \(kept); remove it once you have looked")
+                }
                 writeLine("\(prefix): \(summary.description)")
                 writeLine(String(format: "%@: wrote %@ in %.1f s on %ld rank(s)", prefix, out, Date().timeIntervalSince(started), comm.size))
             }

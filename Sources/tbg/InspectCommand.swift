@@ -36,6 +36,11 @@ struct InspectCommand: ParsableCommand {
                 if UnfinishedRunReport.chunkFile(path) != nil {
                     let report = try UnfinishedRunReport(chunkFile: path)
                     print(json ? try JSONOutput.line(report) : report.text)
+                    // A chunk that is not sound is a bad file, as any other (exit status 1).
+                    if let problem = report.inspectedChunk?.problem {
+                        writeError("tbg inspect: error: \(path): \(problem)")
+                        failed = true
+                    }
                 } else if let folder = UnfinishedRunReport.folder(for: path) {
                     let report = try UnfinishedRunReport(folder: folder)
                     print(json ? try JSONOutput.line(report) : report.text)

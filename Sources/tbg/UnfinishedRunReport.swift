@@ -30,7 +30,9 @@ struct UnfinishedRunReport: Encodable {
         let chunk: Int
         /// First and last sample index the chunk holds.
         let samples: [Int]
-        /// What is wrong with it (nil: it reads as this run's chunk: indices, run, checksum).
+        /// Whether it reads as this run's chunk (sample indices, run description, checksum).
+        let sound: Bool
+        /// What is wrong with it (nil when sound).
         let problem: String?
     }
 
@@ -82,9 +84,9 @@ struct UnfinishedRunReport: Encodable {
             throw SampleChunksError("\(path): chunk \(k) is outside the run in \(folder) (\(chunks) chunks of \(run.chunk) samples)")
         }
         let range = view.indices(ofChunk: k)
-        inspectedChunk = InspectedChunk(file: path, chunk: k, samples: [range.lowerBound, range.upperBound - 1],
-                                        problem: setAside ? "set aside as damaged by a resume; chunk \(k) is computed again"
-                                                          : view.problem(ofChunk: k))
+        let problem = setAside ? "set aside by a resume (damaged, or another run's); chunk \(k) is computed again" : view.problem(ofChunk: k)
+        inspectedChunk = InspectedChunk(file: path, chunk: k, samples: [range.lowerBound, range.upperBound - 1], sound: problem == nil,
+                                        problem: problem)
     }
 
     /// - Throws: `SampleChunksError` naming run.json when it is missing or not a run description.
@@ -125,8 +127,9 @@ struct UnfinishedRunReport: Encodable {
             : "dopri5, atol \(run.settings.absoluteTolerance), rtol \(run.settings.relativeTolerance), at most \(run.settings.maximumSteps) steps"
         var lines: [String] = []
         if let inspected = inspectedChunk {
-            lines.append("\(inspected.file): chunk \(inspected.chunk) (samples \(inspected.samples[0])…\(inspected.samples[1])) of the run below; "
-                         + (inspected.problem ?? "it reads as this run's chunk (sample indices, run description and checksum match)"))
+            let named = "\(inspected.file): chunk \(inspected.chunk) (samples \(inspected.samples[0])…\(inspected.samples[1])) of the run below"
+            lines.append(inspected.problem.map { named + ", NOT sound: \($0)" }
+                         ?? named + ", sound (its sample indices, run description and checksum match)")
         }
         lines += [
             "\(file): an unfinished tbg sample run (its output \(output) is written when every chunk is done)",
@@ -137,7 +140,7 @@ struct UnfinishedRunReport: Encodable {
             "  finished     \(finishedChunks) of \(chunks) chunks (\(finishedSamples) of \(run.count) samples)",
         ]
         for problem in damaged { lines.append("  damaged      \(problem) (a resume sets it aside and computes it again)") }
-        if setAsideChunks > 0 { lines.append("  set aside    \(setAsideChunks) damaged chunk file(s) (*.damaged), being computed again") }
+        if setAsideChunks > 0 { lines.append("  set aside    \(setAsideChunks) chunk file(s) (*.damaged: damaged, or another run's), being computed again; kept in \(String(output)).set-aside/ when the run completes") }
         if FileManager.default.fileExists(atPath: output) { lines.append("  replaces     \(output), which exists (the run was started with --overwrite)") }
         lines.append("  continue     \(resumeCommand)   (under mpirun with any number of ranks)")
         return lines.joined(separator: "\n")

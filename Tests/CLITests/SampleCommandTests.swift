@@ -216,8 +216,8 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertTrue(unfinished.standardOutput.contains("damaged      "), unfinished.standardOutput)
         // One chunk file: which chunk of which run it is, and what is wrong with it (here: cut short).
         let chunkReport = try Executables.run(Executables.tbg, ["inspect", damaged])
-        XCTAssertEqual(chunkReport.status, 0, chunkReport.standardError)
-        XCTAssertTrue(chunkReport.standardOutput.contains("\(damaged): chunk ") && chunkReport.standardOutput.contains("of the run below; ")
+        XCTAssertEqual(chunkReport.status, 1, "a damaged chunk is a bad file: \(chunkReport.standardError)")
+        XCTAssertTrue(chunkReport.standardOutput.contains("\(damaged): chunk ") && chunkReport.standardOutput.contains("of the run below, NOT sound: ")
                       && chunkReport.standardOutput.contains("is truncated") && chunkReport.standardOutput.contains("an unfinished tbg sample run"),
                       chunkReport.standardOutput)
         let unfinishedJSON = try Executables.run(Executables.tbg, ["inspect", "--json", scratch.file("resumed.h5.chunks/run.json")])
@@ -239,6 +239,9 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertTrue(resumed.standardOutput.contains("set aside damaged chunk"), resumed.standardOutput)
         if kept.count > 1 { XCTAssertTrue(resumed.standardOutput.contains("do not match their checksum"), resumed.standardOutput) }
         if sound > 0 { XCTAssertTrue(resumed.standardOutput.contains("resumed: \(sound) of 20 chunks"), resumed.standardOutput) }
+        // What was set aside is not deleted with the folder: it is kept beside the output.
+        XCTAssertTrue(resumed.standardOutput.contains("are kept in \(scratch.file("resumed.h5.set-aside"))"), resumed.standardOutput)
+        XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.set-aside")).contains { $0.contains(".h5.damaged") })
         let complete = try Executables.run(Executables.tbg, arguments("resumed.h5") + ["--resume"])
         XCTAssertNotEqual(complete.status, 0)
         XCTAssertTrue(complete.standardError.contains("is complete already"), complete.standardError)
@@ -298,14 +301,30 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertNotEqual(steps.status, 0)
         XCTAssertTrue(steps.standardError.contains("steps 3 → 4"), "names the ODE setting that differs: \(steps.standardError)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("other.h5.chunks/run.json")))
+        // A second run of the same output while one holds the folder is refused (here the lock is
+        // held by this test), and the folder is left as it was.
+        let lockFD = open(scratch.file("other.h5.chunks/lock"), O_RDWR | O_CREAT, 0o644)
+        XCTAssertEqual(flock(lockFD, LOCK_EX | LOCK_NB), 0)
+        let concurrent = try Executables.run(Executables.tbg, arguments("other.h5") + ["--resume"])
+        XCTAssertNotEqual(concurrent.status, 0)
+        XCTAssertTrue(concurrent.standardError.contains("is in use by another tbg sample run"), concurrent.standardError)
+        close(lockFD)
         // The same checkpoint at another path (a job that stages its inputs to local disk) is the
-        // same run: it is recognised by its content, and the resume completes the same samples.
+        // same run: it is recognised by its content, and the resume completes the same samples;
+        // a path in run.json edited by hand does not make the kept chunks another run's either.
         try FileManager.default.createDirectory(atPath: scratch.file("staged"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: checkpoint, toPath: scratch.file("staged/model.h5"))
         var staged = arguments("other.h5")
         staged[staged.firstIndex(of: "--checkpoint")! + 1] = scratch.file("staged/model.h5")
+        let manifest = scratch.file("other.h5.chunks/run.json")
+        var description = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifest))) as? [String: Any])
+        XCTAssertNotNil(description["checkpoint_content"], "run.json records the checkpoint's content")
+        description["checkpoint"] = "/moved/away/model.h5"
+        try JSONSerialization.data(withJSONObject: description).write(to: URL(fileURLWithPath: manifest))
         let moved = try Executables.run(Executables.tbg, staged + ["--resume"])
         XCTAssertEqual(moved.status, 0, moved.standardError)
+        XCTAssertFalse(moved.standardOutput.contains("set aside"), moved.standardOutput)
+        XCTAssertTrue(moved.standardOutput.contains("resumed: "), moved.standardOutput)
         XCTAssertEqual(try HDF5File(opening: scratch.file("whole.h5")).root().dataset("samples/log_q").read(as: Double.self).map(\.bitPattern),
                        try HDF5File(opening: scratch.file("other.h5")).root().dataset("samples/log_q").read(as: Double.self).map(\.bitPattern),
                        "resumed with the checkpoint at another path")

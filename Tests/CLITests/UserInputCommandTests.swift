@@ -185,6 +185,12 @@ final class UserInputCommandTests: XCTestCase {
         try assertFails(["nll", "--checkpoint", checkpoint, "--data", Self.fixture, "--every", "0"] + ode, mentions: ["--every"])
         try assertFails(["energy", empty], mentions: [empty, "has no frames"])
         try assertFails(["bench", "energy", empty], mentions: [empty, "has no frames"])
+        // Benchmark settings that would crash or mean nothing are refused before any work.
+        for (option, value, message) in [("--steps", "0", "--steps must be at least 1"), ("--ema", "nan", "--ema must be a decay in [0, 1)"),
+                                          ("--ema", "1.5", "--ema must be a decay in [0, 1)"), ("--clip", "0", "--clip must be a positive"),
+                                          ("--clip", "inf", "--clip must be a positive")] {
+            try assertFails(["bench", "train", "--batch", "2", "--hidden", "4", "--layers", "1", option, value], mentions: [message])
+        }
         try assertFails(["inspect", empty], mentions: [empty, "has no frames"])
         try assertFails(["nll", "--checkpoint", checkpoint, "--data", empty] + ode, mentions: [empty, "has no frames"])
         try assertFails(["sample", "--checkpoint", checkpoint, "--peptide", empty, "--count", "1", "--out", scratch.file("never.h5")] + ode,

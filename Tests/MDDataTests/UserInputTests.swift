@@ -123,7 +123,7 @@ final class UserInputTests: XCTestCase {
         assertClose(converted.positions, reference.positions, absolute: 1e-12, relative: 1e-12)
         XCTAssertEqual(converted.total, reference.total)
         let kcal = try group(positionsUnits: nil, energyUnits: "kcal/mol")
-        assertError(try TrajectoryFile(path: kcal).referenceEnergies(), mentions: [kcal, "energy_units is 'kcal/mol'; expected 'kJ/mol'"])
+        assertError(try TrajectoryFile(path: kcal).referenceEnergies() as Any, mentions: [kcal, "energy_units is 'kcal/mol'; expected 'kJ/mol'"])
     }
 
     // MARK: non-finite coordinates
