@@ -86,7 +86,7 @@ public final class SampleRunner {
     public struct Outcome {
         public var records: [SampleRecord] = []
         public var summary: SampleSummary?
-        /// A rank saw `shouldStop()`: every rank stopped after its chunk in flight.
+        /// A rank saw `shouldStop()` before the last chunk: every rank stopped after its chunk in flight.
         public var stopped = false
         /// Chunks found on disk from an earlier run (`--resume`), over all ranks.
         public var resumedChunks = 0
@@ -157,9 +157,12 @@ public final class SampleRunner {
         }
         counter.close()
         var outcome = Outcome(chunkCount: chunkCount)
-        outcome.stopped = comm.allreduce(Int64(stopped ? 1 : 0), .max) != 0
+        let stopRequested = comm.allreduce(Int64(stopped ? 1 : 0), .max) != 0
         outcome.resumedChunks = Int(comm.allreduce(Int64(resumed), .sum))
         outcome.finishedChunks = outcome.resumedChunks + Int(comm.allreduce(Int64(computed), .sum))
+        // A stop that came after the last chunk stops nothing: the run merges as usual, rather
+        // than asking for a resume that would only merge.
+        outcome.stopped = stopRequested && outcome.finishedChunks < chunkCount
         if let chunks {
             // Every rank's chunks are on disk: rank 0 merges them (also those of earlier runs).
             comm.barrier()
