@@ -1,6 +1,5 @@
 // Self-normalised importance weights over the valid samples (method.md §8.3–§8.4):
 //   w_i = exp(log w_i − LSE(log w)) with log w = −u/kT − log q;  −∞ or NaN log weights give w = 0,
-//   +∞ ones share all the weight (the limit),
 //   ESS = exp(2 LSE(log w) − LSE(2 log w)) / M   (Kish, normalised by the M weights given),
 // and multinomial resampling (TS `samplers/resampling.py`): M indices drawn with replacement with
 // probabilities w, by inverse-CDF lookup of seeded uniforms.
@@ -16,22 +15,18 @@ public enum ImportanceWeights {
         return top + log(finite.reduce(0) { $0 + exp($1 - top) })
     }
 
-    /// Weights normalised to sum 1, or nil when no weight is positive. Log weights of +∞ (an energy
-    /// of −∞, a log q of −∞) take the limit: those samples share the weight equally, the others get 0.
+    /// Weights normalised to sum 1, or nil when no weight is positive or one is +∞ (energies are
+    /// finite, so +∞ means log q = −∞: a failed integration, which is flagged, not weighted).
     public static func normalised(logWeights: [Double]) -> [Double]? {
-        let infinite = logWeights.filter { $0 == .infinity }.count
-        if infinite > 0 { return logWeights.map { $0 == .infinity ? 1 / Double(infinite) : 0 } }
         let total = logSumExp(logWeights)
         guard total.isFinite else { return nil }
         return logWeights.map { $0.isNaN ? 0 : exp($0 - total) }
     }
 
-    /// Normalised Kish ESS in [1/M, 1]; 0 when no weight is positive, NaN for no samples. With k
-    /// log weights of +∞ it is their limit, k/M (they carry all the weight), not 0.
+    /// Normalised Kish ESS in [1/M, 1]; 0 when no weight is positive or one is +∞ (the flag of a
+    /// failed integration, see `normalised`), NaN for no samples.
     public static func effectiveSampleSize(logWeights: [Double]) -> Double {
         guard !logWeights.isEmpty else { return .nan }
-        let infinite = logWeights.filter { $0 == .infinity }.count
-        if infinite > 0 { return Double(infinite) / Double(logWeights.count) }
         let first = logSumExp(logWeights), second = logSumExp(logWeights.map { 2 * $0 })
         guard first.isFinite, second.isFinite else { return 0 }
         return exp(2 * first - second) / Double(logWeights.count)

@@ -21,6 +21,9 @@ public final class HDF5File: HDF5Object {
         }
         guard H5Fis_hdf5(path) > 0 else {
             _ = takeLibraryErrorDetail()
+            if Self.fileSize(path) == 0 {
+                throw HDF5Error(file: path, "is empty (0 bytes): a file created but never written, or an interrupted copy or write")
+            }
             // The signature without the rest of the superblock: a file cut short, not another format.
             if let needed = Self.superblockBytes(path), let size = Self.fileSize(path), size < needed {
                 throw HDF5Error(file: path, Self.openFailure(detail: nil, size: size, superblockBytes: needed))

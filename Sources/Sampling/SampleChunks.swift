@@ -16,6 +16,14 @@ import Foundation
 import HDF5
 #if canImport(Glibc)
 import Glibc
+private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Glibc.open(path, flags, mode) }
+private func systemClose(_ fd: Int32) { _ = Glibc.close(fd) }
+private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { Glibc.write(fd, bytes, count) }
+#elseif canImport(Darwin)
+import Darwin
+private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Darwin.open(path, flags, mode) }
+private func systemClose(_ fd: Int32) { _ = Darwin.close(fd) }
+private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { Darwin.write(fd, bytes, count) }
 #endif
 
 public struct SampleChunks {
@@ -126,6 +134,8 @@ public struct SampleChunks {
     public private(set) var setAside: [String] = []
     /// The open descriptor of FOLDER/lock that rank 0 holds for the run (`lock()`); −1 elsewhere.
     public private(set) var lockDescriptor: Int32 = -1
+    /// Why the folder could not be locked (a filesystem without flock), to be said; nil otherwise.
+    public private(set) var lockWarning: String?
 
     /// The chunk folder of output `out`.
     public static func folder(for out: String) -> String { out + ".chunks" }
@@ -144,45 +154,61 @@ public struct SampleChunks {
     /// - Throws: `DataFormatError`-style `SampleChunksError` naming the folder and what to do.
     public static func open(out: String, identity: RunIdentity, atoms: Int, resume: Bool) throws -> SampleChunks {
         let folder = folder(for: out), manifest = folder + "/run.json"
-        let chunks = SampleChunks(folder: folder, identity: identity, atoms: atoms)
         let manager = FileManager.default
-        if manager.fileExists(atPath: manifest) {
-            guard resume else {
-                throw SampleChunksError("\(folder) holds the finished chunks of an earlier, unfinished run of this output: continue it with --resume, or remove the folder to start over")
-            }
-            let stored = try readIdentity(manifest: manifest)
-            let differences = identity.differences(from: stored)
-            guard differences.isEmpty else {
-                throw SampleChunksError("\(folder) holds the chunks of a different run (\(differences.joined(separator: "; "))): continue it with the same options, or remove the folder to start over")
-            }
-            // The folder keeps the identity it was started with (its chunks carry it), also where
-            // the same checkpoint and peptide are now found at other paths.
-            var checked = SampleChunks(folder: folder, identity: stored, atoms: atoms)
-            checked.lockDescriptor = try checked.lock()
-            checked.setAside = try checked.setAsideDamagedChunks()
-            return checked
-        }
-        // Chunk files without run.json: nothing says which run they belong to, so they are
-        // neither used (they could be another seed's or model's samples) nor deleted.
-        let orphans = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("chunk-") }
-        guard orphans.isEmpty else {
-            throw SampleChunksError("\(folder) holds \(orphans.count) chunk file(s) but no run.json, so nothing says which run they belong to: restore its run.json to continue that run, or remove the folder to start over")
-        }
         do {
             try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
-            try encoder.encode(identity).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, manifest) == 0 else { throw SampleChunksError("cannot rename \(temporary) to \(manifest)") }
-        } catch let error as SampleChunksError {
-            throw error
         } catch {
             throw SampleChunksError("cannot create the chunk folder \(folder): \(error.localizedDescription)")
         }
-        var locked = chunks
-        locked.lockDescriptor = try chunks.lock()
-        return locked
+        // The lock first: what the folder holds is read, and run.json written, by one run at a time.
+        var chunks = SampleChunks(folder: folder, identity: identity, atoms: atoms)
+        (chunks.lockDescriptor, chunks.lockWarning) = try chunks.lock()
+        do {
+            if manager.fileExists(atPath: manifest) {
+                guard resume else {
+                    throw SampleChunksError("\(folder) holds the finished chunks of an earlier, unfinished run of this output: continue it with --resume, or remove the folder to start over")
+                }
+                let stored = try readIdentity(manifest: manifest)
+                let differences = identity.differences(from: stored)
+                guard differences.isEmpty else {
+                    throw SampleChunksError("\(folder) holds the chunks of a different run (\(differences.joined(separator: "; "))): continue it with the same options, or remove the folder to start over")
+                }
+                // The folder keeps the identity it was started with (its chunks carry it), also where
+                // the same checkpoint and peptide are now found at other paths.
+                var checked = SampleChunks(folder: folder, identity: stored, atoms: atoms)
+                (checked.lockDescriptor, checked.lockWarning) = (chunks.lockDescriptor, chunks.lockWarning)
+                checked.setAside = try checked.setAsideDamagedChunks()
+                return checked
+            }
+            // Chunk files without run.json: nothing says which run they belong to, so they are
+            // neither used (they could be another seed's or model's samples) nor deleted.
+            let orphans = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("chunk-") }
+            guard orphans.isEmpty else {
+                throw SampleChunksError("\(folder) holds \(orphans.count) chunk file(s) but no run.json, so nothing says which run they belong to: restore its run.json to continue that run, or remove the folder to start over")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
+            do {
+                try encoder.encode(identity).write(to: URL(fileURLWithPath: temporary))
+            } catch {
+                throw SampleChunksError("cannot write \(temporary): \(error.localizedDescription)")
+            }
+            // link(2), not rename: it never replaces a run.json that appeared meanwhile (a filesystem
+            // without flock, where two runs were not kept apart by the lock).
+            let linked = link(temporary, manifest) == 0
+            let linkError = errno
+            unlink(temporary)
+            guard linked else {
+                throw SampleChunksError(linkError == EEXIST
+                    ? "\(folder): another run wrote run.json meanwhile (two runs of this output started together); start only one"
+                    : "cannot create \(manifest): \(String(cString: strerror(linkError)))")
+            }
+            return chunks
+        } catch {
+            chunks.releaseLock()
+            throw error
+        }
     }
 
     /// Reads a chunk folder's run.json.
@@ -237,7 +263,7 @@ public struct SampleChunks {
 
     /// The identity as stored in every chunk file (sorted JSON): a chunk copied from another run's
     /// folder is recognised as such.
-    var identityJSON: String {
+    public var identityJSON: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(identity)).flatMap { String(data: $0, encoding: .utf8) } ?? ""
@@ -374,7 +400,10 @@ public struct SampleChunks {
     /// Removes the folder once the merged output is written. Files a resume set aside (CHUNK.damaged:
     /// damaged, or another run's) are not deleted with it: they move to `setAsideFolder` (a new
     /// name if that exists), which is returned; nil when there were none.
-    public func remove() throws -> String? {
+    public mutating func remove() throws -> String? {
+        // The lock file is closed before its folder goes (NFS keeps an open file that is deleted as
+        // .nfsXXXX, and the folder would not be empty); the output is written by now.
+        releaseLock()
         let manager = FileManager.default
         let setAside = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".h5.damaged") }
         guard !setAside.isEmpty else {
@@ -389,24 +418,41 @@ public struct SampleChunks {
         return target
     }
 
-    /// Holds an exclusive lock on the folder (flock on FOLDER/lock) for as long as the returned
-    /// descriptor is open, so that a second `tbg sample` of the same output (started twice, or a
-    /// job array that repeats a task) is refused instead of computing the same chunks and removing
-    /// the folder under the first.
-    /// - Throws: `SampleChunksError` naming the folder when another process holds it.
-    public func lock() throws -> Int32 {
+    /// Takes an exclusive lock on the folder (flock on FOLDER/lock), held until `releaseLock()` or
+    /// the process ends, so that a second `tbg sample` of the same output (started twice, or a job
+    /// array that repeats a task) is refused instead of computing the same chunks and removing the
+    /// folder under the first.
+    /// - Returns: the descriptor, and a warning where the filesystem has no flock (some NFS and
+    ///   Lustre mounts: the run goes on, unprotected; descriptor −1).
+    /// - Throws: `SampleChunksError` naming the folder when another process holds the lock.
+    public func lock() throws -> (descriptor: Int32, warning: String?) {
         let path = folder + "/lock"
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = systemOpen(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SampleChunksError("cannot open \(path) to lock the run: \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            Glibc.close(fd)
-            throw SampleChunksError("\(folder) is in use by another tbg sample run\(holder.isEmpty ? "" : " (\(holder))"): wait for it to finish or stop it; two runs of one output would compute the same chunks")
+        var result = flock(fd, LOCK_EX | LOCK_NB)
+        while result != 0 && errno == EINTR { result = flock(fd, LOCK_EX | LOCK_NB) }
+        guard result == 0 else {
+            let code = errno
+            if code == EWOULDBLOCK {
+                // The holder's line, as it wrote it (pid and host; the lock itself ends with its process).
+                let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                systemClose(fd)
+                throw SampleChunksError("\(folder) is in use by another tbg sample run\(holder.isEmpty ? "" : " (\(holder))"): wait for it to finish or stop it; two runs of one output would compute the same chunks")
+            }
+            systemClose(fd)
+            return (-1, "\(path): this filesystem does not lock files (flock: \(String(cString: strerror(code)))), so a second run of this output at the same time would not be detected")
         }
         let line = "pid \(getpid()) on \(HDF5File.hostName)\n"
         _ = ftruncate(fd, 0)
-        _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
-        return fd
+        _ = line.withCString { systemWrite(fd, $0, strlen($0)) }
+        return (fd, nil)
+    }
+
+    /// Releases the lock (closes its descriptor); nothing when none is held.
+    public mutating func releaseLock() {
+        guard lockDescriptor >= 0 else { return }
+        systemClose(lockDescriptor)
+        lockDescriptor = -1
     }
 }
 

@@ -66,12 +66,15 @@ public final class SampleRunner {
     }
 
     /// What a resumed run must match (SampleChunks.swift): this runner's model, peptide and settings.
+    /// `hashingContent` false leaves out the content hashes (ranks other than 0, which take the
+    /// run's identity from rank 0 and need not read both files again).
     /// - Throws: `DataFormatError` when the checkpoint or peptide file cannot be read to hash it.
-    public func runIdentity(count: Int, roundTrip: Int) throws -> SampleChunks.RunIdentity {
+    public func runIdentity(count: Int, roundTrip: Int, hashingContent: Bool = true) throws -> SampleChunks.RunIdentity {
         func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
         return SampleChunks.RunIdentity(checkpoint: absolute(flow.checkpointPath), checkpointStep: flow.checkpoint.step,
-                                        checkpointContent: try SampleChunks.RunIdentity.content(ofFile: flow.checkpointPath),
-                                        peptide: absolute(peptide.path), peptideContent: try SampleChunks.RunIdentity.content(ofFile: peptide.path),
+                                        checkpointContent: hashingContent ? try SampleChunks.RunIdentity.content(ofFile: flow.checkpointPath) : nil,
+                                        peptide: absolute(peptide.path),
+                                        peptideContent: hashingContent ? try SampleChunks.RunIdentity.content(ofFile: peptide.path) : nil,
                                         count: count, chunk: max(1, settings.chunk), seed: seed, roundTrip: roundTrip, settings: settings)
     }
 

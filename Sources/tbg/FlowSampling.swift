@@ -40,15 +40,18 @@ enum FlowSampling {
         if comm.isRoot { writeLine("\(prefix): model: \(runner.weightsDescription)") }
         // Finished chunks go to OUT.chunks/ as they come; rank 0 creates (or, with resume, checks)
         // the folder before any rank writes to it.
-        let identity = try runner.runIdentity(count: count, roundTrip: roundTrip)
+        let identity = try runner.runIdentity(count: count, roundTrip: roundTrip, hashingContent: comm.isRoot)
         let opened = comm.isRoot ? try SampleChunks.open(out: out, identity: identity, atoms: runner.atomCount, resume: resume) : nil
+        if let warning = opened?.lockWarning { writeLine("\(prefix): warning: \(warning)") }
         for line in opened?.setAside ?? [] { writeLine("\(prefix): \(line)") }
-        comm.barrier()
-        // The other ranks take the folder's identity from run.json, as rank 0 does on a resume (the
-        // inputs may be at other paths than when the run started; their chunks must carry the run's).
-        let folder = SampleChunks.folder(for: out)
-        let chunks = opened ?? SampleChunks(folder: folder, identity: (try? SampleChunks.readIdentity(manifest: folder + "/run.json")) ?? identity,
-                                                atoms: runner.atomCount)
+        // The other ranks take the folder's identity from rank 0 (on a resume, the one it started
+        // with: the inputs may be at other paths now), so that their chunks carry the run's.
+        var identityJSON = opened?.identityJSON ?? ""
+        comm.broadcast(&identityJSON, root: 0)
+        guard let runIdentity = try? JSONDecoder().decode(SampleChunks.RunIdentity.self, from: Data(identityJSON.utf8)) else {
+            throw SampleChunksError("rank \(comm.rank) could not read the run description broadcast by rank 0")
+        }
+        var chunks = opened ?? SampleChunks(folder: SampleChunks.folder(for: out), identity: runIdentity, atoms: runner.atomCount)
         let started = Date()
         let outcome = try runner.run(count: count, roundTrip: roundTrip, chunks: chunks, shouldStop: { StopSignal.received != 0 },
                                      progressSeconds: Double(progressSeconds)) { writeLine("\(prefix): \($0)") }

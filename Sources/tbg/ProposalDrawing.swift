@@ -68,7 +68,13 @@ struct ProposalDrawingOptions: ParsableArguments {
         let finished = try FlowSampling.draw(checkpoint: checkpoint, peptide: peptide, count: count, out: path, seed: proposalSeed, roundTrip: 0,
                                              sampler: sampler, resume: true, overwrite: false, progressSeconds: progressSeconds, communicator: comm,
                                              prefix: prefix + " (proposals)")
-        return finished ? path : nil
+        // A stop signal that came during the last chunk let the draw complete; it still stops the
+        // command before SMC/MCMC (which do not watch for it), on every rank alike.
+        let stopped = comm.allreduce(Int64(StopSignal.received != 0 ? 1 : 0), .max) != 0
+        if finished, stopped, comm.isRoot {
+            writeLine("\(prefix): stopped after the proposals were drawn; they are complete in \(path): run again with \(path) as SAMPLES, without --checkpoint, --peptide and --proposals-out")
+        }
+        return finished && !stopped ? path : nil
     }
 
     /// Tells the user, on rank 0, that proposals drawn before an error stopped the run are kept and

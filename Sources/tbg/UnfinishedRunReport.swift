@@ -68,7 +68,7 @@ struct UnfinishedRunReport: Encodable {
         let name = url.lastPathComponent, folder = url.deletingLastPathComponent().path
         guard folder.hasSuffix(".chunks"), name.hasPrefix("chunk-"), let dot = name.firstIndex(of: ".") else { return nil }
         let suffix = name[dot...]
-        guard let k = Int(name[name.index(name.startIndex, offsetBy: 6)..<dot]), suffix == ".h5" || suffix.hasPrefix(".h5.damaged") else { return nil }
+        guard let k = Int(name[name.index(name.startIndex, offsetBy: 6)..<dot]), k >= 0, suffix == ".h5" || suffix.hasPrefix(".h5.damaged") else { return nil }
         return (folder, k, suffix != ".h5")
     }
 
@@ -140,7 +140,7 @@ struct UnfinishedRunReport: Encodable {
             "  finished     \(finishedChunks) of \(chunks) chunks (\(finishedSamples) of \(run.count) samples)",
         ]
         for problem in damaged { lines.append("  damaged      \(problem) (a resume sets it aside and computes it again)") }
-        if setAsideChunks > 0 { lines.append("  set aside    \(setAsideChunks) chunk file(s) (*.damaged: damaged, or another run's), being computed again; kept in \(String(output)).set-aside/ when the run completes") }
+        if setAsideChunks > 0 { lines.append("  set aside    \(setAsideChunks) chunk file(s) (*.damaged: damaged, or another run's), being computed again; moved to \(String(output)).set-aside/ (or -2, -3, …) when the run completes") }
         if FileManager.default.fileExists(atPath: output) { lines.append("  replaces     \(output), which exists (the run was started with --overwrite)") }
         lines.append("  continue     \(resumeCommand)   (under mpirun with any number of ranks)")
         return lines.joined(separator: "\n")

@@ -301,14 +301,27 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertNotEqual(steps.status, 0)
         XCTAssertTrue(steps.standardError.contains("steps 3 → 4"), "names the ODE setting that differs: \(steps.standardError)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("other.h5.chunks/run.json")))
-        // A second run of the same output while one holds the folder is refused (here the lock is
-        // held by this test), and the folder is left as it was.
-        let lockFD = open(scratch.file("other.h5.chunks/lock"), O_RDWR | O_CREAT, 0o644)
-        XCTAssertEqual(flock(lockFD, LOCK_EX | LOCK_NB), 0)
-        let concurrent = try Executables.run(Executables.tbg, arguments("other.h5") + ["--resume"])
-        XCTAssertNotEqual(concurrent.status, 0)
-        XCTAssertTrue(concurrent.standardError.contains("is in use by another tbg sample run"), concurrent.standardError)
-        close(lockFD)
+        // A running tbg sample holds its folder's lock; a second run of the same output, new or
+        // resumed, is refused while it runs and leaves the folder as it was.
+        var long = arguments("locked.h5")
+        long[long.firstIndex(of: "--count")! + 1] = "400"
+        let held = try Executables.interrupt(Executables.tbg, long, marker: "tbg sample: progress", signal: SIGTERM,
+                                             log: scratch.file("locked.log")) {
+            let fd = open(scratch.file("locked.h5.chunks/lock"), O_RDWR)
+            defer { close(fd) }
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            XCTAssertNotEqual(flock(fd, LOCK_EX | LOCK_NB), 0, "the running tbg sample holds the lock")
+            XCTAssertEqual(errno, EWOULDBLOCK)
+            let manifest = try Data(contentsOf: URL(fileURLWithPath: scratch.file("locked.h5.chunks/run.json")))
+            for extra in [["--resume"], []] {
+                let second = try Executables.run(Executables.tbg, long + extra)
+                XCTAssertNotEqual(second.status, 0)
+                XCTAssertTrue(second.standardError.contains("is in use by another tbg sample run (pid "), second.standardError)
+            }
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch.file("locked.h5.chunks/run.json"))), manifest)
+        }
+        XCTAssertEqual(held.status, 0, held.output)
+        XCTAssertTrue(held.output.contains("stopped on SIGTERM"), held.output)
         // The same checkpoint at another path (a job that stages its inputs to local disk) is the
         // same run: it is recognised by its content, and the resume completes the same samples;
         // a path in run.json edited by hand does not make the kept chunks another run's either.

@@ -26,6 +26,9 @@ final class ErrorAndAtomicWriteTests: XCTestCase {
         let text = scratch.file("notes.h5")
         try "not hdf5".write(toFile: text, atomically: true, encoding: .utf8)
         assertThrows(try HDF5File(opening: text), containing: [text, "not an HDF5 file"])
+        let empty = scratch.file("empty.h5")
+        try Data().write(to: URL(fileURLWithPath: empty))
+        assertThrows(try HDF5File(opening: empty), containing: [empty, "is empty (0 bytes)"])
         // A file cut short (an interrupted copy) says so, with both sizes.
         let whole = scratch.file("whole.h5")
         try HDF5File(creating: whole).root().writeDataset("values", [Double](repeating: 1, count: 4096), shape: [4096])

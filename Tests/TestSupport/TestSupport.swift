@@ -118,8 +118,10 @@ public enum Executables {
 
     /// Starts `executable`, waits (at most 120 s) for `marker` in its output, sends `signal`, waits
     /// for the exit. Output goes to the file `log` (stdout and stderr together).
+    /// `whileRunning` runs once the marker appeared, before the signal (checks on the live process).
     public static func interrupt(_ executable: String, _ arguments: [String], environment: [String: String] = [:], marker: String,
-                                 signal: Int32, log logPath: String) throws -> (status: Int32, output: String) {
+                                 signal: Int32, log logPath: String,
+                                 whileRunning: (() throws -> Void)? = nil) throws -> (status: Int32, output: String) {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let process = Process()
@@ -134,9 +136,12 @@ public enum Executables {
               !((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains(marker) {
             Thread.sleep(forTimeInterval: 0.01)
         }
+        var failure: Error?
+        do { try whileRunning?() } catch { failure = error }
         kill(process.processIdentifier, signal)
         process.waitUntilExit()
         try log.close()
+        if let failure { throw failure }
         return (process.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
     }
 

@@ -40,13 +40,13 @@ final class ModelFlopsTests: XCTestCase {
     /// they are off (they were a timing of nothing before), numbers when on.
     func testPartsThatAreOffAreNullInTheJSON() throws {
         let config = EGNNConfig(hidden: 8, layers: 1, featureWidth: 22)
-        for (ema, clip) in [(nil, nil), (0.999, 1.0)] as [(Double?, Double?)] {
+        for (ema, clip) in [(nil, nil), (0.999, 1.0), (0.999, nil), (nil, 1.0)] as [(Double?, Double?)] {
             let result = TrainingBenchmark.run(model: config, atoms: 22, globalBatch: 2, steps: 1, warmup: 0, microBatch: 2,
                                                emaDecay: ema, gradientClip: clip, communicator: SerialCommunicator())
             let json = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as? [String: Any])
-            for key in ["ema_seconds", "clip_seconds", "ema_decay", "gradient_clip"] {
+            for (key, setting) in [("ema_seconds", ema), ("ema_decay", ema), ("clip_seconds", clip), ("gradient_clip", clip)] {
                 XCTAssertNotNil(json[key], "\(key) is present")
-                XCTAssertEqual(json[key] is NSNull, ema == nil, "\(key): \(json[key] ?? "absent")")
+                XCTAssertEqual(json[key] is NSNull, setting == nil, "\(key): \(json[key] ?? "absent") with EMA \(String(describing: ema)), clip \(String(describing: clip))")
             }
             XCTAssertGreaterThan(json["samples_per_second"] as? Double ?? 0, 0)
         }
