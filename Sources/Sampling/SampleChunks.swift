@@ -196,8 +196,13 @@ public struct SampleChunks {
             }
             // link(2), not rename: it never replaces a run.json that appeared meanwhile (a filesystem
             // without flock, where two runs were not kept apart by the lock).
-            let linked = link(temporary, manifest) == 0
-            let linkError = errno
+            var linked = link(temporary, manifest) == 0
+            var linkError = errno
+            if !linked, [EPERM, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(linkError), !manager.fileExists(atPath: manifest) {
+                // A filesystem without hard links (some FUSE and SMB mounts): rename, after the check.
+                linked = rename(temporary, manifest) == 0
+                linkError = errno
+            }
             unlink(temporary)
             guard linked else {
                 throw SampleChunksError(linkError == EEXIST

@@ -72,12 +72,22 @@ public final class Trainer {
         }
     }
 
+    /// The schedule in words for the log: a total for step and onecycle; warm-up and the decay phase
+    /// for wsd, whose rate does not depend on the total (the total inherited on a resume used to be
+    /// printed for it, e.g. "wsd over 800 steps" for a campaign at step 31 627).
+    var scheduleDescription: String {
+        guard schedule.kind == .wsd else { return "\(schedule.kind.rawValue) over \(schedule.totalSteps) steps" }
+        let decay = schedule.decayStart.map { "decay from step \($0) over \(schedule.decaySteps) steps to \(schedule.finalFraction) of the rate" }
+            ?? "no decay set (training.decay_start)"
+        return "wsd (warm-up \(schedule.warmupSteps) steps, then constant; \(decay))"
+    }
+
     /// Trains until `config.training.steps` or a stop signal. Returns the number of the last completed step.
     @discardableResult
     public func run() throws -> Int {
         let batch = data.globalBatch
         log("training: \(data.peptides.count) peptide(s), global batch \(batch) (\(data.framesPerPeptide) frames each), \(comm.size) rank(s), \(data.stepsPerEpoch) steps/epoch, \(model.layout.count) parameters, validation \(data.validation.count) frames")
-        log("recipe: \(data.stream.rawValue) stream (\(data.trainingBytes / 1024) KiB of frames), coupling \(config.training.coupling.rawValue), random rotation \(config.training.rotatesData ? "on" : "off"), σ \(config.training.sigma), schedule \(config.training.schedule.rawValue) over \(schedule.totalSteps) steps, EMA \(config.training.emaDecay.map { "\($0)\(config.training.emaWarmup ? " with warm-up" : "")" } ?? "off"), clip \(config.training.gradientClip.map { "\($0)" } ?? "off")")
+        log("recipe: \(data.stream.rawValue) stream (\(data.trainingBytes / 1024) KiB of frames), coupling \(config.training.coupling.rawValue), random rotation \(config.training.rotatesData ? "on" : "off"), σ \(config.training.sigma), schedule \(scheduleDescription), EMA \(config.training.emaDecay.map { "\($0)\(config.training.emaWarmup ? " with warm-up" : "")" } ?? "off"), clip \(config.training.gradientClip.map { "\($0)" } ?? "off")")
         if state.trainingData == nil || state.step == 0, comm.isRoot { state.trainingData = try data.record() }
         var timer = PhaseTimer()
         let started = Date()

@@ -41,6 +41,9 @@ struct InspectCommand: ParsableCommand {
                         writeError("tbg inspect: error: \(path): \(problem)")
                         failed = true
                     }
+                } else if let stray = UnfinishedRunReport.strayChunk(path) {
+                    // Not a trajectory: say what it is (exit 1, as for any file inspect cannot describe).
+                    throw DataFormatError(file: path, "not a trajectory or sample file but " + stray)
                 } else if let folder = UnfinishedRunReport.folder(for: path) {
                     let report = try UnfinishedRunReport(folder: folder)
                     print(json ? try JSONOutput.line(report) : report.text)

@@ -3,6 +3,7 @@
 // is (checkpoint and step, peptide, count, seed, ODE settings), how far it got, and the command that
 // continues it; without this, inspecting them gave "not an HDF5 file" or a JSON decoding error.
 import Foundation
+import HDF5
 import MDData
 import Sampling
 
@@ -70,6 +71,16 @@ struct UnfinishedRunReport: Encodable {
         let suffix = name[dot...]
         guard let k = Int(name[name.index(name.startIndex, offsetBy: 6)..<dot]), k >= 0, suffix == ".h5" || suffix.hasPrefix(".h5.damaged") else { return nil }
         return (folder, k, suffix != ".h5")
+    }
+
+    /// A chunk file away from its run's folder (copied or renamed): a line naming the run it
+    /// belongs to, from its own 'run' and 'chunk' attributes; nil when `path` is not a chunk file.
+    static func strayChunk(_ path: String) -> String? {
+        guard let root = try? HDF5File(opening: path).root(), root.kind(of: "records") == .dataset, root.hasAttribute("run"),
+              let json = try? root.readStringAttribute("run"),
+              let run = try? JSONDecoder().decode(SampleChunks.RunIdentity.self, from: Data(json.utf8)) else { return nil }
+        let k = (try? root.readAttribute("chunk", as: Int64.self).first).flatMap { $0 }.map { "chunk \($0)" } ?? "a chunk"
+        return "\(k) of a tbg sample run (\(run.count) samples of \(run.peptide) with \(run.checkpoint) at step \(run.checkpointStep), seed \(run.seed), chunks of \(run.chunk)), away from its run's folder OUT.chunks/ (as chunk-NNNNNN.h5 beside run.json): it is read only there, by tbg sample --resume"
     }
 
     /// The report of the run that chunk file `path` belongs to, with that chunk checked.

@@ -220,6 +220,15 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertTrue(chunkReport.standardOutput.contains("\(damaged): chunk ") && chunkReport.standardOutput.contains("of the run below, NOT sound: ")
                       && chunkReport.standardOutput.contains("is truncated") && chunkReport.standardOutput.contains("an unfinished tbg sample run"),
                       chunkReport.standardOutput)
+        // A chunk copied out of its folder says what it is and where it belongs (not "missing /coordinates").
+        // (The last kept chunk is readable when two or more were kept: only the first was cut short.)
+        if kept.count >= 2 {
+            try FileManager.default.copyItem(atPath: scratch.file("resumed.h5.chunks/" + kept.sorted().last!), toPath: scratch.file("stray-chunk.h5"))
+            let stray = try Executables.run(Executables.tbg, ["inspect", scratch.file("stray-chunk.h5")])
+            XCTAssertEqual(stray.status, 1)
+            XCTAssertTrue(stray.standardError.contains("not a trajectory or sample file but chunk ") && stray.standardError.contains("of a tbg sample run (40 samples of")
+                          && stray.standardError.contains("away from its run's folder"), stray.standardError)
+        }
         let unfinishedJSON = try Executables.run(Executables.tbg, ["inspect", "--json", scratch.file("resumed.h5.chunks/run.json")])
         XCTAssertEqual(unfinishedJSON.status, 0, unfinishedJSON.standardError)
         let described = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(unfinishedJSON.standardOutput.utf8)) as? [String: Any])

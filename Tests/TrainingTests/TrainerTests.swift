@@ -54,4 +54,25 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("cannot encode this peptide with the 'full' encoding"), "\($0)")
         }
     }
+
+    /// The log names the schedule as it acts: a total for the schedules that use one, warm-up and
+    /// the decay phase for wsd (whose rate does not depend on the total).
+    func testTheLogDescribesTheScheduleThatRuns() throws {
+        let scratch = try ScratchDirectory("trainer-schedule")
+        defer { scratch.remove() }
+        var config = try TinyRun.config(scratch: scratch, steps: 1)
+        config.training.schedule = .wsd
+        config.training.warmupSteps = 2
+        var lines: [String] = []
+        try Trainer(config: config, communicator: SerialCommunicator(), resume: false) { lines.append($0) }.run()
+        XCTAssertTrue(lines.contains { $0.contains("schedule wsd (warm-up 2 steps, then constant; no decay set (training.decay_start))") },
+                      lines.joined(separator: "\n"))
+        config.training.decayStart = 5
+        config.training.decaySteps = 3
+        config.training.finalLRFraction = 0.01
+        lines = []
+        try Trainer(config: config, communicator: SerialCommunicator(), resume: false) { lines.append($0) }.run()
+        XCTAssertTrue(lines.contains { $0.contains("schedule wsd (warm-up 2 steps, then constant; decay from step 5 over 3 steps to 0.01 of the rate)") },
+                      lines.joined(separator: "\n"))
+    }
 }
