@@ -67,6 +67,13 @@ def wait_for(path, pattern, process, timeout=30):
     raise AssertionError(f"/{pattern}/ not in the log after {timeout} s:\n{open(path).read()}")
 
 
+def default_sigint():
+    """In the child: SIGINT back to its default. A test suite started from a background job of a
+    non-interactive shell inherits SIGINT ignored, and bash cannot trap a signal ignored on entry,
+    so the Ctrl-C under test would never arrive (the run then trains to its last step)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def finish(process, timeout):
     """Waits for the process; on a timeout kills its process group (started with a new session)."""
     try:
@@ -304,7 +311,8 @@ def test_run_local_ctrl_c_checkpoints_and_resumes(tmp_path, dataset, tbg):
     log = str(tmp_path / "local.out")
     # A Ctrl-C in a terminal sends SIGINT to the foreground process group: here, the new session's.
     run = subprocess.Popen(["bash", "Jobs/run_local.sh", "train", "2", "Configs/ad2.yaml"] + as_set_options(overrides),
-                           cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+                           cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+                           preexec_fn=default_sigint)
     wait_for(log, r"^step \d+/100000 ", run)
     os.killpg(run.pid, signal.SIGINT)
     assert finish(run, timeout=60) == 0, open(log).read()
