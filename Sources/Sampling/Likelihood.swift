@@ -67,28 +67,13 @@ public final class LikelihoodRunner {
             throw DataFormatError(file: data.path, "no frames selected; the NLL needs at least one frame")
         }
         let low = frames.count * comm.rank / comm.size, high = frames.count * (comm.rank + 1) / comm.size
-        let sampler = FlowSampler(model: flow.model, features: flow.features, atoms: atoms)
-        var local: [Double] = []
-        var start = low
-        while start < high {
-            let chunk = Array(frames[start..<min(high, start + max(1, settings.chunk))])
-            var states: [Double] = []
-            for frame in chunk {
-                let x = try data.readFrames(frame..<(frame + 1))
-                states += units.modelCoordinates(nanometres: x[...], atoms: atoms) + [0]
-            }
-            let statistics = try sampler.integrate(states: &states, from: 1, to: 0, settings: settings)
-            for (row, frame) in chunk.enumerated() where !statistics.succeeded(row) {
-                throw DataFormatError(file: data.path, "frame \(frame): the reverse integration failed (\(statistics.failures[row] ?? "")); its NLL is undefined")
-            }
-            for row in 0..<chunk.count {
-                let base = row * (3 * atoms + 1)
-                let z = states[base..<(base + 3 * atoms)]
-                let logQ = MeanFreePrior.logDensity(z, atoms: atoms) + states[base + 3 * atoms]
-                local += [-logQ] + Array(z)
-            }
-            start += chunk.count
+        var positions: [Double] = []
+        for frame in frames[low..<high] { positions += try data.readFrames(frame..<(frame + 1)).map(Double.init) }
+        let (nll, latents) = try localNegativeLogLikelihood(nanometres: positions, count: high - low) { row, reason in
+            DataFormatError(file: data.path, "frame \(frames[low + row]): the reverse integration failed (\(reason)); its NLL is undefined")
         }
+        var local: [Double] = []
+        for row in 0..<nll.count { local += [nll[row]] + latents[row] }
         let gathered = comm.gather(local, root: 0)
         guard comm.isRoot else { return nil }
         let width = 1 + 3 * atoms
@@ -96,5 +81,39 @@ public final class LikelihoodRunner {
         let rows = stride(from: 0, to: flat.count, by: width).map { Array(flat[$0..<($0 + width)]) }
         return LikelihoodResult(frames: frames, negativeLogLikelihood: rows.map { $0[0] }, latents: rows.map { Array($0.dropFirst()) },
                                 degreesOfFreedom: 3 * (atoms - 1), units: units)
+    }
+
+    /// −log q (model units) of `count` configurations `nanometres` (count × 3·atoms, nm, the
+    /// peptide's atom order) on this rank alone, `settings.chunk` configurations per integration;
+    /// not collective. Returns −log q and the latent z (model units) of each.
+    /// - Parameters: `failure(row, reason)` makes the error thrown when row's reverse integration
+    ///   fails; `progress(done)` is called after each integration with the rows done so far.
+    public func localNegativeLogLikelihood(nanometres positions: [Double], count: Int, failure: (Int, String) -> any Error,
+                                           progress: ((Int) -> Void)? = nil) throws -> (nll: [Double], latents: [[Double]]) {
+        let atoms = data.atomCount, units = flow.units, width = 3 * atoms
+        precondition(positions.count == count * width, "\(count) configurations of \(atoms) atoms")
+        let sampler = FlowSampler(model: flow.model, features: flow.features, atoms: atoms)
+        var nll: [Double] = [], latents: [[Double]] = []
+        var start = 0
+        while start < count {
+            let end = min(count, start + max(1, settings.chunk))
+            var states: [Double] = []
+            for row in start..<end {
+                states += units.modelCoordinates(nanometres: positions[(row * width)..<((row + 1) * width)], atoms: atoms) + [0]
+            }
+            let statistics = try sampler.integrate(states: &states, from: 1, to: 0, settings: settings)
+            for row in 0..<(end - start) where !statistics.succeeded(row) {
+                throw failure(start + row, statistics.failures[row] ?? "")
+            }
+            for row in 0..<(end - start) {
+                let base = row * (width + 1)
+                let z = states[base..<(base + width)]
+                nll.append(-(MeanFreePrior.logDensity(z, atoms: atoms) + states[base + width]))
+                latents.append(Array(z))
+            }
+            start = end
+            progress?(start)
+        }
+        return (nll, latents)
     }
 }

@@ -37,9 +37,11 @@ public enum MonteCarloOutput {
     /// One diagnostics column: name, values (one per stage or sweep), units.
     public typealias Column = (name: String, values: [Double], units: String?)
 
-    /// Writes `frames` to `path` atomically (the input is never the output: the CLI checks).
+    /// Writes `frames` to `path` atomically (the input is never the output: the CLI checks), with a
+    /// sampler's own per-frame datasets (`frameColumns`, in /samples) and string attributes of /samples.
     public static func write(_ frames: MonteCarloFrames, input: ProposalFile, sampler: String, settingsJSON: String, seed: UInt64, ranks: Int,
-                             evaluations: Int, diagnostics: [Column], to path: String) throws {
+                             evaluations: Int, diagnostics: [Column], frameColumns: [Column] = [], attributes: [String: String] = [:],
+                             to path: String) throws {
         let atoms = input.trajectory.atomCount, width = 3 * atoms, n = frames.energies.count
         let checks = (0..<n).map { input.checks(frames.positions[($0 * width)..<(($0 + 1) * width)]) }
         let kT = input.kT
@@ -68,6 +70,12 @@ public enum MonteCarloOutput {
             try group.writeAttribute("source_samples", string: input.path)
             // How many of the source file's samples (the first ones) the proposal pool came from.
             try group.writeAttribute("source_samples_used", [Int64(input.samplesUsed)])
+            for column in frameColumns {
+                precondition(column.values.count == n, "one value per frame in /samples/\(column.name)")
+                let dataset = try group.writeDataset(column.name, column.values, shape: [n])
+                if let units = column.units { try dataset.writeAttribute("units", string: units) }
+            }
+            for (name, text) in attributes.sorted(by: { $0.key < $1.key }) { try group.writeAttribute(name, string: text) }
         } body: { root in
             let table = try root.createGroup("diagnostics")
             for column in diagnostics {

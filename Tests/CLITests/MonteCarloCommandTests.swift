@@ -267,4 +267,94 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertNotEqual(tempering.status, 0)
         XCTAssertTrue(tempering.standardError.contains("--stages"), tempering.standardError)
     }
+
+    /// `tbg free-energy` on 12 rough proposals, with the basin split at their median φ so that both
+    /// basins have proposals: the same chains, log q and estimate on 1 and 2 ranks; every chain
+    /// state stays in its chain's basin; the log weights make a normalised Boltzmann-weighted sample
+    /// that `tbg evaluate` reads; a checkpoint that did not draw the proposals is refused.
+    func testFreeEnergyIsTheSameOnOneAndTwoRanksAndItsChainsStayInTheirBasins() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("free-energy-cli")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+        let p = try read(proposals)
+        let valid: [UInt8] = try p.group.dataset("chirality_ok").read()
+        let phiAtoms = [4, 6, 8, 14]   // C of ACE, N, CA, C of ALA (mdtraj.compute_phi)
+        let phi = BackboneTorsions.dihedrals(p.coordinates, atoms: 22, quartet: phiAtoms)
+        let validPhi = phi.indices.filter { valid[$0] != 0 && p.energies[$0].isFinite }.map { phi[$0] }.sorted()
+        XCTAssertGreaterThanOrEqual(validPhi.count, 4, "the fixture's proposals must have usable samples on both sides")
+        let split = 0.5 * (validPhi[validPhi.count / 2 - 1] + validPhi[validPhi.count / 2])
+        let basin = String(format: "--phi-basin=-3.1415:%.6f", split)
+        let command = ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "3", "--burn-in", "6",
+                       "--thin", "2", "--states-per-chain", "2", "--method", "rk4", "--steps", "4", "--bootstrap", "20", "--seed", "4"]
+        let one = try Executables.run(Executables.tbg, command + ["--out", scratch.file("fe1.h5"), "--json", "--progress-seconds", "0"], timeout: 600)
+        XCTAssertEqual(one.status, 0, one.standardError)
+        // Proposals drawn with rk4 × 4 and chain states integrated the same way: no warning.
+        XCTAssertFalse(one.standardError.contains("warning"), one.standardError)
+        let jsonLine = try XCTUnwrap(one.standardOutput.split(separator: "\n").last.map(String.init))
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(jsonLine.utf8)) as? [String: Any], one.standardOutput)
+        XCTAssertEqual(json["phi_atoms"] as? [Int], phiAtoms)
+        XCTAssertEqual(json["reverse_integrations"] as? Int, 12)
+        let positive = try XCTUnwrap(json["positive"] as? [String: Any])
+        XCTAssertEqual(positive["chain_states"] as? Int, 6)
+        XCTAssertNotNil(json["delta_f_kT"] as? Double, jsonLine)
+        XCTAssertNotNil(json["snis_delta_f_kT"])
+
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command + ["--out", scratch.file("fe2.h5")],
+                                      environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+        XCTAssertTrue(two.standardOutput.contains("stratified BAR"), two.standardOutput)
+        let a = try read(scratch.file("fe1.h5")), b = try read(scratch.file("fe2.h5"))
+        XCTAssertEqual(a.coordinates.count, 12 * 22 * 3)
+        XCTAssertEqual(b.coordinates, a.coordinates, "2 ranks give the same chains as 1")
+        XCTAssertEqual(b.energies, a.energies)
+        XCTAssertEqual(b.logWeights, a.logWeights)
+        let logQ: [Double] = try a.group.dataset("log_q").read()
+        XCTAssertEqual(try b.group.dataset("log_q").read(as: Double.self), logQ, "the same reverse integrations")
+        XCTAssertTrue(logQ.allSatisfy(\.isFinite))
+        let estimate = { (path: String) throws -> String in try HDF5File(opening: path).root().group("samples").readStringAttribute("free_energy") }
+        let first = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try estimate(scratch.file("fe1.h5")).utf8)) as? [String: Any])
+        let second = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try estimate(scratch.file("fe2.h5")).utf8)) as? [String: Any])
+        XCTAssertEqual(first["delta_f_kT"] as? Double, second["delta_f_kT"] as? Double)
+        XCTAssertEqual(first["standard_error_kT"] as? Double, second["standard_error_kT"] as? Double)
+
+        // Chains 0–2 are restricted to the positive basin, 3–5 to the rest, and never leave it.
+        let chains: [Int64] = try a.group.dataset("chain").read()
+        XCTAssertEqual(chains, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+        let flags: [Double] = try a.group.dataset("phi_positive_basin").read()
+        XCTAssertEqual(flags, [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+        let chainPhi = BackboneTorsions.dihedrals(a.coordinates, atoms: 22, quartet: phiAtoms)
+        for (k, value) in chainPhi.enumerated() {
+            XCTAssertEqual(value > -3.1415 && value < split, flags[k] == 1, "state \(k): phi \(value), split \(split)")
+        }
+        // The weights: each basin's states share its population; they sum to 1.
+        let total = a.logWeights.map { exp($0) }.reduce(0, +)
+        XCTAssertEqual(total, 1, accuracy: 1e-12)
+        let fraction = a.logWeights.prefix(6).map { exp($0) }.reduce(0, +)
+        XCTAssertEqual(fraction, 1 / (1 + exp(try XCTUnwrap(json["delta_f_kT"] as? Double))), accuracy: 1e-9)
+
+        // tbg evaluate reads the chain states as a weighted samples file.
+        let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", scratch.file("fe1.h5"), "--reference",
+                                                              Fixtures.path("ad2_capped.h5"), "--bootstrap", "5", "--json"])
+        XCTAssertEqual(evaluate.status, 0, evaluate.standardError)
+        let evaluated = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(evaluated["sampler"] as? String, "free-energy")
+
+        // Proposals that another step of training drew (their /samples@checkpoint_step differs) are refused.
+        let other = scratch.file("other-step.h5")
+        try FileManager.default.copyItem(atPath: proposals, toPath: other)
+        do {
+            let group = try HDF5File(opening: other, mode: .readWrite).root().group("samples")
+            let step = try XCTUnwrap(try group.readAttribute("checkpoint_step", as: Int64.self).first)
+            try group.writeAttribute("checkpoint_step", [step + 1])
+        }
+        let refused = try Executables.run(Executables.tbg, command.map { $0 == proposals ? other : $0 } + ["--out", scratch.file("fe3.h5")])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.standardError.contains("log q of the chain states must come from the model that drew the proposals"), refused.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe3.h5")))
+        // The output is never an input, and an existing one is refused before any work.
+        let existing = try Executables.run(Executables.tbg, command + ["--out", scratch.file("fe1.h5")])
+        XCTAssertNotEqual(existing.status, 0)
+        XCTAssertTrue(existing.standardError.contains("fe1.h5"), existing.standardError)
+    }
 }

@@ -1,0 +1,314 @@
+// `tbg free-energy`: ΔF between the φ basins by stratified flow BAR (Evaluation/
+// BennettAcceptanceRatio.swift): the flow's basin populations Q₊/Q₋ from its samples, corrected
+// within each basin by BAR between the flow's samples there and local MALA/HMC chains restricted
+// to the basin (Sampling/BasinChains.swift), whose log q comes from the reverse ODE (Sampling/
+// Likelihood.swift). Chains and reverse integrations are split over MPI ranks; rank 0 estimates,
+// prints and writes the chain states, weighted so that the file is a Boltzmann-weighted sample.
+import ArgumentParser
+import Communication
+import Evaluation
+import Foundation
+import HDF5
+import Kernels
+import MDData
+import MonteCarlo
+import Sampling
+
+struct FreeEnergyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "free-energy",
+        abstract: "dF between the phi basins by stratified flow BAR: the flow's basin populations, corrected within each basin by BAR against local chains.",
+        discussion: """
+            SAMPLES is a tbg sample output drawn with --checkpoint CK. In each phi basin, \
+            --chains-per-basin MALA (or HMC) chains start from the flow's proposals there (chosen in \
+            proportion to w within the basin) and move under the Boltzmann density restricted to the \
+            basin (a move that leaves it is rejected). After --burn-in steps (step-size adaptation, not \
+            recorded), every --thin-th step is recorded, --states-per-chain per chain. The flow's log q \
+            of every recorded state comes from a reverse integration with the exact divergence (the \
+            expensive part: as many integrations as states, split over the ranks). Per basin b, BAR \
+            between the flow's samples in b and the chain states gives df_b = -ln(Z_b/Q_b), Q_b being \
+            the flow's fraction of samples in b; then dF = -ln(Q+/Q-) + df+ - df-. The error is a \
+            bootstrap over the flow's samples and over chains. OUT holds the chain states with log q, \
+            energies and log weights that make them a Boltzmann-weighted sample (each basin's states \
+            share its estimated population), readable by tbg evaluate and MDTraj.
+            """)
+
+    @Argument(help: "Output of tbg sample (.h5), drawn with --checkpoint.") var samples: String
+    @Option(help: "The checkpoint that drew SAMPLES (its log q at the chain states).") var checkpoint: String
+    @Option(help: "Output file (.h5) with the chain states; written atomically, never an input.") var out: String
+    @Option(help: "Chains per phi basin.") var chainsPerBasin = 32
+    @Option(help: "Kernel steps before recording (step-size adaptation).") var burnIn = 2000
+    @Option(help: "Kernel steps between recorded states.") var thin = 200
+    @Option(help: "Recorded states per chain.") var statesPerChain = 16
+    @Option(help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin).")
+    var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
+    @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
+    @Flag(help: "Print the estimate as one JSON object.") var json = false
+    @OptionGroup var monteCarlo: MonteCarloOptions
+    @OptionGroup(title: "The reverse integrations (log q of the chain states)") var sampler: SamplerOptions
+    @OptionGroup var distributed: DistributedOptions
+
+    func validate() throws {
+        try SizeLimit.check("--chains-per-basin", chainsPerBasin, in: 1...SizeLimit.states)
+        try SizeLimit.check("--burn-in", burnIn, in: 0...SizeLimit.steps)
+        try SizeLimit.check("--thin", thin, in: 1...SizeLimit.steps)
+        try SizeLimit.check("--states-per-chain", statesPerChain, in: 1...SizeLimit.steps)
+        try SizeLimit.check("--bootstrap", bootstrap, in: 0...100_000)
+        let states = (2 * chainsPerBasin).multipliedReportingOverflow(by: statesPerChain)
+        guard !states.overflow, states.partialValue <= SizeLimit.states else {
+            throw ValidationError("2 × --chains-per-basin × --states-per-chain must be at most \(SizeLimit.states) recorded states")
+        }
+        let steps = thin.multipliedReportingOverflow(by: statesPerChain)
+        guard !steps.overflow, steps.partialValue + burnIn <= SizeLimit.steps else {
+            throw ValidationError("--burn-in + --thin × --states-per-chain must be at most \(SizeLimit.steps) steps")
+        }
+        try sampler.validateMethod()
+    }
+
+    var settings: BasinChainSettings {
+        var s = BasinChainSettings()
+        (s.chainsPerBasin, s.burnIn, s.thin, s.length) = (chainsPerBasin, burnIn, thin, statesPerChain)
+        (s.basin, s.moves) = (PhiBasin(lower: phiBasin.lower, upper: phiBasin.upper), monteCarlo.moves)
+        return s
+    }
+
+    func run() throws {
+        try distributed.withCommunicator { comm in
+            do {
+                try run(comm)
+            } catch {
+                if comm.size > 1 { comm.abort(code: 1, message: "tbg free-energy: error: \(error)") }
+                throw error
+            }
+        }
+    }
+
+    private func run(_ comm: any Communicator) throws {
+        let started = Date()
+        if comm.isRoot {
+            try OutputPath.checkNewFile(out, from: [samples, checkpoint], overwrite: monteCarlo.overwrite)
+            for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
+        }
+        let input = try ProposalFile(path: samples, limit: monteCarlo.proposals)
+        let topology = input.trajectory.topology
+        let residues = topology.chains.flatMap { chain in
+            chain.residues.map { ResidueAtoms(chain: chain.index, index: $0.index, atoms: $0.atoms.map { ($0.name, $0.index) }) }
+        }
+        guard let phiAtoms = BackboneTorsions.quartets(residues, pattern: BackboneTorsions.phiPattern).first else {
+            throw DataFormatError(file: samples, "/topology has no phi backbone torsion (C of residue i-1, N, CA, C of residue i); tbg free-energy needs a peptide backbone")
+        }
+        let runner = try LikelihoodRunner(checkpointPath: checkpoint, dataPath: samples, settings: sampler.settings, communicator: comm)
+        // log q of the chain states must come from the model that drew the proposals.
+        let file = try SampleFile(trajectory: input.trajectory)
+        if let step = file.integerAttribute("checkpoint_step"), Int(step) != runner.flow.checkpoint.step {
+            throw DataFormatError(file: checkpoint, "is step \(runner.flow.checkpoint.step), but \(samples) was drawn by step \(step) (/samples@checkpoint_step); log q of the chain states must come from the model that drew the proposals")
+        }
+        if let weights = file.stringAttribute("weights"), weights != (runner.flow.usesEMA ? "ema" : "raw") {
+            throw DataFormatError(file: samples, "was drawn with the \(weights) weights of its checkpoint, but \(checkpoint) gives \(runner.weightsDescription); log q of the chain states must come from the same weights")
+        }
+        // The same q on both sides needs integrations of the same accuracy: say so when they differ.
+        if comm.isRoot, let text = file.stringAttribute("settings"),
+           let drawn = try? JSONDecoder().decode(SamplerSettings.self, from: Data(text.utf8)) {
+            let now = sampler.settings
+            let same = drawn.method == now.method
+                && (now.method == "rk4" ? drawn.steps == now.steps
+                                        : drawn.absoluteTolerance == now.absoluteTolerance && drawn.relativeTolerance == now.relativeTolerance)
+            if !same {
+                writeError("tbg free-energy: warning: the proposals were integrated with \(Self.describe(drawn)), the chain states will be with \(Self.describe(now)); BAR assumes one q on both sides (give the same --method/--tolerance/--steps)")
+            }
+        }
+        let settings = self.settings
+        var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
+        if comm.isRoot {
+            writeLine(String(format: "tbg free-energy: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains per basin (%@ and the rest) on %d rank(s), %@, %d burn-in + %d x %d steps",
+                             input.pool.count, input.samplesUsed, samples, input.kT, chainsPerBasin, settings.basin.description, comm.size,
+                             settings.moves.kernel.rawValue, burnIn, statesPerChain, thin))
+            writeLine("tbg free-energy: model: \(runner.weightsDescription)")
+        }
+        let total = settings.totalSteps
+        let chains = try BasinChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, phiAtoms: phiAtoms, kT: input.kT,
+                                         settings: settings, communicator: comm, potential: input.potential(threads: monteCarlo.threads)) { step, t in
+            throttle.report(force: t == total) {
+                String(format: "tbg free-energy: chains: step %d/%d%@, acceptance %.3f, step %.3g nm, mean energy %.3f kT, %.1f s",
+                       t, total, step.recorded || t > burnIn ? "" : " (burn-in)", step.acceptance, step.stepSize, step.energyMeanKT,
+                       Date().timeIntervalSince(started))
+            }
+        }
+        // log q of this rank's recorded states (reverse ODE), progress from rank 0's share.
+        let localCount = chains.energies.count, allStates = 2 * chainsPerBasin * statesPerChain
+        let odeStarted = Date()
+        var odeThrottle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
+        // One chain's states at a time, so that every integration batch is the same on any number of
+        // ranks (the float model's results depend on the batch's composition).
+        let width = input.pool.dimension
+        var nll: [Double] = []
+        for local in 0..<(localCount / statesPerChain) {
+            let rows = (local * statesPerChain)..<((local + 1) * statesPerChain)
+            let part = try runner.localNegativeLogLikelihood(nanometres: Array(chains.positions[(rows.lowerBound * width)..<(rows.upperBound * width)]),
+                                                             count: statesPerChain, failure: { row, reason in
+                MonteCarloError("chain \(chains.chains.lowerBound + local), state \(row): the reverse integration failed (\(reason)); its log q is undefined")
+            })
+            nll += part.nll
+            if comm.isRoot {
+                odeThrottle.report(force: nll.count == localCount) {
+                    String(format: "tbg free-energy: log q: %d/%d states on rank 0 (%d in all), %.1f s", nll.count, localCount, allStates,
+                           Date().timeIntervalSince(odeStarted))
+                }
+            }
+        }
+        let positions = comm.gather(chains.positions, root: 0).flatMap { $0 }
+        let energies = comm.gather(chains.energies, root: 0).flatMap { $0 }
+        let logQ = comm.gather(nll.map { -$0 }, root: 0).flatMap { $0 }
+        let starts = comm.gather(chains.starts.map(Int64.init), root: 0).flatMap { $0 }.map(Int.init)
+        guard comm.isRoot else { return }
+
+        // The estimate: flow side = the usable pool, W = −log w; chain side W = E/kT + ln q.
+        let kT = input.kT, d = input.pool.dimension
+        let basin = settings.basin
+        let flowPositive = (0..<input.pool.count).map { basin.contains(BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms)) }
+        let flowWork = zip(input.pool.logWeights, input.reducedEnergies).map { logW, u in
+            u.isFinite && u <= settings.moves.energyCutoff ? -logW : Double.infinity
+        }
+        let chainOf = (0..<allStates).map { $0 / statesPerChain }
+        let statePositive = chainOf.map { $0 < chainsPerBasin }
+        let stateWork = (0..<allStates).map { energies[$0] / kT + logQ[$0] }
+        var random = RandomSource(seed: monteCarlo.seed, streams: [0xBA5])
+        let estimate = StratifiedBAR.estimate(flowPositive: flowPositive, flowWork: flowWork, equilibriumPositive: statePositive,
+                                              equilibriumWork: stateWork, chains: chainOf, resamples: bootstrap, random: &random)
+        // SNIS on the same pool, for comparison.
+        let top = input.pool.logWeights.max() ?? 0
+        var snisRandom = RandomSource(seed: monteCarlo.seed, streams: [0x5215])
+        let snis = BasinFreeEnergy.samples(phi: (0..<input.pool.count).map { BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms) },
+                                           weights: input.pool.logWeights.map { exp($0 - top) }, resamples: bootstrap, random: &snisRandom, basin: basin)
+
+        // Stratified weights: each basin's states share its population P_b = Z_b / (Z₊ + Z₋).
+        let positiveStates = statePositive.filter { $0 }.count, negativeStates = allStates - positiveStates
+        let logWeights: [Double] = statePositive.map { positive in
+            guard let p = estimate.positiveFraction else { return 0 }
+            return positive ? log(p / Double(positiveStates)) : log((1 - p) / Double(negativeStates))
+        }
+        let evaluations = input.evaluations + chains.evaluations
+        let output = FreeEnergyOutput(samplesFile: samples, checkpoint: checkpoint, phiAtoms: phiAtoms, phiPositiveBasin: [basin.lower, basin.upper],
+                                      estimate: estimate, snis: snis, energyEvaluations: evaluations, reverseIntegrations: allStates,
+                                      finalStepSize: chains.steps.last?.stepSize ?? .nan,
+                                      acceptance: Self.mean(chains.steps.filter(\.recorded).map(\.acceptance)),
+                                      wallSeconds: Date().timeIntervalSince(started))
+        let frames = MonteCarloFrames(positions: positions, energies: energies, logWeights: logWeights,
+                                      sourceFrames: starts.flatMap { Array(repeating: input.frames[$0], count: statesPerChain) },
+                                      index: Array(0..<allStates), chain: chainOf)
+        let steps = chains.steps
+        let diagnostics: [MonteCarloOutput.Column] = [
+            ("recorded", steps.map { $0.recorded ? 1 : 0 }, nil),
+            ("acceptance", steps.map(\.acceptance), "fraction"),
+            ("step_size", steps.map(\.stepSize), "nanometers"),
+            ("energy_mean_kT", steps.map(\.energyMeanKT), "kT"),
+        ]
+        let columns: [MonteCarloOutput.Column] = [
+            ("log_q", logQ, "model units (tbg sample's /samples/log_q convention)"),
+            ("phi_positive_basin", statePositive.map { $0 ? 1 : 0 }, "1: the chain is restricted to the positive phi basin"),
+        ]
+        let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
+        try MonteCarloOutput.write(frames, input: input, sampler: "free-energy", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
+                                   evaluations: evaluations, diagnostics: diagnostics, frameColumns: columns,
+                                   attributes: ["free_energy": try sortedJSON(output), "checkpoint": checkpoint], to: out)
+        if json {
+            writeLine(try sortedJSON(output))
+        } else {
+            for line in output.lines { writeLine("tbg free-energy: " + line) }
+            writeLine(String(format: "tbg free-energy: wrote %@: %d chain states, %d energy evaluations (%d of them the proposals'), %d reverse integrations, %.1f s on %d rank(s)",
+                             out, allStates, evaluations, input.evaluations, allStates, Date().timeIntervalSince(started), comm.size))
+        }
+    }
+
+    static func describe(_ s: SamplerSettings) -> String {
+        s.method == "rk4" ? "rk4 with \(s.steps) steps" : "\(s.method) at tolerance \(s.absoluteTolerance)/\(s.relativeTolerance)"
+    }
+
+    static func mean(_ values: [Double]) -> Double {
+        let finite = values.filter(\.isFinite)
+        return finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)
+    }
+}
+
+/// What `tbg free-energy --json` prints and /samples@free_energy holds.
+struct FreeEnergyOutput: Encodable {
+    var samplesFile: String
+    var checkpoint: String
+    var phiAtoms: [Int]
+    var phiPositiveBasin: [Double]
+    var estimate: StratifiedBasinFreeEnergy
+    var snis: BasinFreeEnergy
+    var energyEvaluations: Int
+    var reverseIntegrations: Int
+    var finalStepSize: Double
+    var acceptance: Double
+    var wallSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case samplesFile = "samples_file", checkpoint, phiAtoms = "phi_atoms", phiPositiveBasin = "phi_positive_basin"
+        case deltaF = "delta_f_kT", standardError = "standard_error_kT", degenerate = "degenerate_replicates"
+        case positive, negative, snis = "snis_delta_f_kT", snisError = "snis_standard_error_kT"
+        case energyEvaluations = "energy_evaluations", reverseIntegrations = "reverse_integrations"
+        case finalStepSize = "step_size_nm", acceptance = "acceptance", wallSeconds = "wall_seconds"
+    }
+
+    struct BasinPart: Encodable {
+        var flowSamples: Int, chainStates: Int, flowFraction: Double
+        var bar: Double?, forwardEXP: Double?, reverseEXP: Double?
+        enum CodingKeys: String, CodingKey {
+            case flowSamples = "flow_samples", chainStates = "chain_states", flowFraction = "flow_fraction"
+            case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT"
+        }
+        init(_ b: StratifiedBasinFreeEnergy.Basin) {
+            (flowSamples, chainStates, flowFraction) = (b.flowSamples, b.equilibriumSamples, b.flowFraction)
+            (bar, forwardEXP, reverseEXP) = (b.bar?.deltaF, b.bar?.forward, b.bar?.reverse)
+        }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(flowSamples, forKey: .flowSamples)
+            try c.encode(chainStates, forKey: .chainStates)
+            try c.encode(flowFraction, forKey: .flowFraction)
+            try c.encode(bar, forKey: .bar)
+            try c.encode(forwardEXP, forKey: .forwardEXP)
+            try c.encode(reverseEXP, forKey: .reverseEXP)
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(samplesFile, forKey: .samplesFile)
+        try c.encode(checkpoint, forKey: .checkpoint)
+        try c.encode(phiAtoms, forKey: .phiAtoms)
+        try c.encode(phiPositiveBasin, forKey: .phiPositiveBasin)
+        try c.encode(estimate.value, forKey: .deltaF)
+        try c.encode(estimate.standardError, forKey: .standardError)
+        try c.encode(estimate.degenerateReplicates, forKey: .degenerate)
+        try c.encode(BasinPart(estimate.positive), forKey: .positive)
+        try c.encode(BasinPart(estimate.negative), forKey: .negative)
+        try c.encode(snis.value, forKey: .snis)
+        try c.encode(snis.standardError, forKey: .snisError)
+        try c.encode(energyEvaluations, forKey: .energyEvaluations)
+        try c.encode(reverseIntegrations, forKey: .reverseIntegrations)
+        try c.encode(finalStepSize.isFinite ? finalStepSize : nil, forKey: .finalStepSize)
+        try c.encode(acceptance.isFinite ? acceptance : nil, forKey: .acceptance)
+        try c.encode(wallSeconds, forKey: .wallSeconds)
+    }
+
+    /// The report in words.
+    var lines: [String] {
+        func value(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "–" }
+        var lines: [String] = []
+        for (name, part) in [("positive basin", estimate.positive), ("other basin", estimate.negative)] {
+            lines.append(String(format: "%@: %d flow samples (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@, forward EXP %@, reverse EXP %@ kT",
+                                name, part.flowSamples, part.flowFraction, part.equilibriumSamples, value(part.bar?.deltaF),
+                                value(part.bar?.forward), value(part.bar?.reverse)))
+        }
+        let error = estimate.standardError.map { String(format: " ± %.3f", $0) } ?? " (no error)"
+        lines.append("dF = F(\(PhiBasin(lower: phiPositiveBasin[0], upper: phiPositiveBasin[1]).description)) - F(rest): stratified BAR \(value(estimate.value))\(error) kT"
+                     + (estimate.degenerateReplicates > 0 ? " (\(estimate.degenerateReplicates) bootstrap replicates without a basin left out)" : ""))
+        let snisError = snis.standardError.map { String(format: " ± %.3f", $0) } ?? ""
+        lines.append("dF by SNIS on the same proposals: \(value(snis.value))\(snisError) kT")
+        lines.append(String(format: "chains: acceptance %.3f at step %.3g nm (recorded steps)", acceptance, finalStepSize))
+        return lines
+    }
+}
