@@ -5,10 +5,9 @@
 // the kernels see E = +∞ outside A, so a move that leaves A is rejected (MALA), or a trajectory
 // that leaves it is (HMC), and each chain leaves π_A exactly invariant (MALA.swift, HMC.swift: a
 // non-finite energy is a rejection). C chains start in each basin (global chains 0..<C in the
-// positive basin, C..<2C in the other), from the flow's usable proposals in that basin chosen by
-// systematic resampling ∝ w within the basin (seeded, the same on every rank), so they start near
-// equilibrium. The step size adapts toward the target acceptance during the first `burnIn` steps
-// (acceptance summed over all chains of all ranks: exact integers), which are not recorded; then
+// positive basin, C..<2C in the other), from the flow's usable proposals in that basin: spread
+// evenly over them (default) or ∝ w (`ChainStarts`), seeded, the same on every rank. The step
+// size adapts toward the target acceptance during the first `burnIn` steps (acceptance summed over all chains of all ranks: exact integers), which are not recorded; then
 // every `thin`-th step is recorded, `length` states per chain. Chain c belongs to the rank whose
 // contiguous block holds c; its random numbers depend on (seed, step, c) only, so any number of
 // ranks gives the same chains.
@@ -30,6 +29,8 @@ public struct BasinChainSettings: Sendable, Encodable, Equatable {
     public var basin = PhiBasin.standard
     /// Kernel, initial step size, adaptation target, energy cut-off, seed.
     public var moves = LocalMoveSettings()
+    /// How the chains' starting proposals are chosen within a basin.
+    public var starts = ChainStarts.spread
 
     public init() {}
 
@@ -42,6 +43,7 @@ public struct BasinChainSettings: Sendable, Encodable, Equatable {
         case thin = "steps_between_states"
         case length = "states_per_chain"
         case basin = "phi_positive_basin"
+        case starts = "chain_starts"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -51,8 +53,22 @@ public struct BasinChainSettings: Sendable, Encodable, Equatable {
         try c.encode(thin, forKey: .thin)
         try c.encode(length, forKey: .length)
         try c.encode([basin.lower, basin.upper], forKey: .basin)
+        try c.encode(starts.rawValue, forKey: .starts)
         try moves.encode(to: encoder)
     }
+}
+
+/// Where the chains of a basin start, among the flow's usable proposals in it.
+public enum ChainStarts: String, Sendable, CaseIterable {
+    /// Evenly spaced over the basin's proposals (systematic resampling with equal weights: distinct
+    /// proposals while C ≤ their number), i.e. spread as the flow is. Local moves relax bonds and
+    /// angles quickly but cross the ψ barriers inside a basin rarely, so the chains' sub-basin
+    /// populations stay near their starts': the flow's, which is close to the target's when the
+    /// flow is good, and is not hostage to the one or two proposals that carry the weight.
+    case spread
+    /// ∝ w within the basin (systematic resampling): the target's distribution in the limit of
+    /// many proposals, but at a low ESS most chains share one or two starts.
+    case weighted
 }
 
 /// Diagnostics of one step over all chains and ranks.
@@ -101,10 +117,13 @@ public enum BasinChains {
         var starts: [Int] = []
         for (stage, positive) in [(0, true), (1, false)] {
             let members = (0..<pool.count).filter { poolPositive[$0] == positive }
-            let logWeights = members.map { k in reducedEnergies[k].isFinite && reducedEnergies[k] <= cutoff ? pool.logWeights[k] : -.infinity }
+            let logWeights = members.map { k in
+                guard reducedEnergies[k].isFinite && reducedEnergies[k] <= cutoff && pool.logWeights[k].isFinite else { return -Double.infinity }
+                return settings.starts == .weighted ? pool.logWeights[k] : 0
+            }
             var uniform = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: 1000 + stage)
             guard let picks = SystematicResampling.ancestors(logWeights: logWeights, count: c, uniform: uniform.uniform()) else {
-                throw MonteCarloError("the flow has no usable proposal with \(positive ? basin.description : "phi outside \(basin.description)") (valid, finite weight, energy below the cut-off); no chain can start in that basin: draw more proposals")
+                throw MonteCarloError("the flow has no usable proposal with \(positive ? basin.description : "phi outside \(basin.description)") (valid, finite weight, energy below the cut-off); no chain can start in that basin: draw more proposals, or choose another --phi-basin")
             }
             starts += picks.map { members[$0] }
         }

@@ -55,7 +55,7 @@ public struct ProposalFile {
         trajectory = try TrajectoryFile(path: path)
         try trajectory.requireFrames(for: "the proposal pool")
         let file = try SampleFile(trajectory: trajectory, hint: Self.hint)
-        if let sampler = file.sampler, sampler == "smc" || sampler == "mcmc" {
+        if let sampler = file.sampler, ["smc", "mcmc", "free-energy"].contains(sampler) {
             let group = try? HDF5File(opening: path).root().group("samples")
             let source = (group?.hasAttribute("source_samples") ?? false) ? (try? group?.readStringAttribute("source_samples")) ?? nil : nil
             throw DataFormatError(file: path, "is the output of tbg \(sampler), not proposals: its \(sampler == "smc" ? "particles descend from shared ancestors" : "chain states are correlated") and its weights are not importance weights of independent draws of the flow; pass the tbg sample file it came from\(source.map { " (\($0))" } ?? "") as SAMPLES")

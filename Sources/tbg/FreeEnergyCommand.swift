@@ -42,6 +42,8 @@ struct FreeEnergyCommand: ParsableCommand {
     @Option(help: "Recorded states per chain.") var statesPerChain = 16
     @Option(help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin).")
     var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
+    @Option(help: "Where a basin's chains start among the flow's proposals there: spread (evenly over them, as the flow is spread) or weighted (in proportion to w: at a low ESS most chains then share one start).")
+    var chainStarts = ChainStarts.spread
     @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
     @Flag(help: "Print the estimate as one JSON object.") var json = false
     @OptionGroup var monteCarlo: MonteCarloOptions
@@ -68,7 +70,7 @@ struct FreeEnergyCommand: ParsableCommand {
     var settings: BasinChainSettings {
         var s = BasinChainSettings()
         (s.chainsPerBasin, s.burnIn, s.thin, s.length) = (chainsPerBasin, burnIn, thin, statesPerChain)
-        (s.basin, s.moves) = (PhiBasin(lower: phiBasin.lower, upper: phiBasin.upper), monteCarlo.moves)
+        (s.basin, s.moves, s.starts) = (PhiBasin(lower: phiBasin.lower, upper: phiBasin.upper), monteCarlo.moves, chainStarts)
         return s
     }
 
@@ -119,18 +121,20 @@ struct FreeEnergyCommand: ParsableCommand {
         }
         let settings = self.settings
         var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
+        // With --json, stdout holds the JSON object only; the words go to stderr.
+        let say: (String) -> Void = json ? { writeError($0) } : { writeLine($0) }
         if comm.isRoot {
-            writeLine(String(format: "tbg free-energy: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains per basin (%@ and the rest) on %d rank(s), %@, %d burn-in + %d x %d steps",
+            say(String(format: "tbg free-energy: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains per basin (%@ and the rest) on %d rank(s), %@, %d burn-in + %d x %d steps",
                              input.pool.count, input.samplesUsed, samples, input.kT, chainsPerBasin, settings.basin.description, comm.size,
                              settings.moves.kernel.rawValue, burnIn, statesPerChain, thin))
-            writeLine("tbg free-energy: model: \(runner.weightsDescription)")
+            say("tbg free-energy: model: \(runner.weightsDescription)")
         }
         let total = settings.totalSteps
         let chains = try BasinChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, phiAtoms: phiAtoms, kT: input.kT,
                                          settings: settings, communicator: comm, potential: input.potential(threads: monteCarlo.threads)) { step, t in
-            throttle.report(force: t == total) {
+            throttle.report(force: t == total, to: say) {
                 String(format: "tbg free-energy: chains: step %d/%d%@, acceptance %.3f, step %.3g nm, mean energy %.3f kT, %.1f s",
-                       t, total, step.recorded || t > burnIn ? "" : " (burn-in)", step.acceptance, step.stepSize, step.energyMeanKT,
+                       t, total, t > burnIn ? "" : " (burn-in)", step.acceptance, step.stepSize, step.energyMeanKT,
                        Date().timeIntervalSince(started))
             }
         }
@@ -150,7 +154,7 @@ struct FreeEnergyCommand: ParsableCommand {
             })
             nll += part.nll
             if comm.isRoot {
-                odeThrottle.report(force: nll.count == localCount) {
+                odeThrottle.report(force: nll.count == localCount, to: say) {
                     String(format: "tbg free-energy: log q: %d/%d states on rank 0 (%d in all), %.1f s", nll.count, localCount, allStates,
                            Date().timeIntervalSince(odeStarted))
                 }
@@ -173,13 +177,17 @@ struct FreeEnergyCommand: ParsableCommand {
         let statePositive = chainOf.map { $0 < chainsPerBasin }
         let stateWork = (0..<allStates).map { energies[$0] / kT + logQ[$0] }
         var random = RandomSource(seed: monteCarlo.seed, streams: [0xBA5])
+        // Chains that started from the same proposal share it: the bootstrap resamples them together.
+        let stateStart = chainOf.map { starts[$0] }
         let estimate = StratifiedBAR.estimate(flowPositive: flowPositive, flowWork: flowWork, equilibriumPositive: statePositive,
-                                              equilibriumWork: stateWork, chains: chainOf, resamples: bootstrap, random: &random)
+                                              equilibriumWork: stateWork, chains: stateStart, resamples: bootstrap, random: &random)
         // SNIS on the same pool, for comparison.
         let top = input.pool.logWeights.max() ?? 0
         var snisRandom = RandomSource(seed: monteCarlo.seed, streams: [0x5215])
         let snis = BasinFreeEnergy.samples(phi: (0..<input.pool.count).map { BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms) },
-                                           weights: input.pool.logWeights.map { exp($0 - top) }, resamples: bootstrap, random: &snisRandom, basin: basin)
+                                           weights: zip(input.pool.logWeights, input.reducedEnergies).map { logW, u in
+                                               u <= settings.moves.energyCutoff ? exp(logW - top) : 0
+                                           }, resamples: bootstrap, random: &snisRandom, basin: basin)
 
         // Stratified weights: each basin's states share its population P_b = Z_b / (Z₊ + Z₋).
         let positiveStates = statePositive.filter { $0 }.count, negativeStates = allStates - positiveStates
@@ -210,9 +218,16 @@ struct FreeEnergyCommand: ParsableCommand {
         let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
         try MonteCarloOutput.write(frames, input: input, sampler: "free-energy", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                    evaluations: evaluations, diagnostics: diagnostics, frameColumns: columns,
-                                   attributes: ["free_energy": try sortedJSON(output), "checkpoint": checkpoint], to: out)
+                                   attributes: ["free_energy": try JSONOutput.line(output), "checkpoint": checkpoint], to: out)
+        if !(output.acceptance >= 0.05) {
+            writeError(String(format: "tbg free-energy: warning: the chains accepted %.1f %% of their moves while recording; they hardly moved from their starts, so the chain states are not equilibrium samples of their basins (lower --step-size, or more --burn-in for the adaptation)", 100 * output.acceptance))
+        }
+        let distinct = Set(starts).count
+        if distinct < 2 * chainsPerBasin {
+            say("tbg free-energy: \(2 * chainsPerBasin) chains started from \(distinct) distinct proposals; the bootstrap resamples chains of one start together")
+        }
         if json {
-            writeLine(try sortedJSON(output))
+            writeLine(try JSONOutput.line(output))
         } else {
             for line in output.lines { writeLine("tbg free-energy: " + line) }
             writeLine(String(format: "tbg free-energy: wrote %@: %d chain states, %d energy evaluations (%d of them the proposals'), %d reverse integrations, %.1f s on %d rank(s)",
@@ -305,10 +320,12 @@ struct FreeEnergyOutput: Encodable {
         }
         let error = estimate.standardError.map { String(format: " ± %.3f", $0) } ?? " (no error)"
         lines.append("dF = F(\(PhiBasin(lower: phiPositiveBasin[0], upper: phiPositiveBasin[1]).description)) - F(rest): stratified BAR \(value(estimate.value))\(error) kT"
-                     + (estimate.degenerateReplicates > 0 ? " (\(estimate.degenerateReplicates) bootstrap replicates without a basin left out)" : ""))
+                     + (estimate.degenerateReplicates > 0 ? " (\(estimate.degenerateReplicates) bootstrap replicates drew no flow sample or no chain in a basin and are left out, so the error is an underestimate)" : ""))
         let snisError = snis.standardError.map { String(format: " ± %.3f", $0) } ?? ""
         lines.append("dF by SNIS on the same proposals: \(value(snis.value))\(snisError) kT")
         lines.append(String(format: "chains: acceptance %.3f at step %.3g nm (recorded steps)", acceptance, finalStepSize))
         return lines
     }
 }
+
+extension ChainStarts: ExpressibleByArgument {}

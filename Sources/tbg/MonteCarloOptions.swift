@@ -76,9 +76,9 @@ struct ProgressThrottle {
 
     init(seconds: Double) { self.seconds = seconds }
 
-    mutating func report(force: Bool = false, _ line: () -> String) {
+    mutating func report(force: Bool = false, to write: (String) -> Void = { writeLine($0) }, _ line: () -> String) {
         guard force || Date().timeIntervalSince(last) >= seconds else { return }
         last = Date()
-        writeLine(line())
+        write(line())
     }
 }

@@ -291,7 +291,9 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(one.status, 0, one.standardError)
         // Proposals drawn with rk4 × 4 and chain states integrated the same way: no warning.
         XCTAssertFalse(one.standardError.contains("warning"), one.standardError)
-        let jsonLine = try XCTUnwrap(one.standardOutput.split(separator: "\n").last.map(String.init))
+        // With --json stdout is the JSON object alone (progress and report on stderr).
+        let jsonLine = one.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(one.standardError.contains("tbg free-energy: chains: step"), one.standardError)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(jsonLine.utf8)) as? [String: Any], one.standardOutput)
         XCTAssertEqual(json["phi_atoms"] as? [Int], phiAtoms)
         XCTAssertEqual(json["reverse_integrations"] as? Int, 12)
@@ -352,6 +354,10 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.standardError.contains("log q of the chain states must come from the model that drew the proposals"), refused.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe3.h5")))
+        // Its own output is chain states with basin-share weights, not proposals: refused as SAMPLES.
+        let own = try Executables.run(Executables.tbg, command.map { $0 == proposals ? scratch.file("fe1.h5") : $0 } + ["--out", scratch.file("fe4.h5")])
+        XCTAssertNotEqual(own.status, 0)
+        XCTAssertTrue(own.standardError.contains("is the output of tbg free-energy, not proposals"), own.standardError)
         // The output is never an input, and an existing one is refused before any work.
         let existing = try Executables.run(Executables.tbg, command + ["--out", scratch.file("fe1.h5")])
         XCTAssertNotEqual(existing.status, 0)
