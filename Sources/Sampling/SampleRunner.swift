@@ -32,8 +32,19 @@ public final class SampleRunner {
     /// The weights in use, in words, for logs and output attributes.
     public var weightsDescription: String { flow.weightsDescription }
 
+    /// Content hashes (SampleChunks.RunIdentity.content) of the checkpoint and the peptide file taken
+    /// on rank 0 just before they were read, so that the run's identity describes the bytes the model
+    /// and the peptide came from (`runIdentity` hashes again and refuses a file that changed in between).
+    let contentBeforeLoad: (checkpoint: String, peptide: String)?
+
     public init(checkpointPath: String, peptidePath: String, settings: SamplerSettings, seed: UInt64, communicator: any Communicator) throws {
         BLASRuntime.setThreadCount(1)   // one rank per core: OpenBLAS's spinning workers would steal it
+        if communicator.isRoot, let checkpoint = try? SampleChunks.RunIdentity.content(ofFile: checkpointPath),
+           let peptide = try? SampleChunks.RunIdentity.content(ofFile: peptidePath) {
+            contentBeforeLoad = (checkpoint, peptide)
+        } else {
+            contentBeforeLoad = nil
+        }
         flow = try TrainedFlow(checkpointPath: checkpointPath, peptidePath: peptidePath)
         self.settings = settings
         self.seed = seed
@@ -71,10 +82,18 @@ public final class SampleRunner {
     /// - Throws: `DataFormatError` when the checkpoint or peptide file cannot be read to hash it.
     public func runIdentity(count: Int, roundTrip: Int, hashingContent: Bool = true) throws -> SampleChunks.RunIdentity {
         func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        /// The file's content now, which must be what it was before the model and peptide were read.
+        func content(_ path: String, before: String?) throws -> String {
+            let now = try SampleChunks.RunIdentity.content(ofFile: path)
+            if let before, before != now {
+                throw DataFormatError(file: path, "changed while it was being read (bytes:FNV-1a \(before) → \(now)); run again once nothing writes to it")
+            }
+            return now
+        }
         return SampleChunks.RunIdentity(checkpoint: absolute(flow.checkpointPath), checkpointStep: flow.checkpoint.step,
-                                        checkpointContent: hashingContent ? try SampleChunks.RunIdentity.content(ofFile: flow.checkpointPath) : nil,
+                                        checkpointContent: hashingContent ? try content(flow.checkpointPath, before: contentBeforeLoad?.checkpoint) : nil,
                                         peptide: absolute(peptide.path),
-                                        peptideContent: hashingContent ? try SampleChunks.RunIdentity.content(ofFile: peptide.path) : nil,
+                                        peptideContent: hashingContent ? try content(peptide.path, before: contentBeforeLoad?.peptide) : nil,
                                         count: count, chunk: max(1, settings.chunk), seed: seed, roundTrip: roundTrip, settings: settings)
     }
 
