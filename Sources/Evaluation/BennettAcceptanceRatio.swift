@@ -95,75 +95,101 @@ public enum BennettAcceptanceRatio {
 
 /// The stratified flow-BAR estimate of ΔF = F(positive φ basin) − F(rest), in kT, with its parts.
 public struct StratifiedBasinFreeEnergy: Sendable, Equatable {
-    /// One basin's part: the flow's samples there, the equilibrium samples there, and BAR between them.
-    public struct Basin: Sendable, Equatable {
-        /// Flow samples in the basin.
+    /// One stratum's part: the flow's samples there, the equilibrium samples there, and BAR between them.
+    public struct Stratum: Sendable, Equatable {
+        /// Whether the stratum lies in the positive basin.
+        public var positive: Bool
+        /// Flow samples in the stratum.
         public var flowSamples: Int
-        /// Equilibrium samples (chain states) in the basin.
+        /// Equilibrium samples (chain states) in the stratum.
         public var equilibriumSamples: Int
-        /// Q, the fraction of the flow's samples in the basin.
+        /// Q, the fraction of the flow's samples in the stratum.
         public var flowFraction: Double
-        /// BAR between the flow and the Boltzmann density restricted to the basin (nil without
+        /// BAR between the flow and the Boltzmann density restricted to the stratum (nil without
         /// samples on either side); Δf = −ln(Z/Q).
         public var bar: BAREstimate?
     }
 
-    public var positive: Basin
-    public var negative: Basin
-    /// ΔF = −ln(Q₊/Q₋) + Δf₊ − Δf₋ (nil when a basin has no flow or no equilibrium sample).
+    public var strata: [Stratum]
+    /// ΔF = −ln(Σ_{s ⊂ +} Q_s e^{−Δf_s} / Σ_{s ⊂ −} Q_s e^{−Δf_s}) (nil when a basin has no stratum
+    /// with flow and equilibrium samples).
     public var value: Double?
     /// Bootstrap standard error (nil with fewer than 2 finite replicates).
     public var standardError: Double?
-    /// Replicates left out because a basin had no flow or no equilibrium sample in them.
+    /// Replicates left out because a basin had no stratum with flow and equilibrium samples in them.
     public var degenerateReplicates: Int
     /// P(positive basin) = Z₊/(Z₊ + Z₋) implied by `value`.
     public var positiveFraction: Double? { value.map { 1 / (1 + exp($0)) } }
+    /// The estimated share of each stratum in the Boltzmann distribution, Z_s / Σ Z (nil without `value`).
+    public var populations: [Double]? {
+        guard value != nil else { return nil }
+        let logZ = strata.map { s -> Double in
+            guard let bar = s.bar, s.flowSamples > 0 else { return -.infinity }
+            return log(s.flowFraction) - bar.deltaF
+        }
+        let top = logZ.max()!
+        let z = logZ.map { exp($0 - top) }
+        let total = z.reduce(0, +)
+        return z.map { $0 / total }
+    }
 }
 
 public enum StratifiedBAR {
-    /// ΔF between the φ basins from the flow's samples (basin, W = −log w each) and equilibrium
-    /// samples of the Boltzmann density restricted to each basin (basin, W = E/kT + ln q, and the
-    /// chain each belongs to: states of one chain are correlated, so the bootstrap resamples chains).
+    /// ΔF between the φ basins from the flow's samples (stratum, W = −log w each) and equilibrium
+    /// samples of the Boltzmann density restricted to each stratum (stratum, W = E/kT + ln q, and the
+    /// cluster each belongs to: states of one chain, or of chains that share a start, are
+    /// correlated, so the bootstrap resamples clusters). Strata partition the two basins
+    /// (`positiveStrata[s]`); with one stratum per basin this is the per-basin estimator of the
+    /// file's header, with more it sums Z_s = Q_s e^{−Δf_s} over each basin's strata.
     ///
-    /// Bootstrap: each replicate draws the flow's samples with replacement (so Q₊/Q₋ and the
-    /// state-0 sets vary together) and, per basin, as many chains as that basin has, with replacement.
-    /// - Parameters: `flowPositive`/`flowWork`: one entry per flow sample (W may be +∞, see
-    ///   `BennettAcceptanceRatio.estimate`); `equilibriumPositive`/`equilibriumWork`/`chains`: one
-    ///   entry per equilibrium state (W finite).
-    public static func estimate(flowPositive: [Bool], flowWork: [Double], equilibriumPositive: [Bool], equilibriumWork: [Double],
-                                chains: [Int], resamples: Int, random: inout RandomSource) -> StratifiedBasinFreeEnergy {
-        precondition(flowPositive.count == flowWork.count && equilibriumPositive.count == equilibriumWork.count
-                     && chains.count == equilibriumWork.count, "one basin flag and one work per sample")
-        func basin(_ positive: Bool, flow: [Int], equilibrium: [Int]) -> StratifiedBasinFreeEnergy.Basin {
-            let inFlow = flow.filter { flowPositive[$0] == positive }.map { flowWork[$0] }
-            let inEquilibrium = equilibrium.filter { equilibriumPositive[$0] == positive }.map { equilibriumWork[$0] }
-            return .init(flowSamples: inFlow.count, equilibriumSamples: inEquilibrium.count,
-                         flowFraction: flow.isEmpty ? .nan : Double(inFlow.count) / Double(flow.count),
-                         bar: BennettAcceptanceRatio.estimate(forward: inFlow, reverse: inEquilibrium))
+    /// Bootstrap: each replicate draws the flow's samples with replacement (so the Q_s and the
+    /// state-0 sets vary together) and, per stratum, as many clusters as that stratum has, with
+    /// replacement. A stratum without flow samples in a replicate contributes Z_s = 0 (its Q_s is 0).
+    /// - Parameters: `flowStrata`/`flowWork`: one entry per flow sample (W may be +∞, see
+    ///   `BennettAcceptanceRatio.estimate`); `equilibriumStrata`/`equilibriumWork`/`clusters`: one
+    ///   entry per equilibrium state (W finite); strata are 0..<positiveStrata.count.
+    public static func estimate(flowStrata: [Int], flowWork: [Double], equilibriumStrata: [Int], equilibriumWork: [Double],
+                                clusters: [Int], positiveStrata: [Bool], resamples: Int, random: inout RandomSource) -> StratifiedBasinFreeEnergy {
+        precondition(flowStrata.count == flowWork.count && equilibriumStrata.count == equilibriumWork.count
+                     && clusters.count == equilibriumWork.count, "one stratum and one work per sample")
+        let k = positiveStrata.count
+        precondition((flowStrata + equilibriumStrata).allSatisfy { (0..<k).contains($0) }, "strata are 0..<\(k)")
+        func parts(flow: [Int], equilibrium: [Int]) -> [StratifiedBasinFreeEnergy.Stratum] {
+            var flowWorks = [[Double]](repeating: [], count: k), equilibriumWorks = flowWorks
+            for i in flow { flowWorks[flowStrata[i]].append(flowWork[i]) }
+            for i in equilibrium { equilibriumWorks[equilibriumStrata[i]].append(equilibriumWork[i]) }
+            return (0..<k).map { s in
+                .init(positive: positiveStrata[s], flowSamples: flowWorks[s].count, equilibriumSamples: equilibriumWorks[s].count,
+                      flowFraction: flow.isEmpty ? .nan : Double(flowWorks[s].count) / Double(flow.count),
+                      bar: BennettAcceptanceRatio.estimate(forward: flowWorks[s], reverse: equilibriumWorks[s]))
+            }
         }
-        func combine(_ plus: StratifiedBasinFreeEnergy.Basin, _ minus: StratifiedBasinFreeEnergy.Basin) -> Double? {
-            guard let a = plus.bar, let b = minus.bar, plus.flowSamples > 0, minus.flowSamples > 0 else { return nil }
-            return -log(Double(plus.flowSamples) / Double(minus.flowSamples)) + a.deltaF - b.deltaF
+        /// ΔF from the parts; nil when a basin has no stratum with both sides.
+        func combine(_ strata: [StratifiedBasinFreeEnergy.Stratum]) -> Double? {
+            var logZ: [Bool: [Double]] = [true: [], false: []]
+            for s in strata where s.flowSamples > 0 {
+                guard let bar = s.bar else { return nil }   // flow samples but no chain there: Z_s unknown
+                logZ[s.positive]!.append(log(Double(s.flowSamples)) - bar.deltaF)
+            }
+            guard let plus = logZ[true], let minus = logZ[false], !plus.isEmpty, !minus.isEmpty else { return nil }
+            return -(logSumExp(plus) - logSumExp(minus))
         }
         let allFlow = Array(flowWork.indices), allEquilibrium = Array(equilibriumWork.indices)
-        let plus = basin(true, flow: allFlow, equilibrium: allEquilibrium)
-        let minus = basin(false, flow: allFlow, equilibrium: allEquilibrium)
-        var result = StratifiedBasinFreeEnergy(positive: plus, negative: minus, value: combine(plus, minus), standardError: nil,
-                                               degenerateReplicates: 0)
-        // Chains of each basin (a chain restricted to a basin has all its states there).
-        var chainStates: [Bool: [Int: [Int]]] = [true: [:], false: [:]]
-        for k in allEquilibrium { chainStates[equilibriumPositive[k], default: [:]][chains[k], default: []].append(k) }
-        let plusChains = chainStates[true]!.keys.sorted().map { chainStates[true]![$0]! }
-        let minusChains = chainStates[false]!.keys.sorted().map { chainStates[false]![$0]! }
+        let strata = parts(flow: allFlow, equilibrium: allEquilibrium)
+        var result = StratifiedBasinFreeEnergy(strata: strata, value: combine(strata), standardError: nil, degenerateReplicates: 0)
         guard result.value != nil, resamples >= 2 else { return result }
+        // Clusters of each stratum.
+        var groups = [[Int: [Int]]](repeating: [:], count: k)
+        for i in allEquilibrium { groups[equilibriumStrata[i]][clusters[i], default: []].append(i) }
+        let members = groups.map { g in g.keys.sorted().map { g[$0]! } }
         var replicates: [Double] = []
         for _ in 0..<resamples {
             let flow = allFlow.map { _ in random.integer(below: allFlow.count) }
             var equilibrium: [Int] = []
-            for group in [plusChains, minusChains] where !group.isEmpty {
+            for group in members where !group.isEmpty {
                 for _ in group.indices { equilibrium += group[random.integer(below: group.count)] }
             }
-            if let value = combine(basin(true, flow: flow, equilibrium: equilibrium), basin(false, flow: flow, equilibrium: equilibrium)) {
+            if let value = combine(parts(flow: flow, equilibrium: equilibrium)) {
                 replicates.append(value)
             } else {
                 result.degenerateReplicates += 1
@@ -174,5 +200,10 @@ public enum StratifiedBAR {
             result.standardError = (replicates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(replicates.count - 1)).squareRoot()
         }
         return result
+    }
+
+    static func logSumExp(_ a: [Double]) -> Double {
+        guard let top = a.max(), top.isFinite else { return a.max() ?? -.infinity }
+        return top + log(a.reduce(0.0) { $0 + exp($1 - top) })
     }
 }

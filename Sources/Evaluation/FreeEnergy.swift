@@ -35,7 +35,7 @@ public struct PhiBasin: Sendable, Equatable {
     /// "0 < phi < 2.15" as reports print it.
     public var description: String { "\(Self.format(lower)) < phi < \(Self.format(upper))" }
 
-    private static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         var text = String(format: "%.6g", value)
         if text == "-0" { text = "0" }
         return text

@@ -1,23 +1,57 @@
-// Local MALA/HMC chains restricted to one φ basin each, over MPI ranks: the equilibrium side of
+// Local MALA/HMC chains restricted to one stratum of the Ramachandran plane each (a φ basin, or a
+// φ basin × ψ interval: RamachandranStrata), over MPI ranks: the equilibrium side of
 // `tbg free-energy`'s stratified BAR (Evaluation/BennettAcceptanceRatio.swift).
 //
-// The target of a chain in basin A is the Boltzmann density restricted to A, π_A(x) ∝ e^{−E(x)/kT}·1_A(φ(x)):
-// the kernels see E = +∞ outside A, so a move that leaves A is rejected (MALA), or a trajectory
-// that leaves it is (HMC), and each chain leaves π_A exactly invariant (MALA.swift, HMC.swift: a
-// non-finite energy is a rejection). C chains start in each basin (global chains 0..<C in the
-// positive basin, C..<2C in the other), from the flow's usable proposals in that basin: spread
-// evenly over them (default) or ∝ w (`ChainStarts`), seeded, the same on every rank. The step
-// size adapts toward the target acceptance during the first `burnIn` steps (acceptance summed over all chains of all ranks: exact integers), which are not recorded; then
-// every `thin`-th step is recorded, `length` states per chain. Chain c belongs to the rank whose
-// contiguous block holds c; its random numbers depend on (seed, step, c) only, so any number of
-// ranks gives the same chains.
+// The target of a chain in stratum S is the Boltzmann density restricted to S,
+// π_S(x) ∝ e^{−E(x)/kT}·1_S(φ(x), ψ(x)): the kernels see E = +∞ outside S, so a move that leaves S
+// is rejected (MALA), or a trajectory that leaves it is (HMC), and each chain leaves π_S exactly
+// invariant (MALA.swift, HMC.swift: a non-finite energy is a rejection). C chains start in each
+// stratum (global chains s·C ..< (s+1)·C in stratum s), from the flow's usable proposals there:
+// spread evenly over them (default) or ∝ w (`ChainStarts`), seeded, the same on every rank. The
+// step size adapts toward the target acceptance during the first `burnIn` steps (acceptance summed
+// over all chains of all ranks: exact integers), which are not recorded; then every `thin`-th step
+// is recorded, `length` states per chain. Chain c belongs to the rank whose contiguous block holds
+// c; its random numbers depend on (seed, step, c) only, so any number of ranks gives the same chains.
 import Communication
 import Evaluation
 import Foundation
 import MonteCarlo
 
+/// The strata of `tbg free-energy`: the positive φ basin, and its complement, optionally split by ψ
+/// into ψ inside (lower, upper) and outside. Stratum 0 is the positive basin; 1 the other (with a
+/// split: its ψ-inside part), 2 the other's ψ-outside part. Only the other basin is split: for a
+/// dipeptide it holds αR and the β/C5/PII region with a ψ barrier between them that local moves
+/// rarely cross, while the positive basin (C7ax/αL) is one broad ψ region.
+public struct RamachandranStrata: Sendable, Equatable {
+    public var basin: PhiBasin
+    public var psiSplit: PhiBasin?
+
+    public init(basin: PhiBasin = .standard, psiSplit: PhiBasin? = nil) { (self.basin, self.psiSplit) = (basin, psiSplit) }
+
+    public var count: Int { psiSplit == nil ? 2 : 3 }
+
+    /// The stratum of a configuration with torsions φ, ψ (radians).
+    public func stratum(phi: Double, psi: Double) -> Int {
+        if basin.contains(phi) { return 0 }
+        guard let psiSplit else { return 1 }
+        return psiSplit.contains(psi) ? 1 : 2
+    }
+
+    /// Whether stratum `s` lies in the positive φ basin.
+    public func isPositive(_ s: Int) -> Bool { s == 0 }
+
+    /// Stratum `s` in words.
+    public func describe(_ s: Int) -> String {
+        if s == 0 { return basin.description }
+        let other = "phi outside (\(PhiBasin.format(basin.lower)), \(PhiBasin.format(basin.upper)))"
+        guard let psiSplit else { return other }
+        let interval = "(\(PhiBasin.format(psiSplit.lower)), \(PhiBasin.format(psiSplit.upper)))"
+        return other + (s == 1 ? ", psi in " : ", psi outside ") + interval
+    }
+}
+
 public struct BasinChainSettings: Sendable, Encodable, Equatable {
-    /// C, chains per basin (2C in all).
+    /// C, chains per stratum (C × strata in all).
     public var chainsPerBasin = 32
     /// Steps before recording, with step-size adaptation.
     public var burnIn = 2000
@@ -25,8 +59,9 @@ public struct BasinChainSettings: Sendable, Encodable, Equatable {
     public var thin = 200
     /// Recorded states per chain.
     public var length = 16
-    /// The positive φ basin (the rest is the other).
-    public var basin = PhiBasin.standard
+    /// The positive φ basin (the rest is the other), and the optional ψ split inside each.
+    public var strata = RamachandranStrata()
+    public var basin: PhiBasin { strata.basin }
     /// Kernel, initial step size, adaptation target, energy cut-off, seed.
     public var moves = LocalMoveSettings()
     /// How the chains' starting proposals are chosen within a basin.
@@ -43,6 +78,7 @@ public struct BasinChainSettings: Sendable, Encodable, Equatable {
         case thin = "steps_between_states"
         case length = "states_per_chain"
         case basin = "phi_positive_basin"
+        case psiSplit = "psi_split"
         case starts = "chain_starts"
     }
 
@@ -53,6 +89,7 @@ public struct BasinChainSettings: Sendable, Encodable, Equatable {
         try c.encode(thin, forKey: .thin)
         try c.encode(length, forKey: .length)
         try c.encode([basin.lower, basin.upper], forKey: .basin)
+        try c.encode(strata.psiSplit.map { [$0.lower, $0.upper] }, forKey: .psiSplit)
         try c.encode(starts.rawValue, forKey: .starts)
         try moves.encode(to: encoder)
     }
@@ -89,8 +126,8 @@ public struct BasinChainResult: Sendable {
     public var positions: [Double]
     /// kJ/mol, one per recorded state.
     public var energies: [Double]
-    /// Whether each recorded state's chain is in the positive basin.
-    public var positive: [Bool]
+    /// The stratum of each recorded state's chain.
+    public var strata: [Int]
     /// The pool entry (index into the proposal pool) each local chain started from.
     public var starts: [Int]
     public var steps: [BasinChainStep]
@@ -103,38 +140,42 @@ public enum BasinChains {
     ///
     /// - Parameters:
     ///   - pool: the flow's usable proposals (nm) with log w; `reducedEnergies` their E/kT.
-    ///   - phiAtoms: the four atom indices of φ (C of residue i−1, N, CA, C).
+    ///   - phiAtoms, psiAtoms: the four atom indices of φ (C of residue i−1, N, CA, C) and ψ (N, CA, C, N of i+1).
     ///   - potential: energies (kJ/mol) and forces of a batch, unrestricted.
-    /// - Throws: `MonteCarloError` when a basin holds no usable proposal (no chain can start there).
-    public static func run(pool: ProposalPool, reducedEnergies: [Double], phiAtoms: [Int], kT: Double, settings: BasinChainSettings,
+    /// - Throws: `MonteCarloError` when a stratum holds no usable proposal (no chain can start there).
+    public static func run(pool: ProposalPool, reducedEnergies: [Double], phiAtoms: [Int], psiAtoms: [Int], kT: Double, settings: BasinChainSettings,
                            communicator comm: any Communicator, potential: BatchPotential,
                            progress: ((BasinChainStep, Int) -> Void)? = nil) throws -> BasinChainResult {
-        precondition(phiAtoms.count == 4 && settings.chainsPerBasin >= 1 && settings.thin >= 1 && settings.length >= 1 && settings.burnIn >= 0)
-        let d = pool.dimension, c = settings.chainsPerBasin, basin = settings.basin
+        precondition(phiAtoms.count == 4 && psiAtoms.count == 4 && settings.chainsPerBasin >= 1 && settings.thin >= 1 && settings.length >= 1
+                     && settings.burnIn >= 0)
+        let d = pool.dimension, c = settings.chainsPerBasin, strata = settings.strata, k = strata.count
         let cutoff = settings.moves.energyCutoff
-        let poolPositive = (0..<pool.count).map { basin.contains(phi(pool.positions, offset: $0 * d, atoms: phiAtoms)) }
-        // Starting points: per basin, C draws ∝ w among the basin's usable proposals (one shared uniform per basin).
+        func stratum(_ positions: [Double], _ index: Int) -> Int {
+            strata.stratum(phi: phi(positions, offset: index * d, atoms: phiAtoms), psi: phi(positions, offset: index * d, atoms: psiAtoms))
+        }
+        let poolStrata = (0..<pool.count).map { stratum(pool.positions, $0) }
+        // Starting points: per stratum, C draws among its usable proposals (one shared uniform per stratum).
         var starts: [Int] = []
-        for (stage, positive) in [(0, true), (1, false)] {
-            let members = (0..<pool.count).filter { poolPositive[$0] == positive }
+        for s in 0..<k {
+            let members = (0..<pool.count).filter { poolStrata[$0] == s }
             let logWeights = members.map { k in
                 guard reducedEnergies[k].isFinite && reducedEnergies[k] <= cutoff && pool.logWeights[k].isFinite else { return -Double.infinity }
                 return settings.starts == .weighted ? pool.logWeights[k] : 0
             }
-            var uniform = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: 1000 + stage)
+            var uniform = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: 1000 + s)
             guard let picks = SystematicResampling.ancestors(logWeights: logWeights, count: c, uniform: uniform.uniform()) else {
-                throw MonteCarloError("the flow has no usable proposal with \(positive ? basin.description : "phi outside \(basin.description)") (valid, finite weight, energy below the cut-off); no chain can start in that basin: draw more proposals, or choose another --phi-basin")
+                throw MonteCarloError("the flow has no usable proposal with \(strata.describe(s)) (valid, finite weight, energy below the cut-off); no chain can start there: draw more proposals, or choose another --phi-basin\(strata.psiSplit == nil ? "" : " or --psi-split")")
             }
             starts += picks.map { members[$0] }
         }
-        let block = contiguousBlock(total: 2 * c, rank: comm.rank, size: comm.size)
-        let localPositive = block.map { $0 < c }
-        // The target restricted to each chain's basin: E = +∞ outside it.
+        let block = contiguousBlock(total: k * c, rank: comm.rank, size: comm.size)
+        let localStrata = block.map { $0 / c }
+        // The target restricted to each chain's stratum: E = +∞ outside it.
         let restricted: BatchPotential = { positions, count in
-            precondition(count == localPositive.count, "the chains move as one batch")
+            precondition(count == localStrata.count, "the chains move as one batch")
             var evaluated = potential(positions, count)
-            for k in 0..<count where basin.contains(phi(positions, offset: k * d, atoms: phiAtoms)) != localPositive[k] {
-                evaluated.energies[k] = .infinity
+            for j in 0..<count where stratum(positions, j) != localStrata[j] {
+                evaluated.energies[j] = .infinity
             }
             return evaluated
         }
@@ -165,17 +206,18 @@ public enum BasinChains {
                     recordedEnergies[k].append(batch.energies[k])
                 }
             }
-            let diagnostics = BasinChainStep(acceptance: rate, stepSize: adaptation.stepSize, energyMeanKT: energySum[0] / Double(2 * c),
+            let diagnostics = BasinChainStep(acceptance: rate, stepSize: adaptation.stepSize, energyMeanKT: energySum[0] / Double(k * c),
                                              recorded: recorded)
             steps.append(diagnostics)
             if comm.isRoot { progress?(diagnostics, step) }
         }
         return BasinChainResult(chains: block, positions: recordedPositions.flatMap { $0 }, energies: recordedEnergies.flatMap { $0 },
-                                positive: localPositive.flatMap { Array(repeating: $0, count: settings.length) },
+                                strata: localStrata.flatMap { Array(repeating: $0, count: settings.length) },
                                 starts: block.map { starts[$0] }, steps: steps, evaluations: evaluations)
     }
 
-    /// φ of the configuration at `offset` of `positions` (nm), radians in (−π, π], MDTraj's formula.
+    /// The dihedral of `atoms` (φ, ψ) of the configuration at `offset` of `positions` (nm), radians in
+    /// (−π, π], MDTraj's formula.
     public static func phi(_ positions: [Double], offset: Int, atoms: [Int]) -> Double {
         func atom(_ i: Int) -> SIMD3<Double> {
             SIMD3(positions[offset + 3 * i], positions[offset + 3 * i + 1], positions[offset + 3 * i + 2])

@@ -36,12 +36,14 @@ struct FreeEnergyCommand: ParsableCommand {
     @Argument(help: "Output of tbg sample (.h5), drawn with --checkpoint.") var samples: String
     @Option(help: "The checkpoint that drew SAMPLES (its log q at the chain states).") var checkpoint: String
     @Option(help: "Output file (.h5) with the chain states; written atomically, never an input.") var out: String
-    @Option(help: "Chains per phi basin.") var chainsPerBasin = 32
+    @Option(help: "Chains per stratum (per phi basin, and per psi side of the other basin with --psi-split).") var chainsPerBasin = 32
     @Option(help: "Kernel steps before recording (step-size adaptation).") var burnIn = 2000
     @Option(help: "Kernel steps between recorded states.") var thin = 200
     @Option(help: "Recorded states per chain.") var statesPerChain = 16
     @Option(help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin).")
     var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
+    @Option(help: "Split the other phi basin (not the positive one) by psi, LOWER:UPPER in radians (psi inside vs outside): three strata, each with its own chains, so that the chains need not cross the psi barrier inside it (alanine dipeptide: -2.1:1.4 separates alpha-R from beta/C5/PII). Default: no split.")
+    var psiSplit: PhiBasinArgument?
     @Option(help: "Where a basin's chains start among the flow's proposals there: spread (evenly over them, as the flow is spread) or weighted (in proportion to w: at a low ESS most chains then share one start).")
     var chainStarts = ChainStarts.spread
     @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
@@ -56,9 +58,9 @@ struct FreeEnergyCommand: ParsableCommand {
         try SizeLimit.check("--thin", thin, in: 1...SizeLimit.steps)
         try SizeLimit.check("--states-per-chain", statesPerChain, in: 1...SizeLimit.steps)
         try SizeLimit.check("--bootstrap", bootstrap, in: 0...100_000)
-        let states = (2 * chainsPerBasin).multipliedReportingOverflow(by: statesPerChain)
+        let states = ((psiSplit == nil ? 2 : 3) * chainsPerBasin).multipliedReportingOverflow(by: statesPerChain)
         guard !states.overflow, states.partialValue <= SizeLimit.states else {
-            throw ValidationError("2 × --chains-per-basin × --states-per-chain must be at most \(SizeLimit.states) recorded states")
+            throw ValidationError("strata × --chains-per-basin × --states-per-chain must be at most \(SizeLimit.states) recorded states")
         }
         let steps = thin.multipliedReportingOverflow(by: statesPerChain)
         guard !steps.overflow, steps.partialValue + burnIn <= SizeLimit.steps else {
@@ -70,7 +72,9 @@ struct FreeEnergyCommand: ParsableCommand {
     var settings: BasinChainSettings {
         var s = BasinChainSettings()
         (s.chainsPerBasin, s.burnIn, s.thin, s.length) = (chainsPerBasin, burnIn, thin, statesPerChain)
-        (s.basin, s.moves, s.starts) = (PhiBasin(lower: phiBasin.lower, upper: phiBasin.upper), monteCarlo.moves, chainStarts)
+        s.strata = RamachandranStrata(basin: PhiBasin(lower: phiBasin.lower, upper: phiBasin.upper),
+                                      psiSplit: psiSplit.map { PhiBasin(lower: $0.lower, upper: $0.upper) })
+        (s.moves, s.starts) = (monteCarlo.moves, chainStarts)
         return s
     }
 
@@ -96,8 +100,9 @@ struct FreeEnergyCommand: ParsableCommand {
         let residues = topology.chains.flatMap { chain in
             chain.residues.map { ResidueAtoms(chain: chain.index, index: $0.index, atoms: $0.atoms.map { ($0.name, $0.index) }) }
         }
-        guard let phiAtoms = BackboneTorsions.quartets(residues, pattern: BackboneTorsions.phiPattern).first else {
-            throw DataFormatError(file: samples, "/topology has no phi backbone torsion (C of residue i-1, N, CA, C of residue i); tbg free-energy needs a peptide backbone")
+        guard let phiAtoms = BackboneTorsions.quartets(residues, pattern: BackboneTorsions.phiPattern).first,
+              let psiAtoms = BackboneTorsions.quartets(residues, pattern: BackboneTorsions.psiPattern).first else {
+            throw DataFormatError(file: samples, "/topology has no phi or no psi backbone torsion (C of residue i-1, N, CA, C of residue i; N, CA, C, N of residue i+1); tbg free-energy needs a peptide backbone")
         }
         let runner = try LikelihoodRunner(checkpointPath: checkpoint, dataPath: samples, settings: sampler.settings, communicator: comm)
         // log q of the chain states must come from the model that drew the proposals.
@@ -124,13 +129,14 @@ struct FreeEnergyCommand: ParsableCommand {
         // With --json, stdout holds the JSON object only; the words go to stderr.
         let say: (String) -> Void = json ? { writeError($0) } : { writeLine($0) }
         if comm.isRoot {
-            say(String(format: "tbg free-energy: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains per basin (%@ and the rest) on %d rank(s), %@, %d burn-in + %d x %d steps",
-                             input.pool.count, input.samplesUsed, samples, input.kT, chainsPerBasin, settings.basin.description, comm.size,
+            say(String(format: "tbg free-energy: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains in each of %d strata (%@ and the rest%@) on %d rank(s), %@, %d burn-in + %d x %d steps",
+                             input.pool.count, input.samplesUsed, samples, input.kT, chainsPerBasin, settings.strata.count, settings.basin.description,
+                             settings.strata.psiSplit == nil ? "" : ", the rest split by psi", comm.size,
                              settings.moves.kernel.rawValue, burnIn, statesPerChain, thin))
             say("tbg free-energy: model: \(runner.weightsDescription)")
         }
         let total = settings.totalSteps
-        let chains = try BasinChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, phiAtoms: phiAtoms, kT: input.kT,
+        let chains = try BasinChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, phiAtoms: phiAtoms, psiAtoms: psiAtoms, kT: input.kT,
                                          settings: settings, communicator: comm, potential: input.potential(threads: monteCarlo.threads)) { step, t in
             throttle.report(force: t == total, to: say) {
                 String(format: "tbg free-energy: chains: step %d/%d%@, acceptance %.3f, step %.3g nm, mean energy %.3f kT, %.1f s",
@@ -139,7 +145,8 @@ struct FreeEnergyCommand: ParsableCommand {
             }
         }
         // log q of this rank's recorded states (reverse ODE), progress from rank 0's share.
-        let localCount = chains.energies.count, allStates = 2 * chainsPerBasin * statesPerChain
+        let strataCount = settings.strata.count
+        let localCount = chains.energies.count, allStates = strataCount * chainsPerBasin * statesPerChain
         let odeStarted = Date()
         var odeThrottle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
         // One chain's states at a time, so that every integration batch is the same on any number of
@@ -168,19 +175,23 @@ struct FreeEnergyCommand: ParsableCommand {
 
         // The estimate: flow side = the usable pool, W = −log w; chain side W = E/kT + ln q.
         let kT = input.kT, d = input.pool.dimension
-        let basin = settings.basin
-        let flowPositive = (0..<input.pool.count).map { basin.contains(BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms)) }
+        let basin = settings.basin, strata = settings.strata
+        let flowStrata = (0..<input.pool.count).map {
+            strata.stratum(phi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms),
+                           psi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: psiAtoms))
+        }
         let flowWork = zip(input.pool.logWeights, input.reducedEnergies).map { logW, u in
             u.isFinite && u <= settings.moves.energyCutoff ? -logW : Double.infinity
         }
         let chainOf = (0..<allStates).map { $0 / statesPerChain }
-        let statePositive = chainOf.map { $0 < chainsPerBasin }
+        let stateStrata = chainOf.map { $0 / chainsPerBasin }
         let stateWork = (0..<allStates).map { energies[$0] / kT + logQ[$0] }
         var random = RandomSource(seed: monteCarlo.seed, streams: [0xBA5])
         // Chains that started from the same proposal share it: the bootstrap resamples them together.
         let stateStart = chainOf.map { starts[$0] }
-        let estimate = StratifiedBAR.estimate(flowPositive: flowPositive, flowWork: flowWork, equilibriumPositive: statePositive,
-                                              equilibriumWork: stateWork, chains: stateStart, resamples: bootstrap, random: &random)
+        let estimate = StratifiedBAR.estimate(flowStrata: flowStrata, flowWork: flowWork, equilibriumStrata: stateStrata,
+                                              equilibriumWork: stateWork, clusters: stateStart,
+                                              positiveStrata: (0..<strata.count).map(strata.isPositive), resamples: bootstrap, random: &random)
         // SNIS on the same pool, for comparison.
         let top = input.pool.logWeights.max() ?? 0
         var snisRandom = RandomSource(seed: monteCarlo.seed, streams: [0x5215])
@@ -189,14 +200,14 @@ struct FreeEnergyCommand: ParsableCommand {
                                                u <= settings.moves.energyCutoff ? exp(logW - top) : 0
                                            }, resamples: bootstrap, random: &snisRandom, basin: basin)
 
-        // Stratified weights: each basin's states share its population P_b = Z_b / (Z₊ + Z₋).
-        let positiveStates = statePositive.filter { $0 }.count, negativeStates = allStates - positiveStates
-        let logWeights: [Double] = statePositive.map { positive in
-            guard let p = estimate.positiveFraction else { return 0 }
-            return positive ? log(p / Double(positiveStates)) : log((1 - p) / Double(negativeStates))
+        // Stratified weights: each stratum's states share its population Z_s / Σ Z.
+        let populations = estimate.populations
+        let logWeights: [Double] = stateStrata.map { s in
+            guard let populations else { return 0 }
+            return log(populations[s] / Double(chainsPerBasin * statesPerChain))
         }
         let evaluations = input.evaluations + chains.evaluations
-        let output = FreeEnergyOutput(samplesFile: samples, checkpoint: checkpoint, phiAtoms: phiAtoms, phiPositiveBasin: [basin.lower, basin.upper],
+        let output = FreeEnergyOutput(samplesFile: samples, checkpoint: checkpoint, phiAtoms: phiAtoms, psiAtoms: psiAtoms, strata: strata,
                                       estimate: estimate, snis: snis, energyEvaluations: evaluations, reverseIntegrations: allStates,
                                       finalStepSize: chains.steps.last?.stepSize ?? .nan,
                                       acceptance: Self.mean(chains.steps.filter(\.recorded).map(\.acceptance)),
@@ -213,7 +224,8 @@ struct FreeEnergyCommand: ParsableCommand {
         ]
         let columns: [MonteCarloOutput.Column] = [
             ("log_q", logQ, "model units (tbg sample's /samples/log_q convention)"),
-            ("phi_positive_basin", statePositive.map { $0 ? 1 : 0 }, "1: the chain is restricted to the positive phi basin"),
+            ("phi_positive_basin", stateStrata.map { strata.isPositive($0) ? 1 : 0 }, "1: the chain is restricted to the positive phi basin"),
+            ("stratum", stateStrata.map(Double.init), "the stratum the chain is restricted to (see /samples@free_energy strata)"),
         ]
         let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
         try MonteCarloOutput.write(frames, input: input, sampler: "free-energy", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
@@ -223,8 +235,8 @@ struct FreeEnergyCommand: ParsableCommand {
             writeError(String(format: "tbg free-energy: warning: the chains accepted %.1f %% of their moves while recording; they hardly moved from their starts, so the chain states are not equilibrium samples of their basins (lower --step-size, or more --burn-in for the adaptation)", 100 * output.acceptance))
         }
         let distinct = Set(starts).count
-        if distinct < 2 * chainsPerBasin {
-            say("tbg free-energy: \(2 * chainsPerBasin) chains started from \(distinct) distinct proposals; the bootstrap resamples chains of one start together")
+        if distinct < strataCount * chainsPerBasin {
+            say("tbg free-energy: \(strataCount * chainsPerBasin) chains started from \(distinct) distinct proposals; the bootstrap resamples chains of one start together")
         }
         if json {
             writeLine(try JSONOutput.line(output))
@@ -250,7 +262,8 @@ struct FreeEnergyOutput: Encodable {
     var samplesFile: String
     var checkpoint: String
     var phiAtoms: [Int]
-    var phiPositiveBasin: [Double]
+    var psiAtoms: [Int]
+    var strata: RamachandranStrata
     var estimate: StratifiedBasinFreeEnergy
     var snis: BasinFreeEnergy
     var energyEvaluations: Int
@@ -260,32 +273,43 @@ struct FreeEnergyOutput: Encodable {
     var wallSeconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case samplesFile = "samples_file", checkpoint, phiAtoms = "phi_atoms", phiPositiveBasin = "phi_positive_basin"
+        case samplesFile = "samples_file", checkpoint, phiAtoms = "phi_atoms", psiAtoms = "psi_atoms"
+        case phiPositiveBasin = "phi_positive_basin", psiSplit = "psi_split", strata
         case deltaF = "delta_f_kT", standardError = "standard_error_kT", degenerate = "degenerate_replicates"
-        case positive, negative, snis = "snis_delta_f_kT", snisError = "snis_standard_error_kT"
+        case snis = "snis_delta_f_kT", snisError = "snis_standard_error_kT"
         case energyEvaluations = "energy_evaluations", reverseIntegrations = "reverse_integrations"
         case finalStepSize = "step_size_nm", acceptance = "acceptance", wallSeconds = "wall_seconds"
     }
 
-    struct BasinPart: Encodable {
-        var flowSamples: Int, chainStates: Int, flowFraction: Double
-        var bar: Double?, forwardEXP: Double?, reverseEXP: Double?
+    /// One stratum in the JSON.
+    struct StratumPart: Encodable {
+        var stratum: String, positive: Bool, flowSamples: Int, chainStates: Int, flowFraction: Double
+        var bar: Double?, forwardEXP: Double?, reverseEXP: Double?, population: Double?
         enum CodingKeys: String, CodingKey {
-            case flowSamples = "flow_samples", chainStates = "chain_states", flowFraction = "flow_fraction"
+            case stratum, positive = "phi_positive_basin", flowSamples = "flow_samples", chainStates = "chain_states"
+            case flowFraction = "flow_fraction", population
             case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT"
-        }
-        init(_ b: StratifiedBasinFreeEnergy.Basin) {
-            (flowSamples, chainStates, flowFraction) = (b.flowSamples, b.equilibriumSamples, b.flowFraction)
-            (bar, forwardEXP, reverseEXP) = (b.bar?.deltaF, b.bar?.forward, b.bar?.reverse)
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(stratum, forKey: .stratum)
+            try c.encode(positive, forKey: .positive)
             try c.encode(flowSamples, forKey: .flowSamples)
             try c.encode(chainStates, forKey: .chainStates)
             try c.encode(flowFraction, forKey: .flowFraction)
             try c.encode(bar, forKey: .bar)
             try c.encode(forwardEXP, forKey: .forwardEXP)
             try c.encode(reverseEXP, forKey: .reverseEXP)
+            try c.encode(population, forKey: .population)
+        }
+    }
+
+    var parts: [StratumPart] {
+        let populations = estimate.populations
+        return estimate.strata.enumerated().map { s, part in
+            StratumPart(stratum: strata.describe(s), positive: part.positive, flowSamples: part.flowSamples, chainStates: part.equilibriumSamples,
+                        flowFraction: part.flowFraction, bar: part.bar?.deltaF, forwardEXP: part.bar?.forward, reverseEXP: part.bar?.reverse,
+                        population: populations?[s])
         }
     }
 
@@ -294,12 +318,13 @@ struct FreeEnergyOutput: Encodable {
         try c.encode(samplesFile, forKey: .samplesFile)
         try c.encode(checkpoint, forKey: .checkpoint)
         try c.encode(phiAtoms, forKey: .phiAtoms)
-        try c.encode(phiPositiveBasin, forKey: .phiPositiveBasin)
+        try c.encode(psiAtoms, forKey: .psiAtoms)
+        try c.encode([strata.basin.lower, strata.basin.upper], forKey: .phiPositiveBasin)
+        try c.encode(strata.psiSplit.map { [$0.lower, $0.upper] }, forKey: .psiSplit)
+        try c.encode(parts, forKey: .strata)
         try c.encode(estimate.value, forKey: .deltaF)
         try c.encode(estimate.standardError, forKey: .standardError)
         try c.encode(estimate.degenerateReplicates, forKey: .degenerate)
-        try c.encode(BasinPart(estimate.positive), forKey: .positive)
-        try c.encode(BasinPart(estimate.negative), forKey: .negative)
         try c.encode(snis.value, forKey: .snis)
         try c.encode(snis.standardError, forKey: .snisError)
         try c.encode(energyEvaluations, forKey: .energyEvaluations)
@@ -313,13 +338,13 @@ struct FreeEnergyOutput: Encodable {
     var lines: [String] {
         func value(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "–" }
         var lines: [String] = []
-        for (name, part) in [("positive basin", estimate.positive), ("other basin", estimate.negative)] {
-            lines.append(String(format: "%@: %d flow samples (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@, forward EXP %@, reverse EXP %@ kT",
-                                name, part.flowSamples, part.flowFraction, part.equilibriumSamples, value(part.bar?.deltaF),
-                                value(part.bar?.forward), value(part.bar?.reverse)))
+        for part in parts {
+            lines.append(String(format: "%@: %d flow samples (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@, forward EXP %@, reverse EXP %@ kT; population %@",
+                                part.stratum, part.flowSamples, part.flowFraction, part.chainStates, value(part.bar),
+                                value(part.forwardEXP), value(part.reverseEXP), part.population.map { String(format: "%.4f", $0) } ?? "–"))
         }
         let error = estimate.standardError.map { String(format: " ± %.3f", $0) } ?? " (no error)"
-        lines.append("dF = F(\(PhiBasin(lower: phiPositiveBasin[0], upper: phiPositiveBasin[1]).description)) - F(rest): stratified BAR \(value(estimate.value))\(error) kT"
+        lines.append("dF = F(\(strata.basin.description)) - F(rest): stratified BAR \(value(estimate.value))\(error) kT"
                      + (estimate.degenerateReplicates > 0 ? " (\(estimate.degenerateReplicates) bootstrap replicates drew no flow sample or no chain in a basin and are left out, so the error is an underestimate)" : ""))
         let snisError = snis.standardError.map { String(format: " ± %.3f", $0) } ?? ""
         lines.append("dF by SNIS on the same proposals: \(value(snis.value))\(snisError) kT")

@@ -297,8 +297,10 @@ final class MonteCarloCommandTests: XCTestCase {
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(jsonLine.utf8)) as? [String: Any], one.standardOutput)
         XCTAssertEqual(json["phi_atoms"] as? [Int], phiAtoms)
         XCTAssertEqual(json["reverse_integrations"] as? Int, 12)
-        let positive = try XCTUnwrap(json["positive"] as? [String: Any])
-        XCTAssertEqual(positive["chain_states"] as? Int, 6)
+        let strata = try XCTUnwrap(json["strata"] as? [[String: Any]])
+        XCTAssertEqual(strata.count, 2)
+        XCTAssertEqual(strata.first?["chain_states"] as? Int, 6)
+        XCTAssertEqual(strata.first?["phi_positive_basin"] as? Bool, true)
         XCTAssertNotNil(json["delta_f_kT"] as? Double, jsonLine)
         XCTAssertNotNil(json["snis_delta_f_kT"])
 

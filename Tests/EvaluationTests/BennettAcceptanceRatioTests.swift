@@ -92,24 +92,44 @@ final class BennettAcceptanceRatioTests: XCTestCase {
             perBasin[x > 0]! += 1
         }
         var bootstrap = RandomSource(seed: 5, streams: [3])
-        let estimate = StratifiedBAR.estimate(flowPositive: flow.map { $0 > 0 }, flowWork: flow.map { u($0) + logQ($0) },
-                                              equilibriumPositive: equilibrium.map { $0 > 0 }, equilibriumWork: equilibrium.map { u($0) + logQ($0) },
-                                              chains: Array(equilibrium.indices), resamples: 200, random: &bootstrap)
+        let estimate = StratifiedBAR.estimate(flowStrata: flow.map { $0 > 0 ? 0 : 1 }, flowWork: flow.map { u($0) + logQ($0) },
+                                              equilibriumStrata: equilibrium.map { $0 > 0 ? 0 : 1 }, equilibriumWork: equilibrium.map { u($0) + logQ($0) },
+                                              clusters: Array(equilibrium.indices), positiveStrata: [true, false], resamples: 200, random: &bootstrap)
         let value = try XCTUnwrap(estimate.value), error = try XCTUnwrap(estimate.standardError)
         XCTAssertEqual(value, exact, accuracy: 4 * error, "stratified BAR \(value) ± \(error), exact \(exact)")
         XCTAssertLessThan(error, 0.1)
-        XCTAssertEqual(estimate.positive.equilibriumSamples, 400)
-        XCTAssertEqual(estimate.positive.flowSamples + estimate.negative.flowSamples, 3000)
-        XCTAssertEqual(estimate.positive.flowFraction, Double(flow.filter { $0 > 0 }.count) / 3000, accuracy: 1e-15)
+        XCTAssertEqual(estimate.strata[0].equilibriumSamples, 400)
+        XCTAssertEqual(estimate.strata[0].flowSamples + estimate.strata[1].flowSamples, 3000)
+        XCTAssertEqual(estimate.strata[0].flowFraction, Double(flow.filter { $0 > 0 }.count) / 3000, accuracy: 1e-15)
         XCTAssertEqual(estimate.degenerateReplicates, 0)
         XCTAssertEqual(try XCTUnwrap(estimate.positiveFraction), plus / (plus + minus), accuracy: 4 * error * 0.25)
 
         // Without equilibrium samples in a basin there is no estimate.
-        let one = StratifiedBAR.estimate(flowPositive: flow.map { $0 > 0 }, flowWork: flow.map { u($0) + logQ($0) },
-                                         equilibriumPositive: [false], equilibriumWork: [u(-1) + logQ(-1)], chains: [0], resamples: 10,
-                                         random: &bootstrap)
+        let one = StratifiedBAR.estimate(flowStrata: flow.map { $0 > 0 ? 0 : 1 }, flowWork: flow.map { u($0) + logQ($0) },
+                                         equilibriumStrata: [1], equilibriumWork: [u(-1) + logQ(-1)], clusters: [0], positiveStrata: [true, false],
+                                         resamples: 10, random: &bootstrap)
         XCTAssertNil(one.value)
-        XCTAssertNil(one.positive.bar)
+        XCTAssertNil(one.strata[0].bar)
+
+        // Four strata (each basin split at |x| = 1): the same ΔF within the errors, and the stratum
+        // populations add up to the basins'.
+        var perStratum = [Int](repeating: 0, count: 4)
+        var fine: [Double] = []
+        func stratum(_ x: Double) -> Int { (x > 0 ? 0 : 2) + (abs(x) < 1 ? 0 : 1) }
+        while perStratum.min()! < 300 {
+            let x = m + s * random.gaussian()
+            guard log(random.uniform()) < -u(x) - logQ(x) - bound, perStratum[stratum(x)] < 300 else { continue }
+            fine.append(x)
+            perStratum[stratum(x)] += 1
+        }
+        let four = StratifiedBAR.estimate(flowStrata: flow.map(stratum), flowWork: flow.map { u($0) + logQ($0) },
+                                          equilibriumStrata: fine.map(stratum), equilibriumWork: fine.map { u($0) + logQ($0) },
+                                          clusters: Array(fine.indices), positiveStrata: [true, true, false, false], resamples: 200, random: &bootstrap)
+        let fourValue = try XCTUnwrap(four.value), fourError = try XCTUnwrap(four.standardError)
+        XCTAssertEqual(fourValue, exact, accuracy: 4 * fourError, "four strata \(fourValue) ± \(fourError), exact \(exact)")
+        let populations = try XCTUnwrap(four.populations)
+        XCTAssertEqual(populations.reduce(0, +), 1, accuracy: 1e-12)
+        XCTAssertEqual(populations[0] + populations[1], try XCTUnwrap(four.positiveFraction), accuracy: 1e-12)
     }
 
     /// Chains are the bootstrap's unit: two chains per basin whose states sit at two different works
@@ -118,18 +138,18 @@ final class BennettAcceptanceRatioTests: XCTestCase {
     func testTheBootstrapResamplesChains() throws {
         var random = RandomSource(seed: 2, streams: [9])
         let flowWork = (0..<400).map { _ in 0.2 * random.gaussian() }
-        let flowPositive = (0..<400).map { $0 % 2 == 0 }
-        var work: [Double] = [], positive: [Bool] = [], chains: [Int] = []
+        let flowStrata = (0..<400).map { $0 % 2 }
+        var work: [Double] = [], strata: [Int] = [], chains: [Int] = []
         for chain in 0..<4 {
             work += [Double](repeating: chain % 2 == 0 ? -1.5 : 1.5, count: 50)
-            positive += [Bool](repeating: chain < 2, count: 50)
+            strata += [Int](repeating: chain < 2 ? 0 : 1, count: 50)
             chains += [Int](repeating: chain, count: 50)
         }
         var a = RandomSource(seed: 1, streams: [1]), b = RandomSource(seed: 1, streams: [1])
-        let byChain = StratifiedBAR.estimate(flowPositive: flowPositive, flowWork: flowWork, equilibriumPositive: positive,
-                                             equilibriumWork: work, chains: chains, resamples: 300, random: &a)
-        let byState = StratifiedBAR.estimate(flowPositive: flowPositive, flowWork: flowWork, equilibriumPositive: positive,
-                                             equilibriumWork: work, chains: Array(work.indices), resamples: 300, random: &b)
+        let byChain = StratifiedBAR.estimate(flowStrata: flowStrata, flowWork: flowWork, equilibriumStrata: strata,
+                                             equilibriumWork: work, clusters: chains, positiveStrata: [true, false], resamples: 300, random: &a)
+        let byState = StratifiedBAR.estimate(flowStrata: flowStrata, flowWork: flowWork, equilibriumStrata: strata,
+                                             equilibriumWork: work, clusters: Array(work.indices), positiveStrata: [true, false], resamples: 300, random: &b)
         XCTAssertEqual(try XCTUnwrap(byChain.value), try XCTUnwrap(byState.value), accuracy: 1e-12, "the estimate does not depend on the labels")
         XCTAssertGreaterThan(try XCTUnwrap(byChain.standardError), 3 * (try XCTUnwrap(byState.standardError)),
                              "resampling states as if independent would understate the error")
