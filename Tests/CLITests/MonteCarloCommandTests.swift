@@ -289,8 +289,10 @@ final class MonteCarloCommandTests: XCTestCase {
                        "--thin", "2", "--states-per-chain", "2", "--method", "rk4", "--steps", "4", "--bootstrap", "20", "--seed", "4"]
         let one = try Executables.run(Executables.tbg, command + ["--out", scratch.file("fe1.h5"), "--json", "--progress-seconds", "0"], timeout: 600)
         XCTAssertEqual(one.status, 0, one.standardError)
-        // Proposals drawn with rk4 × 4 and chain states integrated the same way: no warning.
-        XCTAssertFalse(one.standardError.contains("warning"), one.standardError)
+        // Proposals drawn with rk4 × 4 and chain states integrated the same way: no warning about
+        // the integrations (rough rk4 proposals sit high in energy, so the short chains may be told
+        // that they hardly moved; that warning is about the chains, not checked here).
+        XCTAssertFalse(one.standardError.contains("warning: the proposals were integrated"), one.standardError)
         // With --json stdout is the JSON object alone (progress and report on stderr).
         let jsonLine = one.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertTrue(one.standardError.contains("tbg free-energy: chains: step"), one.standardError)
