@@ -85,11 +85,9 @@ public enum BennettAcceptanceRatio {
         return 1 / (1 + exp(t))
     }
 
-    /// ln of the mean of e^{a}, stable (−∞ terms allowed).
+    /// ln of the mean of e^{a} (−∞ terms allowed), on `ImportanceWeights.logSumExp`.
     static func logMeanExp(_ a: [Double]) -> Double {
-        guard let top = a.max(), top.isFinite else { return a.isEmpty ? .nan : (a.max() ?? .nan) }
-        let sum = a.reduce(0.0) { $0 + exp($1 - top) }
-        return top + log(sum / Double(a.count))
+        a.isEmpty ? .nan : ImportanceWeights.logSumExp(a) - log(Double(a.count))
     }
 }
 
@@ -172,7 +170,7 @@ public enum StratifiedBAR {
                 logZ[s.positive]!.append(log(Double(s.flowSamples)) - bar.deltaF)
             }
             guard let plus = logZ[true], let minus = logZ[false], !plus.isEmpty, !minus.isEmpty else { return nil }
-            return -(logSumExp(plus) - logSumExp(minus))
+            return -(ImportanceWeights.logSumExp(plus) - ImportanceWeights.logSumExp(minus))
         }
         let allFlow = Array(flowWork.indices), allEquilibrium = Array(equilibriumWork.indices)
         let strata = parts(flow: allFlow, equilibrium: allEquilibrium)
@@ -200,10 +198,5 @@ public enum StratifiedBAR {
             result.standardError = (replicates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(replicates.count - 1)).squareRoot()
         }
         return result
-    }
-
-    static func logSumExp(_ a: [Double]) -> Double {
-        guard let top = a.max(), top.isFinite else { return a.max() ?? -.infinity }
-        return top + log(a.reduce(0.0) { $0 + exp($1 - top) })
     }
 }

@@ -40,9 +40,7 @@ struct EvaluationInputs {
             throw DataFormatError(file: referencePath, "kT is \(referenceKT) kJ/mol here but \(kT) kJ/mol in \(samplesPath) (/samples attribute kT_kJ_per_mol); samples and MD must be at the same temperature")
         }
 
-        let residues = referenceFile.topology.chains.flatMap { chain in
-            chain.residues.map { ResidueAtoms(chain: chain.index, index: $0.index, atoms: $0.atoms.map { ($0.name, $0.index) }) }
-        }
+        let residues = Self.residues(referenceFile.topology)
         guard let phi = BackboneTorsions.quartets(residues, pattern: BackboneTorsions.phiPattern).first,
               let psi = BackboneTorsions.quartets(residues, pattern: BackboneTorsions.psiPattern).first else {
             throw DataFormatError(file: referencePath, "/topology has no phi or no psi backbone torsion (C of residue i-1, N, CA, C of residue i; N, CA, C of residue i, N of residue i+1, in one chain, as mdtraj.compute_phi/psi find them); tbg evaluate needs a peptide backbone")
@@ -129,6 +127,15 @@ struct EvaluationInputs {
             if let bad = (frame * width..<(frame + 1) * width).first(where: { !coordinates[$0].isFinite }) {
                 throw file.nonFinite(frame: frame, atom: (bad - frame * width) / 3, value: coordinates[bad], what: what)
             }
+        }
+    }
+}
+
+extension EvaluationInputs {
+    /// The topology's residues as the backbone-torsion search wants them (chain, residue index, atom names and indices).
+    static func residues(_ topology: MDTrajTopology) -> [ResidueAtoms] {
+        topology.chains.flatMap { chain in
+            chain.residues.map { ResidueAtoms(chain: chain.index, index: $0.index, atoms: $0.atoms.map { ($0.name, $0.index) }) }
         }
     }
 }

@@ -96,10 +96,7 @@ struct FreeEnergyCommand: ParsableCommand {
             for stale in HDF5File.removeStalePartials(for: out) { writeLine("removed stale partial file \(stale)") }
         }
         let input = try ProposalFile(path: samples, limit: monteCarlo.proposals)
-        let topology = input.trajectory.topology
-        let residues = topology.chains.flatMap { chain in
-            chain.residues.map { ResidueAtoms(chain: chain.index, index: $0.index, atoms: $0.atoms.map { ($0.name, $0.index) }) }
-        }
+        let residues = EvaluationInputs.residues(input.trajectory.topology)
         guard let phiAtoms = BackboneTorsions.quartets(residues, pattern: BackboneTorsions.phiPattern).first,
               let psiAtoms = BackboneTorsions.quartets(residues, pattern: BackboneTorsions.psiPattern).first else {
             throw DataFormatError(file: samples, "/topology has no phi or no psi backbone torsion (C of residue i-1, N, CA, C of residue i; N, CA, C, N of residue i+1); tbg free-energy needs a peptide backbone")
