@@ -15,6 +15,9 @@
 //   /samples@sampler              "flow" (tbg sample), "smc" or "mcmc"; files of tbg sample before
 //                                 2026-12 hold the ODE settings JSON here instead (read as "flow")
 //   /samples@settings             the sampler's settings (JSON, sorted keys)
+//   /samples@checkpoint_content, @peptide_content   "BYTES:FNV-1a hash" of the checkpoint and peptide
+//                                 files the run read (tbg sample since 2026-12-02)
+//   /samples/seed, @seeds, @pooled_from   a pool of several runs (SamplePool.swift) instead of @seed
 // and further provenance attributes (see the writers). A sample is valid when topology_ok and
 // chirality_ok; only valid samples' coordinates need be finite.
 import FlowModel
@@ -129,6 +132,9 @@ public struct SampleFile {
     public func integerAttribute(_ name: String) -> Int64? {
         group.hasAttribute(name) ? (try? group.readAttribute(name, as: Int64.self))?.first : nil
     }
+    public func integerArrayAttribute(_ name: String) -> [Int64]? {
+        group.hasAttribute(name) ? try? group.readAttribute(name, as: Int64.self) : nil
+    }
     public func doubleAttribute(_ name: String) -> Double? {
         group.hasAttribute(name) ? (try? group.readAttribute(name, as: Double.self))?.first : nil
     }
@@ -152,10 +158,16 @@ extension SampleFile {
         public var settings: SamplerSettings
         public var seed: UInt64
         public var ranks: Int
+        /// "BYTES:FNV-1a" of the checkpoint and peptide files (SampleChunks.RunIdentity), when known:
+        /// /samples@checkpoint_content and @peptide_content, which `tbg pool` compares.
+        public var checkpointContent: String?
+        public var peptideContent: String?
 
-        public init(checkpoint: String, checkpointStep: Int, configJSON: String, usesEMA: Bool, settings: SamplerSettings, seed: UInt64, ranks: Int) {
+        public init(checkpoint: String, checkpointStep: Int, configJSON: String, usesEMA: Bool, settings: SamplerSettings, seed: UInt64, ranks: Int,
+                    checkpointContent: String? = nil, peptideContent: String? = nil) {
             (self.checkpoint, self.checkpointStep, self.configJSON, self.usesEMA) = (checkpoint, checkpointStep, configJSON, usesEMA)
             (self.settings, self.seed, self.ranks) = (settings, seed, ranks)
+            (self.checkpointContent, self.peptideContent) = (checkpointContent, peptideContent)
         }
     }
 
@@ -202,6 +214,8 @@ extension SampleFile {
             try group.writeAttribute("settings", string: settingsJSON)
             try group.writeAttribute("seed", [Int64(bitPattern: provenance.seed)])
             try group.writeAttribute("ranks", [Int64(provenance.ranks)])
+            if let content = provenance.checkpointContent { try group.writeAttribute("checkpoint_content", string: content) }
+            if let content = provenance.peptideContent { try group.writeAttribute("peptide_content", string: content) }
         }
     }
 

@@ -65,7 +65,7 @@ enum FlowSampling {
                 let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
                 writeLine("\(prefix): stopped on \(cause): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(settings.chunk) samples are in \(chunks.folder); continue with the same command\(prefix == "tbg sample" ? " and --resume" : "")")
             } else if let summary = outcome.summary {
-                try runner.write(outcome.records, summary: summary, to: out)
+                try runner.write(outcome.records, summary: summary, identity: runIdentity, to: out)
                 if let kept = try chunks.remove() {
                     writeLine("\(prefix): the chunk files a resume set aside (damaged, or another run's) are kept in \(kept); remove it once you have looked")
                 }

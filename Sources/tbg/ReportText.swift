@@ -106,8 +106,10 @@ enum ReportText {
             lines.append(("model", model))
         }
         if let source = s.sourceSamples { lines.append(("proposals", source)) }
+        if let inputs = s.pooledFrom { lines.append(("pool of", inputs.joined(separator: ", "))) }
         var run = "kT \(number(s.kTkJPerMol)) kJ/mol"
         if let seed = s.seed { run += ", seed \(seed)" }
+        if let seeds = s.seeds { run += ", seeds \(seeds.map(String.init).joined(separator: ", "))" }
         if let ranks = s.ranks { run += ", \(ranks) rank(s)" }
         lines.append(("run", run))
         if let settings = s.settings { lines.append(("settings", settings)) }

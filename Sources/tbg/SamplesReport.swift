@@ -27,13 +27,17 @@ struct SamplesReport: Encodable {
     var sourceSamples: String?
     var peptide: String?
     var seed: UInt64?
+    /// A pool of several runs (tbg pool): their seeds and files.
+    var seeds: [UInt64]?
+    var pooledFrom: [String]?
     var ranks: Int?
     var kTkJPerMol: Double
     /// The sampler's settings (JSON, sorted keys) as stored in /samples@settings.
     var settings: String?
 
     enum CodingKeys: String, CodingKey {
-        case sampler, count, valid, checkpoint, weights, peptide, seed, ranks, settings
+        case sampler, count, valid, checkpoint, weights, peptide, seed, seeds, ranks, settings
+        case pooledFrom = "pooled_from"
         case mirrorFixed = "mirror_fixed"
         case effectiveSampleSizeFraction = "ess_fraction"
         case energyEvaluations = "energy_evaluations"
@@ -79,6 +83,10 @@ struct SamplesReport: Encodable {
         sourceSamples = string("source_samples")
         peptide = string("peptide")
         seed = integer("seed").map { UInt64(bitPattern: $0) }
+        seeds = file.integerArrayAttribute("seeds")?.map { UInt64(bitPattern: $0) }
+        if let text = string("pooled_from"), let inputs = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] {
+            pooledFrom = inputs.compactMap { $0["file"] as? String }
+        }
         ranks = integer("ranks").map(Int.init)
         settings = string("settings")
     }

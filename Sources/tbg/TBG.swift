@@ -17,7 +17,7 @@ struct TBG: ParsableCommand {
             """,
         version: TBGVersion.string,
         subcommands: [InspectCommand.self, TrainCommand.self, SampleCommand.self, NLLCommand.self,
-                      EvaluateCommand.self, SMCCommand.self, MCMCCommand.self, FreeEnergyCommand.self, EnergyCommand.self, BenchCommand.self, SelfTestCommand.self])
+                      EvaluateCommand.self, SMCCommand.self, MCMCCommand.self, FreeEnergyCommand.self, PoolCommand.self, EnergyCommand.self, BenchCommand.self, SelfTestCommand.self])
 
     /// ArgumentParser's main, then the exit status of a clean stop on Ctrl-C (130; StopSignal).
     static func main() {

@@ -125,6 +125,69 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertEqual(modelObject["samples_seen"] as? Int, 20 * batch)
     }
 
+    /// Two real runs with --seed 1 and 2 pooled (tbg pool): the pool holds both runs' samples as they
+    /// were drawn, tbg evaluate and tbg inspect read it, and pooling a run with itself, with another
+    /// ODE setting, or onto an input is refused with nothing written.
+    func testRunsWithTwoSeedsPoolIntoOneSampleFile() throws {
+        let scratch = try ScratchDirectory("pool-cli")
+        defer { scratch.remove() }
+        let dataset = try TinyDataset.make(in: scratch)
+        let checkpoint = scratch.file("model.h5")
+        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 20).flatMap { ["--set", $0] })
+        XCTAssertEqual(train.status, 0, train.standardError)
+        func sample(_ name: String, seed: Int, count: Int = 3, steps: Int = 3) throws -> String {
+            let run = try Executables.run(Executables.tbg, ["sample", "--checkpoint", checkpoint, "--peptide", Fixtures.path("ad2_capped.h5"),
+                                                            "--count", "\(count)", "--method", "rk4", "--steps", "\(steps)", "--seed", "\(seed)",
+                                                            "--out", scratch.file(name)])
+            XCTAssertEqual(run.status, 0, run.standardError)
+            return scratch.file(name)
+        }
+        let one = try sample("s1.h5", seed: 1), two = try sample("s2.h5", seed: 2, count: 4)
+        // tbg sample records what it read, by content, for the pool's check.
+        let content = try HDF5File(opening: one).root().group("samples").readStringAttribute("checkpoint_content")
+        XCTAssertTrue(content.hasPrefix("\(try FileManager.default.attributesOfItem(atPath: checkpoint)[.size] as? Int ?? -1):"), content)
+
+        let pool = scratch.file("pool.h5")
+        let pooled = try Executables.run(Executables.tbg, ["pool", one, two, "--out", pool])
+        XCTAssertEqual(pooled.status, 0, pooled.standardError)
+        XCTAssertTrue(pooled.standardOutput.contains("wrote \(pool): 7 samples"), pooled.standardOutput)
+        func read(_ path: String) throws -> (coordinates: [Float], logWeight: [Double], index: [Int64]) {
+            let root = try HDF5File(opening: path).root()
+            return (try root.dataset("coordinates").read(), try root.dataset("samples/log_weight").read(), try root.dataset("samples/index").read())
+        }
+        let a = try read(one), b = try read(two), p = try read(pool)
+        XCTAssertEqual(p.coordinates, a.coordinates + b.coordinates)
+        XCTAssertEqual(p.logWeight.map(\.bitPattern), (a.logWeight + b.logWeight).map(\.bitPattern))
+        XCTAssertEqual(p.index, [0, 1, 2, 0, 1, 2, 3])
+        XCTAssertNotEqual(Array(a.coordinates.prefix(66)), Array(b.coordinates.prefix(66)), "seeds 1 and 2 draw other latents")
+        let evaluate = try Executables.run(Executables.tbg, ["evaluate", "--samples", pool, "--reference", Fixtures.path("ad2_capped.h5"), "--json", "--bootstrap", "0"])
+        XCTAssertEqual(evaluate.status, 0, evaluate.standardError)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual((report["counts"] as? [String: Any])?["samples"] as? Int, 7, evaluate.standardOutput)
+        let inspect = try Executables.run(Executables.tbg, ["inspect", pool])
+        XCTAssertEqual(inspect.status, 0, inspect.standardError)
+        XCTAssertTrue(inspect.standardOutput.contains("seeds 1, 2") && inspect.standardOutput.contains("pool of      \(one), \(two)"), inspect.standardOutput)
+
+        // Refused, with nothing written: a run pooled with itself, another rk4 step count, the
+        // output onto an input, an existing output.
+        let itself = try Executables.run(Executables.tbg, ["pool", one, one, "--out", scratch.file("twice.h5")])
+        XCTAssertNotEqual(itself.status, 0)
+        XCTAssertTrue(itself.standardError.contains("sample 0 of seed 1"), itself.standardError)
+        let coarse = try sample("coarse.h5", seed: 3, steps: 2)
+        let mixed = try Executables.run(Executables.tbg, ["pool", one, coarse, "--out", scratch.file("mixed.h5")])
+        XCTAssertNotEqual(mixed.status, 0)
+        XCTAssertTrue(mixed.standardError.contains("\(coarse)") && mixed.standardError.contains("rk4 steps 2 here, 3 in \(one)"), mixed.standardError)
+        let before = try Data(contentsOf: URL(fileURLWithPath: two))
+        let onto = try Executables.run(Executables.tbg, ["pool", one, two, "--out", two, "--overwrite"])
+        XCTAssertNotEqual(onto.status, 0)
+        XCTAssertTrue(onto.standardError.contains("is also an input"), onto.standardError)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: two)), before)
+        let existing = try Executables.run(Executables.tbg, ["pool", one, two, "--out", pool])
+        XCTAssertNotEqual(existing.status, 0)
+        XCTAssertTrue(existing.standardError.contains("exists already"), existing.standardError)
+        for name in ["twice.h5", "mixed.h5"] { XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file(name)), name) }
+    }
+
     func testSamplesWhoseIntegrationFailsAreReportedAndTheRunCompletes() throws {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         let scratch = try ScratchDirectory("sample-fail")

@@ -273,6 +273,32 @@ def test_sample_sbatch_writes_samples(tmp_path, dataset, slurm, tbg):
 
 
 @needs_mpirun
+def test_sample_sbatch_array_tasks_draw_other_seeds_that_pool(tmp_path, dataset, slurm, tbg):
+    """Two tasks of an array job with one OUT: each task samples with its task id as seed into its
+    own file, and tbg pool joins them into one sample file holding both."""
+    checkpoint = str(tmp_path / "model.h5")
+    subprocess.run([tbg, "train"] + as_set_options(tiny_overrides(dataset, checkpoint, steps=5)), check=True,
+                   capture_output=True, env=mpi_env())
+    out = str(tmp_path / "samples" / "AD.h5")
+    for task in ("1", "2"):
+        env = dict(slurm, CHECKPOINT=checkpoint, PEPTIDE=FIXTURE, COUNT="3", OUT=out, METHOD="rk4", STEPS="3",
+                   SLURM_ARRAY_TASK_ID=task)
+        result = subprocess.run(["bash", "Jobs/sample.sbatch"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"array task {task}: seed {task}, output {out[:-3]}-s{task}.h5" in result.stdout
+    pooled = str(tmp_path / "samples" / "pool.h5")
+    result = subprocess.run([tbg, "pool", out[:-3] + "-s1.h5", out[:-3] + "-s2.h5", "--out", pooled, "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["samples"] == 6 and [i["seeds"] for i in report["inputs"]] == [[1], [2]]
+    with h5py.File(pooled, "r") as f:
+        assert list(f["samples/seed"][:]) == [1, 1, 1, 2, 2, 2]
+        assert list(f["samples/index"][:]) == [0, 1, 2, 0, 1, 2]
+    assert not os.path.exists(out)
+
+
+@needs_mpirun
 def test_sample_sbatch_stopped_keeps_chunks_and_resumes(tmp_path, dataset, slurm, tbg):
     checkpoint = str(tmp_path / "model.h5")
     subprocess.run([tbg, "train"] + as_set_options(tiny_overrides(dataset, checkpoint, steps=5)), check=True,
