@@ -107,6 +107,18 @@ struct FreeEnergyCommand: ParsableCommand {
         if let step = file.integerAttribute("checkpoint_step"), Int(step) != runner.flow.checkpoint.step {
             throw DataFormatError(file: checkpoint, "is step \(runner.flow.checkpoint.step), but \(samples) was drawn by step \(step) (/samples@checkpoint_step); log q of the chain states must come from the model that drew the proposals")
         }
+        // The same step of another run (or another checkpoint file of that step) is another q: the
+        // training configuration and, where the sample file records it (tbg sample since
+        // 2026-12-02), the checkpoint file's content must be the proposals'.
+        if let config = file.stringAttribute("config"), config != runner.flow.checkpoint.config.json() {
+            throw DataFormatError(file: checkpoint, "has another training configuration than the checkpoint that drew \(samples) (/samples@config); log q of the chain states must come from the model that drew the proposals")
+        }
+        if let recorded = file.stringAttribute("checkpoint_content") {
+            let content = try SampleChunks.RunIdentity.content(ofFile: checkpoint)
+            guard content == recorded else {
+                throw DataFormatError(file: checkpoint, "is another file than the checkpoint that drew \(samples) (bytes:FNV-1a \(content), the samples record \(recorded) in /samples@checkpoint_content); log q of the chain states must come from the model that drew the proposals")
+            }
+        }
         if let weights = file.stringAttribute("weights"), weights != (runner.flow.usesEMA ? "ema" : "raw") {
             throw DataFormatError(file: samples, "was drawn with the \(weights) weights of its checkpoint, but \(checkpoint) gives \(runner.weightsDescription); log q of the chain states must come from the same weights")
         }

@@ -358,6 +358,20 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.standardError.contains("log q of the chain states must come from the model that drew the proposals"), refused.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe3.h5")))
+        // The same step from another checkpoint file (tbg sample records the file's content): refused too.
+        let otherFile = scratch.file("other-file.h5")
+        try FileManager.default.copyItem(atPath: proposals, toPath: otherFile)
+        do {
+            let group = try HDF5File(opening: otherFile, mode: .readWrite).root().group("samples")
+            let content = try group.readStringAttribute("checkpoint_content")
+            let bytes = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: Self.model)[.size] as? Int)
+            XCTAssertTrue(content.hasPrefix("\(bytes):"), "tbg sample records the checkpoint it read: \(content)")
+            try group.writeAttribute("checkpoint_content", string: content + "0")
+        }
+        let otherModel = try Executables.run(Executables.tbg, command.map { $0 == proposals ? otherFile : $0 } + ["--out", scratch.file("fe3.h5")])
+        XCTAssertNotEqual(otherModel.status, 0)
+        XCTAssertTrue(otherModel.standardError.contains("is another file than the checkpoint that drew \(otherFile)"), otherModel.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe3.h5")))
         // Its own output is chain states with basin-share weights, not proposals: refused as SAMPLES.
         let own = try Executables.run(Executables.tbg, command.map { $0 == proposals ? scratch.file("fe1.h5") : $0 } + ["--out", scratch.file("fe4.h5")])
         XCTAssertNotEqual(own.status, 0)
