@@ -2,7 +2,7 @@
 """One milestone row of the AD2 campaign's learning curve (README "The AD2 campaign").
 
   python Tools/campaign_milestone.py --checkpoint CK --samples S.h5 --evaluate E.json --nll N.jsonl \\
-      --core-hours 3.2 [--curve Configs/models/ad2-curve.json] [--note "…"]
+      --core-hours 3.2 [--curve Configs/models/ad2-curve.json] [--note "…"] [--replace]
   python Tools/campaign_milestone.py --curve Configs/models/ad2-curve.json      # table and PNG only
 
 Appends the row to the curve (JSON list), then prints the markdown table and draws the curve as a
@@ -142,6 +142,9 @@ def main(argv=None):
     ap.add_argument("--nll")
     ap.add_argument("--core-hours", type=float)
     ap.add_argument("--note", default="")
+    ap.add_argument("--replace", action="store_true",
+                    help="the new row replaces the curve's row of the same step (the same model re-evaluated, "
+                         "e.g. with more samples pooled by tbg pool) instead of being refused")
     ap.add_argument("--curve", default="Configs/models/ad2-curve.json")
     a = ap.parse_args(argv)
     rows = json.load(open(a.curve)) if os.path.exists(a.curve) else []
@@ -149,7 +152,16 @@ def main(argv=None):
         missing = [k for k in ("samples", "evaluate", "nll", "core_hours") if getattr(a, k) is None]
         if missing:
             ap.error("a new row needs --samples, --evaluate, --nll and --core-hours")
-        rows.append(row_from(a))
+        row = row_from(a)
+        same = [r for r in rows if r["step"] == row["step"]]
+        if same and not a.replace:
+            print(f"error: {a.curve} has a row for step {row['step']} already ({same[0]['samples']} samples); "
+                  "pass --replace to replace it with this evaluation", file=sys.stderr)
+            return 2
+        if same:
+            print(f"replacing the row of step {row['step']} ({same[0]['samples']} samples) with {row['samples']} samples",
+                  file=sys.stderr)
+        rows = [r for r in rows if r["step"] != row["step"]] + [row]
         rows.sort(key=lambda r: r["step"])
         os.makedirs(os.path.dirname(a.curve) or ".", exist_ok=True)
         with open(a.curve + ".tmp", "w") as fh:

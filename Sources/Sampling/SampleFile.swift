@@ -176,9 +176,11 @@ extension SampleFile {
     public static func write(_ records: [SampleRecord], summary: SampleSummary, peptide: TrajectoryFile, kT: Double, units: ModelUnits,
                              provenance: Provenance, to path: String) throws {
         let settingsJSON = try sortedJSON(provenance.settings)
+        // Absolute paths: the file is read from other folders (plots, notebooks, a moved run).
+        let peptidePath = URL(fileURLWithPath: peptide.path).standardizedFileURL.path
         try writeTrajectory(
             source: peptide, positions: records.flatMap { $0.positions.map(Float.init) }, frameCount: records.count,
-            time: records.map { Float($0.index) }, metadata: ["source_peptide_file": peptide.path],
+            time: records.map { Float($0.index) }, metadata: ["source_peptide_file": peptidePath],
             title: "tbg samples of \(peptide.metadata.name ?? peptide.path)", to: path
         ) { group in
             let n = records.count
@@ -209,7 +211,7 @@ extension SampleFile {
             // or not: the clipped protocol weights every sample); what SNIS spent, for comparisons at
             // equal budgets (field.md §4).
             try group.writeAttribute("energy_evaluations", [Int64(records.filter(\.integrationOK).count)])
-            try group.writeAttribute("peptide", string: peptide.path)
+            try group.writeAttribute("peptide", string: peptidePath)
             try group.writeAttribute("sampler", string: "flow")
             try group.writeAttribute("settings", string: settingsJSON)
             try group.writeAttribute("seed", [Int64(bitPattern: provenance.seed)])

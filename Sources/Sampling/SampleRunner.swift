@@ -218,7 +218,7 @@ public final class SampleRunner {
     /// Writes the samples (index order) as the sample file `path` (SampleFile.swift), atomically.
     /// `identity` (the run's, with the files' content hashes) adds them as provenance.
     public func write(_ records: [SampleRecord], summary: SampleSummary, identity: SampleChunks.RunIdentity? = nil, to path: String) throws {
-        let provenance = SampleFile.Provenance(checkpoint: flow.checkpointPath, checkpointStep: flow.checkpoint.step,
+        let provenance = SampleFile.Provenance(checkpoint: URL(fileURLWithPath: flow.checkpointPath).standardizedFileURL.path, checkpointStep: flow.checkpoint.step,
                                                configJSON: flow.checkpoint.config.json(), usesEMA: usesEMA, settings: settings,
                                                seed: seed, ranks: comm.size, checkpointContent: identity?.checkpointContent,
                                                peptideContent: identity?.peptideContent)

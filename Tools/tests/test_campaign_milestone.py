@@ -63,3 +63,20 @@ def test_an_evaluate_output_without_protocols_falls_back(tmp_path, capsys):
     assert row["ess_clip"] == 1.0
     assert row["energy_w2_clip_kT"] is None
     assert "| 50.00 % / 100.00 % | 12.50 / – | 0.750 / – |" in capsys.readouterr().out
+
+
+def test_a_second_row_of_one_step_is_refused_unless_it_replaces_the_first(tmp_path, capsys):
+    curve = tmp_path / "curve.json"
+    inputs = _inputs(tmp_path, {"snis_tbg": {"ess": 0.04}})
+    assert campaign_milestone.main(inputs + ["--curve", str(curve)]) == 0
+    first = curve.read_text()
+    # The same step again (the model re-evaluated on a pool of more samples): refused, curve unchanged.
+    assert campaign_milestone.main(inputs + ["--curve", str(curve)]) == 2
+    assert "has a row for step 4000 already" in capsys.readouterr().err
+    assert curve.read_text() == first
+    (tmp_path / "evaluate.json").write_text(json.dumps({**json.loads((tmp_path / "evaluate.json").read_text()),
+                                                        "snis_tbg": {"ess": 0.07}}))
+    assert campaign_milestone.main(inputs + ["--curve", str(curve), "--replace"]) == 0
+    assert "replacing the row of step 4000" in capsys.readouterr().err
+    (row,) = json.loads(curve.read_text())
+    assert row["ess_tbg"] == 0.07
