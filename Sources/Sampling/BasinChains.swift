@@ -17,36 +17,49 @@ import Evaluation
 import Foundation
 import MonteCarlo
 
-/// The strata of `tbg free-energy`: the positive φ basin, and its complement, optionally split by ψ
-/// into ψ inside (lower, upper) and outside. Stratum 0 is the positive basin; 1 the other (with a
-/// split: its ψ-inside part), 2 the other's ψ-outside part. Only the other basin is split: for a
-/// dipeptide it holds αR and the β/C5/PII region with a ψ barrier between them that local moves
-/// rarely cross, while the positive basin (C7ax/αL) is one broad ψ region.
+/// The strata of `tbg free-energy`: the positive φ basin and its complement, each optionally split by
+/// ψ into ψ inside (lower, upper) and outside. Stratum 0 is the positive basin (with its split: its
+/// ψ-inside part); 1 the other (with a split: its ψ-inside part); 2 the other's ψ-outside part when
+/// it is split; the last, when the positive basin is split, the positive basin's ψ-outside part.
+/// A split keeps local moves from having to cross a ψ barrier inside a basin: for a dipeptide the
+/// other basin holds αR and the β/C5/PII region; the positive basin holds αL and, across ψ ≈ −1
+/// and ψ ≈ ±π, the sparsely populated C7ax/ψ ≈ π regions, which a flow tends to overpopulate, so that
+/// chains started where the flow's samples are end up there more often than the Boltzmann
+/// distribution is.
 public struct RamachandranStrata: Sendable, Equatable {
     public var basin: PhiBasin
     public var psiSplit: PhiBasin?
+    public var positivePsiSplit: PhiBasin?
 
-    public init(basin: PhiBasin = .standard, psiSplit: PhiBasin? = nil) { (self.basin, self.psiSplit) = (basin, psiSplit) }
+    public init(basin: PhiBasin = .standard, psiSplit: PhiBasin? = nil, positivePsiSplit: PhiBasin? = nil) {
+        (self.basin, self.psiSplit, self.positivePsiSplit) = (basin, psiSplit, positivePsiSplit)
+    }
 
-    public var count: Int { psiSplit == nil ? 2 : 3 }
+    public var count: Int { 2 + (psiSplit == nil ? 0 : 1) + (positivePsiSplit == nil ? 0 : 1) }
 
     /// The stratum of a configuration with torsions φ, ψ (radians).
     public func stratum(phi: Double, psi: Double) -> Int {
-        if basin.contains(phi) { return 0 }
+        if basin.contains(phi) {
+            if let positivePsiSplit, !positivePsiSplit.contains(psi) { return count - 1 }
+            return 0
+        }
         guard let psiSplit else { return 1 }
         return psiSplit.contains(psi) ? 1 : 2
     }
 
     /// Whether stratum `s` lies in the positive φ basin.
-    public func isPositive(_ s: Int) -> Bool { s == 0 }
+    public func isPositive(_ s: Int) -> Bool { s == 0 || (positivePsiSplit != nil && s == count - 1) }
 
     /// Stratum `s` in words.
     public func describe(_ s: Int) -> String {
-        if s == 0 { return basin.description }
+        func interval(_ split: PhiBasin) -> String { "(\(PhiBasin.format(split.lower)), \(PhiBasin.format(split.upper)))" }
+        if isPositive(s) {
+            guard let positivePsiSplit else { return basin.description }
+            return basin.description + (s == 0 ? ", psi in " : ", psi outside ") + interval(positivePsiSplit)
+        }
         let other = "phi outside (\(PhiBasin.format(basin.lower)), \(PhiBasin.format(basin.upper)))"
         guard let psiSplit else { return other }
-        let interval = "(\(PhiBasin.format(psiSplit.lower)), \(PhiBasin.format(psiSplit.upper)))"
-        return other + (s == 1 ? ", psi in " : ", psi outside ") + interval
+        return other + (s == 1 ? ", psi in " : ", psi outside ") + interval(psiSplit)
     }
 }
 
@@ -79,6 +92,7 @@ public struct BasinChainSettings: Sendable, Encodable, Equatable {
         case length = "states_per_chain"
         case basin = "phi_positive_basin"
         case psiSplit = "psi_split"
+        case positivePsiSplit = "positive_psi_split"
         case starts = "chain_starts"
     }
 
@@ -90,6 +104,7 @@ public struct BasinChainSettings: Sendable, Encodable, Equatable {
         try c.encode(length, forKey: .length)
         try c.encode([basin.lower, basin.upper], forKey: .basin)
         try c.encode(strata.psiSplit.map { [$0.lower, $0.upper] }, forKey: .psiSplit)
+        try c.encode(strata.positivePsiSplit.map { [$0.lower, $0.upper] }, forKey: .positivePsiSplit)
         try c.encode(starts.rawValue, forKey: .starts)
         try moves.encode(to: encoder)
     }
@@ -164,7 +179,7 @@ public enum BasinChains {
             }
             var uniform = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: 1000 + s)
             guard let picks = SystematicResampling.ancestors(logWeights: logWeights, count: c, uniform: uniform.uniform()) else {
-                throw MonteCarloError("the flow has no usable proposal with \(strata.describe(s)) (valid, finite weight, energy below the cut-off); no chain can start there: draw more proposals, or choose another --phi-basin\(strata.psiSplit == nil ? "" : " or --psi-split")")
+                throw MonteCarloError("the flow has no usable proposal with \(strata.describe(s)) (valid, finite weight, energy below the cut-off); no chain can start there: draw more proposals, or choose another --phi-basin\(strata.psiSplit == nil ? "" : " or --psi-split")\(strata.positivePsiSplit == nil ? "" : " or --positive-psi-split")")
             }
             starts += picks.map { members[$0] }
         }

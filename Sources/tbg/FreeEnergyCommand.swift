@@ -44,6 +44,8 @@ struct FreeEnergyCommand: ParsableCommand {
     var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
     @Option(help: "Split the other phi basin (not the positive one) by psi, LOWER:UPPER in radians (psi inside vs outside): three strata, each with its own chains, so that the chains need not cross the psi barrier inside it (alanine dipeptide: -2.1:1.4 separates alpha-R from beta/C5/PII). Default: no split.")
     var psiSplit: PhiBasinArgument?
+    @Option(help: "Split the positive phi basin by psi too, LOWER:UPPER in radians (psi inside vs outside): one more stratum with its own chains, so that chains started on the flow's samples in the basin's sparsely populated psi regions do not stay there (alanine dipeptide: -1.0:1.4 keeps alpha-L inside). Default: no split.")
+    var positivePsiSplit: PhiBasinArgument?
     @Option(help: "Where a basin's chains start among the flow's proposals there: spread (evenly over them, as the flow is spread) or weighted (in proportion to w: at a low ESS most chains then share one start).")
     var chainStarts = ChainStarts.spread
     @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
@@ -58,7 +60,7 @@ struct FreeEnergyCommand: ParsableCommand {
         try SizeLimit.check("--thin", thin, in: 1...SizeLimit.steps)
         try SizeLimit.check("--states-per-chain", statesPerChain, in: 1...SizeLimit.steps)
         try SizeLimit.check("--bootstrap", bootstrap, in: 0...100_000)
-        let states = ((psiSplit == nil ? 2 : 3) * chainsPerBasin).multipliedReportingOverflow(by: statesPerChain)
+        let states = (settings.strata.count * chainsPerBasin).multipliedReportingOverflow(by: statesPerChain)
         guard !states.overflow, states.partialValue <= SizeLimit.states else {
             throw ValidationError("strata × --chains-per-basin × --states-per-chain must be at most \(SizeLimit.states) recorded states")
         }
@@ -73,7 +75,8 @@ struct FreeEnergyCommand: ParsableCommand {
         var s = BasinChainSettings()
         (s.chainsPerBasin, s.burnIn, s.thin, s.length) = (chainsPerBasin, burnIn, thin, statesPerChain)
         s.strata = RamachandranStrata(basin: PhiBasin(lower: phiBasin.lower, upper: phiBasin.upper),
-                                      psiSplit: psiSplit.map { PhiBasin(lower: $0.lower, upper: $0.upper) })
+                                      psiSplit: psiSplit.map { PhiBasin(lower: $0.lower, upper: $0.upper) },
+                                      positivePsiSplit: positivePsiSplit.map { PhiBasin(lower: $0.lower, upper: $0.upper) })
         (s.moves, s.starts) = (monteCarlo.moves, chainStarts)
         return s
     }
@@ -140,7 +143,7 @@ struct FreeEnergyCommand: ParsableCommand {
         if comm.isRoot {
             say(String(format: "tbg free-energy: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains in each of %d strata (%@ and the rest%@) on %d rank(s), %@, %d burn-in + %d x %d steps",
                              input.pool.count, input.samplesUsed, samples, input.kT, chainsPerBasin, settings.strata.count, settings.basin.description,
-                             settings.strata.psiSplit == nil ? "" : ", the rest split by psi", comm.size,
+                             (settings.strata.positivePsiSplit == nil ? "" : ", the basin split by psi") + (settings.strata.psiSplit == nil ? "" : ", the rest split by psi"), comm.size,
                              settings.moves.kernel.rawValue, burnIn, statesPerChain, thin))
             say("tbg free-energy: model: \(runner.weightsDescription)")
         }
@@ -283,7 +286,7 @@ struct FreeEnergyOutput: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case samplesFile = "samples_file", checkpoint, phiAtoms = "phi_atoms", psiAtoms = "psi_atoms"
-        case phiPositiveBasin = "phi_positive_basin", psiSplit = "psi_split", strata
+        case phiPositiveBasin = "phi_positive_basin", psiSplit = "psi_split", positivePsiSplit = "positive_psi_split", strata
         case deltaF = "delta_f_kT", standardError = "standard_error_kT", degenerate = "degenerate_replicates"
         case snis = "snis_delta_f_kT", snisError = "snis_standard_error_kT"
         case energyEvaluations = "energy_evaluations", reverseIntegrations = "reverse_integrations"
@@ -330,6 +333,7 @@ struct FreeEnergyOutput: Encodable {
         try c.encode(psiAtoms, forKey: .psiAtoms)
         try c.encode([strata.basin.lower, strata.basin.upper], forKey: .phiPositiveBasin)
         try c.encode(strata.psiSplit.map { [$0.lower, $0.upper] }, forKey: .psiSplit)
+        try c.encode(strata.positivePsiSplit.map { [$0.lower, $0.upper] }, forKey: .positivePsiSplit)
         try c.encode(parts, forKey: .strata)
         try c.encode(estimate.value, forKey: .deltaF)
         try c.encode(estimate.standardError, forKey: .standardError)
