@@ -30,7 +30,11 @@ struct FreeEnergyCommand: ParsableCommand {
             the flow's fraction of samples in b; then dF = -ln(Q+/Q-) + df+ - df-. The error is a \
             bootstrap over the flow's samples and over chains. OUT holds the chain states with log q, \
             energies and log weights that make them a Boltzmann-weighted sample (each basin's states \
-            share its estimated population), readable by tbg evaluate and MDTraj.
+            share its estimated population), readable by tbg evaluate and MDTraj. Each chain's \
+            reverse integrations are written to OUT.logq/ as they finish, so SIGTERM/SIGUSR1/Ctrl-C \
+            (finish the chain in flight and exit), a time limit or a crash lose at most the chains in \
+            flight, and the same command with --resume continues (with any number of ranks); the \
+            folder is removed once OUT is written.
             """)
 
     @Argument(help: "Output of tbg sample (.h5), drawn with --checkpoint.") var samples: String
@@ -50,6 +54,8 @@ struct FreeEnergyCommand: ParsableCommand {
     var chainStarts = ChainStarts.spread
     @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
     @Flag(help: "Print the estimate as one JSON object.") var json = false
+    @Flag(help: "Continue a stopped run of the same command: the chains are recomputed (seconds) and the reverse integrations already in OUT.logq/ are used, the rest computed.")
+    var resume = false
     @OptionGroup var monteCarlo: MonteCarloOptions
     @OptionGroup(title: "The reverse integrations (log q of the chain states)") var sampler: SamplerOptions
     @OptionGroup var distributed: DistributedOptions
@@ -137,6 +143,24 @@ struct FreeEnergyCommand: ParsableCommand {
             }
         }
         let settings = self.settings
+        // The reverse integrations are kept as they finish (Sampling/ChainLogQCache.swift); rank 0
+        // creates or checks the folder before any rank integrates, the others wait for it.
+        StopSignal.install()
+        var cacheFolder = ""
+        var kept = 0
+        if comm.isRoot {
+            let identity: [String: Any] = [
+                "samples_content": try SampleChunks.RunIdentity.content(ofFile: samples),
+                "checkpoint_content": try SampleChunks.RunIdentity.content(ofFile: checkpoint),
+                "ode_settings": try sortedJSON(sampler.settings), "chain_settings": try sortedJSON(settings),
+                "proposals": monteCarlo.proposals.map { $0 as Any } ?? NSNull(),
+            ]
+            let identityJSON = String(decoding: try JSONSerialization.data(withJSONObject: identity, options: [.sortedKeys]), as: UTF8.self)
+            let opened = try ChainLogQCache.open(out: out, identity: identityJSON, resume: resume)
+            (cacheFolder, kept) = (opened.cache.folder, opened.kept)
+        }
+        comm.broadcast(&cacheFolder, root: 0)
+        let cache = ChainLogQCache(folder: cacheFolder)
         var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
         // With --json, stdout holds the JSON object only; the words go to stderr.
         let say: (String) -> Void = json ? { writeError($0) } : { writeLine($0) }
@@ -165,12 +189,24 @@ struct FreeEnergyCommand: ParsableCommand {
         // ranks (the float model's results depend on the batch's composition).
         let width = input.pool.dimension
         var nll: [Double] = []
+        var reused = 0, stoppedHere = false
         for local in 0..<(localCount / statesPerChain) {
             let rows = (local * statesPerChain)..<((local + 1) * statesPerChain)
-            let part = try runner.localNegativeLogLikelihood(nanometres: Array(chains.positions[(rows.lowerBound * width)..<(rows.upperBound * width)]),
-                                                             count: statesPerChain, failure: { row, reason in
-                MonteCarloError("chain \(chains.chains.lowerBound + local), state \(row): the reverse integration failed (\(reason)); its log q is undefined")
+            let chain = chains.chains.lowerBound + local
+            let chainPositions = chains.positions[(rows.lowerBound * width)..<(rows.upperBound * width)]
+            if let stored = cache.stored(chain: chain, positions: chainPositions, states: statesPerChain) {
+                nll += stored
+                reused += 1
+                continue
+            }
+            if StopSignal.received != 0 {
+                stoppedHere = true
+                break
+            }
+            let part = try runner.localNegativeLogLikelihood(nanometres: Array(chainPositions), count: statesPerChain, failure: { row, reason in
+                MonteCarloError("chain \(chain), state \(row): the reverse integration failed (\(reason)); its log q is undefined")
             })
+            try cache.store(chain: chain, positions: chainPositions, nll: part.nll)
             nll += part.nll
             if comm.isRoot {
                 odeThrottle.report(force: nll.count == localCount, to: say) {
@@ -178,6 +214,18 @@ struct FreeEnergyCommand: ParsableCommand {
                            Date().timeIntervalSince(odeStarted))
                 }
             }
+        }
+        let reusedChains = comm.allreduce(Int64(reused), .sum)
+        if comm.allreduce(Int64(stoppedHere ? 1 : 0), .max) != 0 {
+            if comm.isRoot {
+                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+                let done = (try? FileManager.default.contentsOfDirectory(atPath: cache.folder).filter { $0.hasPrefix("chain-") }.count) ?? 0
+                say("tbg free-energy: stopped on \(cause): the reverse integrations of \(done) of \(strataCount * chainsPerBasin) chains are in \(cache.folder); continue with the same command and --resume")
+            }
+            return
+        }
+        if comm.isRoot, reusedChains > 0 {
+            say("tbg free-energy: resumed: the reverse integrations of \(reusedChains) of \(strataCount * chainsPerBasin) chains were in \(cache.folder)\(kept > Int(reusedChains) ? " (\(kept - Int(reusedChains)) other file(s) there did not match this run's chains and were recomputed)" : "")")
         }
         let positions = comm.gather(chains.positions, root: 0).flatMap { $0 }
         let energies = comm.gather(chains.energies, root: 0).flatMap { $0 }
@@ -243,6 +291,7 @@ struct FreeEnergyCommand: ParsableCommand {
         try MonteCarloOutput.write(frames, input: input, sampler: "free-energy", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                    evaluations: evaluations, diagnostics: diagnostics, frameColumns: columns,
                                    attributes: ["free_energy": try JSONOutput.line(output), "checkpoint": checkpoint], to: out)
+        try cache.remove()
         if !(output.acceptance >= 0.05) {
             writeError(String(format: "tbg free-energy: warning: the chains accepted %.1f %% of their moves while recording; they hardly moved from their starts, so the chain states are not equilibrium samples of their basins (lower --step-size, or more --burn-in for the adaptation)", 100 * output.acceptance))
         }

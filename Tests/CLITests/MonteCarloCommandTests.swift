@@ -272,6 +272,65 @@ final class MonteCarloCommandTests: XCTestCase {
     /// basins have proposals: the same chains, log q and estimate on 1 and 2 ranks; every chain
     /// state stays in its chain's basin; the log weights make a normalised Boltzmann-weighted sample
     /// that `tbg evaluate` reads; a checkpoint that did not draw the proposals is refused.
+    /// A free-energy run stopped by SIGUSR1 while it integrates keeps the finished chains' log q in
+    /// OUT.logq/ and writes no OUT; the same command without --resume refuses to overwrite them, with
+    /// --resume (here on 2 ranks) it computes only the rest and gives the uninterrupted estimate.
+    func testFreeEnergyStoppedThenResumedEqualsUninterrupted() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("free-energy-resume")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+        let p = try read(proposals)
+        let valid: [UInt8] = try p.group.dataset("chirality_ok").read()
+        let phi = BackboneTorsions.dihedrals(p.coordinates, atoms: 22, quartet: [4, 6, 8, 14])
+        let validPhi = phi.indices.filter { valid[$0] != 0 && p.energies[$0].isFinite }.map { phi[$0] }.sorted()
+        XCTAssertGreaterThanOrEqual(validPhi.count, 4)
+        let split = 0.5 * (validPhi[validPhi.count / 2 - 1] + validPhi[validPhi.count / 2])
+        func command(_ out: String) -> [String] {
+            ["free-energy", proposals, "--checkpoint", Self.model, String(format: "--phi-basin=-3.1415:%.6f", split), "--chains-per-basin", "8",
+             "--burn-in", "6", "--thin", "2", "--states-per-chain", "2", "--method", "rk4", "--steps", "4", "--bootstrap", "20", "--seed", "4",
+             "--progress-seconds", "0", "--out", scratch.file(out)]
+        }
+        func estimate(_ output: String) throws -> [String: Any] {
+            let line = try XCTUnwrap(output.split(separator: "\n").last { $0.hasPrefix("{") }, output)
+            var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            object["wall_seconds"] = nil
+            return object
+        }
+        let whole = try Executables.run(Executables.tbg, command("whole.h5") + ["--json"], timeout: 600)
+        XCTAssertEqual(whole.status, 0, whole.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("whole.h5.logq")), "the folder is removed once OUT is written")
+
+        let stopped = try Executables.interrupt(Executables.tbg, command("resumed.h5"), marker: "tbg free-energy: log q:", signal: SIGUSR1,
+                                                log: scratch.file("stopped.log"))
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1") && stopped.output.contains("--resume"), stopped.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5")), "no output before every chain is integrated")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.logq")).filter { $0.hasPrefix("chain-") }
+        XCTAssertGreaterThan(kept.count, 0, stopped.output)
+        XCTAssertLessThan(kept.count, 16, "the signal must have stopped the run early")
+
+        let again = try Executables.run(Executables.tbg, command("resumed.h5"), timeout: 600)
+        XCTAssertNotEqual(again.status, 0, "without --resume the kept integrations are not overwritten")
+        XCTAssertTrue(again.standardError.contains("--resume"), again.standardError)
+        let changed = try Executables.run(Executables.tbg, command("resumed.h5").map { $0 == "4" ? "5" : $0 } + ["--resume"], timeout: 600)
+        XCTAssertNotEqual(changed.status, 0, "another seed is another run")
+        XCTAssertTrue(changed.standardError.contains("different run") && changed.standardError.contains("chain_settings"), changed.standardError)
+
+        let resumed = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("resumed.h5") + ["--resume", "--json"],
+                                          environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertTrue(resumed.standardError.contains("resumed: the reverse integrations of \(kept.count) of 16 chains"), resumed.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5.logq")))
+        let a = try estimate(whole.standardOutput), b = try estimate(resumed.standardOutput)
+        XCTAssertEqual(a["delta_f_kT"] as? Double, b["delta_f_kT"] as? Double)
+        XCTAssertEqual(a["standard_error_kT"] as? Double, b["standard_error_kT"] as? Double)
+        XCTAssertEqual(NSDictionary(dictionary: a), NSDictionary(dictionary: b), "the same estimate, stratum for stratum")
+        let logQ = { (path: String) -> [Double] in (try? HDF5File(opening: path).root().dataset("samples/log_q").read(as: Double.self)) ?? [] }
+        XCTAssertEqual(logQ(scratch.file("whole.h5")), logQ(scratch.file("resumed.h5")))
+        XCTAssertEqual(logQ(scratch.file("whole.h5")).count, 32)
+    }
+
     func testFreeEnergyIsTheSameOnOneAndTwoRanksAndItsChainsStayInTheirBasins() throws {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         let scratch = try ScratchDirectory("free-energy-cli")

@@ -1,0 +1,121 @@
+// The reverse integrations of `tbg free-energy` kept as they finish, so that a stopped, preempted or
+// crashed run loses at most the chain in flight and `--resume` continues it. They are the run's
+// cost: one ODE solve with the exact divergence per chain state, against seconds for the chains.
+//
+// Layout, beside the output OUT:
+//   OUT.logq/run.json             what the run is (IDENTITY: content hashes of the samples file and
+//                                 the checkpoint, ODE settings, chain settings, proposal limit); a
+//                                 resume must match it
+//   OUT.logq/chain-000012.h5      global chain 12: /nll (float64, one per recorded state, model
+//                                 units) and @positions_fnv1a, the FNV-1a hash of the chain's
+//                                 recorded positions (float64 bytes)
+// The chains are recomputed on a resume (they depend on (seed, step, chain) only, so any number of
+// ranks gives the same chains); a chain's stored NLL is used only when its positions hash to the
+// stored value, so a kept file never stands for other states. Each chain file is written
+// atomically (HDF5File.writeAtomically). When OUT is written, the folder is removed.
+import Foundation
+import HDF5
+
+public struct ChainLogQCache {
+    public let folder: String
+
+    /// The folder of output `out`.
+    public static func folder(for out: String) -> String { out + ".logq" }
+
+    /// Opens the folder of `out` for a run described by `identity` (one JSON object, sorted keys);
+    /// rank 0 only (the others use `init(folder:)`).
+    /// - A new run (`resume` false) refuses a folder with a run.json: it holds an unfinished run's work.
+    /// - A resumed run requires run.json to equal `identity`, naming the keys that differ; a resume
+    ///   without a folder starts one.
+    /// - Returns: the cache and the number of chain files it holds.
+    /// - Throws: `ChainLogQCacheError` naming the folder and what to do.
+    public static func open(out: String, identity: String, resume: Bool) throws -> (cache: ChainLogQCache, kept: Int) {
+        let folder = folder(for: out), manifest = folder + "/run.json"
+        let manager = FileManager.default
+        if manager.fileExists(atPath: manifest) {
+            guard resume else {
+                throw ChainLogQCacheError("\(folder) holds the reverse integrations of an unfinished run of this output: continue it with --resume, or remove the folder to start over")
+            }
+            let stored = (try? String(contentsOfFile: manifest, encoding: .utf8)) ?? ""
+            guard stored == identity else {
+                throw ChainLogQCacheError("\(folder) holds the reverse integrations of a different run (\(differences(stored, identity))): continue it with the same inputs and options, or remove the folder to start over")
+            }
+        } else {
+            do {
+                try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
+                try Data(identity.utf8).write(to: URL(fileURLWithPath: temporary))
+                guard rename(temporary, manifest) == 0 else { throw ChainLogQCacheError("cannot rename \(temporary) to \(manifest): \(String(cString: strerror(errno)))") }
+            } catch let error as ChainLogQCacheError {
+                throw error
+            } catch {
+                throw ChainLogQCacheError("cannot create \(manifest): \(error.localizedDescription)")
+            }
+        }
+        let cache = ChainLogQCache(folder: folder)
+        let kept = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("chain-") && $0.hasSuffix(".h5") }.count
+        return (cache, kept)
+    }
+
+    public init(folder: String) { self.folder = folder }
+
+    func file(ofChain chain: Int) -> String { folder + "/" + String(format: "chain-%06d.h5", chain) }
+
+    /// The FNV-1a hash of the positions' float64 bytes, in hex.
+    public static func hash(_ positions: ArraySlice<Double>) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for value in positions {
+            var bits = value.bitPattern.littleEndian
+            withUnsafeBytes(of: &bits) { raw in
+                for byte in raw {
+                    hash ^= UInt64(byte)
+                    hash = hash &* 0x0000_0100_0000_01B3
+                }
+            }
+        }
+        return String(hash, radix: 16)
+    }
+
+    /// The stored NLL of global chain `chain` when a file for it exists, is readable and was computed
+    /// for exactly these `positions`; else nil (the chain is integrated again).
+    public func stored(chain: Int, positions: ArraySlice<Double>, states: Int) -> [Double]? {
+        let path = file(ofChain: chain)
+        guard FileManager.default.fileExists(atPath: path),
+              let root = try? HDF5File(opening: path).root(),
+              let recorded = try? root.readStringAttribute("positions_fnv1a"), recorded == Self.hash(positions),
+              let nll = try? root.dataset("nll").read(as: Double.self), nll.count == states else { return nil }
+        return nll
+    }
+
+    /// Writes global chain `chain`'s NLL atomically.
+    public func store(chain: Int, positions: ArraySlice<Double>, nll: [Double]) throws {
+        try HDF5File.writeAtomically(to: file(ofChain: chain)) { root in
+            let dataset = try root.writeDataset("nll", nll, shape: [nll.count])
+            try dataset.writeAttribute("units", string: "nats (model units), -log q of each recorded state")
+            try root.writeAttribute("positions_fnv1a", string: Self.hash(positions))
+        }
+    }
+
+    /// Removes the folder (after OUT is written).
+    public func remove() throws {
+        do { try FileManager.default.removeItem(atPath: folder) } catch {
+            throw ChainLogQCacheError("cannot remove \(folder) after the output was written: \(error.localizedDescription); remove it by hand")
+        }
+    }
+
+    /// The top-level keys whose values differ between two identity JSON objects, in words.
+    static func differences(_ stored: String, _ now: String) -> String {
+        guard let a = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
+              let b = try? JSONSerialization.jsonObject(with: Data(now.utf8)) as? [String: Any] else { return "run.json is not the expected JSON" }
+        func text(_ value: Any?) -> String? {
+            value.flatMap { try? JSONSerialization.data(withJSONObject: ["v": $0], options: [.sortedKeys]) }.map { String(decoding: $0, as: UTF8.self) }
+        }
+        let keys = Set(a.keys).union(b.keys).sorted().filter { text(a[$0]) != text(b[$0]) }
+        return keys.isEmpty ? "run.json differs" : "differs in " + keys.joined(separator: ", ")
+    }
+}
+
+public struct ChainLogQCacheError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
