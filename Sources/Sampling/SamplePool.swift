@@ -59,6 +59,14 @@ public enum SamplePool {
     @discardableResult
     public static func pool(_ paths: [String], to out: String) throws -> Summary {
         guard paths.count >= 2 else { throw DataFormatError(file: paths.first ?? "(none)", "a pool needs at least two sample files") }
+        var seen: [String: String] = [:]
+        for path in paths {
+            let resolved = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+            if let earlier = seen[resolved] {
+                throw DataFormatError(file: path, "is given twice (also as \(earlier)): its samples would count twice")
+            }
+            seen[resolved] = path
+        }
         let inputs = try paths.map(read)
         let first = inputs[0]
         for input in inputs.dropFirst() { try checkCompatible(input, with: first) }
