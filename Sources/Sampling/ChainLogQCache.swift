@@ -41,6 +41,12 @@ public struct ChainLogQCache {
                 throw ChainLogQCacheError("\(folder) holds the reverse integrations of a different run (\(differences(stored, identity))): continue it with the same inputs and options, or remove the folder to start over")
             }
         } else {
+            // Chain files without run.json: nothing says which checkpoint and ODE settings their log q
+            // came from (the positions check cannot tell), so they are neither used nor deleted.
+            let orphans = chainFiles(in: folder)
+            guard orphans.isEmpty else {
+                throw ChainLogQCacheError("\(folder) holds \(orphans.count) chain file(s) but no run.json, so nothing says which checkpoint and ODE settings their log q came from: restore its run.json to continue that run, or remove the folder to start over")
+            }
             do {
                 try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
@@ -53,8 +59,14 @@ public struct ChainLogQCache {
             }
         }
         let cache = ChainLogQCache(folder: folder)
-        let kept = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("chain-") && $0.hasSuffix(".h5") }.count
-        return (cache, kept)
+        return (cache, chainFiles(in: folder).count)
+    }
+
+    /// The finished chain files in `folder` (chain-NNNNNN.h5; partial files of a write in flight are not).
+    public static func chainFiles(in folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { name in
+            name.hasPrefix("chain-") && name.hasSuffix(".h5") && name.dropFirst(6).dropLast(3).allSatisfy(\.isNumber)
+        }
     }
 
     public init(folder: String) { self.folder = folder }
@@ -103,15 +115,30 @@ public struct ChainLogQCache {
         }
     }
 
-    /// The top-level keys whose values differ between two identity JSON objects, in words.
+    static func describe(_ value: Any?) -> String {
+        guard let value, !(value is NSNull) else { return "none" }
+        return "\(value)"
+    }
+
+    /// What differs between two identity JSON objects (the run's and the folder's), key by key, in words.
     static func differences(_ stored: String, _ now: String) -> String {
         guard let a = try? JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any],
               let b = try? JSONSerialization.jsonObject(with: Data(now.utf8)) as? [String: Any] else { return "run.json is not the expected JSON" }
         func text(_ value: Any?) -> String? {
             value.flatMap { try? JSONSerialization.data(withJSONObject: ["v": $0], options: [.sortedKeys]) }.map { String(decoding: $0, as: UTF8.self) }
         }
-        let keys = Set(a.keys).union(b.keys).sorted().filter { text(a[$0]) != text(b[$0]) }
-        return keys.isEmpty ? "run.json differs" : "differs in " + keys.joined(separator: ", ")
+        var found: [String] = []
+        for key in Set(a.keys).union(b.keys).sorted() where text(a[key]) != text(b[key]) {
+            // Settings objects: name the setting (chain_settings.seed, ode_settings.steps) with both values.
+            if let x = a[key] as? [String: Any], let y = b[key] as? [String: Any] {
+                for inner in Set(x.keys).union(y.keys).sorted() where text(x[inner]) != text(y[inner]) {
+                    found.append("\(key).\(inner) \(describe(x[inner])) → \(describe(y[inner]))")
+                }
+            } else {
+                found.append("\(key) \(describe(a[key])) → \(describe(b[key]))")
+            }
+        }
+        return found.isEmpty ? "run.json differs" : found.joined(separator: "; ")
     }
 }
 

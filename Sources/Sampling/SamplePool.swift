@@ -90,13 +90,13 @@ public enum SamplePool {
         var distinctSeeds: [UInt64] = []
         for seed in inputs.flatMap(\.seeds) where !distinctSeeds.contains(seed) { distinctSeeds.append(seed) }
         let provenance: [[String: Any]] = inputs.map { input in
-            ["file": input.path, "samples": input.file.frameCount, "seeds": Array(Set(input.seeds)).sorted().map { Int64(bitPattern: $0) }]
+            ["file": URL(fileURLWithPath: input.path).standardizedFileURL.path, "samples": input.file.frameCount, "seeds": Array(Set(input.seeds)).sorted().map { Int64(bitPattern: $0) }]
         }
         let provenanceJSON = String(decoding: try JSONSerialization.data(withJSONObject: provenance, options: [.sortedKeys]), as: UTF8.self)
 
         try SampleFile.writeTrajectory(
             source: first.file.trajectory, positions: positions, frameCount: frameCount, time: (0..<frameCount).map(Float.init),
-            metadata: ["pooled_from": inputs.map(\.path)],
+            metadata: ["pooled_from": inputs.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path }],
             title: "tbg samples of \(first.file.trajectory.metadata.name ?? first.path) (pool of \(inputs.count) runs)", to: out
         ) { group in
             for name in datasets { try concatenate(name, of: inputs, into: group, count: frameCount) }

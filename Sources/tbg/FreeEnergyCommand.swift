@@ -152,7 +152,8 @@ struct FreeEnergyCommand: ParsableCommand {
             let identity: [String: Any] = [
                 "samples_content": try SampleChunks.RunIdentity.content(ofFile: samples),
                 "checkpoint_content": try SampleChunks.RunIdentity.content(ofFile: checkpoint),
-                "ode_settings": try sortedJSON(sampler.settings), "chain_settings": try sortedJSON(settings),
+                "ode_settings": try JSONSerialization.jsonObject(with: Data(try sortedJSON(sampler.settings).utf8)),
+                "chain_settings": try JSONSerialization.jsonObject(with: Data(try sortedJSON(settings).utf8)),
                 "proposals": monteCarlo.proposals.map { $0 as Any } ?? NSNull(),
             ]
             let identityJSON = String(decoding: try JSONSerialization.data(withJSONObject: identity, options: [.sortedKeys]), as: UTF8.self)
@@ -219,7 +220,7 @@ struct FreeEnergyCommand: ParsableCommand {
         if comm.allreduce(Int64(stoppedHere ? 1 : 0), .max) != 0 {
             if comm.isRoot {
                 let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
-                let done = (try? FileManager.default.contentsOfDirectory(atPath: cache.folder).filter { $0.hasPrefix("chain-") }.count) ?? 0
+                let done = ChainLogQCache.chainFiles(in: cache.folder).count
                 say("tbg free-energy: stopped on \(cause): the reverse integrations of \(done) of \(strataCount * chainsPerBasin) chains are in \(cache.folder); continue with the same command and --resume")
             }
             return

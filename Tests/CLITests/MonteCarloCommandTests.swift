@@ -315,7 +315,15 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertTrue(again.standardError.contains("--resume"), again.standardError)
         let changed = try Executables.run(Executables.tbg, command("resumed.h5").map { $0 == "4" ? "5" : $0 } + ["--resume"], timeout: 600)
         XCTAssertNotEqual(changed.status, 0, "another seed is another run")
-        XCTAssertTrue(changed.standardError.contains("different run") && changed.standardError.contains("chain_settings"), changed.standardError)
+        XCTAssertTrue(changed.standardError.contains("different run") && changed.standardError.contains("chain_settings.seed 4 → 5")
+                      && changed.standardError.contains("ode_settings.steps 4 → 5"), changed.standardError)
+        // Chain files whose run.json is gone are not used (their ODE settings are unknown), nor removed.
+        let manifest = scratch.file("resumed.h5.logq/run.json")
+        try FileManager.default.moveItem(atPath: manifest, toPath: scratch.file("run.json.away"))
+        let orphaned = try Executables.run(Executables.tbg, command("resumed.h5") + ["--resume"], timeout: 600)
+        XCTAssertNotEqual(orphaned.status, 0)
+        XCTAssertTrue(orphaned.standardError.contains("\(kept.count) chain file(s) but no run.json"), orphaned.standardError)
+        try FileManager.default.moveItem(atPath: scratch.file("run.json.away"), toPath: manifest)
 
         let resumed = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("resumed.h5") + ["--resume", "--json"],
                                           environment: Executables.mpiEnvironment, timeout: 600)
