@@ -19,10 +19,11 @@ struct FreeEnergyCommand: ParsableCommand {
         commandName: "free-energy",
         abstract: "dF between the phi basins by stratified flow BAR: the flow's basin populations, corrected within each basin by BAR against local chains.",
         discussion: """
-            SAMPLES is a tbg sample output drawn with --checkpoint CK. In each phi basin, \
-            --chains-per-basin MALA (or HMC) chains start from the flow's proposals there (chosen in \
-            proportion to w within the basin) and move under the Boltzmann density restricted to the \
-            basin (a move that leaves it is rejected). After --burn-in steps (step-size adaptation, not \
+            SAMPLES is a tbg sample output drawn with --checkpoint CK. In each stratum (a phi basin, \
+            or a psi side of one with --psi-split/--positive-psi-split), --chains-per-basin MALA (or \
+            HMC) chains start from the flow's proposals there (spread evenly over them; ∝ w with \
+            --chain-starts weighted) and move under the Boltzmann density restricted to the \
+            stratum (a move that leaves it is rejected). After --burn-in steps (step-size adaptation, not \
             recorded), every --thin-th step is recorded, --states-per-chain per chain. The flow's log q \
             of every recorded state comes from a reverse integration with the exact divergence (the \
             expensive part: as many integrations as states, split over the ranks). Per basin b, BAR \
@@ -40,10 +41,10 @@ struct FreeEnergyCommand: ParsableCommand {
     @Argument(help: "Output of tbg sample (.h5), drawn with --checkpoint.") var samples: String
     @Option(help: "The checkpoint that drew SAMPLES (its log q at the chain states).") var checkpoint: String
     @Option(help: "Output file (.h5) with the chain states; written atomically, never an input.") var out: String
-    @Option(help: "Chains per stratum (per phi basin, and per psi side of the other basin with --psi-split).") var chainsPerBasin = 32
-    @Option(help: "Kernel steps before recording (step-size adaptation).") var burnIn = 2000
-    @Option(help: "Kernel steps between recorded states.") var thin = 200
-    @Option(help: "Recorded states per chain.") var statesPerChain = 16
+    @Option(help: "Chains per stratum (per phi basin, and per psi side of a basin split with --psi-split or --positive-psi-split).") var chainsPerBasin = 32
+    @Option(help: "Kernel steps before recording (step-size adaptation, and the chains' equilibration within their stratum: alanine dipeptide needed about 10^5; with 5 000 its BAR was biased by 0.6-1 kT).") var burnIn = 100_000
+    @Option(help: "Kernel steps between recorded states.") var thin = 5_000
+    @Option(help: "Recorded states per chain (each costs one reverse integration).") var statesPerChain = 4
     @Option(help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin).")
     var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
     @Option(help: "Split the other phi basin (not the positive one) by psi, LOWER:UPPER in radians (psi inside vs outside): three strata, each with its own chains, so that the chains need not cross the psi barrier inside it (alanine dipeptide: -2.1:1.4 separates alpha-R from beta/C5/PII). Default: no split.")
