@@ -122,17 +122,23 @@ public enum ContentHash {
             throw DataFormatError(file: path, "cannot read the file to hash it")
         }
         defer { try? handle.close() }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = fnv1a64Offset
         var bytes = 0
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             bytes += chunk.count
-            chunk.withUnsafeBytes { raw in
-                for byte in raw {
-                    hash ^= UInt64(byte)
-                    hash = hash &* 0x0000_0100_0000_01B3
-                }
-            }
+            chunk.withUnsafeBytes { fnv1a64(&hash, adding: $0) }
         }
         return (bytes, hash)
+    }
+
+    /// FNV-1a's 64-bit offset basis: the hash of no bytes.
+    public static let fnv1a64Offset: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// Continues the 64-bit FNV-1a hash `hash` over `bytes`.
+    public static func fnv1a64(_ hash: inout UInt64, adding bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
     }
 }

@@ -13,6 +13,7 @@
 // ranks gives the same chains); a chain's stored NLL is used only when its positions hash to the
 // stored value, so a kept file never stands for other states. Each chain file is written
 // atomically (HDF5File.writeAtomically). When OUT is written, the folder is removed.
+import FlowModel
 import Foundation
 import HDF5
 
@@ -75,15 +76,9 @@ public struct ChainLogQCache {
 
     /// The FNV-1a hash of the positions' float64 bytes, in hex.
     public static func hash(_ positions: ArraySlice<Double>) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = ContentHash.fnv1a64Offset
         for value in positions {
-            var bits = value.bitPattern.littleEndian
-            withUnsafeBytes(of: &bits) { raw in
-                for byte in raw {
-                    hash ^= UInt64(byte)
-                    hash = hash &* 0x0000_0100_0000_01B3
-                }
-            }
+            withUnsafeBytes(of: value.bitPattern.littleEndian) { ContentHash.fnv1a64(&hash, adding: $0) }
         }
         return String(hash, radix: 16)
     }

@@ -33,6 +33,25 @@ public struct SamplerSettings: Codable, Equatable, Sendable {
         case relativeTolerance = "rtol"
         case microBatch = "micro_batch"
     }
+
+    /// The settings that shape the samples and their log q where these differ from `other`, as
+    /// (name, other's value, this one's value): the method, then rk4's "steps" or dopri5's "atol",
+    /// "rtol" and "max steps". The other method's settings are not compared (nor named) when the
+    /// methods differ; the micro-batch and chunk size never are (they change no sample's distribution).
+    public func integrationDifferences(from other: SamplerSettings) -> [(name: String, other: String, this: String)] {
+        var found: [(name: String, other: String, this: String)] = []
+        func compare<V: Equatable>(_ name: String, _ a: V, _ b: V) { if a != b { found.append((name, "\(b)", "\(a)")) } }
+        compare("method", method, other.method)
+        guard method == other.method else { return found }
+        if method == "rk4" {
+            compare("steps", steps, other.steps)
+        } else {
+            compare("atol", absoluteTolerance, other.absoluteTolerance)
+            compare("rtol", relativeTolerance, other.relativeTolerance)
+            compare("max steps", maximumSteps, other.maximumSteps)
+        }
+        return found
+    }
 }
 
 public final class FlowSampler {

@@ -102,17 +102,7 @@ public struct SampleChunks {
             compare("chunk", chunk, other.chunk)
             compare("seed", seed, other.seed)
             compare("round-trip", roundTrip, other.roundTrip)
-            compare("method", settings.method, other.settings.method)
-            // The settings of the other method do not matter (nor are they named) when the method differs.
-            if settings.method == other.settings.method {
-                if settings.method == "rk4" {
-                    compare("steps", settings.steps, other.settings.steps)
-                } else {
-                    compare("atol", settings.absoluteTolerance, other.settings.absoluteTolerance)
-                    compare("rtol", settings.relativeTolerance, other.settings.relativeTolerance)
-                    compare("max steps", settings.maximumSteps, other.settings.maximumSteps)
-                }
-            }
+            found += settings.integrationDifferences(from: other.settings).map { "\($0.name) \($0.other) → \($0.this)" }
             compare("micro-batch", settings.microBatch, other.settings.microBatch)
             if settings.chunk != other.settings.chunk, chunk == other.chunk { compare("ODE batch", settings.chunk, other.settings.chunk) }
             return found

@@ -44,7 +44,6 @@ public enum SamplePool {
     struct Input {
         let path: String
         let file: SampleFile
-        let group: HDF5Group
         /// Per sample: its seed (/samples/seed of a pool, else /samples@seed) and index.
         let seeds: [UInt64]
         let indices: [Int64]
@@ -77,16 +76,16 @@ public enum SamplePool {
         var positions: [Float] = []
         positions.reserveCapacity(frameCount * 3 * first.file.trajectory.atomCount)
         for input in inputs { positions += try input.file.coordinates() }
-        let logWeights = try inputs.flatMap { try $0.file.logWeights() }
-        let valid = try inputs.flatMap { input in zip(try input.file.topologyOK(), try input.file.chiralityOK()).map { $0 && $1 } }
-        let validLogWeights = zip(logWeights, valid).filter(\.1).map(\.0)
-        let ess = ImportanceWeights.effectiveSampleSize(logWeights: validLogWeights)
+        var validLogWeights: [Double] = []
         var energyEvaluations: Int64 = 0, networkEvaluations = 0.0
-        for (input, count) in zip(inputs, inputs.map(\.file.frameCount)) {
-            let validCount = try zip(input.file.topologyOK(), input.file.chiralityOK()).filter { $0 && $1 }.count
-            energyEvaluations += Int64(input.file.energyEvaluations(validCount: validCount))
-            networkEvaluations += (input.file.doubleAttribute("evaluations_per_sample") ?? .nan) * Double(count)
+        for input in inputs {
+            let valid = zip(try input.file.topologyOK(), try input.file.chiralityOK()).map { $0 && $1 }
+            let mine = zip(try input.file.logWeights(), valid).filter(\.1).map(\.0)
+            validLogWeights += mine
+            energyEvaluations += Int64(input.file.energyEvaluations(validCount: mine.count))
+            networkEvaluations += (input.file.doubleAttribute("evaluations_per_sample") ?? .nan) * Double(input.file.frameCount)
         }
+        let ess = ImportanceWeights.effectiveSampleSize(logWeights: validLogWeights)
         var distinctSeeds: [UInt64] = []
         for seed in inputs.flatMap(\.seeds) where !distinctSeeds.contains(seed) { distinctSeeds.append(seed) }
         let provenance: [[String: Any]] = inputs.map { input in
@@ -103,7 +102,7 @@ public enum SamplePool {
             try group.writeDataset("seed", inputs.flatMap(\.seeds).map { Int64(bitPattern: $0) }, shape: [frameCount])
             // Provenance: the first input's, then what the pool changes.
             let replaced: Set<String> = ["seed", "seeds", "ranks", "pooled_from", "effective_sample_size", "energy_evaluations", "evaluations_per_sample"]
-            try copyAttributes(of: first.group, to: group, except: replaced)
+            try copyAttributes(of: first.file.group, to: group, except: replaced)
             try group.writeAttribute("effective_sample_size", [ess])
             try group.writeAttribute("energy_evaluations", [energyEvaluations])
             try group.writeAttribute("evaluations_per_sample", [networkEvaluations / Double(frameCount)])
@@ -120,8 +119,6 @@ public enum SamplePool {
             let what = file.sampler.map { "a tbg \($0) output" } ?? "not a tbg sample output (no /samples@sampler)"
             throw DataFormatError(file: path, "is \(what); only tbg sample outputs are pooled (i.i.d. draws of the flow; smc and mcmc outputs are resampled or correlated)", hint: hint)
         }
-        let group: HDF5Group
-        do { group = try HDF5File(opening: path).root().group("samples") } catch let error as HDF5Error { throw DataFormatError(error) }
         let indices = try file.dataset("index", expected: "int64 sample index per sample").read(as: Int64.self)
         let seeds: [UInt64]
         if let perSample = try file.optionalDataset("seed", expected: "int64 seed per sample") {
@@ -135,7 +132,7 @@ public enum SamplePool {
               let settings = try? JSONDecoder().decode(SamplerSettings.self, from: Data(text.utf8)) else {
             throw DataFormatError(file: path, "/samples@settings is missing or not the ODE settings JSON of tbg sample; the pool compares the ODE settings of its inputs", hint: hint)
         }
-        return Input(path: path, file: file, group: group, seeds: seeds, indices: indices, settings: settings)
+        return Input(path: path, file: file, seeds: seeds, indices: indices, settings: settings)
     }
 
     /// Refuses an input whose samples are not draws of the first input's proposal.
@@ -151,16 +148,7 @@ public enum SamplePool {
         for name in ["checkpoint_content", "peptide_content"] {
             if let x = a.stringAttribute(name), let y = b.stringAttribute(name), x != y { compare(name.replacingOccurrences(of: "_", with: " "), x, y) }
         }
-        compare("ODE method", first.settings.method, input.settings.method)
-        if first.settings.method == input.settings.method {
-            if first.settings.method == "rk4" {
-                compare("rk4 steps", first.settings.steps, input.settings.steps)
-            } else {
-                compare("atol", first.settings.absoluteTolerance, input.settings.absoluteTolerance)
-                compare("rtol", first.settings.relativeTolerance, input.settings.relativeTolerance)
-                compare("max steps", first.settings.maximumSteps, input.settings.maximumSteps)
-            }
-        }
+        differences += input.settings.integrationDifferences(from: first.settings).map { "ODE \($0.name) \($0.this) here, \($0.other) in \(first.path)" }
         compare("kT (kJ/mol)", a.kT, b.kT)
         compare("log q units", a.stringAttribute("log_q_units"), b.stringAttribute("log_q_units"))
         compare("atoms", a.trajectory.atomCount, b.trajectory.atomCount)
@@ -192,16 +180,16 @@ public enum SamplePool {
     /// those some input lacks.
     static func sharedDatasets(_ inputs: [Input]) throws -> (shared: [String], dropped: [(dataset: String, missingIn: String)]) {
         var shared: [String] = [], dropped: [(dataset: String, missingIn: String)] = []
-        let names = try inputs[0].group.childNames().filter { $0 != "seed" && inputs[0].group.kind(of: $0) == .dataset }
+        let names = try inputs[0].file.group.childNames().filter { $0 != "seed" && inputs[0].file.group.kind(of: $0) == .dataset }
         for name in names {
-            if let lacking = inputs.first(where: { $0.group.kind(of: name) != .dataset }) {
+            if let lacking = inputs.first(where: { $0.file.group.kind(of: name) != .dataset }) {
                 dropped.append((name, lacking.path))
             } else {
                 shared.append(name)
             }
         }
         for input in inputs.dropFirst() {
-            for name in try input.group.childNames() where name != "seed" && input.group.kind(of: name) == .dataset && !names.contains(name) {
+            for name in try input.file.group.childNames() where name != "seed" && input.file.group.kind(of: name) == .dataset && !names.contains(name) {
                 if !dropped.contains(where: { $0.dataset == name }) { dropped.append((name, inputs[0].path)) }
             }
         }

@@ -136,10 +136,8 @@ struct FreeEnergyCommand: ParsableCommand {
         if comm.isRoot, let text = file.stringAttribute("settings"),
            let drawn = try? JSONDecoder().decode(SamplerSettings.self, from: Data(text.utf8)) {
             let now = sampler.settings
-            let same = drawn.method == now.method
-                && (now.method == "rk4" ? drawn.steps == now.steps
-                                        : drawn.absoluteTolerance == now.absoluteTolerance && drawn.relativeTolerance == now.relativeTolerance)
-            if !same {
+            // The step limit only decides which integrations fail; those proposals are not used.
+            if now.integrationDifferences(from: drawn).contains(where: { $0.name != "max steps" }) {
                 writeError("tbg free-energy: warning: the proposals were integrated with \(Self.describe(drawn)), the chain states will be with \(Self.describe(now)); BAR assumes one q on both sides (give the same --method/--tolerance/--steps)")
             }
         }

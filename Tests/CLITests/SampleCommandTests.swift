@@ -176,7 +176,7 @@ final class SampleCommandTests: XCTestCase {
         let coarse = try sample("coarse.h5", seed: 3, steps: 2)
         let mixed = try Executables.run(Executables.tbg, ["pool", one, coarse, "--out", scratch.file("mixed.h5")])
         XCTAssertNotEqual(mixed.status, 0)
-        XCTAssertTrue(mixed.standardError.contains("\(coarse)") && mixed.standardError.contains("rk4 steps 2 here, 3 in \(one)"), mixed.standardError)
+        XCTAssertTrue(mixed.standardError.contains("\(coarse)") && mixed.standardError.contains("ODE steps 2 here, 3 in \(one)"), mixed.standardError)
         let before = try Data(contentsOf: URL(fileURLWithPath: two))
         let onto = try Executables.run(Executables.tbg, ["pool", one, two, "--out", two, "--overwrite"])
         XCTAssertNotEqual(onto.status, 0)
