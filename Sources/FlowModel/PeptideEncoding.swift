@@ -12,14 +12,16 @@ public enum PeptideEncoding {
         }
     }
 
-    /// One-hot rows (atoms × width) and the width.
-    public static func features(of trajectory: TrajectoryFile, encoding: EncodingKind) throws -> (rows: [Float], width: Int) {
+    /// One-hot rows (atoms × width) and the width. `checkpointPath`, where the encoding is a
+    /// checkpoint's, is named in the error for a peptide the encoding cannot represent.
+    public static func features(of trajectory: TrajectoryFile, encoding: EncodingKind, checkpointPath: String? = nil) throws -> (rows: [Float], width: Int) {
         let atoms = atoms(of: trajectory.topology)
         do {
             let rows: [Float] = try AtomEncoder.oneHot(encoding, atoms: atoms, bonds: trajectory.topology.bonds)
             return (rows, AtomEncoder.width(encoding, atomCount: atoms.count))
         } catch {
-            throw DataFormatError(file: trajectory.path, "cannot encode this peptide with the '\(encoding.rawValue)' encoding: \(error)")
+            let model = checkpointPath.map { "the model in \($0) cannot take this peptide: " } ?? ""
+            throw DataFormatError(file: trajectory.path, "\(model)cannot encode this peptide with the '\(encoding.rawValue)' encoding: \(error)")
         }
     }
 }

@@ -44,7 +44,7 @@ public struct TrainedFlow {
         checkpoint = try Checkpoint.read(checkpointPath)
         let peptide = try TrajectoryFile(path: peptidePath)
         self.peptide = peptide
-        let (rows, width) = try PeptideEncoding.features(of: peptide, encoding: checkpoint.config.model.encoding)
+        let (rows, width) = try PeptideEncoding.features(of: peptide, encoding: checkpoint.config.model.encoding, checkpointPath: checkpointPath)
         let egnn = try ModelFactory.egnnConfig(checkpoint.config, featureWidth: width)
         guard ParameterLayout(egnn).count == checkpoint.parameters.count else {
             throw DataFormatError(file: peptidePath, "this peptide gives feature width \(width), the model in \(checkpointPath) was trained with a different width (encoding '\(checkpoint.config.model.encoding.rawValue)'); it cannot be sampled with this model")

@@ -19,6 +19,9 @@ public final class HDF5File: HDF5Object {
         guard access(path, F_OK) == 0 else {
             throw HDF5Error(file: path, "no such file")
         }
+        if Self.isDirectory(path) {
+            throw HDF5Error(file: path, "is a directory, not an HDF5 file")
+        }
         guard H5Fis_hdf5(path) > 0 else {
             _ = takeLibraryErrorDetail()
             if Self.fileSize(path) == 0 {
@@ -85,6 +88,11 @@ public final class HDF5File: HDF5Object {
         case 2, 3: return 48
         default: return nil
         }
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     static func fileSize(_ path: String) -> Int? {

@@ -148,6 +148,9 @@ public struct BasinChainResult: Sendable {
     public var steps: [BasinChainStep]
     /// Energy evaluations of all chains on all ranks.
     public var evaluations: Int
+    /// The step after which every rank stopped because one was asked to (`shouldStop`); nil when the
+    /// chains ran to the end. A stopped result holds fewer recorded states than the settings ask for.
+    public var stoppedAfterStep: Int? = nil
 }
 
 public enum BasinChains {
@@ -157,9 +160,13 @@ public enum BasinChains {
     ///   - pool: the flow's usable proposals (nm) with log w; `reducedEnergies` their E/kT.
     ///   - phiAtoms, psiAtoms: the four atom indices of φ (C of residue i−1, N, CA, C) and ψ (N, CA, C, N of i+1).
     ///   - potential: energies (kJ/mol) and forces of a batch, unrestricted.
+    ///   - shouldStop: asked on every rank after each step; when it is true on any rank, every rank
+    ///     stops after that step (one collective sum, the one the diagnostics already take) and the
+    ///     result says where (`stoppedAfterStep`). The chains are deterministic, so a caller reruns them.
     /// - Throws: `MonteCarloError` when a stratum holds no usable proposal (no chain can start there).
     public static func run(pool: ProposalPool, reducedEnergies: [Double], phiAtoms: [Int], psiAtoms: [Int], kT: Double, settings: BasinChainSettings,
                            communicator comm: any Communicator, potential: BatchPotential,
+                           shouldStop: () -> Bool = { false },
                            progress: ((BasinChainStep, Int) -> Void)? = nil) throws -> BasinChainResult {
         precondition(phiAtoms.count == 4 && psiAtoms.count == 4 && settings.chainsPerBasin >= 1 && settings.thin >= 1 && settings.length >= 1
                      && settings.burnIn >= 0)
@@ -202,12 +209,14 @@ public enum BasinChains {
         var recordedPositions: [[Double]] = Array(repeating: [], count: block.count)
         var recordedEnergies: [[Double]] = Array(repeating: [], count: block.count)
         var steps: [BasinChainStep] = []
+        var stoppedAfter: Int?
         for step in 1...settings.totalSteps {
             let move = settings.moves.move(beta: 1 / kT, stepSize: adaptation.stepSize, kT: kT)
             let streams = ParticleStreams(seed: settings.moves.seed, purpose: settings.moves.kernel.purpose, stage: 1000, step: step,
                                           firstParticle: block.lowerBound)
             let statistics = settings.moves.kernel.step(&batch, settings: move, streams: streams, potential: restricted)
-            var counts = [Int64(statistics.acceptedCount), Int64(statistics.accepted.count), Int64(statistics.evaluations)]
+            var counts = [Int64(statistics.acceptedCount), Int64(statistics.accepted.count), Int64(statistics.evaluations),
+                          shouldStop() ? 1 : 0]
             comm.allreduce(&counts, .sum)
             var energySum = [batch.energies.reduce(0, +) / kT]
             comm.allreduce(&energySum, .sum)
@@ -225,10 +234,15 @@ public enum BasinChains {
                                              recorded: recorded)
             steps.append(diagnostics)
             if comm.isRoot { progress?(diagnostics, step) }
+            if counts[3] > 0 && step < settings.totalSteps {
+                stoppedAfter = step
+                break
+            }
         }
+        let recordedLength = recordedEnergies.first?.count ?? 0
         return BasinChainResult(chains: block, positions: recordedPositions.flatMap { $0 }, energies: recordedEnergies.flatMap { $0 },
-                                strata: localStrata.flatMap { Array(repeating: $0, count: settings.length) },
-                                starts: block.map { starts[$0] }, steps: steps, evaluations: evaluations)
+                                strata: localStrata.flatMap { Array(repeating: $0, count: recordedLength) },
+                                starts: block.map { starts[$0] }, steps: steps, evaluations: evaluations, stoppedAfterStep: stoppedAfter)
     }
 
     /// The dihedral of `atoms` (φ, ψ) of the configuration at `offset` of `positions` (nm), radians in

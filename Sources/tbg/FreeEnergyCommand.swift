@@ -173,12 +173,22 @@ struct FreeEnergyCommand: ParsableCommand {
         }
         let total = settings.totalSteps
         let chains = try BasinChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, phiAtoms: phiAtoms, psiAtoms: psiAtoms, kT: input.kT,
-                                         settings: settings, communicator: comm, potential: input.potential(threads: monteCarlo.threads)) { step, t in
+                                         settings: settings, communicator: comm, potential: input.potential(threads: monteCarlo.threads),
+                                         shouldStop: { StopSignal.received != 0 }) { step, t in
             throttle.report(force: t == total, to: say) {
                 String(format: "tbg free-energy: chains: step %d/%d%@, acceptance %.3f, step %.3g nm, mean energy %.3f kT, %.1f s",
                        t, total, t > burnIn ? "" : " (burn-in)", step.acceptance, step.stepSize, step.energyMeanKT,
                        Date().timeIntervalSince(started))
             }
+        }
+        // A stop during the chains (minutes at the default burn-in): nothing to keep yet, the chains
+        // are deterministic and --resume reruns them.
+        if let step = chains.stoppedAfterStep {
+            if comm.isRoot {
+                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+                say("tbg free-energy: stopped on \(cause) after chain step \(step) of \(total), before any reverse integration (the chains are rerun, deterministically); continue with the same command and --resume")
+            }
+            return
         }
         // log q of this rank's recorded states (reverse ODE), progress from rank 0's share.
         let strataCount = settings.strata.count

@@ -23,6 +23,16 @@ final class MonteCarloCommandTests: XCTestCase {
         return path
     }
 
+    /// A φ split (rad) at the median of the usable proposals' φ, so that both basins have starts.
+    private func medianPhiSplit(_ proposals: String) throws -> Double {
+        let p = try read(proposals)
+        let valid: [UInt8] = try p.group.dataset("chirality_ok").read()
+        let phi = BackboneTorsions.dihedrals(p.coordinates, atoms: 22, quartet: [4, 6, 8, 14])   // C of ACE, N, CA, C of ALA (mdtraj.compute_phi)
+        let validPhi = phi.indices.filter { valid[$0] != 0 && p.energies[$0].isFinite }.map { phi[$0] }.sorted()
+        XCTAssertGreaterThanOrEqual(validPhi.count, 4, "the fixture's proposals must have usable samples on both sides")
+        return 0.5 * (validPhi[validPhi.count / 2 - 1] + validPhi[validPhi.count / 2])
+    }
+
     private func read(_ path: String) throws -> (coordinates: [Float], logWeights: [Double], energies: [Double], group: HDF5Group, root: HDF5Group) {
         let root = try HDF5File(opening: path).root()
         let group = try root.group("samples")
@@ -280,12 +290,7 @@ final class MonteCarloCommandTests: XCTestCase {
         let scratch = try ScratchDirectory("free-energy-resume")
         defer { scratch.remove() }
         let proposals = try makeProposals(scratch)
-        let p = try read(proposals)
-        let valid: [UInt8] = try p.group.dataset("chirality_ok").read()
-        let phi = BackboneTorsions.dihedrals(p.coordinates, atoms: 22, quartet: [4, 6, 8, 14])
-        let validPhi = phi.indices.filter { valid[$0] != 0 && p.energies[$0].isFinite }.map { phi[$0] }.sorted()
-        XCTAssertGreaterThanOrEqual(validPhi.count, 4)
-        let split = 0.5 * (validPhi[validPhi.count / 2 - 1] + validPhi[validPhi.count / 2])
+        let split = try medianPhiSplit(proposals)
         func command(_ out: String) -> [String] {
             ["free-energy", proposals, "--checkpoint", Self.model, String(format: "--phi-basin=-3.1415:%.6f", split), "--chains-per-basin", "8",
              "--burn-in", "6", "--thin", "2", "--states-per-chain", "2", "--method", "rk4", "--steps", "4", "--bootstrap", "20", "--seed", "4",
@@ -337,6 +342,27 @@ final class MonteCarloCommandTests: XCTestCase {
         let logQ = { (path: String) -> [Double] in (try? HDF5File(opening: path).root().dataset("samples/log_q").read(as: Double.self)) ?? [] }
         XCTAssertEqual(logQ(scratch.file("whole.h5")), logQ(scratch.file("resumed.h5")))
         XCTAssertEqual(logQ(scratch.file("whole.h5")).count, 32)
+    }
+
+    /// A stop during the chains (minutes at the default burn-in of 10⁵ steps) takes effect after the
+    /// step in flight, not after the last chain step: nothing is written but the run's folder, and
+    /// --resume reruns the chains and finishes.
+    func testFreeEnergyStopsDuringTheChainsAndResumes() throws {
+        let scratch = try ScratchDirectory("free-energy-stop-chains")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+        let command = ["free-energy", proposals, "--checkpoint", Self.model, String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals)), "--chains-per-basin", "2",
+                       "--burn-in", "4000", "--thin", "2", "--states-per-chain", "1", "--method", "rk4", "--steps", "4", "--bootstrap", "10",
+                       "--seed", "4", "--progress-seconds", "0", "--out", scratch.file("fe.h5")]
+        let stopped = try Executables.interrupt(Executables.tbg, command, marker: "tbg free-energy: chains: step 1/", signal: SIGUSR1,
+                                                log: scratch.file("stopped.log"))
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1 after chain step") && stopped.output.contains("--resume"), stopped.output)
+        XCTAssertFalse(stopped.output.contains("chains: step 4002/4002"), "the chains must stop early: \(stopped.output.suffix(400))")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe.h5")))
+        let resumed = try Executables.run(Executables.tbg, command + ["--resume"], timeout: 600)
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("fe.h5")), resumed.standardOutput)
     }
 
     func testFreeEnergyIsTheSameOnOneAndTwoRanksAndItsChainsStayInTheirBasins() throws {

@@ -26,6 +26,10 @@ final class ErrorAndAtomicWriteTests: XCTestCase {
         let text = scratch.file("notes.h5")
         try "not hdf5".write(toFile: text, atomically: true, encoding: .utf8)
         assertThrows(try HDF5File(opening: text), containing: [text, "not an HDF5 file"])
+        // A directory (a run's chunk folder given by mistake) says so rather than "not an HDF5 file".
+        let folder = scratch.file("run.h5.chunks")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        assertThrows(try HDF5File(opening: folder), containing: [folder, "is a directory, not an HDF5 file"])
         let empty = scratch.file("empty.h5")
         try Data().write(to: URL(fileURLWithPath: empty))
         assertThrows(try HDF5File(opening: empty), containing: [empty, "is empty (0 bytes)"])

@@ -104,6 +104,31 @@ final class FlowSamplerTests: XCTestCase {
                                           seed: 0, communicator: SerialCommunicator()), "the molecule it was trained on")
     }
 
+    /// A transferable model (encoding `full`, zwitterionic dipeptides) given a capped peptide: the
+    /// error names the peptide file and the checkpoint whose encoding refuses it.
+    func testAModelWhoseEncodingCannotTakeThePeptideIsNamed() throws {
+        let scratch = try ScratchDirectory("sampler-encoding")
+        defer { scratch.remove() }
+        let dataset = scratch.file("dataset")
+        try FileManager.default.createDirectory(atPath: dataset, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.path("ks_zwitterion.h5"), toPath: dataset + "/KS.h5")
+        try #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "KS", "file": "KS.h5", "split": "train", "n_atoms": 36, "n_frames": 20}]}"#
+            .write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
+        let checkpoint = scratch.file("full/checkpoint.h5")
+        let config = try RunConfig.resolve(file: nil, overrides: TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 2)
+                                           + ["model.encoding=full"])
+        _ = try Trainer(config: config, communicator: SerialCommunicator(), resume: false) { _ in }.run()
+        let capped = Fixtures.path("ad2_capped.h5")
+        XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: capped, settings: SamplerSettings(), seed: 0,
+                                              communicator: SerialCommunicator())) {
+            for fragment in [capped, "the model in \(checkpoint) cannot take this peptide", "'full' encoding", "residue ACE"] {
+                XCTAssertTrue("\($0)".contains(fragment), "'\($0)' does not mention '\(fragment)'")
+            }
+        }
+        XCTAssertNoThrow(try SampleRunner(checkpointPath: checkpoint, peptidePath: Fixtures.path("ks_zwitterion.h5"), settings: SamplerSettings(),
+                                          seed: 0, communicator: SerialCommunicator()), "the peptide kind it was trained on")
+    }
+
     /// `tbg nll` needs the checkpoint and the frames only: a data file without a temperature gives
     /// the same NLL, while sampling (which weights by −u/kT) still refuses it.
     func testLikelihoodNeedsNoTemperature() throws {
