@@ -123,8 +123,10 @@ struct FreeEnergyCommand: ParsableCommand {
         if let config = file.stringAttribute("config"), config != runner.flow.checkpoint.config.json() {
             throw DataFormatError(file: checkpoint, "has another training configuration than the checkpoint that drew \(samples) (/samples@config); log q of the chain states must come from the model that drew the proposals")
         }
+        // Hashed once (a checkpoint is MBs): checked here, then part of the run's identity below.
+        let checkpointContent = try SampleChunks.RunIdentity.content(ofFile: checkpoint)
         if let recorded = file.stringAttribute("checkpoint_content") {
-            let content = try SampleChunks.RunIdentity.content(ofFile: checkpoint)
+            let content = checkpointContent
             guard content == recorded else {
                 throw DataFormatError(file: checkpoint, "is another file than the checkpoint that drew \(samples) (bytes:FNV-1a \(content), the samples record \(recorded) in /samples@checkpoint_content); log q of the chain states must come from the model that drew the proposals")
             }
@@ -150,7 +152,7 @@ struct FreeEnergyCommand: ParsableCommand {
         if comm.isRoot {
             let identity: [String: Any] = [
                 "samples_content": try SampleChunks.RunIdentity.content(ofFile: samples),
-                "checkpoint_content": try SampleChunks.RunIdentity.content(ofFile: checkpoint),
+                "checkpoint_content": checkpointContent,
                 "ode_settings": try JSONSerialization.jsonObject(with: Data(try sortedJSON(sampler.settings).utf8)),
                 "chain_settings": try JSONSerialization.jsonObject(with: Data(try sortedJSON(settings).utf8)),
                 "proposals": monteCarlo.proposals.map { $0 as Any } ?? NSNull(),
@@ -246,9 +248,9 @@ struct FreeEnergyCommand: ParsableCommand {
         // The estimate: flow side = the usable pool, W = −log w; chain side W = E/kT + ln q.
         let kT = input.kT, d = input.pool.dimension
         let basin = settings.basin, strata = settings.strata
+        let poolPhi = (0..<input.pool.count).map { BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms) }
         let flowStrata = (0..<input.pool.count).map {
-            strata.stratum(phi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms),
-                           psi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: psiAtoms))
+            strata.stratum(phi: poolPhi[$0], psi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: psiAtoms))
         }
         let flowWork = zip(input.pool.logWeights, input.reducedEnergies).map { logW, u in
             u.isFinite && u <= settings.moves.energyCutoff ? -logW : Double.infinity
@@ -265,7 +267,7 @@ struct FreeEnergyCommand: ParsableCommand {
         // SNIS on the same pool, for comparison.
         let top = input.pool.logWeights.max() ?? 0
         var snisRandom = RandomSource(seed: monteCarlo.seed, streams: [0x5215])
-        let snis = BasinFreeEnergy.samples(phi: (0..<input.pool.count).map { BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms) },
+        let snis = BasinFreeEnergy.samples(phi: poolPhi,
                                            weights: zip(input.pool.logWeights, input.reducedEnergies).map { logW, u in
                                                u <= settings.moves.energyCutoff ? exp(logW - top) : 0
                                            }, resamples: bootstrap, random: &snisRandom, basin: basin)
