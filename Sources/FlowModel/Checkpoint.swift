@@ -118,7 +118,14 @@ public enum Checkpoint {
             }
             let version = try root.readAttribute("format_version", as: Int64.self)[0]
             guard version <= formatVersion else { throw CheckpointError("\(path): checkpoint format \(version) is newer than this tbg reads") }
-            let config = try RunConfig.decode(json: try root.readStringAttribute("config"))
+            let config: RunConfig
+            do {
+                config = try RunConfig.decode(json: try root.readStringAttribute("config"))
+            } catch let error as HDF5Error {
+                throw error
+            } catch {
+                throw CheckpointError("\(path): attribute config is not a tbg run configuration (JSON): \(Self.describe(error))")
+            }
             let layout = ParameterLayout(try ModelFactory.egnnConfig(config, featureWidth: nil, checkpointRoot: root))
             func integer(_ name: String) throws -> Int { Int(try root.readAttribute(name, as: Int64.self)[0]) }
             let adam = try root.group("adam")
@@ -140,6 +147,14 @@ public enum Checkpoint {
             state.skippedSteps = root.hasAttribute("skipped_steps") ? try integer("skipped_steps") : 0
             // Before format 2 the EMA had no warm-up and one update per step.
             state.emaUpdates = root.hasAttribute("ema_updates") ? try integer("ema_updates") : state.adamStep
+            // tbg never writes a non-finite value (write refuses); one here is a damaged or edited file,
+            // and a model with it integrates to NaN with errors that would blame the data.
+            for (label, group, values) in [("parameters", "parameters", state.parameters), ("EMA", "ema", state.ema ?? []),
+                                           ("Adam first moment", "adam/m", state.adamFirst), ("Adam second moment", "adam/v", state.adamSecond)] {
+                if let bad = values.firstIndex(where: { !$0.isFinite }), let entry = layout.entries.first(where: { $0.offset + $0.count > bad }) {
+                    throw CheckpointError("\(path): /\(group)/\(entry.name) holds \(values[bad]) at flat index \(bad - entry.offset) (shape \(entry.shape)): the \(label) must be finite; this checkpoint is damaged (tbg never writes a non-finite value)")
+                }
+            }
             if root.hasAttribute("training_data") {
                 do {
                     state.trainingData = try TrainingDataRecord.decode(json: try root.readStringAttribute("training_data"))
@@ -172,6 +187,15 @@ public enum Checkpoint {
             values.replaceSubrange(entry.offset..<(entry.offset + entry.count), with: try dataset.read(as: Float.self))
         }
         return values
+    }
+}
+
+extension Checkpoint {
+    /// A decoding error in words (Foundation's JSON errors print as NSError dumps).
+    static func describe(_ error: Error) -> String {
+        if let config = error as? ConfigError { return "\(config)" }
+        let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+        return detail ?? error.localizedDescription
     }
 }
 

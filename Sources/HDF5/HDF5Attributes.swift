@@ -94,6 +94,12 @@ extension HDF5Object {
         }
     }
 
+    /// Removes attribute `name` if present (for editing files and for tests of older files).
+    public func removeAttribute(_ name: String) throws {
+        guard hasAttribute(name) else { return }
+        try check(H5Adelete(id, name), file: filePath, object: path, "cannot remove attribute '\(name)'")
+    }
+
     private func replaceAttribute(
         _ name: String, type: hid_t, shape: [Int]?, buffer: UnsafeRawPointer, memoryType: hid_t? = nil
     ) throws {

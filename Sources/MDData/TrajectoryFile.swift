@@ -133,6 +133,18 @@ public final class TrajectoryFile {
     }
 
     /// The error for a non-finite coordinate: file, frame, atom (index and name) and the value.
+    /// Refuses a non-finite coordinate in `frames` of `coordinates` (all frames of this file, nm),
+    /// naming the frame and atom: for readers that read every frame unchecked because only some
+    /// (the valid samples) must be finite.
+    public func requireFinite(_ coordinates: [Float], frames: [Int], what: String) throws {
+        let width = 3 * atomCount
+        for frame in frames {
+            if let bad = (frame * width..<(frame + 1) * width).first(where: { !coordinates[$0].isFinite }) {
+                throw nonFinite(frame: frame, atom: (bad - frame * width) / 3, value: coordinates[bad], what: what)
+            }
+        }
+    }
+
     public func nonFinite(frame: Int, atom: Int, value: Float, what: String = "frame") -> DataFormatError {
         let atomName = atom < topology.atoms.count ? topology.atoms[atom].name : "?"
         return DataFormatError(file: path, "/coordinates of \(what) \(frame), atom \(atom) (\(atomName)) is \(value); expected finite coordinates")

@@ -84,6 +84,16 @@ public struct TrajectoryMetadata: Codable, Sendable, Equatable {
             throw DataFormatError(file: file, "/metadata: format_version \(version) is newer than this program reads (\(supportedFormatVersion))",
                                   hint: "update tbg")
         }
+        for (key, value) in [("temperature_K", metadata.temperatureK), ("kT_kJ_per_mol", metadata.kTkJPerMol)] {
+            if let value, !(value.isFinite && value > 0) {
+                throw DataFormatError(file: file, "/metadata: \(key) is \(value); expected a positive number")
+            }
+        }
+        // Both stored: they must say the same (kT weights every sample; a stale one is silent otherwise).
+        if let temperature = metadata.temperatureK, let kT = metadata.kTkJPerMol,
+           abs(kT - temperature * gasConstant) > 1e-4 * kT {
+            throw DataFormatError(file: file, String(format: "/metadata: kT_kJ_per_mol %.8g disagrees with temperature_K %.6g (R T = %.8g kJ/mol); expected both to describe one temperature", kT, temperature, temperature * gasConstant))
+        }
         return metadata
     }
 }

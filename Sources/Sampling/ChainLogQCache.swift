@@ -25,15 +25,19 @@ public struct ChainLogQCache {
 
     /// Opens the folder of `out` for a run described by `identity` (one JSON object, sorted keys);
     /// rank 0 only (the others use `init(folder:)`).
-    /// - A new run (`resume` false) refuses a folder with a run.json: it holds an unfinished run's work.
+    /// - A new run (`resume` false) refuses a folder with a run.json and chain files: it holds an
+    ///   unfinished run's work.
     /// - A resumed run requires run.json to equal `identity`, naming the keys that differ; a resume
     ///   without a folder starts one.
+    /// - A run.json beside no chain file (the run ended before its first integration) is replaced.
     /// - Returns: the cache and the number of chain files it holds.
     /// - Throws: `ChainLogQCacheError` naming the folder and what to do.
     public static func open(out: String, identity: String, resume: Bool) throws -> (cache: ChainLogQCache, kept: Int) {
         let folder = folder(for: out), manifest = folder + "/run.json"
         let manager = FileManager.default
-        if manager.fileExists(atPath: manifest) {
+        // A run.json beside no chain file (a run that stopped or failed before its first reverse
+        // integration) holds nothing to keep: it is replaced, whatever the options now.
+        if manager.fileExists(atPath: manifest), !chainFiles(in: folder).isEmpty {
             guard resume else {
                 throw ChainLogQCacheError("\(folder) holds the reverse integrations of an unfinished run of this output: continue it with --resume, or remove the folder to start over")
             }

@@ -59,6 +59,24 @@ public struct ChiralCentres: Sendable, Equatable {
         }
     }
 
+    /// The first centre whose three neighbours in `reference` (N × 3, nm) are coincident with it or
+    /// coplanar through it, so that its sign says nothing (a degenerate or damaged frame): the centre
+    /// and the volume v₁·(v₂ × v₃) over |v₁||v₂||v₃| (≈ 0.8 at a tetrahedral centre); nil when every
+    /// centre is well defined (|that| ≥ 0.05).
+    public func degenerateCentre(in reference: ArraySlice<Double>) -> (centre: Int, neighbours: [Int], volume: Double)? {
+        let base = reference.startIndex
+        for (centre, neighbours) in centres {
+            let v = neighbours.map { atom in
+                SIMD3((0..<3).map { reference[base + 3 * atom + $0] - reference[base + 3 * centre + $0] })
+            }
+            let crossed = SIMD3(v[1].y * v[2].z - v[1].z * v[2].y, v[1].z * v[2].x - v[1].x * v[2].z, v[1].x * v[2].y - v[1].y * v[2].x)
+            let lengths = v.map { ($0 * $0).sum().squareRoot() }.reduce(1, *)
+            let volume = lengths > 0 ? (v[0] * crossed).sum() / lengths : 0
+            if !(abs(volume) >= 0.05) { return (centre, neighbours, volume) }
+        }
+        return nil
+    }
+
     static func sign(_ x: ArraySlice<Double>, centre: Int, neighbours: [Int]) -> Double {
         let base = x.startIndex
         func vector(_ atom: Int) -> SIMD3<Double> {

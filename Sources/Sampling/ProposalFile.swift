@@ -87,17 +87,11 @@ public struct ProposalFile {
             evaluations = valid.count
         }
         let coordinates = try file.coordinates()
+        try trajectory.requireFinite(coordinates, frames: frames, what: "valid sample")
         let width = 3 * trajectory.atomCount
         var positions = [Double]()
         positions.reserveCapacity(frames.count * width)
-        for frame in frames {
-            for k in (frame * width)..<((frame + 1) * width) {
-                guard coordinates[k].isFinite else {
-                    throw trajectory.nonFinite(frame: frame, atom: (k - frame * width) / 3, value: coordinates[k], what: "valid sample")
-                }
-                positions.append(Double(coordinates[k]))
-            }
-        }
+        for frame in frames { positions += coordinates[(frame * width)..<((frame + 1) * width)].map(Double.init) }
         pool = ProposalPool(dimension: width, positions: positions, logWeights: frames.map { logWeights[$0] })
         let kT = file.kT
         reducedEnergies = frames.map { energies[$0] / kT }

@@ -92,9 +92,15 @@ public struct SampleFile {
         try optionalDataset(name, expected: "uint8 flag per sample")?.read(as: UInt8.self).map { $0 != 0 }
     }
 
-    /// log w per sample.
+    /// log w per sample: finite, or −∞ (weight 0: an invalid sample). NaN and +∞ are refused,
+    /// naming the sample: no writer of this format produces them, and either one would silently
+    /// make every weight undefined (+∞) or drop the sample from the ESS (NaN).
     public func logWeights() throws -> [Double] {
-        try dataset("log_weight", expected: "float64 log importance weight per sample").read(as: Double.self)
+        let values = try dataset("log_weight", expected: "float64 log importance weight per sample").read(as: Double.self)
+        if let bad = values.firstIndex(where: { $0.isNaN || $0 == .infinity }) {
+            throw DataFormatError(file: path, "/samples/log_weight of sample \(bad) is \(values[bad]); expected a finite log weight, or -inf for a sample of weight 0", hint: hint)
+        }
+        return values
     }
 
     /// Energy per sample in kJ/mol (converted when another tool wrote a units attribute).

@@ -75,11 +75,14 @@ public enum SamplePool {
         let frameCount = inputs.map(\.file.frameCount).reduce(0, +)
         var positions: [Float] = []
         positions.reserveCapacity(frameCount * 3 * first.file.trajectory.atomCount)
-        for input in inputs { positions += try input.file.coordinates() }
         var validLogWeights: [Double] = []
         var energyEvaluations: Int64 = 0, networkEvaluations = 0.0
         for input in inputs {
             let valid = zip(try input.file.topologyOK(), try input.file.chiralityOK()).map { $0 && $1 }
+            // What every reader of the pool refuses is refused here, naming the input it comes from.
+            let coordinates = try input.file.coordinates()
+            try input.file.trajectory.requireFinite(coordinates, frames: valid.indices.filter { valid[$0] }, what: "valid sample")
+            positions += coordinates
             let mine = zip(try input.file.logWeights(), valid).filter(\.1).map(\.0)
             validLogWeights += mine
             energyEvaluations += Int64(input.file.energyEvaluations(validCount: mine.count))

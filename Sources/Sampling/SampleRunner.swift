@@ -68,6 +68,10 @@ public final class SampleRunner {
         try peptide.requireFrames(for: "the reference chirality (taken from frame 0)")
         let frame0 = try peptide.readFrames(0..<1).map(Double.init)
         let chirality = ChiralCentres(elements: elements, bonds: peptide.topology.bonds, reference: frame0[...])
+        if let bad = chirality.degenerateCentre(in: frame0[...]) {
+            let names = ([bad.centre] + bad.neighbours).map { "\($0) (\(peptide.topology.atoms[$0].name))" }
+            throw DataFormatError(file: peptide.path, String(format: "frame 0 is the chirality reference, but at chiral centre atom %@ the neighbours %@ are coincident with it or coplanar (normalised volume %.3g; about 0.8 at a tetrahedral centre): expected a real structure of the peptide in frame 0", names[0], names.dropFirst().joined(separator: ", "), bad.volume))
+        }
         guard let kT = peptide.metadata.kT else {
             throw DataFormatError(file: peptide.path, "/metadata has neither kT_kJ_per_mol nor temperature_K")
         }

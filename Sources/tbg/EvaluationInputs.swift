@@ -77,7 +77,7 @@ struct EvaluationInputs {
         let validIndices = (0..<count).filter { topologyOK[$0] && chiralityOK[$0] }
         energyEvaluations = sampleData.energyEvaluations(validCount: validIndices.count)
         sampler = sampleData.sampler
-        try Self.checkFinite(coordinates, frames: validIndices, in: sampleFile, what: "valid sample")
+        try sampleFile.requireFinite(coordinates, frames: validIndices, what: "valid sample")
         samples = SampleSet(energies: sampleEnergies,
                             phi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: phi),
                             psi: BackboneTorsions.dihedrals(coordinates, atoms: sampleFile.atomCount, quartet: psi),
@@ -121,14 +121,6 @@ struct EvaluationInputs {
         }
     }
 
-    private static func checkFinite(_ coordinates: [Float], frames: [Int], in file: TrajectoryFile, what: String) throws {
-        let width = 3 * file.atomCount
-        for frame in frames {
-            if let bad = (frame * width..<(frame + 1) * width).first(where: { !coordinates[$0].isFinite }) {
-                throw file.nonFinite(frame: frame, atom: (bad - frame * width) / 3, value: coordinates[bad], what: what)
-            }
-        }
-    }
 }
 
 extension EvaluationInputs {

@@ -135,12 +135,34 @@ struct FreeEnergyCommand: ParsableCommand {
             throw DataFormatError(file: samples, "was drawn with the \(weights) weights of its checkpoint, but \(checkpoint) gives \(runner.weightsDescription); log q of the chain states must come from the same weights")
         }
         // The same q on both sides needs integrations of the same accuracy: say so when they differ.
-        if comm.isRoot, let text = file.stringAttribute("settings"),
-           let drawn = try? JSONDecoder().decode(SamplerSettings.self, from: Data(text.utf8)) {
+        var sameIntegration = false
+        if let text = file.stringAttribute("settings"), let drawn = try? JSONDecoder().decode(SamplerSettings.self, from: Data(text.utf8)) {
             let now = sampler.settings
             // The step limit only decides which integrations fail; those proposals are not used.
-            if now.integrationDifferences(from: drawn).contains(where: { $0.name != "max steps" }) {
+            sameIntegration = !now.integrationDifferences(from: drawn).contains(where: { $0.name != "max steps" })
+            if comm.isRoot && !sameIntegration {
                 writeError("tbg free-energy: warning: the proposals were integrated with \(Self.describe(drawn)), the chain states will be with \(Self.describe(now)); BAR assumes one q on both sides (give the same --method/--tolerance/--steps)")
+            }
+        }
+        // Sample files older than /samples@checkpoint_content say only the step: another checkpoint
+        // of that step (another run, edited weights) would pass the checks above. Its log q of the
+        // first usable proposals, by the reverse ODE, must then reproduce the stored one (seconds).
+        // A fixed-step ODE's round trip is off by nats, too coarse to tell one model from another.
+        if file.stringAttribute("checkpoint_content") == nil, comm.isRoot, !(sameIntegration && sampler.settings.method == "dopri5") {
+            writeError("tbg free-energy: warning: \(samples) predates /samples@checkpoint_content and was not drawn with the same adaptive (dopri5) ODE settings as now, so nothing checks that \(checkpoint) drew it beyond its step; make sure it did")
+        }
+        if file.stringAttribute("checkpoint_content") == nil, sameIntegration, sampler.settings.method == "dopri5",
+           let stored = try file.optionalDataset("log_q", expected: "float64 log q per sample (model units)")?.read(as: Double.self) {
+            let rows = Array(0..<min(2, input.pool.count))
+            let reverse = try runner.localNegativeLogLikelihood(nanometres: rows.flatMap { Array(input.pool.position($0)) }, count: rows.count,
+                                                                failure: { row, reason in
+                DataFormatError(file: checkpoint, "the reverse integration of sample \(input.frames[row]) of \(samples) failed (\(reason)); cannot check that this checkpoint drew them")
+            })
+            for row in rows {
+                let recomputed = -reverse.nll[row], recorded = stored[input.frames[row]]
+                guard abs(recomputed - recorded) <= 1 else {
+                    throw DataFormatError(file: checkpoint, String(format: "gives log q = %.3f for sample %d of %@, which records %.3f (/samples/log_q; the ODE round trip agrees to ~0.1): this is not the checkpoint that drew the proposals, though its step is the same (the file predates /samples@checkpoint_content)", recomputed, input.frames[row], samples, recorded))
+                }
             }
         }
         let settings = self.settings
@@ -183,12 +205,12 @@ struct FreeEnergyCommand: ParsableCommand {
                        Date().timeIntervalSince(started))
             }
         }
-        // A stop during the chains (minutes at the default burn-in): nothing to keep yet, the chains
-        // are deterministic and --resume reruns them.
+        // A stop during the chains (minutes at the default burn-in): nothing to keep yet (the chains
+        // are deterministic); OUT.logq/ holds only run.json, which the next run replaces.
         if let step = chains.stoppedAfterStep {
             if comm.isRoot {
                 let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
-                say("tbg free-energy: stopped on \(cause) after chain step \(step) of \(total), before any reverse integration (the chains are rerun, deterministically); continue with the same command and --resume")
+                say("tbg free-energy: stopped on \(cause) after chain step \(step) of \(total), before any reverse integration: nothing was kept, so the same command starts it again (with or without --resume)")
             }
             return
         }

@@ -345,8 +345,8 @@ final class MonteCarloCommandTests: XCTestCase {
     }
 
     /// A stop during the chains (minutes at the default burn-in of 10⁵ steps) takes effect after the
-    /// step in flight, not after the last chain step: nothing is written but the run's folder, and
-    /// --resume reruns the chains and finishes.
+    /// step in flight, not after the last chain step: nothing is written but the run's folder with
+    /// its run.json, which the same command (even with another seed, or without --resume) replaces.
     func testFreeEnergyStopsDuringTheChainsAndResumes() throws {
         let scratch = try ScratchDirectory("free-energy-stop-chains")
         defer { scratch.remove() }
@@ -357,12 +357,46 @@ final class MonteCarloCommandTests: XCTestCase {
         let stopped = try Executables.interrupt(Executables.tbg, command, marker: "tbg free-energy: chains: step 1/", signal: SIGUSR1,
                                                 log: scratch.file("stopped.log"))
         XCTAssertEqual(stopped.status, 0, stopped.output)
-        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1 after chain step") && stopped.output.contains("--resume"), stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1 after chain step") && stopped.output.contains("nothing was kept"), stopped.output)
         XCTAssertFalse(stopped.output.contains("chains: step 4002/4002"), "the chains must stop early: \(stopped.output.suffix(400))")
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe.h5")))
-        let resumed = try Executables.run(Executables.tbg, command + ["--resume"], timeout: 600)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.file("fe.h5.logq")), ["run.json"])
+        let resumed = try Executables.run(Executables.tbg, command.map { $0 == "4" ? "5" : $0 }, timeout: 600)
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("fe.h5")), resumed.standardOutput)
+    }
+
+    /// A sample file older than /samples@checkpoint_content says only the checkpoint's step: with
+    /// the adaptive ODE (round trip ~0.1 nat), the checkpoint's reverse log q of the first proposals
+    /// must reproduce /samples/log_q. As drawn, it does; shifted by 5 nats (what another model of
+    /// the same step gives), it is refused. With a fixed-step ODE (round trip off by nats) the check
+    /// is skipped, and the run says so.
+    func testFreeEnergyChecksTheLogQOfOlderSampleFiles() throws {
+        let scratch = try ScratchDirectory("free-energy-older")
+        defer { scratch.remove() }
+        let drawn = scratch.file("drawn.h5")
+        let sample = try Executables.run(Executables.tbg, ["sample", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"),
+                                                            "--count", "8", "--seed", "3", "--out", drawn], timeout: 600)
+        XCTAssertEqual(sample.status, 0, sample.standardError)
+        let older = scratch.file("older.h5"), olderShifted = scratch.file("older-shifted.h5")
+        for (path, shift) in [(older, 0.0), (olderShifted, 5.0)] {
+            try FileManager.default.copyItem(atPath: drawn, toPath: path)
+            let group = try HDF5File(opening: path, mode: .readWrite).root().group("samples")
+            try group.removeAttribute("checkpoint_content")
+            let logQ = try group.dataset("log_q")
+            try logQ.write(try logQ.read(as: Double.self).map { $0 + shift })
+        }
+        func command(_ samples: String, _ out: String) throws -> [String] {
+            ["free-energy", samples, "--checkpoint", Self.model, String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(drawn)),
+             "--chains-per-basin", "1", "--burn-in", "2", "--thin", "1", "--states-per-chain", "1", "--bootstrap", "5", "--out", scratch.file(out)]
+        }
+        let accepted = try Executables.run(Executables.tbg, try command(older, "fe1.h5"), timeout: 600)
+        XCTAssertEqual(accepted.status, 0, accepted.standardError)
+        let shifted = try Executables.run(Executables.tbg, try command(olderShifted, "fe2.h5"), timeout: 600)
+        XCTAssertNotEqual(shifted.status, 0)
+        XCTAssertTrue(shifted.standardError.contains("\(Self.model): gives log q =") && shifted.standardError.contains("predates /samples@checkpoint_content"),
+                      shifted.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe2.h5")))
     }
 
     func testFreeEnergyIsTheSameOnOneAndTwoRanksAndItsChainsStayInTheirBasins() throws {
@@ -370,13 +404,8 @@ final class MonteCarloCommandTests: XCTestCase {
         let scratch = try ScratchDirectory("free-energy-cli")
         defer { scratch.remove() }
         let proposals = try makeProposals(scratch)
-        let p = try read(proposals)
-        let valid: [UInt8] = try p.group.dataset("chirality_ok").read()
         let phiAtoms = [4, 6, 8, 14]   // C of ACE, N, CA, C of ALA (mdtraj.compute_phi)
-        let phi = BackboneTorsions.dihedrals(p.coordinates, atoms: 22, quartet: phiAtoms)
-        let validPhi = phi.indices.filter { valid[$0] != 0 && p.energies[$0].isFinite }.map { phi[$0] }.sorted()
-        XCTAssertGreaterThanOrEqual(validPhi.count, 4, "the fixture's proposals must have usable samples on both sides")
-        let split = 0.5 * (validPhi[validPhi.count / 2 - 1] + validPhi[validPhi.count / 2])
+        let split = try medianPhiSplit(proposals)
         let basin = String(format: "--phi-basin=-3.1415:%.6f", split)
         let command = ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "3", "--burn-in", "6",
                        "--thin", "2", "--states-per-chain", "2", "--method", "rk4", "--steps", "4", "--bootstrap", "20", "--seed", "4"]

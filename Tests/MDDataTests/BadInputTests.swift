@@ -106,6 +106,16 @@ final class BadInputTests: XCTestCase {
         var future = valid!
         future.metadataJSON = "{\"format\": \"tbg-trajectory\", \"format_version\": 99}"
         assertRejected(try write(future), mentions: ["format_version 99 is newer"])
+        // kT and the temperature both stored must agree (the weights use kT); neither may be ≤ 0.
+        var stale = valid!
+        stale.metadataJSON = "{\"temperature_K\": 300, \"kT_kJ_per_mol\": 5.0}"
+        assertRejected(try write(stale), mentions: ["kT_kJ_per_mol 5 disagrees with temperature_K 300 (R T = 2.4943388 kJ/mol)"])
+        var consistent = valid!
+        consistent.metadataJSON = "{\"temperature_K\": 300, \"kT_kJ_per_mol\": 2.494338785445972}"
+        XCTAssertEqual(try TrajectoryFile(path: try write(consistent)).metadata.kT, 2.494338785445972)
+        var negative = valid!
+        negative.metadataJSON = "{\"temperature_K\": -300}"
+        assertRejected(try write(negative), mentions: ["/metadata: temperature_K is -300.0; expected a positive number"])
         var badXML = valid!
         badXML.systemXML = "<Forces></Forces>"
         assertRejected(try write(badXML), mentions: ["/openmm_system is not an OpenMM System XML document"])

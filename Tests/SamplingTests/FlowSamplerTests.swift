@@ -104,6 +104,27 @@ final class FlowSamplerTests: XCTestCase {
                                           seed: 0, communicator: SerialCommunicator()), "the molecule it was trained on")
     }
 
+    /// Frame 0 is the chirality reference: a frame whose chiral centre is degenerate (all atoms at
+    /// the origin, a damaged file) is refused, naming the centre, instead of silently accepting every
+    /// sample's chirality.
+    func testADegenerateChiralityReferenceIsRefused() throws {
+        let scratch = try ScratchDirectory("sampler-degenerate-reference")
+        defer { scratch.remove() }
+        let checkpoint = try Self.trainedCheckpoint(scratch)
+        let source = try TrajectoryFile(path: Fixtures.path("ad2_capped.h5"))
+        var coordinates = try source.readFrames(0..<2)
+        for k in 0..<(3 * 22) { coordinates[k] = 0 }
+        let path = scratch.file("zero-frame.h5")
+        try TrajectoryWriter.write(TrajectoryContents(coordinates: coordinates, frameCount: 2, atomCount: 22, topologyJSON: source.topologyJSON,
+                                                      metadataJSON: source.metadataJSON, systemXML: source.systemXML), to: path)
+        XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: path, settings: SamplerSettings(), seed: 0,
+                                              communicator: SerialCommunicator())) {
+            for fragment in [path, "frame 0 is the chirality reference", "chiral centre atom 8 (CA)", "coincident with it or coplanar"] {
+                XCTAssertTrue("\($0)".contains(fragment), "'\($0)' does not mention '\(fragment)'")
+            }
+        }
+    }
+
     /// A transferable model (encoding `full`, zwitterionic dipeptides) given a capped peptide: the
     /// error names the peptide file and the checkpoint whose encoding refuses it.
     func testAModelWhoseEncodingCannotTakeThePeptideIsNamed() throws {

@@ -145,6 +145,27 @@ final class SamplePoolTests: XCTestCase {
         refused(scratch.file("smc.h5"), ["is a tbg smc output", "only tbg sample outputs are pooled"])
         // An MD trajectory is no sample file at all.
         refused(Fixtures.path("ad2_capped.h5"), ["missing group /samples", "outputs of tbg sample"])
+        // Damaged values that every reader of the pool would refuse are refused in the input that
+        // holds them: a NaN coordinate of a valid sample, a NaN or +inf log weight.
+        func damaged(_ name: String, _ edit: (HDF5Group) throws -> Void) throws -> String {
+            let path = try write(scratch.file(name), samples, seed: 2)
+            try edit(try HDF5File(opening: path, mode: .readWrite).root())
+            return path
+        }
+        refused(try damaged("nan-coordinate.h5") { root in
+            let dataset = try root.dataset("coordinates")
+            var values: [Float] = try dataset.read()
+            values[3 * peptide.atomCount + 4] = .nan   // sample 1 (valid), atom 1, y
+            try dataset.write(values)
+        }, ["/coordinates of valid sample 1, atom 1", "is nan"])
+        for (name, value) in [("nan-log-weight.h5", Double.nan), ("inf-log-weight.h5", Double.infinity)] {
+            refused(try damaged(name) { root in
+                let dataset = try root.dataset("samples/log_weight")
+                var values: [Double] = try dataset.read()
+                values[1] = value
+                try dataset.write(values)
+            }, ["/samples/log_weight of sample 1 is \(value)", "or -inf for a sample of weight 0"])
+        }
     }
 
     func testADatasetOnlySomeInputsHoldIsLeftOutAndNamed() throws {

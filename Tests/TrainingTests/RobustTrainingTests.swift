@@ -4,6 +4,7 @@
 // and the checkpoint records what the model trained on.
 import Communication
 import Foundation
+import HDF5
 import MDData
 import TestSupport
 import FlowModel
@@ -69,6 +70,33 @@ final class RobustTrainingTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("non-finite") && "\($0)".contains("entry 7"), "\($0)")
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: config.training.checkpoint)), before, "the last good checkpoint is untouched")
+    }
+
+    /// A damaged or edited checkpoint is refused when read, naming the file and what is wrong: a
+    /// non-finite weight (the tensor and its index), a configuration that is not JSON.
+    func testADamagedCheckpointIsRefusedWhenRead() throws {
+        let config = try TinyRun.config(scratch: scratch, steps: 2)
+        let trainer = try Trainer(config: config, communicator: SerialCommunicator(), resume: false) { _ in }
+        try trainer.run()
+        let entry = try XCTUnwrap(trainer.model.layout.entries.dropFirst().first)
+        let nanWeights = scratch.file("nan-weights.h5"), badConfig = scratch.file("bad-config.h5")
+        for copy in [nanWeights, badConfig] { try FileManager.default.copyItem(atPath: config.training.checkpoint, toPath: copy) }
+        do {
+            let dataset = try HDF5File(opening: nanWeights, mode: .readWrite).root().dataset("parameters/\(entry.name)")
+            var values: [Float] = try dataset.read()
+            values[3] = .nan
+            try dataset.write(values)
+        }
+        XCTAssertThrowsError(try Checkpoint.read(nanWeights)) {
+            for fragment in [nanWeights, "/parameters/\(entry.name) holds nan at flat index 3", "damaged"] {
+                XCTAssertTrue("\($0)".contains(fragment), "'\($0)' does not mention '\(fragment)'")
+            }
+        }
+        try HDF5File(opening: badConfig, mode: .readWrite).root().writeAttribute("config", string: "{not json")
+        XCTAssertThrowsError(try Checkpoint.read(badConfig)) {
+            XCTAssertTrue("\($0)".contains(badConfig) && "\($0)".contains("attribute config is not"), "\($0)")
+            XCTAssertFalse("\($0)".contains("NSCocoaErrorDomain"), "\($0)")
+        }
     }
 
     func testTheCheckpointRecordsTheTrainingData() throws {
