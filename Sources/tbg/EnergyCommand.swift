@@ -123,7 +123,10 @@ struct FrameRange: ExpressibleByArgument {
             throw DataFormatError(file: file, "has no frames; expected at least one frame to evaluate")
         }
         let lower = start ?? 0, upper = end ?? frameCount
-        guard lower >= 0, upper <= frameCount, lower <= upper else {
+        guard lower <= upper else {
+            throw DataFormatError(file: file, "frames \(text): the start \(lower) is after the end \(upper); expected A:B with A < B within 0..<\(frameCount)")
+        }
+        guard lower >= 0, upper <= frameCount else {
             throw DataFormatError(file: file, "frames \(text) requested, the file has frames 0..<\(frameCount)")
         }
         guard lower < upper else {

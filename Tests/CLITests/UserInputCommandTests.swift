@@ -183,6 +183,13 @@ final class UserInputCommandTests: XCTestCase {
         try assertFails(["energy", Self.fixture, "--frames", "20:"], mentions: [Self.fixture, "frames 20: select no frames"])
         try assertFails(["nll", "--checkpoint", checkpoint, "--data", Self.fixture, "--frames", "0:0"] + ode, mentions: [Self.fixture, "frames 0:0 select no frames"])
         try assertFails(["nll", "--checkpoint", checkpoint, "--data", Self.fixture, "--every", "0"] + ode, mentions: ["--every"])
+        try assertFails(["energy", Self.fixture, "--frames", "5:2"], mentions: [Self.fixture, "frames 5:2: the start 5 is after the end 2"])
+        // A phi range that parses but cannot be one says why.
+        for (range, reason) in [("2:1", "LOWER 2.0 must be below UPPER 1.0"), ("-10:10", "within -pi...pi"), ("abc", "expected LOWER:UPPER")] {
+            try assertFails(["evaluate", "--samples", Self.fixture, "--reference", Self.fixture, "--phi-basin=\(range)"], mentions: ["--phi-basin", reason])
+            try assertFails(["free-energy", Self.fixture, "--checkpoint", checkpoint, "--out", scratch.file("never.h5"), "--psi-split=\(range)"],
+                            mentions: ["--psi-split", reason])
+        }
         try assertFails(["energy", empty], mentions: [empty, "has no frames"])
         try assertFails(["bench", "energy", empty], mentions: [empty, "has no frames"])
         // Benchmark settings that would crash or mean nothing are refused before any work.
