@@ -132,7 +132,6 @@ public final class TrajectoryFile {
         }
     }
 
-    /// The error for a non-finite coordinate: file, frame, atom (index and name) and the value.
     /// Refuses a non-finite coordinate in `frames` of `coordinates` (all frames of this file, nm),
     /// naming the frame and atom: for readers that read every frame unchecked because only some
     /// (the valid samples) must be finite.
@@ -145,6 +144,7 @@ public final class TrajectoryFile {
         }
     }
 
+    /// The error for a non-finite coordinate: file, frame, atom (index and name) and the value.
     public func nonFinite(frame: Int, atom: Int, value: Float, what: String = "frame") -> DataFormatError {
         let atomName = atom < topology.atoms.count ? topology.atoms[atom].name : "?"
         return DataFormatError(file: path, "/coordinates of \(what) \(frame), atom \(atom) (\(atomName)) is \(value); expected finite coordinates")

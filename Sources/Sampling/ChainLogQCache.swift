@@ -35,9 +35,10 @@ public struct ChainLogQCache {
     public static func open(out: String, identity: String, resume: Bool) throws -> (cache: ChainLogQCache, kept: Int) {
         let folder = folder(for: out), manifest = folder + "/run.json"
         let manager = FileManager.default
+        let finished = chainFiles(in: folder)
         // A run.json beside no chain file (a run that stopped or failed before its first reverse
         // integration) holds nothing to keep: it is replaced, whatever the options now.
-        if manager.fileExists(atPath: manifest), !chainFiles(in: folder).isEmpty {
+        if manager.fileExists(atPath: manifest), !finished.isEmpty {
             guard resume else {
                 throw ChainLogQCacheError("\(folder) holds the reverse integrations of an unfinished run of this output: continue it with --resume, or remove the folder to start over")
             }
@@ -48,9 +49,8 @@ public struct ChainLogQCache {
         } else {
             // Chain files without run.json: nothing says which checkpoint and ODE settings their log q
             // came from (the positions check cannot tell), so they are neither used nor deleted.
-            let orphans = chainFiles(in: folder)
-            guard orphans.isEmpty else {
-                throw ChainLogQCacheError("\(folder) holds \(orphans.count) chain file(s) but no run.json, so nothing says which checkpoint and ODE settings their log q came from: restore its run.json to continue that run, or remove the folder to start over")
+            guard finished.isEmpty else {
+                throw ChainLogQCacheError("\(folder) holds \(finished.count) chain file(s) but no run.json, so nothing says which checkpoint and ODE settings their log q came from: restore its run.json to continue that run, or remove the folder to start over")
             }
             do {
                 try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -64,7 +64,7 @@ public struct ChainLogQCache {
             }
         }
         let cache = ChainLogQCache(folder: folder)
-        return (cache, chainFiles(in: folder).count)
+        return (cache, finished.count)
     }
 
     /// The finished chain files in `folder` (chain-NNNNNN.h5; partial files of a write in flight are not).

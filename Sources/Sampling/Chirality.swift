@@ -64,20 +64,20 @@ public struct ChiralCentres: Sendable, Equatable {
     /// and the volume v₁·(v₂ × v₃) over |v₁||v₂||v₃| (≈ 0.8 at a tetrahedral centre); nil when every
     /// centre is well defined (|that| ≥ 0.05).
     public func degenerateCentre(in reference: ArraySlice<Double>) -> (centre: Int, neighbours: [Int], volume: Double)? {
-        let base = reference.startIndex
         for (centre, neighbours) in centres {
-            let v = neighbours.map { atom in
-                SIMD3((0..<3).map { reference[base + 3 * atom + $0] - reference[base + 3 * centre + $0] })
-            }
-            let crossed = SIMD3(v[1].y * v[2].z - v[1].z * v[2].y, v[1].z * v[2].x - v[1].x * v[2].z, v[1].x * v[2].y - v[1].y * v[2].x)
-            let lengths = v.map { ($0 * $0).sum().squareRoot() }.reduce(1, *)
-            let volume = lengths > 0 ? (v[0] * crossed).sum() / lengths : 0
-            if !(abs(volume) >= 0.05) { return (centre, neighbours, volume) }
+            let (volume, lengths) = Self.tripleProduct(reference, centre: centre, neighbours: neighbours)
+            let normalised = lengths > 0 ? volume / lengths : 0
+            if !(abs(normalised) >= 0.05) { return (centre, neighbours, normalised) }
         }
         return nil
     }
 
     static func sign(_ x: ArraySlice<Double>, centre: Int, neighbours: [Int]) -> Double {
+        tripleProduct(x, centre: centre, neighbours: neighbours).volume >= 0 ? 1 : -1
+    }
+
+    /// v₁·(v₂ × v₃) with v_k = neighbour k − centre (nm³), and |v₁||v₂||v₃|.
+    static func tripleProduct(_ x: ArraySlice<Double>, centre: Int, neighbours: [Int]) -> (volume: Double, lengths: Double) {
         let base = x.startIndex
         func vector(_ atom: Int) -> SIMD3<Double> {
             SIMD3(x[base + 3 * atom] - x[base + 3 * centre], x[base + 3 * atom + 1] - x[base + 3 * centre + 1],
@@ -85,7 +85,8 @@ public struct ChiralCentres: Sendable, Equatable {
         }
         let (a, b, c) = (vector(neighbours[0]), vector(neighbours[1]), vector(neighbours[2]))
         let crossed = SIMD3(b.y * c.z - b.z * c.y, b.z * c.x - b.x * c.z, b.x * c.y - b.y * c.x)
-        return (a * crossed).sum() >= 0 ? 1 : -1
+        func length(_ v: SIMD3<Double>) -> Double { (v * v).sum().squareRoot() }
+        return ((a * crossed).sum(), length(a) * length(b) * length(c))
     }
 
     public enum Verdict: Sendable, Equatable {

@@ -125,10 +125,10 @@ struct FreeEnergyCommand: ParsableCommand {
         }
         // Hashed once (a checkpoint is MBs): checked here, then part of the run's identity below.
         let checkpointContent = try SampleChunks.RunIdentity.content(ofFile: checkpoint)
-        if let recorded = file.stringAttribute("checkpoint_content") {
-            let content = checkpointContent
-            guard content == recorded else {
-                throw DataFormatError(file: checkpoint, "is another file than the checkpoint that drew \(samples) (bytes:FNV-1a \(content), the samples record \(recorded) in /samples@checkpoint_content); log q of the chain states must come from the model that drew the proposals")
+        let recordedContent = file.stringAttribute("checkpoint_content")
+        if let recorded = recordedContent {
+            guard checkpointContent == recorded else {
+                throw DataFormatError(file: checkpoint, "is another file than the checkpoint that drew \(samples) (bytes:FNV-1a \(checkpointContent), the samples record \(recorded) in /samples@checkpoint_content); log q of the chain states must come from the model that drew the proposals")
             }
         }
         if let weights = file.stringAttribute("weights"), weights != (runner.flow.usesEMA ? "ema" : "raw") {
@@ -148,10 +148,11 @@ struct FreeEnergyCommand: ParsableCommand {
         // of that step (another run, edited weights) would pass the checks above. Its log q of the
         // first usable proposals, by the reverse ODE, must then reproduce the stored one (seconds).
         // A fixed-step ODE's round trip is off by nats, too coarse to tell one model from another.
-        if file.stringAttribute("checkpoint_content") == nil, comm.isRoot, !(sameIntegration && sampler.settings.method == "dopri5") {
+        let checkable = sameIntegration && sampler.settings.method == "dopri5"
+        if recordedContent == nil, comm.isRoot, !checkable {
             writeError("tbg free-energy: warning: \(samples) predates /samples@checkpoint_content and was not drawn with the same adaptive (dopri5) ODE settings as now, so nothing checks that \(checkpoint) drew it beyond its step; make sure it did")
         }
-        if file.stringAttribute("checkpoint_content") == nil, sameIntegration, sampler.settings.method == "dopri5",
+        if recordedContent == nil, checkable,
            let stored = try file.optionalDataset("log_q", expected: "float64 log q per sample (model units)")?.read(as: Double.self) {
             let rows = Array(0..<min(2, input.pool.count))
             let reverse = try runner.localNegativeLogLikelihood(nanometres: rows.flatMap { Array(input.pool.position($0)) }, count: rows.count,

@@ -78,20 +78,27 @@ final class FlowSamplerTests: XCTestCase {
         XCTAssertTrue(a.allSatisfy { $0.logQ.isFinite })
     }
 
+    /// A two-frame copy of the AD fixture at `name` with `topology` (default: its own) and frames
+    /// changed by `edit` (22 × 3 floats per frame, nm).
+    static func fixtureVariant(_ scratch: ScratchDirectory, _ name: String, topology: String? = nil,
+                               edit: (inout [Float]) -> Void = { _ in }) throws -> String {
+        let source = try TrajectoryFile(path: Fixtures.path("ad2_capped.h5"))
+        var coordinates = try source.readFrames(0..<2)
+        edit(&coordinates)
+        let path = scratch.file(name)
+        try TrajectoryWriter.write(TrajectoryContents(coordinates: coordinates, frameCount: 2, atomCount: 22, topologyJSON: topology ?? source.topologyJSON,
+                                                      metadataJSON: source.metadataJSON, systemXML: source.systemXML), to: path)
+        return path
+    }
+
     func testASingleMoleculeModelRefusesAnotherTopology() throws {
         let scratch = try ScratchDirectory("sampler-topology")
         defer { scratch.remove() }
         let checkpoint = try Self.trainedCheckpoint(scratch)
         let source = try TrajectoryFile(path: Fixtures.path("ad2_capped.h5"))
-        let coordinates = try source.readFrames(0..<2)
-        func variant(_ name: String, topology: String) throws -> String {
-            let path = scratch.file(name)
-            try TrajectoryWriter.write(TrajectoryContents(coordinates: coordinates, frameCount: 2, atomCount: 22, topologyJSON: topology,
-                                                          metadataJSON: source.metadataJSON, systemXML: source.systemXML), to: path)
-            return path
-        }
         // Same atom count, one atom renamed (CB → CX).
-        let renamed = try variant("renamed.h5", topology: source.topologyJSON.replacingOccurrences(of: "\"name\": \"CB\"", with: "\"name\": \"CX\""))
+        let renamed = try Self.fixtureVariant(scratch, "renamed.h5",
+                                              topology: source.topologyJSON.replacingOccurrences(of: "\"name\": \"CB\"", with: "\"name\": \"CX\""))
         XCTAssertNotEqual(try TrajectoryFile(path: renamed).topologyJSON, source.topologyJSON, "the variant must differ")
         for path in [renamed] {
             XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: path, settings: SamplerSettings(), seed: 0,
@@ -111,12 +118,9 @@ final class FlowSamplerTests: XCTestCase {
         let scratch = try ScratchDirectory("sampler-degenerate-reference")
         defer { scratch.remove() }
         let checkpoint = try Self.trainedCheckpoint(scratch)
-        let source = try TrajectoryFile(path: Fixtures.path("ad2_capped.h5"))
-        var coordinates = try source.readFrames(0..<2)
-        for k in 0..<(3 * 22) { coordinates[k] = 0 }
-        let path = scratch.file("zero-frame.h5")
-        try TrajectoryWriter.write(TrajectoryContents(coordinates: coordinates, frameCount: 2, atomCount: 22, topologyJSON: source.topologyJSON,
-                                                      metadataJSON: source.metadataJSON, systemXML: source.systemXML), to: path)
+        let path = try Self.fixtureVariant(scratch, "zero-frame.h5") { coordinates in
+            for k in 0..<(3 * 22) { coordinates[k] = 0 }
+        }
         XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: path, settings: SamplerSettings(), seed: 0,
                                               communicator: SerialCommunicator())) {
             for fragment in [path, "frame 0 is the chirality reference", "chiral centre atom 8 (CA)", "coincident with it or coplanar"] {
