@@ -11,8 +11,9 @@
 # Outputs in data/runs/dipeptides-milestone/step-STEP/NAME/ (STEP: the checkpoint's training step).
 # Nothing is computed twice: run again after a stop (Ctrl-C, SIGTERM, a lost session) and it
 # resumes the unfinished sampling (`tbg sample --resume`) and keeps every finished peptide; a
-# peptide's samples are computed again only when its sample count changed (the earlier ones are
-# kept as samples-nCOUNT.h5), its evaluation when NLL_FRAMES did.
+# peptide's finished samples are computed again only when its sample count changed (the earlier
+# ones are kept as samples-nCOUNT.h5; unfinished sampling continues at the new count, keeping its
+# chunks), its evaluation when NLL_FRAMES did.
 # Data: Configs/datasets/dipeptides-campaign.yaml (its test split).
 set -euo pipefail
 caller=$PWD
@@ -66,10 +67,14 @@ for name in $tests; do
     count=${!count_variable:-$samples}
     mkdir -p "$dir"
     # Outputs of another sample count are kept under their count's name (samples-n100.h5, …) and
-    # the new count computed; outputs of this count are kept and continued.
+    # the new count computed; outputs of this count are kept and continued. An unfinished run
+    # (only samples.h5.chunks/) is continued at the new count instead: `tbg sample --resume` keeps
+    # its finished chunks inside the new count and sets the rest aside.
     old_count=$(cat "$dir/count" 2>/dev/null || true)
     if [ "$old_count" != "$count" ]; then
-        for f in samples.h5 samples.h5.chunks evaluate.json; do
+        kept_files=(samples.h5 evaluate.json)
+        [ -e "$dir/samples.h5" ] && kept_files+=(samples.h5.chunks)
+        for f in "${kept_files[@]}"; do
             [ -e "$dir/$f" ] || continue
             kept=$dir/${f/samples/samples-n${old_count:-unknown}}
             [ "$f" = evaluate.json ] && kept=$dir/evaluate-n${old_count:-unknown}.json

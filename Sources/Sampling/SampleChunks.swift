@@ -81,8 +81,11 @@ public struct SampleChunks {
             return pathA == pathB
         }
 
-        /// The fields that differ from `other`, in words (empty when equal).
-        public func differences(from other: RunIdentity) -> [String] {
+        /// The fields that differ from `other`, in words (empty when equal). The sample count is left
+        /// out where `includingCount` is false: a resume may change it (`SampleChunks.open`), since
+        /// chunk k holds samples [k·chunk, (k+1)·chunk) whatever the count, and a chunk's own indices
+        /// say whether it is one of the new count's (`read(chunk:)`).
+        public func differences(from other: RunIdentity, includingCount: Bool = true) -> [String] {
             var found: [String] = []
             func compare<V: Equatable>(_ name: String, _ a: V, _ b: V) { if a != b { found.append("\(name) \(b) → \(a)") } }
             func compareFile(_ name: String, _ path: String, _ content: String?, _ otherPath: String, _ otherContent: String?) {
@@ -98,7 +101,7 @@ public struct SampleChunks {
             compareFile("checkpoint", checkpoint, checkpointContent, other.checkpoint, other.checkpointContent)
             compare("checkpoint step", checkpointStep, other.checkpointStep)
             compareFile("peptide", peptide, peptideContent, other.peptide, other.peptideContent)
-            compare("count", count, other.count)
+            if includingCount { compare("count", count, other.count) }
             compare("chunk", chunk, other.chunk)
             compare("seed", seed, other.seed)
             compare("round-trip", roundTrip, other.roundTrip)
@@ -140,7 +143,12 @@ public struct SampleChunks {
 
     /// Opens the chunk folder of `out` (rank 0 only: it creates the folder and run.json).
     /// - A new run (`resume` false) refuses an existing folder: it holds another run's work.
-    /// - A resumed run requires the folder's run.json to equal `identity`, naming the differences.
+    /// - A resumed run requires the folder's run.json to equal `identity`, naming the differences,
+    ///   except for the sample count: a resume may ask for more or fewer samples of the same run.
+    ///   Chunk k holds samples [k·C, (k+1)·C) at any count, so every whole chunk inside the new
+    ///   count is kept; a chunk outside it, and a last chunk whose extent the count changes, are set
+    ///   aside as CHUNK.other-count (never deleted; a later resume at their count takes them back),
+    ///   and run.json then records the new count.
     /// - Throws: `DataFormatError`-style `SampleChunksError` naming the folder and what to do.
     public static func open(out: String, identity: RunIdentity, atoms: Int, resume: Bool) throws -> SampleChunks {
         let folder = folder(for: out), manifest = folder + "/run.json"
@@ -159,15 +167,25 @@ public struct SampleChunks {
                     throw SampleChunksError("\(folder) holds the finished chunks of an earlier, unfinished run of this output: continue it with --resume, or remove the folder to start over")
                 }
                 let stored = try readIdentity(manifest: manifest)
-                let differences = identity.differences(from: stored)
+                let differences = identity.differences(from: stored, includingCount: false)
                 guard differences.isEmpty else {
-                    throw SampleChunksError("\(folder) holds the chunks of a different run (\(differences.joined(separator: "; "))): continue it with the same options, or remove the folder to start over")
+                    throw SampleChunksError("\(folder) holds the chunks of a different run (\(differences.joined(separator: "; "))): continue it with the same options (--count may change), or remove the folder to start over")
                 }
                 // The folder keeps the identity it was started with (its chunks carry it), also where
-                // the same checkpoint and peptide are now found at other paths.
-                var checked = SampleChunks(folder: folder, identity: stored, atoms: atoms)
+                // the same checkpoint and peptide are now found at other paths; only the count is the
+                // one asked for now.
+                var resumed = stored
+                resumed.count = identity.count
+                var checked = SampleChunks(folder: folder, identity: resumed, atoms: atoms)
                 (checked.lockDescriptor, checked.lockWarning) = (chunks.lockDescriptor, chunks.lockWarning)
-                checked.setAside = try checked.setAsideDamagedChunks()
+                // The chunks first, run.json after: a run stopped in between finds every chunk of
+                // either count under a name that count's resume recognises.
+                checked.setAside = try checked.sortChunksByCount(earlierCount: stored.count)
+                if resumed.count != stored.count {
+                    try writeManifest(resumed, to: manifest, replacing: true)
+                    checked.setAside.insert("--count \(resumed.count) instead of the earlier \(stored.count): \(checked.doneChunks().count) finished chunk(s) of \(resumed.chunk) samples are inside the new count and kept; run.json now records \(resumed.count)", at: 0)
+                }
+                checked.setAside += try checked.setAsideDamagedChunks()
                 return checked
             }
             // Chunk files without run.json: nothing says which run they belong to, so they are
@@ -176,34 +194,113 @@ public struct SampleChunks {
             guard orphans.isEmpty else {
                 throw SampleChunksError("\(folder) holds \(orphans.count) chunk file(s) but no run.json, so nothing says which run they belong to: restore its run.json to continue that run, or remove the folder to start over")
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
-            do {
-                try encoder.encode(identity).write(to: URL(fileURLWithPath: temporary))
-            } catch {
-                throw SampleChunksError("cannot write \(temporary): \(error.localizedDescription)")
-            }
-            // link(2), not rename: it never replaces a run.json that appeared meanwhile (a filesystem
-            // without flock, where two runs were not kept apart by the lock).
-            var linked = link(temporary, manifest) == 0
-            var linkError = errno
-            if !linked, [EPERM, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(linkError), !manager.fileExists(atPath: manifest) {
-                // A filesystem without hard links (some FUSE and SMB mounts): rename, after the check.
-                linked = rename(temporary, manifest) == 0
-                linkError = errno
-            }
-            unlink(temporary)
-            guard linked else {
-                throw SampleChunksError(linkError == EEXIST
-                    ? "\(folder): another run wrote run.json meanwhile (two runs of this output started together); start only one"
-                    : "cannot create \(manifest): \(String(cString: strerror(linkError)))")
-            }
+            try writeManifest(identity, to: manifest, replacing: false)
             return chunks
         } catch {
             chunks.releaseLock()
             throw error
         }
+    }
+
+    /// Writes run.json through a temporary file. A new run's (`replacing` false) is put in place with
+    /// link(2), not rename: it never replaces a run.json that appeared meanwhile (a filesystem
+    /// without flock, where two runs were not kept apart by the lock). A resume that changes the
+    /// count replaces its own run.json by rename (atomic: the old or the new one, never a partial).
+    static func writeManifest(_ identity: RunIdentity, to manifest: String, replacing: Bool) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
+        do {
+            try encoder.encode(identity).write(to: URL(fileURLWithPath: temporary))
+        } catch {
+            throw SampleChunksError("cannot write \(temporary): \(error.localizedDescription)")
+        }
+        var linked: Bool, linkError: Int32
+        if replacing {
+            linked = rename(temporary, manifest) == 0
+            linkError = errno
+        } else {
+            linked = link(temporary, manifest) == 0
+            linkError = errno
+            if !linked, [EPERM, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(linkError), !FileManager.default.fileExists(atPath: manifest) {
+                // A filesystem without hard links (some FUSE and SMB mounts): rename, after the check.
+                linked = rename(temporary, manifest) == 0
+                linkError = errno
+            }
+        }
+        unlink(temporary)
+        guard linked else {
+            let folder = (manifest as NSString).deletingLastPathComponent
+            throw SampleChunksError(linkError == EEXIST
+                ? "\(folder): another run wrote run.json meanwhile (two runs of this output started together); start only one"
+                : "cannot \(replacing ? "replace" : "create") \(manifest): \(String(cString: strerror(linkError)))")
+        }
+    }
+
+    /// Suffixes of the chunk files a resume set aside: damaged or another run's (`.damaged`, `-n`
+    /// when taken), or finished at another --count and outside this one (`.other-count`).
+    public static let setAsideSuffixes = [".h5.damaged", ".h5.other-count"]
+
+    /// Whether the file `name` in a chunk folder is a chunk a resume set aside.
+    public static func isSetAside(_ name: String) -> Bool {
+        name.hasPrefix("chunk-") && setAsideSuffixes.contains { name.contains($0) }
+    }
+
+    /// The chunk index of a file named chunk-NNNNNN.h5 (or a set-aside one), else nil.
+    static func chunkIndex(ofFile name: String) -> Int? {
+        guard name.hasPrefix("chunk-"), name.count >= 15 else { return nil }
+        let digits = name.dropFirst(6).prefix(6), rest = name.dropFirst(12)
+        guard digits.count == 6, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), rest.hasPrefix(".h5") else { return nil }
+        return Int(digits)
+    }
+
+    /// Sample indices of chunk `k` at another sample count.
+    func indices(ofChunk k: Int, count: Int) -> Range<Int> {
+        (k * identity.chunk)..<max(k * identity.chunk, min(count, (k + 1) * identity.chunk))
+    }
+
+    /// A resume at this count (after one at `earlierCount`): sets aside (CHUNK.other-count, a new
+    /// name if taken) every chunk file outside this count, and the chunk whose extent the count
+    /// changes; takes back the chunks set aside at another count that this count uses as they are.
+    /// - Returns: one line per file moved.
+    /// - Throws: a file that cannot be renamed (naming it).
+    func sortChunksByCount(earlierCount: Int) throws -> [String] {
+        let manager = FileManager.default
+        let names = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+        var lines: [String] = []
+        func move(_ from: String, _ to: String) throws {
+            guard rename(folder + "/" + from, folder + "/" + to) == 0 else {
+                throw SampleChunksError("cannot rename \(folder)/\(from) to \(to): \(String(cString: strerror(errno)))")
+            }
+        }
+        // The count a chunk file was written at, from its own run description (nil: unreadable;
+        // such a file is left to the damaged-chunk check).
+        func writtenCount(_ name: String) -> Int? {
+            guard let root = try? HDF5File(opening: folder + "/" + name).root(), let run = try? root.readStringAttribute("run"),
+                  let stored = try? JSONDecoder().decode(RunIdentity.self, from: Data(run.utf8)) else { return nil }
+            return stored.count
+        }
+        for name in names {
+            guard let k = Self.chunkIndex(ofFile: name) else { continue }
+            if name == String(format: "chunk-%06d.h5", k) {
+                let written = writtenCount(name) ?? earlierCount
+                let outside = k >= chunkCount
+                guard outside || indices(ofChunk: k, count: written) != indices(ofChunk: k) else { continue }
+                var target = name + ".other-count", n = 1
+                while manager.fileExists(atPath: folder + "/" + target) { n += 1; target = name + ".other-count-\(n)" }
+                try move(name, target)
+                let range = indices(ofChunk: k, count: written)
+                lines.append("set aside chunk \(k) (samples \(range.lowerBound)…\(range.upperBound - 1) of the run at --count \(written)) as \(folder)/\(target): "
+                             + (outside ? "outside --count \(identity.count)" : "--count \(identity.count) makes it samples \(indices(ofChunk: k).lowerBound)…\(indices(ofChunk: k).upperBound - 1), computed again")
+                             + "; a resume at --count \(written) takes it back")
+            } else if name.contains(".h5.other-count"), k < chunkCount, !manager.fileExists(atPath: path(ofChunk: k)),
+                      let written = writtenCount(name), indices(ofChunk: k, count: written) == indices(ofChunk: k) {
+                let target = String(format: "chunk-%06d.h5", k)
+                try move(name, target)
+                lines.append("took back chunk \(k) from \(folder)/\(name) (set aside at another --count; it is one of --count \(identity.count)'s)")
+            }
+        }
+        return lines
     }
 
     /// Reads a chunk folder's run.json.
@@ -365,7 +462,8 @@ public struct SampleChunks {
             guard let stored = try? JSONDecoder().decode(RunIdentity.self, from: Data(run.utf8)) else {
                 throw SampleChunksError("\(path): its run description (attribute 'run') cannot be read, so it cannot be told to belong to this run")
             }
-            let differences = identity.differences(from: stored)
+            // The count aside: a resume may change it, and the chunk's indices are checked below.
+            let differences = identity.differences(from: stored, includingCount: false)
             if !differences.isEmpty {
                 throw SampleChunksError("\(path): belongs to another run (\(differences.joined(separator: "; ")))")
             }
@@ -393,14 +491,17 @@ public struct SampleChunks {
     public var setAsideFolder: String { String(folder.dropLast(".chunks".count)) + ".set-aside" }
 
     /// Removes the folder once the merged output is written. Files a resume set aside (CHUNK.damaged:
-    /// damaged, or another run's) are not deleted with it: they move to `setAsideFolder` (a new
-    /// name if that exists), which is returned; nil when there were none.
+    /// damaged, or another run's; CHUNK.other-count: another count's), and any chunk outside this
+    /// count, are not deleted with it: they move to `setAsideFolder` (a new name if that exists),
+    /// which is returned; nil when there were none.
     public mutating func remove() throws -> String? {
         // The lock file is closed before its folder goes (NFS keeps an open file that is deleted as
         // .nfsXXXX, and the folder would not be empty); the output is written by now.
         releaseLock()
         let manager = FileManager.default
-        let setAside = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".h5.damaged") }
+        let setAside = ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).filter {
+            Self.isSetAside($0) || (Self.chunkIndex(ofFile: $0).map { $0 >= chunkCount } ?? false)
+        }
         guard !setAside.isEmpty else {
             try manager.removeItem(atPath: folder)
             return nil

@@ -33,8 +33,19 @@ enum FlowSampling {
         // The default chunk depends on the count only (not on the ranks), so that a resume on
         // another number of ranks finds the same chunks: at least 16 chunks when the count
         // allows, of 8 to 64 samples (a network call's micro-batch is 8).
+        // A resume takes the chunk size of the run it continues (when --chunk is not given), so
+        // that it may ask for another --count: the default for the new count could differ.
         var settings = sampler.settings
-        if sampler.chunk == nil { settings.chunk = min(64, max(8, (count + 15) / 16)) }
+        if sampler.chunk == nil {
+            var stored = 0
+            let manifest = SampleChunks.folder(for: out) + "/run.json"
+            if resume, comm.isRoot, FileManager.default.fileExists(atPath: manifest) {
+                stored = try SampleChunks.readIdentity(manifest: manifest).chunk
+            }
+            var broadcast = [Int64(stored)]
+            comm.broadcast(&broadcast, root: 0)
+            settings.chunk = broadcast[0] > 0 ? Int(broadcast[0]) : min(64, max(8, (count + 15) / 16))
+        }
         let runner = try SampleRunner(checkpointPath: checkpoint, peptidePath: peptide, settings: settings,
                                       seed: seed, communicator: comm)
         if comm.isRoot { writeLine("\(prefix): model: \(runner.weightsDescription)") }

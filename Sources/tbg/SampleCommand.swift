@@ -73,8 +73,9 @@ struct SampleCommand: ParsableCommand {
             Samples are handed out to the ranks in chunks (--chunk) as they finish; each finished \
             chunk is written to OUT.chunks/ at once, so SIGTERM/SIGUSR1 (finish the chunk in \
             flight, exit 0), a time limit or a crash lose at most the chunks in flight, and the \
-            same command with --resume continues (with any number of ranks). The folder is \
-            merged into OUT and removed when all chunks are done.
+            same command with --resume continues (with any number of ranks, and with another \
+            --count if you want more or fewer samples: the finished chunks inside it are kept). The \
+            folder is merged into OUT and removed when all chunks are done.
             """)
 
     @Option(help: "Training checkpoint (.h5).") var checkpoint: String
@@ -88,7 +89,7 @@ struct SampleCommand: ParsableCommand {
     @OptionGroup var distributed: DistributedOptions
 
     @Option(help: "Seconds between progress lines (rank 0).") var progressSeconds = 30
-    @Flag(help: "Continue an interrupted run of the same command: chunks already in OUT.chunks/ are kept, the rest computed.")
+    @Flag(help: "Continue an interrupted run of the same command (--count may differ): chunks already in OUT.chunks/ are kept, the rest computed.")
     var resume = false
     @Flag(help: "Replace OUT if it exists (it is replaced only when the new samples are complete). Without it an existing OUT is refused before any work.")
     var overwrite = false
@@ -96,6 +97,7 @@ struct SampleCommand: ParsableCommand {
     func validate() throws {
         try SizeLimit.check("--count", count, in: 1...SizeLimit.samples)
         if roundTrip < 0 { throw ValidationError("--round-trip must be at least 0") }
+        if progressSeconds < 0 { throw ValidationError("--progress-seconds must be at least 0 (0: a line after every chunk), not \(progressSeconds)") }
         try sampler.validateMethod()
         if roundTrip > count { throw ValidationError("--round-trip \(roundTrip) checks samples 0..<\(roundTrip), more than the --count \(count) drawn") }
     }

@@ -63,13 +63,13 @@ struct UnfinishedRunReport: Encodable {
     }
 
     /// The chunk folder and chunk index of a chunk file `FOLDER.chunks/chunk-NNNNNN.h5` (or one a
-    /// resume set aside, `….h5.damaged[-n]`), else nil.
+    /// resume set aside, `….h5.damaged[-n]` or `….h5.other-count[-n]`), else nil.
     static func chunkFile(_ path: String) -> (folder: String, chunk: Int, setAside: Bool)? {
         let url = URL(fileURLWithPath: path)
         let name = url.lastPathComponent, folder = url.deletingLastPathComponent().path
         guard folder.hasSuffix(".chunks"), name.hasPrefix("chunk-"), let dot = name.firstIndex(of: ".") else { return nil }
         let suffix = name[dot...]
-        guard let k = Int(name[name.index(name.startIndex, offsetBy: 6)..<dot]), k >= 0, suffix == ".h5" || suffix.hasPrefix(".h5.damaged") else { return nil }
+        guard let k = Int(name[name.index(name.startIndex, offsetBy: 6)..<dot]), k >= 0, suffix == ".h5" || SampleChunks.isSetAside(name) else { return nil }
         return (folder, k, suffix != ".h5")
     }
 
@@ -91,11 +91,15 @@ struct UnfinishedRunReport: Encodable {
         }
         try self.init(folder: folder)
         let view = SampleChunks(folder: folder, identity: run, atoms: 0)
-        guard k < chunks else {
+        guard k < chunks || setAside else {
             throw SampleChunksError("\(path): chunk \(k) is outside the run in \(folder) (\(chunks) chunks of \(run.chunk) samples)")
         }
-        let range = view.indices(ofChunk: k)
-        let problem = setAside ? "set aside by a resume (damaged, or another run's); chunk \(k) is computed again" : view.problem(ofChunk: k)
+        // A chunk set aside at a larger count may lie past this count's last sample.
+        let range = k < chunks ? view.indices(ofChunk: k) : (k * run.chunk)..<((k + 1) * run.chunk)
+        let problem = setAside
+            ? (path.contains(".h5.other-count") ? "set aside by a resume at another --count (it is not one of this count's chunks as it stands); a resume at the count it was written at takes it back"
+                                                : "set aside by a resume (damaged, or another run's); chunk \(k) is computed again")
+            : view.problem(ofChunk: k)
         inspectedChunk = InspectedChunk(file: path, chunk: k, samples: [range.lowerBound, range.upperBound - 1], sound: problem == nil,
                                         problem: problem)
     }
@@ -115,7 +119,7 @@ struct UnfinishedRunReport: Encodable {
         finishedChunks = done.count
         finishedSamples = done.map { view.indices(ofChunk: $0).count }.reduce(0, +)
         damaged = problems
-        setAsideChunks = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".h5.damaged") }.count
+        setAsideChunks = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter (SampleChunks.isSetAside).count
         var words = ["tbg", "sample", "--checkpoint", run.checkpoint, "--peptide", run.peptide, "--count", "\(run.count)",
                      "--chunk", "\(run.chunk)", "--seed", "\(run.seed)", "--method", run.settings.method]
         if run.settings.method == "rk4" {
@@ -151,7 +155,7 @@ struct UnfinishedRunReport: Encodable {
             "  finished     \(finishedChunks) of \(chunks) chunks (\(finishedSamples) of \(run.count) samples)",
         ]
         for problem in damaged { lines.append("  damaged      \(problem) (a resume sets it aside and computes it again)") }
-        if setAsideChunks > 0 { lines.append("  set aside    \(setAsideChunks) chunk file(s) (*.damaged: damaged, or another run's), being computed again; moved to \(String(output)).set-aside/ (or -2, -3, …) when the run completes") }
+        if setAsideChunks > 0 { lines.append("  set aside    \(setAsideChunks) chunk file(s) (*.damaged: damaged, or another run's, computed again; *.other-count: of another --count); moved to \(String(output)).set-aside/ (or -2, -3, …) when the run completes") }
         if FileManager.default.fileExists(atPath: output) { lines.append("  replaces     \(output), which exists (the run was started with --overwrite)") }
         lines.append("  continue     \(resumeCommand)   (under mpirun with any number of ranks)")
         return lines.joined(separator: "\n")

@@ -428,6 +428,55 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertEqual(try a.read(as: Double.self).map(\.bitPattern), try b.read(as: Double.self).map(\.bitPattern), "after Ctrl-C and --resume")
     }
 
+    /// A stopped run resumed with another --count keeps its chunks (chunk k holds samples
+    /// [k·C, (k+1)·C) at any count, and C is the run's, not the new count's default) and gives the
+    /// file of an uninterrupted run at that count; what lies outside is kept beside the output.
+    func testResumeWithAnotherCountKeepsTheFinishedChunks() throws {
+        let scratch = try ScratchDirectory("sample-resume-count")
+        defer { scratch.remove() }
+        let dataset = try TinyDataset.make(in: scratch)
+        let checkpoint = scratch.file("model.h5")
+        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 5).flatMap { ["--set", $0] })
+        XCTAssertEqual(train.status, 0, train.standardError)
+        func arguments(_ out: String, count: Int) -> [String] {
+            ["sample", "--checkpoint", checkpoint, "--peptide", Fixtures.path("ad2_capped.h5"), "--count", "\(count)",
+             "--method", "rk4", "--steps", "3", "--progress-seconds", "0", "--out", scratch.file(out)]
+        }
+        // 200 samples: default chunks of 13; 40 samples alone would have chunks of 8.
+        let stopped = try Executables.interrupt(Executables.tbg, arguments("resumed.h5", count: 200), marker: "tbg sample: progress",
+                                                signal: SIGUSR1, log: scratch.file("stopped.log"))
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1"), stopped.output)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.chunks")).filter { $0.hasPrefix("chunk-") }
+        XCTAssertGreaterThan(kept.count, 0, stopped.output)
+        XCTAssertLessThan(kept.count, 16, "the signal must have stopped the run early")
+
+        let resumed = try Executables.run(Executables.tbg, arguments("resumed.h5", count: 40) + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertTrue(resumed.standardOutput.contains("--count 40 instead of the earlier 200"), resumed.standardOutput)
+        let inside = kept.filter { Int($0.dropFirst(6).prefix(6))! < 3 }.count  // chunks 0…2 are whole at 40
+        if inside > 0 { XCTAssertTrue(resumed.standardOutput.contains("resumed: \(inside) of 4 chunks"), resumed.standardOutput) }
+        let outside = kept.count - inside
+        if outside > 0 {
+            XCTAssertTrue(resumed.standardOutput.contains("are kept in \(scratch.file("resumed.h5.set-aside"))"), resumed.standardOutput)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.set-aside")).count, outside)
+        }
+        let whole = try Executables.run(Executables.tbg, arguments("whole.h5", count: 40) + ["--chunk", "13"])
+        XCTAssertEqual(whole.status, 0, whole.standardError)
+        for name in ["coordinates", "samples/log_q", "samples/log_weight", "samples/index"] {
+            let a = try HDF5File(opening: scratch.file("whole.h5")).root().dataset(name)
+            let b = try HDF5File(opening: scratch.file("resumed.h5")).root().dataset(name)
+            XCTAssertEqual(try a.read(as: Double.self).map(\.bitPattern), try b.read(as: Double.self).map(\.bitPattern), name)
+        }
+        // Another seed is still refused, and says that only the count may change.
+        let stoppedAgain = try Executables.interrupt(Executables.tbg, arguments("other.h5", count: 200), marker: "tbg sample: progress",
+                                                     signal: SIGUSR1, log: scratch.file("stopped-again.log"))
+        XCTAssertEqual(stoppedAgain.status, 0, stoppedAgain.output)
+        let otherSeed = try Executables.run(Executables.tbg, arguments("other.h5", count: 40) + ["--resume", "--seed", "9"])
+        XCTAssertNotEqual(otherSeed.status, 0)
+        XCTAssertTrue(otherSeed.standardError.contains("seed") && otherSeed.standardError.contains("--count may change"), otherSeed.standardError)
+    }
+
     func testBadRequestsFailClearly() throws {
         let result = try Executables.run(Executables.tbg, ["sample", "--checkpoint", "/nonexistent.h5", "--peptide", Fixtures.path("ad2_capped.h5"),
                                                             "--count", "2", "--out", "/tmp/never.h5"])
@@ -438,7 +487,8 @@ final class SampleCommandTests: XCTestCase {
         let common = ["sample", "--checkpoint", "/nonexistent.h5", "--peptide", Fixtures.path("ad2_capped.h5"), "--count", "2", "--out", "/tmp/never.h5"]
         for (extra, fragment) in [(["--method", "rk4", "--tolerance", "1e-6"], "--method rk4 takes a fixed --steps"),
                                   (["--steps", "40"], "--steps is the fixed step count of --method rk4"),
-                                  (["--round-trip", "3"], "--round-trip 3 checks samples 0..<3, more than the --count 2")] {
+                                  (["--round-trip", "3"], "--round-trip 3 checks samples 0..<3, more than the --count 2"),
+                                  (["--progress-seconds=-1"], "--progress-seconds must be at least 0")] {
             let refused = try Executables.run(Executables.tbg, common + extra)
             XCTAssertNotEqual(refused.status, 0)
             XCTAssertTrue(refused.standardError.contains(fragment), "\(extra): \(refused.standardError)")

@@ -69,4 +69,79 @@ final class RunIdentityTests: XCTestCase {
         tighter.settings.steps = 7  // not used by dopri5
         XCTAssertEqual(tighter.differences(from: dopri5), ["atol 1e-05 → 1e-06"])
     }
+
+    // MARK: a resume at another --count
+
+    /// Chunks of 2 samples of a 1-atom "peptide" with recognisable records (index i at x = i).
+    private func writeChunks(_ chunks: SampleChunks, _ ks: [Int]) throws {
+        for k in ks {
+            let records = chunks.indices(ofChunk: k).map {
+                SampleRecord(index: $0, positions: [Double($0), 0, 0], logPrior: 0, deltaLogDet: 0, logQ: 0, energy: 1, topologyOK: true,
+                             chiralityOK: true, mirrored: false, logWeight: -1)
+            }
+            try chunks.write(chunk: k, records: records, fieldEvaluations: 1, sampleEvaluations: 1)
+        }
+    }
+
+    private func names(_ folder: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("chunk-") }.sorted()
+    }
+
+    /// Fewer samples: the whole chunks inside the new count are kept, the one whose extent changes
+    /// and those past the count are set aside (not deleted), run.json says the new count; a later
+    /// resume at the first count takes them back; a merge keeps them beside the output.
+    func testAResumeMayChangeTheCountAndKeepsEveryChunk() throws {
+        let scratch = try ScratchDirectory("run-identity-count")
+        defer { scratch.remove() }
+        let out = scratch.file("samples.h5"), folder = SampleChunks.folder(for: out)
+        var identity = self.identity(checkpoint: "/m.h5", checkpointContent: "1:1")
+        identity.count = 9  // chunks 0…4 of 2; chunk 4 holds sample 8 only
+        var first = try SampleChunks.open(out: out, identity: identity, atoms: 1, resume: false)
+        try writeChunks(first, [0, 1, 2, 4])
+        first.releaseLock()
+
+        // Without --resume the folder is refused, as before.
+        var smaller = identity
+        smaller.count = 5  // chunks 0…2; chunk 2 holds sample 4 only
+        XCTAssertThrowsError(try SampleChunks.open(out: out, identity: smaller, atoms: 1, resume: false))
+        var resumed = try SampleChunks.open(out: out, identity: smaller, atoms: 1, resume: true)
+        XCTAssertEqual(resumed.identity.count, 5)
+        XCTAssertEqual(resumed.chunkCount, 3)
+        XCTAssertEqual(resumed.doneChunks(), [0, 1], "chunk 2 held samples 4…5 and is computed again")
+        XCTAssertEqual(try names(folder), ["chunk-000000.h5", "chunk-000001.h5", "chunk-000002.h5.other-count", "chunk-000004.h5.other-count"])
+        XCTAssertEqual(try SampleChunks.readIdentity(manifest: folder + "/run.json").count, 5)
+        let lines = resumed.setAside.joined(separator: "\n")
+        XCTAssertTrue(lines.contains("--count 5 instead of the earlier 9"), lines)
+        XCTAssertTrue(lines.contains("set aside chunk 2 (samples 4…5 of the run at --count 9)") && lines.contains("makes it samples 4…4, computed again"), lines)
+        XCTAssertTrue(lines.contains("set aside chunk 4 (samples 8…8 of the run at --count 9)") && lines.contains("outside --count 5"), lines)
+        // The kept chunks read as this run's: the count in their own description is not compared.
+        XCTAssertEqual(try resumed.read(chunk: 1).records.map(\.index), [2, 3])
+        try writeChunks(resumed, [2])
+        resumed.releaseLock()
+
+        // Back to 9: chunk 2 now holds sample 4 only (written at 5) and is set aside in turn; the
+        // earlier chunk 2 (4…5) and chunk 4 (8) are taken back.
+        var again = try SampleChunks.open(out: out, identity: identity, atoms: 1, resume: true)
+        XCTAssertEqual(again.identity.count, 9)
+        XCTAssertEqual(again.doneChunks(), [0, 1, 2, 4])
+        XCTAssertEqual(try again.read(chunk: 2).records.map(\.index), [4, 5])
+        XCTAssertEqual(try again.read(chunk: 4).records.map(\.index), [8])
+        XCTAssertEqual(try names(folder), ["chunk-000000.h5", "chunk-000001.h5", "chunk-000002.h5", "chunk-000002.h5.other-count-2", "chunk-000004.h5"])
+        XCTAssertTrue(again.setAside.contains { $0.hasPrefix("took back chunk 2") }, "\(again.setAside)")
+        try writeChunks(again, [3])
+        // The merge's clean-up keeps what was set aside beside the output.
+        let kept = try XCTUnwrap(try again.remove())
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: kept), ["chunk-000002.h5.other-count-2"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder))
+
+        // Another seed is still another run, named as such.
+        var another = try SampleChunks.open(out: scratch.file("b.h5"), identity: identity, atoms: 1, resume: false)
+        another.releaseLock()
+        var otherSeed = identity
+        otherSeed.seed = 2
+        otherSeed.count = 4
+        XCTAssertThrowsError(try SampleChunks.open(out: scratch.file("b.h5"), identity: otherSeed, atoms: 1, resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("seed 1 → 2") && !"\(error)".contains("count 9"), "\(error)")
+        }
+    }
 }
