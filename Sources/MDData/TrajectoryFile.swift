@@ -97,18 +97,22 @@ public final class TrajectoryFile {
     }
 
     /// Frames `range` as a flat frames×atoms×3 array in nm (one hyperslab read).
+    /// - Parameter requireBonds: also refuse a frame whose bonds are not a molecule's
+    ///   (`requirePlausibleBonds`): for MD frames that a model trains on, is scored on (NLL), or is
+    ///   compared with, never for sample files (their invalid samples are zeros by design).
     /// - Throws: `DataFormatError` naming the file, frame and atom of the first non-finite value
     ///   (unless `requireFinite` is false: callers that check a subset themselves), or for a range
     ///   outside the file.
-    public func readFrames(_ range: Range<Int>, requireFinite: Bool = true) throws -> [Float] {
+    public func readFrames(_ range: Range<Int>, requireFinite: Bool = true, requireBonds: Bool = false) throws -> [Float] {
         var values = [Float](repeating: 0, count: range.count * atomCount * 3)
-        try values.withUnsafeMutableBufferPointer { try readFrames(range, into: $0, requireFinite: requireFinite) }
+        try values.withUnsafeMutableBufferPointer { try readFrames(range, into: $0, requireFinite: requireFinite, requireBonds: requireBonds) }
         return values
     }
 
     /// Frames `range` into caller-owned memory of at least `range.count · atomCount · 3` floats, in nm,
-    /// checked as `readFrames(_:requireFinite:)`.
-    public func readFrames(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>, requireFinite: Bool = true) throws {
+    /// checked as `readFrames(_:requireFinite:requireBonds:)`.
+    public func readFrames(_ range: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>, requireFinite: Bool = true,
+                           requireBonds: Bool = false) throws {
         try checkRange(range)
         let count = range.count * atomCount * 3
         precondition(buffer.count >= count, "buffer holds \(buffer.count) floats, \(range.count) frames need \(count)")
@@ -121,6 +125,39 @@ public final class TrajectoryFile {
         }
         if lengthFactor != 1 {
             for index in 0..<count { buffer[index] *= lengthFactor }
+        }
+        if requireBonds { try requirePlausibleBonds(UnsafeBufferPointer(rebasing: buffer[0..<count]), firstFrame: range.lowerBound) }
+    }
+
+    /// Bond lengths (nm) that a frame of a molecule has: covalent bonds of peptides lie at
+    /// 0.09–0.16 nm (C–H 0.109, C–N 0.133, C–C 0.153, C–S 0.181); 0.05 and 0.3 leave room for any
+    /// thermal stretch and stop only frames that are not molecules.
+    public static let plausibleBondLengths: ClosedRange<Float> = 0.05...0.3
+
+    /// Refuses a frame in which a bond of the topology is outside `plausibleBondLengths`: a damaged
+    /// or degenerate frame (atoms on top of each other, zeros, a molecule split by periodic
+    /// wrapping, coordinates in Å labelled nm). Such a frame trains and scores without a word
+    /// otherwise (an NLL of 10⁵ nats, a model that learns to make it). No check without bonds.
+    /// - Parameters: `coordinates`: frames × atoms × 3, nm; `firstFrame`: the file's index of the first.
+    /// - Throws: `DataFormatError` naming the file, frame, both atoms and the length.
+    public func requirePlausibleBonds(_ coordinates: UnsafeBufferPointer<Float>, firstFrame: Int) throws {
+        let stride = 3 * atomCount, bonds = topology.bonds
+        guard stride > 0, !bonds.isEmpty else { return }
+        let low = Self.plausibleBondLengths.lowerBound, high = Self.plausibleBondLengths.upperBound
+        let lowSquared = low * low, highSquared = high * high
+        for frame in 0..<(coordinates.count / stride) {
+            let base = frame * stride
+            for bond in bonds {
+                let a = base + 3 * bond[0], b = base + 3 * bond[1]
+                let dx = coordinates[a] - coordinates[b], dy = coordinates[a + 1] - coordinates[b + 1], dz = coordinates[a + 2] - coordinates[b + 2]
+                let squared = dx * dx + dy * dy + dz * dz
+                guard squared >= lowSquared, squared <= highSquared else {
+                    let names = topology.atoms
+                    func atom(_ i: Int) -> String { "atom \(i) (\(i < names.count ? names[i].name : "?"))" }
+                    throw DataFormatError(file: path, String(format: "frame %d: the bond between %@ and %@ is %.4f nm long; expected %.2f–%.2f nm in a frame of a molecule (a damaged or degenerate frame: atoms on top of each other, zeros, a molecule split by periodic wrapping, or coordinates not in nm)",
+                                                             firstFrame + frame, atom(bond[0]), atom(bond[1]), Double(squared.squareRoot()), Double(low), Double(high)))
+                }
+            }
         }
     }
 
@@ -157,6 +194,10 @@ public final class TrajectoryFile {
         let values = try formatErrors { try root.dataset("potentialEnergy").read(as: Float.self) }
         return factor == 1 ? values : values.map { Float(Double($0) * factor) }
     }
+
+    /// True when the file holds `/samples`: a sample file of tbg (its frames are a model's output,
+    /// which need not be molecules, and are scored as they are).
+    public var holdsSamples: Bool { root.contains("samples") }
 
     /// True when the file holds `/bias_energy`: frames of a biased run (Tools/FORMAT.md §1.7).
     public var isBiased: Bool { root.contains("bias_energy") }

@@ -68,7 +68,9 @@ public final class LikelihoodRunner {
         }
         let low = frames.count * comm.rank / comm.size, high = frames.count * (comm.rank + 1) / comm.size
         var positions: [Double] = []
-        for frame in frames[low..<high] { positions += try data.readFrames(frame..<(frame + 1)).map(Double.init) }
+        // MD frames must be molecules (a damaged frame's NLL is meaningless); a sample file's frames
+        // are the model's output and are scored as they are (the round-trip check of log q).
+        for frame in frames[low..<high] { positions += try data.readFrames(frame..<(frame + 1), requireBonds: !data.holdsSamples).map(Double.init) }
         let (nll, latents) = try localNegativeLogLikelihood(nanometres: positions, count: high - low) { row, reason in
             DataFormatError(file: data.path, "frame \(frames[low + row]): the reverse integration failed (\(reason)); its NLL is undefined")
         }

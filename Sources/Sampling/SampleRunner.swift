@@ -66,7 +66,7 @@ public final class SampleRunner {
         let reference = BondGraph(elements: elements, bonds: peptide.topology.bonds)
             .relabelled(SamplePostprocessor.atomClassLabels(elements: elements, features: flow.features, width: flow.featureWidth))
         try peptide.requireFrames(for: "the reference chirality (taken from frame 0)")
-        let frame0 = try peptide.readFrames(0..<1).map(Double.init)
+        let frame0 = try peptide.readFrames(0..<1, requireBonds: true).map(Double.init)
         let chirality = ChiralCentres(elements: elements, bonds: peptide.topology.bonds, reference: frame0[...])
         if let bad = chirality.degenerateCentre(in: frame0[...]) {
             let names = ([bad.centre] + bad.neighbours).map { "\($0) (\(peptide.topology.atoms[$0].name))" }

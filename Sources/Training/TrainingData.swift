@@ -50,7 +50,7 @@ public final class PooledFrames {
         for (index, file) in files.enumerated() {
             let low = max(range.lowerBound, offsets[index]), high = min(range.upperBound, offsets[index + 1])
             guard low < high else { continue }
-            result += try file.readFrames((low - offsets[index])..<(high - offsets[index]))
+            result += try file.readFrames((low - offsets[index])..<(high - offsets[index]), requireBonds: true)
         }
         return result
     }

@@ -55,7 +55,7 @@ struct EvaluationInputs {
         if let bad = energies.firstIndex(where: { !$0.isFinite }) {
             throw DataFormatError(file: referencePath, "/potentialEnergy of frame \(bad) is \(energies[bad]); expected finite energies")
         }
-        let mdCoordinates = try referenceFile.readFrames(0..<referenceFile.frameCount)   // checked finite, nm
+        let mdCoordinates = try referenceFile.readFrames(0..<referenceFile.frameCount, requireBonds: !referenceFile.holdsSamples)   // checked finite (and bonded, for MD), nm
         // A biased run (Tools/FORMAT.md §1.7): frame k has log weight V_k/kT at the file's own kT.
         let biasLogWeights = try referenceFile.biasEnergies().map { $0.map { $0 / referenceKT } }
         reference = ReferenceSet(energies: energies.map { Double($0) / kT },

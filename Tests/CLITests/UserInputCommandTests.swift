@@ -175,6 +175,32 @@ final class UserInputCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("never.h5")))
     }
 
+    /// A frame that is not a molecule (here frame 4 all zeros, as a damaged copy or a crashed
+    /// writer leaves it) is finite, so only its bond lengths give it away: training, NLL, the MD
+    /// reference of evaluate and the peptide of sample refuse it, naming file, frame and bond
+    /// (the NLL of such a frame was 85 943 nats without a word). tbg energy still computes it.
+    func testFramesThatAreNotMoleculesAreRefusedWhereTheyAreUsedAsMD() throws {
+        let dataset = scratch.file("zero-dataset")
+        try FileManager.default.createDirectory(atPath: dataset, withIntermediateDirectories: true)
+        let zeros = try variant("zero-dataset/AD.h5") { root in
+            try root.dataset("coordinates").write([Float](repeating: 0, count: 66), start: [4, 0, 0], count: [1, 22, 3])
+        }
+        let at4 = [zeros, "frame 4: the bond between atom 0 (CH3) and atom 1 (H1) is 0.0000 nm long", "expected 0.05–0.30 nm"]
+        let checkpoint = try trainTinyModel()
+        let ode = ["--method", "rk4", "--steps", "2"]
+        try assertFails(["nll", "--checkpoint", checkpoint, "--data", zeros, "--frames", "2:6"] + ode, mentions: at4)
+        XCTAssertEqual(try tbg(["nll", "--checkpoint", checkpoint, "--data", zeros, "--frames", "5:7"] + ode).status, 0, "the other frames are fine")
+        try assertFails(["evaluate", "--samples", try samples(from: Self.fixture, name: "z.h5"), "--reference", zeros], mentions: at4)
+        XCTAssertEqual(try tbg(["energy", zeros, "--frames", "4:5"]).status, 0, "an energy of any structure can be asked for")
+        let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}"#
+        try index.write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
+        let overrides = TinyDataset.overrides(dataset: dataset, checkpoint: scratch.file("never.h5"), steps: 2) + ["data.stream=iid"]
+        let result = try tbg(["train"] + overrides.flatMap { ["--set", $0] })
+        XCTAssertNotEqual(result.status, 0, result.standardOutput)
+        XCTAssertTrue(at4.allSatisfy { result.standardError.contains($0) }, result.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("never.h5")))
+    }
+
     func testEmptySelectionsAndFramelessFilesAreErrorsNamingTheFile() throws {
         let empty = try emptyVariant()
         let checkpoint = try trainTinyModel()

@@ -111,19 +111,29 @@ final class FlowSamplerTests: XCTestCase {
                                           seed: 0, communicator: SerialCommunicator()), "the molecule it was trained on")
     }
 
-    /// Frame 0 is the chirality reference: a frame whose chiral centre is degenerate (all atoms at
-    /// the origin, a damaged file) is refused, naming the centre, instead of silently accepting every
-    /// sample's chirality.
+    /// Frame 0 is the chirality reference: a frame whose chiral centre is degenerate is refused,
+    /// naming the centre, instead of silently accepting every sample's chirality. Here the bonds are
+    /// plausible (0.12–0.20 nm) but Cα sits in the plane of its first three neighbours (N, HA, CB);
+    /// a damaged frame (all atoms at the origin) is refused before that, by its bond lengths.
     func testADegenerateChiralityReferenceIsRefused() throws {
         let scratch = try ScratchDirectory("sampler-degenerate-reference")
         defer { scratch.remove() }
         let checkpoint = try Self.trainedCheckpoint(scratch)
-        let path = try Self.fixtureVariant(scratch, "zero-frame.h5") { coordinates in
+        let planar = try Self.fixtureVariant(scratch, "planar-centre.h5") { coordinates in
+            for axis in 0..<3 { coordinates[3 * 8 + axis] = (coordinates[3 * 6 + axis] + coordinates[3 * 9 + axis] + coordinates[3 * 10 + axis]) / 3 }
+        }
+        XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: planar, settings: SamplerSettings(), seed: 0,
+                                              communicator: SerialCommunicator())) {
+            for fragment in [planar, "frame 0 is the chirality reference", "chiral centre atom 8 (CA)", "coincident with it or coplanar"] {
+                XCTAssertTrue("\($0)".contains(fragment), "'\($0)' does not mention '\(fragment)'")
+            }
+        }
+        let zeros = try Self.fixtureVariant(scratch, "zero-frame.h5") { coordinates in
             for k in 0..<(3 * 22) { coordinates[k] = 0 }
         }
-        XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: path, settings: SamplerSettings(), seed: 0,
+        XCTAssertThrowsError(try SampleRunner(checkpointPath: checkpoint, peptidePath: zeros, settings: SamplerSettings(), seed: 0,
                                               communicator: SerialCommunicator())) {
-            for fragment in [path, "frame 0 is the chirality reference", "chiral centre atom 8 (CA)", "coincident with it or coplanar"] {
+            for fragment in [zeros, "frame 0: the bond between atom 0 (CH3) and atom 1 (H1) is 0.0000 nm long", "expected 0.05–0.30 nm"] {
                 XCTAssertTrue("\($0)".contains(fragment), "'\($0)' does not mention '\(fragment)'")
             }
         }

@@ -18,14 +18,20 @@ final class RobustTrainingTests: XCTestCase {
     override func tearDown() { scratch.remove() }
 
     /// The tiny dataset with frame `frame` moved 10³⁰ nm away: finite input whose loss overflows.
+    /// Its topology lists no bonds, so that the readers' bond-length check (a bond of 10³⁰ nm is
+    /// not a molecule: TrajectoryFile.requirePlausibleBonds) lets the frame through to the loss:
+    /// the guard under test is the one for overflows that no check of the data can foresee.
     private func datasetWithAnOverflowingFrame(_ frame: Int) throws -> String {
         let dataset = try TinyDataset.make(in: scratch)
         let file = try TrajectoryFile(path: dataset + "/AD.h5")
         var coordinates = try file.readFrames(0..<file.frameCount)
         coordinates[frame * 66 + 30] = 1e30
+        var topology = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(file.topologyJSON.utf8)) as? [String: Any])
+        topology["bonds"] = [[Int]]()
+        let unbonded = try XCTUnwrap(String(data: try JSONSerialization.data(withJSONObject: topology), encoding: .utf8))
         try FileManager.default.removeItem(atPath: dataset + "/AD.h5")
         try TrajectoryWriter.write(TrajectoryContents(coordinates: coordinates, frameCount: file.frameCount, atomCount: 22,
-                                                      topologyJSON: file.topologyJSON, metadataJSON: file.metadataJSON,
+                                                      topologyJSON: unbonded, metadataJSON: file.metadataJSON,
                                                       systemXML: file.systemXML), to: dataset + "/AD.h5")
         return dataset
     }
