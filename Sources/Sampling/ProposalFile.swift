@@ -60,6 +60,10 @@ public struct ProposalFile {
             let source = (group?.hasAttribute("source_samples") ?? false) ? (try? group?.readStringAttribute("source_samples")) ?? nil : nil
             throw DataFormatError(file: path, "is the output of tbg \(sampler), not proposals: its \(sampler == "smc" ? "particles descend from shared ancestors" : "chain states are correlated") and its weights are not importance weights of independent draws of the flow; pass the tbg sample file it came from\(source.map { " (\($0))" } ?? "") as SAMPLES")
         }
+        // An unknown sampler (a newer tbg's, or a hand-made file): its weights may mean anything.
+        if let sampler = file.sampler, !["flow", "md"].contains(sampler) {
+            throw DataFormatError(file: path, "has /samples@sampler '\(sampler)', which this tbg does not know (proposals are 'flow': tbg sample or tbg pool; 'md': Tools/md_as_samples.py), so what its weights mean is unknown")
+        }
         var count = trajectory.frameCount
         if let limit {
             guard limit >= 1, limit <= count else {

@@ -44,10 +44,15 @@ struct NLLCommand: ParsableCommand {
                         writeLine("{\"frame\": \(frame), \"nll\": \(value), \"nll_per_dimension\": \(value / Double(result.degreesOfFreedom))}")
                     }
                 } else {
-                    writeLine(String(format: "tbg nll: %d frames, NLL %.4f ± %.4f (normalised, model units ×%g, %d dimensions), %.5f ± %.5f per dimension; bgflow convention %.4f; in nm %.4f",
-                                     result.frames.count, result.mean, result.standardError, result.scaling, result.degreesOfFreedom,
-                                     result.mean / Double(result.degreesOfFreedom), result.standardError / Double(result.degreesOfFreedom),
-                                     result.meanBgflow, result.meanNanometres))
+                    // One frame has no standard error: say so rather than "± nan".
+                    let dimensions = Double(result.degreesOfFreedom)
+                    let (error, errorPerDimension) = result.frames.count > 1
+                        ? (String(format: " ± %.4f", result.standardError), String(format: " ± %.5f", result.standardError / dimensions))
+                        : (" (one frame: no standard error)", "")
+                    let frames = result.frames.count == 1 ? "1 frame" : "\(result.frames.count) frames"
+                    writeLine("tbg nll: \(frames), NLL " + String(format: "%.4f", result.mean) + error
+                              + String(format: " (normalised, model units ×%g, %d dimensions), %.5f", result.scaling, result.degreesOfFreedom, result.mean / dimensions)
+                              + errorPerDimension + String(format: " per dimension; bgflow convention %.4f; in nm %.4f", result.meanBgflow, result.meanNanometres))
                     writeLine("tbg nll: model: \(runner.weightsDescription)")
                 }
             } catch {

@@ -171,6 +171,14 @@ final class MonteCarloCommandTests: XCTestCase {
             XCTAssertNotEqual(nested.status, 0)
             XCTAssertTrue(nested.standardError.contains("is the output of tbg smc, not proposals") && nested.standardError.contains(kept), nested.standardError)
         }
+        // A sampler this tbg does not know: what its weights mean is unknown, so it is refused.
+        let unknown = scratch.file("unknown-sampler.h5")
+        try FileManager.default.copyItem(atPath: kept, toPath: unknown)
+        try HDF5File(opening: unknown, mode: .readWrite).root().group("samples").writeAttribute("sampler", string: "tempering")
+        let strange = try Executables.run(Executables.tbg, ["smc", unknown, "--out", scratch.file("strange.h5")])
+        XCTAssertNotEqual(strange.status, 0)
+        XCTAssertTrue(strange.standardError.contains(unknown) && strange.standardError.contains("/samples@sampler 'tempering', which this tbg does not know"),
+                      strange.standardError)
         // A checkpoint given as SAMPLES, or as the proposals file to draw into, is named for what it is.
         let checkpointAsSamples = try Executables.run(Executables.tbg, ["smc", Self.model, "--out", scratch.file("ck.h5")])
         XCTAssertNotEqual(checkpointAsSamples.status, 0)

@@ -190,6 +190,11 @@ final class UserInputCommandTests: XCTestCase {
         let ode = ["--method", "rk4", "--steps", "2"]
         try assertFails(["nll", "--checkpoint", checkpoint, "--data", zeros, "--frames", "2:6"] + ode, mentions: at4)
         XCTAssertEqual(try tbg(["nll", "--checkpoint", checkpoint, "--data", zeros, "--frames", "5:7"] + ode).status, 0, "the other frames are fine")
+        // One frame has no standard error, and the line says so (it printed "± nan").
+        let one = try tbg(["nll", "--checkpoint", checkpoint, "--data", zeros, "--frames", "5:6"] + ode)
+        XCTAssertEqual(one.status, 0, one.standardError)
+        XCTAssertTrue(one.standardOutput.contains("tbg nll: 1 frame, NLL ") && one.standardOutput.contains("(one frame: no standard error)")
+                      && !one.standardOutput.contains("nan"), one.standardOutput)
         try assertFails(["evaluate", "--samples", try samples(from: Self.fixture, name: "z.h5"), "--reference", zeros], mentions: at4)
         XCTAssertEqual(try tbg(["energy", zeros, "--frames", "4:5"]).status, 0, "an energy of any structure can be asked for")
         let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}"#
