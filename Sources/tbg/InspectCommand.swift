@@ -16,13 +16,14 @@ struct InspectCommand: ParsableCommand {
             sample, smc or mcmc (its samples: valid share, ESS, cost, the model that drew them), \
             a training checkpoint / shipped model (step, samples seen, recipe, last losses, data), \
             or an unfinished tbg sample run (OUT.chunks/, or OUT while only OUT.chunks/ exists: \
-            what the run is, how far it got, and the command that continues it).
+            what the run is, how far it got, and the command that continues it), or an \
+            unfinished tbg free-energy run (OUT.logq/: the reverse integrations it keeps).
             """)
 
     @Argument(help: "Trajectory files, dataset folders, dataset index.json files, sample files or checkpoints.")
     var paths: [String]
 
-    @Flag(help: "Print one JSON object per argument instead of text, with \"kind\": trajectory, samples, checkpoint, dataset, unfinished_sampling_run, or error (then \"error\" holds the message).")
+    @Flag(help: "Print one JSON object per argument instead of text, with \"kind\": trajectory, samples, checkpoint, dataset, unfinished_sampling_run, unfinished_free_energy_run, or error (then \"error\" holds the message).")
     var json = false
 
     func validate() throws {
@@ -44,6 +45,13 @@ struct InspectCommand: ParsableCommand {
                 } else if let stray = UnfinishedRunReport.strayChunk(path) {
                     // Not a trajectory: say what it is (exit 1, as for any file inspect cannot describe).
                     throw DataFormatError(file: path, "not a trajectory or sample file but " + stray)
+                } else if let folder = FreeEnergyRunReport.folder(for: path) {
+                    let report = FreeEnergyRunReport(folder: folder)
+                    print(json ? try JSONOutput.line(report) : report.text)
+                    if let problem = report.problem {
+                        writeError("tbg inspect: error: \(problem)")
+                        failed = true
+                    }
                 } else if let folder = UnfinishedRunReport.folder(for: path) {
                     let report = try UnfinishedRunReport(folder: folder)
                     print(json ? try JSONOutput.line(report) : report.text)

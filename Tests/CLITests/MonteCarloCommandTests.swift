@@ -337,6 +337,19 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertNotEqual(orphaned.status, 0)
         XCTAssertTrue(orphaned.standardError.contains("\(kept.count) chain file(s) but no run.json"), orphaned.standardError)
         try FileManager.default.moveItem(atPath: scratch.file("run.json.away"), toPath: manifest)
+        // inspect says what the folder is and what it keeps (it said "index.json: no such dataset index").
+        for path in [scratch.file("resumed.h5.logq"), manifest, scratch.file("resumed.h5.logq/" + kept.sorted()[0])] {
+            let report = try Executables.run(Executables.tbg, ["inspect", path])
+            XCTAssertEqual(report.status, 0, report.standardError)
+            XCTAssertTrue(report.standardOutput.contains("the reverse integrations of an unfinished tbg free-energy run")
+                          && report.standardOutput.contains("\(kept.count) chain(s) of reverse integrations kept")
+                          && report.standardOutput.contains("chain_settings") && report.standardOutput.contains("--resume"), report.standardOutput)
+        }
+        let reportJSON = try Executables.run(Executables.tbg, ["inspect", "--json", scratch.file("resumed.h5.logq")])
+        let described = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(reportJSON.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual(described["kind"] as? String, "unfinished_free_energy_run")
+        XCTAssertEqual((described["finished_chains"] as? [Int])?.count, kept.count)
+        XCTAssertEqual(described["output"] as? String, scratch.file("resumed.h5"))
 
         let resumed = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("resumed.h5") + ["--resume", "--json"],
                                           environment: Executables.mpiEnvironment, timeout: 600)
