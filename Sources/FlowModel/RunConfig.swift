@@ -48,9 +48,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var stream = FrameStreamKind.auto
         /// Memory a rank may spend on in-memory training frames (MiB).
         public var memoryBudgetMB = 4096.0
+        /// Before the first step, read every frame of the training and validation files and refuse
+        /// one that is not a molecule (a bond outside 0.05–0.30 nm: TrajectoryFile.requireMolecules).
+        /// false only for data whose bonds are not covalent all-atom bonds (coarse-grained beads).
+        public var checkBonds = true
 
         enum CodingKeys: String, CodingKey {
             case dataset, stream
+            case checkBonds = "check_bonds"
             case memoryBudgetMB = "memory_budget_mb"
             case framesPerPeptide = "frames_per_peptide"
             case windowFrames = "window_frames"

@@ -29,6 +29,9 @@ public struct OpenMMSystemSummary: Sendable, Equatable {
     public var masses: [Double] = []
     public var constraintCount = 0
     public var forces: [Force] = []
+    /// Atom pairs the System binds: HarmonicBondForce bonds and constraints (p1, p2), in file
+    /// order, duplicates kept. The bonds of a topology that lists none (`TrajectoryFile.checkedBonds`).
+    public var bondedPairs: [[Int]] = []
 
     public static func parse(xml: String, file: String) throws -> OpenMMSystemSummary {
         let parser = XMLParser(data: Data(xml.utf8))
@@ -60,12 +63,19 @@ private final class SystemXMLReader: NSObject, XMLParserDelegate {
             summary.masses.append(Double(attributes["mass"] ?? "") ?? .nan)
         case (["System", "Constraints"], "Constraint"):
             summary.constraintCount += 1
+            appendPair(attributes)
         case (["System", "Forces"], "Force"):
             summary.forces.append(.init(type: attributes["type"] ?? "unknown", attributes: attributes))
+        case (["System", "Forces", "Force", "Bonds"], "Bond") where summary.forces.last?.type == "HarmonicBondForce":
+            appendPair(attributes)
         default:
             break
         }
         path.append(elementName)
+    }
+
+    private func appendPair(_ attributes: [String: String]) {
+        if let a = attributes["p1"].flatMap(Int.init), let b = attributes["p2"].flatMap(Int.init) { summary.bondedPairs.append([a, b]) }
     }
 
     func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {

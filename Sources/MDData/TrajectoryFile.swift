@@ -129,20 +129,32 @@ public final class TrajectoryFile {
         if requireBonds { try requirePlausibleBonds(UnsafeBufferPointer(rebasing: buffer[0..<count]), firstFrame: range.lowerBound) }
     }
 
+    /// The bonds `requirePlausibleBonds` checks: the topology's, or where it lists none (a file
+    /// written from a PDB without CONECT records), the OpenMM System's HarmonicBondForce bonds and
+    /// constraints, which every peptide System has.
+    public var checkedBonds: [[Int]] {
+        if !topology.bonds.isEmpty { return topology.bonds }
+        return system.bondedPairs.filter { $0[0] != $0[1] && $0.allSatisfy { (0..<atomCount).contains($0) } }
+    }
+
     /// Bond lengths (nm) that a frame of a molecule has: covalent bonds of peptides lie at
     /// 0.09–0.16 nm (C–H 0.109, C–N 0.133, C–C 0.153, C–S 0.181); 0.05 and 0.3 leave room for any
     /// thermal stretch and stop only frames that are not molecules.
     public static let plausibleBondLengths: ClosedRange<Float> = 0.05...0.3
 
-    /// Refuses a frame in which a bond of the topology is outside `plausibleBondLengths`: a damaged
-    /// or degenerate frame (atoms on top of each other, zeros, a molecule split by periodic
+    /// Refuses a frame in which a bond (`checkedBonds`) is outside `plausibleBondLengths`: a damaged
+    /// or degenerate frame (bonded atoms on top of each other, zeros, a molecule split by periodic
     /// wrapping, coordinates in Å labelled nm). Such a frame trains and scores without a word
-    /// otherwise (an NLL of 10⁵ nats, a model that learns to make it). No check without bonds.
+    /// otherwise (an NLL of 10⁵ nats, a model that learns to make it). Non-bonded clashes are not
+    /// looked for. A file of more than one atom with no bonds at all is refused.
     /// - Parameters: `coordinates`: frames × atoms × 3, nm; `firstFrame`: the file's index of the first.
     /// - Throws: `DataFormatError` naming the file, frame, both atoms and the length.
     public func requirePlausibleBonds(_ coordinates: UnsafeBufferPointer<Float>, firstFrame: Int) throws {
-        let stride = 3 * atomCount, bonds = topology.bonds
-        guard stride > 0, !bonds.isEmpty else { return }
+        let stride = 3 * atomCount, bonds = checkedBonds
+        guard stride > 0 else { return }
+        guard !bonds.isEmpty || atomCount == 1 else {
+            throw DataFormatError(file: path, "lists no bonds, in its topology or in its OpenMM System (HarmonicBondForce, constraints), so its frames cannot be checked to be molecules; write it with its bonds (MDTraj topology with bonds, as Tools/generate_trajectory.py does)")
+        }
         let low = Self.plausibleBondLengths.lowerBound, high = Self.plausibleBondLengths.upperBound
         let lowSquared = low * low, highSquared = high * high
         for frame in 0..<(coordinates.count / stride) {
@@ -154,7 +166,7 @@ public final class TrajectoryFile {
                 guard squared >= lowSquared, squared <= highSquared else {
                     let names = topology.atoms
                     func atom(_ i: Int) -> String { "atom \(i) (\(i < names.count ? names[i].name : "?"))" }
-                    throw DataFormatError(file: path, String(format: "frame %d: the bond between %@ and %@ is %.4f nm long; expected %.2f–%.2f nm in a frame of a molecule (a damaged or degenerate frame: atoms on top of each other, zeros, a molecule split by periodic wrapping, or coordinates not in nm)",
+                    throw DataFormatError(file: path, String(format: "frame %d: the bond between %@ and %@ is %.4f nm long; expected %.2f–%.2f nm in a frame of a molecule (a damaged or degenerate frame: bonded atoms on top of each other, zeros, a molecule split by periodic wrapping, or coordinates not in nm)",
                                                              firstFrame + frame, atom(bond[0]), atom(bond[1]), Double(squared.squareRoot()), Double(low), Double(high)))
                 }
             }
@@ -227,7 +239,22 @@ public final class TrajectoryFile {
         }
     }
 
-    /// Streams every frame in windows and fails on the first non-finite coordinate.
+    /// Reads every frame in windows and refuses the first that is not finite or not a molecule
+    /// (`requirePlausibleBonds`), naming it: for data a long job is about to use (training checks its
+    /// files before the first step, so that a bad frame does not end the run hours in).
+    public func requireMolecules(windowFrames: Int = 4096) throws {
+        let window = max(1, windowFrames)
+        var buffer = [Float](repeating: 0, count: window * atomCount * 3)
+        var start = 0
+        while start < frameCount {
+            let range = start..<min(frameCount, start + window)
+            try buffer.withUnsafeMutableBufferPointer { try readFrames(range, into: $0, requireBonds: true) }
+            start = range.upperBound
+        }
+    }
+
+    /// Streams every frame in windows and fails on the first non-finite coordinate, or, in a file
+    /// that is not a sample file, on the first frame that is not a molecule (`requirePlausibleBonds`).
     public func scanCoordinates(windowFrames: Int = 4096) throws -> CoordinateScan {
         var scan = CoordinateScan()
         let window = max(1, windowFrames)
@@ -235,7 +262,7 @@ public final class TrajectoryFile {
         var start = 0
         while start < frameCount {
             let range = start..<min(frameCount, start + window)
-            try buffer.withUnsafeMutableBufferPointer { try readFrames(range, into: $0) }
+            try buffer.withUnsafeMutableBufferPointer { try readFrames(range, into: $0, requireBonds: !holdsSamples) }
             for frame in 0..<range.count {
                 let base = frame * atomCount * 3
                 var low = [Float](repeating: .infinity, count: 3), high = [Float](repeating: -.infinity, count: 3)

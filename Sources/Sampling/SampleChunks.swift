@@ -237,6 +237,9 @@ public struct SampleChunks {
         }
     }
 
+    /// The largest sample count of a run (tbg sample's --count limit; a run.json edited beyond it is refused).
+    public static let maximumCount = 1_000_000_000
+
     /// Suffixes of the chunk files a resume set aside: damaged or another run's (`.damaged`, `-n`
     /// when taken), or finished at another --count and outside this one (`.other-count`).
     public static let setAsideSuffixes = [".h5.damaged", ".h5.other-count"]
@@ -280,25 +283,35 @@ public struct SampleChunks {
                   let stored = try? JSONDecoder().decode(RunIdentity.self, from: Data(run.utf8)) else { return nil }
             return stored.count
         }
+        // First what goes aside, then what comes back (a chunk set aside at an earlier count may
+        // fill the place of one set aside now), then the moves and one line each.
+        var leaving: [(name: String, k: Int, written: Int)] = [], returning: [Int: (name: String, written: Int)] = [:]
         for name in names {
-            guard let k = Self.chunkIndex(ofFile: name) else { continue }
-            if name == String(format: "chunk-%06d.h5", k) {
-                let written = writtenCount(name) ?? earlierCount
-                let outside = k >= chunkCount
-                guard outside || indices(ofChunk: k, count: written) != indices(ofChunk: k) else { continue }
-                var target = name + ".other-count", n = 1
-                while manager.fileExists(atPath: folder + "/" + target) { n += 1; target = name + ".other-count-\(n)" }
-                try move(name, target)
-                let range = indices(ofChunk: k, count: written)
-                lines.append("set aside chunk \(k) (samples \(range.lowerBound)…\(range.upperBound - 1) of the run at --count \(written)) as \(folder)/\(target): "
-                             + (outside ? "outside --count \(identity.count)" : "--count \(identity.count) makes it samples \(indices(ofChunk: k).lowerBound)…\(indices(ofChunk: k).upperBound - 1), computed again")
-                             + "; a resume at --count \(written) takes it back")
-            } else if name.contains(".h5.other-count"), k < chunkCount, !manager.fileExists(atPath: path(ofChunk: k)),
-                      let written = writtenCount(name), indices(ofChunk: k, count: written) == indices(ofChunk: k) {
-                let target = String(format: "chunk-%06d.h5", k)
-                try move(name, target)
-                lines.append("took back chunk \(k) from \(folder)/\(name) (set aside at another --count; it is one of --count \(identity.count)'s)")
-            }
+            guard let k = Self.chunkIndex(ofFile: name), name == String(format: "chunk-%06d.h5", k) else { continue }
+            let written = writtenCount(name) ?? earlierCount
+            if k >= chunkCount || indices(ofChunk: k, count: written) != indices(ofChunk: k) { leaving.append((name, k, written)) }
+        }
+        for name in names where name.contains(".h5.other-count") {
+            guard let k = Self.chunkIndex(ofFile: name), k < chunkCount, returning[k] == nil,
+                  !manager.fileExists(atPath: path(ofChunk: k)) || leaving.contains(where: { $0.k == k }),
+                  let written = writtenCount(name), indices(ofChunk: k, count: written) == indices(ofChunk: k) else { continue }
+            returning[k] = (name, written)
+        }
+        for (name, k, written) in leaving {
+            var target = name + ".other-count", n = 1
+            while manager.fileExists(atPath: folder + "/" + target) { n += 1; target = name + ".other-count-\(n)" }
+            try move(name, target)
+            let range = indices(ofChunk: k, count: written), now = k < chunkCount ? indices(ofChunk: k) : range
+            let fate = k >= chunkCount ? "outside --count \(identity.count)"
+                : returning[k] != nil ? "--count \(identity.count) makes it samples \(now.lowerBound)…\(now.upperBound - 1), which a chunk set aside earlier holds (below)"
+                : "--count \(identity.count) makes it samples \(now.lowerBound)…\(now.upperBound - 1), computed again"
+            lines.append("set aside chunk \(k) (samples \(range.lowerBound)…\(range.upperBound - 1) of the run at --count \(written)) as \(folder)/\(target): \(fate); "
+                         + "a resume at --count \(written) takes it back while this run is unfinished (once it completes, the file is kept in \(setAsideFolder)/)")
+        }
+        for k in returning.keys.sorted() {
+            let (name, written) = returning[k]!
+            try move(name, String(format: "chunk-%06d.h5", k))
+            lines.append("took back chunk \(k) from \(folder)/\(name) (set aside at --count \(written); it is one of --count \(identity.count)'s as it stands)")
         }
         return lines
     }
@@ -321,7 +334,7 @@ public struct SampleChunks {
         }
         let settings = identity.settings
         var problems: [String] = []
-        if identity.count < 1 { problems.append("count \(identity.count) is not positive") }
+        if identity.count < 1 || identity.count > maximumCount { problems.append("count \(identity.count) is not in 1...\(maximumCount) (tbg sample's --count)") }
         if identity.chunk < 1 { problems.append("chunk \(identity.chunk) is not positive") }
         if !["dopri5", "rk4"].contains(settings.method) { problems.append("settings.method '\(settings.method)' is neither dopri5 nor rk4") }
         if settings.steps < 1 || settings.microBatch < 1 || settings.chunk < 1 || settings.maximumSteps < 1 {
@@ -408,7 +421,7 @@ public struct SampleChunks {
                 var target = path + ".damaged", n = 1
                 while FileManager.default.fileExists(atPath: target) { n += 1; target = path + ".damaged-\(n)" }
                 if rename(path, target) == 0 {
-                    lines.append("set aside damaged chunk \(k) as \(target) (\(error)); it is computed again (the folder, with it, goes once the run completes)")
+                    lines.append("set aside damaged chunk \(k) as \(target) (\(error)); it is computed again (the file is kept in \(setAsideFolder)/ once the run completes)")
                 } else {
                     lines.append("chunk \(k) at \(path) is damaged (\(error)) and cannot be renamed: \(String(cString: strerror(errno)))")
                 }
@@ -419,14 +432,17 @@ public struct SampleChunks {
 
     /// What is wrong with chunk `k` on disk, or nil when it reads as this run's chunk (`tbg inspect`:
     /// the atom count is taken from the chunk's own width).
-    public func problem(ofChunk k: Int) -> String? {
-        let path = path(ofChunk: k)
+    public func problem(ofChunk k: Int) -> String? { problem(ofFile: path(ofChunk: k), chunk: k) }
+
+    /// What is wrong with the file at `path` read as chunk `k` of this run (a chunk a resume set
+    /// aside, under another name), or nil when it reads as that chunk.
+    public func problem(ofFile path: String, chunk k: Int) -> String? {
         do {
             let shape = try HDF5File(opening: path).root().dataset("records").shape
             guard shape.count == 2, shape[1] > SampleRecord.scalarFields, (shape[1] - SampleRecord.scalarFields) % 3 == 0 else {
                 return "\(path): /records has shape \(shape), not samples × (\(SampleRecord.scalarFields) + 3 × atoms)"
             }
-            _ = try SampleChunks(folder: folder, identity: identity, atoms: (shape[1] - SampleRecord.scalarFields) / 3).read(chunk: k)
+            _ = try SampleChunks(folder: folder, identity: identity, atoms: (shape[1] - SampleRecord.scalarFields) / 3).read(chunk: k, file: path)
             return nil
         } catch {
             return "\(error)"
@@ -448,8 +464,11 @@ public struct SampleChunks {
     }
 
     /// Reads chunk `k`, checking that it holds exactly the chunk's sample indices.
-    public func read(chunk k: Int) throws -> Chunk {
-        let path = path(ofChunk: k), width = SampleRecord.scalarFields + 3 * atoms
+    public func read(chunk k: Int) throws -> Chunk { try read(chunk: k, file: path(ofChunk: k)) }
+
+    /// Reads the file at `path` as chunk `k` of this run (a chunk a resume set aside, under another name).
+    public func read(chunk k: Int, file path: String) throws -> Chunk {
+        let width = SampleRecord.scalarFields + 3 * atoms
         let file = try HDF5File(opening: path)
         let root = try file.root()
         let dataset = try root.dataset("records")

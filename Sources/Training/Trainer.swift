@@ -206,7 +206,7 @@ public final class Trainer {
         validationConfig.training.randomRotation = false
         for index in low..<high {
             let entry = data.validation[index]
-            coordinates += try entry.file.readFrames(entry.frame..<(entry.frame + 1), requireBonds: true)
+            coordinates += try entry.file.readFrames(entry.frame..<(entry.frame + 1))
             molecules.append((entry.peptide, [RandomPurpose.validation.rawValue, UInt64(index)]))
         }
         let inputs = FlowMatchingInputs.make(molecules: molecules, coordinates: coordinates, config: validationConfig)

@@ -50,7 +50,7 @@ public final class PooledFrames {
         for (index, file) in files.enumerated() {
             let low = max(range.lowerBound, offsets[index]), high = min(range.upperBound, offsets[index + 1])
             guard low < high else { continue }
-            result += try file.readFrames((low - offsets[index])..<(high - offsets[index]), requireBonds: true)
+            result += try file.readFrames((low - offsets[index])..<(high - offsets[index]))
         }
         return result
     }
@@ -178,7 +178,10 @@ public final class TrainingData {
         }
         func open(_ entry: DatasetIndex.Entry) throws -> [TrajectoryFile] {
             let files = try entry.allFiles.map { try TrajectoryFile(path: path($0)) }
-            for file in files { try file.requireFrames(for: "training") }
+            for file in files {
+                try file.requireFrames(for: "training")
+                if config.data.checkBonds { try file.requireMolecules() }
+            }
             for file in files.dropFirst() {
                 try PeptideEncoding.requireSameAtoms(file, as: files[0])
             }

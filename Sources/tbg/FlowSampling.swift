@@ -23,6 +23,11 @@ enum FlowSampling {
         if comm.isRoot {
             // --resume of a run whose chunks were merged already: say so rather than "exists".
             if resume, !overwrite, FileManager.default.fileExists(atPath: out), !FileManager.default.fileExists(atPath: SampleChunks.folder(for: out)) {
+                // A merged file cannot grow: say how to get more samples without recomputing these.
+                let held = (try? HDF5File(opening: out).root().dataset("coordinates").shape.first) ?? nil
+                if let held, held != count {
+                    throw DataFormatError(file: out, "is complete already with \(held) samples (its chunks were merged, none is left to resume), so a resume cannot make it \(count): for more samples draw them with another --seed into a new file and join the two with tbg pool (samples of different seeds are independent); --overwrite computes \(count) from scratch")
+                }
                 throw DataFormatError(file: out, "is complete already (its chunks were merged, none is left to resume): nothing to do; --overwrite computes it again")
             }
             try OutputPath.checkNewFile(out, from: [checkpoint, peptide], overwrite: overwrite)
@@ -74,11 +79,20 @@ enum FlowSampling {
             if outcome.stopped {
                 // Rank 0 may stop because another rank got the signal (the runner's allreduce).
                 let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
-                writeLine("\(prefix): stopped on \(cause): \(outcome.finishedChunks) of \(outcome.chunkCount) chunks of \(settings.chunk) samples are in \(chunks.folder); continue with the same command\(prefix == "tbg sample" ? " and --resume" : "")")
+                // Counted on disk: the runner stops handing out chunks before it reaches finished
+                // ones further on (a resume after a count change can leave such gaps).
+                let finished = max(outcome.finishedChunks, chunks.doneChunks().count)
+                writeLine("\(prefix): stopped on \(cause): \(finished) of \(outcome.chunkCount) chunks of \(runIdentity.chunk) samples are in \(chunks.folder); continue with the same command\(prefix == "tbg sample" ? " and --resume" : "")")
             } else if let summary = outcome.summary {
                 try runner.write(outcome.records, summary: summary, identity: runIdentity, to: out)
                 if let kept = try chunks.remove() {
-                    writeLine("\(prefix): the chunk files a resume set aside (damaged, or another run's) are kept in \(kept); remove it once you have looked")
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: kept)) ?? []
+                    var kinds: [String] = []
+                    if names.contains(where: { $0.contains(".h5.damaged") }) { kinds.append("CHUNK.damaged: damaged, or another run's") }
+                    if names.contains(where: { $0.contains(".h5.other-count") }) {
+                        kinds.append("CHUNK.other-count: sound samples of this run at another --count, which no resume takes back now that it is merged (more samples: another --seed and tbg pool)")
+                    }
+                    writeLine("\(prefix): the chunk files a resume set aside are kept in \(kept) (\(kinds.joined(separator: "; "))); tbg inspect describes them; remove it once you have looked")
                 }
                 writeLine("\(prefix): \(summary.description)")
                 writeLine(String(format: "%@: wrote %@ in %.1f s on %ld rank(s)", prefix, out, Date().timeIntervalSince(started), comm.size))

@@ -45,6 +45,19 @@ struct InspectCommand: ParsableCommand {
                 } else if let stray = UnfinishedRunReport.strayChunk(path) {
                     // Not a trajectory: say what it is (exit 1, as for any file inspect cannot describe).
                     throw DataFormatError(file: path, "not a trajectory or sample file but " + stray)
+                } else if let (folder, names) = Self.setAsideFolder(path) {
+                    // What a completed tbg sample run kept of the chunks a resume set aside.
+                    let damaged = names.filter { $0.contains(".h5.damaged") }.count, otherCount = names.filter { $0.contains(".h5.other-count") }.count
+                    let output = String(folder[..<folder.range(of: ".set-aside", options: .backwards)!.lowerBound])
+                    if json {
+                        print(try JSONOutput.line(["kind": "set_aside_chunks", "file": folder, "output": output, "damaged": "\(damaged)", "other_count": "\(otherCount)"]))
+                    } else {
+                        print("""
+                            \(folder): chunk files that tbg sample resumes set aside while computing \(output), kept when it completed; no run reads them
+                              damaged      \(damaged) (*.damaged: damaged on disk, or another run's)
+                              other count  \(otherCount) (*.other-count: sound samples of that run at another --count; for more samples draw another --seed and join with tbg pool)
+                            """)
+                    }
                 } else if let folder = FreeEnergyRunReport.folder(for: path) {
                     let report = FreeEnergyRunReport(folder: folder)
                     print(json ? try JSONOutput.line(report) : report.text)
@@ -87,6 +100,19 @@ struct InspectCommand: ParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// OUT.set-aside (or -2, -3, …), the folder where a completed tbg sample run keeps the chunk
+    /// files a resume set aside, and its chunk files; nil for anything else.
+    static func setAsideFolder(_ path: String) -> (String, [String])? {
+        var trimmed = path
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let marker = trimmed.range(of: ".set-aside", options: .backwards),
+              trimmed[marker.upperBound...].allSatisfy({ $0 == "-" || $0.isNumber }) else { return nil }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: trimmed, isDirectory: &isDirectory), isDirectory.boolValue,
+              let names = try? FileManager.default.contentsOfDirectory(atPath: trimmed) else { return nil }
+        return (trimmed, names.filter(SampleChunks.isSetAside))
     }
 
     private func isDataset(_ path: String) -> Bool {

@@ -35,6 +35,8 @@ struct UnfinishedRunReport: Encodable {
         let sound: Bool
         /// What is wrong with it (nil when sound).
         let problem: String?
+        /// What it is, for a chunk a resume set aside at another count (nil otherwise).
+        let note: String?
     }
 
     enum CodingKeys: String, CodingKey {
@@ -94,14 +96,25 @@ struct UnfinishedRunReport: Encodable {
         guard k < chunks || setAside else {
             throw SampleChunksError("\(path): chunk \(k) is outside the run in \(folder) (\(chunks) chunks of \(run.chunk) samples)")
         }
+        if path.contains(".h5.other-count") {
+            // Sound samples of this run at another count: the extent at the count it was written at
+            // (its own run description says which), checked as a chunk of that count.
+            let written = (try? HDF5File(opening: path).root().readStringAttribute("run"))
+                .flatMap { try? JSONDecoder().decode(SampleChunks.RunIdentity.self, from: Data($0.utf8)) }?.count
+            var atWritten = run
+            atWritten.count = written ?? run.count
+            let range = (k * run.chunk)..<max(k * run.chunk, min(atWritten.count, (k + 1) * run.chunk))
+            let problem = written == nil ? "its run description (attribute 'run') cannot be read"
+                : SampleChunks(folder: folder, identity: atWritten, atoms: 0).problem(ofFile: path, chunk: k)
+            inspectedChunk = InspectedChunk(file: path, chunk: k, samples: [range.lowerBound, range.upperBound - 1], sound: problem == nil, problem: problem,
+                                            note: written.map { "set aside by a resume at --count \(run.count); written at --count \($0), whose chunk \(k) it is: a resume at --count \($0) takes it back while the run is unfinished" })
+            return
+        }
         // A chunk set aside at a larger count may lie past this count's last sample.
         let range = k < chunks ? view.indices(ofChunk: k) : (k * run.chunk)..<((k + 1) * run.chunk)
-        let problem = setAside
-            ? (path.contains(".h5.other-count") ? "set aside by a resume at another --count (it is not one of this count's chunks as it stands); a resume at the count it was written at takes it back"
-                                                : "set aside by a resume (damaged, or another run's); chunk \(k) is computed again")
-            : view.problem(ofChunk: k)
+        let problem = setAside ? "set aside by a resume (damaged, or another run's); chunk \(k) is computed again" : view.problem(ofChunk: k)
         inspectedChunk = InspectedChunk(file: path, chunk: k, samples: [range.lowerBound, range.upperBound - 1], sound: problem == nil,
-                                        problem: problem)
+                                        problem: problem, note: nil)
     }
 
     /// - Throws: `SampleChunksError` naming run.json when it is missing or not a run description.
@@ -145,6 +158,7 @@ struct UnfinishedRunReport: Encodable {
             let named = "\(inspected.file): chunk \(inspected.chunk) (samples \(inspected.samples[0])…\(inspected.samples[1])) of the run below"
             lines.append(inspected.problem.map { named + ", NOT sound: \($0)" }
                          ?? named + ", sound (its sample indices, run description and checksum match)")
+            if let note = inspected.note { lines.append("  \(note)") }
         }
         lines += [
             "\(file): an unfinished tbg sample run (its output \(output) is written when every chunk is done)",

@@ -451,6 +451,14 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertGreaterThan(kept.count, 0, stopped.output)
         XCTAssertLessThan(kept.count, 16, "the signal must have stopped the run early")
 
+        // inspect of a chunk set aside at another count: sound, its own extent, the count it was written at.
+        let last = scratch.file("resumed.h5.chunks/" + kept.sorted().last!), aside = last + ".other-count"
+        try FileManager.default.moveItem(atPath: last, toPath: aside)
+        let asideReport = try Executables.run(Executables.tbg, ["inspect", aside])
+        XCTAssertEqual(asideReport.status, 0, asideReport.standardError)
+        XCTAssertTrue(asideReport.standardOutput.contains(", sound (") && asideReport.standardOutput.contains("written at --count 200"), asideReport.standardOutput)
+        try FileManager.default.moveItem(atPath: aside, toPath: last)
+
         let resumed = try Executables.run(Executables.tbg, arguments("resumed.h5", count: 40) + ["--resume"])
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertTrue(resumed.standardOutput.contains("--count 40 instead of the earlier 200"), resumed.standardOutput)
@@ -458,9 +466,17 @@ final class SampleCommandTests: XCTestCase {
         if inside > 0 { XCTAssertTrue(resumed.standardOutput.contains("resumed: \(inside) of 4 chunks"), resumed.standardOutput) }
         let outside = kept.count - inside
         if outside > 0 {
-            XCTAssertTrue(resumed.standardOutput.contains("are kept in \(scratch.file("resumed.h5.set-aside"))"), resumed.standardOutput)
+            XCTAssertTrue(resumed.standardOutput.contains("are kept in \(scratch.file("resumed.h5.set-aside"))")
+                          && resumed.standardOutput.contains("CHUNK.other-count: sound samples of this run at another --count"), resumed.standardOutput)
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.set-aside")).count, outside)
+            let folderReport = try Executables.run(Executables.tbg, ["inspect", scratch.file("resumed.h5.set-aside")])
+            XCTAssertEqual(folderReport.status, 0, folderReport.standardError)
+            XCTAssertTrue(folderReport.standardOutput.contains("other count  \(outside) (*.other-count"), folderReport.standardOutput)
         }
+        // The merged file cannot grow: a resume asking for more says how to get them.
+        let more = try Executables.run(Executables.tbg, arguments("resumed.h5", count: 60) + ["--resume"])
+        XCTAssertNotEqual(more.status, 0)
+        XCTAssertTrue(more.standardError.contains("is complete already with 40 samples") && more.standardError.contains("tbg pool"), more.standardError)
         let whole = try Executables.run(Executables.tbg, arguments("whole.h5", count: 40) + ["--chunk", "13"])
         XCTAssertEqual(whole.status, 0, whole.standardError)
         for name in ["coordinates", "samples/log_q", "samples/log_weight", "samples/index"] {

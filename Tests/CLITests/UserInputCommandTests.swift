@@ -197,6 +197,17 @@ final class UserInputCommandTests: XCTestCase {
                       && !one.standardOutput.contains("nan"), one.standardOutput)
         try assertFails(["evaluate", "--samples", try samples(from: Self.fixture, name: "z.h5"), "--reference", zeros], mentions: at4)
         XCTAssertEqual(try tbg(["energy", zeros, "--frames", "4:5"]).status, 0, "an energy of any structure can be asked for")
+        try assertFails(["inspect", zeros], mentions: at4)
+        // A topology without bonds (a PDB without CONECT records): the System's bonds are checked instead.
+        let unbonded = try variant("unbonded.h5") { root in
+            try root.dataset("coordinates").write([Float](repeating: 0, count: 66), start: [4, 0, 0], count: [1, 22, 3])
+            let text = try XCTUnwrap(try root.dataset("topology").readStrings().first)
+            var topology = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            topology["bonds"] = [[Int]]()
+            try root.remove("topology")
+            try root.writeStringDataset("topology", [String(decoding: try JSONSerialization.data(withJSONObject: topology), as: UTF8.self)])
+        }
+        try assertFails(["nll", "--checkpoint", checkpoint, "--data", unbonded, "--frames", "2:6"] + ode, mentions: [unbonded, "frame 4: the bond between", "0.0000 nm"])
         let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}"#
         try index.write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
         let overrides = TinyDataset.overrides(dataset: dataset, checkpoint: scratch.file("never.h5"), steps: 2) + ["data.stream=iid"]

@@ -18,20 +18,17 @@ final class RobustTrainingTests: XCTestCase {
     override func tearDown() { scratch.remove() }
 
     /// The tiny dataset with frame `frame` moved 10³⁰ nm away: finite input whose loss overflows.
-    /// Its topology lists no bonds, so that the readers' bond-length check (a bond of 10³⁰ nm is
-    /// not a molecule: TrajectoryFile.requirePlausibleBonds) lets the frame through to the loss:
-    /// the guard under test is the one for overflows that no check of the data can foresee.
+    /// The runs below set `data.check_bonds` false, so that the check of the data before the first
+    /// step (a bond of 10³⁰ nm is not a molecule) lets the frame through to the loss: the guard
+    /// under test is the one for overflows that no check of the data foresees.
     private func datasetWithAnOverflowingFrame(_ frame: Int) throws -> String {
         let dataset = try TinyDataset.make(in: scratch)
         let file = try TrajectoryFile(path: dataset + "/AD.h5")
         var coordinates = try file.readFrames(0..<file.frameCount)
         coordinates[frame * 66 + 30] = 1e30
-        var topology = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(file.topologyJSON.utf8)) as? [String: Any])
-        topology["bonds"] = [[Int]]()
-        let unbonded = try XCTUnwrap(String(data: try JSONSerialization.data(withJSONObject: topology), encoding: .utf8))
         try FileManager.default.removeItem(atPath: dataset + "/AD.h5")
         try TrajectoryWriter.write(TrajectoryContents(coordinates: coordinates, frameCount: file.frameCount, atomCount: 22,
-                                                      topologyJSON: unbonded, metadataJSON: file.metadataJSON,
+                                                      topologyJSON: file.topologyJSON, metadataJSON: file.metadataJSON,
                                                       systemXML: file.systemXML), to: dataset + "/AD.h5")
         return dataset
     }
@@ -39,6 +36,7 @@ final class RobustTrainingTests: XCTestCase {
     func testAnOverflowingStepIsSkippedAndTheCheckpointStaysFinite() throws {
         _ = try datasetWithAnOverflowingFrame(5)
         var config = try TinyRun.config(scratch: scratch, steps: 8)
+        config.data.checkBonds = false
         config.training.checkpointEvery = 2
         var lines: [String] = []
         let trainer = try Trainer(config: config, communicator: SerialCommunicator(), resume: false) { lines.append($0) }
@@ -57,12 +55,25 @@ final class RobustTrainingTests: XCTestCase {
     func testConsecutiveSkipsStopTheRunWithoutWritingACheckpoint() throws {
         _ = try datasetWithAnOverflowingFrame(5)
         var config = try TinyRun.config(scratch: scratch, steps: 8)
+        config.data.checkBonds = false
         config.training.maxSkippedSteps = 1
         XCTAssertThrowsError(try Trainer(config: config, communicator: SerialCommunicator(), resume: false) { _ in }.run()) {
             XCTAssertTrue("\($0)".contains("non-finite loss or gradient"), "\($0)")
             XCTAssertTrue("\($0)".contains("max_skipped_steps"), "\($0)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: config.training.checkpoint))
+    }
+
+    /// By default the same data is refused before the first step, naming the frame: a bad frame
+    /// must not end a run hours in (at the window or validation step that first reads it).
+    func testAFrameThatIsNotAMoleculeIsRefusedBeforeTheFirstStep() throws {
+        let dataset = try datasetWithAnOverflowingFrame(13)
+        let config = try TinyRun.config(scratch: scratch, steps: 8)
+        var lines: [String] = []
+        XCTAssertThrowsError(try Trainer(config: config, communicator: SerialCommunicator(), resume: false) { lines.append($0) }) {
+            XCTAssertTrue("\($0)".contains(dataset + "/AD.h5") && "\($0)".contains("frame 13: the bond between atom 10 (CB) and atom 11 (HB1)"), "\($0)")
+        }
+        XCTAssertFalse(lines.contains { $0.hasPrefix("step ") }, "no step ran: \(lines)")
     }
 
     func testNonFiniteParametersAreNeverWritten() throws {
