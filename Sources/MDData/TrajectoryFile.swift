@@ -243,12 +243,19 @@ public final class TrajectoryFile {
     /// (`requirePlausibleBonds`), naming it: for data a long job is about to use (training checks its
     /// files before the first step, so that a bad frame does not end the run hours in).
     public func requireMolecules(windowFrames: Int = 4096) throws {
+        try forEachWindow(windowFrames, requireBonds: true) { _, _ in }
+    }
+
+    /// Reads every frame in windows of `windowFrames` (one buffer, checked as `readFrames`) and
+    /// hands each window's frames (nm, flat) and frame range to `body`.
+    private func forEachWindow(_ windowFrames: Int, requireBonds: Bool, _ body: ([Float], Range<Int>) throws -> Void) throws {
         let window = max(1, windowFrames)
         var buffer = [Float](repeating: 0, count: window * atomCount * 3)
         var start = 0
         while start < frameCount {
             let range = start..<min(frameCount, start + window)
-            try buffer.withUnsafeMutableBufferPointer { try readFrames(range, into: $0, requireBonds: true) }
+            try buffer.withUnsafeMutableBufferPointer { try readFrames(range, into: $0, requireBonds: requireBonds) }
+            try body(buffer, range)
             start = range.upperBound
         }
     }
@@ -257,12 +264,7 @@ public final class TrajectoryFile {
     /// that is not a sample file, on the first frame that is not a molecule (`requirePlausibleBonds`).
     public func scanCoordinates(windowFrames: Int = 4096) throws -> CoordinateScan {
         var scan = CoordinateScan()
-        let window = max(1, windowFrames)
-        var buffer = [Float](repeating: 0, count: window * atomCount * 3)
-        var start = 0
-        while start < frameCount {
-            let range = start..<min(frameCount, start + window)
-            try buffer.withUnsafeMutableBufferPointer { try readFrames(range, into: $0, requireBonds: !holdsSamples) }
+        try forEachWindow(windowFrames, requireBonds: !holdsSamples) { buffer, range in
             for frame in 0..<range.count {
                 let base = frame * atomCount * 3
                 var low = [Float](repeating: .infinity, count: 3), high = [Float](repeating: -.infinity, count: 3)
@@ -277,7 +279,6 @@ public final class TrajectoryFile {
                 scan.maxBoxDiagonalNM = max(scan.maxBoxDiagonalNM, Double(diagonal))
             }
             scan.framesScanned += range.count
-            start = range.upperBound
         }
         return scan
     }

@@ -237,6 +237,23 @@ public struct SampleChunks {
         }
     }
 
+    /// `base` if nothing is there, else the first free of base-2, base-3, … (set-aside names never
+    /// replace an earlier set-aside file or folder).
+    static func unusedPath(_ base: String) -> String {
+        var target = base, n = 1
+        while FileManager.default.fileExists(atPath: target) { n += 1; target = base + "-\(n)" }
+        return target
+    }
+
+    /// The file name of chunk `k` in its folder.
+    static func fileName(ofChunk k: Int) -> String { String(format: "chunk-%06d.h5", k) }
+
+    /// The run description a chunk file carries (its 'run' attribute), nil when it cannot be read.
+    public static func runIdentity(ofChunkFile path: String) -> RunIdentity? {
+        guard let root = try? HDF5File(opening: path).root(), root.hasAttribute("run"), let run = try? root.readStringAttribute("run") else { return nil }
+        return try? JSONDecoder().decode(RunIdentity.self, from: Data(run.utf8))
+    }
+
     /// The largest sample count of a run (tbg sample's --count limit; a run.json edited beyond it is refused).
     public static let maximumCount = 1_000_000_000
 
@@ -278,16 +295,12 @@ public struct SampleChunks {
         }
         // The count a chunk file was written at, from its own run description (nil: unreadable;
         // such a file is left to the damaged-chunk check).
-        func writtenCount(_ name: String) -> Int? {
-            guard let root = try? HDF5File(opening: folder + "/" + name).root(), let run = try? root.readStringAttribute("run"),
-                  let stored = try? JSONDecoder().decode(RunIdentity.self, from: Data(run.utf8)) else { return nil }
-            return stored.count
-        }
+        func writtenCount(_ name: String) -> Int? { Self.runIdentity(ofChunkFile: folder + "/" + name)?.count }
         // First what goes aside, then what comes back (a chunk set aside at an earlier count may
         // fill the place of one set aside now), then the moves and one line each.
         var leaving: [(name: String, k: Int, written: Int)] = [], returning: [Int: (name: String, written: Int)] = [:]
         for name in names {
-            guard let k = Self.chunkIndex(ofFile: name), name == String(format: "chunk-%06d.h5", k) else { continue }
+            guard let k = Self.chunkIndex(ofFile: name), name == Self.fileName(ofChunk: k) else { continue }
             let written = writtenCount(name) ?? earlierCount
             if k >= chunkCount || indices(ofChunk: k, count: written) != indices(ofChunk: k) { leaving.append((name, k, written)) }
         }
@@ -298,8 +311,7 @@ public struct SampleChunks {
             returning[k] = (name, written)
         }
         for (name, k, written) in leaving {
-            var target = name + ".other-count", n = 1
-            while manager.fileExists(atPath: folder + "/" + target) { n += 1; target = name + ".other-count-\(n)" }
+            let target = (Self.unusedPath(folder + "/" + name + ".other-count") as NSString).lastPathComponent
             try move(name, target)
             let range = indices(ofChunk: k, count: written), now = k < chunkCount ? indices(ofChunk: k) : range
             let fate = k >= chunkCount ? "outside --count \(identity.count)"
@@ -310,7 +322,7 @@ public struct SampleChunks {
         }
         for k in returning.keys.sorted() {
             let (name, written) = returning[k]!
-            try move(name, String(format: "chunk-%06d.h5", k))
+            try move(name, Self.fileName(ofChunk: k))
             lines.append("took back chunk \(k) from \(folder)/\(name) (set aside at --count \(written); it is one of --count \(identity.count)'s as it stands)")
         }
         return lines
@@ -395,7 +407,7 @@ public struct SampleChunks {
         self.atoms = atoms
     }
 
-    func path(ofChunk k: Int) -> String { folder + String(format: "/chunk-%06d.h5", k) }
+    func path(ofChunk k: Int) -> String { folder + "/" + Self.fileName(ofChunk: k) }
 
     /// Whether chunk `k` is on disk (complete: chunk files appear only under their final name).
     public func isDone(_ k: Int) -> Bool { FileManager.default.fileExists(atPath: path(ofChunk: k)) }
@@ -418,8 +430,7 @@ public struct SampleChunks {
                 throw error
             } catch {
                 let path = path(ofChunk: k)
-                var target = path + ".damaged", n = 1
-                while FileManager.default.fileExists(atPath: target) { n += 1; target = path + ".damaged-\(n)" }
+                let target = Self.unusedPath(path + ".damaged")
                 if rename(path, target) == 0 {
                     lines.append("set aside damaged chunk \(k) as \(target) (\(error)); it is computed again (the file is kept in \(setAsideFolder)/ once the run completes)")
                 } else {
@@ -525,8 +536,7 @@ public struct SampleChunks {
             try manager.removeItem(atPath: folder)
             return nil
         }
-        var target = setAsideFolder, n = 1
-        while manager.fileExists(atPath: target) { n += 1; target = setAsideFolder + "-\(n)" }
+        let target = Self.unusedPath(setAsideFolder)
         try manager.createDirectory(atPath: target, withIntermediateDirectories: false)
         for name in setAside { try manager.moveItem(atPath: folder + "/" + name, toPath: target + "/" + name) }
         try manager.removeItem(atPath: folder)

@@ -81,7 +81,7 @@ enum FlowSampling {
                 let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
                 // Counted on disk: the runner stops handing out chunks before it reaches finished
                 // ones further on (a resume after a count change can leave such gaps).
-                let finished = max(outcome.finishedChunks, chunks.doneChunks().count)
+                let finished = chunks.doneChunks().count
                 writeLine("\(prefix): stopped on \(cause): \(finished) of \(outcome.chunkCount) chunks of \(runIdentity.chunk) samples are in \(chunks.folder); continue with the same command\(prefix == "tbg sample" ? " and --resume" : "")")
             } else if let summary = outcome.summary {
                 try runner.write(outcome.records, summary: summary, identity: runIdentity, to: out)

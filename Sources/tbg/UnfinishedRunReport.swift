@@ -78,9 +78,8 @@ struct UnfinishedRunReport: Encodable {
     /// A chunk file away from its run's folder (copied or renamed): a line naming the run it
     /// belongs to, from its own 'run' and 'chunk' attributes; nil when `path` is not a chunk file.
     static func strayChunk(_ path: String) -> String? {
-        guard let root = try? HDF5File(opening: path).root(), root.kind(of: "records") == .dataset, root.hasAttribute("run"),
-              let json = try? root.readStringAttribute("run"),
-              let run = try? JSONDecoder().decode(SampleChunks.RunIdentity.self, from: Data(json.utf8)) else { return nil }
+        guard let root = try? HDF5File(opening: path).root(), root.kind(of: "records") == .dataset,
+              let run = SampleChunks.runIdentity(ofChunkFile: path) else { return nil }
         let k = (try? root.readAttribute("chunk", as: Int64.self).first).flatMap { $0 }.map { "chunk \($0)" } ?? "a chunk"
         return "\(k) of a tbg sample run (\(run.count) samples of \(run.peptide) with \(run.checkpoint) at step \(run.checkpointStep), seed \(run.seed), chunks of \(run.chunk)), away from its run's folder OUT.chunks/ (as chunk-NNNNNN.h5 beside run.json): it is read only there, by tbg sample --resume"
     }
@@ -99,8 +98,7 @@ struct UnfinishedRunReport: Encodable {
         if path.contains(".h5.other-count") {
             // Sound samples of this run at another count: the extent at the count it was written at
             // (its own run description says which), checked as a chunk of that count.
-            let written = (try? HDF5File(opening: path).root().readStringAttribute("run"))
-                .flatMap { try? JSONDecoder().decode(SampleChunks.RunIdentity.self, from: Data($0.utf8)) }?.count
+            let written = SampleChunks.runIdentity(ofChunkFile: path)?.count
             var atWritten = run
             atWritten.count = written ?? run.count
             let range = (k * run.chunk)..<max(k * run.chunk, min(atWritten.count, (k + 1) * run.chunk))
