@@ -37,8 +37,8 @@ python=.venv/bin/python
 
 [ -f "$dataset/index.json" ] || die "no dataset at $dataset: make it with Tools/make_dataset.py --spec Configs/datasets/dipeptides-campaign.yaml"
 [ -f "$checkpoint" ] || die "no checkpoint $checkpoint"
-step=$("$tbg" inspect --json "$checkpoint" | "$python" -c 'import json,sys; print(json.loads(sys.stdin.readline())["step"])') \
-    || die "$checkpoint: cannot read its training step (tbg inspect)"
+read -r step seen < <("$tbg" inspect --json "$checkpoint" | "$python" -c 'import json,sys; d = json.loads(sys.stdin.readline()); print(d["step"], d.get("samples_seen") or "")') \
+    && [ -n "$step" ] || die "$checkpoint: cannot read its training step (tbg inspect)"
 out=data/runs/dipeptides-milestone/step-$step
 tests=$("$python" -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["peptides"] if p["split"] == "test"))' "$dataset/index.json" 2>/dev/null) \
     || die "$dataset/index.json is not a dataset index (a JSON object whose peptides have name and split)"
@@ -110,5 +110,9 @@ for name in $tests; do
     fi
     args+=(--peptide "$name" "$dir/samples.h5" "$dir/evaluate.json")
 done
-"$python" Tools/transferable_milestone.py --checkpoint "$checkpoint" --core-hours "$hours" "${args[@]}" \
+# Samples seen come from the checkpoint's own record of its training peptides (tbg inspect), so the
+# row is right even where the dataset folder holds only the test peptides (remade on a new machine).
+seen_args=()
+[ -n "$seen" ] && seen_args=(--samples-seen "$seen")
+"$python" Tools/transferable_milestone.py --checkpoint "$checkpoint" --core-hours "$hours" "${seen_args[@]}" "${args[@]}" \
     --curve Configs/models/dipeptides-curve.json

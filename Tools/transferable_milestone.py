@@ -10,7 +10,8 @@ Appends the row (one entry per held-out test peptide) to the curve (a JSON list)
 markdown table. A row for a step the curve has already is completed instead of repeated: the new
 peptides' entries replace theirs or are added (a milestone can be run peptide by peptide, or run
 again after a stop), the held-out NLL is recomputed over all of them, and --core-hours and --note
-replace the old ones. Inputs: the checkpoint (step, samples seen from step × global batch), and per test
+replace the old ones. Inputs: the checkpoint (step; samples seen from --samples-seen, which the
+milestone script takes from `tbg inspect`, or else step × global batch from its dataset's index), and per test
 peptide the `tbg sample` output and `tbg evaluate --json --nll-checkpoint` of those samples against
 the peptide's MD (valid fraction, NLL of MD frames, and ESS, energy W2 in kT and torsion W2 in rad
 under the field's two SNIS protocols, field.md §4: "TBG" = snis_tbg, valid samples only; "clip" =
@@ -60,11 +61,24 @@ def row_from(a):
         config = json.loads(h.attrs["config"])
         step = int(h.attrs["step"])
     peptides = [peptide_entry(name, s, e) for name, s, e in a.peptide]
-    with open(os.path.join(config["data"]["dataset"], "index.json")) as fh:
-        train = sum(p["split"] == "train" for p in json.load(fh)["peptides"])
-    batch = config["data"]["frames_per_peptide"] * train
+    if a.samples_seen is not None:
+        seen = a.samples_seen
+    else:
+        # Older checkpoints record no training peptides: step × frames per peptide × the training
+        # peptides of the dataset's index (which must then be the one it trained on).
+        index = os.path.join(config["data"]["dataset"], "index.json")
+        try:
+            with open(index) as fh:
+                train = sum(p["split"] == "train" for p in json.load(fh)["peptides"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"error: cannot count the training peptides of {a.checkpoint} from {index} ({exc}); "
+                             f"pass --samples-seen (`tbg inspect --json CHECKPOINT` gives samples_seen)")
+        if train == 0:
+            raise SystemExit(f"error: {index} has no training peptides, so it is not the set {a.checkpoint} trained on; "
+                             f"pass --samples-seen (`tbg inspect --json CHECKPOINT` gives samples_seen)")
+        seen = step * config["data"]["frames_per_peptide"] * train
     nlls = [p["nll_per_dimension"] for p in peptides if p["nll_per_dimension"] is not None]
-    return {"step": step, "samples_seen": step * batch, "core_hours": a.core_hours,
+    return {"step": step, "samples_seen": seen, "core_hours": a.core_hours,
             "heldout_nll_per_dimension": sum(nlls) / len(nlls) if nlls else None,
             "peptides": peptides, "note": a.note or ""}
 
@@ -105,6 +119,9 @@ def main(argv=None):
     ap.add_argument("--peptide", nargs=3, action="append", default=[], metavar=("NAME", "SAMPLES", "EVALUATE"))
     ap.add_argument("--curve", default="Configs/models/dipeptides-curve.json")
     ap.add_argument("--note")
+    ap.add_argument("--samples-seen", type=int,
+                    help="training samples the checkpoint has seen (`tbg inspect --json`'s samples_seen); "
+                         "default: step x frames per peptide x the training peptides of its dataset's index.json")
     a = ap.parse_args(argv)
     rows = json.load(open(a.curve)) if os.path.exists(a.curve) else []
     if a.checkpoint:

@@ -92,3 +92,27 @@ def test_same_step_completes_the_row(tmp_path):
         f.attrs["step"] = 900
     assert transferable_milestone.main(base + ["--core-hours", "2.0", "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0)]) == 0
     assert [r["step"] for r in json.loads(curve.read_text())] == [500, 900]
+
+
+def test_samples_seen_from_the_checkpoint_when_the_dataset_is_not_its_training_set(tmp_path):
+    """A dataset folder remade with only the test peptides (to evaluate on a fresh machine) must not
+    turn the row's samples seen into 0: --samples-seen (the milestone script passes `tbg inspect`'s)
+    is used as given, and without it such an index is refused, naming the file."""
+    dataset = tmp_path / "set"
+    dataset.mkdir()
+    (dataset / "index.json").write_text(json.dumps({"peptides": [{"name": "KS", "split": "test"}]}))
+    checkpoint = tmp_path / "model.h5"
+    with h5py.File(checkpoint, "w") as f:
+        f.attrs["config"] = json.dumps({"data": {"dataset": str(dataset), "frames_per_peptide": 10}})
+        f.attrs["step"] = 500
+    curve = tmp_path / "curve.json"
+    base = ["--checkpoint", str(checkpoint), "--curve", str(curve), "--core-hours", "1.0",
+            "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0)]
+    try:
+        transferable_milestone.main(base)
+        raise AssertionError("an index without training peptides was accepted")
+    except SystemExit as exc:
+        assert "no training peptides" in str(exc) and str(dataset / "index.json") in str(exc)
+    assert not curve.exists()                              # nothing written
+    assert transferable_milestone.main(base + ["--samples-seen", "115000"]) == 0
+    assert json.loads(curve.read_text())[0]["samples_seen"] == 115000
