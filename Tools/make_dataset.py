@@ -5,7 +5,11 @@
   python Tools/make_dataset.py --seqs KS,AA,GP,CM,WD --split-fractions 0.6,0.2,0.2 \\
       --preset amber14-obc1 --termini zwitterion --ns 0.05 --out data/mini --jobs 2
 
-Re-running the same command skips peptides whose files are complete (data.md §7).
+Re-running the same command skips peptides whose files are complete (data.md §7). `--splits test`
+makes only the test peptides (a spec's seeds depend on the peptide's name only, so they are the
+files a full run makes), e.g. to evaluate a shipped model on a new machine:
+
+  python Tools/make_dataset.py --spec Configs/datasets/dipeptides-campaign.yaml --out data/dipeptides-campaign --splits test --jobs 2
 """
 import argparse
 import os
@@ -25,6 +29,9 @@ def main(argv=None):
     src.add_argument("--seqs", help="comma-separated sequences, or @file with one per line")
     ap.add_argument("--out", required=True, help="dataset folder")
     ap.add_argument("--jobs", type=int, default=1, help="parallel processes (one per core)")
+    ap.add_argument("--splits", help="comma-separated splits to make (train, validation, test; default all), e.g. "
+                                     "test alone to evaluate a shipped model on a new machine; the index lists "
+                                     "the peptides made so far")
     g = ap.add_argument_group("only with --seqs")
     g.add_argument("--name", default="dataset")
     g.add_argument("--split-fractions", default="1,0,0", help="train,validation,test fractions (by peptide)")
@@ -56,7 +63,8 @@ def main(argv=None):
                                        atom_order=a.atom_order, production_ps=prod,
                                        equilibration_ps=a.equilibration_ps, save_ps=a.save_ps,
                                        timestep_fs=a.timestep_fs, seed=a.seed, reference_frames=a.reference_frames)
-        index = make_dataset(spec, a.out, jobs=a.jobs, command=command)
+        splits = None if a.splits is None else [x.strip() for x in a.splits.split(",") if x.strip()]
+        index = make_dataset(spec, a.out, jobs=a.jobs, command=command, splits=splits)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

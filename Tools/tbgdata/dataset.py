@@ -201,14 +201,28 @@ def _worker(out: str, cfg_dict: dict, command: str) -> dict:
     return generate_trajectory(out, RunConfig(**cfg_dict), command=command)
 
 
-def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = "", log=None) -> dict:
-    """Generate all missing peptide files, then write ``index.json``. Returns the index dict."""
+def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = "", log=None,
+                 splits=None) -> dict:
+    """Generate all missing peptide files, then write ``index.json``. Returns the index dict.
+
+    ``splits`` (a subset of SPLITS, default all) makes only those splits' peptides, e.g. the test
+    split alone to evaluate a shipped model on a new machine. The index then lists every peptide of
+    the spec whose files are complete: the chosen splits, and any others made earlier (so running
+    with ``splits`` in a finished dataset's folder keeps its full index)."""
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     peptides = spec.peptides()
+    if splits is not None:
+        unknown = set(splits) - set(SPLITS)
+        if unknown or not splits:
+            raise ValueError(f"splits {sorted(splits)}: choose among {list(SPLITS)}")
+        if not any(split in splits for _, _, split in peptides):
+            raise ValueError(f"dataset {spec.name!r} has no peptides in the split(s) {sorted(splits)}")
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     todo = []
     for name, seq, split in peptides:
+        if splits is not None and split not in splits:
+            continue
         for file, cfg in _segment_files(spec, name, seq):
             path = os.path.join(out_dir, file)
             label = file[:-3]
@@ -240,8 +254,16 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
                            + "; ".join(f"{n}: {e}" for n, e in failures))
     index = {"format": DATASET_FORMAT_NAME, "format_version": DATASET_FORMAT_VERSION, "name": spec.name,
              "preset": spec.preset, "termini": spec.termini, "atom_order": spec.atom_order, "peptides": []}
+    left_out = []
     for name, seq, split in peptides:
         files = [f for f, _ in _segment_files(spec, name, seq)]
+        if splits is not None and split not in splits:
+            # Another split's peptide: listed only where an earlier run made it with these settings.
+            paths = [os.path.join(out_dir, f) for f in files]
+            if not all(os.path.exists(p) and is_complete(p) and not _matches(read_metadata(p), cfg)
+                       for p, (_, cfg) in zip(paths, _segment_files(spec, name, seq))):
+                left_out.append(name)
+                continue
         metas = [read_metadata(os.path.join(out_dir, f)) for f in files]
         meta = metas[0]
         entry = {"name": name, "sequence": seq, "file": files[0], "split": split,
@@ -258,5 +280,8 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
         json.dump(index, fh, indent=1)
         fh.write("\n")
     durable_replace(tmp, os.path.join(out_dir, "index.json"))
-    log(f"wrote {os.path.join(out_dir, 'index.json')} ({len(peptides)} peptides)")
+    log(f"wrote {os.path.join(out_dir, 'index.json')} ({len(index['peptides'])} peptides)")
+    if left_out:
+        log(f"index.json leaves out {len(left_out)} peptide(s) of the spec not made yet ({', '.join(left_out)}): "
+            f"run without --splits to make them")
     return index

@@ -49,6 +49,35 @@ def test_make_dataset_parallel_and_resumable(tmp_path):
     assert r3.returncode == 2 and "different settings" in r3.stderr
 
 
+def test_splits_makes_only_those_peptides_and_the_index_keeps_what_exists(tmp_path):
+    """--splits validation (as --splits test on a new machine) makes that split's peptide only, with
+    the seed a full run gives it; the index lists what exists, so a later full run completes it and
+    a --splits run in a finished folder keeps the full index."""
+    out = tmp_path / "ds"
+    r = _run(out, "--splits", "validation")
+    assert r.returncode == 0, r.stderr
+    index = json.loads((out / "index.json").read_text())
+    assert [p["split"] for p in index["peptides"]] == ["validation"]
+    only = index["peptides"][0]["name"]
+    assert "leaves out 1 peptide(s)" in r.stderr and "run without --splits" in r.stderr
+    assert len(glob.glob(str(out / "*.h5"))) == 1
+    mtime = os.path.getmtime(out / f"{only}.h5")
+    assert read_metadata(str(out / f"{only}.h5"))["seed"] == derive_seed(1, only)
+    r = _run(out)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("complete file exists, skipping") == 1      # the validation file is reused
+    assert os.path.getmtime(out / f"{only}.h5") == mtime
+    assert sorted(p["split"] for p in json.loads((out / "index.json").read_text())["peptides"]) == ["train", "validation"]
+    r = _run(out, "--splits", "validation")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p["split"] for p in json.loads((out / "index.json").read_text())["peptides"]) == ["train", "validation"]
+    assert "leaves out" not in r.stderr
+    r = _run(out, "--splits", "test")                                  # the spec has no test peptide
+    assert r.returncode == 2 and "no peptides in the split(s) ['test']" in r.stderr
+    r = _run(out, "--splits", "tests")
+    assert r.returncode == 2 and "choose among" in r.stderr
+
+
 @pytest.mark.parametrize("name", ["ad2-quick", "dipeptides-quick", "dipeptides-small"])
 def test_committed_specs_are_valid(name):
     spec = load_spec(os.path.join(REPO, "Configs", "datasets", f"{name}.yaml"))
