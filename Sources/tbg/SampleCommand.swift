@@ -83,7 +83,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Number of samples over all ranks.") var count: Int
     @Option(help: "Output file (.h5), written atomically.") var out: String
     @Option(help: "Seed of the latents (sample i uses (seed, i)).") var seed: UInt64 = 1
-    @Option(help: "Also integrate samples 0..<K back to t = 0 and report how well z and log q are recovered.")
+    @Option(help: "Also integrate samples 0..<K back to t = 0 and report how well z and log q are recovered (part of the run: a --resume keeps it, also at a --count below K).")
     var roundTrip = 0
     @OptionGroup var sampler: SamplerOptions
     @OptionGroup var distributed: DistributedOptions
@@ -99,7 +99,11 @@ struct SampleCommand: ParsableCommand {
         if roundTrip < 0 { throw ValidationError("--round-trip must be at least 0") }
         if progressSeconds < 0 { throw ValidationError("--progress-seconds must be at least 0 (0: a line after every chunk), not \(progressSeconds)") }
         try sampler.validateMethod()
-        if roundTrip > count { throw ValidationError("--round-trip \(roundTrip) checks samples 0..<\(roundTrip), more than the --count \(count) drawn") }
+        // A resume may lower --count below the run's --round-trip (every sample then is checked):
+        // the round trip stays part of the run being continued, so the same options continue it.
+        if roundTrip > count && !resume {
+            throw ValidationError("--round-trip \(roundTrip) checks samples 0..<\(roundTrip), more than the --count \(count) drawn")
+        }
     }
 
     func run() throws {

@@ -485,12 +485,29 @@ final class SampleCommandTests: XCTestCase {
             XCTAssertEqual(try a.read(as: Double.self).map(\.bitPattern), try b.read(as: Double.self).map(\.bitPattern), name)
         }
         // Another seed is still refused, and says that only the count may change.
-        let stoppedAgain = try Executables.interrupt(Executables.tbg, arguments("other.h5", count: 200), marker: "tbg sample: progress",
-                                                     signal: SIGUSR1, log: scratch.file("stopped-again.log"))
+        let stoppedAgain = try Executables.interrupt(Executables.tbg, arguments("other.h5", count: 200) + ["--round-trip", "50"],
+                                                     marker: "tbg sample: progress", signal: SIGUSR1, log: scratch.file("stopped-again.log"))
         XCTAssertEqual(stoppedAgain.status, 0, stoppedAgain.output)
-        let otherSeed = try Executables.run(Executables.tbg, arguments("other.h5", count: 40) + ["--resume", "--seed", "9"])
+        let otherSeed = try Executables.run(Executables.tbg, arguments("other.h5", count: 40) + ["--resume", "--seed", "9", "--round-trip", "50"])
         XCTAssertNotEqual(otherSeed.status, 0)
         XCTAssertTrue(otherSeed.standardError.contains("seed") && otherSeed.standardError.contains("--count may change"), otherSeed.standardError)
+        // A count below the run's --round-trip: the same options continue it (every sample is then
+        // round-tripped), as a fresh run at that count checking all of its samples.
+        let fewer = try Executables.run(Executables.tbg, arguments("other.h5", count: 40) + ["--resume", "--round-trip", "50"])
+        XCTAssertEqual(fewer.status, 0, fewer.standardError)
+        let fresh = try Executables.run(Executables.tbg, arguments("other-fresh.h5", count: 40) + ["--chunk", "13", "--round-trip", "40"])
+        XCTAssertEqual(fresh.status, 0, fresh.standardError)
+        for name in ["coordinates", "samples/log_q", "samples/roundtrip_log_q_error"] {
+            let a = try HDF5File(opening: scratch.file("other-fresh.h5")).root().dataset(name)
+            let b = try HDF5File(opening: scratch.file("other.h5")).root().dataset(name)
+            XCTAssertEqual(try a.read(as: Double.self).map(\.bitPattern), try b.read(as: Double.self).map(\.bitPattern), name)
+        }
+        XCTAssertFalse(try HDF5File(opening: scratch.file("other.h5")).root().dataset("samples/roundtrip_log_q_error").read(as: Double.self).contains { $0.isNaN },
+                       "all 40 samples round-tripped")
+        // A new run still refuses a round trip past its count.
+        let past = try Executables.run(Executables.tbg, arguments("past.h5", count: 40) + ["--round-trip", "50"])
+        XCTAssertNotEqual(past.status, 0)
+        XCTAssertTrue(past.standardError.contains("more than the --count 40"), past.standardError)
     }
 
     func testBadRequestsFailClearly() throws {
