@@ -10,10 +10,7 @@ final class SampleCommandTests: XCTestCase {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         let scratch = try ScratchDirectory("sample-cli")
         defer { scratch.remove() }
-        let dataset = try TinyDataset.make(in: scratch)
-        let checkpoint = scratch.file("model.h5")
-        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 20).flatMap { ["--set", $0] })
-        XCTAssertEqual(train.status, 0, train.standardError)
+        let checkpoint = try TinyDataset.trainedCheckpoint(in: scratch, steps: 20)
         let common = ["sample", "--checkpoint", checkpoint, "--peptide", Fixtures.path("ad2_capped.h5"), "--count", "5",
                       "--method", "rk4", "--steps", "3", "--seed", "17"]
         let one = try Executables.run(Executables.tbg, common + ["--out", scratch.file("one.h5"), "--progress-seconds", "0", "--chunk", "2"])
@@ -114,7 +111,7 @@ final class SampleCommandTests: XCTestCase {
         // A checkpoint is described, not refused as a trajectory without /coordinates.
         let model = try Executables.run(Executables.tbg, ["inspect", checkpoint])
         XCTAssertEqual(model.status, 0, model.standardError)
-        for fragment in ["step 20 (epoch", "training samples seen", "EGNN vector field, H = ", "resumable  Adam state at step 20", "data       \(dataset)"] {
+        for fragment in ["step 20 (epoch", "training samples seen", "EGNN vector field, H = ", "resumable  Adam state at step 20", "data       \(scratch.file("dataset"))"] {
             XCTAssertTrue(model.standardOutput.contains(fragment), "missing '\(fragment)' in:\n\(model.standardOutput)")
         }
         let modelJSON = try Executables.run(Executables.tbg, ["inspect", "--json", checkpoint])
@@ -131,10 +128,7 @@ final class SampleCommandTests: XCTestCase {
     func testRunsWithTwoSeedsPoolIntoOneSampleFile() throws {
         let scratch = try ScratchDirectory("pool-cli")
         defer { scratch.remove() }
-        let dataset = try TinyDataset.make(in: scratch)
-        let checkpoint = scratch.file("model.h5")
-        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 20).flatMap { ["--set", $0] })
-        XCTAssertEqual(train.status, 0, train.standardError)
+        let checkpoint = try TinyDataset.trainedCheckpoint(in: scratch, steps: 20)
         func sample(_ name: String, seed: Int, count: Int = 3, steps: Int = 3) throws -> String {
             let run = try Executables.run(Executables.tbg, ["sample", "--checkpoint", checkpoint, "--peptide", Fixtures.path("ad2_capped.h5"),
                                                             "--count", "\(count)", "--method", "rk4", "--steps", "\(steps)", "--seed", "\(seed)",
@@ -192,10 +186,7 @@ final class SampleCommandTests: XCTestCase {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         let scratch = try ScratchDirectory("sample-fail")
         defer { scratch.remove() }
-        let dataset = try TinyDataset.make(in: scratch)
-        let checkpoint = scratch.file("model.h5")
-        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 20).flatMap { ["--set", $0] })
-        XCTAssertEqual(train.status, 0, train.standardError)
+        let checkpoint = try TinyDataset.trainedCheckpoint(in: scratch, steps: 20)
         // dopri5 at a tight tolerance with at most 3 steps per sample: every integration gives up.
         let out = scratch.file("failed.h5")
         let run = try Executables.run(mpirun, ["-np", "2", Executables.tbg, "sample", "--checkpoint", checkpoint, "--peptide",
@@ -220,10 +211,7 @@ final class SampleCommandTests: XCTestCase {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         let scratch = try ScratchDirectory("sample-resume")
         defer { scratch.remove() }
-        let dataset = try TinyDataset.make(in: scratch)
-        let checkpoint = scratch.file("model.h5")
-        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 5).flatMap { ["--set", $0] })
-        XCTAssertEqual(train.status, 0, train.standardError)
+        let checkpoint = try TinyDataset.trainedCheckpoint(in: scratch, steps: 5)
         func arguments(_ out: String) -> [String] {
             ["sample", "--checkpoint", checkpoint, "--peptide", Fixtures.path("ad2_capped.h5"), "--count", "40", "--chunk", "2",
              "--method", "rk4", "--steps", "3", "--progress-seconds", "0", "--out", scratch.file(out)]
@@ -434,10 +422,7 @@ final class SampleCommandTests: XCTestCase {
     func testResumeWithAnotherCountKeepsTheFinishedChunks() throws {
         let scratch = try ScratchDirectory("sample-resume-count")
         defer { scratch.remove() }
-        let dataset = try TinyDataset.make(in: scratch)
-        let checkpoint = scratch.file("model.h5")
-        let train = try Executables.run(Executables.tbg, ["train"] + TinyDataset.overrides(dataset: dataset, checkpoint: checkpoint, steps: 5).flatMap { ["--set", $0] })
-        XCTAssertEqual(train.status, 0, train.standardError)
+        let checkpoint = try TinyDataset.trainedCheckpoint(in: scratch, steps: 5)
         func arguments(_ out: String, count: Int) -> [String] {
             ["sample", "--checkpoint", checkpoint, "--peptide", Fixtures.path("ad2_capped.h5"), "--count", "\(count)",
              "--method", "rk4", "--steps", "3", "--progress-seconds", "0", "--out", scratch.file(out)]

@@ -165,6 +165,23 @@ public enum TinyDataset {
         return dataset
     }
 
+    /// A tiny model trained by `tbg train` on `make(in:)` for `steps` steps (seconds); returns its
+    /// checkpoint, `scratch/model.h5`.
+    /// - Throws: `TinyDataset.TrainingFailed` with tbg's exit status and standard error.
+    public static func trainedCheckpoint(in scratch: ScratchDirectory, steps: Int) throws -> String {
+        let checkpoint = scratch.file("model.h5")
+        let result = try Executables.run(Executables.tbg, ["train"] + overrides(dataset: try make(in: scratch), checkpoint: checkpoint, steps: steps)
+            .flatMap { ["--set", $0] })
+        guard result.status == 0 else { throw TrainingFailed(status: result.status, standardError: result.standardError) }
+        return checkpoint
+    }
+
+    public struct TrainingFailed: Error, CustomStringConvertible {
+        public var status: Int32
+        public var standardError: String
+        public var description: String { "tbg train of the tiny model exited \(status): \(standardError)" }
+    }
+
     /// `--set` overrides for a tiny, fast training run on `make(in:)`.
     public static func overrides(dataset: String, checkpoint: String, steps: Int, framesPerPeptide: Int = 4) -> [String] {
         ["model.hidden=8", "model.layers=2", "data.dataset=\(dataset)", "data.frames_per_peptide=\(framesPerPeptide)",
