@@ -145,10 +145,12 @@ public final class TrajectoryFile {
     /// Refuses a frame in which a bond (`checkedBonds`) is outside `plausibleBondLengths`: a damaged
     /// or degenerate frame (bonded atoms on top of each other, zeros, a molecule split by periodic
     /// wrapping, coordinates in Å labelled nm). Such a frame trains and scores without a word
-    /// otherwise (an NLL of 10⁵ nats, a model that learns to make it). Non-bonded clashes are not
-    /// looked for. A file of more than one atom with no bonds at all is refused.
+    /// otherwise (an NLL of 10⁵ nats, a model that learns to make it). Any two atoms, bonded or
+    /// not, closer than the shortest plausible bond (0.05 nm; non-bonded atoms of a molecule stay
+    /// beyond ~0.15 nm) are refused too: two hydrogens of one methyl on one point keep their bonds.
+    /// A file of more than one atom with no bonds at all is refused.
     /// - Parameters: `coordinates`: frames × atoms × 3, nm; `firstFrame`: the file's index of the first.
-    /// - Throws: `DataFormatError` naming the file, frame, both atoms and the length.
+    /// - Throws: `DataFormatError` naming the file, frame, both atoms and the length or distance.
     public func requirePlausibleBonds(_ coordinates: UnsafeBufferPointer<Float>, firstFrame: Int) throws {
         let stride = 3 * atomCount, bonds = checkedBonds
         guard stride > 0 else { return }
@@ -164,13 +166,31 @@ public final class TrajectoryFile {
                 let dx = coordinates[a] - coordinates[b], dy = coordinates[a + 1] - coordinates[b + 1], dz = coordinates[a + 2] - coordinates[b + 2]
                 let squared = dx * dx + dy * dy + dz * dz
                 guard squared >= lowSquared, squared <= highSquared else {
-                    let names = topology.atoms
-                    func atom(_ i: Int) -> String { "atom \(i) (\(i < names.count ? names[i].name : "?"))" }
                     throw DataFormatError(file: path, String(format: "frame %d: the bond between %@ and %@ is %.4f nm long; expected %.2f–%.2f nm in a frame of a molecule (a damaged or degenerate frame: bonded atoms on top of each other, zeros, a molecule split by periodic wrapping, or coordinates not in nm)",
-                                                             firstFrame + frame, atom(bond[0]), atom(bond[1]), Double(squared.squareRoot()), Double(low), Double(high)))
+                                                             firstFrame + frame, atomName(bond[0]), atomName(bond[1]), Double(squared.squareRoot()), Double(low), Double(high)))
+                }
+            }
+            // Atoms on top of each other (O(N²) per frame: 10³ pairs for a dipeptide, negligible
+            // next to one network evaluation of it).
+            for i in 0..<atomCount {
+                let a = base + 3 * i
+                let x = coordinates[a], y = coordinates[a + 1], z = coordinates[a + 2]
+                for j in (i + 1)..<atomCount {
+                    let b = base + 3 * j
+                    let dx = x - coordinates[b], dy = y - coordinates[b + 1], dz = z - coordinates[b + 2]
+                    let squared = dx * dx + dy * dy + dz * dz
+                    if squared < lowSquared {
+                        throw DataFormatError(file: path, String(format: "frame %d: %@ and %@ are %.4f nm apart; expected no two atoms closer than %.2f nm in a frame of a molecule (a damaged frame: atoms on top of each other)",
+                                                                 firstFrame + frame, atomName(i), atomName(j), Double(squared.squareRoot()), Double(low)))
+                    }
                 }
             }
         }
+    }
+
+    private func atomName(_ i: Int) -> String {
+        let names = topology.atoms
+        return "atom \(i) (\(i < names.count ? names[i].name : "?"))"
     }
 
     /// Throws unless the file has at least one frame: `purpose` says what needs them

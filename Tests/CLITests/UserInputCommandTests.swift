@@ -208,6 +208,14 @@ final class UserInputCommandTests: XCTestCase {
             try root.writeStringDataset("topology", [String(decoding: try JSONSerialization.data(withJSONObject: topology), as: UTF8.self)])
         }
         try assertFails(["nll", "--checkpoint", checkpoint, "--data", unbonded, "--frames", "2:6"] + ode, mentions: [unbonded, "frame 4: the bond between", "0.0000 nm"])
+        // Two hydrogens of one methyl on one point: every bond is 0.109 nm, the atoms are not apart.
+        let stacked = try variant("stacked.h5") { root in
+            let h1: [Float] = try root.dataset("coordinates").read(start: [6, 1, 0], count: [1, 1, 3])
+            try root.dataset("coordinates").write(h1, start: [6, 2, 0], count: [1, 1, 3])
+        }
+        try assertFails(["nll", "--checkpoint", checkpoint, "--data", stacked, "--frames", "5:8"] + ode,
+                        mentions: [stacked, "frame 6: atom 1 (H1) and atom 2 (H2) are 0.0000 nm apart", "no two atoms closer than 0.05 nm"])
+        try assertFails(["inspect", stacked], mentions: [stacked, "frame 6: atom 1 (H1) and atom 2 (H2)"])
         let index = #"{"format": "tbg-dataset", "format_version": 1, "peptides": [{"name": "AD", "file": "AD.h5", "split": "train", "n_atoms": 22, "n_frames": 20}]}"#
         try index.write(toFile: dataset + "/index.json", atomically: true, encoding: .utf8)
         let overrides = TinyDataset.overrides(dataset: dataset, checkpoint: scratch.file("never.h5"), steps: 2) + ["data.stream=iid"]
