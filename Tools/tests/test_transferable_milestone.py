@@ -25,15 +25,21 @@ def _inputs(tmp_path, name, valid, ess, nll_per_dim, protocols=None):
     return [name, str(samples), str(evaluate)]
 
 
-def test_row_and_table(tmp_path, capsys):
+def _checkpoint(tmp_path, peptides, step):
+    """A checkpoint-shaped HDF5 file (step, config naming a dataset) and that dataset's index.json,
+    whose peptides are (name, split) pairs."""
     dataset = tmp_path / "set"
     dataset.mkdir()
-    (dataset / "index.json").write_text(json.dumps({"peptides": [
-        {"name": "AA", "split": "train"}, {"name": "GP", "split": "train"}, {"name": "KS", "split": "test"}]}))
+    (dataset / "index.json").write_text(json.dumps({"peptides": [{"name": n, "split": s} for n, s in peptides]}))
     checkpoint = tmp_path / "model.h5"
     with h5py.File(checkpoint, "w") as f:
         f.attrs["config"] = json.dumps({"data": {"dataset": str(dataset), "frames_per_peptide": 10}})
-        f.attrs["step"] = 1200
+        f.attrs["step"] = step
+    return dataset, checkpoint
+
+
+def test_row_and_table(tmp_path, capsys):
+    _, checkpoint = _checkpoint(tmp_path, [("AA", "train"), ("GP", "train"), ("KS", "test")], 1200)
     curve = tmp_path / "curve.json"
     argv = ["--checkpoint", str(checkpoint), "--core-hours", "1.5", "--curve", str(curve),
             "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0, protocols={
@@ -63,13 +69,7 @@ def test_row_and_table(tmp_path, capsys):
 def test_same_step_completes_the_row(tmp_path):
     """A second milestone call at the same step (a peptide run later, or a rerun after a stop)
     replaces or adds peptides in that step's row rather than appending a duplicate row."""
-    dataset = tmp_path / "set"
-    dataset.mkdir()
-    (dataset / "index.json").write_text(json.dumps({"peptides": [{"name": "AA", "split": "train"}]}))
-    checkpoint = tmp_path / "model.h5"
-    with h5py.File(checkpoint, "w") as f:
-        f.attrs["config"] = json.dumps({"data": {"dataset": str(dataset), "frames_per_peptide": 10}})
-        f.attrs["step"] = 500
+    _, checkpoint = _checkpoint(tmp_path, [("AA", "train")], 500)
     curve = tmp_path / "curve.json"
     base = ["--checkpoint", str(checkpoint), "--curve", str(curve)]
     assert transferable_milestone.main(base + ["--core-hours", "1.0", "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0),
@@ -98,13 +98,7 @@ def test_samples_seen_from_the_checkpoint_when_the_dataset_is_not_its_training_s
     """A dataset folder remade with only the test peptides (to evaluate on a fresh machine) must not
     turn the row's samples seen into 0: --samples-seen (the milestone script passes `tbg inspect`'s)
     is used as given, and without it such an index is refused, naming the file."""
-    dataset = tmp_path / "set"
-    dataset.mkdir()
-    (dataset / "index.json").write_text(json.dumps({"peptides": [{"name": "KS", "split": "test"}]}))
-    checkpoint = tmp_path / "model.h5"
-    with h5py.File(checkpoint, "w") as f:
-        f.attrs["config"] = json.dumps({"data": {"dataset": str(dataset), "frames_per_peptide": 10}})
-        f.attrs["step"] = 500
+    dataset, checkpoint = _checkpoint(tmp_path, [("KS", "test")], 500)
     curve = tmp_path / "curve.json"
     base = ["--checkpoint", str(checkpoint), "--curve", str(curve), "--core-hours", "1.0",
             "--peptide", *_inputs(tmp_path, "KS", 0.5, 0.02, -1.0)]
