@@ -352,7 +352,8 @@ struct FreeEnergyCommand: ParsableCommand {
     /// One line per stratum whose one-sided estimates differ by more than `overlapGapKT`: BAR is then
     /// decided by a few flow samples and can be off by more than its bootstrap error. Measured on
     /// alanine dipeptide (README "ΔF by stratified flow BAR"): with 7–17 flow samples in αL and gaps of
-    /// 5–10 kT, ΔF was off by 1–2.5 kT; with gaps of 0–2 kT, by 0.2–0.4.
+    /// 5–10 kT, ΔF was off by 1–2.5 kT; with gaps below 3 kT, by 0.2–0.7 (and once, with 28 flow
+    /// samples and a gap of 5 kT, by 0.1: the warning errs on the side of saying so).
     static func overlapWarnings(_ parts: [FreeEnergyOutput.StratumPart]) -> [String] {
         parts.compactMap { part in
             guard let forward = part.forwardEXP, let reverse = part.reverseEXP, forward.isFinite, reverse.isFinite,
