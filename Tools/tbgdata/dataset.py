@@ -197,6 +197,11 @@ def _matches(meta: dict, cfg: RunConfig) -> list:
     return [f"{k}: file {have.get(k)!r} != spec {want[k]!r}" for k in _MATCH_KEYS if have.get(k) != want[k]]
 
 
+def _made_with(path: str, cfg: RunConfig) -> bool:
+    """Whether ``path`` is a complete file made with ``cfg``'s settings."""
+    return os.path.exists(path) and is_complete(path) and not _matches(read_metadata(path), cfg)
+
+
 def _worker(out: str, cfg_dict: dict, command: str) -> dict:
     return generate_trajectory(out, RunConfig(**cfg_dict), command=command)
 
@@ -256,12 +261,11 @@ def make_dataset(spec: DatasetSpec, out_dir: str, jobs: int = 1, command: str = 
              "preset": spec.preset, "termini": spec.termini, "atom_order": spec.atom_order, "peptides": []}
     left_out = []
     for name, seq, split in peptides:
-        files = [f for f, _ in _segment_files(spec, name, seq)]
+        segments = _segment_files(spec, name, seq)
+        files = [f for f, _ in segments]
         if splits is not None and split not in splits:
             # Another split's peptide: listed only where an earlier run made it with these settings.
-            paths = [os.path.join(out_dir, f) for f in files]
-            if not all(os.path.exists(p) and is_complete(p) and not _matches(read_metadata(p), cfg)
-                       for p, (_, cfg) in zip(paths, _segment_files(spec, name, seq))):
+            if not all(_made_with(os.path.join(out_dir, f), cfg) for f, cfg in segments):
                 left_out.append(name)
                 continue
         metas = [read_metadata(os.path.join(out_dir, f)) for f in files]
