@@ -99,6 +99,9 @@ public struct StratifiedBasinFreeEnergy: Sendable, Equatable {
         public var positive: Bool
         /// Flow samples in the stratum.
         public var flowSamples: Int
+        /// Further samples of the flow restricted to the stratum (latent chains,
+        /// Sampling/RestrictedFlowChains.swift): in BAR's flow side, not in Q.
+        public var restrictedFlowSamples = 0
         /// Equilibrium samples (chain states) in the stratum.
         public var equilibriumSamples: Int
         /// Q, the fraction of the flow's samples in the stratum.
@@ -146,20 +149,27 @@ public enum StratifiedBAR {
     /// - Parameters: `flowStrata`/`flowWork`: one entry per flow sample (W may be +∞, see
     ///   `BennettAcceptanceRatio.estimate`); `equilibriumStrata`/`equilibriumWork`/`clusters`: one
     ///   entry per equilibrium state (W finite); strata are 0..<positiveStrata.count.
+    ///   `restrictedStrata`/`restrictedWork`/`restrictedClusters`: further samples of the flow restricted
+    ///   to their stratum (the states of latent chains, correlated along a chain: its cluster), which
+    ///   join the stratum's flow side in BAR but not its Q (they are not draws of the whole flow).
     public static func estimate(flowStrata: [Int], flowWork: [Double], equilibriumStrata: [Int], equilibriumWork: [Double],
-                                clusters: [Int], positiveStrata: [Bool], resamples: Int, random: inout RandomSource) -> StratifiedBasinFreeEnergy {
+                                clusters: [Int], restrictedStrata: [Int] = [], restrictedWork: [Double] = [], restrictedClusters: [Int] = [],
+                                positiveStrata: [Bool], resamples: Int, random: inout RandomSource) -> StratifiedBasinFreeEnergy {
         precondition(flowStrata.count == flowWork.count && equilibriumStrata.count == equilibriumWork.count
-                     && clusters.count == equilibriumWork.count, "one stratum and one work per sample")
+                     && clusters.count == equilibriumWork.count && restrictedStrata.count == restrictedWork.count
+                     && restrictedClusters.count == restrictedWork.count, "one stratum and one work per sample")
         let k = positiveStrata.count
-        precondition((flowStrata + equilibriumStrata).allSatisfy { (0..<k).contains($0) }, "strata are 0..<\(k)")
-        func parts(flow: [Int], equilibrium: [Int]) -> [StratifiedBasinFreeEnergy.Stratum] {
-            var flowWorks = [[Double]](repeating: [], count: k), equilibriumWorks = flowWorks
+        precondition((flowStrata + equilibriumStrata + restrictedStrata).allSatisfy { (0..<k).contains($0) }, "strata are 0..<\(k)")
+        func parts(flow: [Int], equilibrium: [Int], restricted: [Int]) -> [StratifiedBasinFreeEnergy.Stratum] {
+            var flowWorks = [[Double]](repeating: [], count: k), equilibriumWorks = flowWorks, restrictedWorks = flowWorks
             for i in flow { flowWorks[flowStrata[i]].append(flowWork[i]) }
             for i in equilibrium { equilibriumWorks[equilibriumStrata[i]].append(equilibriumWork[i]) }
+            for i in restricted { restrictedWorks[restrictedStrata[i]].append(restrictedWork[i]) }
             return (0..<k).map { s in
-                .init(positive: positiveStrata[s], flowSamples: flowWorks[s].count, equilibriumSamples: equilibriumWorks[s].count,
+                .init(positive: positiveStrata[s], flowSamples: flowWorks[s].count, restrictedFlowSamples: restrictedWorks[s].count,
+                      equilibriumSamples: equilibriumWorks[s].count,
                       flowFraction: flow.isEmpty ? .nan : Double(flowWorks[s].count) / Double(flow.count),
-                      bar: BennettAcceptanceRatio.estimate(forward: flowWorks[s], reverse: equilibriumWorks[s]))
+                      bar: BennettAcceptanceRatio.estimate(forward: flowWorks[s] + restrictedWorks[s], reverse: equilibriumWorks[s]))
             }
         }
         /// ΔF from the parts; nil when a basin has no stratum with both sides.
@@ -173,21 +183,29 @@ public enum StratifiedBAR {
             return -(ImportanceWeights.logSumExp(plus) - ImportanceWeights.logSumExp(minus))
         }
         let allFlow = Array(flowWork.indices), allEquilibrium = Array(equilibriumWork.indices)
-        let strata = parts(flow: allFlow, equilibrium: allEquilibrium)
+        let strata = parts(flow: allFlow, equilibrium: allEquilibrium, restricted: Array(restrictedWork.indices))
         var result = StratifiedBasinFreeEnergy(strata: strata, value: combine(strata), standardError: nil, degenerateReplicates: 0)
         guard result.value != nil, resamples >= 2 else { return result }
-        // Clusters of each stratum.
-        var groups = [[Int: [Int]]](repeating: [:], count: k)
-        for i in allEquilibrium { groups[equilibriumStrata[i]][clusters[i], default: []].append(i) }
-        let members = groups.map { g in g.keys.sorted().map { g[$0]! } }
+        // Clusters of each stratum, on each side.
+        func members(_ strata: [Int], _ clusters: [Int]) -> [[[Int]]] {
+            var groups = [[Int: [Int]]](repeating: [:], count: k)
+            for i in strata.indices { groups[strata[i]][clusters[i], default: []].append(i) }
+            return groups.map { g in g.keys.sorted().map { g[$0]! } }
+        }
+        func draw(_ members: [[[Int]]]) -> [Int] {
+            var drawn: [Int] = []
+            for group in members where !group.isEmpty {
+                for _ in group.indices { drawn += group[random.integer(below: group.count)] }
+            }
+            return drawn
+        }
+        let equilibriumMembers = members(equilibriumStrata, clusters), restrictedMembers = members(restrictedStrata, restrictedClusters)
         var replicates: [Double] = []
         for _ in 0..<resamples {
             let flow = allFlow.map { _ in random.integer(below: allFlow.count) }
-            var equilibrium: [Int] = []
-            for group in members where !group.isEmpty {
-                for _ in group.indices { equilibrium += group[random.integer(below: group.count)] }
-            }
-            if let value = combine(parts(flow: flow, equilibrium: equilibrium)) {
+            let equilibrium = draw(equilibriumMembers)
+            let restricted = draw(restrictedMembers)
+            if let value = combine(parts(flow: flow, equilibrium: equilibrium, restricted: restricted)) {
                 replicates.append(value)
             } else {
                 result.degenerateReplicates += 1

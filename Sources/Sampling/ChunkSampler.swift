@@ -26,16 +26,24 @@ public struct ChunkSampler {
     /// Integrates, checks and weights the samples `indices` (one chunk).
     /// - Returns: their records, the batched network calls and the per-sample velocity evaluations.
     public func sample(indices: [Int], roundTrip: Int) throws -> (records: [SampleRecord], fieldEvaluations: Int, sampleEvaluations: Double) {
+        let latents = indices.map { MeanFreePrior.sample(atoms: atoms, seed: seed, index: $0) }
+        return try records(latents: latents, indices: indices, roundTrip: roundTrip)
+    }
+
+    /// Integrates, checks and weights the given latents (model units, mean-free, atoms × 3 each),
+    /// recorded under `indices`; those with index < `roundTrip` are also integrated back.
+    /// - Returns: as `sample(indices:roundTrip:)`.
+    public func records(latents: [[Double]], indices: [Int], roundTrip: Int = 0) throws -> (records: [SampleRecord], fieldEvaluations: Int, sampleEvaluations: Double) {
+        precondition(latents.count == indices.count && latents.allSatisfy { $0.count == 3 * atoms }, "one latent of \(3 * atoms) values per index")
         var states: [Double] = [], logPriors: [Double] = []
-        for index in indices {
-            let z = MeanFreePrior.sample(atoms: atoms, seed: seed, index: index)
+        for z in latents {
             logPriors.append(MeanFreePrior.logDensity(z[...], atoms: atoms))
             states += z + [0]
         }
-        let latents = states
+        let initial = states
         let statistics = try sampler.integrate(states: &states, from: 0, to: 1, settings: settings)
         let checked = try roundTripErrors(rows: indices.indices.filter { indices[$0] < roundTrip && statistics.succeeded($0) },
-                                          latents: latents, samples: states)
+                                          latents: initial, samples: states)
         var records: [SampleRecord] = []
         for (row, index) in indices.enumerated() {
             let base = row * (3 * atoms + 1)

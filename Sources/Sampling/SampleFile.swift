@@ -131,6 +131,19 @@ public struct SampleFile {
         return attribute.map { $0.hasPrefix("{") ? "flow" : $0 }
     }
 
+    /// Where each sample's latent came from: its seed (/samples/seed of a pool, else /samples@seed)
+    /// and its index (/samples/index), so that `MeanFreePrior.sample(atoms:seed:index:)` draws it again.
+    /// - Returns: nil when the file records no seed.
+    /// - Throws: `DataFormatError` when /samples/index is missing or not one value per sample.
+    public func latentSources() throws -> (seeds: [UInt64], indices: [Int64])? {
+        let indices = try dataset("index", expected: "int64 sample index per sample").read(as: Int64.self)
+        if let perSample = try optionalDataset("seed", expected: "int64 seed per sample") {
+            return (try perSample.read(as: Int64.self).map { UInt64(bitPattern: $0) }, indices)
+        }
+        guard let seed = integerAttribute("seed") else { return nil }
+        return (Array(repeating: UInt64(bitPattern: seed), count: frameCount), indices)
+    }
+
     /// Optional provenance attributes of /samples (nil when absent or of another type).
     public func stringAttribute(_ name: String) -> String? {
         group.hasAttribute(name) ? try? group.readStringAttribute(name) : nil

@@ -122,13 +122,7 @@ public enum SamplePool {
             let what = file.sampler.map { "a tbg \($0) output" } ?? "not a tbg sample output (no /samples@sampler)"
             throw DataFormatError(file: path, "is \(what); only tbg sample outputs are pooled (i.i.d. draws of the flow; smc and mcmc outputs are resampled or correlated)", hint: hint)
         }
-        let indices = try file.dataset("index", expected: "int64 sample index per sample").read(as: Int64.self)
-        let seeds: [UInt64]
-        if let perSample = try file.optionalDataset("seed", expected: "int64 seed per sample") {
-            seeds = try perSample.read(as: Int64.self).map { UInt64(bitPattern: $0) }
-        } else if let seed = file.integerAttribute("seed") {
-            seeds = Array(repeating: UInt64(bitPattern: seed), count: file.frameCount)
-        } else {
+        guard let (seeds, indices) = try file.latentSources() else {
             throw DataFormatError(file: path, "/samples has no seed (attribute or per-sample dataset); without it a pool cannot tell whether two runs repeat the same samples", hint: hint)
         }
         guard let text = file.stringAttribute("settings"),

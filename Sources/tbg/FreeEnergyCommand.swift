@@ -11,6 +11,7 @@ import Foundation
 import HDF5
 import Kernels
 import MDData
+import Model
 import MonteCarlo
 import Sampling
 
@@ -53,6 +54,11 @@ struct FreeEnergyCommand: ParsableCommand {
     var positivePsiSplit: PhiBasinArgument?
     @Option(help: "Where a basin's chains start among the flow's proposals there: spread (evenly over them, as the flow is spread) or weighted (in proportion to w: at a low ESS most chains then share one start).")
     var chainStarts = ChainStarts.spread
+    @Option(help: "Latent chains per sparse stratum (0: none): more of the flow's samples in the strata it rarely visits, for BAR's flow side. Each chain starts at the latent of one of the flow's samples there (spread evenly) and makes --flow-chain-length pCN moves z' = sqrt(1 - b^2) z + b xi (b = --flow-chain-beta), each one forward integration, accepted when the new sample is usable and in the stratum: exact (correlated) draws of the flow restricted to the stratum. Needs the samples' seeds and indices (tbg sample, tbg pool).")
+    var flowChains = 0
+    @Option(help: "pCN moves per latent chain (each one forward integration, recorded whether accepted or not).") var flowChainLength = 8
+    @Option(help: "pCN step b of the latent chains, in (0, 1]: smaller moves are accepted more often and move less (alanine dipeptide, alpha-L: 0.1, 0.2, 0.3 accepted 45, 31, 19 %).") var flowChainBeta = 0.2
+    @Option(help: "Strata with fewer usable flow samples than this get --flow-chains latent chains.") var flowChainsBelow = 64
     @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
     @Flag(help: "Print the estimate as one JSON object.") var json = false
     @Flag(help: "Continue a stopped run of the same command: the chains are recomputed (seconds) and the reverse integrations already in OUT.logq/ are used, the rest computed.")
@@ -67,6 +73,14 @@ struct FreeEnergyCommand: ParsableCommand {
         try SizeLimit.check("--thin", thin, in: 1...SizeLimit.steps)
         try SizeLimit.check("--states-per-chain", statesPerChain, in: 1...SizeLimit.steps)
         try SizeLimit.check("--bootstrap", bootstrap, in: 0...100_000)
+        try SizeLimit.check("--flow-chains", flowChains, in: 0...SizeLimit.states)
+        try SizeLimit.check("--flow-chain-length", flowChainLength, in: 1...SizeLimit.states)
+        try SizeLimit.check("--flow-chains-below", flowChainsBelow, in: 1...Int(Int32.max))
+        guard flowChainBeta > 0, flowChainBeta <= 1 else { throw ValidationError("--flow-chain-beta must lie in (0, 1], got \(flowChainBeta)") }
+        let flowStates = (settings.strata.count * flowChains).multipliedReportingOverflow(by: flowChainLength)
+        guard !flowStates.overflow, flowStates.partialValue <= SizeLimit.states else {
+            throw ValidationError("strata × --flow-chains × --flow-chain-length must be at most \(SizeLimit.states) forward integrations")
+        }
         let states = (settings.strata.count * chainsPerBasin).multipliedReportingOverflow(by: statesPerChain)
         guard !states.overflow, states.partialValue <= SizeLimit.states else {
             throw ValidationError("strata × --chains-per-basin × --states-per-chain must be at most \(SizeLimit.states) recorded states")
@@ -76,6 +90,12 @@ struct FreeEnergyCommand: ParsableCommand {
             throw ValidationError("--burn-in + --thin × --states-per-chain must be at most \(SizeLimit.steps) steps")
         }
         try sampler.validateMethod()
+    }
+
+    var flowChainSettings: RestrictedFlowChainSettings {
+        var s = RestrictedFlowChainSettings()
+        (s.chains, s.length, s.step, s.sparseBelow) = (flowChains, flowChainLength, flowChainBeta, flowChainsBelow)
+        return s
     }
 
     var settings: BasinChainSettings {
@@ -114,6 +134,8 @@ struct FreeEnergyCommand: ParsableCommand {
         let runner = try LikelihoodRunner(checkpointPath: checkpoint, dataPath: samples, settings: sampler.settings, communicator: comm)
         // log q of the chain states must come from the model that drew the proposals.
         let file = try SampleFile(trajectory: input.trajectory)
+        // Before any work: the latent chains need the samples' latents.
+        if flowChains > 0, try file.latentSources() == nil { throw Self.noSeeds(samples) }
         if let step = file.integerAttribute("checkpoint_step"), Int(step) != runner.flow.checkpoint.step {
             throw DataFormatError(file: checkpoint, "is step \(runner.flow.checkpoint.step), but \(samples) was drawn by step \(step) (/samples@checkpoint_step); log q of the chain states must come from the model that drew the proposals")
         }
@@ -262,19 +284,30 @@ struct FreeEnergyCommand: ParsableCommand {
         if comm.isRoot, reusedChains > 0 {
             say("tbg free-energy: resumed: the reverse integrations of \(reusedChains) of \(strataCount * chainsPerBasin) chains were in \(cache.folder)\(kept > Int(reusedChains) ? " (\(kept - Int(reusedChains)) other file(s) there did not match this run's chains and were recomputed)" : "")")
         }
-        let positions = comm.gather(chains.positions, root: 0).flatMap { $0 }
-        let energies = comm.gather(chains.energies, root: 0).flatMap { $0 }
-        let logQ = comm.gather(nll.map { -$0 }, root: 0).flatMap { $0 }
-        let starts = comm.gather(chains.starts.map(Int64.init), root: 0).flatMap { $0 }.map(Int.init)
-        guard comm.isRoot else { return }
-
-        // The estimate: flow side = the usable pool, W = −log w; chain side W = E/kT + ln q.
         let kT = input.kT, d = input.pool.dimension
         let basin = settings.basin, strata = settings.strata
         let poolPhi = (0..<input.pool.count).map { BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms) }
         let flowStrata = (0..<input.pool.count).map {
             strata.stratum(phi: poolPhi[$0], psi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: psiAtoms))
         }
+        // Latent chains in the sparse strata: more of the flow's samples there (after the reverse
+        // integrations, which are kept: a stop here loses only these).
+        let flowChainRun = try runFlowChains(comm, input: input, file: file, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
+                                             psiAtoms: psiAtoms, say: say, started: started)
+        if flowChainRun.stopped {
+            if comm.isRoot {
+                say("tbg free-energy: stopped during the latent chains; the reverse integrations are kept in \(cache.folder): continue with the same command and --resume (the latent chains start again)")
+            }
+            return
+        }
+        let positions = comm.gather(chains.positions, root: 0).flatMap { $0 }
+        let energies = comm.gather(chains.energies, root: 0).flatMap { $0 }
+        let logQ = comm.gather(nll.map { -$0 }, root: 0).flatMap { $0 }
+        let starts = comm.gather(chains.starts.map(Int64.init), root: 0).flatMap { $0 }.map(Int.init)
+        guard comm.isRoot else { return }
+
+        // The estimate: flow side = the usable pool, W = −log w, and the latent chains' states in
+        // their strata; chain side W = E/kT + ln q.
         let flowWork = zip(input.pool.logWeights, input.reducedEnergies).map { logW, u in
             u.isFinite && u <= settings.moves.energyCutoff ? -logW : Double.infinity
         }
@@ -286,6 +319,8 @@ struct FreeEnergyCommand: ParsableCommand {
         let stateStart = chainOf.map { starts[$0] }
         let estimate = StratifiedBAR.estimate(flowStrata: flowStrata, flowWork: flowWork, equilibriumStrata: stateStrata,
                                               equilibriumWork: stateWork, clusters: stateStart,
+                                              restrictedStrata: flowChainRun.strata, restrictedWork: flowChainRun.work.map { $0.reduced <= settings.moves.energyCutoff ? $0.work : .infinity },
+                                              restrictedClusters: flowChainRun.chain,
                                               positiveStrata: (0..<strata.count).map(strata.isPositive), resamples: bootstrap, random: &random)
         // SNIS on the same pool, for comparison.
         let top = input.pool.logWeights.max() ?? 0
@@ -301,9 +336,11 @@ struct FreeEnergyCommand: ParsableCommand {
             guard let populations else { return 0 }
             return log(populations[s] / Double(chainsPerBasin * statesPerChain))
         }
-        let evaluations = input.evaluations + chains.evaluations
+        let evaluations = input.evaluations + chains.evaluations + flowChainRun.integrations
         let output = FreeEnergyOutput(samplesFile: samples, checkpoint: checkpoint, phiAtoms: phiAtoms, psiAtoms: psiAtoms, strata: strata,
                                       estimate: estimate, snis: snis, energyEvaluations: evaluations, reverseIntegrations: allStates,
+                                      flowChains: flowChainSettings, flowChainIntegrations: flowChainRun.integrations,
+                                      flowChainAcceptance: flowChainRun.acceptance,
                                       finalStepSize: chains.steps.last?.stepSize ?? .nan,
                                       acceptance: Self.mean(chains.steps.filter(\.recorded).map(\.acceptance)),
                                       wallSeconds: Date().timeIntervalSince(started))
@@ -338,11 +375,112 @@ struct FreeEnergyCommand: ParsableCommand {
             writeLine(try JSONOutput.line(output))
         } else {
             for line in output.lines { writeLine("tbg free-energy: " + line) }
-            writeLine(String(format: "tbg free-energy: wrote %@: %d chain states, %d energy evaluations (%d of them the proposals'), %d reverse integrations, %.1f s on %d rank(s)",
-                             out, allStates, evaluations, input.evaluations, allStates, Date().timeIntervalSince(started), comm.size))
+            writeLine(String(format: "tbg free-energy: wrote %@: %d chain states, %d energy evaluations (%d of them the proposals'), %d reverse integrations, %d latent-chain integrations, %.1f s on %d rank(s)",
+                             out, allStates, evaluations, input.evaluations, allStates, flowChainRun.integrations, Date().timeIntervalSince(started), comm.size))
         }
         // After the strata they name.
         for warning in Self.overlapWarnings(output.parts) { writeError("tbg free-energy: warning: " + warning) }
+    }
+
+    /// The latent chains' states, gathered on rank 0 (elsewhere empty): per state its stratum, its
+    /// chain, W = −log w and u = E/kT.
+    struct FlowChainRun {
+        var strata: [Int] = [], chain: [Int] = [], work: [(work: Double, reduced: Double)] = []
+        /// Forward integrations spent on all ranks (the start check included), and the fraction of
+        /// pCN moves accepted.
+        var integrations = 0, acceptance = Double.nan
+        var stopped = false
+    }
+
+    /// Runs the latent chains of `flowChainSettings` in the strata with few flow samples
+    /// (Sampling/RestrictedFlowChains.swift), groups of chains split over ranks.
+    /// - Throws: `DataFormatError` when SAMPLES records no seed (the latents cannot be drawn again)
+    ///   or when a start's latent does not give its sample under the checkpoint.
+    private func runFlowChains(_ comm: any Communicator, input: ProposalFile, file: SampleFile, runner: LikelihoodRunner, flowStrata: [Int],
+                               phiAtoms: [Int], psiAtoms: [Int], say: @escaping (String) -> Void, started: Date) throws -> FlowChainRun {
+        let settings = flowChainSettings, strata = self.settings.strata
+        let chosen = RestrictedFlowChains.startSamples(flowStrata: flowStrata, strata: strata.count, settings: settings)
+        guard !chosen.isEmpty else { return FlowChainRun() }
+        guard let sources = try file.latentSources() else { throw Self.noSeeds(samples) }
+        let atoms = input.trajectory.atomCount, flow = runner.flow
+        let elements = input.trajectory.topology.atoms.map(\.element)
+        let reference = input.bondGraph.relabelled(SamplePostprocessor.atomClassLabels(elements: elements, features: flow.features, width: flow.featureWidth))
+        let energy = input.energy
+        let postprocessor = SamplePostprocessor(reference: reference, elements: elements, chirality: input.chirality, units: flow.units, kT: input.kT) { positions in
+            positions.withUnsafeBufferPointer { energy.evaluate($0, frameCount: 1, forces: false, threads: 1) }.totals[0]
+        }
+        let integrator = ChunkSampler(sampler: FlowSampler(model: flow.model, features: flow.features, atoms: atoms), settings: sampler.settings,
+                                      seed: 0, postprocessor: postprocessor)
+        let map: ([[Double]]) throws -> [(state: RestrictedFlowChains.State, stratum: Int?)] = { latents in
+            try integrator.records(latents: latents, indices: Array(latents.indices)).records.map { record in
+                let state = RestrictedFlowChains.State(positions: record.positions, energy: record.energy, logQ: record.logQ, logWeight: record.logWeight)
+                guard record.topologyOK, record.chiralityOK, record.energy.isFinite, record.logWeight.isFinite else { return (state, nil) }
+                let stratum = strata.stratum(phi: BasinChains.phi(record.positions, offset: 0, atoms: phiAtoms),
+                                             psi: BasinChains.phi(record.positions, offset: 0, atoms: psiAtoms))
+                return (state, stratum)
+            }
+        }
+        let starts = chosen.map { start -> RestrictedFlowChainStart in
+            let frame = input.frames[start.sample]
+            let latent = MeanFreePrior.sample(atoms: atoms, seed: sources.seeds[frame], index: Int(sources.indices[frame]))
+            let state = RestrictedFlowChains.State(positions: Array(input.pool.position(start.sample)), energy: input.reducedEnergies[start.sample] * input.kT,
+                                                   logQ: .nan, logWeight: input.pool.logWeights[start.sample])
+            return RestrictedFlowChainStart(latent: latent, stratum: start.stratum, state: state)
+        }
+        // Groups of chains are the ranks' units of work, so any number of ranks gives the same states.
+        let group = max(1, settings.group), groups = (starts.count + group - 1) / group
+        let mine = (groups * comm.rank / comm.size * group)..<min(starts.count, groups * (comm.rank + 1) / comm.size * group)
+        var spent = 0
+        // The latents must give their samples under this checkpoint: each group's first start is
+        // integrated again (one integration per group, the same on any number of ranks).
+        for first in mine where first % group == 0 {
+            let check = try map([starts[first].latent])[0]
+            spent += 1
+            let frame = input.frames[chosen[first].sample]
+            var distance = 0.0
+            for (a, b) in zip(check.state.positions, starts[first].state.positions) { distance = max(distance, abs(a - b)) }
+            guard check.stratum == chosen[first].stratum, distance <= 0.01, abs(check.state.logWeight - starts[first].state.logWeight) <= 1 else {
+                throw DataFormatError(file: samples, String(format: "sample %d (seed %llu, index %lld): its latent, integrated again with %@, gives a sample %.3g nm away (log w %.3f against the stored %.3f); --flow-chains needs the same latents, model and ODE settings as the samples (expected within 0.01 nm and 1 nat)", frame, sources.seeds[frame], sources.indices[frame], checkpoint, distance, check.state.logWeight, starts[first].state.logWeight))
+            }
+        }
+        if comm.isRoot {
+            say(String(format: "tbg free-energy: latent chains: %d in %d sparse strata (fewer than %d flow samples), %d pCN moves each (beta %.3g), %d forward integrations",
+                       settings.chains, starts.count / max(1, settings.chains), settings.sparseBelow, settings.length, settings.step, starts.count * settings.length))
+        }
+        let flowStarted = Date()
+        var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
+        let result = try RestrictedFlowChains.run(starts: starts, chains: mine, atoms: atoms, settings: settings, seed: monteCarlo.seed, map: map,
+                                                  shouldStop: { StopSignal.received != 0 }) { done in
+            if comm.isRoot {
+                throttle.report(force: done == mine.count, to: say) {
+                    String(format: "tbg free-energy: latent chains: %d/%d on rank 0 (%d in all), %.1f s", done, mine.count, starts.count, Date().timeIntervalSince(flowStarted))
+                }
+            }
+        }
+        spent += result.integrations
+        var run = FlowChainRun()
+        run.stopped = comm.allreduce(Int64(result.stopped ? 1 : 0), .max) != 0
+        run.integrations = Int(comm.allreduce(Int64(spent), .sum))
+        let accepted = comm.allreduce(Int64(result.accepted.reduce(0, +)), .sum)
+        run.acceptance = Double(accepted) / Double(starts.count * settings.length)
+        guard !run.stopped else { return run }
+        var local: [Double] = []
+        for (k, states) in result.states.enumerated() {
+            let chain = mine.lowerBound + k
+            for state in states { local += [Double(chain), -state.logWeight, state.energy / input.kT] }
+        }
+        let all = comm.gather(local, root: 0).flatMap { $0 }
+        for row in stride(from: 0, to: all.count, by: 3) {
+            let chain = Int(all[row])
+            run.chain.append(chain)
+            run.strata.append(starts[chain].stratum)
+            run.work.append((all[row + 1], all[row + 2]))
+        }
+        return run
+    }
+
+    static func noSeeds(_ samples: String) -> DataFormatError {
+        DataFormatError(file: samples, "records no seed (/samples@seed or /samples/seed), so the latents of its samples cannot be drawn again; --flow-chains needs them (a tbg sample or tbg pool output)")
     }
 
     /// Forward and reverse EXP that differ by more than this (kT) in a stratum mean that the flow's
@@ -384,6 +522,9 @@ struct FreeEnergyOutput: Encodable {
     var snis: BasinFreeEnergy
     var energyEvaluations: Int
     var reverseIntegrations: Int
+    var flowChains: RestrictedFlowChainSettings
+    var flowChainIntegrations: Int
+    var flowChainAcceptance: Double
     var finalStepSize: Double
     var acceptance: Double
     var wallSeconds: Double
@@ -394,15 +535,16 @@ struct FreeEnergyOutput: Encodable {
         case deltaF = "delta_f_kT", standardError = "standard_error_kT", degenerate = "degenerate_replicates"
         case snis = "snis_delta_f_kT", snisError = "snis_standard_error_kT"
         case energyEvaluations = "energy_evaluations", reverseIntegrations = "reverse_integrations"
+        case flowChains = "flow_chains", flowChainIntegrations = "flow_chain_integrations", flowChainAcceptance = "flow_chain_acceptance"
         case finalStepSize = "step_size_nm", acceptance = "acceptance", wallSeconds = "wall_seconds"
     }
 
     /// One stratum in the JSON.
     struct StratumPart: Encodable {
-        var stratum: String, positive: Bool, flowSamples: Int, chainStates: Int, flowFraction: Double
+        var stratum: String, positive: Bool, flowSamples: Int, flowChainSamples: Int, chainStates: Int, flowFraction: Double
         var bar: Double?, forwardEXP: Double?, reverseEXP: Double?, population: Double?
         enum CodingKeys: String, CodingKey {
-            case stratum, positive = "phi_positive_basin", flowSamples = "flow_samples", chainStates = "chain_states"
+            case stratum, positive = "phi_positive_basin", flowSamples = "flow_samples", flowChainSamples = "flow_chain_samples", chainStates = "chain_states"
             case flowFraction = "flow_fraction", population
             case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT"
         }
@@ -411,6 +553,7 @@ struct FreeEnergyOutput: Encodable {
             try c.encode(stratum, forKey: .stratum)
             try c.encode(positive, forKey: .positive)
             try c.encode(flowSamples, forKey: .flowSamples)
+            try c.encode(flowChainSamples, forKey: .flowChainSamples)
             try c.encode(chainStates, forKey: .chainStates)
             try c.encode(flowFraction, forKey: .flowFraction)
             try c.encode(bar, forKey: .bar)
@@ -423,7 +566,8 @@ struct FreeEnergyOutput: Encodable {
     var parts: [StratumPart] {
         let populations = estimate.populations
         return estimate.strata.enumerated().map { s, part in
-            StratumPart(stratum: strata.describe(s), positive: part.positive, flowSamples: part.flowSamples, chainStates: part.equilibriumSamples,
+            StratumPart(stratum: strata.describe(s), positive: part.positive, flowSamples: part.flowSamples,
+                        flowChainSamples: part.restrictedFlowSamples, chainStates: part.equilibriumSamples,
                         flowFraction: part.flowFraction, bar: part.bar?.deltaF, forwardEXP: part.bar?.forward, reverseEXP: part.bar?.reverse,
                         population: populations?[s])
         }
@@ -446,6 +590,9 @@ struct FreeEnergyOutput: Encodable {
         try c.encode(snis.standardError, forKey: .snisError)
         try c.encode(energyEvaluations, forKey: .energyEvaluations)
         try c.encode(reverseIntegrations, forKey: .reverseIntegrations)
+        try c.encode(flowChains, forKey: .flowChains)
+        try c.encode(flowChainIntegrations, forKey: .flowChainIntegrations)
+        try c.encode(flowChainAcceptance.isFinite ? flowChainAcceptance : nil, forKey: .flowChainAcceptance)
         try c.encode(finalStepSize.isFinite ? finalStepSize : nil, forKey: .finalStepSize)
         try c.encode(acceptance.isFinite ? acceptance : nil, forKey: .acceptance)
         try c.encode(wallSeconds, forKey: .wallSeconds)
@@ -456,8 +603,9 @@ struct FreeEnergyOutput: Encodable {
         func value(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "–" }
         var lines: [String] = []
         for part in parts {
-            lines.append(String(format: "%@: %d flow samples (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@, forward EXP %@, reverse EXP %@ kT; population %@",
-                                part.stratum, part.flowSamples, part.flowFraction, part.chainStates, value(part.bar),
+            let chained = part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : ""
+            lines.append(String(format: "%@: %d flow samples%@ (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@, forward EXP %@, reverse EXP %@ kT; population %@",
+                                part.stratum, part.flowSamples, chained, part.flowFraction, part.chainStates, value(part.bar),
                                 value(part.forwardEXP), value(part.reverseEXP), part.population.map { String(format: "%.4f", $0) } ?? "–"))
         }
         let error = estimate.standardError.map { String(format: " ± %.3f", $0) } ?? " (no error)"
@@ -466,6 +614,9 @@ struct FreeEnergyOutput: Encodable {
         let snisError = snis.standardError.map { String(format: " ± %.3f", $0) } ?? ""
         lines.append("dF by SNIS on the same proposals: \(value(snis.value))\(snisError) kT")
         lines.append(String(format: "chains: acceptance %.3f at step %.3g nm (recorded steps)", acceptance, finalStepSize))
+        if flowChainIntegrations > 0 {
+            lines.append(String(format: "latent chains: %d forward integrations, pCN acceptance %.3f (beta %.3g)", flowChainIntegrations, flowChainAcceptance, flowChains.step))
+        }
         return lines
     }
 }

@@ -535,4 +535,57 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertNotEqual(existing.status, 0)
         XCTAssertTrue(existing.standardError.contains("fe1.h5"), existing.standardError)
     }
+    /// `tbg free-energy --flow-chains`: latent pCN chains in the strata with fewer flow samples than
+    /// --flow-chains-below; the same states and estimate on 1 and 2 ranks (groups of chains split over
+    /// them), their integrations counted (each group's start check included) in the JSON and in the
+    /// energy evaluations; a samples file without seeds is refused, naming what is missing.
+    func testFreeEnergyLatentChainsAreTheSameOnOneAndTwoRanks() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("free-energy-latent")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+        let basin = String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals))
+        let base = ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4",
+                    "--thin", "2", "--states-per-chain", "1", "--method", "rk4", "--steps", "4", "--bootstrap", "10", "--seed", "4", "--json"]
+        let command = base + ["--flow-chains", "4", "--flow-chain-length", "2", "--flow-chains-below", "100"]
+        let one = try Executables.run(Executables.tbg, command + ["--out", scratch.file("fe1.h5")], timeout: 600)
+        XCTAssertEqual(one.status, 0, one.standardError)
+        XCTAssertTrue(one.standardError.contains("latent chains: 4 in 2 sparse strata"), one.standardError)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(one.standardOutput.utf8)) as? [String: Any], one.standardOutput)
+        // 2 strata × 4 chains × 2 moves, and one start check per group of 4 chains.
+        XCTAssertEqual(json["flow_chain_integrations"] as? Int, 18)
+        let strata = try XCTUnwrap(json["strata"] as? [[String: Any]])
+        XCTAssertEqual(strata.map { $0["flow_chain_samples"] as? Int }, [8, 8])
+        let acceptance = try XCTUnwrap(json["flow_chain_acceptance"] as? Double)
+        XCTAssertTrue((0...1).contains(acceptance), "\(acceptance)")
+        let settings = try XCTUnwrap(json["flow_chains"] as? [String: Any])
+        XCTAssertEqual(settings["chains"] as? Int, 4)
+        XCTAssertEqual(settings["pcn_beta"] as? Double, 0.2)
+        // The proposals' 12 energy evaluations, the MALA chains' and the latent chains' 18.
+        let plain = try Executables.run(Executables.tbg, base + ["--out", scratch.file("plain.h5")], timeout: 600)
+        XCTAssertEqual(plain.status, 0, plain.standardError)
+        let plainJSON = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(plain.standardOutput.utf8)) as? [String: Any], plain.standardOutput)
+        XCTAssertEqual(plainJSON["flow_chain_integrations"] as? Int, 0)
+        XCTAssertEqual((json["energy_evaluations"] as? Int).map { $0 - 18 }, plainJSON["energy_evaluations"] as? Int)
+
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command + ["--out", scratch.file("fe2.h5")],
+                                      environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+        let twoJSON = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(two.standardOutput.utf8)) as? [String: Any], two.standardOutput)
+        for key in ["delta_f_kT", "standard_error_kT", "flow_chain_acceptance"] {
+            XCTAssertEqual(twoJSON[key] as? Double, json[key] as? Double, key)
+        }
+        XCTAssertEqual(twoJSON["flow_chain_integrations"] as? Int, 18)
+        let twoStrata = try XCTUnwrap(twoJSON["strata"] as? [[String: Any]])
+        XCTAssertEqual(twoStrata.map { $0["bar_delta_f_kT"] as? Double }, strata.map { $0["bar_delta_f_kT"] as? Double })
+
+        // Without the seeds the latents cannot be drawn again.
+        let seedless = scratch.file("seedless.h5")
+        try FileManager.default.copyItem(atPath: proposals, toPath: seedless)
+        try HDF5File(opening: seedless, mode: .readWrite).root().group("samples").removeAttribute("seed")
+        let refused = try Executables.run(Executables.tbg, command.map { $0 == proposals ? seedless : $0 } + ["--out", scratch.file("fe3.h5")])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.standardError.contains("seedless.h5") && refused.standardError.contains("records no seed"), refused.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe3.h5")))
+    }
 }
