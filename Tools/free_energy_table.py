@@ -6,7 +6,8 @@
 --reference: any `tbg evaluate --json` output against the MD reference (its md.delta_f_kT, e.g. the
 biased test segment reweighted by exp(+V/kT)). --bar: outputs of `tbg free-energy`; each gives two
 rows, SNIS on its proposals and stratified BAR (/samples@free_energy), at the cost of the proposals
-plus its reverse integrations. --snis: `tbg evaluate --json` of larger proposal pools (`tbg pool`),
+plus its reverse integrations plus its latent-chain integrations (`--flow-chains`: forward
+integrations of pCN moves; such a row is "stratified BAR, latent chains"). --snis: `tbg evaluate --json` of larger proposal pools (`tbg pool`),
 whose reweighted ΔF is SNIS at that many flow integrations. The flow's integrations (forward for
 proposals, reverse for chain states; the same ODE, the same cost per sample) are the budget: the
 target-energy evaluations of the chains are listed too, but on this machine they cost seconds
@@ -61,10 +62,12 @@ def bar_rows(path):
         raise TableError(f"{path}: its proposals {fe.get('samples_file')!r} cannot be read ({error}); "
                          f"run from the folder the free-energy command ran in")
     reverse = int(fe["reverse_integrations"])
+    latent = int(fe.get("flow_chain_integrations") or 0)
     base = {"source": path, "proposals": proposals}
-    return [dict(base, estimator="SNIS", reverse_integrations=0, flow_integrations=proposals,
+    return [dict(base, estimator="SNIS", reverse_integrations=0, latent_integrations=0, flow_integrations=proposals,
                  energy_evaluations=proposals, delta_f=fe["snis_delta_f_kT"], error=fe["snis_standard_error_kT"]),
-            dict(base, estimator="stratified BAR", reverse_integrations=reverse, flow_integrations=proposals + reverse,
+            dict(base, estimator="stratified BAR" + (", latent chains" if latent else ""), reverse_integrations=reverse,
+                 latent_integrations=latent, flow_integrations=proposals + reverse + latent,
                  energy_evaluations=int(fe["energy_evaluations"]), delta_f=fe["delta_f_kT"], error=fe["standard_error_kT"],
                  wall_seconds=fe.get("wall_seconds"))]
 
@@ -76,7 +79,7 @@ def snis_row(path):
         proposals = int(ev["counts"]["samples"])
     except (KeyError, TypeError):
         raise TableError(f"{path}: no reweighted.delta_f_kT or counts.samples; expected tbg evaluate --json of a tbg sample pool")
-    return {"source": path, "estimator": "SNIS", "proposals": proposals, "reverse_integrations": 0,
+    return {"source": path, "estimator": "SNIS", "proposals": proposals, "reverse_integrations": 0, "latent_integrations": 0,
             "flow_integrations": proposals, "energy_evaluations": ev.get("energy_evaluations", proposals),
             "delta_f": d.get("value"), "error": d.get("standard_error")}
 
@@ -88,11 +91,11 @@ def fmt(x, digits=2):
 def table(rows, md):
     value, se = md
     out = [f"Reference ΔF (MD): {value:.2f} ± {se:.2f} kT", "",
-           "| estimator | proposals | reverse integrations | flow integrations | energy evaluations | ΔF (kT) | ΔF − MD (kT) | source |",
-           "|---|---|---|---|---|---|---|---|"]
+           "| estimator | proposals | reverse integrations | latent-chain integrations | flow integrations | energy evaluations | ΔF (kT) | ΔF − MD (kT) | source |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         diff = None if r["delta_f"] is None else r["delta_f"] - value
-        out.append(f"| {r['estimator']} | {r['proposals']} | {r['reverse_integrations']} | {r['flow_integrations']} | "
+        out.append(f"| {r['estimator']} | {r['proposals']} | {r['reverse_integrations']} | {r['latent_integrations']} | {r['flow_integrations']} | "
                    f"{r['energy_evaluations']:.3g} | {fmt(r['delta_f'])} ± {fmt(r['error'])} | {fmt(diff)} | `{r['source']}` |")
     out += ["", "| estimator, flow integrations | runs | mean abs(ΔF − MD) (kT) | within 0.5 kT |", "|---|---|---|---|"]
     groups = {}

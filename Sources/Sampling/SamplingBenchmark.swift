@@ -36,9 +36,12 @@ public struct SamplingBenchmarkResult: Codable, Sendable {
     public var tolerance: Double
     /// The C kernels' variant that ran per family (KernelVariant: "layer avx512, tangent avx2").
     public var kernels: String = KernelVariant.activeByFamily
+    /// OpenBLAS's kernel (its own CPU detection, or OPENBLAS_CORETYPE), e.g. "Cooperlake", "Haswell".
+    public var openblasCore: String = BLASRuntime.coreName
 
     enum CodingKeys: String, CodingKey {
         case atoms, batch, ranks, model, tolerance, kernels
+        case openblasCore = "openblas_core"
         case evaluationsPerSecond = "evaluations_per_second"
         case medianStepSeconds = "median_rk4_step_seconds"
         case evaluationsPerCPUSecond = "evaluations_per_cpu_second"

@@ -34,6 +34,8 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
     public var parameters = 0
     /// The C kernels' variant that ran (KernelVariant: portable, avx2, avx512).
     public var kernels: String = KernelVariant.active.description
+    /// OpenBLAS's kernel (its own CPU detection, or OPENBLAS_CORETYPE), e.g. "Cooperlake", "Haswell".
+    public var openblasCore: String = BLASRuntime.coreName
     /// Floating-point operations of the step's matrix products (`modelFlops`), over all ranks.
     public var modelFlopsPerStep = 0.0
     /// What one rank's core sustained on them: modelFlopsPerStep / ranks / median step time.
@@ -47,6 +49,7 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case atoms, ranks, hidden, layers, steps, coupling, parameters, kernels
+        case openblasCore = "openblas_core"
         case emaDecay = "ema_decay"
         case gradientClip = "gradient_clip"
         case couplingSeconds = "coupling_seconds"

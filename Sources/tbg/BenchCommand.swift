@@ -263,7 +263,15 @@ enum KernelReport {
     static func line() throws -> String {
         if let problem = KernelVariant.environmentProblem { throw ValidationError(problem) }
         let supported = KernelVariant.supported.map(\.description).joined(separator: ", ")
-        return "kernels \(KernelVariant.activeByFamily) (this CPU has: \(supported); TBG_KERNELS, TBG_KERNELS_LAYER, TBG_KERNELS_TANGENT choose), CPU \(cpuModel)"
+        return "kernels \(KernelVariant.activeByFamily) (this CPU has: \(supported); TBG_KERNELS, TBG_KERNELS_LAYER, TBG_KERNELS_TANGENT choose), \(blasCore), CPU \(cpuModel)"
+    }
+
+    /// OpenBLAS's kernel, and the environment variable that forced it if one did: a host whose
+    /// environment sets OPENBLAS_CORETYPE=Haswell runs OpenBLAS's AVX2 kernels on an AVX-512 CPU
+    /// (measured on a Zen 5: the divergence's GEMMs then cost ~10 % more; README "Speed").
+    static var blasCore: String {
+        let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0) in the environment)" } ?? ""
+        return "OpenBLAS core \(BLASRuntime.coreName)\(forced)"
     }
 
     /// /proc/cpuinfo's model name (Linux), else "unknown".

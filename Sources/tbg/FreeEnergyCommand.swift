@@ -496,8 +496,9 @@ struct FreeEnergyCommand: ParsableCommand {
         parts.compactMap { part in
             guard let forward = part.forwardEXP, let reverse = part.reverseEXP, forward.isFinite, reverse.isFinite,
                   abs(forward - reverse) > overlapGapKT else { return nil }
-            return String(format: "in %@ (%d flow samples) the forward and reverse EXP differ by %.1f kT: the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool)",
-                          part.stratum, part.flowSamples, abs(forward - reverse))
+            let latent = part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : ""
+            return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT: the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool), or more latent-chain states there (--flow-chains, --flow-chain-length)",
+                          part.stratum, part.flowSamples, latent, abs(forward - reverse))
         }
     }
 

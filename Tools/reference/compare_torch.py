@@ -9,7 +9,8 @@ one core `tbg bench sample` (v + exact divergence, per-sample evaluations/s) the
 brute-force trace. Alternating A B A B in one run keeps the two sides under the same load, so the
 ratio is meaningful even on a busy host; absolute figures are not. The PyTorch side is the stronger
 formulation of each round. Prints a Markdown table of the per-round medians and the median ratio,
-with the CPU model, the kernel variant tbg ran and the torch version; `--json OUT` keeps everything.
+with the CPU model, the kernel variant tbg ran, OpenBLAS's kernel (and an OPENBLAS_CORETYPE that forced
+it: `--openblas-from-cpu` removes it for tbg) and the torch version; `--json OUT` keeps everything.
 
 Sizes: ad2 is H 64, L 5, 22 atoms, one-hot width 21 (+ t), batch 256. 2aa is H 128, L 9, 36 atoms,
 width 76, batch 400; PyTorch pads to 51 atoms as the original transferable TBG, tbg runs unpadded
@@ -76,15 +77,22 @@ def main() -> None:
     ap.add_argument("--tbg", default=os.path.join(ROOT, ".build", "release", "tbg"))
     ap.add_argument("--torch-python", default=sys.executable)
     ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--openblas-from-cpu", action="store_true",
+                    help="run tbg without OPENBLAS_CORETYPE, so that OpenBLAS picks its kernels for this CPU "
+                         "(a host that sets OPENBLAS_CORETYPE=Haswell gives an AVX-512 CPU AVX2 GEMMs)")
     args = ap.parse_args()
     if not os.access(args.tbg, os.X_OK):
         sys.exit(f"compare_torch: no tbg at {args.tbg} (swift build -c release)")
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1")
+    forced_core = env.get("OPENBLAS_CORETYPE")
+    if args.openblas_from_cpu:
+        env.pop("OPENBLAS_CORETYPE", None)   # OpenBLAS detects the CPU itself (PyTorch's MKL/oneDNN always do)
     size = SIZES[args.model]
     train_batch = args.train_batch or TRAIN_BATCH[args.model]
     rows = {}  # (task, ranks) -> list of (tbg, torch_best, torch_impl)
     kernels = None
+    openblas_core = None
     for round_ in range(args.rounds):
         for ranks in args.ranks:
             cmd = [args.tbg, "bench", "train", *size["tbg"], "--batch", str(train_batch),
@@ -92,6 +100,7 @@ def main() -> None:
             cmd = (["mpirun", "-np", str(ranks)] + cmd) if ranks > 1 else cmd + ["--mpi", "off"]
             t = run_json(cmd, env)
             kernels = t.get("kernels", kernels)
+            openblas_core = t.get("openblas_core", openblas_core)
             p = torch_run(args.torch_python, [*size["torch"], "--threads", str(ranks), "--skip-sample", "--batch", str(train_batch),
                                               "--train-steps", str(args.train_steps)], env)
             best = max(p["train"], key=lambda r: r["samples_per_s"])
@@ -111,7 +120,9 @@ def main() -> None:
                   f"torch {best['impl']} {best['sample_evals_per_s']:.2f} evaluations/s", flush=True)
 
     torch_version = p["torch"]
-    print(f"\nCPU: {cpu_model()} ({os.cpu_count()} cores); tbg kernels {kernels}; torch {torch_version}; "
+    blas = f"OpenBLAS core {openblas_core}" + (
+        f" (OPENBLAS_CORETYPE={forced_core} in the environment{', removed for tbg' if args.openblas_from_cpu else ''})" if forced_core else "")
+    print(f"\nCPU: {cpu_model()} ({os.cpu_count()} cores); tbg kernels {kernels}, {blas}; torch {torch_version}; "
           f"model {args.model}, training batch {train_batch}; {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.1f}")
     print("\n| task | ranks = threads | tbg (median) | PyTorch, stronger formulation (median) | ratio (median of rounds) |")
     print("|---|---|---|---|---|")
@@ -127,7 +138,9 @@ def main() -> None:
               f"{entry['ratio']:.2f}× (rounds {', '.join(f'{r:.2f}' for r in ratios)}) |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu_model": cpu_model(), "kernels": kernels, "torch": torch_version, "model": args.model,
+            json.dump({"cpu_model": cpu_model(), "kernels": kernels, "openblas_core": openblas_core,
+                       "openblas_coretype_environment": forced_core, "openblas_from_cpu": args.openblas_from_cpu,
+                       "torch": torch_version, "model": args.model,
                        "train_batch": train_batch, "rounds": args.rounds, "table": table}, f, indent=2)
 
 
