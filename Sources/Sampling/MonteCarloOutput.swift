@@ -39,9 +39,10 @@ public enum MonteCarloOutput {
 
     /// Writes `frames` to `path` atomically (the input is never the output: the CLI checks), with a
     /// sampler's own per-frame datasets (`frameColumns`, in /samples) and string attributes of /samples.
+    /// `extra` writes more groups under the root of the same file before it is renamed into place.
     public static func write(_ frames: MonteCarloFrames, input: ProposalFile, sampler: String, settingsJSON: String, seed: UInt64, ranks: Int,
                              evaluations: Int, diagnostics: [Column], frameColumns: [Column] = [], attributes: [String: String] = [:],
-                             to path: String) throws {
+                             extra: ((HDF5Group) throws -> Void)? = nil, to path: String) throws {
         let atoms = input.trajectory.atomCount, width = 3 * atoms, n = frames.energies.count
         let checks = (0..<n).map { input.checks(frames.positions[($0 * width)..<(($0 + 1) * width)]) }
         let kT = input.kT
@@ -82,6 +83,7 @@ public enum MonteCarloOutput {
                 let dataset = try table.writeDataset(column.name, column.values, shape: [column.values.count])
                 if let units = column.units { try dataset.writeAttribute("units", string: units) }
             }
+            try extra?(root)
         }
     }
 }

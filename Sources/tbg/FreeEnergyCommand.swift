@@ -362,7 +362,9 @@ struct FreeEnergyCommand: ParsableCommand {
         let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
         try MonteCarloOutput.write(frames, input: input, sampler: "free-energy", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                    evaluations: evaluations, diagnostics: diagnostics, frameColumns: columns,
-                                   attributes: ["free_energy": try JSONOutput.line(output), "checkpoint": checkpoint], to: out)
+                                   attributes: ["free_energy": try JSONOutput.line(output), "checkpoint": checkpoint],
+                                   extra: flowChainRun.chain.isEmpty ? nil : { root in try Self.writeFlowChainStates(flowChainRun, atoms: input.trajectory.atomCount, kT: kT, to: root) },
+                                   to: out)
         try cache.remove()
         if !(output.acceptance >= 0.05) {
             writeError(String(format: "tbg free-energy: warning: the chains accepted %.1f %% of their moves while recording; they hardly moved from their starts, so the chain states are not equilibrium samples of their basins (lower --step-size, or more --burn-in for the adaptation)", 100 * output.acceptance))
@@ -383,9 +385,10 @@ struct FreeEnergyCommand: ParsableCommand {
     }
 
     /// The latent chains' states, gathered on rank 0 (elsewhere empty): per state its stratum, its
-    /// chain, W = −log w and u = E/kT.
+    /// chain, its move, W = −log w and u = E/kT, log q and positions (nm).
     struct FlowChainRun {
-        var strata: [Int] = [], chain: [Int] = [], work: [(work: Double, reduced: Double)] = []
+        var strata: [Int] = [], chain: [Int] = [], move: [Int] = [], work: [(work: Double, reduced: Double)] = []
+        var logQ: [Double] = [], positions: [Double] = []
         /// Forward integrations spent on all ranks (the start check included), and the fraction of
         /// pCN moves accepted.
         var integrations = 0, acceptance = Double.nan
@@ -420,11 +423,12 @@ struct FreeEnergyCommand: ParsableCommand {
                 return (state, stratum)
             }
         }
+        let storedLogQ = try file.optionalDataset("log_q", expected: "float64 log q per sample (model units)")?.read(as: Double.self)
         let starts = chosen.map { start -> RestrictedFlowChainStart in
             let frame = input.frames[start.sample]
             let latent = MeanFreePrior.sample(atoms: atoms, seed: sources.seeds[frame], index: Int(sources.indices[frame]))
             let state = RestrictedFlowChains.State(positions: Array(input.pool.position(start.sample)), energy: input.reducedEnergies[start.sample] * input.kT,
-                                                   logQ: .nan, logWeight: input.pool.logWeights[start.sample])
+                                                   logQ: storedLogQ?[frame] ?? .nan, logWeight: input.pool.logWeights[start.sample])
             return RestrictedFlowChainStart(latent: latent, stratum: start.stratum, state: state)
         }
         // Groups of chains are the ranks' units of work, so any number of ranks gives the same states.
@@ -465,18 +469,39 @@ struct FreeEnergyCommand: ParsableCommand {
         run.acceptance = Double(accepted) / Double(starts.count * settings.length)
         guard !run.stopped else { return run }
         var local: [Double] = []
+        let width = 5 + 3 * atoms
         for (k, states) in result.states.enumerated() {
             let chain = mine.lowerBound + k
-            for state in states { local += [Double(chain), -state.logWeight, state.energy / input.kT] }
+            for (move, state) in states.enumerated() {
+                local += [Double(chain), Double(move), -state.logWeight, state.energy / input.kT, state.logQ] + state.positions
+            }
         }
         let all = comm.gather(local, root: 0).flatMap { $0 }
-        for row in stride(from: 0, to: all.count, by: 3) {
+        for row in stride(from: 0, to: all.count, by: width) {
             let chain = Int(all[row])
             run.chain.append(chain)
+            run.move.append(Int(all[row + 1]))
             run.strata.append(starts[chain].stratum)
-            run.work.append((all[row + 1], all[row + 2]))
+            run.work.append((all[row + 2], all[row + 3]))
+            run.logQ.append(all[row + 4])
+            run.positions += all[(row + 5)..<(row + width)]
         }
         return run
+    }
+
+    /// /flow_chain_states: the latent chains' states (draws of the flow restricted to their stratum,
+    /// correlated along a chain), as BAR used them.
+    static func writeFlowChainStates(_ run: FlowChainRun, atoms: Int, kT: Double, to root: HDF5Group) throws {
+        let n = run.chain.count
+        let group = try root.createGroup("flow_chain_states")
+        try group.writeAttribute("description", string: "states of the latent pCN chains of tbg free-energy --flow-chains: exact, correlated draws of the flow restricted to their stratum (state k of a chain: after its k-th move), BAR's flow side there besides the proposals")
+        try group.writeDataset("coordinates", run.positions.map(Float.init), shape: [n, atoms, 3]).writeAttribute("units", string: "nanometers")
+        try group.writeDataset("chain", run.chain.map(Int64.init), shape: [n])
+        try group.writeDataset("move", run.move.map(Int64.init), shape: [n])
+        try group.writeDataset("stratum", run.strata.map(Int64.init), shape: [n])
+        try group.writeDataset("log_weight", run.work.map { -$0.work }, shape: [n])
+        try group.writeDataset("energy_kj_mol", run.work.map { $0.reduced * kT }, shape: [n]).writeAttribute("units", string: "kJ/mol")
+        try group.writeDataset("log_q", run.logQ, shape: [n]).writeAttribute("units", string: "model units (tbg sample's /samples/log_q convention)")
     }
 
     static func noSeeds(_ samples: String) -> DataFormatError {

@@ -578,6 +578,22 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(twoJSON["flow_chain_integrations"] as? Int, 18)
         let twoStrata = try XCTUnwrap(twoJSON["strata"] as? [[String: Any]])
         XCTAssertEqual(twoStrata.map { $0["bar_delta_f_kT"] as? Double }, strata.map { $0["bar_delta_f_kT"] as? Double })
+        // The latent chains' states are kept in OUT: the same on 2 ranks, each state in its chain's stratum.
+        let states = { (path: String) throws -> HDF5Group in try HDF5File(opening: path).root().group("flow_chain_states") }
+        let a = try states(scratch.file("fe1.h5")), b = try states(scratch.file("fe2.h5"))
+        let coordinates: [Float] = try a.dataset("coordinates").read()
+        XCTAssertEqual(try a.dataset("coordinates").shape, [16, 22, 3])
+        XCTAssertEqual(try b.dataset("coordinates").read(as: Float.self), coordinates)
+        XCTAssertEqual(try a.dataset("chain").read(as: Int64.self), (0..<8).flatMap { [Int64($0), Int64($0)] })
+        XCTAssertEqual(try a.dataset("move").read(as: Int64.self), [Int64](repeating: 0, count: 8).flatMap { [$0, 1] })
+        let stratum: [Int64] = try a.dataset("stratum").read()
+        XCTAssertEqual(stratum, [Int64](repeating: 0, count: 8) + [Int64](repeating: 1, count: 8))
+        let split = try medianPhiSplit(proposals)
+        let phi = BackboneTorsions.dihedrals(coordinates, atoms: 22, quartet: [4, 6, 8, 14])
+        for (k, value) in phi.enumerated() {
+            XCTAssertEqual(value > -3.1415 && value < split, stratum[k] == 0, "latent-chain state \(k): phi \(value)")
+        }
+        XCTAssertTrue(try a.dataset("log_weight").read(as: Double.self).allSatisfy(\.isFinite))
 
         // Without the seeds the latents cannot be drawn again.
         let seedless = scratch.file("seedless.h5")
