@@ -77,7 +77,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["HDF5"], path: "Tests/TestSupport"),
         .testTarget(name: "LinalgTests", dependencies: ["Linalg", "TestSupport"]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Linalg"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport", "tbg"]),
         .testTarget(name: "MDDataTests", dependencies: ["MDData", "HDF5", "TestSupport"]),

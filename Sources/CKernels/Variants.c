@@ -21,6 +21,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
 #include "TileProductBody.h"
+#include "LinearProductBody.h"
 #include "TangentPairsBody.h"
 #include "EdgeMLPBody.h"
 #undef TBG_VARIANT
@@ -32,6 +33,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
 #include "TileProductBody.h"
+#include "LinearProductBody.h"
 #include "TangentPairsBody.h"
 #include "EdgeMLPBody.h"
 #undef TBG_VARIANT
@@ -42,6 +44,7 @@ static inline float tbg_sigmoid_scalar(float x) { return 1.0f / (1.0f + expf(-x)
 #include "EdgeLayerBody.h"
 #include "TangentRowsBody.h"
 #include "TileProductBody.h"
+#include "LinearProductBody.h"
 #include "TangentPairsBody.h"
 #include "EdgeMLPBody.h"
 #undef TBG_VARIANT
@@ -130,4 +133,20 @@ void tbg_accumulate_message_tangent_f32(float *target, float g, const float *slo
 void tbg_tangent_pairs_f32(float *aggregate_dot, float *x_next, float *scratch, const tbg_tangent_layer *layer,
                            const int32_t *pair_tangent, const int32_t *pair_edge, size_t pairs) {
     DISPATCH_TANGENT(tangent_pairs, (aggregate_dot, x_next, scratch, layer, pair_tangent, pair_edge, pairs));
+}
+
+size_t tbg_linear_product_width(void) {
+#ifdef TBG_HAVE_X86_VARIANTS
+    switch (tbg_kernels_family_active(TBG_KERNEL_FAMILY_TANGENT)) {
+    case TBG_KERNELS_AVX512: return linear_product_width_avx512();
+    case TBG_KERNELS_AVX2: return linear_product_width_avx2();
+    default: return 0;
+    }
+#else
+    return 0;
+#endif
+}
+
+void tbg_linear_product_f32(float *out, const float *x, const float *wt, size_t rows, size_t k, size_t n, int accumulate) {
+    DISPATCH_TANGENT(linear_product, (out, x, wt, rows, k, n, accumulate));
 }

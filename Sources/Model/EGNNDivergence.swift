@@ -92,11 +92,12 @@ extension EGNNVectorField {
         let rowsA = tangents * A
         let hDotView = tw.hDot.readOnly
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
+        let packed = tw.rowWeightPacked.pointer
         if !first {
-            Linear.forward(tw.pDot.buffer, hDotView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride, bias: nil,
-                           rows: rowsA, inFeatures: H, outFeatures: H)
-            Linear.forward(tw.qDot.buffer, hDotView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride, bias: nil,
-                           rows: rowsA, inFeatures: H, outFeatures: H)
+            TangentLinear.forward(tw.pDot.buffer, hDotView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride,
+                                  rows: rowsA, inFeatures: H, outFeatures: H, packed: packed)
+            TangentLinear.forward(tw.qDot.buffer, hDotView, weight: parameters.slice(w1 + H, H * w1Stride - H), ldw: w1Stride,
+                                  rows: rowsA, inFeatures: H, outFeatures: H, packed: packed)
         }
         // Every (tangent, edge) pair in one fused pass (Kernels/TangentPairs.swift): ȧ₁, ṁ = g SiLU′(z₂) ⊙ W₂ȧ₁ + ġ m₀
         // summed into ȧ_i (not in the last layer: ḣ^L does not reach v), and ρ Σ_j (u̇ s + u ṡ) into ẋ_i.
@@ -124,15 +125,15 @@ extension EGNNVectorField {
         // ż_n = W₃ₐḣ + W₃ᵦȧ (ḣ = 0 in layer 0), then ḣ += W₄(SiLU′(z_n) ⊙ ż_n).
         let node1 = offsets.node1Weight
         if !first {
-            Linear.forward(tw.znDot.buffer, hDotView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H, bias: nil,
-                           rows: rowsA, inFeatures: H, outFeatures: H)
+            TangentLinear.forward(tw.znDot.buffer, hDotView, weight: parameters.slice(node1, H * 2 * H), ldw: 2 * H,
+                                  rows: rowsA, inFeatures: H, outFeatures: H, packed: packed)
         }
-        Linear.forward(tw.znDot.buffer, tw.aggregateDot.readOnly, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H, bias: nil,
-                       rows: rowsA, inFeatures: H, outFeatures: H, accumulate: !first)
+        TangentLinear.forward(tw.znDot.buffer, tw.aggregateDot.readOnly, weight: parameters.slice(node1 + H, H * 2 * H - H), ldw: 2 * H,
+                              rows: rowsA, inFeatures: H, outFeatures: H, accumulate: !first, packed: packed)
         let znDot = tw.znDot.pointer, nodeActivationDot = tw.nodeActivationDot.pointer, slopeN = tw.slopeNode.pointer
         for tau in 0..<tangents { Activation.multiply(nodeActivationDot + tau * A * H, znDot + tau * A * H, slopeN, count: A * H) }
-        Linear.forward(tw.hDot.buffer, tw.nodeActivationDot.readOnly, weight: parameters.slice(offsets.node2Weight, H * H), bias: nil,
-                       rows: rowsA, inFeatures: H, outFeatures: H, accumulate: true)
+        TangentLinear.forward(tw.hDot.buffer, tw.nodeActivationDot.readOnly, weight: parameters.slice(offsets.node2Weight, H * H), ldw: H,
+                              rows: rowsA, inFeatures: H, outFeatures: H, accumulate: true, packed: packed)
     }
 
     /// The per-edge quantities of layer `l` that every tangent shares: SiLU′ of z₁, z₂, z_n, the

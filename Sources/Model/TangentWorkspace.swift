@@ -82,6 +82,9 @@ final class TangentWorkspace<T: Numeric> {
     let slopeNode: Buffer<T>, columnR: Buffer<T>, columnD: Buffer<T>
     // W₂ᵀ of the current layer, packed for the pair kernel (H × HP).
     let w2Packed: Buffer<T>
+    // Wᵀ of the row product in flight (W₁'s h_i or h_j block, W₃'s ḣ or ȧ block, W₄), packed for
+    // TangentLinear (H × H).
+    let rowWeightPacked: Buffer<T>
 
     init(molecules: Int, atomsPerMolecule n: Int, tangents: Int, hidden: Int) {
         let batch = MoleculeBatch(atomCounts: [Int](repeating: n, count: molecules))
@@ -120,6 +123,7 @@ final class TangentWorkspace<T: Numeric> {
         columnR = Buffer(count: hidden)
         columnD = Buffer(count: hidden)
         w2Packed = Buffer(count: hidden * TangentPairsKernel.paddedWidth(hidden))
+        rowWeightPacked = Buffer(count: TangentLinear.packedCount(inFeatures: hidden, outFeatures: hidden))
     }
 
     func fits(batch: MoleculeBatch, tangents: Int) -> Bool {

@@ -3,6 +3,7 @@
 // what the Double instantiation of each kernel runs). Row lengths 0 … 65 exercise the partial
 // vectors of AVX2 (8 lanes) and AVX-512 (16 lanes).
 import Kernels
+import Linalg
 import XCTest
 
 final class KernelVariantTests: XCTestCase {
@@ -160,6 +161,62 @@ final class KernelVariantTests: XCTestCase {
                                            count: n)
         Activation.accumulateMessageTangent(&target, g: T(0.4), slope: slope, row: row, c: T(-0.9), m: m, count: n)
         return [row, rowWithoutPQ, [a, b, c, d], target].flatMap { $0.map(Double.init) }
+    }
+
+    /// The divergence's row products (TangentLinear, CKernels/LinearProductBody.h) in every variant
+    /// this CPU has, against OpenBLAS (Linear.forward, what the portable variant and Double run) and
+    /// float64: rows 0 … 13 (full tiles of 6 and the rows after them), depth 5, 64 and 128, widths 64
+    /// and 128, with and without accumulation, W read with a row stride (a block of W₁ or W₃). A width
+    /// that is not a multiple of the tile keeps OpenBLAS, bit for bit.
+    func testTangentLinearAgainstOpenBLAS() {
+        let saved = KernelVariant.active
+        defer { KernelVariant.select(saved) }
+        func run<T: BLASScalar & BinaryFloatingPoint>(_: T.Type, rows: Int, k: Int, n: Int, accumulate: Bool, blas: Bool) -> [Double] {
+            let ldw = 2 * k + 3
+            let x: [T] = values(rows * k, seed: 81), weight: [T] = values(n * ldw, seed: 82, -0.5, 0.5)
+            var y: [T] = values(rows * n, seed: 83)
+            var packed = [T](repeating: 0, count: TangentLinear.packedCount(inFeatures: k, outFeatures: n))
+            x.withUnsafeBufferPointer { xs in weight.withUnsafeBufferPointer { w in y.withUnsafeMutableBufferPointer { ys in
+                let block = UnsafeBufferPointer(rebasing: w[(k + 1)...])
+                if blas {
+                    Linear.forward(ys, xs, weight: block, ldw: ldw, bias: nil, rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate)
+                } else {
+                    TangentLinear.forward(ys, xs, weight: block, ldw: ldw, rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate,
+                                          packed: &packed)
+                }
+            } } }
+            return y.map(Double.init)
+        }
+        var kernelRuns = 0
+        for variant in KernelVariant.supported {
+            XCTAssertTrue(KernelVariant.select(variant))
+            for n in [64, 128] {
+                kernelRuns += TangentLinear.usesKernel(outFeatures: n) ? 1 : 0
+                for k in [5, 64, 128] {
+                    for rows in [0, 1, 5, 6, 7, 12, 13] {
+                        for accumulate in [false, true] {
+                            let what = "\(variant) rows \(rows) k \(k) n \(n) accumulate \(accumulate)"
+                            let float = run(Float.self, rows: rows, k: k, n: n, accumulate: accumulate, blas: false)
+                            // Float sums of k products in another order: rounding grows with the depth.
+                            let tolerance = 3e-7 * Double(max(k, 8))
+                            compare(float, run(Float.self, rows: rows, k: k, n: n, accumulate: accumulate, blas: true), tolerance: tolerance,
+                                    what + ": kernel vs OpenBLAS", file: #filePath, line: #line)
+                            compare(float, run(Double.self, rows: rows, k: k, n: n, accumulate: accumulate, blas: true), tolerance: tolerance,
+                                    what + ": kernel vs float64", file: #filePath, line: #line)
+                        }
+                    }
+                }
+            }
+        }
+        if KernelVariant.supported.contains(where: { $0 != .portable }) {
+            XCTAssertGreaterThan(kernelRuns, 0, "the C kernel ran where the CPU has AVX2 or AVX-512")
+        } else {
+            print("testTangentLinearAgainstOpenBLAS: this CPU has no AVX2/AVX-512 variant; only the OpenBLAS path was checked")
+        }
+        // A width that is not a multiple of any tile: OpenBLAS, bit for bit.
+        XCTAssertFalse(TangentLinear.usesKernel(outFeatures: 20))
+        XCTAssertEqual(run(Float.self, rows: 7, k: 9, n: 20, accumulate: true, blas: false),
+                       run(Float.self, rows: 7, k: 9, n: 20, accumulate: true, blas: true))
     }
 
     func testTangentRows() {

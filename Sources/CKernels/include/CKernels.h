@@ -177,6 +177,12 @@ void tbg_accumulate_message_tangent_f32(float *target, float g, const float *slo
 /// HP: H rounded up to 64, the row length of the packed W₂ᵀ (every variant's tile width divides 64).
 static inline size_t tbg_tangent_padded_width(size_t h) { return (h + 63) / 64 * 64; }
 
+/// The column multiple tbg_linear_product_f32 needs in the tangent family's variant; 0 where that
+/// variant is portable (the caller then keeps OpenBLAS).
+size_t tbg_linear_product_width(void);
+/// out (rows × n) = [out +] x (rows × k) · wt, wt = Wᵀ packed (k × n, row stride n), n a multiple of
+/// tbg_linear_product_width() (LinearProductBody.h; the divergence's row products).
+void tbg_linear_product_f32(float *out, const float *x, const float *wt, size_t rows, size_t k, size_t n, int accumulate);
 /// Floats of scratch tbg_tangent_pairs_f32 needs: the tile's ȧ₁ rows (H) and products (HP).
 static inline size_t tbg_tangent_scratch_count(size_t h) { return TBG_TANGENT_TILE_ROWS_MAX * (h + tbg_tangent_padded_width(h)); }
 
