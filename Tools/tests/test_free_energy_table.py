@@ -40,7 +40,7 @@ def _evaluate(path, md=None, reweighted=None, samples=1024):
 def test_rows_budgets_and_summary(tmp_path, capsys):
     reference = _evaluate(tmp_path / "ref.json", md=3.77)
     bars = [_bar(tmp_path / f"bar{k}.h5", _pool(tmp_path / f"pool{k}.h5", 512), bar, snis, latent)
-            for k, (bar, snis, latent) in enumerate([(4.0, 9.0, None), (3.0, 4.5, 0), (3.6, 9.0, 258)])]
+            for k, (bar, snis, latent) in enumerate([(4.0, 9.0, None), (3.0, 4.5, 0), (3.6, 9.0, 258), (4.5, 9.0, 264)])]
     pooled = _evaluate(tmp_path / "pool.json", reweighted=4.17, samples=1536)
     argv = ["--reference", reference, "--snis", pooled] + [x for b in bars for x in ("--bar", b)]
     assert free_energy_table.main(argv) == 0
@@ -53,14 +53,15 @@ def test_rows_budgets_and_summary(tmp_path, capsys):
     assert "| SNIS | 1536 | 0 | 0 | 1536 | 1.54e+03 | 4.17 ± 0.90 | 0.40 |" in out
     # with latent chains: their forward integrations are part of the budget, and the row says so
     assert "| stratified BAR, latent chains | 512 | 256 | 258 | 1026 | 7e+06 | 3.60 ± 0.40 | -0.17 |" in out
-    assert "| stratified BAR, latent chains, 1026 | 1 | 0.17 | 1 of 1 |" in out
+    # one recipe's runs form one group, their budgets shown as a range: |−0.17| and |0.73|
+    assert "| stratified BAR, latent chains, 1026–1032 | 2 | 0.45 | 1 of 2 |" in out
     # the summary groups by estimator and budget: |0.23| and |-0.77|; |5.23| and |0.73|
     assert "| stratified BAR, 768 | 2 | 0.50 | 1 of 2 |" in out
-    assert "| SNIS, 512 | 3 | 3.73 | 0 of 3 |" in out
+    assert "| SNIS, 512 | 4 | 4.11 | 0 of 4 |" in out
     assert "| SNIS, 1536 | 1 | 0.40 | 1 of 1 |" in out
     assert free_energy_table.main(argv + ["--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
-    assert [r["flow_integrations"] for r in rows] == [512, 768, 512, 768, 512, 1026, 1536]
+    assert [r["flow_integrations"] for r in rows] == [512, 768, 512, 768, 512, 1026, 512, 1032, 1536]
 
 
 def test_inputs_that_are_not_what_they_should_be_are_named(tmp_path, capsys):
