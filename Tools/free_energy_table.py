@@ -6,7 +6,8 @@
 --reference: any `tbg evaluate --json` output against the MD reference (its md.delta_f_kT, e.g. the
 biased test segment reweighted by exp(+V/kT)). --bar: outputs of `tbg free-energy`; each gives two
 rows, SNIS on its proposals and stratified BAR (/samples@free_energy), at the cost of the proposals
-plus its reverse integrations plus its latent-chain integrations (`--flow-chains`: forward
+plus its reverse integrations plus its latent-chain integrations (the SNIS row of a proposals file that
+several outputs share is listed once) (`--flow-chains`: forward
 integrations of pCN moves; such a row is "stratified BAR, latent chains"). --snis: `tbg evaluate --json` of larger proposal pools (`tbg pool`),
 whose reweighted ΔF is SNIS at that many flow integrations. The flow's integrations (forward for
 proposals, reverse for chain states; the same ODE, the same cost per sample) are the budget: the
@@ -63,7 +64,7 @@ def bar_rows(path):
                          f"run from the folder the free-energy command ran in")
     reverse = int(fe["reverse_integrations"])
     latent = int(fe.get("flow_chain_integrations") or 0)
-    base = {"source": path, "proposals": proposals}
+    base = {"source": path, "proposals": proposals, "proposals_file": fe["samples_file"]}
     return [dict(base, estimator="SNIS", reverse_integrations=0, latent_integrations=0, flow_integrations=proposals,
                  energy_evaluations=proposals, delta_f=fe["snis_delta_f_kT"], error=fe["snis_standard_error_kT"]),
             dict(base, estimator="stratified BAR" + (", latent chains" if latent else ""), reverse_integrations=reverse,
@@ -124,6 +125,11 @@ def main(argv=None):
     try:
         md = reference(a.reference)
         rows = [r for path in a.bar for r in bar_rows(path)] + [snis_row(path) for path in a.snis]
+        # Several free-energy runs on one proposals file (e.g. with and without latent chains) share
+        # its SNIS estimate: listed once.
+        seen = set()
+        rows = [r for r in rows if not (r["estimator"] == "SNIS" and "proposals_file" in r
+                                        and (r["proposals_file"] in seen or seen.add(r["proposals_file"])))]
     except TableError as error:
         print(f"free_energy_table: error: {error}", file=sys.stderr)
         return 2

@@ -59,6 +59,12 @@ def test_rows_budgets_and_summary(tmp_path, capsys):
     assert "| stratified BAR, 768 | 2 | 0.50 | 1 of 2 |" in out
     assert "| SNIS, 512 | 4 | 4.11 | 0 of 4 |" in out
     assert "| SNIS, 1536 | 1 | 0.40 | 1 of 1 |" in out
+    # a second free-energy output on the first pool (say, with latent chains): its SNIS row is not repeated
+    again = _bar(tmp_path / "again.h5", str(tmp_path / "pool0.h5"), 3.9, 9.0, 264)
+    assert free_energy_table.main(argv + ["--bar", again]) == 0
+    out = capsys.readouterr().out
+    assert "| SNIS, 512 | 4 | 4.11 | 0 of 4 |" in out
+    assert "| stratified BAR, latent chains, 1026–1032 | 3 | 0.34 | 2 of 3 |" in out
     assert free_energy_table.main(argv + ["--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert [r["flow_integrations"] for r in rows] == [512, 768, 512, 768, 512, 1026, 512, 1032, 1536]
