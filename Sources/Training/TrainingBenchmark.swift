@@ -75,6 +75,7 @@ public struct TrainingBenchmarkResult: Codable, Sendable {
         try container.encode(coupling, forKey: .coupling)
         try container.encode(parameters, forKey: .parameters)
         try container.encode(kernels, forKey: .kernels)
+        try container.encode(openblasCore, forKey: .openblasCore)
         // Parts that are off are null, not absent: a reader finds every key.
         try container.encode(emaDecay, forKey: .emaDecay)
         try container.encode(gradientClip, forKey: .gradientClip)

@@ -100,7 +100,7 @@ def main() -> None:
             cmd = (["mpirun", "-np", str(ranks)] + cmd) if ranks > 1 else cmd + ["--mpi", "off"]
             t = run_json(cmd, env)
             kernels = t.get("kernels", kernels)
-            openblas_core = t.get("openblas_core", openblas_core)
+            openblas_core = t.get("openblas_core") or openblas_core
             p = torch_run(args.torch_python, [*size["torch"], "--threads", str(ranks), "--skip-sample", "--batch", str(train_batch),
                                               "--train-steps", str(args.train_steps)], env)
             best = max(p["train"], key=lambda r: r["samples_per_s"])
@@ -114,6 +114,7 @@ def main() -> None:
                                               "--sample-impl", "dense", "edge_index",
                                               "--sample-batch", str(args.sample_batch)], env)
             best = max(p["sample"], key=lambda r: r["sample_evals_per_s"])
+            openblas_core = s.get("openblas_core") or openblas_core
             rows.setdefault(("exact-divergence evaluations/s per sample", 1), []).append(
                 (s["evaluations_per_second"], best["sample_evals_per_s"], best["impl"]))
             print(f"round {round_ + 1} sample 1 core: tbg {s['evaluations_per_second']:.2f}, "
