@@ -9,6 +9,10 @@
 //   OUT.logq/chain-000012.h5      global chain 12: /nll (float64, one per recorded state, model
 //                                 units) and @positions_fnv1a, the FNV-1a hash of the chain's
 //                                 recorded positions (float64 bytes)
+//   OUT.logq/latent-000004.h5    the latent chains (--flow-chains) of the group whose first global
+//                                 chain is 4: /positions, /energy, /log_q, /log_weight (chains ×
+//                                 moves), /accepted (per chain) and @key, the FNV-1a hash of the
+//                                 latent-chain settings, the seed and the group's start latents
 // The chains are recomputed on a resume (they depend on (seed, step, chain) only, so any number of
 // ranks gives the same chains); a chain's stored NLL is used only when its positions hash to the
 // stored value, so a kept file never stands for other states. Each chain file is written
@@ -104,6 +108,54 @@ public struct ChainLogQCache {
             let dataset = try root.writeDataset("nll", nll, shape: [nll.count])
             try dataset.writeAttribute("units", string: "nats (model units), -log q of each recorded state")
             try root.writeAttribute("positions_fnv1a", string: Self.hash(positions))
+        }
+    }
+
+    func file(ofLatentGroup first: Int) -> String { folder + "/" + String(format: "latent-%06d.h5", first) }
+
+    /// What a latent group's stored states must have been made from: the latent-chain settings (JSON),
+    /// the seed and the group's start latents (float64 bytes), FNV-1a in hex.
+    public static func latentGroupKey(settings: String, seed: UInt64, latents: [[Double]]) -> String {
+        var hash = ContentHash.fnv1a64Offset
+        Data(settings.utf8).withUnsafeBytes { ContentHash.fnv1a64(&hash, adding: $0) }
+        withUnsafeBytes(of: seed.littleEndian) { ContentHash.fnv1a64(&hash, adding: $0) }
+        for value in latents.joined() {
+            withUnsafeBytes(of: value.bitPattern.littleEndian) { ContentHash.fnv1a64(&hash, adding: $0) }
+        }
+        return String(hash, radix: 16)
+    }
+
+    /// The stored states of the latent group starting at global chain `first`, when its file exists,
+    /// is readable, has `key` and holds `chains` × `length` states of `width` coordinates; else nil.
+    public func storedLatentGroup(first: Int, key: String, chains: Int, length: Int, width: Int)
+        -> (states: [[RestrictedFlowChains.State]], accepted: [Int])? {
+        let path = file(ofLatentGroup: first), n = chains * length
+        guard FileManager.default.fileExists(atPath: path), let root = try? HDF5File(opening: path).root(),
+              (try? root.readStringAttribute("key")) == key,
+              let positions = try? root.dataset("positions").read(as: Double.self), positions.count == n * width,
+              let energy = try? root.dataset("energy").read(as: Double.self), energy.count == n,
+              let logQ = try? root.dataset("log_q").read(as: Double.self), logQ.count == n,
+              let logWeight = try? root.dataset("log_weight").read(as: Double.self), logWeight.count == n,
+              let accepted = try? root.dataset("accepted").read(as: Int64.self), accepted.count == chains else { return nil }
+        let states = (0..<chains).map { c in
+            (0..<length).map { k -> RestrictedFlowChains.State in
+                let i = c * length + k
+                return .init(positions: Array(positions[(i * width)..<((i + 1) * width)]), energy: energy[i], logQ: logQ[i], logWeight: logWeight[i])
+            }
+        }
+        return (states, accepted.map(Int.init))
+    }
+
+    /// Writes the latent group starting at global chain `first` atomically.
+    public func storeLatentGroup(first: Int, key: String, states: [[RestrictedFlowChains.State]], accepted: [Int]) throws {
+        let flat = states.joined()
+        try HDF5File.writeAtomically(to: file(ofLatentGroup: first)) { root in
+            try root.writeDataset("positions", flat.flatMap(\.positions), shape: [flat.flatMap(\.positions).count])
+            try root.writeDataset("energy", flat.map(\.energy), shape: [flat.count])
+            try root.writeDataset("log_q", flat.map(\.logQ), shape: [flat.count])
+            try root.writeDataset("log_weight", flat.map(\.logWeight), shape: [flat.count])
+            try root.writeDataset("accepted", accepted.map(Int64.init), shape: [accepted.count])
+            try root.writeAttribute("key", string: key)
         }
     }
 

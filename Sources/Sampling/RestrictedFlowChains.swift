@@ -96,14 +96,27 @@ public enum RestrictedFlowChains {
     ///   - map: the flow's samples of a batch of latents: for each, its state and its stratum, or nil
     ///     when it is not usable (failed integration, bond graph, chirality, non-finite energy).
     ///   - shouldStop: asked after each group; true ends the run there (`Result.stopped`).
+    ///   - stored: a group's states and acceptances kept by an earlier run (nil: integrate it); its
+    ///     integrations count in `Result.integrations` as if made now, so a resumed run reports the same.
+    ///   - finished: called with each group computed now (to keep it).
     public static func run(starts: [RestrictedFlowChainStart], chains: Range<Int>, atoms: Int, settings: RestrictedFlowChainSettings,
                            seed: UInt64, map: ([[Double]]) throws -> [(state: State, stratum: Int?)],
+                           stored: (Range<Int>) -> (states: [[State]], accepted: [Int])? = { _ in nil },
+                           finished: (Range<Int>, [[State]], [Int]) throws -> Void = { _, _, _ in },
                            shouldStop: () -> Bool = { false }, progress: ((Int) -> Void)? = nil) rethrows -> Result {
         precondition(settings.step > 0 && settings.step <= 1, "pCN β in (0, 1]")
         var result = Result(states: [], accepted: [], integrations: 0)
         var first = chains.lowerBound
         while first < chains.upperBound {
             let group = first..<min(chains.upperBound, first + max(1, settings.group))
+            if let kept = stored(group) {
+                result.states += kept.states
+                result.accepted += kept.accepted
+                result.integrations += group.count * settings.length
+                first = group.upperBound
+                progress?(result.states.count)
+                continue
+            }
             var latents = group.map { starts[$0].latent }
             var current = group.map { starts[$0].state }
             var states = [[State]](repeating: [], count: group.count), accepted = [Int](repeating: 0, count: group.count)
@@ -122,6 +135,7 @@ public enum RestrictedFlowChains {
                     states[row].append(current[row])
                 }
             }
+            try finished(group, states, accepted)
             result.states += states
             result.accepted += accepted
             first = group.upperBound

@@ -291,12 +291,12 @@ struct FreeEnergyCommand: ParsableCommand {
             strata.stratum(phi: poolPhi[$0], psi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: psiAtoms))
         }
         // Latent chains in the sparse strata: more of the flow's samples there (after the reverse
-        // integrations, which are kept: a stop here loses only these).
+        // integrations; each group of chains is kept in OUT.logq/ as it finishes, as they are).
         let flowChainRun = try runFlowChains(comm, input: input, file: file, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
-                                             psiAtoms: psiAtoms, say: say, started: started)
+                                             psiAtoms: psiAtoms, cache: cache, say: say, started: started)
         if flowChainRun.stopped {
             if comm.isRoot {
-                say("tbg free-energy: stopped during the latent chains; the reverse integrations are kept in \(cache.folder): continue with the same command and --resume (the latent chains start again)")
+                say("tbg free-energy: stopped during the latent chains; the reverse integrations and the finished groups of latent chains are kept in \(cache.folder): continue with the same command and --resume")
             }
             return
         }
@@ -400,7 +400,7 @@ struct FreeEnergyCommand: ParsableCommand {
     /// - Throws: `DataFormatError` when SAMPLES records no seed (the latents cannot be drawn again)
     ///   or when a start's latent does not give its sample under the checkpoint.
     private func runFlowChains(_ comm: any Communicator, input: ProposalFile, file: SampleFile, runner: LikelihoodRunner, flowStrata: [Int],
-                               phiAtoms: [Int], psiAtoms: [Int], say: @escaping (String) -> Void, started: Date) throws -> FlowChainRun {
+                               phiAtoms: [Int], psiAtoms: [Int], cache: ChainLogQCache, say: @escaping (String) -> Void, started: Date) throws -> FlowChainRun {
         let settings = flowChainSettings, strata = self.settings.strata
         let chosen = RestrictedFlowChains.startSamples(flowStrata: flowStrata, strata: strata.count, settings: settings)
         guard !chosen.isEmpty else { return FlowChainRun() }
@@ -434,12 +434,27 @@ struct FreeEnergyCommand: ParsableCommand {
         // Groups of chains are the ranks' units of work, so any number of ranks gives the same states.
         let group = max(1, settings.group), groups = (starts.count + group - 1) / group
         let mine = (groups * comm.rank / comm.size * group)..<min(starts.count, groups * (comm.rank + 1) / comm.size * group)
-        var spent = 0
+        // Groups kept by a stopped run of this output (OUT.logq/, whose run.json pins the samples,
+        // checkpoint and ODE settings) are used when their key (settings, seed, start latents) matches.
+        let settingsJSON = try sortedJSON(settings)
+        func key(_ chains: Range<Int>) -> String {
+            ChainLogQCache.latentGroupKey(settings: settingsJSON, seed: monteCarlo.seed, latents: chains.map { starts[$0].latent })
+        }
+        func groupOf(_ first: Int) -> Range<Int> { first..<min(starts.count, first + group) }
+        let kept = Dictionary(uniqueKeysWithValues: mine.filter { $0 % group == 0 }.compactMap { first -> (Int, (states: [[RestrictedFlowChains.State]], accepted: [Int]))? in
+            cache.storedLatentGroup(first: first, key: key(groupOf(first)), chains: groupOf(first).count, length: settings.length, width: 3 * atoms)
+                .map { (first, $0) }
+        })
+        let keptGroups = comm.allreduce(Int64(kept.count), .sum)
+        if comm.isRoot, keptGroups > 0 {
+            say("tbg free-energy: resumed: \(keptGroups) of \(groups) groups of latent chains were in \(cache.folder)")
+        }
+        // Every group's start check counts, kept or not: the budget is the same as an uninterrupted run's.
+        var spent = mine.filter { $0 % group == 0 }.count
         // The latents must give their samples under this checkpoint: each group's first start is
         // integrated again (one integration per group, the same on any number of ranks).
-        for first in mine where first % group == 0 {
+        for first in mine where first % group == 0 && kept[first] == nil {
             let check = try map([starts[first].latent])[0]
-            spent += 1
             let frame = input.frames[chosen[first].sample]
             var distance = 0.0
             for (a, b) in zip(check.state.positions, starts[first].state.positions) { distance = max(distance, abs(a - b)) }
@@ -448,12 +463,16 @@ struct FreeEnergyCommand: ParsableCommand {
             }
         }
         if comm.isRoot {
-            say(String(format: "tbg free-energy: latent chains: %d in %d sparse strata (fewer than %d flow samples), %d pCN moves each (beta %.3g), %d forward integrations",
+            say(String(format: "tbg free-energy: latent chains: %d in each of %d sparse strata (fewer than %d flow samples), %d pCN moves each (beta %.3g), %d forward integrations",
                        settings.chains, starts.count / max(1, settings.chains), settings.sparseBelow, settings.length, settings.step, starts.count * settings.length))
         }
         let flowStarted = Date()
         var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
         let result = try RestrictedFlowChains.run(starts: starts, chains: mine, atoms: atoms, settings: settings, seed: monteCarlo.seed, map: map,
+                                                  stored: { kept[$0.lowerBound] },
+                                                  finished: { chains, states, accepted in
+                                                      try cache.storeLatentGroup(first: chains.lowerBound, key: key(chains), states: states, accepted: accepted)
+                                                  },
                                                   shouldStop: { StopSignal.received != 0 }) { done in
             if comm.isRoot {
                 throttle.report(force: done == mine.count, to: say) {

@@ -14,6 +14,8 @@ struct FreeEnergyRunReport: Encodable {
     let output: String
     /// Chain files (global chain indices) whose reverse integrations are kept.
     let finishedChains: [Int]
+    /// Groups of latent chains (--flow-chains) kept, by their first global chain.
+    let finishedLatentGroups: [Int]
     /// run.json: content hashes of the samples and checkpoint, ODE and chain settings, proposal
     /// limit (nil when run.json is missing or not JSON: `problem` says which).
     let run: [String: String]?
@@ -21,7 +23,7 @@ struct FreeEnergyRunReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case kind, file, output, run, problem
-        case finishedChains = "finished_chains"
+        case finishedChains = "finished_chains", finishedLatentGroups = "finished_latent_groups"
     }
 
     /// The OUT.logq folder that `path` names (the folder, its run.json, or a chain file in it), else nil.
@@ -30,7 +32,8 @@ struct FreeEnergyRunReport: Encodable {
         while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
         let url = URL(fileURLWithPath: trimmed)
         let parent = url.deletingLastPathComponent().path
-        if parent.hasSuffix(".logq"), url.lastPathComponent == "run.json" || url.lastPathComponent.hasPrefix("chain-") { return parent }
+        if parent.hasSuffix(".logq"), url.lastPathComponent == "run.json" || url.lastPathComponent.hasPrefix("chain-")
+            || url.lastPathComponent.hasPrefix("latent-") { return parent }
         var isDirectory: ObjCBool = false
         if trimmed.hasSuffix(".logq"), FileManager.default.fileExists(atPath: trimmed, isDirectory: &isDirectory), isDirectory.boolValue { return trimmed }
         return nil
@@ -41,6 +44,10 @@ struct FreeEnergyRunReport: Encodable {
         output = String(folder.dropLast(".logq".count))
         finishedChains = ChainLogQCache.chainFiles(in: folder).compactMap { name in
             Int(name.dropFirst("chain-".count).prefix(while: \.isNumber))
+        }.sorted()
+        finishedLatentGroups = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name in
+            guard name.hasPrefix("latent-"), name.hasSuffix(".h5") else { return nil }
+            return Int(name.dropFirst("latent-".count).dropLast(".h5".count))
         }.sorted()
         let manifest = folder + "/run.json"
         guard let data = FileManager.default.contents(atPath: manifest) else {
@@ -66,7 +73,8 @@ struct FreeEnergyRunReport: Encodable {
     var text: String {
         var lines = ["\(file): the reverse integrations of an unfinished tbg free-energy run (Sampling/ChainLogQCache.swift)",
                      "  output       \(output) (written, and this folder removed, when the run completes)",
-                     "  finished     \(finishedChains.count) chain(s) of reverse integrations kept"]
+                     "  finished     \(finishedChains.count) chain(s) of reverse integrations kept"
+                         + (finishedLatentGroups.isEmpty ? "" : ", \(finishedLatentGroups.count) group(s) of latent chains")]
         if let run {
             for key in run.keys.sorted() { lines.append("  " + key.padding(toLength: 18, withPad: " ", startingAt: 0) + " " + run[key]!) }
             lines.append("  continue     the tbg free-energy command that started it, with --resume (samples and checkpoint are matched by content)")

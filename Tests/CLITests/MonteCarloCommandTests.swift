@@ -550,7 +550,7 @@ final class MonteCarloCommandTests: XCTestCase {
         let command = base + ["--flow-chains", "4", "--flow-chain-length", "2", "--flow-chains-below", "100"]
         let one = try Executables.run(Executables.tbg, command + ["--out", scratch.file("fe1.h5")], timeout: 600)
         XCTAssertEqual(one.status, 0, one.standardError)
-        XCTAssertTrue(one.standardError.contains("latent chains: 4 in 2 sparse strata"), one.standardError)
+        XCTAssertTrue(one.standardError.contains("latent chains: 4 in each of 2 sparse strata"), one.standardError)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(one.standardOutput.utf8)) as? [String: Any], one.standardOutput)
         // 2 strata × 4 chains × 2 moves, and one start check per group of 4 chains.
         XCTAssertEqual(json["flow_chain_integrations"] as? Int, 18)
@@ -603,5 +603,49 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.standardError.contains("seedless.h5") && refused.standardError.contains("records no seed"), refused.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe3.h5")))
+    }
+    /// A stop during the latent chains keeps the finished groups in OUT.logq/ beside the reverse
+    /// integrations; --resume (here on 2 ranks, so groups move between ranks) uses them and gives the
+    /// uninterrupted run's estimate and latent-chain states.
+    func testFreeEnergyStoppedDuringTheLatentChainsResumes() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("free-energy-latent-resume")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+        let basin = String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals))
+        func command(_ out: String) -> [String] {
+            ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4", "--thin", "2",
+             "--states-per-chain", "1", "--method", "rk4", "--steps", "4", "--bootstrap", "10", "--seed", "4", "--flow-chains", "8",
+             "--flow-chain-length", "4", "--flow-chains-below", "100", "--progress-seconds", "0", "--out", scratch.file(out)]
+        }
+        func estimate(_ output: String) throws -> [String: Any] {
+            let line = try XCTUnwrap(output.split(separator: "\n").last { $0.hasPrefix("{") }, output)
+            var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            object["wall_seconds"] = nil
+            return object
+        }
+        let whole = try Executables.run(Executables.tbg, command("whole.h5") + ["--json"], timeout: 600)
+        XCTAssertEqual(whole.status, 0, whole.standardError)
+        let stopped = try Executables.interrupt(Executables.tbg, command("resumed.h5"), marker: "tbg free-energy: latent chains: 8 in each of 2 sparse strata",
+                                                signal: SIGUSR1, log: scratch.file("stopped.log"))
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped during the latent chains") && stopped.output.contains("--resume"), stopped.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5")))
+        let kept = try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.logq")).filter { $0.hasPrefix("latent-") }
+        XCTAssertGreaterThan(kept.count, 0, stopped.output)
+        XCTAssertLessThan(kept.count, 4, "the signal must have stopped the run before its last group")
+        let inspected = try Executables.run(Executables.tbg, ["inspect", scratch.file("resumed.h5.logq/" + kept.sorted()[0])])
+        XCTAssertEqual(inspected.status, 0, inspected.standardError)
+        XCTAssertTrue(inspected.standardOutput.contains("\(kept.count) group(s) of latent chains"), inspected.standardOutput)
+
+        let resumed = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("resumed.h5") + ["--resume", "--json"],
+                                          environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertTrue(resumed.standardError.contains("resumed: \(kept.count) of 4 groups of latent chains"), resumed.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5.logq")))
+        XCTAssertEqual(NSDictionary(dictionary: try estimate(whole.standardOutput)), NSDictionary(dictionary: try estimate(resumed.standardOutput)),
+                       "the same estimate and latent-chain budget as the uninterrupted run")
+        let states = { (path: String) throws -> [Float] in try HDF5File(opening: path).root().dataset("flow_chain_states/coordinates").read() }
+        XCTAssertEqual(try states(scratch.file("resumed.h5")), try states(scratch.file("whole.h5")))
     }
 }

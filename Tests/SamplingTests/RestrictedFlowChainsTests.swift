@@ -37,11 +37,11 @@ final class RestrictedFlowChainsTests: XCTestCase {
     /// Chains started in the restricted law stay in it: the mean and second moment of z₀ over all
     /// states match the truncated normal's within 4 standard errors (chains as clusters), and every
     /// state lies in the stratum; the acceptance is neither 0 nor 1.
-    func testChainsSampleThePriorRestrictedToTheStratum() {
+    func testChainsSampleThePriorRestrictedToTheStratum() throws {
         var settings = RestrictedFlowChainSettings()
         (settings.chains, settings.length, settings.step) = (400, 25, 0.5)
         let starts = Self.starts(settings.chains)
-        let result = RestrictedFlowChains.run(starts: starts, chains: 0..<starts.count, atoms: Self.atoms, settings: settings, seed: 5,
+        let result = try RestrictedFlowChains.run(starts: starts, chains: 0..<starts.count, atoms: Self.atoms, settings: settings, seed: 5,
                                               map: Self.identity)
         XCTAssertEqual(result.integrations, 400 * 25)
         XCTAssertFalse(result.stopped)
@@ -71,28 +71,50 @@ final class RestrictedFlowChainsTests: XCTestCase {
 
     /// The chains do not depend on how they are split over calls at group boundaries (ranks), and a
     /// stop after a group keeps the groups done.
-    func testSplittingAtGroupsGivesTheSameChainsAndAStopKeepsFinishedGroups() {
+    func testSplittingAtGroupsGivesTheSameChainsAndAStopKeepsFinishedGroups() throws {
         var settings = RestrictedFlowChainSettings()
         (settings.chains, settings.length, settings.group) = (8, 6, 2)
         let starts = Self.starts(8)
-        let whole = RestrictedFlowChains.run(starts: starts, chains: 0..<8, atoms: Self.atoms, settings: settings, seed: 3, map: Self.identity)
-        let low = RestrictedFlowChains.run(starts: starts, chains: 0..<4, atoms: Self.atoms, settings: settings, seed: 3, map: Self.identity)
-        let high = RestrictedFlowChains.run(starts: starts, chains: 4..<8, atoms: Self.atoms, settings: settings, seed: 3, map: Self.identity)
+        let whole = try RestrictedFlowChains.run(starts: starts, chains: 0..<8, atoms: Self.atoms, settings: settings, seed: 3, map: Self.identity)
+        let low = try RestrictedFlowChains.run(starts: starts, chains: 0..<4, atoms: Self.atoms, settings: settings, seed: 3, map: Self.identity)
+        let high = try RestrictedFlowChains.run(starts: starts, chains: 4..<8, atoms: Self.atoms, settings: settings, seed: 3, map: Self.identity)
         XCTAssertEqual(low.states + high.states, whole.states)
         XCTAssertEqual(low.accepted + high.accepted, whole.accepted)
         var batches: [Int] = []
-        _ = RestrictedFlowChains.run(starts: starts, chains: 0..<8, atoms: Self.atoms, settings: settings, seed: 3) { latents in
+        _ = try RestrictedFlowChains.run(starts: starts, chains: 0..<8, atoms: Self.atoms, settings: settings, seed: 3) { latents in
             batches.append(latents.count)
             return Self.identity(latents)
         }
         XCTAssertEqual(batches, [Int](repeating: 2, count: 4 * 6), "one batch of a group's chains per step")
-        let stopped = RestrictedFlowChains.run(starts: starts, chains: 0..<8, atoms: Self.atoms, settings: settings, seed: 3,
+        let stopped = try RestrictedFlowChains.run(starts: starts, chains: 0..<8, atoms: Self.atoms, settings: settings, seed: 3,
                                                map: Self.identity, shouldStop: { true })
         XCTAssertTrue(stopped.stopped)
         XCTAssertEqual(stopped.states, Array(whole.states.prefix(2)))
         // Another seed moves otherwise.
-        let other = RestrictedFlowChains.run(starts: starts, chains: 0..<8, atoms: Self.atoms, settings: settings, seed: 4, map: Self.identity)
+        let other = try RestrictedFlowChains.run(starts: starts, chains: 0..<8, atoms: Self.atoms, settings: settings, seed: 4, map: Self.identity)
         XCTAssertNotEqual(other.states, whole.states)
+    }
+
+    /// Groups kept by `finished` and given back by `stored` are not integrated again, and the result
+    /// (states, acceptances, integrations counted) is the uninterrupted run's.
+    func testStoredGroupsAreUsedAndCountAsSpent() throws {
+        var settings = RestrictedFlowChainSettings()
+        (settings.chains, settings.length, settings.group) = (6, 5, 2)
+        let starts = Self.starts(6)
+        var kept: [Int: (states: [[RestrictedFlowChains.State]], accepted: [Int])] = [:]
+        let whole = try RestrictedFlowChains.run(starts: starts, chains: 0..<6, atoms: Self.atoms, settings: settings, seed: 8, map: Self.identity,
+                                                 finished: { group, states, accepted in
+                                                     if group.lowerBound < 4 { kept[group.lowerBound] = (states, accepted) }
+                                                 })
+        XCTAssertEqual(Set(kept.keys), [0, 2])
+        var integrated = 0
+        let resumed = try RestrictedFlowChains.run(starts: starts, chains: 0..<6, atoms: Self.atoms, settings: settings, seed: 8,
+                                                   map: { latents in integrated += latents.count; return Self.identity(latents) },
+                                                   stored: { kept[$0.lowerBound] })
+        XCTAssertEqual(integrated, 2 * 5, "only the last group is integrated")
+        XCTAssertEqual(resumed.states, whole.states)
+        XCTAssertEqual(resumed.accepted, whole.accepted)
+        XCTAssertEqual(resumed.integrations, whole.integrations)
     }
 
     /// Starts go to the sparse strata only, spread evenly over their samples.
