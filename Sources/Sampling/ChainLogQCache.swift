@@ -78,6 +78,13 @@ public struct ChainLogQCache {
         }
     }
 
+    /// The finished latent-group files in `folder` (latent-NNNNNN.h5).
+    public static func latentFiles(in folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { name in
+            name.hasPrefix("latent-") && name.hasSuffix(".h5") && name.dropFirst(7).dropLast(3).allSatisfy(\.isNumber)
+        }
+    }
+
     public init(folder: String) { self.folder = folder }
 
     func file(ofChain chain: Int) -> String { folder + "/" + String(format: "chain-%06d.h5", chain) }

@@ -162,6 +162,12 @@ struct FreeEnergyCommand: ParsableCommand {
             let now = sampler.settings
             // The step limit only decides which integrations fail; those proposals are not used.
             sameIntegration = !now.integrationDifferences(from: drawn).contains(where: { $0.name != "max steps" })
+            // The latent chains draw new samples of the flow, which must be drawn as SAMPLES were.
+            if flowChains > 0 && !sameIntegration {
+                let differences = now.integrationDifferences(from: drawn).filter { $0.name != "max steps" }
+                    .map { "\($0.name) \($0.other) → \($0.this)" }.joined(separator: ", ")
+                throw DataFormatError(file: samples, "was drawn with \(Self.describe(drawn)), and this run would integrate with \(Self.describe(now)) (\(differences)); --flow-chains draws new samples of the flow, which must be integrated as the proposals were: give the same --method/--tolerance/--steps")
+            }
             if comm.isRoot && !sameIntegration {
                 writeError("tbg free-energy: warning: the proposals were integrated with \(Self.describe(drawn)), the chain states will be with \(Self.describe(now)); BAR assumes one q on both sides (give the same --method/--tolerance/--steps)")
             }
@@ -218,6 +224,16 @@ struct FreeEnergyCommand: ParsableCommand {
                              settings.moves.kernel.rawValue, burnIn, statesPerChain, thin))
             say("tbg free-energy: model: \(runner.weightsDescription)")
         }
+        let kT = input.kT, d = input.pool.dimension
+        let basin = settings.basin, strata = settings.strata
+        let poolPhi = (0..<input.pool.count).map { BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms) }
+        let flowStrata = (0..<input.pool.count).map {
+            strata.stratum(phi: poolPhi[$0], psi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: psiAtoms))
+        }
+        // The latent chains' starts are checked now, before the expensive stages: a samples file whose
+        // latents, model or ODE settings do not give its samples is refused in seconds.
+        let flowChainPlan = try prepareFlowChains(comm, input: input, file: file, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
+                                                  psiAtoms: psiAtoms, cache: cache, say: say)
         let total = settings.totalSteps
         let chains = try BasinChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, phiAtoms: phiAtoms, psiAtoms: psiAtoms, kT: input.kT,
                                          settings: settings, communicator: comm, potential: input.potential(threads: monteCarlo.threads),
@@ -284,19 +300,13 @@ struct FreeEnergyCommand: ParsableCommand {
         if comm.isRoot, reusedChains > 0 {
             say("tbg free-energy: resumed: the reverse integrations of \(reusedChains) of \(strataCount * chainsPerBasin) chains were in \(cache.folder)\(kept > Int(reusedChains) ? " (\(kept - Int(reusedChains)) other file(s) there did not match this run's chains and were recomputed)" : "")")
         }
-        let kT = input.kT, d = input.pool.dimension
-        let basin = settings.basin, strata = settings.strata
-        let poolPhi = (0..<input.pool.count).map { BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: phiAtoms) }
-        let flowStrata = (0..<input.pool.count).map {
-            strata.stratum(phi: poolPhi[$0], psi: BasinChains.phi(input.pool.positions, offset: $0 * d, atoms: psiAtoms))
-        }
         // Latent chains in the sparse strata: more of the flow's samples there (after the reverse
         // integrations; each group of chains is kept in OUT.logq/ as it finishes, as they are).
-        let flowChainRun = try runFlowChains(comm, input: input, file: file, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
-                                             psiAtoms: psiAtoms, cache: cache, say: say, started: started)
+        let flowChainRun = try runFlowChains(comm, plan: flowChainPlan, input: input, cache: cache, say: say)
         if flowChainRun.stopped {
             if comm.isRoot {
-                say("tbg free-energy: stopped during the latent chains; the reverse integrations and the finished groups of latent chains are kept in \(cache.folder): continue with the same command and --resume")
+                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+                say("tbg free-energy: stopped on \(cause) during the latent chains; the reverse integrations and the finished groups of latent chains are kept in \(cache.folder): continue with the same command and --resume")
             }
             return
         }
@@ -395,16 +405,46 @@ struct FreeEnergyCommand: ParsableCommand {
         var stopped = false
     }
 
-    /// Runs the latent chains of `flowChainSettings` in the strata with few flow samples
-    /// (Sampling/RestrictedFlowChains.swift), groups of chains split over ranks.
-    /// - Throws: `DataFormatError` when SAMPLES records no seed (the latents cannot be drawn again)
-    ///   or when a start's latent does not give its sample under the checkpoint.
-    private func runFlowChains(_ comm: any Communicator, input: ProposalFile, file: SampleFile, runner: LikelihoodRunner, flowStrata: [Int],
-                               phiAtoms: [Int], psiAtoms: [Int], cache: ChainLogQCache, say: @escaping (String) -> Void, started: Date) throws -> FlowChainRun {
+    /// The latent chains of this run, prepared and checked before the expensive stages.
+    struct FlowChainPlan {
+        var starts: [RestrictedFlowChainStart] = []
+        /// This rank's chains (whole groups), the group size and the number of groups.
+        var mine = 0..<0, group = 1, groups = 0
+        /// Groups kept by a stopped run (by first chain), and the key each group is kept under.
+        var kept: [Int: (states: [[RestrictedFlowChains.State]], accepted: [Int])] = [:]
+        var key: (Range<Int>) -> String = { _ in "" }
+        var map: ([[Double]]) throws -> [(state: RestrictedFlowChains.State, stratum: Int?)] = { _ in [] }
+        var atoms = 0
+    }
+
+    /// Chooses the latent chains' starts in the strata with few flow samples (Sampling/
+    /// RestrictedFlowChains.swift), finds the groups a stopped run kept, and integrates each other
+    /// group's first start again: it must give its stored sample.
+    /// - Throws: `DataFormatError` when SAMPLES records no seed (the latents cannot be drawn again),
+    ///   repeats a (seed, index) among its usable samples, or when a start's latent does not give its
+    ///   sample under the checkpoint.
+    private func prepareFlowChains(_ comm: any Communicator, input: ProposalFile, file: SampleFile, runner: LikelihoodRunner, flowStrata: [Int],
+                                   phiAtoms: [Int], psiAtoms: [Int], cache: ChainLogQCache, say: @escaping (String) -> Void) throws -> FlowChainPlan {
         let settings = flowChainSettings, strata = self.settings.strata
+        guard settings.chains > 0 else { return FlowChainPlan() }
         let chosen = RestrictedFlowChains.startSamples(flowStrata: flowStrata, strata: strata.count, settings: settings)
-        guard !chosen.isEmpty else { return FlowChainRun() }
+        guard !chosen.isEmpty else {
+            if comm.isRoot {
+                let counts = (0..<strata.count).map { s in flowStrata.filter { $0 == s }.count }
+                say("tbg free-energy: --flow-chains: no stratum has between 1 and \(settings.sparseBelow - 1) usable flow samples (they have \(counts.map(String.init).joined(separator: ", "))), so no latent chains run (--flow-chains-below sets the threshold)")
+            }
+            return FlowChainPlan()
+        }
         guard let sources = try file.latentSources() else { throw Self.noSeeds(samples) }
+        // Two usable samples with one (seed, index) are one latent drawn twice: the file is damaged.
+        var seen: [String: Int] = [:]
+        for frame in input.frames {
+            let source = "\(sources.seeds[frame]):\(sources.indices[frame])"
+            if let earlier = seen[source] {
+                throw DataFormatError(file: samples, "samples \(earlier) and \(frame) have the same seed and index (\(sources.seeds[frame]), \(sources.indices[frame])) in /samples@seed or /samples/seed and /samples/index: one latent cannot give two samples; --flow-chains needs each sample's own latent")
+            }
+            seen[source] = frame
+        }
         let atoms = input.trajectory.atomCount, flow = runner.flow
         let elements = input.trajectory.topology.atoms.map(\.element)
         let reference = input.bondGraph.relabelled(SamplePostprocessor.atomClassLabels(elements: elements, features: flow.features, width: flow.featureWidth))
@@ -446,11 +486,13 @@ struct FreeEnergyCommand: ParsableCommand {
                 .map { (first, $0) }
         })
         let keptGroups = comm.allreduce(Int64(kept.count), .sum)
-        if comm.isRoot, keptGroups > 0 {
-            say("tbg free-energy: resumed: \(keptGroups) of \(groups) groups of latent chains were in \(cache.folder)")
+        if comm.isRoot {
+            let files = ChainLogQCache.latentFiles(in: cache.folder).count
+            if keptGroups > 0 || files > 0 {
+                say("tbg free-energy: resumed: \(keptGroups) of \(groups) groups of latent chains were in \(cache.folder)"
+                    + (files > Int(keptGroups) ? " (\(files - Int(keptGroups)) other group file(s) there did not match this run's latent chains, their settings, seed or starts, and are recomputed)" : ""))
+            }
         }
-        // Every group's start check counts, kept or not: the budget is the same as an uninterrupted run's.
-        var spent = mine.filter { $0 % group == 0 }.count
         // The latents must give their samples under this checkpoint: each group's first start is
         // integrated again (one integration per group, the same on any number of ranks).
         for first in mine where first % group == 0 && kept[first] == nil {
@@ -462,6 +504,20 @@ struct FreeEnergyCommand: ParsableCommand {
                 throw DataFormatError(file: samples, String(format: "sample %d (seed %llu, index %lld): its latent, integrated again with %@, gives a sample %.3g nm away (log w %.3f against the stored %.3f); --flow-chains needs the same latents, model and ODE settings as the samples (expected within 0.01 nm and 1 nat)", frame, sources.seeds[frame], sources.indices[frame], checkpoint, distance, check.state.logWeight, starts[first].state.logWeight))
             }
         }
+        var plan = FlowChainPlan()
+        (plan.starts, plan.mine, plan.group, plan.groups, plan.kept, plan.key, plan.map, plan.atoms) = (starts, mine, group, groups, kept, key, map, atoms)
+        return plan
+    }
+
+    /// Runs the prepared latent chains, groups of chains split over ranks, each finished group kept in
+    /// OUT.logq/; rank 0 gathers their states.
+    private func runFlowChains(_ comm: any Communicator, plan: FlowChainPlan, input: ProposalFile, cache: ChainLogQCache,
+                               say: @escaping (String) -> Void) throws -> FlowChainRun {
+        let settings = flowChainSettings
+        let (starts, mine, group, kept, key, map, atoms) = (plan.starts, plan.mine, plan.group, plan.kept, plan.key, plan.map, plan.atoms)
+        guard !starts.isEmpty else { return FlowChainRun() }
+        // Every group's start check counts, kept or not: the budget is the same as an uninterrupted run's.
+        var spent = mine.filter { $0 % group == 0 }.count
         if comm.isRoot {
             say(String(format: "tbg free-energy: latent chains: %d in each of %d sparse strata (fewer than %d flow samples), %d pCN moves each (beta %.3g), %d forward integrations",
                        settings.chains, starts.count / max(1, settings.chains), settings.sparseBelow, settings.length, settings.step, starts.count * settings.length))

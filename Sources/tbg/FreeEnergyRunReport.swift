@@ -45,9 +45,8 @@ struct FreeEnergyRunReport: Encodable {
         finishedChains = ChainLogQCache.chainFiles(in: folder).compactMap { name in
             Int(name.dropFirst("chain-".count).prefix(while: \.isNumber))
         }.sorted()
-        finishedLatentGroups = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name in
-            guard name.hasPrefix("latent-"), name.hasSuffix(".h5") else { return nil }
-            return Int(name.dropFirst("latent-".count).dropLast(".h5".count))
+        finishedLatentGroups = ChainLogQCache.latentFiles(in: folder).compactMap { name in
+            Int(name.dropFirst("latent-".count).dropLast(".h5".count))
         }.sorted()
         let manifest = folder + "/run.json"
         guard let data = FileManager.default.contents(atPath: manifest) else {

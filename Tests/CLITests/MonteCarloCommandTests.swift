@@ -595,6 +595,33 @@ final class MonteCarloCommandTests: XCTestCase {
         }
         XCTAssertTrue(try a.dataset("log_weight").read(as: Double.self).allSatisfy(\.isFinite))
 
+        // Other ODE settings than the proposals' cannot draw samples of the same q: refused before the chains.
+        var otherODE = command
+        otherODE[try XCTUnwrap(otherODE.firstIndex(of: "--steps")) + 1] = "5"
+        let ode = try Executables.run(Executables.tbg, otherODE + ["--out", scratch.file("fe5.h5"), "--progress-seconds", "0"])
+        XCTAssertNotEqual(ode.status, 0)
+        XCTAssertTrue(ode.standardError.contains("--flow-chains draws new samples") && ode.standardError.contains("steps 4 → 5"), ode.standardError)
+        XCTAssertFalse(ode.standardError.contains("chains: step"), "refused before the MALA chains: \(ode.standardError)")
+        // Two usable samples with one (seed, index): refused, naming both.
+        let p = try read(proposals)
+        let valid: [UInt8] = try p.group.dataset("chirality_ok").read()
+        let usable = valid.indices.filter { valid[$0] != 0 && p.energies[$0].isFinite }
+        let repeated = scratch.file("repeated.h5")
+        try FileManager.default.copyItem(atPath: proposals, toPath: repeated)
+        do {
+            let index = try HDF5File(opening: repeated, mode: .readWrite).root().group("samples").dataset("index")
+            var values: [Int64] = try index.read()
+            values[usable[1]] = values[usable[0]]
+            try index.write(values)
+        }
+        let twice = try Executables.run(Executables.tbg, command.map { $0 == proposals ? repeated : $0 } + ["--out", scratch.file("fe6.h5")])
+        XCTAssertNotEqual(twice.status, 0)
+        XCTAssertTrue(twice.standardError.contains("samples \(usable[0]) and \(usable[1]) have the same seed and index"), twice.standardError)
+        // No stratum below the threshold: said, and the run goes on without latent chains.
+        let none = try Executables.run(Executables.tbg, base + ["--flow-chains", "4", "--flow-chains-below", "1", "--out", scratch.file("fe7.h5")])
+        XCTAssertEqual(none.status, 0, none.standardError)
+        XCTAssertTrue(none.standardError.contains("no latent chains run"), none.standardError)
+
         // Without the seeds the latents cannot be drawn again.
         let seedless = scratch.file("seedless.h5")
         try FileManager.default.copyItem(atPath: proposals, toPath: seedless)
@@ -629,7 +656,7 @@ final class MonteCarloCommandTests: XCTestCase {
         let stopped = try Executables.interrupt(Executables.tbg, command("resumed.h5"), marker: "tbg free-energy: latent chains: 8 in each of 2 sparse strata",
                                                 signal: SIGUSR1, log: scratch.file("stopped.log"))
         XCTAssertEqual(stopped.status, 0, stopped.output)
-        XCTAssertTrue(stopped.output.contains("stopped during the latent chains") && stopped.output.contains("--resume"), stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1 during the latent chains") && stopped.output.contains("--resume"), stopped.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5")))
         let kept = try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.logq")).filter { $0.hasPrefix("latent-") }
         XCTAssertGreaterThan(kept.count, 0, stopped.output)
