@@ -23,6 +23,15 @@ final class MonteCarloCommandTests: XCTestCase {
         return path
     }
 
+    /// The last JSON line of a `tbg free-energy --json` run, without its wall time (which differs
+    /// between otherwise identical runs).
+    private static func estimate(_ output: String) throws -> [String: Any] {
+        let line = try XCTUnwrap(output.split(separator: "\n").last { $0.hasPrefix("{") }, output)
+        var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        object["wall_seconds"] = nil
+        return object
+    }
+
     /// A φ split (rad) at the median of the usable proposals' φ, so that both basins have starts.
     private func medianPhiSplit(_ proposals: String) throws -> Double {
         let p = try read(proposals)
@@ -304,12 +313,6 @@ final class MonteCarloCommandTests: XCTestCase {
              "--burn-in", "6", "--thin", "2", "--states-per-chain", "2", "--method", "rk4", "--steps", "4", "--bootstrap", "20", "--seed", "4",
              "--progress-seconds", "0", "--out", scratch.file(out)]
         }
-        func estimate(_ output: String) throws -> [String: Any] {
-            let line = try XCTUnwrap(output.split(separator: "\n").last { $0.hasPrefix("{") }, output)
-            var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            object["wall_seconds"] = nil
-            return object
-        }
         let whole = try Executables.run(Executables.tbg, command("whole.h5") + ["--json"], timeout: 600)
         XCTAssertEqual(whole.status, 0, whole.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("whole.h5.logq")), "the folder is removed once OUT is written")
@@ -356,7 +359,7 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertTrue(resumed.standardError.contains("resumed: the reverse integrations of \(kept.count) of 16 chains"), resumed.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5.logq")))
-        let a = try estimate(whole.standardOutput), b = try estimate(resumed.standardOutput)
+        let a = try Self.estimate(whole.standardOutput), b = try Self.estimate(resumed.standardOutput)
         XCTAssertEqual(a["delta_f_kT"] as? Double, b["delta_f_kT"] as? Double)
         XCTAssertEqual(a["standard_error_kT"] as? Double, b["standard_error_kT"] as? Double)
         XCTAssertEqual(NSDictionary(dictionary: a), NSDictionary(dictionary: b), "the same estimate, stratum for stratum")
@@ -631,6 +634,7 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertTrue(refused.standardError.contains("seedless.h5") && refused.standardError.contains("records no seed"), refused.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe3.h5")))
     }
+
     /// A stop during the latent chains keeps the finished groups in OUT.logq/ beside the reverse
     /// integrations; --resume (here on 2 ranks, so groups move between ranks) uses them and gives the
     /// uninterrupted run's estimate and latent-chain states.
@@ -644,12 +648,6 @@ final class MonteCarloCommandTests: XCTestCase {
             ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4", "--thin", "2",
              "--states-per-chain", "1", "--method", "rk4", "--steps", "4", "--bootstrap", "10", "--seed", "4", "--flow-chains", "8",
              "--flow-chain-length", "4", "--flow-chains-below", "100", "--progress-seconds", "0", "--out", scratch.file(out)]
-        }
-        func estimate(_ output: String) throws -> [String: Any] {
-            let line = try XCTUnwrap(output.split(separator: "\n").last { $0.hasPrefix("{") }, output)
-            var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            object["wall_seconds"] = nil
-            return object
         }
         let whole = try Executables.run(Executables.tbg, command("whole.h5") + ["--json"], timeout: 600)
         XCTAssertEqual(whole.status, 0, whole.standardError)
@@ -670,7 +668,7 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertTrue(resumed.standardError.contains("resumed: \(kept.count) of 4 groups of latent chains"), resumed.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5.logq")))
-        XCTAssertEqual(NSDictionary(dictionary: try estimate(whole.standardOutput)), NSDictionary(dictionary: try estimate(resumed.standardOutput)),
+        XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(whole.standardOutput)), NSDictionary(dictionary: try Self.estimate(resumed.standardOutput)),
                        "the same estimate and latent-chain budget as the uninterrupted run")
         let states = { (path: String) throws -> [Float] in try HDF5File(opening: path).root().dataset("flow_chain_states/coordinates").read() }
         XCTAssertEqual(try states(scratch.file("resumed.h5")), try states(scratch.file("whole.h5")))
