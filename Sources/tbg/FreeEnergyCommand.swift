@@ -397,7 +397,7 @@ struct FreeEnergyCommand: ParsableCommand {
     /// The latent chains' states, gathered on rank 0 (elsewhere empty): per state its stratum, its
     /// chain, its move, W = −log w and u = E/kT, log q and positions (nm).
     struct FlowChainRun {
-        var strata: [Int] = [], chain: [Int] = [], move: [Int] = [], work: [(work: Double, reduced: Double)] = []
+        var strata: [Int] = [], chain: [Int] = [], move: [Int] = [], sourceFrame: [Int] = [], work: [(work: Double, reduced: Double)] = []
         var logQ: [Double] = [], positions: [Double] = []
         /// Forward integrations spent on all ranks (the start check included), and the fraction of
         /// pCN moves accepted.
@@ -408,6 +408,8 @@ struct FreeEnergyCommand: ParsableCommand {
     /// The latent chains of this run, prepared and checked before the expensive stages.
     struct FlowChainPlan {
         var starts: [RestrictedFlowChainStart] = []
+        /// The frame of SAMPLES each chain starts from.
+        var startFrames: [Int] = []
         /// This rank's chains (whole groups), the group size and the number of groups.
         var mine = 0..<0, group = 1, groups = 0
         /// Groups kept by a stopped run (by first chain), and the key each group is kept under.
@@ -506,6 +508,7 @@ struct FreeEnergyCommand: ParsableCommand {
         }
         var plan = FlowChainPlan()
         (plan.starts, plan.mine, plan.group, plan.groups, plan.kept, plan.key, plan.map, plan.atoms) = (starts, mine, group, groups, kept, key, map, atoms)
+        plan.startFrames = chosen.map { input.frames[$0.sample] }
         return plan
     }
 
@@ -557,6 +560,7 @@ struct FreeEnergyCommand: ParsableCommand {
             run.chain.append(chain)
             run.move.append(Int(all[row + 1]))
             run.strata.append(starts[chain].stratum)
+            run.sourceFrame.append(plan.startFrames[chain])
             run.work.append((all[row + 2], all[row + 3]))
             run.logQ.append(all[row + 4])
             run.positions += all[(row + 5)..<(row + width)]
@@ -574,6 +578,8 @@ struct FreeEnergyCommand: ParsableCommand {
         try group.writeDataset("chain", run.chain.map(Int64.init), shape: [n])
         try group.writeDataset("move", run.move.map(Int64.init), shape: [n])
         try group.writeDataset("stratum", run.strata.map(Int64.init), shape: [n])
+        try group.writeDataset("source_frame", run.sourceFrame.map(Int64.init), shape: [n])
+            .writeAttribute("description", string: "the frame of the samples file whose latent the chain started from")
         try group.writeDataset("log_weight", run.work.map { -$0.work }, shape: [n])
         try group.writeDataset("energy_kj_mol", run.work.map { $0.reduced * kT }, shape: [n]).writeAttribute("units", string: "kJ/mol")
         try group.writeDataset("log_q", run.logQ, shape: [n]).writeAttribute("units", string: "model units (tbg sample's /samples/log_q convention)")
@@ -597,8 +603,9 @@ struct FreeEnergyCommand: ParsableCommand {
             guard let forward = part.forwardEXP, let reverse = part.reverseEXP, forward.isFinite, reverse.isFinite,
                   abs(forward - reverse) > overlapGapKT else { return nil }
             let latent = part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : ""
-            return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT: the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool), or more latent-chain states there (--flow-chains, --flow-chain-length)",
-                          part.stratum, part.flowSamples, latent, abs(forward - reverse))
+            let remedy = part.flowChainSamples > 0 ? "longer latent chains there (--flow-chain-length)" : "latent chains there (--flow-chains)"
+            return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT: the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool), or run %@",
+                          part.stratum, part.flowSamples, latent, abs(forward - reverse), remedy)
         }
     }
 

@@ -597,6 +597,13 @@ final class MonteCarloCommandTests: XCTestCase {
             XCTAssertEqual(value > -3.1415 && value < split, stratum[k] == 0, "latent-chain state \(k): phi \(value)")
         }
         XCTAssertTrue(try a.dataset("log_weight").read(as: Double.self).allSatisfy(\.isFinite))
+        // Each chain's start: a usable sample of the file, in the chain's stratum, the same for all its states.
+        let sourceFrames: [Int64] = try a.dataset("source_frame").read()
+        let proposalPhi = BackboneTorsions.dihedrals(try read(proposals).coordinates, atoms: 22, quartet: [4, 6, 8, 14])
+        for (k, frame) in sourceFrames.enumerated() {
+            XCTAssertEqual(proposalPhi[Int(frame)] > -3.1415 && proposalPhi[Int(frame)] < split, stratum[k] == 0, "state \(k) starts at frame \(frame)")
+            if k % 2 == 1 { XCTAssertEqual(frame, sourceFrames[k - 1], "one start per chain") }
+        }
 
         // Other ODE settings than the proposals' cannot draw samples of the same q: refused before the chains.
         var otherODE = command
