@@ -72,16 +72,15 @@ public struct ChainLogQCache {
     }
 
     /// The finished chain files in `folder` (chain-NNNNNN.h5; partial files of a write in flight are not).
-    public static func chainFiles(in folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { name in
-            name.hasPrefix("chain-") && name.hasSuffix(".h5") && name.dropFirst(6).dropLast(3).allSatisfy(\.isNumber)
-        }
-    }
+    public static func chainFiles(in folder: String) -> [String] { numberedFiles(in: folder, prefix: "chain-") }
 
     /// The finished latent-group files in `folder` (latent-NNNNNN.h5).
-    public static func latentFiles(in folder: String) -> [String] {
+    public static func latentFiles(in folder: String) -> [String] { numberedFiles(in: folder, prefix: "latent-") }
+
+    /// PREFIX + digits + ".h5" in `folder` (partial files of a write in flight are not).
+    static func numberedFiles(in folder: String, prefix: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { name in
-            name.hasPrefix("latent-") && name.hasSuffix(".h5") && name.dropFirst(7).dropLast(3).allSatisfy(\.isNumber)
+            name.hasPrefix(prefix) && name.hasSuffix(".h5") && name.dropFirst(prefix.count).dropLast(3).allSatisfy(\.isNumber)
         }
     }
 
@@ -155,9 +154,9 @@ public struct ChainLogQCache {
 
     /// Writes the latent group starting at global chain `first` atomically.
     public func storeLatentGroup(first: Int, key: String, states: [[RestrictedFlowChains.State]], accepted: [Int]) throws {
-        let flat = states.joined()
+        let flat = states.joined(), positions = flat.flatMap(\.positions)
         try HDF5File.writeAtomically(to: file(ofLatentGroup: first)) { root in
-            try root.writeDataset("positions", flat.flatMap(\.positions), shape: [flat.flatMap(\.positions).count])
+            try root.writeDataset("positions", positions, shape: [positions.count])
             try root.writeDataset("energy", flat.map(\.energy), shape: [flat.count])
             try root.writeDataset("log_q", flat.map(\.logQ), shape: [flat.count])
             try root.writeDataset("log_weight", flat.map(\.logWeight), shape: [flat.count])

@@ -63,8 +63,6 @@ public final class SampleRunner {
             throw DataFormatError(file: peptide.path, "/openmm_system: \(error)")
         }
         let elements = peptide.topology.atoms.map(\.element)
-        let reference = BondGraph(elements: elements, bonds: peptide.topology.bonds)
-            .relabelled(SamplePostprocessor.atomClassLabels(elements: elements, features: flow.features, width: flow.featureWidth))
         try peptide.requireFrames(for: "the reference chirality (taken from frame 0)")
         let frame0 = try peptide.readFrames(0..<1, requireBonds: true).map(Double.init)
         let chirality = ChiralCentres(elements: elements, bonds: peptide.topology.bonds, reference: frame0[...])
@@ -75,6 +73,18 @@ public final class SampleRunner {
         guard let kT = peptide.metadata.kT else {
             throw DataFormatError(file: peptide.path, "/metadata has neither kT_kJ_per_mol nor temperature_K")
         }
+        return postprocessor(for: flow, bondGraph: BondGraph(elements: elements, bonds: peptide.topology.bonds), chirality: chirality, kT: kT,
+                             energy: energy)
+    }
+
+    /// The post-processing under `flow`'s model of a peptide given by its (unlabelled) bond graph,
+    /// reference chirality, kT (kJ/mol) and force field: the graph labelled by the model's atom
+    /// classes, one energy evaluation per sample (`tbg free-energy`'s latent chains build theirs
+    /// from a samples file this way).
+    public static func postprocessor(for flow: TrainedFlow, bondGraph: BondGraph, chirality: ChiralCentres, kT: Double,
+                                     energy: EnergyEvaluator) -> SamplePostprocessor {
+        let elements = bondGraph.elements
+        let reference = bondGraph.relabelled(SamplePostprocessor.atomClassLabels(elements: elements, features: flow.features, width: flow.featureWidth))
         return SamplePostprocessor(reference: reference, elements: elements, chirality: chirality, units: flow.units, kT: kT) { positions in
             positions.withUnsafeBufferPointer { energy.evaluate($0, frameCount: 1, forces: false, threads: 1) }.totals[0]
         }

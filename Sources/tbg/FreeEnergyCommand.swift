@@ -135,7 +135,8 @@ struct FreeEnergyCommand: ParsableCommand {
         // log q of the chain states must come from the model that drew the proposals.
         let file = try SampleFile(trajectory: input.trajectory)
         // Before any work: the latent chains need the samples' latents.
-        if flowChains > 0, try file.latentSources() == nil { throw Self.noSeeds(samples) }
+        let latentSources = flowChains > 0 ? try file.latentSources() : nil
+        if flowChains > 0, latentSources == nil { throw Self.noSeeds(samples) }
         if let step = file.integerAttribute("checkpoint_step"), Int(step) != runner.flow.checkpoint.step {
             throw DataFormatError(file: checkpoint, "is step \(runner.flow.checkpoint.step), but \(samples) was drawn by step \(step) (/samples@checkpoint_step); log q of the chain states must come from the model that drew the proposals")
         }
@@ -232,8 +233,8 @@ struct FreeEnergyCommand: ParsableCommand {
         }
         // The latent chains' starts are checked now, before the expensive stages: a samples file whose
         // latents, model or ODE settings do not give its samples is refused in seconds.
-        let flowChainPlan = try prepareFlowChains(comm, input: input, file: file, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
-                                                  psiAtoms: psiAtoms, cache: cache, say: say)
+        let flowChainPlan = try prepareFlowChains(comm, input: input, file: file, sources: latentSources, runner: runner, flowStrata: flowStrata,
+                                                  phiAtoms: phiAtoms, psiAtoms: psiAtoms, cache: cache, say: say)
         let total = settings.totalSteps
         let chains = try BasinChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, phiAtoms: phiAtoms, psiAtoms: psiAtoms, kT: input.kT,
                                          settings: settings, communicator: comm, potential: input.potential(threads: monteCarlo.threads),
@@ -425,8 +426,10 @@ struct FreeEnergyCommand: ParsableCommand {
     /// - Throws: `DataFormatError` when SAMPLES records no seed (the latents cannot be drawn again),
     ///   repeats a (seed, index) among its usable samples, or when a start's latent does not give its
     ///   sample under the checkpoint.
-    private func prepareFlowChains(_ comm: any Communicator, input: ProposalFile, file: SampleFile, runner: LikelihoodRunner, flowStrata: [Int],
-                                   phiAtoms: [Int], psiAtoms: [Int], cache: ChainLogQCache, say: @escaping (String) -> Void) throws -> FlowChainPlan {
+    /// - Parameters: `sources`: each sample's (seed, index), read from `file` when --flow-chains is on.
+    private func prepareFlowChains(_ comm: any Communicator, input: ProposalFile, file: SampleFile, sources: (seeds: [UInt64], indices: [Int64])?,
+                                   runner: LikelihoodRunner, flowStrata: [Int], phiAtoms: [Int], psiAtoms: [Int], cache: ChainLogQCache,
+                                   say: @escaping (String) -> Void) throws -> FlowChainPlan {
         let settings = flowChainSettings, strata = self.settings.strata
         guard settings.chains > 0 else { return FlowChainPlan() }
         let chosen = RestrictedFlowChains.startSamples(flowStrata: flowStrata, strata: strata.count, settings: settings)
@@ -437,7 +440,7 @@ struct FreeEnergyCommand: ParsableCommand {
             }
             return FlowChainPlan()
         }
-        guard let sources = try file.latentSources() else { throw Self.noSeeds(samples) }
+        guard let sources else { throw Self.noSeeds(samples) }
         // Two usable samples with one (seed, index) are one latent drawn twice: the file is damaged.
         var seen: [String: Int] = [:]
         for frame in input.frames {
@@ -448,12 +451,8 @@ struct FreeEnergyCommand: ParsableCommand {
             seen[source] = frame
         }
         let atoms = input.trajectory.atomCount, flow = runner.flow
-        let elements = input.trajectory.topology.atoms.map(\.element)
-        let reference = input.bondGraph.relabelled(SamplePostprocessor.atomClassLabels(elements: elements, features: flow.features, width: flow.featureWidth))
-        let energy = input.energy
-        let postprocessor = SamplePostprocessor(reference: reference, elements: elements, chirality: input.chirality, units: flow.units, kT: input.kT) { positions in
-            positions.withUnsafeBufferPointer { energy.evaluate($0, frameCount: 1, forces: false, threads: 1) }.totals[0]
-        }
+        let postprocessor = SampleRunner.postprocessor(for: flow, bondGraph: input.bondGraph, chirality: input.chirality, kT: input.kT,
+                                                       energy: input.energy)
         let integrator = ChunkSampler(sampler: FlowSampler(model: flow.model, features: flow.features, atoms: atoms), settings: sampler.settings,
                                       seed: 0, postprocessor: postprocessor)
         let map: ([[Double]]) throws -> [(state: RestrictedFlowChains.State, stratum: Int?)] = { latents in
