@@ -99,12 +99,16 @@ public struct StratifiedBasinFreeEnergy: Sendable, Equatable {
         public var positive: Bool
         /// Flow samples in the stratum.
         public var flowSamples: Int
+        /// Further i.i.d. draws of the flow in the stratum that count towards Q only (position-only
+        /// draws: no log q, so not in BAR).
+        public var countedDraws = 0
         /// Further samples of the flow restricted to the stratum (latent chains,
         /// Sampling/RestrictedFlowChains.swift): in BAR's flow side, not in Q.
         public var restrictedFlowSamples = 0
         /// Equilibrium samples (chain states) in the stratum.
         public var equilibriumSamples: Int
-        /// Q, the fraction of the flow's samples in the stratum.
+        /// Q, the fraction of the flow's samples in the stratum (flow samples and counted draws
+        /// together).
         public var flowFraction: Double
         /// BAR between the flow and the Boltzmann density restricted to the stratum (nil without
         /// samples on either side); Δf = −ln(Z/Q).
@@ -125,7 +129,7 @@ public struct StratifiedBasinFreeEnergy: Sendable, Equatable {
     public var populations: [Double]? {
         guard value != nil else { return nil }
         let logZ = strata.map { s -> Double in
-            guard let bar = s.bar, s.flowSamples > 0 else { return -.infinity }
+            guard let bar = s.bar, s.flowSamples + s.countedDraws > 0 else { return -.infinity }
             return log(s.flowFraction) - bar.deltaF
         }
         let top = logZ.max()!
@@ -146,44 +150,56 @@ public enum StratifiedBAR {
     /// Bootstrap: each replicate draws the flow's samples with replacement (so the Q_s and the
     /// state-0 sets vary together) and, per stratum, as many clusters as that stratum has, with
     /// replacement. A stratum without flow samples in a replicate contributes Z_s = 0 (its Q_s is 0).
+    /// Counted draws are resampled with replacement too, apart from the flow's samples.
     /// - Parameters: `flowStrata`/`flowWork`: one entry per flow sample (W may be +∞, see
     ///   `BennettAcceptanceRatio.estimate`); `equilibriumStrata`/`equilibriumWork`/`clusters`: one
     ///   entry per equilibrium state (W finite); strata are 0..<positiveStrata.count.
     ///   `restrictedStrata`/`restrictedWork`/`restrictedClusters`: further samples of the flow restricted
     ///   to their stratum (the states of latent chains, correlated along a chain: its cluster), which
     ///   join the stratum's flow side in BAR but not its Q (they are not draws of the whole flow).
+    ///   `countedStrata`: the strata of further i.i.d. draws of the flow, from the same law as the
+    ///   flow's samples (usable ones only, as `flowStrata`), whose log q is unknown: they join Q only,
+    ///   Q_s = (flow samples in s + counted draws in s) / (flow samples + counted draws), which lowers
+    ///   Q's binomial noise where the flow rarely goes (Sampling/StratumDraws.swift).
     public static func estimate(flowStrata: [Int], flowWork: [Double], equilibriumStrata: [Int], equilibriumWork: [Double],
                                 clusters: [Int], restrictedStrata: [Int] = [], restrictedWork: [Double] = [], restrictedClusters: [Int] = [],
+                                countedStrata: [Int] = [],
                                 positiveStrata: [Bool], resamples: Int, random: inout RandomSource) -> StratifiedBasinFreeEnergy {
         precondition(flowStrata.count == flowWork.count && equilibriumStrata.count == equilibriumWork.count
                      && clusters.count == equilibriumWork.count && restrictedStrata.count == restrictedWork.count
                      && restrictedClusters.count == restrictedWork.count, "one stratum and one work per sample")
         let k = positiveStrata.count
-        precondition((flowStrata + equilibriumStrata + restrictedStrata).allSatisfy { (0..<k).contains($0) }, "strata are 0..<\(k)")
-        func parts(flow: [Int], equilibrium: [Int], restricted: [Int]) -> [StratifiedBasinFreeEnergy.Stratum] {
+        precondition((flowStrata + equilibriumStrata + restrictedStrata + countedStrata).allSatisfy { (0..<k).contains($0) }, "strata are 0..<\(k)")
+        func parts(flow: [Int], equilibrium: [Int], restricted: [Int], counted: [Int]) -> [StratifiedBasinFreeEnergy.Stratum] {
             var flowWorks = [[Double]](repeating: [], count: k), equilibriumWorks = flowWorks, restrictedWorks = flowWorks
+            var counts = [Int](repeating: 0, count: k)
+            for i in counted { counts[countedStrata[i]] += 1 }
+            let draws = flow.count + counted.count
             for i in flow { flowWorks[flowStrata[i]].append(flowWork[i]) }
             for i in equilibrium { equilibriumWorks[equilibriumStrata[i]].append(equilibriumWork[i]) }
             for i in restricted { restrictedWorks[restrictedStrata[i]].append(restrictedWork[i]) }
-            return (0..<k).map { s in
-                .init(positive: positiveStrata[s], flowSamples: flowWorks[s].count, restrictedFlowSamples: restrictedWorks[s].count,
-                      equilibriumSamples: equilibriumWorks[s].count,
-                      flowFraction: flow.isEmpty ? .nan : Double(flowWorks[s].count) / Double(flow.count),
-                      bar: BennettAcceptanceRatio.estimate(forward: flowWorks[s] + restrictedWorks[s], reverse: equilibriumWorks[s]))
+            return (0..<k).map { s -> StratifiedBasinFreeEnergy.Stratum in
+                let inStratum: Int = flowWorks[s].count + counts[s]
+                let fraction: Double = draws == 0 ? .nan : Double(inStratum) / Double(draws)
+                let bar = BennettAcceptanceRatio.estimate(forward: flowWorks[s] + restrictedWorks[s], reverse: equilibriumWorks[s])
+                return .init(positive: positiveStrata[s], flowSamples: flowWorks[s].count, countedDraws: counts[s],
+                             restrictedFlowSamples: restrictedWorks[s].count, equilibriumSamples: equilibriumWorks[s].count,
+                             flowFraction: fraction, bar: bar)
             }
         }
         /// ΔF from the parts; nil when a basin has no stratum with both sides.
         func combine(_ strata: [StratifiedBasinFreeEnergy.Stratum]) -> Double? {
             var logZ: [Bool: [Double]] = [true: [], false: []]
-            for s in strata where s.flowSamples > 0 {
+            for s in strata where s.flowSamples + s.countedDraws > 0 {
                 guard let bar = s.bar else { return nil }   // flow samples but no chain there: Z_s unknown
-                logZ[s.positive]!.append(log(Double(s.flowSamples)) - bar.deltaF)
+                logZ[s.positive]!.append(log(Double(s.flowSamples + s.countedDraws)) - bar.deltaF)
             }
             guard let plus = logZ[true], let minus = logZ[false], !plus.isEmpty, !minus.isEmpty else { return nil }
             return -(ImportanceWeights.logSumExp(plus) - ImportanceWeights.logSumExp(minus))
         }
         let allFlow = Array(flowWork.indices), allEquilibrium = Array(equilibriumWork.indices)
-        let strata = parts(flow: allFlow, equilibrium: allEquilibrium, restricted: Array(restrictedWork.indices))
+        let allCounted = Array(countedStrata.indices)
+        let strata = parts(flow: allFlow, equilibrium: allEquilibrium, restricted: Array(restrictedWork.indices), counted: allCounted)
         var result = StratifiedBasinFreeEnergy(strata: strata, value: combine(strata), standardError: nil, degenerateReplicates: 0)
         guard result.value != nil, resamples >= 2 else { return result }
         // Clusters of each stratum, on each side.
@@ -205,7 +221,8 @@ public enum StratifiedBAR {
             let flow = allFlow.map { _ in random.integer(below: allFlow.count) }
             let equilibrium = draw(equilibriumMembers)
             let restricted = draw(restrictedMembers)
-            if let value = combine(parts(flow: flow, equilibrium: equilibrium, restricted: restricted)) {
+            let counted = allCounted.map { _ in random.integer(below: allCounted.count) }
+            if let value = combine(parts(flow: flow, equilibrium: equilibrium, restricted: restricted, counted: counted)) {
                 replicates.append(value)
             } else {
                 result.degenerateReplicates += 1

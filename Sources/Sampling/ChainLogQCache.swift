@@ -13,6 +13,10 @@
 //                                 chain is 4: /positions, /energy, /log_q, /log_weight (chains ×
 //                                 moves), /accepted (per chain) and @key, the FNV-1a hash of the
 //                                 latent-chain settings, the seed and the group's start latents
+//   OUT.logq/draws-000003.h5      position-only draws (--position-draws), chunk 3: /stratum (int64
+//                                 per draw; −1 not usable, −2 failed integration) and @key
+//   OUT.logq/restricted-000008.h5 the restricted draws (--restricted-draws) of the group starting at
+//                                 restricted draw 8, in the latent-group layout (one move each)
 // The chains are recomputed on a resume (they depend on (seed, step, chain) only, so any number of
 // ranks gives the same chains); a chain's stored NLL is used only when its positions hash to the
 // stored value, so a kept file never stands for other states. Each chain file is written
@@ -74,8 +78,11 @@ public struct ChainLogQCache {
     /// The finished chain files in `folder` (chain-NNNNNN.h5; partial files of a write in flight are not).
     public static func chainFiles(in folder: String) -> [String] { numberedFiles(in: folder, prefix: "chain-") }
 
-    /// The finished latent-group files in `folder` (latent-NNNNNN.h5).
-    public static func latentFiles(in folder: String) -> [String] { numberedFiles(in: folder, prefix: "latent-") }
+    /// The finished latent-group files in `folder` (latent-NNNNNN.h5; restricted-NNNNNN.h5 with `prefix`).
+    public static func latentFiles(in folder: String, prefix: String = "latent-") -> [String] { numberedFiles(in: folder, prefix: prefix) }
+
+    /// The finished position-only draw chunks in `folder` (draws-NNNNNN.h5).
+    public static func drawFiles(in folder: String) -> [String] { numberedFiles(in: folder, prefix: "draws-") }
 
     /// PREFIX + digits + ".h5" in `folder` (partial files of a write in flight are not).
     static func numberedFiles(in folder: String, prefix: String) -> [String] {
@@ -117,7 +124,7 @@ public struct ChainLogQCache {
         }
     }
 
-    func file(ofLatentGroup first: Int) -> String { folder + "/" + String(format: "latent-%06d.h5", first) }
+    func file(ofLatentGroup first: Int, prefix: String = "latent-") -> String { folder + "/" + prefix + String(format: "%06d.h5", first) }
 
     /// What a latent group's stored states must have been made from: the latent-chain settings (JSON),
     /// the seed and the group's start latents (float64 bytes), FNV-1a in hex.
@@ -133,9 +140,10 @@ public struct ChainLogQCache {
 
     /// The stored states of the latent group starting at global chain `first`, when its file exists,
     /// is readable, has `key` and holds `chains` × `length` states of `width` coordinates; else nil.
-    public func storedLatentGroup(first: Int, key: String, chains: Int, length: Int, width: Int)
+    /// `prefix` "restricted-": the restricted draws' groups, in the same layout (length 1).
+    public func storedLatentGroup(first: Int, key: String, chains: Int, length: Int, width: Int, prefix: String = "latent-")
         -> (states: [[RestrictedFlowChains.State]], accepted: [Int])? {
-        let path = file(ofLatentGroup: first), n = chains * length
+        let path = file(ofLatentGroup: first, prefix: prefix), n = chains * length
         guard FileManager.default.fileExists(atPath: path), let root = try? HDF5File(opening: path).root(),
               (try? root.readStringAttribute("key")) == key,
               let positions = try? root.dataset("positions").read(as: Double.self), positions.count == n * width,
@@ -152,15 +160,36 @@ public struct ChainLogQCache {
         return (states, accepted.map(Int.init))
     }
 
-    /// Writes the latent group starting at global chain `first` atomically.
-    public func storeLatentGroup(first: Int, key: String, states: [[RestrictedFlowChains.State]], accepted: [Int]) throws {
+    /// Writes the latent group starting at global chain `first` atomically (`prefix`: as for
+    /// `storedLatentGroup`).
+    public func storeLatentGroup(first: Int, key: String, states: [[RestrictedFlowChains.State]], accepted: [Int], prefix: String = "latent-") throws {
         let flat = states.joined(), positions = flat.flatMap(\.positions)
-        try HDF5File.writeAtomically(to: file(ofLatentGroup: first)) { root in
+        try HDF5File.writeAtomically(to: file(ofLatentGroup: first, prefix: prefix)) { root in
             try root.writeDataset("positions", positions, shape: [positions.count])
             try root.writeDataset("energy", flat.map(\.energy), shape: [flat.count])
             try root.writeDataset("log_q", flat.map(\.logQ), shape: [flat.count])
             try root.writeDataset("log_weight", flat.map(\.logWeight), shape: [flat.count])
             try root.writeDataset("accepted", accepted.map(Int64.init), shape: [accepted.count])
+            try root.writeAttribute("key", string: key)
+        }
+    }
+
+    func file(ofDrawChunk chunk: Int) -> String { folder + "/" + String(format: "draws-%06d.h5", chunk) }
+
+    /// The stored strata of position-only draw chunk `chunk` when its file exists, is readable, has
+    /// `key` and holds `count` draws; else nil.
+    public func storedDrawChunk(_ chunk: Int, key: String, count: Int) -> [Int]? {
+        let path = file(ofDrawChunk: chunk)
+        guard FileManager.default.fileExists(atPath: path), let root = try? HDF5File(opening: path).root(),
+              (try? root.readStringAttribute("key")) == key,
+              let strata = try? root.dataset("stratum").read(as: Int64.self), strata.count == count else { return nil }
+        return strata.map(Int.init)
+    }
+
+    /// Writes position-only draw chunk `chunk`'s strata (−1: not usable, −2: failed integration) atomically.
+    public func storeDrawChunk(_ chunk: Int, key: String, strata: [Int]) throws {
+        try HDF5File.writeAtomically(to: file(ofDrawChunk: chunk)) { root in
+            try root.writeDataset("stratum", strata.map(Int64.init), shape: [strata.count])
             try root.writeAttribute("key", string: key)
         }
     }

@@ -63,6 +63,24 @@ public struct ChunkSampler {
         return (records, statistics.fieldEvaluations, Double(statistics.sampleEvaluations.reduce(0, +)))
     }
 
+    /// The samples of the given latents without log q (FlowSampler.integratePositions: no
+    /// divergence, a fraction of the cost), post-processed as `records` does: bond graph, chirality
+    /// fix, energy. Their `logQ`, `deltaLogDet` and `logWeight` are NaN; a failed integration's
+    /// record is `SampleRecord.failedIntegration`.
+    /// - Returns: the records and the batched network calls.
+    public func positionRecords(latents: [[Double]], indices: [Int]) throws -> (records: [SampleRecord], fieldEvaluations: Int) {
+        precondition(latents.count == indices.count && latents.allSatisfy { $0.count == 3 * atoms }, "one latent of \(3 * atoms) values per index")
+        var states = latents.flatMap { $0 }
+        let statistics = try sampler.integratePositions(states: &states, from: 0, to: 1, settings: settings)
+        let records = indices.enumerated().map { row, index -> SampleRecord in
+            let logPrior = MeanFreePrior.logDensity(latents[row][...], atoms: atoms)
+            guard statistics.succeeded(row) else { return SampleRecord.failedIntegration(index: index, atoms: atoms, logPrior: logPrior) }
+            let base = row * 3 * atoms
+            return postprocessor.record(index: index, modelUnits: Array(states[base..<(base + 3 * atoms)]), logPrior: logPrior, deltaLogDet: .nan)
+        }
+        return (records, statistics.fieldEvaluations)
+    }
+
     /// Integrates rows `rows` of `samples` (x₁, Δ) back to t = 0 and compares with their `latents`.
     func roundTripErrors(rows: [Int], latents: [Double], samples: [Double]) throws -> [Int: (Double, Double)] {
         guard !rows.isEmpty else { return [:] }

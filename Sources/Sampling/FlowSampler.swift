@@ -68,12 +68,26 @@ public final class FlowSampler {
 
     /// Integrates states (S × (3N + 1): x then a) from t0 to t1.
     public func integrate(states: inout [Double], from t0: Double, to t1: Double, settings: SamplerSettings) throws -> IntegrationStatistics {
-        let dimension = 3 * atoms + 1
+        try integrate(states: &states, from: t0, to: t1, settings: settings, logDeterminant: true)
+    }
+
+    /// Integrates positions only (S × 3N, model units) from t0 to t1: the flow's map x₁(z) without
+    /// log q. Each network evaluation is one forward pass, without the 3(N − 1) tangent passes of the
+    /// exact divergence (alanine dipeptide: `tbg bench sample` reports the ratio). dopri5 controls
+    /// the error of the positions alone, so its steps (and x₁, within the tolerance) differ from
+    /// `integrate`'s, whose error norm also holds a.
+    public func integratePositions(states: inout [Double], from t0: Double, to t1: Double, settings: SamplerSettings) throws -> IntegrationStatistics {
+        try integrate(states: &states, from: t0, to: t1, settings: settings, logDeterminant: false)
+    }
+
+    private func integrate(states: inout [Double], from t0: Double, to t1: Double, settings: SamplerSettings,
+                           logDeterminant: Bool) throws -> IntegrationStatistics {
+        let dimension = 3 * atoms + (logDeterminant ? 1 : 0)
         let field: BatchedField = { [self] times, x, dx, active in
             var start = 0
             while start < active.count {
                 let group = Array(active[start..<min(active.count, start + max(1, settings.microBatch))])
-                evaluate(group: group, times: times, x: x, dx: dx, dimension: dimension)
+                evaluate(group: group, times: times, x: x, dx: dx, dimension: dimension, logDeterminant: logDeterminant)
                 start += group.count
             }
         }
@@ -86,7 +100,8 @@ public final class FlowSampler {
             return statistics
         case "dopri5":
             let solver = DormandPrince(absoluteTolerance: settings.absoluteTolerance, relativeTolerance: settings.relativeTolerance,
-                                       maximumSteps: settings.maximumSteps, normGroups: [0..<(3 * atoms), (3 * atoms)..<dimension])
+                                       maximumSteps: settings.maximumSteps,
+                                       normGroups: logDeterminant ? [0..<(3 * atoms), (3 * atoms)..<dimension] : [0..<dimension])
             return try solver.integrate(states: &states, dimension: dimension, from: t0, to: t1, field: field)
         default:
             throw IntegrationError("unknown ODE method '\(settings.method)' (dopri5 or rk4)")
@@ -94,7 +109,7 @@ public final class FlowSampler {
     }
 
     private func evaluate(group: [Int], times: [Double], x: UnsafeBufferPointer<Double>, dx: UnsafeMutableBufferPointer<Double>,
-                          dimension: Int) {
+                          dimension: Int, logDeterminant: Bool) {
         let batch = MoleculeBatch(atomCounts: [Int](repeating: atoms, count: group.count))
         var positions = [Float](repeating: 0, count: group.count * atoms * 3)
         for (row, sample) in group.enumerated() {
@@ -104,13 +119,17 @@ public final class FlowSampler {
         let groupFeatures = [[Float]](repeating: features, count: group.count).flatMap { $0 }
         var velocity = [Float](repeating: 0, count: positions.count)
         let divergence = groupFeatures.withUnsafeBufferPointer { f in groupTimes.withUnsafeBufferPointer { t in
-            positions.withUnsafeBufferPointer { p in velocity.withUnsafeMutableBufferPointer {
-                model.velocityAndDivergence(batch: batch, features: f, times: t, positions: p, velocity: $0)
+            positions.withUnsafeBufferPointer { p in velocity.withUnsafeMutableBufferPointer { v -> [Double] in
+                guard logDeterminant else {
+                    model.forward(batch: batch, features: f, times: t, positions: p, velocity: v)
+                    return []
+                }
+                return model.velocityAndDivergence(batch: batch, features: f, times: t, positions: p, velocity: v)
             } }
         } }
         for (row, sample) in group.enumerated() {
             for k in 0..<(atoms * 3) { dx[sample * dimension + k] = Double(velocity[row * atoms * 3 + k]) }
-            dx[sample * dimension + 3 * atoms] = divergence[row]
+            if logDeterminant { dx[sample * dimension + 3 * atoms] = divergence[row] }
         }
     }
 }

@@ -80,13 +80,14 @@ public final class SampleRunner {
     /// The post-processing under `flow`'s model of a peptide given by its (unlabelled) bond graph,
     /// reference chirality, kT (kJ/mol) and force field: the graph labelled by the model's atom
     /// classes, one energy evaluation per sample (`tbg free-energy`'s latent chains build theirs
-    /// from a samples file this way).
+    /// from a samples file this way). Without a force field (`energy` nil) every energy is 0.
     public static func postprocessor(for flow: TrainedFlow, bondGraph: BondGraph, chirality: ChiralCentres, kT: Double,
-                                     energy: EnergyEvaluator) -> SamplePostprocessor {
+                                     energy: EnergyEvaluator?) -> SamplePostprocessor {
         let elements = bondGraph.elements
         let reference = bondGraph.relabelled(SamplePostprocessor.atomClassLabels(elements: elements, features: flow.features, width: flow.featureWidth))
         return SamplePostprocessor(reference: reference, elements: elements, chirality: chirality, units: flow.units, kT: kT) { positions in
-            positions.withUnsafeBufferPointer { energy.evaluate($0, frameCount: 1, forces: false, threads: 1) }.totals[0]
+            guard let energy else { return 0 }
+            return positions.withUnsafeBufferPointer { energy.evaluate($0, frameCount: 1, forces: false, threads: 1) }.totals[0]
         }
     }
 

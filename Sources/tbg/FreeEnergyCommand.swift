@@ -58,7 +58,11 @@ struct FreeEnergyCommand: ParsableCommand {
     var flowChains = 0
     @Option(help: "pCN moves per latent chain (each one forward integration, recorded whether accepted or not).") var flowChainLength = 8
     @Option(help: "pCN step b of the latent chains, in (0, 1]: smaller moves are accepted more often and move less (alanine dipeptide, alpha-L: 0.1, 0.2, 0.3 accepted 45, 31, 19 %).") var flowChainBeta = 0.2
-    @Option(help: "Strata with fewer usable flow samples than this get --flow-chains latent chains.") var flowChainsBelow = 64
+    @Option(help: "Strata with fewer usable flow samples than this are sparse: they get --flow-chains latent chains and --restricted-draws.") var flowChainsBelow = 64
+    @Option(help: "Position-only draws of the flow (0: none): each one forward integration without the divergence (alanine dipeptide: about a twentieth of a proposal's cost), whose stratum, when usable, joins Q, the flow's probability of each stratum: its binomial noise falls where the flow rarely goes. Their latents are seeded by --seed, apart from every tbg sample latent.")
+    var positionDraws = 0
+    @Option(help: "Per sparse stratum, this many of the position-only draws that landed there (the first by index) are integrated again with the exact divergence: i.i.d. draws of the flow restricted to the stratum, for BAR's flow side there.")
+    var restrictedDraws = 64
     @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
     @Flag(help: "Print the estimate as one JSON object.") var json = false
     @Flag(help: "Continue a stopped run of the same command: the chains are recomputed (seconds) and the reverse integrations already in OUT.logq/ are used, the rest computed.")
@@ -76,6 +80,8 @@ struct FreeEnergyCommand: ParsableCommand {
         try SizeLimit.check("--flow-chains", flowChains, in: 0...SizeLimit.states)
         try SizeLimit.check("--flow-chain-length", flowChainLength, in: 1...SizeLimit.states)
         try SizeLimit.check("--flow-chains-below", flowChainsBelow, in: 1...Int(Int32.max))
+        try SizeLimit.check("--position-draws", positionDraws, in: 0...SizeLimit.states)
+        try SizeLimit.check("--restricted-draws", restrictedDraws, in: 0...SizeLimit.states)
         guard flowChainBeta > 0, flowChainBeta <= 1 else { throw ValidationError("--flow-chain-beta must lie in (0, 1], got \(flowChainBeta)") }
         let flowStates = (settings.strata.count * flowChains).multipliedReportingOverflow(by: flowChainLength)
         guard !flowStates.overflow, flowStates.partialValue <= SizeLimit.states else {
@@ -163,11 +169,11 @@ struct FreeEnergyCommand: ParsableCommand {
             let now = sampler.settings
             // The step limit only decides which integrations fail; those proposals are not used.
             sameIntegration = !now.integrationDifferences(from: drawn).contains(where: { $0.name != "max steps" })
-            // The latent chains draw new samples of the flow, which must be drawn as SAMPLES were.
-            if flowChains > 0 && !sameIntegration {
+            // The latent chains and the draws are new samples of the flow, which must be drawn as SAMPLES were.
+            if (flowChains > 0 || positionDraws > 0) && !sameIntegration {
                 let differences = now.integrationDifferences(from: drawn).filter { $0.name != "max steps" }
                     .map { "\($0.name) \($0.other) → \($0.this)" }.joined(separator: ", ")
-                throw DataFormatError(file: samples, "was drawn with \(Self.describe(drawn)), and this run would integrate with \(Self.describe(now)) (\(differences)); --flow-chains draws new samples of the flow, which must be integrated as the proposals were: give the same --method/--tolerance/--steps")
+                throw DataFormatError(file: samples, "was drawn with \(Self.describe(drawn)), and this run would integrate with \(Self.describe(now)) (\(differences)); \(flowChains > 0 ? "--flow-chains" : "--position-draws") draws new samples of the flow, which must be integrated as the proposals were: give the same --method/--tolerance/--steps")
             }
             if comm.isRoot && !sameIntegration {
                 writeError("tbg free-energy: warning: the proposals were integrated with \(Self.describe(drawn)), the chain states will be with \(Self.describe(now)); BAR assumes one q on both sides (give the same --method/--tolerance/--steps)")
@@ -311,6 +317,16 @@ struct FreeEnergyCommand: ParsableCommand {
             }
             return
         }
+        // Position-only draws for Q, and restricted draws in the sparse strata.
+        let drawRun = try runStratumDraws(comm, input: input, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms, psiAtoms: psiAtoms,
+                                          cache: cache, say: say)
+        if drawRun.stopped {
+            if comm.isRoot {
+                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+                say("tbg free-energy: stopped on \(cause) during the position-only or restricted draws; the integrations finished so far are kept in \(cache.folder): continue with the same command and --resume")
+            }
+            return
+        }
         let positions = comm.gather(chains.positions, root: 0).flatMap { $0 }
         let energies = comm.gather(chains.energies, root: 0).flatMap { $0 }
         let logQ = comm.gather(nll.map { -$0 }, root: 0).flatMap { $0 }
@@ -330,8 +346,11 @@ struct FreeEnergyCommand: ParsableCommand {
         let stateStart = chainOf.map { starts[$0] }
         let estimate = StratifiedBAR.estimate(flowStrata: flowStrata, flowWork: flowWork, equilibriumStrata: stateStrata,
                                               equilibriumWork: stateWork, clusters: stateStart,
-                                              restrictedStrata: flowChainRun.strata, restrictedWork: flowChainRun.work.map { $0.reduced <= settings.moves.energyCutoff ? $0.work : .infinity },
-                                              restrictedClusters: flowChainRun.chain,
+                                              restrictedStrata: flowChainRun.strata + drawRun.strata,
+                                              restrictedWork: (flowChainRun.work + drawRun.work).map { $0.reduced <= settings.moves.energyCutoff ? $0.work : .infinity },
+                                              // Restricted draws are independent: each its own cluster, after the latent chains'.
+                                              restrictedClusters: flowChainRun.chain + drawRun.index.indices.map { flowChainPlan.starts.count + $0 },
+                                              countedStrata: drawRun.countedStrata,
                                               positiveStrata: (0..<strata.count).map(strata.isPositive), resamples: bootstrap, random: &random)
         // SNIS on the same pool, for comparison.
         let top = input.pool.logWeights.max() ?? 0
@@ -347,11 +366,16 @@ struct FreeEnergyCommand: ParsableCommand {
             guard let populations else { return 0 }
             return log(populations[s] / Double(chainsPerBasin * statesPerChain))
         }
-        let evaluations = input.evaluations + chains.evaluations + flowChainRun.integrations
+        let evaluations = input.evaluations + chains.evaluations + flowChainRun.integrations + drawRun.restrictedIntegrations
         let output = FreeEnergyOutput(samplesFile: samples, checkpoint: checkpoint, phiAtoms: phiAtoms, psiAtoms: psiAtoms, strata: strata,
                                       estimate: estimate, snis: snis, energyEvaluations: evaluations, reverseIntegrations: allStates,
                                       flowChains: flowChainSettings, flowChainIntegrations: flowChainRun.integrations,
                                       flowChainAcceptance: flowChainRun.acceptance,
+                                      stratumDraws: stratumDrawSettings, positionDraws: drawRun.drawn, positionDrawFailures: drawRun.failed,
+                                      restrictedDrawIntegrations: drawRun.restrictedIntegrations,
+                                      latentChainStates: (0..<strata.count).map { s in flowChainRun.strata.filter { $0 == s }.count },
+                                      restrictedDrawStates: (0..<strata.count).map { s in drawRun.strata.filter { $0 == s }.count },
+                                      positionDrawSeconds: drawRun.positionSeconds, restrictedDrawSeconds: drawRun.restrictedSeconds,
                                       finalStepSize: chains.steps.last?.stepSize ?? .nan,
                                       acceptance: Self.mean(chains.steps.filter(\.recorded).map(\.acceptance)),
                                       wallSeconds: Date().timeIntervalSince(started))
@@ -374,7 +398,10 @@ struct FreeEnergyCommand: ParsableCommand {
         try MonteCarloOutput.write(frames, input: input, sampler: "free-energy", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                    evaluations: evaluations, diagnostics: diagnostics, frameColumns: columns,
                                    attributes: ["free_energy": try JSONOutput.line(output), "checkpoint": checkpoint],
-                                   extra: flowChainRun.chain.isEmpty ? nil : { root in try Self.writeFlowChainStates(flowChainRun, atoms: input.trajectory.atomCount, kT: kT, to: root) },
+                                   extra: flowChainRun.chain.isEmpty && drawRun.index.isEmpty ? nil : { root in
+                                       if !flowChainRun.chain.isEmpty { try Self.writeFlowChainStates(flowChainRun, atoms: input.trajectory.atomCount, kT: kT, to: root) }
+                                       if !drawRun.index.isEmpty { try Self.writeRestrictedDraws(drawRun, atoms: input.trajectory.atomCount, kT: kT, to: root) }
+                                   },
                                    to: out)
         try cache.remove()
         if !(output.acceptance >= 0.05) {
@@ -450,20 +477,8 @@ struct FreeEnergyCommand: ParsableCommand {
             }
             seen[source] = frame
         }
-        let atoms = input.trajectory.atomCount, flow = runner.flow
-        let postprocessor = SampleRunner.postprocessor(for: flow, bondGraph: input.bondGraph, chirality: input.chirality, kT: input.kT,
-                                                       energy: input.energy)
-        let integrator = ChunkSampler(sampler: FlowSampler(model: flow.model, features: flow.features, atoms: atoms), settings: sampler.settings,
-                                      seed: 0, postprocessor: postprocessor)
-        let map: ([[Double]]) throws -> [(state: RestrictedFlowChains.State, stratum: Int?)] = { latents in
-            try integrator.records(latents: latents, indices: Array(latents.indices)).records.map { record in
-                let state = RestrictedFlowChains.State(positions: record.positions, energy: record.energy, logQ: record.logQ, logWeight: record.logWeight)
-                guard record.topologyOK, record.chiralityOK, record.energy.isFinite, record.logWeight.isFinite else { return (state, nil) }
-                let stratum = strata.stratum(phi: BasinChains.phi(record.positions, offset: 0, atoms: phiAtoms),
-                                             psi: BasinChains.phi(record.positions, offset: 0, atoms: psiAtoms))
-                return (state, stratum)
-            }
-        }
+        let atoms = input.trajectory.atomCount
+        let map = flowSampleMap(runner: runner, input: input, phiAtoms: phiAtoms, psiAtoms: psiAtoms)
         let storedLogQ = try file.optionalDataset("log_q", expected: "float64 log q per sample (model units)")?.read(as: Double.self)
         let starts = chosen.map { start -> RestrictedFlowChainStart in
             let frame = input.frames[start.sample]
@@ -601,8 +616,10 @@ struct FreeEnergyCommand: ParsableCommand {
         parts.compactMap { part in
             guard let forward = part.forwardEXP, let reverse = part.reverseEXP, forward.isFinite, reverse.isFinite,
                   abs(forward - reverse) > overlapGapKT else { return nil }
-            let latent = part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : ""
-            let remedy = part.flowChainSamples > 0 ? "longer latent chains there (--flow-chain-length)" : "latent chains there (--flow-chains)"
+            let latent = (part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : "")
+                + (part.restrictedDraws > 0 ? " + \(part.restrictedDraws) restricted draws" : "")
+            let remedy = part.restrictedDraws > 0 ? "more restricted draws there (--restricted-draws, --position-draws)"
+                : "restricted draws there (--position-draws)"
             return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT: the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool), or run %@",
                           part.stratum, part.flowSamples, latent, abs(forward - reverse), remedy)
         }
@@ -632,6 +649,15 @@ struct FreeEnergyOutput: Encodable {
     var flowChains: RestrictedFlowChainSettings
     var flowChainIntegrations: Int
     var flowChainAcceptance: Double
+    var stratumDraws: StratumDrawSettings
+    var positionDraws: Int
+    var positionDrawFailures: Int
+    var restrictedDrawIntegrations: Int
+    /// Per stratum: the latent-chain states and the restricted draws in BAR's flow side.
+    var latentChainStates: [Int]
+    var restrictedDrawStates: [Int]
+    var positionDrawSeconds: Double
+    var restrictedDrawSeconds: Double
     var finalStepSize: Double
     var acceptance: Double
     var wallSeconds: Double
@@ -643,15 +669,20 @@ struct FreeEnergyOutput: Encodable {
         case snis = "snis_delta_f_kT", snisError = "snis_standard_error_kT"
         case energyEvaluations = "energy_evaluations", reverseIntegrations = "reverse_integrations"
         case flowChains = "flow_chains", flowChainIntegrations = "flow_chain_integrations", flowChainAcceptance = "flow_chain_acceptance"
+        case stratumDraws = "stratum_draws", positionDraws = "position_draws", positionDrawFailures = "position_draw_failures"
+        case restrictedDrawIntegrations = "restricted_draw_integrations", positionDrawSeconds = "position_draw_seconds"
+        case restrictedDrawSeconds = "restricted_draw_seconds"
         case finalStepSize = "step_size_nm", acceptance = "acceptance", wallSeconds = "wall_seconds"
     }
 
     /// One stratum in the JSON.
     struct StratumPart: Encodable {
-        var stratum: String, positive: Bool, flowSamples: Int, flowChainSamples: Int, chainStates: Int, flowFraction: Double
+        var stratum: String, positive: Bool, flowSamples: Int, flowChainSamples: Int, restrictedDraws: Int, countedDraws: Int, chainStates: Int
+        var flowFraction: Double
         var bar: Double?, forwardEXP: Double?, reverseEXP: Double?, population: Double?
         enum CodingKeys: String, CodingKey {
             case stratum, positive = "phi_positive_basin", flowSamples = "flow_samples", flowChainSamples = "flow_chain_samples", chainStates = "chain_states"
+            case restrictedDraws = "restricted_draws", countedDraws = "position_draws"
             case flowFraction = "flow_fraction", population
             case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT"
         }
@@ -661,6 +692,8 @@ struct FreeEnergyOutput: Encodable {
             try c.encode(positive, forKey: .positive)
             try c.encode(flowSamples, forKey: .flowSamples)
             try c.encode(flowChainSamples, forKey: .flowChainSamples)
+            try c.encode(restrictedDraws, forKey: .restrictedDraws)
+            try c.encode(countedDraws, forKey: .countedDraws)
             try c.encode(chainStates, forKey: .chainStates)
             try c.encode(flowFraction, forKey: .flowFraction)
             try c.encode(bar, forKey: .bar)
@@ -674,7 +707,8 @@ struct FreeEnergyOutput: Encodable {
         let populations = estimate.populations
         return estimate.strata.enumerated().map { s, part in
             StratumPart(stratum: strata.describe(s), positive: part.positive, flowSamples: part.flowSamples,
-                        flowChainSamples: part.restrictedFlowSamples, chainStates: part.equilibriumSamples,
+                        flowChainSamples: latentChainStates[s], restrictedDraws: restrictedDrawStates[s], countedDraws: part.countedDraws,
+                        chainStates: part.equilibriumSamples,
                         flowFraction: part.flowFraction, bar: part.bar?.deltaF, forwardEXP: part.bar?.forward, reverseEXP: part.bar?.reverse,
                         population: populations?[s])
         }
@@ -700,6 +734,12 @@ struct FreeEnergyOutput: Encodable {
         try c.encode(flowChains, forKey: .flowChains)
         try c.encode(flowChainIntegrations, forKey: .flowChainIntegrations)
         try c.encode(flowChainAcceptance.isFinite ? flowChainAcceptance : nil, forKey: .flowChainAcceptance)
+        try c.encode(stratumDraws, forKey: .stratumDraws)
+        try c.encode(positionDraws, forKey: .positionDraws)
+        try c.encode(positionDrawFailures, forKey: .positionDrawFailures)
+        try c.encode(restrictedDrawIntegrations, forKey: .restrictedDrawIntegrations)
+        try c.encode(positionDrawSeconds, forKey: .positionDrawSeconds)
+        try c.encode(restrictedDrawSeconds, forKey: .restrictedDrawSeconds)
         try c.encode(finalStepSize.isFinite ? finalStepSize : nil, forKey: .finalStepSize)
         try c.encode(acceptance.isFinite ? acceptance : nil, forKey: .acceptance)
         try c.encode(wallSeconds, forKey: .wallSeconds)
@@ -710,7 +750,9 @@ struct FreeEnergyOutput: Encodable {
         func value(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "–" }
         var lines: [String] = []
         for part in parts {
-            let chained = part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : ""
+            let chained = (part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : "")
+                + (part.restrictedDraws > 0 ? " + \(part.restrictedDraws) restricted draws" : "")
+                + (part.countedDraws > 0 ? " (+ \(part.countedDraws) position-only draws in Q)" : "")
             lines.append(String(format: "%@: %d flow samples%@ (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@, forward EXP %@, reverse EXP %@ kT; population %@",
                                 part.stratum, part.flowSamples, chained, part.flowFraction, part.chainStates, value(part.bar),
                                 value(part.forwardEXP), value(part.reverseEXP), part.population.map { String(format: "%.4f", $0) } ?? "–"))
@@ -723,6 +765,10 @@ struct FreeEnergyOutput: Encodable {
         lines.append(String(format: "chains: acceptance %.3f at step %.3g nm (recorded steps)", acceptance, finalStepSize))
         if flowChainIntegrations > 0 {
             lines.append(String(format: "latent chains: %d forward integrations, pCN acceptance %.3f (beta %.3g)", flowChainIntegrations, flowChainAcceptance, flowChains.step))
+        }
+        if positionDraws > 0 {
+            lines.append(String(format: "position-only draws: %d (%d failed integrations), %.1f s; restricted draws: %d integrations with the divergence, %.1f s",
+                                positionDraws, positionDrawFailures, positionDrawSeconds, restrictedDrawIntegrations, restrictedDrawSeconds))
         }
         return lines
     }

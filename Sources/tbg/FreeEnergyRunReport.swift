@@ -16,6 +16,9 @@ struct FreeEnergyRunReport: Encodable {
     let finishedChains: [Int]
     /// Groups of latent chains (--flow-chains) kept, by their first global chain.
     let finishedLatentGroups: [Int]
+    /// Chunks of position-only draws (--position-draws) kept, and groups of restricted draws by their first.
+    let finishedDrawChunks: [Int]
+    let finishedRestrictedGroups: [Int]
     /// run.json: content hashes of the samples and checkpoint, ODE and chain settings, proposal
     /// limit (nil when run.json is missing or not JSON: `problem` says which).
     let run: [String: String]?
@@ -24,6 +27,7 @@ struct FreeEnergyRunReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case kind, file, output, run, problem
         case finishedChains = "finished_chains", finishedLatentGroups = "finished_latent_groups"
+        case finishedDrawChunks = "finished_position_draw_chunks", finishedRestrictedGroups = "finished_restricted_draw_groups"
     }
 
     /// The OUT.logq folder that `path` names (the folder, its run.json, or a chain file in it), else nil.
@@ -33,7 +37,7 @@ struct FreeEnergyRunReport: Encodable {
         let url = URL(fileURLWithPath: trimmed)
         let parent = url.deletingLastPathComponent().path
         if parent.hasSuffix(".logq"), url.lastPathComponent == "run.json" || url.lastPathComponent.hasPrefix("chain-")
-            || url.lastPathComponent.hasPrefix("latent-") { return parent }
+            || ["latent-", "draws-", "restricted-"].contains(where: url.lastPathComponent.hasPrefix) { return parent }
         var isDirectory: ObjCBool = false
         if trimmed.hasSuffix(".logq"), FileManager.default.fileExists(atPath: trimmed, isDirectory: &isDirectory), isDirectory.boolValue { return trimmed }
         return nil
@@ -45,9 +49,12 @@ struct FreeEnergyRunReport: Encodable {
         finishedChains = ChainLogQCache.chainFiles(in: folder).compactMap { name in
             Int(name.dropFirst("chain-".count).prefix(while: \.isNumber))
         }.sorted()
-        finishedLatentGroups = ChainLogQCache.latentFiles(in: folder).compactMap { name in
-            Int(name.dropFirst("latent-".count).dropLast(".h5".count))
-        }.sorted()
+        func numbers(_ names: [String], _ prefix: String) -> [Int] {
+            names.compactMap { Int($0.dropFirst(prefix.count).dropLast(".h5".count)) }.sorted()
+        }
+        finishedLatentGroups = numbers(ChainLogQCache.latentFiles(in: folder), "latent-")
+        finishedDrawChunks = numbers(ChainLogQCache.drawFiles(in: folder), "draws-")
+        finishedRestrictedGroups = numbers(ChainLogQCache.latentFiles(in: folder, prefix: "restricted-"), "restricted-")
         let manifest = folder + "/run.json"
         guard let data = FileManager.default.contents(atPath: manifest) else {
             (run, problem) = (nil, "\(manifest) is missing: nothing says which samples, checkpoint and settings the kept integrations belong to, so a resume refuses them")
@@ -73,7 +80,9 @@ struct FreeEnergyRunReport: Encodable {
         var lines = ["\(file): the reverse integrations of an unfinished tbg free-energy run (Sampling/ChainLogQCache.swift)",
                      "  output       \(output) (written, and this folder removed, when the run completes)",
                      "  finished     \(finishedChains.count) chain(s) of reverse integrations kept"
-                         + (finishedLatentGroups.isEmpty ? "" : ", \(finishedLatentGroups.count) group(s) of latent chains")]
+                         + (finishedLatentGroups.isEmpty ? "" : ", \(finishedLatentGroups.count) group(s) of latent chains")
+                         + (finishedDrawChunks.isEmpty ? "" : ", \(finishedDrawChunks.count) chunk(s) of position-only draws")
+                         + (finishedRestrictedGroups.isEmpty ? "" : ", \(finishedRestrictedGroups.count) group(s) of restricted draws")]
         if let run {
             for key in run.keys.sorted() { lines.append("  " + key.padding(toLength: 18, withPad: " ", startingAt: 0) + " " + run[key]!) }
             lines.append("  continue     the tbg free-energy command that started it, with --resume (samples and checkpoint are matched by content)")

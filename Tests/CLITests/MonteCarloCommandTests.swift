@@ -28,7 +28,7 @@ final class MonteCarloCommandTests: XCTestCase {
     private static func estimate(_ output: String) throws -> [String: Any] {
         let line = try XCTUnwrap(output.split(separator: "\n").last { $0.hasPrefix("{") }, output)
         var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        object["wall_seconds"] = nil
+        for key in object.keys where key.hasSuffix("_seconds") { object[key] = nil }   // wall times
         return object
     }
 
@@ -679,5 +679,85 @@ final class MonteCarloCommandTests: XCTestCase {
                        "the same estimate and latent-chain budget as the uninterrupted run")
         let states = { (path: String) throws -> [Float] in try HDF5File(opening: path).root().dataset("flow_chain_states/coordinates").read() }
         XCTAssertEqual(try states(scratch.file("resumed.h5")), try states(scratch.file("whole.h5")))
+    }
+
+    /// `tbg free-energy --position-draws`: position-only draws of the flow join Q, and in the sparse
+    /// strata the first --restricted-draws of them are integrated again with the divergence for BAR's
+    /// flow side. The same estimate, counts and restricted draws on 1 and 2 ranks (chunks and groups
+    /// split over them); the counts and integrations in the JSON; /restricted_draws in OUT, each draw
+    /// in its stratum; no energy evaluation for a position-only draw. A stop during the draws keeps
+    /// the finished chunks in OUT.logq/, and --resume gives the uninterrupted run's estimate.
+    func testFreeEnergyPositionDrawsAreTheSameOnOneAndTwoRanksAndResume() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("free-energy-draws")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+        let split = try medianPhiSplit(proposals)
+        let basin = String(format: "--phi-basin=-3.1415:%.6f", split)
+        let base = ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4",
+                    "--thin", "2", "--states-per-chain", "1", "--method", "rk4", "--steps", "4", "--bootstrap", "10", "--seed", "4",
+                    "--progress-seconds", "0", "--json"]
+        func command(_ out: String, draws: Int = 150) -> [String] {
+            base + ["--position-draws", "\(draws)", "--restricted-draws", "3", "--flow-chains-below", "100", "--out", scratch.file(out)]
+        }
+        let one = try Executables.run(Executables.tbg, command("fe1.h5"), timeout: 600)
+        XCTAssertEqual(one.status, 0, one.standardError)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(one.standardOutput.utf8)) as? [String: Any], one.standardOutput)
+        XCTAssertEqual(json["position_draws"] as? Int, 150)
+        let strata = try XCTUnwrap(json["strata"] as? [[String: Any]])
+        let counted = strata.compactMap { $0["position_draws"] as? Int }
+        XCTAssertEqual(counted.count, 2)
+        XCTAssertGreaterThan(counted.reduce(0, +), 0)
+        XCTAssertLessThanOrEqual(counted.reduce(0, +), 150)
+        XCTAssertEqual(strata.map { $0["restricted_draws"] as? Int }, [3, 3], "both strata are sparse below 100 and hold 3 usable draws")
+        XCTAssertEqual(json["restricted_draw_integrations"] as? Int, 6)
+        // Q counts the proposals and the draws together.
+        let flowSamples = strata.compactMap { $0["flow_samples"] as? Int }
+        let q = try XCTUnwrap(strata[0]["flow_fraction"] as? Double)
+        XCTAssertEqual(q, Double(flowSamples[0] + counted[0]) / Double(flowSamples.reduce(0, +) + counted.reduce(0, +)), accuracy: 1e-12)
+        // Energy: the restricted draws' 6 evaluations, none for a position-only draw.
+        let plain = try Executables.run(Executables.tbg, base + ["--out", scratch.file("plain.h5")], timeout: 600)
+        XCTAssertEqual(plain.status, 0, plain.standardError)
+        let plainJSON = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(plain.standardOutput.utf8)) as? [String: Any], plain.standardOutput)
+        XCTAssertEqual((json["energy_evaluations"] as? Int).map { $0 - 6 }, plainJSON["energy_evaluations"] as? Int)
+        XCTAssertNotEqual(json["delta_f_kT"] as? Double, plainJSON["delta_f_kT"] as? Double)
+
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("fe2.h5"), environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+        XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(one.standardOutput)), NSDictionary(dictionary: try Self.estimate(two.standardOutput)))
+        let twoJSON = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(two.standardOutput.utf8)) as? [String: Any], two.standardOutput)
+        XCTAssertEqual((twoJSON["strata"] as? [[String: Any]])?.map { $0["position_draws"] as? Int }, counted.map { $0 })
+        let draws = { (path: String) throws -> HDF5Group in try HDF5File(opening: path).root().group("restricted_draws") }
+        let a = try draws(scratch.file("fe1.h5")), b = try draws(scratch.file("fe2.h5"))
+        let coordinates: [Float] = try a.dataset("coordinates").read()
+        XCTAssertEqual(try a.dataset("coordinates").shape, [6, 22, 3])
+        XCTAssertEqual(try b.dataset("coordinates").read(as: Float.self), coordinates)
+        XCTAssertEqual(try b.dataset("draw").read(as: Int64.self), try a.dataset("draw").read(as: Int64.self))
+        let stratum: [Int64] = try a.dataset("stratum").read()
+        XCTAssertEqual(stratum, [0, 0, 0, 1, 1, 1])
+        for (k, value) in BackboneTorsions.dihedrals(coordinates, atoms: 22, quartet: [4, 6, 8, 14]).enumerated() {
+            XCTAssertEqual(value > -3.1415 && value < split, stratum[k] == 0, "restricted draw \(k): phi \(value)")
+        }
+        XCTAssertTrue(try a.dataset("log_weight").read(as: Double.self).allSatisfy(\.isFinite))
+
+        // Stopped during the draws (more of them, so that there are chunks left), resumed on 2 ranks.
+        let whole = try Executables.run(Executables.tbg, command("whole.h5", draws: 1_280), timeout: 600)
+        XCTAssertEqual(whole.status, 0, whole.standardError)
+        let stopped = try Executables.interrupt(Executables.tbg, command("resumed.h5", draws: 1_280),
+                                                marker: "tbg free-energy: 1280 position-only draws", signal: SIGUSR1, log: scratch.file("stopped.log"))
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1 during the position-only or restricted draws") && stopped.output.contains("--resume"),
+                      stopped.output)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.logq")).filter { $0.hasPrefix("draws-") }
+        XCTAssertLessThan(kept.count, 20, "the signal must have stopped the run before its last chunk")
+        let inspected = try Executables.run(Executables.tbg, ["inspect", scratch.file("resumed.h5.logq")])
+        XCTAssertEqual(inspected.status, 0, inspected.standardError)
+        XCTAssertTrue(inspected.standardOutput.contains("\(kept.count) chunk(s) of position-only draws") || kept.isEmpty, inspected.standardOutput)
+        let resumed = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("resumed.h5", draws: 1_280) + ["--resume"],
+                                          environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        if !kept.isEmpty { XCTAssertTrue(resumed.standardError.contains("(\(kept.count) of 20 chunks were in"), resumed.standardError) }
+        XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(whole.standardOutput)), NSDictionary(dictionary: try Self.estimate(resumed.standardOutput)),
+                       "the same estimate as the uninterrupted run")
     }
 }

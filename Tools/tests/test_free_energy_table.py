@@ -16,10 +16,12 @@ def _pool(path, n):
     return str(path)
 
 
-def _bar(path, pool, bar, snis, latent=None):
+def _bar(path, pool, bar, snis, latent=None, draws=None):
     with h5py.File(path, "w") as h:
         h["samples/log_q"] = np.zeros(4)
         extra = {} if latent is None else {"flow_chain_integrations": latent}
+        if draws is not None:
+            extra.update(position_draws=draws[0], restricted_draw_integrations=draws[1])
         h["samples"].attrs["free_energy"] = json.dumps({
             **extra, "samples_file": pool, "reverse_integrations": 256, "energy_evaluations": 7_000_000,
             "delta_f_kT": bar, "standard_error_kT": 0.4, "snis_delta_f_kT": snis, "snis_standard_error_kT": 1.0,
@@ -48,11 +50,11 @@ def test_rows_budgets_and_summary(tmp_path, capsys):
     assert "Reference ΔF (MD): 3.77 ± 0.10 kT" in out
     # each free-energy output: SNIS at its proposals, BAR at proposals + reverse integrations
     # (older outputs without flow_chain_integrations: none)
-    assert "| SNIS | 512 | 0 | 0 | 512 | 512 | 9.00 ± 1.00 | 5.23 |" in out
-    assert "| stratified BAR | 512 | 256 | 0 | 768 | 7e+06 | 4.00 ± 0.40 | 0.23 |" in out
-    assert "| SNIS | 1536 | 0 | 0 | 1536 | 1.54e+03 | 4.17 ± 0.90 | 0.40 |" in out
+    assert "| SNIS | 512 | 0 | 0 | 0 | 512 | 0 | 512 | – | 9.00 ± 1.00 | 5.23 |" in out
+    assert "| stratified BAR | 512 | 256 | 0 | 0 | 768 | 0 | 7e+06 | 300 | 4.00 ± 0.40 | 0.23 |" in out
+    assert "| SNIS | 1536 | 0 | 0 | 0 | 1536 | 0 | 1.54e+03 | – | 4.17 ± 0.90 | 0.40 |" in out
     # with latent chains: their forward integrations are part of the budget, and the row says so
-    assert "| stratified BAR, latent chains | 512 | 256 | 258 | 1026 | 7e+06 | 3.60 ± 0.40 | -0.17 |" in out
+    assert "| stratified BAR, latent chains | 512 | 256 | 258 | 0 | 1026 | 0 | 7e+06 | 300 | 3.60 ± 0.40 | -0.17 |" in out
     # one recipe's runs form one group, their budgets shown as a range: |−0.17| and |0.73|
     assert "| stratified BAR, latent chains, 1026–1032 | 2 | 0.45 | 1 of 2 |" in out
     # the summary groups by estimator and budget: |0.23| and |-0.77|; |5.23| and |0.73|
@@ -82,3 +84,18 @@ def test_inputs_that_are_not_what_they_should_be_are_named(tmp_path, capsys):
     lost = _bar(tmp_path / "lost.h5", str(tmp_path / "gone.h5"), 4.0, 5.0)
     assert free_energy_table.main(["--reference", reference, "--bar", lost]) == 2
     assert "gone.h5" in capsys.readouterr().err
+
+
+def test_position_draws_and_a_reference_value(tmp_path, capsys):
+    """Restricted draws are in the flow budget, position-only draws beside it; --md-delta-f stands for the reference."""
+    bars = [_bar(tmp_path / f"bar{k}.h5", _pool(tmp_path / f"pool{k}.h5", 512), bar, 9.0, draws=(8192, 128))
+            for k, bar in enumerate([3.9, 3.3])]
+    assert free_energy_table.main(["--md-delta-f", "3.77:0.11"] + [x for b in bars for x in ("--bar", b)]) == 0
+    out = capsys.readouterr().out
+    assert "Reference ΔF (MD): 3.77 ± 0.11 kT" in out
+    assert "| stratified BAR, position draws | 512 | 256 | 0 | 128 | 896 | 8192 | 7e+06 | 300 | 3.90 ± 0.40 | 0.13 |" in out
+    # |0.13| and |−0.47|
+    assert "| stratified BAR, position draws, 896 + 8192 position-only | 2 | 0.30 | 2 of 2 |" in out
+    for bad in ["3.77", "x:0.1", "3.77:-1", "nan:0.1"]:
+        assert free_energy_table.main(["--md-delta-f", bad, "--bar", bars[0]]) == 2
+        assert "--md-delta-f" in capsys.readouterr().err
