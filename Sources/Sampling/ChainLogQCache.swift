@@ -3,6 +3,7 @@
 // cost: one ODE solve with the exact divergence per chain state, against seconds for the chains.
 //
 // Layout, beside the output OUT:
+//   OUT.logq/lock                 held (flock) by the run's rank 0: a second run of OUT is refused
 //   OUT.logq/run.json             what the run is (IDENTITY: content hashes of the samples file and
 //                                 the checkpoint, ODE settings, chain settings, proposal limit); a
 //                                 resume must match it
@@ -38,11 +39,27 @@ public struct ChainLogQCache {
     /// - A resumed run requires run.json to equal `identity`, naming the keys that differ; a resume
     ///   without a folder starts one.
     /// - A run.json beside no chain file (the run ended before its first integration) is replaced.
-    /// - Returns: the cache and the number of chain files it holds.
+    /// - First of all the folder is locked (FolderLock, held until `remove()` or the process ends):
+    ///   a second run of the same output while this one goes is refused.
+    /// - Returns: the cache, the number of chain files it holds, and a warning where the filesystem
+    ///   cannot lock files (the run goes on, unprotected).
     /// - Throws: `ChainLogQCacheError` naming the folder and what to do.
-    public static func open(out: String, identity: String, resume: Bool) throws -> (cache: ChainLogQCache, kept: Int) {
+    public static func open(out: String, identity: String, resume: Bool) throws -> (cache: ChainLogQCache, kept: Int, lockWarning: String?) {
         let folder = folder(for: out), manifest = folder + "/run.json"
         let manager = FileManager.default
+        do { try manager.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw ChainLogQCacheError("cannot create \(folder): \(error.localizedDescription)")
+        }
+        var lockWarning: String?
+        switch FolderLock.acquire(folder) {
+        case .locked(let fd):
+            FolderLock.release(heldLocks[folder] ?? -1)
+            heldLocks[folder] = fd
+        case .busy(let holder):
+            throw ChainLogQCacheError("\(folder) is in use by another tbg free-energy run\(holder.isEmpty ? "" : " (\(holder))"): wait for it to finish or stop it; two runs of one output would integrate the same chains and remove the folder under each other")
+        case .unsupported(let warning): lockWarning = warning
+        case .failed(let message): throw ChainLogQCacheError(message)
+        }
         let finished = chainFiles(in: folder)
         // A run.json beside no chain file (a run that stopped or failed before its first reverse
         // integration) holds nothing to keep: it is replaced, whatever the options now.
@@ -61,7 +78,6 @@ public struct ChainLogQCache {
                 throw ChainLogQCacheError("\(folder) holds \(finished.count) chain file(s) but no run.json, so nothing says which checkpoint and ODE settings their log q came from: restore its run.json to continue that run, or remove the folder to start over")
             }
             do {
-                try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
                 try Data(identity.utf8).write(to: URL(fileURLWithPath: temporary))
                 guard rename(temporary, manifest) == 0 else { throw ChainLogQCacheError("cannot rename \(temporary) to \(manifest): \(String(cString: strerror(errno)))") }
@@ -72,7 +88,7 @@ public struct ChainLogQCache {
             }
         }
         let cache = ChainLogQCache(folder: folder)
-        return (cache, finished.count)
+        return (cache, finished.count, lockWarning)
     }
 
     /// The finished chain files in `folder` (chain-NNNNNN.h5; partial files of a write in flight are not).
@@ -194,11 +210,15 @@ public struct ChainLogQCache {
         }
     }
 
-    /// Removes the folder (after OUT is written).
+    /// The folders this process has locked (rank 0's), and their lock descriptors.
+    nonisolated(unsafe) static var heldLocks: [String: Int32] = [:]
+
+    /// Removes the folder (after OUT is written), then releases its lock.
     public func remove() throws {
         do { try FileManager.default.removeItem(atPath: folder) } catch {
             throw ChainLogQCacheError("cannot remove \(folder) after the output was written: \(error.localizedDescription); remove it by hand")
         }
+        if let fd = Self.heldLocks.removeValue(forKey: folder) { FolderLock.release(fd) }
     }
 
     static func describe(_ value: Any?) -> String {

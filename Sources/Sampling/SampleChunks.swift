@@ -14,17 +14,6 @@
 import FlowModel
 import Foundation
 import HDF5
-#if canImport(Glibc)
-import Glibc
-private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Glibc.open(path, flags, mode) }
-private func systemClose(_ fd: Int32) { _ = Glibc.close(fd) }
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { Glibc.write(fd, bytes, count) }
-#elseif canImport(Darwin)
-import Darwin
-private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Darwin.open(path, flags, mode) }
-private func systemClose(_ fd: Int32) { _ = Darwin.close(fd) }
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { Darwin.write(fd, bytes, count) }
-#endif
 
 public struct SampleChunks {
     /// The identity of a sampling run: a resume continues only the same run.
@@ -551,32 +540,18 @@ public struct SampleChunks {
     ///   Lustre mounts: the run goes on, unprotected; descriptor −1).
     /// - Throws: `SampleChunksError` naming the folder when another process holds the lock.
     public func lock() throws -> (descriptor: Int32, warning: String?) {
-        let path = folder + "/lock"
-        let fd = systemOpen(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SampleChunksError("cannot open \(path) to lock the run: \(String(cString: strerror(errno)))") }
-        var result = flock(fd, LOCK_EX | LOCK_NB)
-        while result != 0 && errno == EINTR { result = flock(fd, LOCK_EX | LOCK_NB) }
-        guard result == 0 else {
-            let code = errno
-            if code == EWOULDBLOCK {
-                // The holder's line, as it wrote it (pid and host; the lock itself ends with its process).
-                let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-                systemClose(fd)
-                throw SampleChunksError("\(folder) is in use by another tbg sample run\(holder.isEmpty ? "" : " (\(holder))"): wait for it to finish or stop it; two runs of one output would compute the same chunks")
-            }
-            systemClose(fd)
-            return (-1, "\(path): this filesystem does not lock files (flock: \(String(cString: strerror(code)))), so a second run of this output at the same time would not be detected")
+        switch FolderLock.acquire(folder) {
+        case .locked(let fd): return (fd, nil)
+        case .busy(let holder):
+            throw SampleChunksError("\(folder) is in use by another tbg sample run\(holder.isEmpty ? "" : " (\(holder))"): wait for it to finish or stop it; two runs of one output would compute the same chunks")
+        case .unsupported(let warning): return (-1, warning)
+        case .failed(let message): throw SampleChunksError(message)
         }
-        let line = "pid \(getpid()) on \(HDF5File.hostName)\n"
-        _ = ftruncate(fd, 0)
-        _ = line.withCString { systemWrite(fd, $0, strlen($0)) }
-        return (fd, nil)
     }
 
     /// Releases the lock (closes its descriptor); nothing when none is held.
     public mutating func releaseLock() {
-        guard lockDescriptor >= 0 else { return }
-        systemClose(lockDescriptor)
+        FolderLock.release(lockDescriptor)
         lockDescriptor = -1
     }
 }

@@ -218,6 +218,7 @@ struct FreeEnergyCommand: ParsableCommand {
             let identityJSON = String(decoding: try JSONSerialization.data(withJSONObject: identity, options: [.sortedKeys]), as: UTF8.self)
             let opened = try ChainLogQCache.open(out: out, identity: identityJSON, resume: resume)
             (cacheFolder, kept) = (opened.cache.folder, opened.kept)
+            if let warning = opened.lockWarning { writeError("tbg free-energy: warning: " + warning) }
         }
         comm.broadcast(&cacheFolder, root: 0)
         let cache = ChainLogQCache(folder: cacheFolder)

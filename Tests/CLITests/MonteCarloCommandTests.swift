@@ -760,4 +760,29 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(whole.standardOutput)), NSDictionary(dictionary: try Self.estimate(resumed.standardOutput)),
                        "the same estimate as the uninterrupted run")
     }
+
+    /// A second run of the same output while the first goes (a --resume started too early, a job
+    /// array repeating a task) is refused, naming the folder and the holder, and leaves the first
+    /// run's kept work alone: the first, stopped, resumes.
+    func testFreeEnergyRefusesASecondRunOfTheSameOutput() throws {
+        let scratch = try ScratchDirectory("free-energy-lock")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+        let basin = String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals))
+        let command = ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4",
+                       "--thin", "2", "--states-per-chain", "1", "--method", "rk4", "--steps", "4", "--bootstrap", "10", "--seed", "4",
+                       "--progress-seconds", "0", "--position-draws", "200000", "--out", scratch.file("fe.h5")]
+        var second: ProcessResult?
+        let first = try Executables.interrupt(Executables.tbg, command, marker: "position-only draws of the flow", signal: SIGUSR1,
+                                              log: scratch.file("first.log")) {
+            second = try Executables.run(Executables.tbg, command + ["--resume"], timeout: 600)
+        }
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("stopped on SIGUSR1 during the position-only or restricted draws"), first.output)
+        let refused = try XCTUnwrap(second)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.standardError.contains("fe.h5.logq is in use by another tbg free-energy run (pid "), refused.standardError)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("fe.h5.logq/run.json")), "the first run's folder is intact")
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: scratch.file("fe.h5.logq")).filter { $0.hasPrefix("chain-") }.isEmpty)
+    }
 }
