@@ -12,7 +12,14 @@
 // bisection. BAR is the minimum-variance estimator that uses both directions; the one-sided
 // exponential averages (Zwanzig's FEP) are reported beside it as a diagnostic of overlap:
 //     Δf_forward = −ln ⟨e^{−W}⟩₀,   Δf_reverse = +ln ⟨e^{+W}⟩₁,
-// which agree with BAR only when the two states overlap well.
+// which agree with BAR only when the two states overlap well. The overlap itself is measured as
+// MBAR's overlap scalar for two states (Klimovich, Shirts & Mobley 2015, "Guidelines for the
+// analysis of free energy calculations", J. Comput. Aided Mol. Des. 29, 397, §"overlap matrix"):
+// with N = n₀ + n₁ pooled samples and d = Δf − W at each, the weights are W_{x0} = 1/(n₀ + n₁e^d)
+// and W_{x1} = e^d/(n₀ + n₁e^d), the overlap matrix O_ij = n_j Σ_x W_{xi} W_{xj} is 2 × 2 and
+// row-stochastic, and 1 − its second eigenvalue is
+//     O₀₁ + O₁₀ = N Σ_x e^d / (n₀ + n₁e^d)²,
+// 1 for identical states, 0 for disjoint ones; below 0.03 the estimate is not to be trusted (ibid.).
 //
 // Stratified flow BAR for the φ-basin ΔF (the flow's analogue of targeted free-energy perturbation,
 // Wirnsberger et al. 2020, J. Chem. Phys. 153, 144112, applied per basin): in basin A, state 0 is
@@ -39,6 +46,8 @@ public struct BAREstimate: Sendable, Equatable {
     public var reverse: Double?
     public var forwardCount: Int
     public var reverseCount: Int
+    /// MBAR's two-state overlap scalar at `deltaF`, in [0, 1] (see the file's header).
+    public var overlap: Double = .nan
 }
 
 public enum BennettAcceptanceRatio {
@@ -72,8 +81,24 @@ public enum BennettAcceptanceRatio {
         }
         let forwardEXP = -logMeanExp(forward.map { -$0 })
         let reverseEXP = logMeanExp(reverse)
-        return BAREstimate(deltaF: 0.5 * (low + high), forward: forwardEXP.isFinite ? forwardEXP : nil,
-                           reverse: reverseEXP.isFinite ? reverseEXP : nil, forwardCount: forward.count, reverseCount: reverse.count)
+        let deltaF = 0.5 * (low + high)
+        return BAREstimate(deltaF: deltaF, forward: forwardEXP.isFinite ? forwardEXP : nil,
+                           reverse: reverseEXP.isFinite ? reverseEXP : nil, forwardCount: forward.count, reverseCount: reverse.count,
+                           overlap: overlap(forward: finiteForward, reverse: reverse, forwardCount: forward.count, deltaF: deltaF))
+    }
+
+    /// The overlap scalar N Σ_x e^d/(n₀ + n₁e^d)², d = Δf − W, over the finite works of both sides
+    /// (a state-0 sample with W = +∞ adds 0 and counts in n₀ = `forwardCount`).
+    static func overlap(forward: [Double], reverse: [Double], forwardCount: Int, deltaF: Double) -> Double {
+        let n0 = Double(forwardCount), n1 = Double(reverse.count)
+        var sum = 0.0
+        for w in forward + reverse {
+            // e^d/(n₀ + n₁e^d)² = 1/(n₀ e^{−d/2} + n₁ e^{d/2})², finite for any d.
+            let d = deltaF - w
+            let denominator = n0 * exp(-0.5 * d) + n1 * exp(0.5 * d)
+            sum += 1 / (denominator * denominator)
+        }
+        return min(1, (n0 + n1) * sum)
     }
 
     /// σ(t) = 1/(1 + eᵗ), without overflow.

@@ -608,6 +608,10 @@ struct FreeEnergyCommand: ParsableCommand {
     /// samples there and the chain states hardly overlap.
     static let overlapGapKT = 3.0
 
+    /// BAR's overlap scalar below which its estimate is not to be trusted (Klimovich, Shirts & Mobley
+    /// 2015: 0.03 between neighbouring states).
+    static let minimumOverlap = 0.03
+
     /// One line per stratum whose one-sided estimates differ by more than `overlapGapKT`: BAR is then
     /// decided by a few flow samples and can be off by more than its bootstrap error. Measured on
     /// alanine dipeptide (README "ΔF by stratified flow BAR"): with 7–17 flow samples in αL and gaps of
@@ -616,13 +620,13 @@ struct FreeEnergyCommand: ParsableCommand {
     static func overlapWarnings(_ parts: [FreeEnergyOutput.StratumPart]) -> [String] {
         parts.compactMap { part in
             guard let forward = part.forwardEXP, let reverse = part.reverseEXP, forward.isFinite, reverse.isFinite,
-                  abs(forward - reverse) > overlapGapKT else { return nil }
+                  abs(forward - reverse) > overlapGapKT || (part.overlap ?? 1) < minimumOverlap else { return nil }
             let latent = (part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : "")
                 + (part.restrictedDraws > 0 ? " + \(part.restrictedDraws) restricted draws" : "")
             let remedy = part.restrictedDraws > 0 ? "more restricted draws there (--restricted-draws, --position-draws)"
                 : "restricted draws there (--position-draws)"
-            return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT: the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool), or run %@",
-                          part.stratum, part.flowSamples, latent, abs(forward - reverse), remedy)
+            return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT (BAR overlap %.3f): the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool), or run %@",
+                          part.stratum, part.flowSamples, latent, abs(forward - reverse), part.overlap ?? .nan, remedy)
         }
     }
 
@@ -680,12 +684,12 @@ struct FreeEnergyOutput: Encodable {
     struct StratumPart: Encodable {
         var stratum: String, positive: Bool, flowSamples: Int, flowChainSamples: Int, restrictedDraws: Int, countedDraws: Int, chainStates: Int
         var flowFraction: Double
-        var bar: Double?, forwardEXP: Double?, reverseEXP: Double?, population: Double?
+        var bar: Double?, forwardEXP: Double?, reverseEXP: Double?, overlap: Double?, population: Double?
         enum CodingKeys: String, CodingKey {
             case stratum, positive = "phi_positive_basin", flowSamples = "flow_samples", flowChainSamples = "flow_chain_samples", chainStates = "chain_states"
             case restrictedDraws = "restricted_draws", countedDraws = "position_draws"
             case flowFraction = "flow_fraction", population
-            case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT"
+            case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT", overlap = "bar_overlap"
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -700,6 +704,7 @@ struct FreeEnergyOutput: Encodable {
             try c.encode(bar, forKey: .bar)
             try c.encode(forwardEXP, forKey: .forwardEXP)
             try c.encode(reverseEXP, forKey: .reverseEXP)
+            try c.encode(overlap, forKey: .overlap)
             try c.encode(population, forKey: .population)
         }
     }
@@ -711,6 +716,7 @@ struct FreeEnergyOutput: Encodable {
                         flowChainSamples: latentChainStates[s], restrictedDraws: restrictedDrawStates[s], countedDraws: part.countedDraws,
                         chainStates: part.equilibriumSamples,
                         flowFraction: part.flowFraction, bar: part.bar?.deltaF, forwardEXP: part.bar?.forward, reverseEXP: part.bar?.reverse,
+                        overlap: part.bar?.overlap,
                         population: populations?[s])
         }
     }
@@ -754,8 +760,9 @@ struct FreeEnergyOutput: Encodable {
             let chained = (part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : "")
                 + (part.restrictedDraws > 0 ? " + \(part.restrictedDraws) restricted draws" : "")
                 + (part.countedDraws > 0 ? " (+ \(part.countedDraws) position-only draws in Q)" : "")
-            lines.append(String(format: "%@: %d flow samples%@ (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@, forward EXP %@, reverse EXP %@ kT; population %@",
+            lines.append(String(format: "%@: %d flow samples%@ (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@ (overlap %@), forward EXP %@, reverse EXP %@ kT; population %@",
                                 part.stratum, part.flowSamples, chained, part.flowFraction, part.chainStates, value(part.bar),
+                                part.overlap.map { String(format: "%.3f", $0) } ?? "–",
                                 value(part.forwardEXP), value(part.reverseEXP), part.population.map { String(format: "%.4f", $0) } ?? "–"))
         }
         let error = estimate.standardError.map { String(format: " ± %.3f", $0) } ?? " (no error)"

@@ -58,6 +58,26 @@ final class BennettAcceptanceRatioTests: XCTestCase {
         XCTAssertEqual(estimate.deltaF, 1 + log(2.0) + log(2.0 / 3), accuracy: 1e-9)
         // The forward exponential average: −ln(¾) + 1.
         XCTAssertEqual(try XCTUnwrap(estimate.forward), 1 - log(0.75), accuracy: 1e-12)
+        // The overlap: d = Δf − 1 = ln(4/3) at the 5 finite works, N = 6: 6·5·(4/3)/(4 + 2·4/3)² = 0.9.
+        XCTAssertEqual(estimate.overlap, 0.9, accuracy: 1e-9)
+    }
+
+    /// The overlap scalar is 1 for identical states and falls towards 0 as they separate: unit
+    /// Gaussians u₀ = x²/2 and u₁ = (x − μ)²/2 (Δf = 0), 2 000 samples each; below Klimovich et al.'s
+    /// 0.03 only when they hardly overlap (μ = 6).
+    func testOverlapFallsAsTheStatesSeparate() throws {
+        var random = RandomSource(seed: 5, streams: [0x0E])
+        let x0 = (0..<2000).map { _ in random.gaussian() }, x1 = (0..<2000).map { _ in random.gaussian() }
+        var overlaps: [Double] = []
+        for mu in [0.0, 1, 3, 6] {
+            func work(_ x: Double) -> Double { (x - mu) * (x - mu) / 2 - x * x / 2 }
+            let estimate = try XCTUnwrap(BennettAcceptanceRatio.estimate(forward: x0.map(work), reverse: x1.map { work($0 + mu) }))
+            overlaps.append(estimate.overlap)
+        }
+        XCTAssertEqual(overlaps[0], 1, accuracy: 1e-12)
+        XCTAssertTrue(zip(overlaps, overlaps.dropFirst()).allSatisfy { $0 > $1 }, "\(overlaps)")
+        XCTAssertGreaterThan(overlaps[2], 0.03)
+        XCTAssertLessThan(overlaps[3], 0.03, "\(overlaps)")
     }
 
     /// A 1-D double well u(x) = 3(x² − 1)² + 0.8x, basins x > 0 and x < 0, exact ΔF by quadrature.
