@@ -586,18 +586,28 @@ struct FreeEnergyCommand: ParsableCommand {
     /// /flow_chain_states: the latent chains' states (draws of the flow restricted to their stratum,
     /// correlated along a chain), as BAR used them.
     static func writeFlowChainStates(_ run: FlowChainRun, atoms: Int, kT: Double, to root: HDF5Group) throws {
+        let group = try writeFlowSamples(named: "flow_chain_states", description: "states of the latent pCN chains of tbg free-energy --flow-chains: exact, correlated draws of the flow restricted to their stratum (state k of a chain: after its k-th move), BAR's flow side there besides the proposals",
+                                         positions: run.positions, strata: run.strata, work: run.work, logQ: run.logQ, atoms: atoms, kT: kT, to: root)
         let n = run.chain.count
-        let group = try root.createGroup("flow_chain_states")
-        try group.writeAttribute("description", string: "states of the latent pCN chains of tbg free-energy --flow-chains: exact, correlated draws of the flow restricted to their stratum (state k of a chain: after its k-th move), BAR's flow side there besides the proposals")
-        try group.writeDataset("coordinates", run.positions.map(Float.init), shape: [n, atoms, 3]).writeAttribute("units", string: "nanometers")
         try group.writeDataset("chain", run.chain.map(Int64.init), shape: [n])
         try group.writeDataset("move", run.move.map(Int64.init), shape: [n])
-        try group.writeDataset("stratum", run.strata.map(Int64.init), shape: [n])
         try group.writeDataset("source_frame", run.sourceFrame.map(Int64.init), shape: [n])
             .writeAttribute("description", string: "the frame of the samples file whose latent the chain started from")
-        try group.writeDataset("log_weight", run.work.map { -$0.work }, shape: [n])
-        try group.writeDataset("energy_kj_mol", run.work.map { $0.reduced * kT }, shape: [n]).writeAttribute("units", string: "kJ/mol")
-        try group.writeDataset("log_q", run.logQ, shape: [n]).writeAttribute("units", string: "model units (tbg sample's /samples/log_q convention)")
+    }
+
+    /// A group of samples of the flow restricted to their strata, as BAR used them: coordinates (nm),
+    /// stratum, log w = −W, energy (kJ/mol) and log q, one row each.
+    static func writeFlowSamples(named name: String, description: String, positions: [Double], strata: [Int],
+                                 work: [(work: Double, reduced: Double)], logQ: [Double], atoms: Int, kT: Double, to root: HDF5Group) throws -> HDF5Group {
+        let n = strata.count
+        let group = try root.createGroup(name)
+        try group.writeAttribute("description", string: description)
+        try group.writeDataset("coordinates", positions.map(Float.init), shape: [n, atoms, 3]).writeAttribute("units", string: "nanometers")
+        try group.writeDataset("stratum", strata.map(Int64.init), shape: [n])
+        try group.writeDataset("log_weight", work.map { -$0.work }, shape: [n])
+        try group.writeDataset("energy_kj_mol", work.map { $0.reduced * kT }, shape: [n]).writeAttribute("units", string: "kJ/mol")
+        try group.writeDataset("log_q", logQ, shape: [n]).writeAttribute("units", string: "model units (tbg sample's /samples/log_q convention)")
+        return group
     }
 
     static func noSeeds(_ samples: String) -> DataFormatError {

@@ -193,15 +193,9 @@ extension FreeEnergyCommand {
     /// /restricted_draws: the restricted draws as BAR used them (i.i.d. draws of the flow restricted to
     /// their stratum).
     static func writeRestrictedDraws(_ run: StratumDrawRun, atoms: Int, kT: Double, to root: HDF5Group) throws {
-        let n = run.index.count
-        let group = try root.createGroup("restricted_draws")
-        try group.writeAttribute("description", string: "the restricted draws of tbg free-energy --position-draws: position-only draws of the flow that landed in a sparse stratum, integrated again with the exact divergence; i.i.d. draws of the flow restricted to their stratum, BAR's flow side there besides the proposals")
-        try group.writeDataset("coordinates", run.positions.map(Float.init), shape: [n, atoms, 3]).writeAttribute("units", string: "nanometers")
-        try group.writeDataset("draw", run.index.map(Int64.init), shape: [n])
+        let group = try writeFlowSamples(named: "restricted_draws", description: "the restricted draws of tbg free-energy --position-draws: position-only draws of the flow that landed in a sparse stratum, integrated again with the exact divergence; i.i.d. draws of the flow restricted to their stratum, BAR's flow side there besides the proposals",
+                                         positions: run.positions, strata: run.strata, work: run.work, logQ: run.logQ, atoms: atoms, kT: kT, to: root)
+        try group.writeDataset("draw", run.index.map(Int64.init), shape: [run.index.count])
             .writeAttribute("description", string: "the draw's index: its latent is seeded by (the run's --seed, 0x57A7, index)")
-        try group.writeDataset("stratum", run.strata.map(Int64.init), shape: [n])
-        try group.writeDataset("log_weight", run.work.map { -$0.work }, shape: [n])
-        try group.writeDataset("energy_kj_mol", run.work.map { $0.reduced * kT }, shape: [n]).writeAttribute("units", string: "kJ/mol")
-        try group.writeDataset("log_q", run.logQ, shape: [n]).writeAttribute("units", string: "model units (tbg sample's /samples/log_q convention)")
     }
 }
