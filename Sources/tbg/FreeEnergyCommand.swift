@@ -59,7 +59,7 @@ struct FreeEnergyCommand: ParsableCommand {
     @Option(help: "pCN moves per latent chain (each one forward integration, recorded whether accepted or not).") var flowChainLength = 8
     @Option(help: "pCN step b of the latent chains, in (0, 1]: smaller moves are accepted more often and move less (alanine dipeptide, alpha-L: 0.1, 0.2, 0.3 accepted 45, 31, 19 %).") var flowChainBeta = 0.2
     @Option(help: "Strata with fewer usable flow samples than this are sparse: they get --flow-chains latent chains and --restricted-draws.") var flowChainsBelow = 64
-    @Option(help: "Position-only draws of the flow (0: none): each one forward integration without the divergence (alanine dipeptide: about a twentieth of a proposal's cost), whose stratum, when usable, joins Q, the flow's probability of each stratum: its binomial noise falls where the flow rarely goes. Their latents are seeded by --seed, apart from every tbg sample latent.")
+    @Option(help: "Position-only draws of the flow (0: none): each one forward integration without the divergence (alanine dipeptide: a 26th to a 31st of a proposal's cost, measured), whose stratum, when usable, joins Q, the flow's probability of each stratum: its binomial noise falls where the flow rarely goes. Their latents are seeded by --seed, apart from every tbg sample latent.")
     var positionDraws = 0
     @Option(help: "Per sparse stratum, this many of the position-only draws that landed there (the first by index) are integrated again with the exact divergence: i.i.d. draws of the flow restricted to the stratum, for BAR's flow side there.")
     var restrictedDraws = 64
