@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Kernels", "TestSupport"]),
         .testTarget(name: "MonteCarloTests", dependencies: ["MonteCarlo", "Sampling", "Evaluation", "Communication", "ForceField", "MDData", "TestSupport"]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Evaluation", "Model", "MDData", "ForceField", "FlowModel", "Training", "Communication", "TestSupport"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "MonteCarlo", "Evaluation", "Model", "MDData", "ForceField", "FlowModel", "Training", "Communication", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "FlowModel", "Model", "Optim", "MDData", "Communication", "TestSupport"]),
         .testTarget(name: "ForceFieldTests", dependencies: ["ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Evaluation", "HDF5", "MDData", "tbg"]),

@@ -67,9 +67,6 @@ public enum StratumDraws {
     /// The number of chunks of the draws.
     public static func chunks(_ settings: StratumDrawSettings) -> Int { (settings.draws + max(1, settings.chunk) - 1) / max(1, settings.chunk) }
 
-    /// Rank `rank`'s share of `units` units of work (a contiguous block; the same units on any layout).
-    public static func share(units: Int, rank: Int, size: Int) -> Range<Int> { (units * rank / size)..<(units * (rank + 1) / size) }
-
     /// The sparse strata: those with fewer than `sparseBelow` of `flowStrata` (the usable proposals').
     public static func sparse(flowStrata: [Int], strata: Int, sparseBelow: Int) -> [Bool] {
         var counts = [Int](repeating: 0, count: strata)

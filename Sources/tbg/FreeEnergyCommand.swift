@@ -490,7 +490,8 @@ struct FreeEnergyCommand: ParsableCommand {
         }
         // Groups of chains are the ranks' units of work, so any number of ranks gives the same states.
         let group = max(1, settings.group), groups = (starts.count + group - 1) / group
-        let mine = (groups * comm.rank / comm.size * group)..<min(starts.count, groups * (comm.rank + 1) / comm.size * group)
+        let block = contiguousBlock(total: groups, rank: comm.rank, size: comm.size)
+        let mine = (block.lowerBound * group)..<min(starts.count, block.upperBound * group)
         // Groups kept by a stopped run of this output (OUT.logq/, whose run.json pins the samples,
         // checkpoint and ODE settings) are used when their key (settings, seed, start latents) matches.
         let settingsJSON = try sortedJSON(settings)

@@ -31,21 +31,21 @@ extension FreeEnergyCommand {
 
     /// The stratum of a usable sample (valid, finite energy, and a finite log w where it has log q),
     /// else nil.
-    func usableStratum(_ record: SampleRecord, phiAtoms: [Int], psiAtoms: [Int], hasLogQ: Bool) -> Int? {
+    static func usableStratum(_ record: SampleRecord, strata: RamachandranStrata, phiAtoms: [Int], psiAtoms: [Int], hasLogQ: Bool) -> Int? {
         guard record.integrationOK, record.topologyOK, record.chiralityOK, record.energy.isFinite,
               !hasLogQ || record.logWeight.isFinite else { return nil }
-        return settings.strata.stratum(phi: BasinChains.phi(record.positions, offset: 0, atoms: phiAtoms),
+        return strata.stratum(phi: BasinChains.phi(record.positions, offset: 0, atoms: phiAtoms),
                                        psi: BasinChains.phi(record.positions, offset: 0, atoms: psiAtoms))
     }
 
     /// Latents → their samples with log q (one batch), each with its stratum when usable.
     func flowSampleMap(runner: LikelihoodRunner, input: ProposalFile, phiAtoms: [Int], psiAtoms: [Int])
         -> ([[Double]]) throws -> [(state: RestrictedFlowChains.State, stratum: Int?)] {
-        let integrator = flowIntegrator(runner: runner, input: input)
+        let integrator = flowIntegrator(runner: runner, input: input), strata = settings.strata
         return { latents in
             try integrator.records(latents: latents, indices: Array(latents.indices)).records.map { record in
                 (RestrictedFlowChains.State(positions: record.positions, energy: record.energy, logQ: record.logQ, logWeight: record.logWeight),
-                 usableStratum(record, phiAtoms: phiAtoms, psiAtoms: psiAtoms, hasLogQ: true))
+                 Self.usableStratum(record, strata: strata, phiAtoms: phiAtoms, psiAtoms: psiAtoms, hasLogQ: true))
             }
         }
     }
@@ -68,7 +68,7 @@ extension FreeEnergyCommand {
     /// - Parameters: `flowStrata`: the usable proposals' strata (which strata are sparse).
     func runStratumDraws(_ comm: any Communicator, input: ProposalFile, runner: LikelihoodRunner, flowStrata: [Int], phiAtoms: [Int], psiAtoms: [Int],
                          cache: ChainLogQCache, say: @escaping (String) -> Void) throws -> StratumDrawRun {
-        let settings = stratumDrawSettings, strataCount = self.settings.strata.count
+        let settings = stratumDrawSettings, strata = self.settings.strata, strataCount = strata.count
         var run = StratumDrawRun()
         guard settings.draws > 0 else { return run }
         let atoms = input.trajectory.atomCount, seed = monteCarlo.seed
@@ -78,7 +78,7 @@ extension FreeEnergyCommand {
             ChainLogQCache.latentGroupKey(settings: settingsJSON, seed: seed, latents: indices.map { [Double($0)] })
         }
         // 1. Position-only draws, chunks split over the ranks.
-        let chunks = StratumDraws.chunks(settings), mine = StratumDraws.share(units: chunks, rank: comm.rank, size: comm.size)
+        let chunks = StratumDraws.chunks(settings), mine = contiguousBlock(total: chunks, rank: comm.rank, size: comm.size)
         if comm.isRoot {
             say(String(format: "tbg free-energy: %d position-only draws of the flow (no divergence) for the strata's Q, in %d chunks on %d rank(s)",
                        settings.draws, chunks, comm.size))
@@ -100,7 +100,7 @@ extension FreeEnergyCommand {
             let records = try integrator.positionRecords(latents: indices.map { StratumDraws.latent(atoms: atoms, seed: seed, index: $0) },
                                                          indices: indices).records
             let strata = records.map { record in
-                record.integrationOK ? usableStratum(record, phiAtoms: phiAtoms, psiAtoms: psiAtoms, hasLogQ: false) ?? -1 : -2
+                record.integrationOK ? Self.usableStratum(record, strata: strata, phiAtoms: phiAtoms, psiAtoms: psiAtoms, hasLogQ: false) ?? -1 : -2
             }
             try cache.storeDrawChunk(chunk, key: key(indices), strata: strata)
             local += strata.map(Int64.init)
@@ -132,7 +132,7 @@ extension FreeEnergyCommand {
         let chosen = StratumDraws.restrictedChoice(drawStrata: all.map { $0 >= 0 ? $0 : nil }, sparse: sparse, perStratum: settings.restricted)
         guard !chosen.isEmpty else { return run }
         let group = max(1, settings.group), groups = (chosen.count + group - 1) / group
-        let myGroups = StratumDraws.share(units: groups, rank: comm.rank, size: comm.size)
+        let myGroups = contiguousBlock(total: groups, rank: comm.rank, size: comm.size)
         let map = flowSampleMap(runner: runner, input: input, phiAtoms: phiAtoms, psiAtoms: psiAtoms)
         if comm.isRoot {
             say(String(format: "tbg free-energy: restricted draws: %d of the position-only draws in the sparse strata (fewer than %d flow samples) integrated again with the exact divergence",

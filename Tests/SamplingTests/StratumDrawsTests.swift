@@ -6,6 +6,7 @@ import Communication
 import Foundation
 import Kernels
 import Model
+import MonteCarlo
 import Sampling
 import TestSupport
 import XCTest
@@ -52,14 +53,14 @@ final class StratumDrawsTests: XCTestCase {
         }
     }
 
-    /// Chunks cover the draws once, in order; rank shares cover the units once for any number of ranks.
+    /// Chunks cover the draws once, in order; rank blocks cover the chunks once for any number of ranks.
     func testChunksAndSharesCoverEveryDrawOnce() {
         var settings = StratumDrawSettings()
         (settings.draws, settings.chunk) = (150, 64)
         XCTAssertEqual(StratumDraws.chunks(settings), 3)
         XCTAssertEqual((0..<3).flatMap { Array(StratumDraws.indices(chunk: $0, settings: settings)) }, Array(0..<150))
         for size in 1...5 {
-            XCTAssertEqual((0..<size).flatMap { Array(StratumDraws.share(units: 7, rank: $0, size: size)) }, Array(0..<7), "\(size) ranks")
+            XCTAssertEqual((0..<size).flatMap { Array(contiguousBlock(total: 7, rank: $0, size: size)) }, Array(0..<7), "\(size) ranks")
         }
     }
 
