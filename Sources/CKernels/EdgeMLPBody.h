@@ -10,10 +10,10 @@
 //   z₁ = P_i + Q_j + r w_r + d² w_d + b₁,  a₁ = SiLU(z₁)   (the caller's P carries b₁)
 //   z₂ = W₂ a₁ + b₂,  m₀ = SiLU(z₂),  g = σ(w_a·m₀ + b_a),  m = g m₀,  a_i += m
 //   z_c = W_c m + b_c,  s = tanh(w_c·SiLU(z_c)),  x'_i += ρ s Δ/(n+1)
-// saving Δ, r, n, z₂, z_c, g, s, which is what backward reads: it rebuilds z₁ from P, Q, r and d² and
-// takes σ of z₁, z₂, z_c again, which costs less than writing and reading three more E × H buffers
-// through memory (the saved state of all layers is far larger than L2). z₁, σ(z₁), σ(z₂), σ(z_c)
-// are saved only when asked (the divergence reads them).
+// saving Δ, r, n, z₁, σ(z₁), z₂, σ(z₂), z_c, σ(z_c), g, s, which is what backward (and the divergence)
+// reads. Backward once rebuilt z₁ from P and Q and took the three σ again instead of reading them:
+// on a Zen 3 that made the 1-rank AD2 training step 9 % slower than reading the saved rows (the σ
+// passes wait on the latency of e^x's chain, not on memory; 2026-12-03, `tbg bench train`).
 // Backward, per edge, from ∂a_i and ∂x'_i:
 //   ∂c = ρ (1−s²) Δ·∂x'_i/(n+1),  ∂Δ = ρ s ∂x'_i/(n+1) − ρ s (Δ·∂x'_i) Δ/(n(n+1)²)
 //   ∂z_c = ∂c w_c ⊙ SiLU′(z_c),  ∂w_c += ∂c SiLU(z_c),  ∂b_c += ∂z_c,  ∂W_c += ∂z_c mᵀ
@@ -38,22 +38,22 @@ TARGET static void SUFFIX(mlp_product)(float *restrict out, size_t ldo, const fl
 
 // ---- Forward row passes ------------------------------------------------------------------------
 
-/// z₁ = p + q + r w_r + d² w_d (p = P_i + b₁), a₁ = SiLU(z₁) into the tile; z₁ and σ(z₁) saved where asked (non-NULL).
+/// z₁ = p + q + r w_r + d² w_d (p = P_i + b₁), a₁ = SiLU(z₁) into the tile; z₁ and σ(z₁) saved.
 KERNEL void SUFFIX(mlp_input_segment)(size_t o, size_t k, float *z, float *sigma, float *act, const float *p, const float *q, float r,
                                       const float *wr, float d, const float *wd) {
     VF zv = VFMA(VSET1(r), VLOAD(wr + o, k), VFMA(VSET1(d), VLOAD(wd + o, k), VADD(VLOAD(p + o, k), VLOAD(q + o, k))));
     VF s = SUFFIX(vsigmoid)(zv);
-    if (z) VSTORE(z + o, zv, k);
-    if (sigma) VSTORE(sigma + o, s, k);
+    VSTORE(z + o, zv, k);
+    VSTORE(sigma + o, s, k);
     VSTORE(act + o, VMUL(zv, s), k);
 }
 
-/// z₂ = product (W₂a₁ + b₂; saved, σ(z₂) where asked), m₀ = SiLU(z₂) into the tile, dot += w_a ⊙ m₀.
+/// z₂ = product (W₂a₁ + b₂) and σ(z₂) saved, m₀ = SiLU(z₂) into the tile, dot += w_a ⊙ m₀.
 KERNEL void SUFFIX(mlp_message_segment)(size_t o, size_t k, VF *dot, float *z, float *sigma, float *m0, const float *product,
                                         const float *wa) {
     VF zv = VLOAD(product + o, k), s = SUFFIX(vsigmoid)(zv), value = VMUL(zv, s);
     VSTORE(z + o, zv, k);
-    if (sigma) VSTORE(sigma + o, s, k);
+    VSTORE(sigma + o, s, k);
     VSTORE(m0 + o, value, k);
     *dot = VFMA(value, VLOAD(wa + o, k), *dot);
 }
@@ -65,11 +65,11 @@ KERNEL void SUFFIX(mlp_gate_segment)(size_t o, size_t k, float *m, float *aggreg
     if (aggregate) VSTORE(aggregate + o, VADD(VLOAD(aggregate + o, k), value), k);
 }
 
-/// z_c = product (W_c m + b_c; saved, σ(z_c) where asked), dot += w_c ⊙ SiLU(z_c).
+/// z_c = product (W_c m + b_c) and σ(z_c) saved, dot += w_c ⊙ SiLU(z_c).
 KERNEL void SUFFIX(mlp_coord_segment)(size_t o, size_t k, VF *dot, float *z, float *sigma, const float *product, const float *wc) {
     VF zv = VLOAD(product + o, k), s = SUFFIX(vsigmoid)(zv);
     VSTORE(z + o, zv, k);
-    if (sigma) VSTORE(sigma + o, s, k);
+    VSTORE(sigma + o, s, k);
     *dot = VFMA(VMUL(zv, s), VLOAD(wc + o, k), *dot);
 }
 
@@ -87,7 +87,7 @@ KERNEL void SUFFIX(mlp_tanh_segment)(size_t o, size_t k, float *out, const float
 /// Scratch layout shared by forward and backward (floats; see tbg_edge_mlp_scratch_count).
 typedef struct {
     float *w2, *wc;                       // H × HP each: W₂ᵀ, W_cᵀ (forward) or W₂, W_c (backward), zero beyond column H
-    float *tile_a, *tile_b, *tile_c, *tile_d, *tile_e, *tile_f;  // TBG_EDGE_TILE × SP each, zero beyond column H
+    float *tile_a, *tile_b, *tile_c, *tile_d, *tile_e;  // TBG_EDGE_TILE × SP each, zero beyond column H
     float *product;                       // TBG_EDGE_TILE × HP
     float *vectors;                       // 9 × HP: w_r, w_d, then b₂, b_c (forward) or the vector gradients (backward)
     float *dw2, *dwc;                     // SP × HP each: ∂W₂, ∂W_c of this call (backward)
@@ -103,13 +103,12 @@ TARGET static SUFFIX(mlp_scratch) SUFFIX(mlp_scratch_layout)(float *scratch, siz
     s.tile_c = s.tile_b + tile * sp;
     s.tile_d = s.tile_c + tile * sp;
     s.tile_e = s.tile_d + tile * sp;
-    s.tile_f = s.tile_e + tile * sp;
-    s.product = s.tile_f + tile * sp;
+    s.product = s.tile_e + tile * sp;
     s.vectors = s.product + tile * hp;
     s.dw2 = s.vectors + 9 * hp;
     s.dwc = s.dw2 + sp * hp;
     // The tiles' columns beyond H must read as zero (the transposed products run over SP columns).
-    for (size_t k = 0; k < 6 * tile * sp; k++) s.tile_a[k] = 0.0f;
+    for (size_t k = 0; k < 5 * tile * sp; k++) s.tile_a[k] = 0.0f;
     return s;
 }
 
@@ -128,7 +127,6 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
     const size_t h = parameters->hidden, hp = tbg_edge_mlp_padded_width(h), sp = hp + 16, E = graph->edges, w1_stride = 2 * h + 2;
     const int32_t *restrict receivers = graph->receivers, *restrict senders = graph->senders;
     float *restrict delta = saved->delta, *restrict radial = saved->radial, *restrict norm = saved->norm;
-    // z₁, σ(z₁), σ(z₂), σ(z_c): NULL unless the divergence asked for them.
     float *restrict z1 = saved->z1, *restrict s1 = saved->s1, *restrict z2 = saved->z2, *restrict s2 = saved->s2;
     float *restrict zc = saved->zc, *restrict sc = saved->sc, *restrict gate = saved->gate, *restrict coord_weight = saved->coord_weight;
     const float *restrict wa = parameters->attention_weight, *restrict wc = parameters->coord2_weight;
@@ -163,7 +161,7 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
             }
             radial[e] = r;
             norm[e] = sqrtf(r + 1e-8f);
-            EACH_VECTOR(h, SUFFIX(mlp_input_segment), z1 ? z1 + e * h : NULL, s1 ? s1 + e * h : NULL, act + t * sp, p + i * h, q + j * h, r, wr, d2[e], wd);
+            EACH_VECTOR(h, SUFFIX(mlp_input_segment), z1 + e * h, s1 + e * h, act + t * sp, p + i * h, q + j * h, r, wr, d2[e], wd);
         }
         // z₂ = W₂ a₁ + b₂, m₀, the gate g and m = g m₀, summed into a_i.
         SUFFIX(mlp_product)(product, hp, act, sp, 1, s.w2, hp, rows, h, hp, 0, b2);
@@ -171,7 +169,7 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
         for (size_t t = 0; t < count; t++) {
             const size_t e = start + t;
             VF dot = VSET1(0.0f);
-            EACH_VECTOR(h, SUFFIX(mlp_message_segment), &dot, z2 + e * h, s2 ? s2 + e * h : NULL, message + t * sp, product + t * hp, wa);
+            EACH_VECTOR(h, SUFFIX(mlp_message_segment), &dot, z2 + e * h, s2 + e * h, message + t * sp, product + t * hp, wa);
             dots[t] = VSUM(dot);
         }
         EACH_VECTOR(count, SUFFIX(mlp_sigmoid_segment), gate + start, dots, ba);
@@ -184,7 +182,7 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
         for (size_t t = 0; t < count; t++) {
             const size_t e = start + t;
             VF dot = VSET1(0.0f);
-            EACH_VECTOR(h, SUFFIX(mlp_coord_segment), &dot, zc + e * h, sc ? sc + e * h : NULL, product + t * hp, wc);
+            EACH_VECTOR(h, SUFFIX(mlp_coord_segment), &dot, zc + e * h, sc + e * h, product + t * hp, wc);
             dots[t] = VSUM(dot);
         }
         EACH_VECTOR(count, SUFFIX(mlp_tanh_segment), coord_weight + start, dots);
@@ -200,41 +198,40 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
 
 /// σ(z_c): ∂z_c = ∂c w_c ⊙ SiLU′(z_c) into the tile; ∂w_c += ∂c SiLU(z_c); ∂b_c += ∂z_c;
 /// σ(z₂) and m = g z₂σ(z₂) into their tiles.
-KERNEL void SUFFIX(mlp_coord_backward_segment)(size_t o, size_t k, float *dz, float *dwc, float *dbc, float *m, float *sigma2,
-                                               const float *zc, const float *wc, float c, const float *z2, float g) {
-    VF zv = VLOAD(zc + o, k), s = SUFFIX(vsigmoid)(zv), cv = VSET1(c);
+KERNEL void SUFFIX(mlp_coord_backward_segment)(size_t o, size_t k, float *dz, float *dwc, float *dbc, float *m,
+                                               const float *zc, const float *sc, const float *wc, float c, const float *z2,
+                                               const float *s2, float g) {
+    VF zv = VLOAD(zc + o, k), s = VLOAD(sc + o, k), cv = VSET1(c);
     VF dzv = VMUL(VMUL(cv, VLOAD(wc + o, k)), SUFFIX(vslope)(zv, s));
     VSTORE(dz + o, dzv, k);
     VSTORE(dwc + o, VFMA(cv, VMUL(zv, s), VLOAD(dwc + o, k)), k);
     VSTORE(dbc + o, VADD(VLOAD(dbc + o, k), dzv), k);
-    VF z2v = VLOAD(z2 + o, k), s2 = SUFFIX(vsigmoid)(z2v);
-    VSTORE(sigma2 + o, s2, k);
-    VSTORE(m + o, VMUL(VSET1(g), VMUL(z2v, s2)), k);
+    VF z2v = VLOAD(z2 + o, k), s2v = VLOAD(s2 + o, k);
+    VSTORE(m + o, VMUL(VSET1(g), VMUL(z2v, s2v)), k);
 }
 
 /// ∂m = product + ∂a_i (in place in product), dot += ∂m ⊙ m₀.
 KERNEL void SUFFIX(mlp_message_gradient_segment)(size_t o, size_t k, VF *dot, float *dm, const float *d_aggregate, const float *z2,
-                                                 const float *sigma2) {
+                                                 const float *s2) {
     VF value = VLOAD(dm + o, k);
     if (d_aggregate) value = VADD(value, VLOAD(d_aggregate + o, k));
     VSTORE(dm + o, value, k);
-    *dot = VFMA(value, VMUL(VLOAD(z2 + o, k), VLOAD(sigma2 + o, k)), *dot);
+    *dot = VFMA(value, VMUL(VLOAD(z2 + o, k), VLOAD(s2 + o, k)), *dot);
 }
 
 /// ∂z₂ = (g ∂m + t w_a) ⊙ SiLU′(z₂) into the tile; ∂w_a += t m₀; ∂b₂ += ∂z₂; and z₁ rebuilt as in
 /// forward: a₁ = SiLU(z₁) and SiLU′(z₁) into their tiles.
 KERNEL void SUFFIX(mlp_gate_backward_segment)(size_t o, size_t k, float *dz, float *dwa, float *db2, float *act, float *slope1,
-                                              const float *dm, const float *z2, const float *sigma2, const float *wa, float g, float t,
-                                              const float *p, const float *q, float r, const float *wr, float d, const float *wd) {
-    VF zv = VLOAD(z2 + o, k), s = VLOAD(sigma2 + o, k), tv = VSET1(t);
+                                              const float *dm, const float *z2, const float *s2, const float *wa, float g, float t,
+                                              const float *z1, const float *s1) {
+    VF zv = VLOAD(z2 + o, k), s = VLOAD(s2 + o, k), tv = VSET1(t);
     VF dzv = VMUL(VFMA(VLOAD(dm + o, k), VSET1(g), VMUL(tv, VLOAD(wa + o, k))), SUFFIX(vslope)(zv, s));
     VSTORE(dz + o, dzv, k);
     VSTORE(dwa + o, VFMA(tv, VMUL(zv, s), VLOAD(dwa + o, k)), k);
     VSTORE(db2 + o, VADD(VLOAD(db2 + o, k), dzv), k);
-    VF z1 = VFMA(VSET1(r), VLOAD(wr + o, k), VFMA(VSET1(d), VLOAD(wd + o, k), VADD(VLOAD(p + o, k), VLOAD(q + o, k))));
-    VF s1 = SUFFIX(vsigmoid)(z1);
-    VSTORE(act + o, VMUL(z1, s1), k);
-    VSTORE(slope1 + o, SUFFIX(vslope)(z1, s1), k);
+    VF z1v = VLOAD(z1 + o, k), s1v = VLOAD(s1 + o, k);
+    VSTORE(act + o, VMUL(z1v, s1v), k);
+    VSTORE(slope1 + o, SUFFIX(vslope)(z1v, s1v), k);
 }
 
 /// ∂z₁ = product ⊙ SiLU′(z₁); ∂P_i, ∂Q_j, ∂b₁ += ∂z₁; ∂w_r += r ∂z₁; ∂w_d += d² ∂z₁; dots with w_r, w_d.
@@ -254,14 +251,14 @@ KERNEL void SUFFIX(mlp_input_backward_segment)(size_t o, size_t k, VF *dot_r, VF
 TARGET static void SUFFIX(edge_mlp_backward)(const tbg_edge_mlp_gradients *gradients, float *restrict dp, float *restrict dq,
                                              float *restrict dx, float *restrict dd2, float *restrict scratch,
                                              const tbg_edge_mlp_saved *saved, const tbg_edge_mlp_parameters *parameters,
-                                             const tbg_edge_graph *graph, const float *restrict p, const float *restrict q,
-                                             const float *restrict d_aggregate, const float *restrict dx_next,
+                                             const tbg_edge_graph *graph, const float *restrict d_aggregate, const float *restrict dx_next,
                                              const float *restrict d2) {
     const size_t h = parameters->hidden, hp = tbg_edge_mlp_padded_width(h), sp = hp + 16, E = graph->edges, A = graph->atoms;
     const size_t w1_stride = 2 * h + 2;
     const int32_t *restrict receivers = graph->receivers, *restrict senders = graph->senders;
     const float *restrict delta = saved->delta, *restrict radial = saved->radial, *restrict norm = saved->norm;
     const float *restrict z2 = saved->z2, *restrict zc = saved->zc, *restrict gate = saved->gate;
+    const float *restrict z1 = saved->z1, *restrict s1 = saved->s1, *restrict s2 = saved->s2, *restrict sc = saved->sc;
     const float *restrict coord_weight = saved->coord_weight;
     const float *restrict wa = parameters->attention_weight, *restrict wc = parameters->coord2_weight;
     const float rho = parameters->rho;
@@ -281,9 +278,9 @@ TARGET static void SUFFIX(edge_mlp_backward)(const tbg_edge_mlp_gradients *gradi
     for (size_t k = 0; k < A * h; k++) dp[k] = dq[k] = 0.0f;
     for (size_t k = 0; k < A * 3; k++) dx[k] = dx_next[k];
     float dba = 0.0f;
-    // Tiles: ∂z_c, m, σ(z₂), ∂z₂, a₁, SiLU′(z₁). The weight gradients' rows (≤ SP) are H rounded up to TILE_ROWS.
-    float *restrict dzc = s.tile_a, *restrict message = s.tile_b, *restrict sigma2 = s.tile_c, *restrict dz2 = s.tile_d;
-    float *restrict act = s.tile_e, *restrict slope1 = s.tile_f;
+    // Tiles: ∂z_c, m, ∂z₂, a₁, SiLU′(z₁). The weight gradients' rows (≤ SP) are H rounded up to TILE_ROWS.
+    float *restrict dzc = s.tile_a, *restrict message = s.tile_b, *restrict dz2 = s.tile_c;
+    float *restrict act = s.tile_d, *restrict slope1 = s.tile_e;
     float *restrict product = s.product;
     const size_t gradient_rows = (h + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
     for (size_t start = 0; start < E; start += TBG_EDGE_TILE) {
@@ -298,28 +295,38 @@ TARGET static void SUFFIX(edge_mlp_backward)(const tbg_edge_mlp_gradients *gradi
             const float dc = rho * delta_dot_g / (n + 1.0f) * (1.0f - weight * weight);
             const float a = rho * weight / (n + 1.0f), b = rho * weight * delta_dot_g / (n * (n + 1.0f) * (n + 1.0f));
             for (int axis = 0; axis < 3; axis++) d_delta[t][axis] = a * g[axis] - b * d[axis];
-            // The saved z₂, z_c rows come from memory (all layers' far exceed L2): ask for them
-            // MLP_PREFETCH_EDGES edges ahead (backward 1.70 → 1.63 ms per AD2 layer, timed alone).
+            // The saved rows come from memory (all layers' far exceed L2): ask for z₂, σ(z₂), z_c,
+            // σ(z_c) MLP_PREFETCH_EDGES edges ahead (backward 1.70 → 1.63 ms per AD2 layer, timed alone).
             if (e + MLP_PREFETCH_EDGES < E) {
+                const size_t ahead = (e + MLP_PREFETCH_EDGES) * h;
                 for (size_t o = 0; o < h; o += 16) {
-                    __builtin_prefetch(z2 + (e + MLP_PREFETCH_EDGES) * h + o);
-                    __builtin_prefetch(zc + (e + MLP_PREFETCH_EDGES) * h + o);
+                    __builtin_prefetch(z2 + ahead + o);
+                    __builtin_prefetch(s2 + ahead + o);
+                    __builtin_prefetch(zc + ahead + o);
+                    __builtin_prefetch(sc + ahead + o);
                 }
             }
-            EACH_VECTOR(h, SUFFIX(mlp_coord_backward_segment), dzc + t * sp, dwc, dbc, message + t * sp, sigma2 + t * sp, zc + e * h,
-                        wc, dc, z2 + e * h, gate[e]);
+            EACH_VECTOR(h, SUFFIX(mlp_coord_backward_segment), dzc + t * sp, dwc, dbc, message + t * sp, zc + e * h,
+                        sc + e * h, wc, dc, z2 + e * h, s2 + e * h, gate[e]);
         }
         // ∂m = ∂a_i + W_cᵀ∂z_c, then the gate and m₀ = SiLU(z₂): ∂z₂; z₁ again: a₁, SiLU′(z₁).
         SUFFIX(mlp_product)(product, hp, dzc, sp, 1, s.wc, hp, rows, h, hp, 0, NULL);
         for (size_t t = 0; t < count; t++) {
-            const size_t e = start + t, i = (size_t)receivers[e], j = (size_t)senders[e];
+            const size_t e = start + t, i = (size_t)receivers[e];
+            if (e + MLP_PREFETCH_EDGES < E) {
+                const size_t ahead = (e + MLP_PREFETCH_EDGES) * h;
+                for (size_t o = 0; o < h; o += 16) {
+                    __builtin_prefetch(z1 + ahead + o);
+                    __builtin_prefetch(s1 + ahead + o);
+                }
+            }
             VF dot = VSET1(0.0f);
             EACH_VECTOR(h, SUFFIX(mlp_message_gradient_segment), &dot, product + t * hp, d_aggregate ? d_aggregate + i * h : NULL,
-                        z2 + e * h, sigma2 + t * sp);
+                        z2 + e * h, s2 + e * h);
             const float g = gate[e], gate_gradient = VSUM(dot) * g * (1.0f - g);
             dba += gate_gradient;
             EACH_VECTOR(h, SUFFIX(mlp_gate_backward_segment), dz2 + t * sp, dwa, db2, act + t * sp, slope1 + t * sp, product + t * hp,
-                        z2 + e * h, sigma2 + t * sp, wa, g, gate_gradient, p + i * h, q + j * h, radial[e], wr, d2[e], wd);
+                        z2 + e * h, s2 + e * h, wa, g, gate_gradient, z1 + e * h, s1 + e * h);
         }
         // ∂W_c += ∂z_c mᵀ and ∂W₂ += ∂z₂ a₁ᵀ over the tile's edges (rank-count updates).
         SUFFIX(mlp_product)(s.dwc, hp, dzc, 1, sp, message, sp, gradient_rows, count, hp, 1, NULL);

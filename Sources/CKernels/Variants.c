@@ -116,8 +116,8 @@ void tbg_edge_mlp_forward_f32(float *aggregate, float *x_next, const tbg_edge_ml
 
 void tbg_edge_mlp_backward_f32(const tbg_edge_mlp_gradients *gradients, float *dp, float *dq, float *dx, float *dd2, float *scratch,
                                const tbg_edge_mlp_saved *saved, const tbg_edge_mlp_parameters *parameters, const tbg_edge_graph *graph,
-                               const float *p, const float *q, const float *d_aggregate, const float *dx_next, const float *d2) {
-    DISPATCH(edge_mlp_backward, (gradients, dp, dq, dx, dd2, scratch, saved, parameters, graph, p, q, d_aggregate, dx_next, d2));
+                               const float *d_aggregate, const float *dx_next, const float *d2) {
+    DISPATCH(edge_mlp_backward, (gradients, dp, dq, dx, dd2, scratch, saved, parameters, graph, d_aggregate, dx_next, d2));
 }
 
 void tbg_tangent_row_f32(float *row, const float *p, const float *q, float a, const float *u, float b, const float *v,

@@ -20,21 +20,20 @@ public struct EdgeMLPTensors<Pointer> {
     }
 }
 
-/// What the forward pass saves per edge for the backward pass (E edges, H hidden), and where asked
-/// what the divergence reads besides.
+/// What the forward pass saves per edge for the backward pass and the divergence (E edges, H hidden).
 public struct EdgeMLPSaved<T> {
     /// E × 3: Δ; E: r = |Δ|², n = √(r + 1e-8).
     public var delta: UnsafeMutablePointer<T>, radial: UnsafeMutablePointer<T>, norm: UnsafeMutablePointer<T>
-    /// E × H: z₂, z_c.
-    public var z2: UnsafeMutablePointer<T>, zc: UnsafeMutablePointer<T>
+    /// E × H: z₂, z_c and their σ.
+    public var z2: UnsafeMutablePointer<T>, zc: UnsafeMutablePointer<T>, s2: UnsafeMutablePointer<T>, sc: UnsafeMutablePointer<T>
     /// E: g and s = tanh(w_c·SiLU(z_c)).
     public var gate: UnsafeMutablePointer<T>, coordWeight: UnsafeMutablePointer<T>
-    /// E × H: z₁, σ(z₁), σ(z₂), σ(z_c) for the divergence; nil: not saved (backward rebuilds them).
-    public var z1: UnsafeMutablePointer<T>?, s1: UnsafeMutablePointer<T>?, s2: UnsafeMutablePointer<T>?, sc: UnsafeMutablePointer<T>?
+    /// E × H: z₁, σ(z₁).
+    public var z1: UnsafeMutablePointer<T>, s1: UnsafeMutablePointer<T>
 
     public init(delta: UnsafeMutablePointer<T>, radial: UnsafeMutablePointer<T>, norm: UnsafeMutablePointer<T>, z2: UnsafeMutablePointer<T>,
                 zc: UnsafeMutablePointer<T>, gate: UnsafeMutablePointer<T>, coordWeight: UnsafeMutablePointer<T>,
-                z1: UnsafeMutablePointer<T>?, s1: UnsafeMutablePointer<T>?, s2: UnsafeMutablePointer<T>?, sc: UnsafeMutablePointer<T>?) {
+                z1: UnsafeMutablePointer<T>, s1: UnsafeMutablePointer<T>, s2: UnsafeMutablePointer<T>, sc: UnsafeMutablePointer<T>) {
         (self.delta, self.radial, self.norm, self.z2, self.zc) = (delta, radial, norm, z2, zc)
         (self.gate, self.coordWeight) = (gate, coordWeight)
         (self.z1, self.s1, self.s2, self.sc) = (z1, s1, s2, sc)
@@ -42,8 +41,8 @@ public struct EdgeMLPSaved<T> {
 
     var c: tbg_edge_mlp_saved {
         tbg_edge_mlp_saved(delta: float32(delta), radial: float32(radial), norm: float32(norm), z2: float32(z2), zc: float32(zc),
-                           gate: float32(gate), coord_weight: float32(coordWeight), z1: z1.map(float32), s1: s1.map(float32),
-                           s2: s2.map(float32), sc: sc.map(float32))
+                           gate: float32(gate), coord_weight: float32(coordWeight), z1: float32(z1), s1: float32(s1),
+                           s2: float32(s2), sc: float32(sc))
     }
 }
 
@@ -65,7 +64,7 @@ public enum EdgeMLPKernel {
                                  float32(p), float32(q), float32(d2))
     }
 
-    /// Backward (Float only), given forward's p, q and saved state, from dAggregate = ∂L/∂a (A × H;
+    /// Backward (Float only), given forward's saved state, from dAggregate = ∂L/∂a (A × H;
     /// nil: zero) and dxNext = ∂L/∂x′ (A × 3):
     /// accumulates `gradients`; writes dp, dq (A × H) and dx = ∂L/∂x (A × 3, dxNext plus this
     /// layer's coordinate paths); dd2 (E) += ∂L/∂d².
@@ -73,7 +72,7 @@ public enum EdgeMLPKernel {
         gradients: EdgeMLPTensors<UnsafeMutablePointer<T>>, dp: UnsafeMutablePointer<T>, dq: UnsafeMutablePointer<T>,
         dx: UnsafeMutablePointer<T>, dd2: UnsafeMutablePointer<T>, scratch: UnsafeMutablePointer<T>, saved: EdgeMLPSaved<T>,
         parameters: EdgeMLPTensors<UnsafePointer<T>>, rho: T, hidden: Int, receivers: UnsafePointer<Int32>, senders: UnsafePointer<Int32>,
-        atoms: Int, edges: Int, p: UnsafePointer<T>, q: UnsafePointer<T>, dAggregate: UnsafePointer<T>?, dxNext: UnsafePointer<T>,
+        atoms: Int, edges: Int, dAggregate: UnsafePointer<T>?, dxNext: UnsafePointer<T>,
         d2: UnsafePointer<T>
     ) {
         precondition(T.self == Float.self, "the fused edge MLP is float32 only")
@@ -86,7 +85,7 @@ public enum EdgeMLPKernel {
             coord1_weight: float32(gradients.coord1Weight), coord1_bias: float32(gradients.coord1Bias),
             coord2_weight: float32(gradients.coord2Weight))
         tbg_edge_mlp_backward_f32(&gradientsC, float32(dp), float32(dq), float32(dx), float32(dd2), float32(scratch), &savedC,
-                                  &parametersC, &graph, float32(p), float32(q), dAggregate.map(float32), float32(dxNext),
+                                  &parametersC, &graph, dAggregate.map(float32), float32(dxNext),
                                   float32(d2))
     }
 

@@ -34,7 +34,7 @@ extension EGNNVectorField {
     @_specialize(where T == Double)
     public func velocityAndDivergence(batch: MoleculeBatch, features: UnsafeBufferPointer<T>, times: UnsafeBufferPointer<T>,
                                       positions: UnsafeBufferPointer<T>, velocity: UnsafeMutableBufferPointer<T>) -> [Double] {
-        forward(batch: batch, features: features, times: times, positions: positions, velocity: velocity, savesDivergenceInputs: true)
+        forward(batch: batch, features: features, times: times, positions: positions, velocity: velocity)
         let n = batch.atomCounts[0]
         precondition(batch.atomCounts.allSatisfy { $0 == n }, "velocityAndDivergence needs molecules of equal size")
         guard let ws = currentWorkspace else { return [] }

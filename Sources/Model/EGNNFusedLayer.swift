@@ -10,9 +10,8 @@
 // geometry, z₁, SiLU, W₂, the gate, a_i = Σ_j m, W_c, s = tanh(w_c·SiLU(z_c)) and x_i += ρ Σ_j u s;
 // then the node update. Backward mirrors it: the node update, one kernel over the edges (∂W₂, ∂W_c
 // and the other edge-MLP gradients, ∂P, ∂Q, ∂x, ∂d²), then P and Q's A-row GEMMs. Forward saves
-// z₂ and z_c per edge; backward rebuilds z₁ from P and Q and takes the σ again, which is cheaper
-// than the memory traffic of saving them. z₁ and the σ are saved only for the divergence
-// (`EGNNWorkspace.savesDivergenceInputs`), which reads them.
+// z₁, z₂, z_c and their σ per edge, which backward and the divergence read (taking the σ again in
+// backward, as before 2026-12-03, was 9 % slower on a Zen 3: EdgeMLPBody.h).
 //
 // The last layer's h^L does not reach v = x^L − x⁰ (EGNNVectorField.swift), so there its aggregate
 // and node update are not formed in forward, and in backward ∂L/∂h^L = 0 leaves nothing to do for
@@ -49,8 +48,8 @@ extension EGNNVectorField {
         let xIn = ws.xs.pointer + l * A * 3, xOut = ws.xs.pointer + (l + 1) * A * 3
         let w1 = offsets.edge1Weight, w1Stride = 2 * H + 2
         let hView = UnsafeBufferPointer(start: hIn, count: A * H)
-        // P + b₁ and Q are kept per layer: backward rebuilds z₁ from them.
-        let p = ws.receiverProjections.pointer + l * A * H, q = ws.senderProjections.pointer + l * A * H
+        // P + b₁ and Q: the kernel's z₁ = P_i + Q_j + … reads them (one layer at a time).
+        let p = ws.receiverProjections.pointer, q = ws.senderProjections.pointer
         Linear.forward(UnsafeMutableBufferPointer(start: p, count: A * H), hView, weight: parameters.slice(w1, H * w1Stride), ldw: w1Stride,
                        bias: parameters.slice(offsets.edge1Bias, H), rows: A, inFeatures: H, outFeatures: H)
         Linear.forward(UnsafeMutableBufferPointer(start: q, count: A * H), hView, weight: parameters.slice(w1 + H, H * w1Stride - H),
@@ -82,8 +81,7 @@ extension EGNNVectorField {
                     dx: ws.dxLayerInput.pointer, dd2: ws.dInputDistances.pointer, scratch: ws.edgeMLPScratch.pointer,
                     saved: savedEdgeActivations(l, ws: ws), parameters: edgeMLPTensors(l) { UnsafePointer(self.parameters.pointer + $0) },
                     rho: T(config.coordinateScale), hidden: H, receivers: receivers.baseAddress!, senders: senders.baseAddress!,
-                    atoms: A, edges: E, p: ws.receiverProjections.pointer + l * A * H, q: ws.senderProjections.pointer + l * A * H,
-                    dAggregate: last ? nil : UnsafePointer(ws.dAggregate.pointer), dxNext: ws.dx.pointer, d2: ws.inputDistances.pointer)
+                    atoms: A, edges: E, dAggregate: last ? nil : UnsafePointer(ws.dAggregate.pointer), dxNext: ws.dx.pointer, d2: ws.inputDistances.pointer)
             }
         }
         projectionBackward(l, hView: hView, ws: ws)
@@ -99,13 +97,13 @@ extension EGNNVectorField {
                               coord1Bias: address(o.coord1Bias), coord2Weight: address(o.coord2Weight))
     }
 
-    /// Layer `l`'s slices of the saved activations: z₁ and the σ only where the divergence reads them.
+    /// Layer `l`'s slices of the saved activations.
     func savedEdgeActivations(_ l: Int, ws: EGNNWorkspace<T>) -> EdgeMLPSaved<T> {
-        let E = ws.edges, H = config.hidden, all = ws.savesDivergenceInputs
+        let E = ws.edges, H = config.hidden
         return EdgeMLPSaved(delta: ws.delta.pointer + l * E * 3, radial: ws.radial.pointer + l * E, norm: ws.norm.pointer + l * E,
                             z2: ws.z2.pointer + l * E * H, zc: ws.zc.pointer + l * E * H, gate: ws.gate.pointer + l * E,
-                            coordWeight: ws.coordWeight.pointer + l * E, z1: all ? ws.z1.pointer + l * E * H : nil,
-                            s1: all ? ws.s1.pointer + l * E * H : nil, s2: all ? ws.s2.pointer + l * E * H : nil,
-                            sc: all ? ws.sc.pointer + l * E * H : nil)
+                            coordWeight: ws.coordWeight.pointer + l * E, z1: ws.z1.pointer + l * E * H,
+                            s1: ws.s1.pointer + l * E * H, s2: ws.s2.pointer + l * E * H,
+                            sc: ws.sc.pointer + l * E * H)
     }
 }

@@ -60,15 +60,6 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
     @_specialize(where T == Double)
     public func forward(batch: MoleculeBatch, features: UnsafeBufferPointer<T>, times: UnsafeBufferPointer<T>,
                         positions: UnsafeBufferPointer<T>, velocity: UnsafeMutableBufferPointer<T>) {
-        forward(batch: batch, features: features, times: times, positions: positions, velocity: velocity, savesDivergenceInputs: false)
-    }
-
-    /// `forward`, saving besides what the divergence reads (z₁ and the σ of each layer; the fused
-    /// float32 path saves only what backward needs otherwise).
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func forward(batch: MoleculeBatch, features: UnsafeBufferPointer<T>, times: UnsafeBufferPointer<T>,
-                 positions: UnsafeBufferPointer<T>, velocity: UnsafeMutableBufferPointer<T>, savesDivergenceInputs: Bool) {
         let A = batch.atomCount, E = batch.edgeCount, H = config.hidden, K = config.featureWidth
         precondition(features.count == A * K, "features: \(features.count) values, expected \(A)×\(K)")
         precondition(times.count == batch.moleculeCount, "times: \(times.count) values, expected \(batch.moleculeCount)")
@@ -80,7 +71,6 @@ public final class EGNNVectorField<T: BLASScalar & ActivationScalar> {
             _ = workspace!.adopt(atoms: A, edges: E)
         }
         let ws = workspace!
-        ws.savesDivergenceInputs = savesDivergenceInputs
         ws.fusesEdgeMLP = T.self == Float.self && edgeMLPPath.fuses(variant: KernelVariant.active(for: .layer))
         lastBatch = batch
 

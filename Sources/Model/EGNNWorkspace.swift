@@ -26,10 +26,8 @@ final class EGNNWorkspace<T: Numeric> {
     let gate: Buffer<T>, coordWeight: Buffer<T>       // L × E each
     let aggregate: Buffer<T>, zn: Buffer<T>           // L × A × H each
     let sn: Buffer<T>                                 // L × A × H, σ(z_n)
-    // The fused float32 path (EGNNFusedLayer.swift) saves P and Q of every layer instead of z₁, σ(z₁),
-    // σ(z₂) and σ(z_c), which it writes only when the divergence will read them:
-    let receiverProjections: Buffer<T>, senderProjections: Buffer<T>   // L × A × H each: P + b₁, Q
-    var savesDivergenceInputs = false
+    // The fused float32 path (EGNNFusedLayer.swift) forms z₁ from P and Q per edge:
+    let receiverProjections: Buffer<T>, senderProjections: Buffer<T>   // A × H each: P + b₁, Q of the current layer
     /// Whether this pass runs the fused float32 edge MLP (set by forward, followed by backward).
     var fusesEdgeMLP = false
 
@@ -96,7 +94,7 @@ final class EGNNWorkspace<T: Numeric> {
         aggregate = Buffer(count: layers * ah)
         zn = Buffer(count: layers * ah)
         sn = Buffer(count: layers * ah)
-        (receiverProjections, senderProjections) = (Buffer(count: layers * ah), Buffer(count: layers * ah))
+        (receiverProjections, senderProjections) = (Buffer(count: ah), Buffer(count: ah))
         // Per layer, by shape: A × H, E × H, E × 3, E, H.
         (receiverProjection, senderProjection, nodeActivation) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))
         (dNodeActivation, dzn, dAggregate) = (Buffer(count: ah), Buffer(count: ah), Buffer(count: ah))

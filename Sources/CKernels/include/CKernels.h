@@ -95,11 +95,11 @@ void tbg_edge_input_backward_f32(float *dq, float *db, float *dwr, float *dwd, f
 static inline size_t tbg_edge_mlp_padded_width(size_t h) { return (h + 63) / 64 * 64; }
 
 /// Floats of scratch the fused edge-MLP kernels need (SP = HP + 16): two packed H × HP weights,
-/// six TBG_EDGE_TILE × SP tiles, a TBG_EDGE_TILE × HP product, 9 HP vectors and two SP × HP
+/// five TBG_EDGE_TILE × SP tiles, a TBG_EDGE_TILE × HP product, 9 HP vectors and two SP × HP
 /// weight-gradient blocks.
 static inline size_t tbg_edge_mlp_scratch_count(size_t h) {
     const size_t hp = tbg_edge_mlp_padded_width(h), sp = hp + 16;
-    return 2 * h * hp + 6 * (size_t)TBG_EDGE_TILE * sp + (size_t)TBG_EDGE_TILE * hp + 9 * hp + 2 * sp * hp;
+    return 2 * h * hp + 5 * (size_t)TBG_EDGE_TILE * sp + (size_t)TBG_EDGE_TILE * hp + 9 * hp + 2 * sp * hp;
 }
 
 /// The batch's directed edges e = (i ← j), grouped by receiver. A atoms, E edges.
@@ -131,14 +131,13 @@ typedef struct {
         *coord2_weight;
 } tbg_edge_mlp_gradients;
 
-/// What the forward pass saves per edge for the backward pass (which rebuilds z₁ from P, Q and takes
-/// the σ again) and, where asked, for the divergence.
+/// What the forward pass saves per edge for the backward pass and the divergence (every pointer non-NULL).
 typedef struct {
     float *delta;                        // E × 3: Δ = x_i − x_j
     float *radial, *norm;                // E: r = |Δ|², n = √(r + 1e-8)
     float *z2, *zc;                      // E × H: z₂, z_c
     float *gate, *coord_weight;          // E: g, s = tanh(w_c·SiLU(z_c))
-    float *z1, *s1, *s2, *sc;            // E × H: z₁, σ(z₁), σ(z₂), σ(z_c); NULL: not saved (only the divergence reads them)
+    float *z1, *s1, *s2, *sc;            // E × H: z₁, σ(z₁), σ(z₂), σ(z_c)
 } tbg_edge_mlp_saved;
 
 /// Forward through the edge MLP and the coordinate update of one layer (formulas in EdgeMLPBody.h):
@@ -149,13 +148,13 @@ void tbg_edge_mlp_forward_f32(float *aggregate, float *x_next, const tbg_edge_ml
                               const tbg_edge_mlp_parameters *parameters, const tbg_edge_graph *graph, const float *x, const float *p,
                               const float *q, const float *d2);
 
-/// Backward through the same, given forward's p, q and saved state, from d_aggregate = ∂L/∂a (A × H;
+/// Backward through the same, given forward's saved state, from d_aggregate = ∂L/∂a (A × H;
 /// NULL: zero) and dx_next = ∂L/∂x′ (A × 3): accumulates the parameter gradients; writes dp, dq =
 /// ∂L/∂P, ∂L/∂Q (A × H) and dx = ∂L/∂x through this layer's coordinate paths plus dx_next (A × 3);
 /// dd2 (E) += ∂L/∂d².
 void tbg_edge_mlp_backward_f32(const tbg_edge_mlp_gradients *gradients, float *dp, float *dq, float *dx, float *dd2, float *scratch,
                                const tbg_edge_mlp_saved *saved, const tbg_edge_mlp_parameters *parameters, const tbg_edge_graph *graph,
-                               const float *p, const float *q, const float *d_aggregate, const float *dx_next, const float *d2);
+                               const float *d_aggregate, const float *dx_next, const float *d2);
 
 // ---- The divergence's tangent rows (TangentRowsBody.h) ------------------------------------------
 
