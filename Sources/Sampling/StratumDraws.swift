@@ -38,17 +38,33 @@ public struct StratumDrawSettings: Sendable, Equatable, Encodable {
     public var chunk = 64
     /// Restricted draws integrated together (a rank's unit of work).
     public var group = 8
+    /// The draws' latents are those of the stream (seed, 0x57A7, index).
+    public var seed: UInt64 = 1
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case draws = "position_draws", restricted = "restricted_draws", sparseBelow = "sparse_below", chunk, group
+        case draws = "position_draws", restricted = "restricted_draws", sparseBelow = "sparse_below", chunk, group, seed
     }
 }
 
 public enum StratumDraws {
     /// The stream tag of the draws' latents.
     static let stream: UInt64 = 0x57A7
+
+    /// The draws' seed for a run: `explicit` (--seed) where given, else the samples' own seed, so
+    /// that runs on different proposal files (replicates: `tbg sample --seed s`) draw different
+    /// latents without being told; a pool of several seeds mixes them (sorted, so the order of the
+    /// pooled files does not matter); samples that record none give 1.
+    /// - Parameters: `sampleSeeds`: each sample's seed (`SampleFile.latentSources`), nil when not recorded.
+    public static func seed(explicit: UInt64?, sampleSeeds: [UInt64]?) -> UInt64 {
+        if let explicit { return explicit }
+        let distinct = Array(Set(sampleSeeds ?? [])).sorted()
+        guard let first = distinct.first else { return 1 }
+        if distinct.count == 1 { return first }
+        var mix = RandomSource(seed: first, streams: Array(distinct.dropFirst()) + [stream])
+        return mix.next()
+    }
 
     /// The latent (model units, mean-free, atoms × 3) of draw `index` of the run seeded by `seed`.
     public static func latent(atoms: Int, seed: UInt64, index: Int) -> [Double] {

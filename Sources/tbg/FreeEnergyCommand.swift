@@ -59,7 +59,7 @@ struct FreeEnergyCommand: ParsableCommand {
     @Option(help: "pCN moves per latent chain (each one forward integration, recorded whether accepted or not).") var flowChainLength = 8
     @Option(help: "pCN step b of the latent chains, in (0, 1]: smaller moves are accepted more often and move less (alanine dipeptide, alpha-L: 0.1, 0.2, 0.3 accepted 45, 31, 19 %).") var flowChainBeta = 0.2
     @Option(help: "Strata with fewer usable flow samples than this are sparse: they get --flow-chains latent chains and --restricted-draws.") var flowChainsBelow = 64
-    @Option(help: "Position-only draws of the flow (0: none): each one forward integration without the divergence (alanine dipeptide: a 26th to a 31st of a proposal's cost, measured), whose stratum, when usable, joins Q, the flow's probability of each stratum: its binomial noise falls where the flow rarely goes. Their latents are seeded by --seed, apart from every tbg sample latent.")
+    @Option(help: "Position-only draws of the flow (0: none): each one forward integration without the divergence (alanine dipeptide: a 26th to a 31st of a proposal's cost, measured), whose stratum, when usable, joins Q, the flow's probability of each stratum: its binomial noise falls where the flow rarely goes. Their latents are seeded by --seed, by default by the samples' own seed (replicate runs on different proposal files draw different latents), apart from every tbg sample latent.")
     var positionDraws = 0
     @Option(help: "Per sparse stratum, this many of the position-only draws that landed there (the first by index) are integrated again with the exact divergence: i.i.d. draws of the flow restricted to the stratum, for BAR's flow side there.")
     var restrictedDraws = 64
@@ -143,6 +143,11 @@ struct FreeEnergyCommand: ParsableCommand {
         // Before any work: the latent chains need the samples' latents.
         let latentSources = flowChains > 0 ? try file.latentSources() : nil
         if flowChains > 0, latentSources == nil { throw Self.noSeeds(samples) }
+        // Replicate runs on different proposal files must not share their position-only draws: without
+        // --seed they take the samples' own seed (a damaged or absent /samples/index leaves 1).
+        let drawSeed = StratumDraws.seed(explicit: monteCarlo.seedOption,
+                                         sampleSeeds: positionDraws > 0 ? (latentSources ?? (try? file.latentSources()) ?? nil)?.seeds : nil)
+        let drawSettings = stratumDrawSettings(seed: drawSeed)
         if let step = file.integerAttribute("checkpoint_step"), Int(step) != runner.flow.checkpoint.step {
             throw DataFormatError(file: checkpoint, "is step \(runner.flow.checkpoint.step), but \(samples) was drawn by step \(step) (/samples@checkpoint_step); log q of the chain states must come from the model that drew the proposals")
         }
@@ -225,6 +230,9 @@ struct FreeEnergyCommand: ParsableCommand {
         var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
         // With --json, stdout holds the JSON object only; the words go to stderr.
         let say: (String) -> Void = json ? { writeError($0) } : { writeLine($0) }
+        if comm.isRoot, positionDraws > 0, monteCarlo.seedOption == nil {
+            say("tbg free-energy: position-only draws seeded by \(drawSeed), from the samples' own seed (--seed sets it)")
+        }
         if comm.isRoot {
             say(String(format: "tbg free-energy: %d usable proposals of %d in %@, kT %.6g kJ/mol; %d chains in each of %d strata (%@ and the rest%@) on %d rank(s), %@, %d burn-in + %d x %d steps",
                              input.pool.count, input.samplesUsed, samples, input.kT, chainsPerBasin, settings.strata.count, settings.basin.description,
@@ -319,8 +327,8 @@ struct FreeEnergyCommand: ParsableCommand {
             return
         }
         // Position-only draws for Q, and restricted draws in the sparse strata.
-        let drawRun = try runStratumDraws(comm, input: input, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms, psiAtoms: psiAtoms,
-                                          cache: cache, say: say)
+        let drawRun = try runStratumDraws(comm, settings: drawSettings, input: input, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
+                                          psiAtoms: psiAtoms, cache: cache, say: say)
         if drawRun.stopped {
             if comm.isRoot {
                 let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
@@ -372,7 +380,7 @@ struct FreeEnergyCommand: ParsableCommand {
                                       estimate: estimate, snis: snis, energyEvaluations: evaluations, reverseIntegrations: allStates,
                                       flowChains: flowChainSettings, flowChainIntegrations: flowChainRun.integrations,
                                       flowChainAcceptance: flowChainRun.acceptance,
-                                      stratumDraws: stratumDrawSettings, positionDraws: drawRun.drawn, positionDrawFailures: drawRun.failed,
+                                      stratumDraws: drawSettings, positionDraws: drawRun.drawn, positionDrawFailures: drawRun.failed,
                                       restrictedDrawIntegrations: drawRun.restrictedIntegrations,
                                       latentChainStates: (0..<strata.count).map { s in flowChainRun.strata.filter { $0 == s }.count },
                                       restrictedDrawStates: (0..<strata.count).map { s in drawRun.strata.filter { $0 == s }.count },
@@ -401,7 +409,7 @@ struct FreeEnergyCommand: ParsableCommand {
                                    attributes: ["free_energy": try JSONOutput.line(output), "checkpoint": checkpoint],
                                    extra: flowChainRun.chain.isEmpty && drawRun.index.isEmpty ? nil : { root in
                                        if !flowChainRun.chain.isEmpty { try Self.writeFlowChainStates(flowChainRun, atoms: input.trajectory.atomCount, kT: kT, to: root) }
-                                       if !drawRun.index.isEmpty { try Self.writeRestrictedDraws(drawRun, atoms: input.trajectory.atomCount, kT: kT, to: root) }
+                                       if !drawRun.index.isEmpty { try Self.writeRestrictedDraws(drawRun, seed: drawSettings.seed, atoms: input.trajectory.atomCount, kT: kT, to: root) }
                                    },
                                    to: out)
         try cache.remove()

@@ -10,9 +10,10 @@ import MonteCarlo
 import Sampling
 
 extension FreeEnergyCommand {
-    var stratumDrawSettings: StratumDrawSettings {
+    /// The draws' settings, their latents seeded by `seed` (`StratumDraws.seed`).
+    func stratumDrawSettings(seed: UInt64) -> StratumDrawSettings {
         var s = StratumDrawSettings()
-        (s.draws, s.restricted, s.sparseBelow) = (positionDraws, restrictedDraws, flowChainsBelow)
+        (s.draws, s.restricted, s.sparseBelow, s.seed) = (positionDraws, restrictedDraws, flowChainsBelow, seed)
         return s
     }
 
@@ -66,12 +67,12 @@ extension FreeEnergyCommand {
 
     /// Runs the position-only draws, then the restricted draws in the sparse strata.
     /// - Parameters: `flowStrata`: the usable proposals' strata (which strata are sparse).
-    func runStratumDraws(_ comm: any Communicator, input: ProposalFile, runner: LikelihoodRunner, flowStrata: [Int], phiAtoms: [Int], psiAtoms: [Int],
-                         cache: ChainLogQCache, say: @escaping (String) -> Void) throws -> StratumDrawRun {
-        let settings = stratumDrawSettings, strata = self.settings.strata, strataCount = strata.count
+    func runStratumDraws(_ comm: any Communicator, settings: StratumDrawSettings, input: ProposalFile, runner: LikelihoodRunner, flowStrata: [Int],
+                         phiAtoms: [Int], psiAtoms: [Int], cache: ChainLogQCache, say: @escaping (String) -> Void) throws -> StratumDrawRun {
+        let strata = self.settings.strata, strataCount = strata.count
         var run = StratumDrawRun()
         guard settings.draws > 0 else { return run }
-        let atoms = input.trajectory.atomCount, seed = monteCarlo.seed
+        let atoms = input.trajectory.atomCount, seed = settings.seed
         let integrator = flowIntegrator(runner: runner, input: input, energy: false)
         let settingsJSON = try sortedJSON(settings) + (try sortedJSON(sampler.settings))
         func key(_ indices: [Int]) -> String {
@@ -192,10 +193,11 @@ extension FreeEnergyCommand {
 
     /// /restricted_draws: the restricted draws as BAR used them (i.i.d. draws of the flow restricted to
     /// their stratum).
-    static func writeRestrictedDraws(_ run: StratumDrawRun, atoms: Int, kT: Double, to root: HDF5Group) throws {
+    static func writeRestrictedDraws(_ run: StratumDrawRun, seed: UInt64, atoms: Int, kT: Double, to root: HDF5Group) throws {
         let group = try writeFlowSamples(named: "restricted_draws", description: "the restricted draws of tbg free-energy --position-draws: position-only draws of the flow that landed in a sparse stratum, integrated again with the exact divergence; i.i.d. draws of the flow restricted to their stratum, BAR's flow side there besides the proposals",
                                          positions: run.positions, strata: run.strata, work: run.work, logQ: run.logQ, atoms: atoms, kT: kT, to: root)
         try group.writeDataset("draw", run.index.map(Int64.init), shape: [run.index.count])
-            .writeAttribute("description", string: "the draw's index: its latent is seeded by (the run's --seed, 0x57A7, index)")
+            .writeAttribute("description", string: "the draw's index: its latent is seeded by (/restricted_draws@seed, 0x57A7, index)")
+        try group.writeAttribute("seed", [Int64(bitPattern: seed)])
     }
 }

@@ -16,8 +16,12 @@ struct MonteCarloOptions: ParsableArguments {
     var targetAcceptance: Double?
     @Option(help: "Energy cut-off in kT: the target is truncated to E/kT <= cut-off (proposals above get weight 0, moves above are rejected). Default: none.")
     var energyCutoff: Double?
-    @Option(help: "Seed (particle or chain i's random numbers depend on (seed, stage, step, i) only: any number of ranks gives the same result).")
-    var seed: UInt64 = 1
+    @Option(name: .customLong("seed"),
+            help: "Seed (particle or chain i's random numbers depend on (seed, stage, step, i) only: any number of ranks gives the same result). Default: 1; tbg free-energy's position-only draws default to the samples' own seed instead.")
+    var seedOption: UInt64?
+
+    /// The run's seed: --seed, else 1.
+    var seed: UInt64 { seedOption ?? 1 }
     @Option(help: "Threads per rank for the force field.")
     var threads = 1
     @Option(help: "Seconds between progress lines (rank 0).")

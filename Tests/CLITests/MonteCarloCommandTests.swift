@@ -716,6 +716,18 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertLessThanOrEqual(counted.reduce(0, +), 150)
         XCTAssertEqual(strata.map { $0["restricted_draws"] as? Int }, [3, 3], "both strata are sparse below 100 and hold 3 usable draws")
         XCTAssertEqual(json["restricted_draw_integrations"] as? Int, 6)
+        XCTAssertEqual((json["stratum_draws"] as? [String: Any])?["seed"] as? Int, 4, "--seed 4 seeds the draws")
+        XCTAssertEqual(try HDF5File(opening: scratch.file("fe1.h5")).root().group("restricted_draws").readAttribute("seed", as: Int64.self), [4])
+        // Without --seed the draws take the proposals' seed (tbg sample --seed 3), so that replicate
+        // runs on different proposal files do not share them.
+        var unseededCommand = command("unseeded.h5")
+        let seedAt = try XCTUnwrap(unseededCommand.firstIndex(of: "--seed"))
+        unseededCommand.removeSubrange(seedAt...(seedAt + 1))
+        let unseeded = try Executables.run(Executables.tbg, unseededCommand, timeout: 600)
+        XCTAssertEqual(unseeded.status, 0, unseeded.standardError)
+        XCTAssertTrue(unseeded.standardError.contains("position-only draws seeded by 3, from the samples' own seed"), unseeded.standardError)
+        let unseededJSON = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(unseeded.standardOutput.utf8)) as? [String: Any])
+        XCTAssertEqual((unseededJSON["stratum_draws"] as? [String: Any])?["seed"] as? Int, 3)
         // Q counts the proposals and the draws together.
         let flowSamples = strata.compactMap { $0["flow_samples"] as? Int }
         let q = try XCTUnwrap(strata[0]["flow_fraction"] as? Double)

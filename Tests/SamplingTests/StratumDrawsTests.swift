@@ -53,6 +53,19 @@ final class StratumDrawsTests: XCTestCase {
         }
     }
 
+    /// The draws' seed: --seed where given; else the samples' own seed, one seed as it is and a pool's
+    /// seeds mixed whatever their order; 1 for samples that record none.
+    func testDrawSeedFollowsTheSamplesUnlessGiven() {
+        XCTAssertEqual(StratumDraws.seed(explicit: 9, sampleSeeds: [3, 3, 3]), 9)
+        XCTAssertEqual(StratumDraws.seed(explicit: nil, sampleSeeds: [3, 3, 3]), 3)
+        XCTAssertEqual(StratumDraws.seed(explicit: nil, sampleSeeds: nil), 1)
+        XCTAssertEqual(StratumDraws.seed(explicit: nil, sampleSeeds: []), 1)
+        let pool = StratumDraws.seed(explicit: nil, sampleSeeds: [3, 5, 5, 3])
+        XCTAssertEqual(pool, StratumDraws.seed(explicit: nil, sampleSeeds: [5, 3]))
+        XCTAssertFalse([1, 3, 5].contains(pool))
+        XCTAssertNotEqual(pool, StratumDraws.seed(explicit: nil, sampleSeeds: [3, 7]))
+    }
+
     /// Chunks cover the draws once, in order; rank blocks cover the chunks once for any number of ranks.
     func testChunksAndSharesCoverEveryDrawOnce() {
         var settings = StratumDrawSettings()
