@@ -38,7 +38,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Seed of the resampling and the bootstraps.") var seed: UInt64 = 1
     @Option(help: "Fraction of largest log weights the clipped SNIS protocol (snis_clipped, Prose/SBG) drops.") var clipFraction = 0.002
     @Flag(help: "List the resampled sample indices and MD frames of snis_tbg and snis_clipped in the JSON.") var listResampled = false
-    @Option(help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin; a negative LOWER as --phi-basin=-3.14:0).",
+    @Option(parsing: .unconditional,
+            help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin).",
             transform: PhiBasinArgument.parse)
     var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
     @Option(help: "Checkpoint for the NLL of MD frames (default: no NLL).") var nllCheckpoint: String?
@@ -140,7 +141,7 @@ struct PhiBasinArgument: ExpressibleByArgument {
     static func parse(_ argument: String) throws -> PhiBasinArgument {
         let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let lower = Double(parts[0]), let upper = Double(parts[1]) else {
-            throw ValidationError("expected LOWER:UPPER, two numbers in radians (a negative LOWER as --option=-3.14:0)")
+            throw ValidationError("expected LOWER:UPPER, two numbers in radians (e.g. -3.14:0)")
         }
         guard lower < upper else { throw ValidationError("LOWER \(lower) must be below UPPER \(upper)") }
         guard lower >= -Double.pi - 1e-9, upper <= Double.pi + 1e-9 else {

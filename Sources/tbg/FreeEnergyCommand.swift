@@ -46,11 +46,11 @@ struct FreeEnergyCommand: ParsableCommand {
     @Option(help: "Kernel steps before recording (step-size adaptation, and the chains' equilibration within their stratum: alanine dipeptide needed about 10^5; with 5 000 its BAR was biased by 0.6-1 kT).") var burnIn = 100_000
     @Option(help: "Kernel steps between recorded states.") var thin = 5_000
     @Option(help: "Recorded states per chain (each costs one reverse integration).") var statesPerChain = 4
-    @Option(help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin).", transform: PhiBasinArgument.parse)
+    @Option(parsing: .unconditional, help: "The positive phi basin of dF, LOWER:UPPER in radians (open interval; the rest is the other basin).", transform: PhiBasinArgument.parse)
     var phiBasin = PhiBasinArgument(lower: 0, upper: 2.15)
-    @Option(help: "Split the other phi basin (not the positive one) by psi, LOWER:UPPER in radians (psi inside vs outside): three strata, each with its own chains, so that the chains need not cross the psi barrier inside it (alanine dipeptide: -2.1:1.4 separates alpha-R from beta/C5/PII). Default: no split.", transform: PhiBasinArgument.parse)
+    @Option(parsing: .unconditional, help: "Split the other phi basin (not the positive one) by psi, LOWER:UPPER in radians (psi inside vs outside): three strata, each with its own chains, so that the chains need not cross the psi barrier inside it (alanine dipeptide: -2.1:1.4 separates alpha-R from beta/C5/PII). Default: no split.", transform: PhiBasinArgument.parse)
     var psiSplit: PhiBasinArgument?
-    @Option(help: "Split the positive phi basin by psi too, LOWER:UPPER in radians (psi inside vs outside): one more stratum with its own chains, so that chains started on the flow's samples in the basin's sparsely populated psi regions do not stay there (alanine dipeptide: -1.0:1.4 keeps alpha-L inside). Default: no split.", transform: PhiBasinArgument.parse)
+    @Option(parsing: .unconditional, help: "Split the positive phi basin by psi too, LOWER:UPPER in radians (psi inside vs outside): one more stratum with its own chains, so that chains started on the flow's samples in the basin's sparsely populated psi regions do not stay there (alanine dipeptide: -1.0:1.4 keeps alpha-L inside). Default: no split.", transform: PhiBasinArgument.parse)
     var positivePsiSplit: PhiBasinArgument?
     @Option(help: "Where a basin's chains start among the flow's proposals there: spread (evenly over them, as the flow is spread) or weighted (in proportion to w: at a low ESS most chains then share one start).")
     var chainStarts = ChainStarts.spread

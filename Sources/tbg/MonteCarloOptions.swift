@@ -14,7 +14,7 @@ struct MonteCarloOptions: ParsableArguments {
     var leapfrogSteps: Int?
     @Option(help: "Target acceptance of the step-size adaptation (default 0.6 for MALA, 0.7 for HMC).")
     var targetAcceptance: Double?
-    @Option(help: "Energy cut-off in kT: the target is truncated to E/kT <= cut-off (proposals above get weight 0, moves above are rejected). Default: none.")
+    @Option(parsing: .unconditional, help: "Energy cut-off in kT: the target is truncated to E/kT <= cut-off (proposals above get weight 0, moves above are rejected). Default: none.")
     var energyCutoff: Double?
     @Option(name: .customLong("seed"),
             help: "Seed (particle or chain i's random numbers depend on (seed, stage, step, i) only: any number of ranks gives the same result). Default: 1; tbg free-energy's position-only draws default to the samples' own seed instead.")

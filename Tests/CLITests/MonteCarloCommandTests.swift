@@ -293,6 +293,13 @@ final class MonteCarloCommandTests: XCTestCase {
         let tempering = try Executables.run(Executables.tbg, ["smc", plain, "--out", scratch.file("y.h5"), "--beta0", "0.5", "--stages", "1"])
         XCTAssertNotEqual(tempering.status, 0)
         XCTAssertTrue(tempering.standardError.contains("--stages"), tempering.standardError)
+        // Negative values after a space are the options' values (was: "Missing value" for the option):
+        // the run gets as far as the input file, which is what it refuses.
+        let negative = try Executables.run(Executables.tbg, ["free-energy", plain, "--checkpoint", Self.model, "--phi-basin", "-3.1:0",
+                                                             "--psi-split", "-2.1:1.4", "--positive-psi-split", "-1.0:1.4", "--energy-cutoff", "-5",
+                                                             "--out", scratch.file("z.h5")])
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.standardError.contains(plain) && negative.standardError.contains("/samples"), negative.standardError)
     }
 
     /// `tbg free-energy` on 12 rough proposals, with the basin split at their median φ so that both

@@ -318,6 +318,9 @@ final class UserInputCommandTests: XCTestCase {
         let md = try XCTUnwrap((configured["md"] as? [String: Any])?["delta_f_kT"] as? [String: Any])
         XCTAssertEqual(md["positive_fraction"] as? Double, 1)
         XCTAssertEqual(md["reason"] as? String, "no population outside -3.14159 < phi < 0")
+        // A negative LOWER after a space is the option's value, not an unknown option.
+        let spaced = try json(["evaluate", "--samples", samples, "--reference", Self.fixture, "--json", "--phi-basin", "-3.14159:0"])
+        XCTAssertEqual((spaced["settings"] as? [String: Any])?["phi_positive_basin"] as? [Double], [-3.14159, 0])
         try assertFails(["evaluate", "--samples", samples, "--reference", Self.fixture, "--phi-basin", "2:1"], mentions: ["--phi-basin"])
     }
 
