@@ -196,8 +196,8 @@ TARGET static void SUFFIX(edge_mlp_forward)(float *restrict aggregate, float *re
 
 // ---- Backward row passes -----------------------------------------------------------------------
 
-/// σ(z_c): ∂z_c = ∂c w_c ⊙ SiLU′(z_c) into the tile; ∂w_c += ∂c SiLU(z_c); ∂b_c += ∂z_c;
-/// σ(z₂) and m = g z₂σ(z₂) into their tiles.
+/// From the saved z_c, σ(z_c), z₂, σ(z₂): ∂z_c = ∂c w_c ⊙ SiLU′(z_c) into the tile; ∂w_c += ∂c SiLU(z_c);
+/// ∂b_c += ∂z_c; m = g z₂σ(z₂) into its tile.
 KERNEL void SUFFIX(mlp_coord_backward_segment)(size_t o, size_t k, float *dz, float *dwc, float *dbc, float *m,
                                                const float *zc, const float *sc, const float *wc, float c, const float *z2,
                                                const float *s2, float g) {
@@ -219,8 +219,8 @@ KERNEL void SUFFIX(mlp_message_gradient_segment)(size_t o, size_t k, VF *dot, fl
     *dot = VFMA(value, VMUL(VLOAD(z2 + o, k), VLOAD(s2 + o, k)), *dot);
 }
 
-/// ∂z₂ = (g ∂m + t w_a) ⊙ SiLU′(z₂) into the tile; ∂w_a += t m₀; ∂b₂ += ∂z₂; and z₁ rebuilt as in
-/// forward: a₁ = SiLU(z₁) and SiLU′(z₁) into their tiles.
+/// ∂z₂ = (g ∂m + t w_a) ⊙ SiLU′(z₂) into the tile; ∂w_a += t m₀; ∂b₂ += ∂z₂; and from the saved z₁,
+/// σ(z₁): a₁ = SiLU(z₁) and SiLU′(z₁) into their tiles.
 KERNEL void SUFFIX(mlp_gate_backward_segment)(size_t o, size_t k, float *dz, float *dwa, float *db2, float *act, float *slope1,
                                               const float *dm, const float *z2, const float *s2, const float *wa, float g, float t,
                                               const float *z1, const float *s1) {

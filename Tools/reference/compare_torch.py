@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -51,13 +52,30 @@ def run_json(cmd: list, env: dict) -> dict:
     return json.loads(lines[-1])
 
 
+def memory_gib() -> float:
+    """This machine's memory in GiB (0 where /proc/meminfo is not there)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
 def torch_run(python: str, args: list, env: dict) -> dict:
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "torch.json")
         r = subprocess.run([python, os.path.join(HERE, "bench_torch.py"), *args, "--json", out],
                            capture_output=True, text=True, env=env)
         if r.returncode != 0:
-            sys.exit(f"compare_torch: bench_torch.py {' '.join(args)} failed:\n{r.stderr[-2000:]}")
+            hint = ""
+            if r.returncode == -signal.SIGKILL:
+                # The kernel's OOM killer: the padded 2aa step at batch 400 needs more than 24 GB.
+                hint = (f"\nit was killed (SIGKILL), most likely out of memory ({memory_gib():.0f} GiB here): "
+                        "run again with a smaller --train-batch (64 fits 24 GiB for --model 2aa)")
+            sys.exit(f"compare_torch: bench_torch.py {' '.join(args)} failed:\n{r.stderr[-2000:]}{hint}")
         with open(out) as f:
             return json.load(f)
 
