@@ -136,8 +136,15 @@ public struct StratifiedBasinFreeEnergy: Sendable, Equatable {
         /// together).
         public var flowFraction: Double
         /// BAR between the flow and the Boltzmann density restricted to the stratum (nil without
-        /// samples on either side); Δf = −ln(Z/Q).
+        /// samples on either side); Δf = −ln(Z/Q). With annealed trajectories in both directions,
+        /// BAR over their works (Sampling/AnnealedFlowChains.swift), its one-sided estimates being
+        /// Jarzynski's.
         public var bar: BAREstimate?
+        /// Annealed trajectories from the flow (forward) and from the equilibrium states (reverse).
+        public var annealedForward = 0, annealedReverse = 0
+        /// Where `bar` is the annealed one: the one-step BAR between the flow's samples and the chain
+        /// states, for comparison (nil otherwise).
+        public var directBAR: BAREstimate?
     }
 
     public var strata: [Stratum]
@@ -164,6 +171,16 @@ public struct StratifiedBasinFreeEnergy: Sendable, Equatable {
     }
 }
 
+/// The works of annealed trajectories between the flow and the Boltzmann density restricted to a
+/// stratum (Sampling/AnnealedFlowChains.swift: W_F forward, −W_R reverse), each with its stratum and
+/// its cluster for the bootstrap (trajectories that share a start, or started from one chain).
+public struct AnnealedWorks: Sendable, Equatable {
+    public var forwardStrata: [Int] = [], forwardWork: [Double] = [], forwardClusters: [Int] = []
+    public var reverseStrata: [Int] = [], reverseWork: [Double] = [], reverseClusters: [Int] = []
+
+    public init() {}
+}
+
 public enum StratifiedBAR {
     /// ΔF between the φ basins from the flow's samples (stratum, W = −log w each) and equilibrium
     /// samples of the Boltzmann density restricted to each stratum (stratum, W = E/kT + ln q, and the
@@ -186,30 +203,45 @@ public enum StratifiedBAR {
     ///   flow's samples (usable ones only, as `flowStrata`), whose log q is unknown: they join Q only,
     ///   Q_s = (flow samples in s + counted draws in s) / (flow samples + counted draws), which lowers
     ///   Q's binomial noise where the flow rarely goes (Sampling/StratumDraws.swift).
+    ///   `annealed`: works of annealed trajectories; in a stratum with trajectories in both directions
+    ///   its Δf is BAR over them (Crooks), and the one-step BAR is kept as `directBAR`. The bootstrap
+    ///   resamples their clusters per stratum and direction.
     public static func estimate(flowStrata: [Int], flowWork: [Double], equilibriumStrata: [Int], equilibriumWork: [Double],
                                 clusters: [Int], restrictedStrata: [Int] = [], restrictedWork: [Double] = [], restrictedClusters: [Int] = [],
-                                countedStrata: [Int] = [],
+                                countedStrata: [Int] = [], annealed: AnnealedWorks = AnnealedWorks(),
                                 positiveStrata: [Bool], resamples: Int, random: inout RandomSource) -> StratifiedBasinFreeEnergy {
         precondition(flowStrata.count == flowWork.count && equilibriumStrata.count == equilibriumWork.count
                      && clusters.count == equilibriumWork.count && restrictedStrata.count == restrictedWork.count
                      && restrictedClusters.count == restrictedWork.count, "one stratum and one work per sample")
+        precondition(annealed.forwardStrata.count == annealed.forwardWork.count && annealed.forwardClusters.count == annealed.forwardWork.count
+                     && annealed.reverseStrata.count == annealed.reverseWork.count && annealed.reverseClusters.count == annealed.reverseWork.count,
+                     "one stratum, one work and one cluster per annealed trajectory")
         let k = positiveStrata.count
-        precondition((flowStrata + equilibriumStrata + restrictedStrata + countedStrata).allSatisfy { (0..<k).contains($0) }, "strata are 0..<\(k)")
-        func parts(flow: [Int], equilibrium: [Int], restricted: [Int], counted: [Int]) -> [StratifiedBasinFreeEnergy.Stratum] {
+        precondition((flowStrata + equilibriumStrata + restrictedStrata + countedStrata + annealed.forwardStrata + annealed.reverseStrata)
+            .allSatisfy { (0..<k).contains($0) }, "strata are 0..<\(k)")
+        func parts(flow: [Int], equilibrium: [Int], restricted: [Int], counted: [Int], forward: [Int], reverse: [Int]) -> [StratifiedBasinFreeEnergy.Stratum] {
             var flowWorks = [[Double]](repeating: [], count: k), equilibriumWorks = flowWorks, restrictedWorks = flowWorks
+            var forwardWorks = flowWorks, reverseWorks = flowWorks
             var counts = [Int](repeating: 0, count: k)
             for i in counted { counts[countedStrata[i]] += 1 }
             let draws = flow.count + counted.count
             for i in flow { flowWorks[flowStrata[i]].append(flowWork[i]) }
             for i in equilibrium { equilibriumWorks[equilibriumStrata[i]].append(equilibriumWork[i]) }
             for i in restricted { restrictedWorks[restrictedStrata[i]].append(restrictedWork[i]) }
+            for i in forward { forwardWorks[annealed.forwardStrata[i]].append(annealed.forwardWork[i]) }
+            for i in reverse { reverseWorks[annealed.reverseStrata[i]].append(annealed.reverseWork[i]) }
             return (0..<k).map { s -> StratifiedBasinFreeEnergy.Stratum in
                 let inStratum: Int = flowWorks[s].count + counts[s]
                 let fraction: Double = draws == 0 ? .nan : Double(inStratum) / Double(draws)
-                let bar = BennettAcceptanceRatio.estimate(forward: flowWorks[s] + restrictedWorks[s], reverse: equilibriumWorks[s])
-                return .init(positive: positiveStrata[s], flowSamples: flowWorks[s].count, countedDraws: counts[s],
-                             restrictedFlowSamples: restrictedWorks[s].count, equilibriumSamples: equilibriumWorks[s].count,
-                             flowFraction: fraction, bar: bar)
+                let direct = BennettAcceptanceRatio.estimate(forward: flowWorks[s] + restrictedWorks[s], reverse: equilibriumWorks[s])
+                let useAnnealed = !forwardWorks[s].isEmpty && !reverseWorks[s].isEmpty
+                var part = StratifiedBasinFreeEnergy.Stratum(
+                    positive: positiveStrata[s], flowSamples: flowWorks[s].count, countedDraws: counts[s],
+                    restrictedFlowSamples: restrictedWorks[s].count, equilibriumSamples: equilibriumWorks[s].count,
+                    flowFraction: fraction, bar: useAnnealed ? BennettAcceptanceRatio.estimate(forward: forwardWorks[s], reverse: reverseWorks[s]) : direct)
+                (part.annealedForward, part.annealedReverse) = (forwardWorks[s].count, reverseWorks[s].count)
+                if useAnnealed { part.directBAR = direct }
+                return part
             }
         }
         /// ΔF from the parts; nil when a basin has no stratum with both sides.
@@ -224,7 +256,8 @@ public enum StratifiedBAR {
         }
         let allFlow = Array(flowWork.indices), allEquilibrium = Array(equilibriumWork.indices)
         let allCounted = Array(countedStrata.indices)
-        let strata = parts(flow: allFlow, equilibrium: allEquilibrium, restricted: Array(restrictedWork.indices), counted: allCounted)
+        let strata = parts(flow: allFlow, equilibrium: allEquilibrium, restricted: Array(restrictedWork.indices), counted: allCounted,
+                           forward: Array(annealed.forwardWork.indices), reverse: Array(annealed.reverseWork.indices))
         var result = StratifiedBasinFreeEnergy(strata: strata, value: combine(strata), standardError: nil, degenerateReplicates: 0)
         guard result.value != nil, resamples >= 2 else { return result }
         // Clusters of each stratum, on each side.
@@ -241,13 +274,16 @@ public enum StratifiedBAR {
             return drawn
         }
         let equilibriumMembers = members(equilibriumStrata, clusters), restrictedMembers = members(restrictedStrata, restrictedClusters)
+        let forwardMembers = members(annealed.forwardStrata, annealed.forwardClusters)
+        let reverseMembers = members(annealed.reverseStrata, annealed.reverseClusters)
         var replicates: [Double] = []
         for _ in 0..<resamples {
             let flow = allFlow.map { _ in random.integer(below: allFlow.count) }
             let equilibrium = draw(equilibriumMembers)
             let restricted = draw(restrictedMembers)
             let counted = allCounted.map { _ in random.integer(below: allCounted.count) }
-            if let value = combine(parts(flow: flow, equilibrium: equilibrium, restricted: restricted, counted: counted)) {
+            let forward = draw(forwardMembers), reverse = draw(reverseMembers)
+            if let value = combine(parts(flow: flow, equilibrium: equilibrium, restricted: restricted, counted: counted, forward: forward, reverse: reverse)) {
                 replicates.append(value)
             } else {
                 result.degenerateReplicates += 1

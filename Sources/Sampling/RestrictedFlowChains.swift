@@ -82,9 +82,10 @@ public enum RestrictedFlowChains {
     }
 
     /// The latent of a pCN proposal from `z`: √(1 − β²) z + β ξ, ξ the mean-free Gaussian of stream
-    /// (seed, 0xF10C, chain, step).
-    public static func proposal(from z: [Double], atoms: Int, beta: Double, seed: UInt64, chain: Int, step: Int) -> [Double] {
-        var random = RandomSource(seed: seed, streams: [0xF10C, UInt64(chain), UInt64(step)])
+    /// (seed, stream, chain, step); the latent chains' stream is 0xF10C.
+    public static func proposal(from z: [Double], atoms: Int, beta: Double, seed: UInt64, chain: Int, step: Int,
+                                stream: UInt64 = 0xF10C) -> [Double] {
+        var random = RandomSource(seed: seed, streams: [stream, UInt64(chain), UInt64(step)])
         var xi = [Double](repeating: 0, count: atoms * 3)
         xi.withUnsafeMutableBufferPointer { MeanFreePrior.draw($0.baseAddress!, atoms: atoms, random: &random) }
         let keep = (1 - beta * beta).squareRoot()

@@ -141,12 +141,18 @@ struct FreeEnergyCommand: ParsableCommand {
         // log q of the chain states must come from the model that drew the proposals.
         let file = try SampleFile(trajectory: input.trajectory)
         // Before any work: the latent chains need the samples' latents.
-        let latentSources = flowChains > 0 ? try file.latentSources() : nil
-        if flowChains > 0, latentSources == nil { throw Self.noSeeds(samples) }
+        // Read once: the latent chains need them (an error if missing or damaged); the position-only
+        // draws only take their seed from them and tolerate their absence.
+        let latentSources: (seeds: [UInt64], indices: [Int64])?
+        if flowChains > 0 {
+            guard let sources = try file.latentSources() else { throw Self.noSeeds(samples) }
+            latentSources = sources
+        } else {
+            latentSources = positionDraws > 0 ? (try? file.latentSources()).flatMap { $0 } : nil
+        }
         // Replicate runs on different proposal files must not share their position-only draws: without
         // --seed they take the samples' own seed (a damaged or absent /samples/index leaves 1).
-        let drawSeed = StratumDraws.seed(explicit: monteCarlo.seedOption,
-                                         sampleSeeds: positionDraws > 0 ? (latentSources ?? (try? file.latentSources()) ?? nil)?.seeds : nil)
+        let drawSeed = StratumDraws.seed(explicit: monteCarlo.seedOption, sampleSeeds: positionDraws > 0 ? latentSources?.seeds : nil)
         let drawSettings = stratumDrawSettings(seed: drawSeed)
         if let step = file.integerAttribute("checkpoint_step"), Int(step) != runner.flow.checkpoint.step {
             throw DataFormatError(file: checkpoint, "is step \(runner.flow.checkpoint.step), but \(samples) was drawn by step \(step) (/samples@checkpoint_step); log q of the chain states must come from the model that drew the proposals")

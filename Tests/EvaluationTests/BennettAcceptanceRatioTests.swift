@@ -296,4 +296,50 @@ final class BennettAcceptanceRatioTests: XCTestCase {
         }
         XCTAssertLessThan(W.rms(errorsWith), 0.67 * W.rms(errorsWithout), "with \(errorsWith), without \(errorsWithout)")
     }
+
+    /// Annealed trajectories in both directions replace a stratum's BAR by BAR over their works,
+    /// keeping the one-step BAR as `directBAR`; in one direction only they are not used. With
+    /// zero-length paths (forward works of exact draws of the flow restricted to x > 0, reverse works
+    /// of its equilibrium states, as AnnealedFlowChains gives with one level) the estimate is within
+    /// 4 standard errors of quadrature, and the bootstrap resamples the trajectories' clusters.
+    func testAnnealedWorksReplaceTheStratumsBAR() throws {
+        typealias W = SparseWell
+        var random = RandomSource(seed: 5, streams: [0xA1])
+        let flow = W.flow(300, &random)
+        let equilibrium = W.equilibrium(perBasin: 200, &random)
+        let restricted = W.restricted(600, &random)
+        let reverse = W.equilibrium(perBasin: 300, &random).filter { $0 > 0 }
+        var annealed = AnnealedWorks()
+        (annealed.forwardStrata, annealed.forwardWork, annealed.forwardClusters) =
+            (restricted.map(W.stratum), restricted.map(W.work), restricted.indices.map { $0 / 4 })
+        (annealed.reverseStrata, annealed.reverseWork, annealed.reverseClusters) = (reverse.map(W.stratum), reverse.map(W.work), Array(reverse.indices))
+        func estimate(_ annealed: AnnealedWorks, resamples: Int = 100) -> StratifiedBasinFreeEnergy {
+            var r = RandomSource(seed: 3)
+            return StratifiedBAR.estimate(flowStrata: flow.map(W.stratum), flowWork: flow.map(W.work),
+                                          equilibriumStrata: equilibrium.map(W.stratum), equilibriumWork: equilibrium.map(W.work),
+                                          clusters: Array(equilibrium.indices), annealed: annealed, positiveStrata: [true, false],
+                                          resamples: resamples, random: &r)
+        }
+        let with = estimate(annealed), without = estimate(AnnealedWorks())
+        XCTAssertEqual(with.strata[0].bar, BennettAcceptanceRatio.estimate(forward: restricted.map(W.work), reverse: reverse.map(W.work)))
+        XCTAssertEqual(with.strata[0].directBAR, without.strata[0].bar)
+        XCTAssertEqual(with.strata.map(\.annealedForward), [600, 0])
+        XCTAssertEqual(with.strata.map(\.annealedReverse), [reverse.count, 0])
+        XCTAssertEqual(with.strata[1].bar, without.strata[1].bar)
+        XCTAssertNil(with.strata[1].directBAR)
+        XCTAssertEqual(with.strata.map(\.flowFraction), without.strata.map(\.flowFraction), "Q is the proposals' alone")
+        let value = try XCTUnwrap(with.value), error = try XCTUnwrap(with.standardError)
+        XCTAssertEqual(value, W.exact, accuracy: 4 * error, "annealed \(value) ± \(error), exact \(W.exact)")
+        // One direction only: the one-step BAR stays.
+        var forwardOnly = annealed
+        (forwardOnly.reverseStrata, forwardOnly.reverseWork, forwardOnly.reverseClusters) = ([], [], [])
+        XCTAssertEqual(estimate(forwardOnly).strata.map(\.bar), without.strata.map(\.bar))
+        XCTAssertNil(estimate(forwardOnly).strata[0].directBAR)
+        // The trajectories are resampled: one cluster per direction leaves only the rest's spread.
+        var oneCluster = annealed
+        oneCluster.forwardClusters = oneCluster.forwardClusters.map { _ in 0 }
+        oneCluster.reverseClusters = oneCluster.reverseClusters.map { _ in 0 }
+        XCTAssertEqual(try XCTUnwrap(estimate(oneCluster).value), value, accuracy: 1e-12)
+        XCTAssertNotEqual(try XCTUnwrap(estimate(oneCluster).standardError), error)
+    }
 }
