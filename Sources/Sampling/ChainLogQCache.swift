@@ -131,11 +131,26 @@ public struct ChainLogQCache {
         return nll
     }
 
-    /// Writes global chain `chain`'s NLL atomically.
-    public func store(chain: Int, positions: ArraySlice<Double>, nll: [Double]) throws {
+    /// The stored latents (states × width, model units) of global chain `chain`, as `stored`; nil also
+    /// when the file predates them.
+    public func storedLatents(chain: Int, positions: ArraySlice<Double>, states: Int, width: Int) -> [[Double]]? {
+        let path = file(ofChain: chain)
+        guard FileManager.default.fileExists(atPath: path),
+              let root = try? HDF5File(opening: path).root(),
+              let recorded = try? root.readStringAttribute("positions_fnv1a"), recorded == Self.hash(positions),
+              let latents = try? root.dataset("latent").read(as: Double.self), latents.count == states * width else { return nil }
+        return (0..<states).map { Array(latents[($0 * width)..<(($0 + 1) * width)]) }
+    }
+
+    /// Writes global chain `chain`'s NLL (and the latents the reverse integrations reached) atomically.
+    public func store(chain: Int, positions: ArraySlice<Double>, nll: [Double], latents: [[Double]] = []) throws {
         try HDF5File.writeAtomically(to: file(ofChain: chain)) { root in
             let dataset = try root.writeDataset("nll", nll, shape: [nll.count])
             try dataset.writeAttribute("units", string: "nats (model units), -log q of each recorded state")
+            if !latents.isEmpty, let width = latents.first?.count, width > 0 {
+                try root.writeDataset("latent", Array(latents.joined()), shape: [latents.count, width])
+                    .writeAttribute("units", string: "model units, the latent z of each recorded state")
+            }
             try root.writeAttribute("positions_fnv1a", string: Self.hash(positions))
         }
     }

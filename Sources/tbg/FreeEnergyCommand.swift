@@ -63,6 +63,11 @@ struct FreeEnergyCommand: ParsableCommand {
     var positionDraws = 0
     @Option(help: "Per sparse stratum, this many of the position-only draws that landed there (the first by index) are integrated again with the exact divergence: i.i.d. draws of the flow restricted to the stratum, for BAR's flow side there.")
     var restrictedDraws = 64
+    @Option(help: "Annealed trajectories per sparse stratum in each direction (0: none): pCN moves in the flow's latent space along pi_lambda ~ p w^lambda restricted to the stratum, lambda = k/--annealing-levels, forward from the flow's samples there (spread evenly) and reverse from the chain states there (their latents from the reverse integrations); BAR over the two directions' works (Crooks) replaces the stratum's one-step BAR. Each trajectory costs (levels - 1) x --annealing-moves forward integrations. Needs the samples' seeds and indices (tbg sample, tbg pool).")
+    var annealedChains = 0
+    @Option(help: "Steps of the annealing path (lambda_k = k/K; K - 1 intermediate levels carry the moves).") var annealingLevels = 16
+    @Option(help: "pCN moves at each intermediate level of an annealed trajectory.") var annealingMoves = 1
+    @Option(help: "pCN step b of the annealed trajectories, in (0, 1].") var annealingBeta = 0.1
     @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
     @Flag(help: "Print the estimate as one JSON object.") var json = false
     @Flag(help: "Continue a stopped run of the same command: the chains are recomputed (seconds) and the reverse integrations already in OUT.logq/ are used, the rest computed.")
@@ -83,6 +88,14 @@ struct FreeEnergyCommand: ParsableCommand {
         try SizeLimit.check("--position-draws", positionDraws, in: 0...SizeLimit.states)
         try SizeLimit.check("--restricted-draws", restrictedDraws, in: 0...SizeLimit.states)
         guard flowChainBeta > 0, flowChainBeta <= 1 else { throw ValidationError("--flow-chain-beta must lie in (0, 1], got \(flowChainBeta)") }
+        try SizeLimit.check("--annealed-chains", annealedChains, in: 0...SizeLimit.states)
+        try SizeLimit.check("--annealing-levels", annealingLevels, in: 2...SizeLimit.states)
+        try SizeLimit.check("--annealing-moves", annealingMoves, in: 1...SizeLimit.states)
+        guard annealingBeta > 0, annealingBeta <= 1 else { throw ValidationError("--annealing-beta must lie in (0, 1], got \(annealingBeta)") }
+        let annealedStates = (2 * settings.strata.count * annealedChains).multipliedReportingOverflow(by: (annealingLevels - 1) * annealingMoves)
+        guard !annealedStates.overflow, annealedStates.partialValue <= SizeLimit.states else {
+            throw ValidationError("2 × strata × --annealed-chains × (--annealing-levels − 1) × --annealing-moves must be at most \(SizeLimit.states) forward integrations")
+        }
         let flowStates = (settings.strata.count * flowChains).multipliedReportingOverflow(by: flowChainLength)
         guard !flowStates.overflow, flowStates.partialValue <= SizeLimit.states else {
             throw ValidationError("strata × --flow-chains × --flow-chain-length must be at most \(SizeLimit.states) forward integrations")
@@ -144,8 +157,8 @@ struct FreeEnergyCommand: ParsableCommand {
         // Read once: the latent chains need them (an error if missing or damaged); the position-only
         // draws only take their seed from them and tolerate their absence.
         let latentSources: (seeds: [UInt64], indices: [Int64])?
-        if flowChains > 0 {
-            guard let sources = try file.latentSources() else { throw Self.noSeeds(samples) }
+        if flowChains > 0 || annealedChains > 0 {
+            guard let sources = try file.latentSources() else { throw Self.noSeeds(samples, option: flowChains > 0 ? "--flow-chains" : "--annealed-chains") }
             latentSources = sources
         } else {
             latentSources = positionDraws > 0 ? (try? file.latentSources()).flatMap { $0 } : nil
@@ -181,10 +194,10 @@ struct FreeEnergyCommand: ParsableCommand {
             // The step limit only decides which integrations fail; those proposals are not used.
             sameIntegration = !now.integrationDifferences(from: drawn).contains(where: { $0.name != "max steps" })
             // The latent chains and the draws are new samples of the flow, which must be drawn as SAMPLES were.
-            if (flowChains > 0 || positionDraws > 0) && !sameIntegration {
+            if (flowChains > 0 || positionDraws > 0 || annealedChains > 0) && !sameIntegration {
                 let differences = now.integrationDifferences(from: drawn).filter { $0.name != "max steps" }
                     .map { "\($0.name) \($0.other) → \($0.this)" }.joined(separator: ", ")
-                throw DataFormatError(file: samples, "was drawn with \(Self.describe(drawn)), and this run would integrate with \(Self.describe(now)) (\(differences)); \(flowChains > 0 ? "--flow-chains" : "--position-draws") draws new samples of the flow, which must be integrated as the proposals were: give the same --method/--tolerance/--steps")
+                throw DataFormatError(file: samples, "was drawn with \(Self.describe(drawn)), and this run would integrate with \(Self.describe(now)) (\(differences)); \(flowChains > 0 ? "--flow-chains" : annealedChains > 0 ? "--annealed-chains" : "--position-draws") draws new samples of the flow, which must be integrated as the proposals were: give the same --method/--tolerance/--steps")
             }
             if comm.isRoot && !sameIntegration {
                 writeError("tbg free-energy: warning: the proposals were integrated with \(Self.describe(drawn)), the chain states will be with \(Self.describe(now)); BAR assumes one q on both sides (give the same --method/--tolerance/--steps)")
@@ -284,15 +297,37 @@ struct FreeEnergyCommand: ParsableCommand {
         // ranks (the float model's results depend on the batch's composition).
         let width = input.pool.dimension
         var nll: [Double] = []
+        // The annealed trajectories start from the latents of the chain states in the sparse strata.
+        let sparse = annealedChains > 0 ? Set(sparseStrata(flowStrata: flowStrata)) : []
+        var equilibrium = EquilibriumLatents()
+        func keepLatents(chain: Int, local: Int, latents: [[Double]]) {
+            guard sparse.contains(chain / chainsPerBasin) else { return }
+            for k in 0..<statesPerChain {
+                let row = local * statesPerChain + k
+                equilibrium.index.append(chain * statesPerChain + k)
+                equilibrium.strata.append(chain / chainsPerBasin)
+                equilibrium.clusters.append(chains.starts[local])
+                equilibrium.positions.append(Array(chains.positions[(row * width)..<((row + 1) * width)]))
+                equilibrium.energies.append(chains.energies[row])
+                equilibrium.logQ.append(-nll[row])
+                equilibrium.latents.append(latents[k])
+            }
+        }
         var reused = 0, stoppedHere = false
         for local in 0..<(localCount / statesPerChain) {
             let rows = (local * statesPerChain)..<((local + 1) * statesPerChain)
             let chain = chains.chains.lowerBound + local
             let chainPositions = chains.positions[(rows.lowerBound * width)..<(rows.upperBound * width)]
+            let needsLatents = sparse.contains(chain / chainsPerBasin)
             if let stored = cache.stored(chain: chain, positions: chainPositions, states: statesPerChain) {
-                nll += stored
-                reused += 1
-                continue
+                // A chain kept without its latents (by an older run) is integrated again when they are needed.
+                let latents = needsLatents ? cache.storedLatents(chain: chain, positions: chainPositions, states: statesPerChain, width: width) : nil
+                if !needsLatents || latents != nil {
+                    nll += stored
+                    if let latents { keepLatents(chain: chain, local: local, latents: latents) }
+                    reused += 1
+                    continue
+                }
             }
             if StopSignal.received != 0 {
                 stoppedHere = true
@@ -301,8 +336,9 @@ struct FreeEnergyCommand: ParsableCommand {
             let part = try runner.localNegativeLogLikelihood(nanometres: Array(chainPositions), count: statesPerChain, failure: { row, reason in
                 MonteCarloError("chain \(chain), state \(row): the reverse integration failed (\(reason)); its log q is undefined")
             })
-            try cache.store(chain: chain, positions: chainPositions, nll: part.nll)
+            try cache.store(chain: chain, positions: chainPositions, nll: part.nll, latents: part.latents)
             nll += part.nll
+            keepLatents(chain: chain, local: local, latents: part.latents)
             if comm.isRoot {
                 odeThrottle.report(force: nll.count == localCount, to: say) {
                     String(format: "tbg free-energy: log q: %d/%d states on rank 0 (%d in all), %.1f s", nll.count, localCount, allStates,
@@ -342,6 +378,16 @@ struct FreeEnergyCommand: ParsableCommand {
             }
             return
         }
+        // Annealed trajectories in the sparse strata, both directions.
+        let annealedRun = try runAnnealedChains(comm, input: input, runner: runner, sources: latentSources, flowStrata: flowStrata,
+                                                equilibrium: equilibrium, phiAtoms: phiAtoms, psiAtoms: psiAtoms, cache: cache, say: say)
+        if annealedRun.stopped {
+            if comm.isRoot {
+                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+                say("tbg free-energy: stopped on \(cause) during the annealed trajectories; the integrations finished so far are kept in \(cache.folder): continue with the same command and --resume")
+            }
+            return
+        }
         let positions = comm.gather(chains.positions, root: 0).flatMap { $0 }
         let energies = comm.gather(chains.energies, root: 0).flatMap { $0 }
         let logQ = comm.gather(nll.map { -$0 }, root: 0).flatMap { $0 }
@@ -365,7 +411,7 @@ struct FreeEnergyCommand: ParsableCommand {
                                               restrictedWork: (flowChainRun.work + drawRun.work).map { $0.reduced <= settings.moves.energyCutoff ? $0.work : .infinity },
                                               // Restricted draws are independent: each its own cluster, after the latent chains'.
                                               restrictedClusters: flowChainRun.chain + drawRun.index.indices.map { flowChainPlan.starts.count + $0 },
-                                              countedStrata: drawRun.countedStrata,
+                                              countedStrata: drawRun.countedStrata, annealed: annealedRun.works,
                                               positiveStrata: (0..<strata.count).map(strata.isPositive), resamples: bootstrap, random: &random)
         // SNIS on the same pool, for comparison.
         let top = input.pool.logWeights.max() ?? 0
@@ -381,7 +427,7 @@ struct FreeEnergyCommand: ParsableCommand {
             guard let populations else { return 0 }
             return log(populations[s] / Double(chainsPerBasin * statesPerChain))
         }
-        let evaluations = input.evaluations + chains.evaluations + flowChainRun.integrations + drawRun.restrictedIntegrations
+        let evaluations = input.evaluations + chains.evaluations + flowChainRun.integrations + drawRun.restrictedIntegrations + annealedRun.integrations
         let output = FreeEnergyOutput(samplesFile: samples, checkpoint: checkpoint, phiAtoms: phiAtoms, psiAtoms: psiAtoms, strata: strata,
                                       estimate: estimate, snis: snis, energyEvaluations: evaluations, reverseIntegrations: allStates,
                                       flowChains: flowChainSettings, flowChainIntegrations: flowChainRun.integrations,
@@ -391,6 +437,8 @@ struct FreeEnergyCommand: ParsableCommand {
                                       latentChainStates: (0..<strata.count).map { s in flowChainRun.strata.filter { $0 == s }.count },
                                       restrictedDrawStates: (0..<strata.count).map { s in drawRun.strata.filter { $0 == s }.count },
                                       positionDrawSeconds: drawRun.positionSeconds, restrictedDrawSeconds: drawRun.restrictedSeconds,
+                                      annealing: annealingSettings, annealedIntegrations: annealedRun.integrations,
+                                      annealedAcceptance: [annealedRun.forwardAcceptance, annealedRun.reverseAcceptance], annealedSeconds: annealedRun.seconds,
                                       finalStepSize: chains.steps.last?.stepSize ?? .nan,
                                       acceptance: Self.mean(chains.steps.filter(\.recorded).map(\.acceptance)),
                                       wallSeconds: Date().timeIntervalSince(started))
@@ -413,9 +461,10 @@ struct FreeEnergyCommand: ParsableCommand {
         try MonteCarloOutput.write(frames, input: input, sampler: "free-energy", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,
                                    evaluations: evaluations, diagnostics: diagnostics, frameColumns: columns,
                                    attributes: ["free_energy": try JSONOutput.line(output), "checkpoint": checkpoint],
-                                   extra: flowChainRun.chain.isEmpty && drawRun.index.isEmpty ? nil : { root in
+                                   extra: flowChainRun.chain.isEmpty && drawRun.index.isEmpty && annealedRun.direction.isEmpty ? nil : { root in
                                        if !flowChainRun.chain.isEmpty { try Self.writeFlowChainStates(flowChainRun, atoms: input.trajectory.atomCount, kT: kT, to: root) }
                                        if !drawRun.index.isEmpty { try Self.writeRestrictedDraws(drawRun, seed: drawSettings.seed, atoms: input.trajectory.atomCount, kT: kT, to: root) }
+                                       if !annealedRun.direction.isEmpty { try Self.writeAnnealedTrajectories(annealedRun, settings: annealingSettings, to: root) }
                                    },
                                    to: out)
         try cache.remove()
@@ -430,8 +479,9 @@ struct FreeEnergyCommand: ParsableCommand {
             writeLine(try JSONOutput.line(output))
         } else {
             for line in output.lines { writeLine("tbg free-energy: " + line) }
-            writeLine(String(format: "tbg free-energy: wrote %@: %d chain states, %d energy evaluations (%d of them the proposals'), %d reverse integrations, %d latent-chain integrations, %.1f s on %d rank(s)",
-                             out, allStates, evaluations, input.evaluations, allStates, flowChainRun.integrations, Date().timeIntervalSince(started), comm.size))
+            writeLine(String(format: "tbg free-energy: wrote %@: %d chain states, %d energy evaluations (%d of them the proposals'), %d reverse integrations, %d latent-chain integrations, %d annealed integrations, %.1f s on %d rank(s)",
+                             out, allStates, evaluations, input.evaluations, allStates, flowChainRun.integrations, annealedRun.integrations,
+                             Date().timeIntervalSince(started), comm.size))
         }
         // After the strata they name.
         for warning in Self.overlapWarnings(output.parts) { writeError("tbg free-energy: warning: " + warning) }
@@ -625,8 +675,8 @@ struct FreeEnergyCommand: ParsableCommand {
         return group
     }
 
-    static func noSeeds(_ samples: String) -> DataFormatError {
-        DataFormatError(file: samples, "records no seed (/samples@seed or /samples/seed), so the latents of its samples cannot be drawn again; --flow-chains needs them (a tbg sample or tbg pool output)")
+    static func noSeeds(_ samples: String, option: String = "--flow-chains") -> DataFormatError {
+        DataFormatError(file: samples, "records no seed (/samples@seed or /samples/seed), so the latents of its samples cannot be drawn again; \(option) needs them (a tbg sample or tbg pool output)")
     }
 
     /// Forward and reverse EXP that differ by more than this (kT) in a stratum mean that the flow's
@@ -648,6 +698,10 @@ struct FreeEnergyCommand: ParsableCommand {
                   abs(forward - reverse) > overlapGapKT || (part.overlap ?? 1) < minimumOverlap else { return nil }
             let latent = (part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : "")
                 + (part.restrictedDraws > 0 ? " + \(part.restrictedDraws) restricted draws" : "")
+            if part.directBAR != nil {
+                return String(format: "in %@ the forward and reverse EXP of the %d + %d annealed trajectories differ by %.1f kT (BAR overlap %.3f): their works hardly overlap, so its BAR df, and dF, can be off by more than the bootstrap error; run more levels (--annealing-levels), moves (--annealing-moves) or trajectories (--annealed-chains)",
+                              part.stratum, part.annealedForward, part.annealedReverse, abs(forward - reverse), part.overlap ?? .nan)
+            }
             let remedy = part.restrictedDraws > 0 ? "more restricted draws there (--restricted-draws, --position-draws)"
                 : "restricted draws there (--position-draws)"
             return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT (BAR overlap %.3f): the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool), or run %@",
@@ -688,6 +742,11 @@ struct FreeEnergyOutput: Encodable {
     var restrictedDrawStates: [Int]
     var positionDrawSeconds: Double
     var restrictedDrawSeconds: Double
+    var annealing: AnnealedFlowChainSettings
+    var annealedIntegrations: Int
+    /// pCN acceptance of the forward and reverse annealed trajectories (NaN: none ran).
+    var annealedAcceptance: [Double]
+    var annealedSeconds: Double
     var finalStepSize: Double
     var acceptance: Double
     var wallSeconds: Double
@@ -702,6 +761,8 @@ struct FreeEnergyOutput: Encodable {
         case stratumDraws = "stratum_draws", positionDraws = "position_draws", positionDrawFailures = "position_draw_failures"
         case restrictedDrawIntegrations = "restricted_draw_integrations", positionDrawSeconds = "position_draw_seconds"
         case restrictedDrawSeconds = "restricted_draw_seconds"
+        case annealing = "annealed_chains", annealedIntegrations = "annealed_integrations", annealedAcceptance = "annealed_acceptance"
+        case annealedSeconds = "annealed_seconds"
         case finalStepSize = "step_size_nm", acceptance = "acceptance", wallSeconds = "wall_seconds"
     }
 
@@ -710,11 +771,16 @@ struct FreeEnergyOutput: Encodable {
         var stratum: String, positive: Bool, flowSamples: Int, flowChainSamples: Int, restrictedDraws: Int, countedDraws: Int, chainStates: Int
         var flowFraction: Double
         var bar: Double?, forwardEXP: Double?, reverseEXP: Double?, overlap: Double?, population: Double?
+        /// Annealed trajectories per direction; where both ran, `bar` is theirs and `directBAR` the one-step BAR.
+        var annealedForward = 0, annealedReverse = 0
+        var directBAR: BAREstimate?
         enum CodingKeys: String, CodingKey {
             case stratum, positive = "phi_positive_basin", flowSamples = "flow_samples", flowChainSamples = "flow_chain_samples", chainStates = "chain_states"
             case restrictedDraws = "restricted_draws", countedDraws = "position_draws"
             case flowFraction = "flow_fraction", population
             case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT", overlap = "bar_overlap"
+            case annealedForward = "annealed_forward", annealedReverse = "annealed_reverse", directBAR = "direct_bar_delta_f_kT"
+            case directForwardEXP = "direct_forward_exp_delta_f_kT", directReverseEXP = "direct_reverse_exp_delta_f_kT"
         }
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -731,6 +797,11 @@ struct FreeEnergyOutput: Encodable {
             try c.encode(reverseEXP, forKey: .reverseEXP)
             try c.encode(overlap, forKey: .overlap)
             try c.encode(population, forKey: .population)
+            try c.encode(annealedForward, forKey: .annealedForward)
+            try c.encode(annealedReverse, forKey: .annealedReverse)
+            try c.encode(directBAR?.deltaF, forKey: .directBAR)
+            try c.encode(directBAR?.forward, forKey: .directForwardEXP)
+            try c.encode(directBAR?.reverse, forKey: .directReverseEXP)
         }
     }
 
@@ -742,7 +813,8 @@ struct FreeEnergyOutput: Encodable {
                         chainStates: part.equilibriumSamples,
                         flowFraction: part.flowFraction, bar: part.bar?.deltaF, forwardEXP: part.bar?.forward, reverseEXP: part.bar?.reverse,
                         overlap: part.bar?.overlap,
-                        population: populations?[s])
+                        population: populations?[s], annealedForward: part.annealedForward, annealedReverse: part.annealedReverse,
+                        directBAR: part.directBAR)
         }
     }
 
@@ -772,6 +844,10 @@ struct FreeEnergyOutput: Encodable {
         try c.encode(restrictedDrawIntegrations, forKey: .restrictedDrawIntegrations)
         try c.encode(positionDrawSeconds, forKey: .positionDrawSeconds)
         try c.encode(restrictedDrawSeconds, forKey: .restrictedDrawSeconds)
+        try c.encode(annealing, forKey: .annealing)
+        try c.encode(annealedIntegrations, forKey: .annealedIntegrations)
+        try c.encode(annealedAcceptance.map { $0.isFinite ? $0 : nil }, forKey: .annealedAcceptance)
+        try c.encode(annealedSeconds, forKey: .annealedSeconds)
         try c.encode(finalStepSize.isFinite ? finalStepSize : nil, forKey: .finalStepSize)
         try c.encode(acceptance.isFinite ? acceptance : nil, forKey: .acceptance)
         try c.encode(wallSeconds, forKey: .wallSeconds)
@@ -790,6 +866,11 @@ struct FreeEnergyOutput: Encodable {
                                 part.overlap.map { String(format: "%.3f", $0) } ?? "–",
                                 value(part.forwardEXP), value(part.reverseEXP), part.population.map { String(format: "%.4f", $0) } ?? "–"))
         }
+        for part in parts where part.directBAR != nil {
+            lines.append(String(format: "%@: annealed: %d forward and %d reverse trajectories give the BAR above; one-step BAR between the flow samples and the chain states %@ (forward EXP %@, reverse EXP %@ kT)",
+                                part.stratum, part.annealedForward, part.annealedReverse, value(part.directBAR?.deltaF), value(part.directBAR?.forward),
+                                value(part.directBAR?.reverse)))
+        }
         let error = estimate.standardError.map { String(format: " ± %.3f", $0) } ?? " (no error)"
         lines.append("dF = F(\(strata.basin.description)) - F(rest): stratified BAR \(value(estimate.value))\(error) kT"
                      + (estimate.degenerateReplicates > 0 ? " (\(estimate.degenerateReplicates) bootstrap replicates drew no flow sample or no chain in a basin and are left out, so the error is an underestimate)" : ""))
@@ -798,6 +879,10 @@ struct FreeEnergyOutput: Encodable {
         lines.append(String(format: "chains: acceptance %.3f at step %.3g nm (recorded steps)", acceptance, finalStepSize))
         if flowChainIntegrations > 0 {
             lines.append(String(format: "latent chains: %d forward integrations, pCN acceptance %.3f (beta %.3g)", flowChainIntegrations, flowChainAcceptance, flowChains.step))
+        }
+        if annealedIntegrations > 0 {
+            lines.append(String(format: "annealed trajectories: %d forward integrations (%d levels x %d moves, beta %.3g), pCN acceptance %.3f forward, %.3f reverse, %.1f s",
+                                annealedIntegrations, annealing.levels, annealing.moves, annealing.step, annealedAcceptance[0], annealedAcceptance[1], annealedSeconds))
         }
         if positionDraws > 0 {
             lines.append(String(format: "position-only draws: %d (%d failed integrations), %.1f s; restricted draws: %d integrations with the divergence, %.1f s",

@@ -19,6 +19,9 @@ struct FreeEnergyRunReport: Encodable {
     /// Chunks of position-only draws (--position-draws) kept, and groups of restricted draws by their first.
     let finishedDrawChunks: [Int]
     let finishedRestrictedGroups: [Int]
+    /// Groups of annealed trajectories (--annealed-chains) kept, forward and reverse, by their first trajectory.
+    let finishedAnnealedForwardGroups: [Int]
+    let finishedAnnealedReverseGroups: [Int]
     /// run.json: content hashes of the samples and checkpoint, ODE and chain settings, proposal
     /// limit (nil when run.json is missing or not JSON: `problem` says which).
     let run: [String: String]?
@@ -28,6 +31,7 @@ struct FreeEnergyRunReport: Encodable {
         case kind, file, output, run, problem
         case finishedChains = "finished_chains", finishedLatentGroups = "finished_latent_groups"
         case finishedDrawChunks = "finished_position_draw_chunks", finishedRestrictedGroups = "finished_restricted_draw_groups"
+        case finishedAnnealedForwardGroups = "finished_annealed_forward_groups", finishedAnnealedReverseGroups = "finished_annealed_reverse_groups"
     }
 
     /// The OUT.logq folder that `path` names (the folder, its run.json, or a chain file in it), else nil.
@@ -37,7 +41,7 @@ struct FreeEnergyRunReport: Encodable {
         let url = URL(fileURLWithPath: trimmed)
         let parent = url.deletingLastPathComponent().path
         if parent.hasSuffix(".logq"), url.lastPathComponent == "run.json" || url.lastPathComponent.hasPrefix("chain-")
-            || ["latent-", "draws-", "restricted-"].contains(where: url.lastPathComponent.hasPrefix) { return parent }
+            || ["latent-", "draws-", "restricted-", "annealed-"].contains(where: url.lastPathComponent.hasPrefix) { return parent }
         var isDirectory: ObjCBool = false
         if trimmed.hasSuffix(".logq"), FileManager.default.fileExists(atPath: trimmed, isDirectory: &isDirectory), isDirectory.boolValue { return trimmed }
         return nil
@@ -55,6 +59,8 @@ struct FreeEnergyRunReport: Encodable {
         finishedLatentGroups = numbers(ChainLogQCache.latentFiles(in: folder), "latent-")
         finishedDrawChunks = numbers(ChainLogQCache.drawFiles(in: folder), "draws-")
         finishedRestrictedGroups = numbers(ChainLogQCache.latentFiles(in: folder, prefix: "restricted-"), "restricted-")
+        finishedAnnealedForwardGroups = numbers(ChainLogQCache.latentFiles(in: folder, prefix: "annealed-forward-"), "annealed-forward-")
+        finishedAnnealedReverseGroups = numbers(ChainLogQCache.latentFiles(in: folder, prefix: "annealed-reverse-"), "annealed-reverse-")
         let manifest = folder + "/run.json"
         guard let data = FileManager.default.contents(atPath: manifest) else {
             (run, problem) = (nil, "\(manifest) is missing: nothing says which samples, checkpoint and settings the kept integrations belong to, so a resume refuses them")
@@ -82,7 +88,9 @@ struct FreeEnergyRunReport: Encodable {
                      "  finished     \(finishedChains.count) chain(s) of reverse integrations kept"
                          + (finishedLatentGroups.isEmpty ? "" : ", \(finishedLatentGroups.count) group(s) of latent chains")
                          + (finishedDrawChunks.isEmpty ? "" : ", \(finishedDrawChunks.count) chunk(s) of position-only draws")
-                         + (finishedRestrictedGroups.isEmpty ? "" : ", \(finishedRestrictedGroups.count) group(s) of restricted draws")]
+                         + (finishedRestrictedGroups.isEmpty ? "" : ", \(finishedRestrictedGroups.count) group(s) of restricted draws")
+                         + (finishedAnnealedForwardGroups.isEmpty && finishedAnnealedReverseGroups.isEmpty ? ""
+                            : ", \(finishedAnnealedForwardGroups.count) forward and \(finishedAnnealedReverseGroups.count) reverse group(s) of annealed trajectories")]
         if let run {
             for key in run.keys.sorted() { lines.append("  " + key.padding(toLength: 18, withPad: " ", startingAt: 0) + " " + run[key]!) }
             lines.append("  continue     the tbg free-energy command that started it, with --resume (samples and checkpoint are matched by content)")

@@ -693,6 +693,68 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(try states(scratch.file("resumed.h5")), try states(scratch.file("whole.h5")))
     }
 
+    /// `tbg free-energy --annealed-chains`: annealed latent trajectories in the sparse strata, forward
+    /// from the flow's samples and reverse from the chain states (proposals drawn with dopri5 at the
+    /// default tolerance, so that a chain state's latent, integrated forward again, gives the state
+    /// back). BAR over their works replaces each stratum's one-step BAR, which the JSON keeps; the
+    /// integrations (2 strata × 2 trajectories × 2 directions × 1 move, and one start check per group
+    /// of 4) are counted; OUT holds /annealed_trajectories. A stop between the directions keeps the
+    /// forward group (`tbg inspect` says so), and --resume on 2 ranks gives the uninterrupted run's
+    /// estimate, as does a fresh run on 2 ranks.
+    func testFreeEnergyAnnealedChainsAreTheSameOnOneAndTwoRanksAndResume() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("free-energy-annealed")
+        defer { scratch.remove() }
+        let proposals = scratch.file("proposals.h5")
+        let sampled = try Executables.run(Executables.tbg, ["sample", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"),
+                                                            "--count", "12", "--seed", "3", "--out", proposals], timeout: 600)
+        XCTAssertEqual(sampled.status, 0, sampled.standardError)
+        let basin = String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals))
+        func command(_ out: String) -> [String] {
+            ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4", "--thin", "2",
+             "--states-per-chain", "1", "--bootstrap", "10", "--seed", "4", "--annealed-chains", "2", "--annealing-levels", "2",
+             "--flow-chains-below", "100", "--progress-seconds", "0", "--json", "--out", scratch.file(out)]
+        }
+        let whole = try Executables.run(Executables.tbg, command("whole.h5"), timeout: 600)
+        XCTAssertEqual(whole.status, 0, whole.standardError)
+        XCTAssertTrue(whole.standardError.contains("annealed chains: 4 forward and 4 reverse trajectories in 2 sparse strata"), whole.standardError)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(whole.standardOutput.utf8)) as? [String: Any], whole.standardOutput)
+        XCTAssertEqual(json["annealed_integrations"] as? Int, 10)
+        let acceptance = try XCTUnwrap(json["annealed_acceptance"] as? [Double])
+        XCTAssertEqual(acceptance.count, 2)
+        XCTAssertTrue(acceptance.allSatisfy { (0...1).contains($0) }, "\(acceptance)")
+        XCTAssertEqual((json["annealed_chains"] as? [String: Any])?["levels"] as? Int, 2)
+        let strata = try XCTUnwrap(json["strata"] as? [[String: Any]])
+        XCTAssertEqual(strata.map { $0["annealed_forward"] as? Int }, [2, 2])
+        XCTAssertEqual(strata.map { $0["annealed_reverse"] as? Int }, [2, 2])
+        for part in strata {
+            XCTAssertNotNil(part["direct_bar_delta_f_kT"] as? Double, "the one-step BAR is kept beside the annealed one")
+            XCTAssertNotNil(part["bar_delta_f_kT"] as? Double)
+        }
+        let annealed = try HDF5File(opening: scratch.file("whole.h5")).root().group("annealed_trajectories")
+        XCTAssertEqual(try annealed.dataset("direction").read(as: Int64.self), [0, 0, 0, 0, 1, 1, 1, 1])
+        XCTAssertEqual(try annealed.dataset("stratum").read(as: Int64.self), [0, 0, 1, 1, 0, 0, 1, 1])
+        XCTAssertTrue(try annealed.dataset("work").read(as: Double.self).allSatisfy(\.isFinite))
+
+        let stopped = try Executables.interrupt(Executables.tbg, command("resumed.h5"), marker: "tbg free-energy: annealed chains: 4 forward",
+                                                signal: SIGUSR1, log: scratch.file("stopped.log"))
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1 during the annealed trajectories") && stopped.output.contains("--resume"), stopped.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5")))
+        let inspected = try Executables.run(Executables.tbg, ["inspect", scratch.file("resumed.h5.logq")])
+        XCTAssertEqual(inspected.status, 0, inspected.standardError)
+        XCTAssertTrue(inspected.standardOutput.contains("1 forward and 0 reverse group(s) of annealed trajectories"), inspected.standardOutput)
+        let resumed = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("resumed.h5") + ["--resume"],
+                                          environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+        XCTAssertTrue(resumed.standardError.contains("resumed: 1 of 1 groups of forward annealed trajectories"), resumed.standardError)
+        XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(whole.standardOutput)), NSDictionary(dictionary: try Self.estimate(resumed.standardOutput)),
+                       "the same estimate and budget as the uninterrupted run")
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("two.h5"), environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+        XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(whole.standardOutput)), NSDictionary(dictionary: try Self.estimate(two.standardOutput)))
+    }
+
     /// `tbg free-energy --position-draws`: position-only draws of the flow join Q, and in the sparse
     /// strata the first --restricted-draws of them are integrated again with the divergence for BAR's
     /// flow side. The same estimate, counts and restricted draws on 1 and 2 ranks (chunks and groups
