@@ -13,7 +13,8 @@ several outputs share is listed once) (`--flow-chains`: forward
 integrations of pCN moves; such a row is "stratified BAR, latent chains"; `--position-draws`: the
 restricted draws' integrations with the divergence are in the budget, the position-only draws, each a
 forward integration without the divergence, are listed beside it with the run's wall time, and the
-row is "stratified BAR, position draws"). --snis: `tbg evaluate --json` of larger proposal pools (`tbg pool`),
+row is "stratified BAR, position draws"; `--annealed-chains`: the annealed trajectories' forward
+integrations join the latent-chain column and the row is "…, annealed"). --snis: `tbg evaluate --json` of larger proposal pools (`tbg pool`),
 whose reweighted ΔF is SNIS at that many flow integrations. The flow's integrations (forward for
 proposals, reverse for chain states; the same ODE, the same cost per sample) are the budget: the
 target-energy evaluations of the chains are listed too, but on this machine they cost seconds
@@ -80,10 +81,13 @@ def bar_rows(path):
                          f"run from the folder the free-energy command ran in")
     reverse = int(fe["reverse_integrations"])
     latent = int(fe.get("flow_chain_integrations") or 0)
+    annealed = int(fe.get("annealed_integrations") or 0)
     restricted = int(fe.get("restricted_draw_integrations") or 0)
     position = int(fe.get("position_draws") or 0)
     base = {"source": path, "proposals": proposals, "proposals_file": fe["samples_file"]}
-    estimator = "stratified BAR" + (", latent chains" if latent else "") + (", position draws" if position else "")
+    estimator = ("stratified BAR" + (", latent chains" if latent else "") + (", position draws" if position else "")
+                 + (", annealed" if annealed else ""))
+    latent += annealed   # the latent-space integrations: pCN moves of latent chains or annealed trajectories
     return [dict(base, estimator="SNIS", reverse_integrations=0, latent_integrations=0, restricted_integrations=0, position_draws=0,
                  flow_integrations=proposals, energy_evaluations=proposals, delta_f=fe["snis_delta_f_kT"], error=fe["snis_standard_error_kT"]),
             dict(base, estimator=estimator, reverse_integrations=reverse, latent_integrations=latent,
@@ -112,7 +116,7 @@ def fmt(x, digits=2):
 def table(rows, md):
     value, se = md
     out = [f"Reference ΔF (MD): {value:.2f} ± {se:.2f} kT", "",
-           "| estimator | proposals | reverse integrations | latent-chain integrations | restricted draws | flow integrations | "
+           "| estimator | proposals | reverse integrations | latent-chain or annealed integrations | restricted draws | flow integrations | "
            "position-only draws | energy evaluations | wall s | ΔF (kT) | ΔF − MD (kT) | source |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

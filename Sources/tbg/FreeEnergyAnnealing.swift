@@ -144,10 +144,16 @@ extension FreeEnergyCommand {
                 let check = try map([starts[first].latent])[0]
                 var distance = 0.0
                 for (a, b) in zip(check.state.positions, starts[first].state.positions) { distance = max(distance, abs(a - b)) }
-                guard check.stratum == starts[first].stratum, distance <= 0.01, abs(check.state.logWeight - starts[first].state.logWeight) <= 1 else {
+                // The post-processing may map equivalent atoms (a methyl's hydrogens) onto each other
+                // otherwise than the chain state has them: the same configuration, far in positions but
+                // with the same energy. So positions within 0.01 nm, or energy within 1 kT; log w within 1 nat.
+                let sameEnergy = abs(check.state.energy - starts[first].state.energy) / kT <= 1
+                guard check.stratum == starts[first].stratum, distance <= 0.01 || sameEnergy,
+                      abs(check.state.logWeight - starts[first].state.logWeight) <= 1 else {
                     let what = direction == .forward ? "sample \(input.frames[chosen[first].sample]) of \(samples)" : "chain state \(reverseChosen[first].index)"
-                    throw MonteCarloError(String(format: "annealed %@ trajectory %d: the latent of %@, integrated again with %@, gives a sample %.3g nm away (log w %.3f against %.3f%@); --annealed-chains needs the latents, model and ODE settings of the samples (expected within 0.01 nm and 1 nat)",
-                                                 name, first, what, checkpoint, distance, check.state.logWeight, starts[first].state.logWeight,
+                    throw MonteCarloError(String(format: "annealed %@ trajectory %d: the latent of %@, integrated again with %@, gives a sample %.3g nm away, energy %.3f against %.3f kJ/mol (log w %.3f against %.3f%@); --annealed-chains needs the latents, model and ODE settings of the samples (expected within 0.01 nm or 1 kT, and 1 nat)",
+                                                 name, first, what, checkpoint, distance, check.state.energy, starts[first].state.energy,
+                                                 check.state.logWeight, starts[first].state.logWeight,
                                                  check.stratum == starts[first].stratum ? "" : ", another stratum"))
                 }
             }
