@@ -148,6 +148,7 @@ extension FreeEnergyCommand {
             let states: [RestrictedFlowChains.State]
             if let stored = cache.storedLatentGroup(first: g * group, key: groupKey, chains: members.count, length: 1, width: 3 * atoms, prefix: "restricted-") {
                 states = stored.states.map { $0[0] }
+                integrations += members.count   // spent by the stopped run: the budget is the uninterrupted run's
             } else {
                 if StopSignal.received != 0 {
                     run.stopped = true
