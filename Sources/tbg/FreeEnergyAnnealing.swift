@@ -17,6 +17,7 @@ extension FreeEnergyCommand {
     var annealingSettings: AnnealedFlowChainSettings {
         var s = AnnealedFlowChainSettings()
         (s.trajectories, s.levels, s.moves, s.step) = (annealedChains, annealingLevels, annealingMoves, annealingBeta)
+        s.forwardStarts = annealedForwardStarts
         return s
     }
 
@@ -30,9 +31,11 @@ extension FreeEnergyCommand {
     /// The annealed trajectories' works, gathered on rank 0 (elsewhere empty), and what they cost.
     struct AnnealedRun {
         var works = AnnealedWorks()
-        /// Per trajectory (rank 0): direction (0 forward, 1 reverse), trajectory, stratum, start (the
-        /// frame of SAMPLES, or the chain state's index in OUT), work, accepted moves.
-        var direction: [Int] = [], trajectory: [Int] = [], strata: [Int] = [], start: [Int] = [], work: [Double] = [], accepted: [Int] = []
+        /// Per trajectory (rank 0): direction (0 forward, 1 reverse), trajectory, stratum, what it
+        /// started from (`StartSource`) and which one (the frame of SAMPLES, the restricted draw's
+        /// index, or the chain state's index in OUT), work, accepted moves.
+        var direction: [Int] = [], trajectory: [Int] = [], strata: [Int] = [], startSource: [Int] = [], start: [Int] = []
+        var work: [Double] = [], accepted: [Int] = []
         /// Forward integrations on all ranks (start checks included); acceptance of the pCN moves per direction.
         var integrations = 0, forwardAcceptance = Double.nan, reverseAcceptance = Double.nan
         var seconds = 0.0
@@ -47,12 +50,61 @@ extension FreeEnergyCommand {
         }
     }
 
+    /// What an annealed trajectory started from (/annealed_trajectories/start_source).
+    enum StartSource: Int {
+        case proposal = 0, restrictedDraw = 1, chainState = 2
+    }
+
+    /// A forward trajectory's start: an exact draw of the flow restricted to its stratum.
+    struct ForwardStart {
+        var source: StartSource
+        /// The frame of SAMPLES, or the restricted draw's index.
+        var index: Int
+        /// The bootstrap cluster: trajectories from one start share it.
+        var cluster: Int
+        var start: RestrictedFlowChainStart
+    }
+
+    /// The forward starts of every sparse stratum (the same on every rank): the flow's proposals
+    /// there, then (`.proposalsAndDraws`) the restricted draws there, spread evenly over them.
+    func annealedForwardStarts(input: ProposalFile, sources: (seeds: [UInt64], indices: [Int64]), flowStrata: [Int], sparse: [Int],
+                               draws: StratumDrawRun, drawSeed: UInt64, settings: AnnealedFlowChainSettings) throws -> [ForwardStart] {
+        let atoms = input.trajectory.atomCount, kT = input.kT
+        let storedLogQ = try SampleFile(trajectory: input.trajectory).optionalDataset("log_q", expected: "float64 log q per sample (model units)")?
+            .read(as: Double.self)
+        var starts: [ForwardStart] = []
+        for s in sparse {
+            var members: [ForwardStart] = flowStrata.indices.filter { flowStrata[$0] == s }.map { sample in
+                let frame = input.frames[sample]
+                let state = RestrictedFlowChains.State(positions: Array(input.pool.position(sample)), energy: input.reducedEnergies[sample] * kT,
+                                                       logQ: storedLogQ?[frame] ?? .nan, logWeight: input.pool.logWeights[sample])
+                return ForwardStart(source: .proposal, index: frame, cluster: sample,
+                                    start: RestrictedFlowChainStart(latent: MeanFreePrior.sample(atoms: atoms, seed: sources.seeds[frame], index: Int(sources.indices[frame])),
+                                                                    stratum: s, state: state))
+            }
+            if settings.forwardStarts == .proposalsAndDraws {
+                for k in draws.index.indices where draws.strata[k] == s {
+                    let positions = Array(draws.positions[(k * 3 * atoms)..<((k + 1) * 3 * atoms)])
+                    let state = RestrictedFlowChains.State(positions: positions, energy: draws.work[k].reduced * kT, logQ: draws.logQ[k],
+                                                           logWeight: -draws.work[k].work)
+                    members.append(ForwardStart(source: .restrictedDraw, index: draws.index[k], cluster: input.frames.count + draws.index[k],
+                                                start: RestrictedFlowChainStart(latent: StratumDraws.latent(atoms: atoms, seed: drawSeed, index: draws.index[k]),
+                                                                                stratum: s, state: state)))
+                }
+            }
+            guard !members.isEmpty else { continue }
+            for j in 0..<settings.trajectories { starts.append(members[j * members.count / settings.trajectories]) }
+        }
+        return starts
+    }
+
     /// Runs the annealed trajectories of both directions.
     /// - Parameters: `sources`: the samples' latent sources (nil when the file records none: an
-    ///   error); `equilibrium`: this rank's chain states in the sparse strata, with their latents.
+    ///   error); `draws`: the restricted draws (on every rank), seeded by `drawSeed`;
+    ///   `equilibrium`: this rank's chain states in the sparse strata, with their latents.
     func runAnnealedChains(_ comm: any Communicator, input: ProposalFile, runner: LikelihoodRunner, sources: (seeds: [UInt64], indices: [Int64])?,
-                           flowStrata: [Int], equilibrium local: EquilibriumLatents, phiAtoms: [Int], psiAtoms: [Int], cache: ChainLogQCache,
-                           say: @escaping (String) -> Void) throws -> AnnealedRun {
+                           flowStrata: [Int], draws: StratumDrawRun, drawSeed: UInt64, equilibrium local: EquilibriumLatents, phiAtoms: [Int],
+                           psiAtoms: [Int], cache: ChainLogQCache, say: @escaping (String) -> Void) throws -> AnnealedRun {
         let settings = annealingSettings, kT = input.kT, cutoff = self.settings.moves.energyCutoff
         var run = AnnealedRun()
         let sparse = sparseStrata(flowStrata: flowStrata)
@@ -65,19 +117,9 @@ extension FreeEnergyCommand {
         guard let sources else { throw Self.noSeeds(samples, option: "--annealed-chains") }
         let started = Date()
         let atoms = input.trajectory.atomCount, width = 3 * atoms
-        let storedLogQ = try SampleFile(trajectory: input.trajectory).optionalDataset("log_q", expected: "float64 log q per sample (model units)")?
-            .read(as: Double.self)
-        // Forward starts: the flow's samples in each sparse stratum, spread evenly (as the latent chains').
-        var spread = RestrictedFlowChainSettings()
-        (spread.chains, spread.sparseBelow) = (settings.trajectories, flowChainsBelow)
-        let chosen = RestrictedFlowChains.startSamples(flowStrata: flowStrata, strata: self.settings.strata.count, settings: spread)
-        let forwardStarts = chosen.map { start -> RestrictedFlowChainStart in
-            let frame = input.frames[start.sample]
-            let state = RestrictedFlowChains.State(positions: Array(input.pool.position(start.sample)), energy: input.reducedEnergies[start.sample] * kT,
-                                                   logQ: storedLogQ?[frame] ?? .nan, logWeight: input.pool.logWeights[start.sample])
-            return RestrictedFlowChainStart(latent: MeanFreePrior.sample(atoms: atoms, seed: sources.seeds[frame], index: Int(sources.indices[frame])),
-                                            stratum: start.stratum, state: state)
-        }
+        let chosen = try annealedForwardStarts(input: input, sources: sources, flowStrata: flowStrata, sparse: sparse, draws: draws,
+                                               drawSeed: drawSeed, settings: settings)
+        let forwardStarts = chosen.map(\.start)
         // Reverse starts: the chain states of each sparse stratum (gathered from every rank, in the
         // order of their global index), spread evenly.
         var rows: [Double] = []
@@ -113,7 +155,11 @@ extension FreeEnergyCommand {
             let u = state.energy / kT, w = -state.logWeight
             return u.isFinite && u <= cutoff && !w.isNaN ? w : .infinity
         }
-        let settingsJSON = try sortedJSON(settings)
+        // The groups' keys: where the starts came from is in their latents, so the key leaves it out
+        // (groups kept before the option existed stay valid).
+        var keySettings = settings
+        keySettings.forwardStarts = .proposalsAndDraws
+        let settingsJSON = try sortedJSON(keySettings)
         var spent = 0, acceptedTotals = [0, 0]
         var localRows: [Double] = []
         var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
@@ -150,7 +196,8 @@ extension FreeEnergyCommand {
                 let sameEnergy = abs(check.state.energy - starts[first].state.energy) / kT <= 1
                 guard check.stratum == starts[first].stratum, distance <= 0.01 || sameEnergy,
                       abs(check.state.logWeight - starts[first].state.logWeight) <= 1 else {
-                    let what = direction == .forward ? "sample \(input.frames[chosen[first].sample]) of \(samples)" : "chain state \(reverseChosen[first].index)"
+                    let what = direction == .reverse ? "chain state \(reverseChosen[first].index)"
+                        : chosen[first].source == .proposal ? "sample \(chosen[first].index) of \(samples)" : "restricted draw \(chosen[first].index)"
                     throw MonteCarloError(String(format: "annealed %@ trajectory %d: the latent of %@, integrated again with %@, gives a sample %.3g nm away, energy %.3f against %.3f kJ/mol (log w %.3f against %.3f%@); --annealed-chains needs the latents, model and ODE settings of the samples (expected within 0.01 nm or 1 kT, and 1 nat)",
                                                  name, first, what, checkpoint, distance, check.state.energy, starts[first].state.energy,
                                                  check.state.logWeight, starts[first].state.logWeight,
@@ -202,15 +249,17 @@ extension FreeEnergyCommand {
             run.work.append(w)
             run.accepted.append(Int(gathered[row + 3]))
             if forward {
-                let stratum = chosen[t].stratum
+                let stratum = chosen[t].start.stratum
                 run.strata.append(stratum)
-                run.start.append(input.frames[chosen[t].sample])
+                run.startSource.append(chosen[t].source.rawValue)
+                run.start.append(chosen[t].index)
                 run.works.forwardStrata.append(stratum)
                 run.works.forwardWork.append(w)
-                run.works.forwardClusters.append(chosen[t].sample)    // trajectories from one sample share it
+                run.works.forwardClusters.append(chosen[t].cluster)    // trajectories from one start share it
             } else {
                 let start = reverseChosen[t]
                 run.strata.append(start.stratum)
+                run.startSource.append(StartSource.chainState.rawValue)
                 run.start.append(start.index)
                 run.works.reverseStrata.append(start.stratum)
                 run.works.reverseWork.append(w)
@@ -229,8 +278,10 @@ extension FreeEnergyCommand {
         try group.writeDataset("direction", run.direction.map(Int64.init), shape: [n]).writeAttribute("description", string: "0: forward (from the flow), 1: reverse (from the chain states)")
         try group.writeDataset("trajectory", run.trajectory.map(Int64.init), shape: [n])
         try group.writeDataset("stratum", run.strata.map(Int64.init), shape: [n])
+        try group.writeDataset("start_source", run.startSource.map(Int64.init), shape: [n])
+            .writeAttribute("description", string: "what the trajectory started from: 0 a proposal (forward), 1 a restricted draw (forward), 2 a chain state (reverse)")
         try group.writeDataset("start", run.start.map(Int64.init), shape: [n])
-            .writeAttribute("description", string: "forward: the frame of the samples file the trajectory started from; reverse: the index in /samples of the chain state")
+            .writeAttribute("description", string: "by start_source: 0 the frame of the samples file, 1 the restricted draw's index (/restricted_draws/draw), 2 the index in /samples of the chain state")
         try group.writeDataset("work", run.work, shape: [n])
             .writeAttribute("description", string: "BAR work in kT: W_F = sum (lambda_k - lambda_k-1) W(z_k-1) forward, -W_R = sum (lambda_k - lambda_k-1) W(z'_k) reverse, W = -log w")
         try group.writeDataset("accepted", run.accepted.map(Int64.init), shape: [n])

@@ -63,11 +63,13 @@ struct FreeEnergyCommand: ParsableCommand {
     var positionDraws = 0
     @Option(help: "Per sparse stratum, this many of the position-only draws that landed there (the first by index) are integrated again with the exact divergence: i.i.d. draws of the flow restricted to the stratum, for BAR's flow side there.")
     var restrictedDraws = 64
-    @Option(help: "Annealed trajectories per sparse stratum in each direction (0: none): pCN moves in the flow's latent space along pi_lambda ~ p w^lambda restricted to the stratum, lambda = k/--annealing-levels, forward from the flow's samples there (spread evenly) and reverse from the chain states there (their latents from the reverse integrations); BAR over the two directions' works (Crooks) replaces the stratum's one-step BAR. Each trajectory costs (levels - 1) x --annealing-moves forward integrations. Needs the samples' seeds and indices (tbg sample, tbg pool).")
+    @Option(help: "Annealed trajectories per sparse stratum in each direction (0: none): pCN moves in the flow's latent space along pi_lambda ~ p w^lambda restricted to the stratum, lambda = k/--annealing-levels, forward from the flow's samples there (the proposals and the restricted draws: --annealed-forward-starts) and reverse from the chain states there (their latents from the reverse integrations); BAR over the two directions' works (Crooks) replaces the stratum's one-step BAR. Each trajectory costs (levels - 1) x --annealing-moves forward integrations. Needs the samples' seeds and indices (tbg sample, tbg pool).")
     var annealedChains = 0
     @Option(help: "Steps of the annealing path (lambda_k = k/K; K - 1 intermediate levels carry the moves).") var annealingLevels = 16
     @Option(help: "pCN moves at each intermediate level of an annealed trajectory.") var annealingMoves = 1
     @Option(help: "pCN step b of the annealed trajectories, in (0, 1].") var annealingBeta = 0.1
+    @Option(help: "Where the forward annealed trajectories start in a sparse stratum: proposals-and-draws (the proposals there, then the restricted draws of --position-draws there, spread evenly over both: independent starts) or proposals (the proposals only).")
+    var annealedForwardStarts = AnnealedForwardStarts.proposalsAndDraws
     @Option(help: "Bootstrap replicates for the standard error.") var bootstrap = 200
     @Flag(help: "Print the estimate as one JSON object.") var json = false
     @Flag(help: "Continue a stopped run of the same command: the chains are recomputed (seconds) and the reverse integrations already in OUT.logq/ are used, the rest computed.")
@@ -379,7 +381,8 @@ struct FreeEnergyCommand: ParsableCommand {
             return
         }
         // Annealed trajectories in the sparse strata, both directions.
-        let annealedRun = try runAnnealedChains(comm, input: input, runner: runner, sources: latentSources, flowStrata: flowStrata,
+        let annealedRun = try runAnnealedChains(comm, input: input, runner: runner, sources: latentSources, flowStrata: flowStrata, draws: drawRun,
+                                                drawSeed: drawSettings.seed,
                                                 equilibrium: equilibrium, phiAtoms: phiAtoms, psiAtoms: psiAtoms, cache: cache, say: say)
         if annealedRun.stopped {
             if comm.isRoot {
@@ -893,3 +896,4 @@ struct FreeEnergyOutput: Encodable {
 }
 
 extension ChainStarts: ExpressibleByArgument {}
+extension AnnealedForwardStarts: ExpressibleByArgument {}

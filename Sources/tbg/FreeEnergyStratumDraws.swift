@@ -172,7 +172,8 @@ extension FreeEnergyCommand {
         run.stopped = comm.allreduce(Int64(run.stopped ? 1 : 0), .max) != 0
         run.restrictedIntegrations = Int(comm.allreduce(Int64(integrations), .sum))
         guard !run.stopped else { return run }
-        let gathered = comm.gather(rows, root: 0).flatMap { $0 }
+        // On every rank: the annealed trajectories may start from them (FreeEnergyAnnealing.swift).
+        let gathered = comm.allgather(rows).flatMap { $0 }
         run.restrictedSeconds = Date().timeIntervalSince(started)
         for row in stride(from: 0, to: gathered.count, by: width) {
             guard gathered[row + 2].isFinite else {

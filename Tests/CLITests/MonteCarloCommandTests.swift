@@ -755,6 +755,67 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(whole.standardOutput)), NSDictionary(dictionary: try Self.estimate(two.standardOutput)))
     }
 
+    /// `tbg free-energy --annealed-chains` with `--position-draws`: the forward trajectories start
+    /// spread evenly over the proposals in each sparse stratum and then its restricted draws (both
+    /// exact draws of the flow restricted to it), so with 3 trajectories per stratum the last starts
+    /// from a restricted draw; /annealed_trajectories says which (start_source 1, start = the draw's
+    /// index in /restricted_draws/draw). `--annealed-forward-starts proposals` starts from the
+    /// proposals only. The restricted draws are known on every rank: 2 ranks give 1 rank's estimate.
+    func testFreeEnergyAnnealedForwardStartsIncludeTheRestrictedDraws() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("free-energy-annealed-draws")
+        defer { scratch.remove() }
+        let proposals = scratch.file("proposals.h5")
+        let sampled = try Executables.run(Executables.tbg, ["sample", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"),
+                                                            "--count", "8", "--seed", "3", "--out", proposals], timeout: 600)
+        XCTAssertEqual(sampled.status, 0, sampled.standardError)
+        let basin = String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals))
+        func command(_ out: String) -> [String] {
+            ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4", "--thin", "2",
+             "--states-per-chain", "1", "--bootstrap", "10", "--seed", "4", "--annealed-chains", "3", "--annealing-levels", "2",
+             "--position-draws", "60", "--restricted-draws", "2", "--flow-chains-below", "100", "--progress-seconds", "0", "--json",
+             "--out", scratch.file(out)]
+        }
+        let one = try Executables.run(Executables.tbg, command("one.h5"), timeout: 600)
+        XCTAssertEqual(one.status, 0, one.standardError)
+        let root = try HDF5File(opening: scratch.file("one.h5")).root()
+        let annealed = try root.group("annealed_trajectories")
+        let direction: [Int64] = try annealed.dataset("direction").read(), source: [Int64] = try annealed.dataset("start_source").read()
+        let start: [Int64] = try annealed.dataset("start").read(), stratum: [Int64] = try annealed.dataset("stratum").read()
+        XCTAssertEqual(direction, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+        XCTAssertEqual(source.suffix(6), [2, 2, 2, 2, 2, 2], "reverse trajectories start from chain states")
+        let draws: [Int64] = try root.group("restricted_draws").dataset("draw").read()
+        let drawStrata: [Int64] = try root.group("restricted_draws").dataset("stratum").read()
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(one.standardOutput.utf8)) as? [String: Any], one.standardOutput)
+        let parts = try XCTUnwrap(json["strata"] as? [[String: Any]])
+        for s in 0..<2 {
+            let forward = (0..<6).filter { stratum[$0] == Int64(s) }
+            XCTAssertEqual(forward.count, 3)
+            // Members: the stratum's proposals, then its restricted draws; start j of 3 is member j·members/3.
+            let proposalsHere = try XCTUnwrap(parts[s]["flow_samples"] as? Int)
+            let drawsHere = try XCTUnwrap(parts[s]["restricted_draws"] as? Int)
+            XCTAssertEqual(drawsHere, 2, "60 position draws put at least 2 usable ones in each stratum")
+            let members = proposalsHere + drawsHere
+            for (j, t) in forward.enumerated() {
+                let member = j * members / 3
+                XCTAssertEqual(source[t], member < proposalsHere ? 0 : 1, "stratum \(s), trajectory \(j) of \(members) members")
+                if source[t] == 1 {
+                    let k = try XCTUnwrap(draws.firstIndex(of: start[t]), "the start is a restricted draw")
+                    XCTAssertEqual(drawStrata[k], Int64(s), "a restricted draw of the trajectory's own stratum")
+                }
+            }
+        }
+        XCTAssertTrue(source.prefix(6).contains(1), "some forward trajectory starts from a restricted draw: \(source)")
+        XCTAssertEqual((json["annealed_chains"] as? [String: Any])?["forward_starts"] as? String, "proposals-and-draws")
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("two.h5"), environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+        XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(one.standardOutput)), NSDictionary(dictionary: try Self.estimate(two.standardOutput)))
+        let only = try Executables.run(Executables.tbg, command("only.h5") + ["--annealed-forward-starts", "proposals"], timeout: 600)
+        XCTAssertEqual(only.status, 0, only.standardError)
+        let onlySource: [Int64] = try HDF5File(opening: scratch.file("only.h5")).root().group("annealed_trajectories").dataset("start_source").read()
+        XCTAssertEqual(Array(onlySource.prefix(6)), [0, 0, 0, 0, 0, 0])
+    }
+
     /// `tbg free-energy --position-draws`: position-only draws of the flow join Q, and in the sparse
     /// strata the first --restricted-draws of them are integrated again with the divergence for BAR's
     /// flow side. The same estimate, counts and restricted draws on 1 and 2 ranks (chunks and groups
