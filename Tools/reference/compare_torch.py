@@ -2,6 +2,7 @@
 """tbg against PyTorch, side by side in one run (issue 14's targets), as ratios.
 
     .venv-torch/bin/python Tools/reference/compare_torch.py [--model ad2|2aa] [--rounds 3] [--ranks 1 2] [--train-batch B]
+        [--sample-batch 64 256] [--skip-train | --skip-sample]
 
 Each round runs, for every rank count r, `tbg bench train` (r MPI ranks) then
 `Tools/reference/bench_torch.py` (r threads, both formulations, `edge_index` and `dense`), and on
@@ -89,9 +90,10 @@ def main() -> None:
     ap.add_argument("--train-batch", type=int,
                     help="training batch of both sides (default: the model's, 256 or 400; the padded 2aa PyTorch run "
                          "at 400 needs more than 24 GB)")
-    ap.add_argument("--sample-batch", type=int, default=64,
-                    help="samples per timed exact-divergence evaluation (both sides)")
+    ap.add_argument("--sample-batch", type=int, nargs="+", default=[64],
+                    help="samples per timed exact-divergence evaluation (both sides); several: each in every round")
     ap.add_argument("--skip-sample", action="store_true")
+    ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--tbg", default=os.path.join(ROOT, ".build", "release", "tbg"))
     ap.add_argument("--torch-python", default=sys.executable)
     ap.add_argument("--json", metavar="OUT")
@@ -112,7 +114,7 @@ def main() -> None:
     kernels = None
     openblas_core = None
     for round_ in range(args.rounds):
-        for ranks in args.ranks:
+        for ranks in ([] if args.skip_train else args.ranks):
             cmd = [args.tbg, "bench", "train", *size["tbg"], "--batch", str(train_batch),
                    "--steps", str(args.train_steps), "--json"]
             cmd = (["mpirun", "-np", str(ranks)] + cmd) if ranks > 1 else cmd + ["--mpi", "off"]
@@ -125,17 +127,18 @@ def main() -> None:
             rows.setdefault(("train samples/s", ranks), []).append((t["samples_per_second"], best["samples_per_s"], best["impl"]))
             print(f"round {round_ + 1} train {ranks} rank(s): tbg {t['samples_per_second']:.1f}, "
                   f"torch {best['impl']} {best['samples_per_s']:.1f} samples/s", flush=True)
-        if not args.skip_sample:
-            s = run_json([args.tbg, "bench", "sample", *size["tbg"], "--batch", str(args.sample_batch),
+        for sample_batch in ([] if args.skip_sample else args.sample_batch):
+            s = run_json([args.tbg, "bench", "sample", *size["tbg"], "--batch", str(sample_batch),
                           "--repeats", "2", "--adaptive", "0", "--json", "--mpi", "off"], env)
+            kernels = s.get("kernels", kernels)
             p = torch_run(args.torch_python, [*size["torch"], "--threads", "1", "--skip-train",
                                               "--sample-impl", "dense", "edge_index",
-                                              "--sample-batch", str(args.sample_batch)], env)
+                                              "--sample-batch", str(sample_batch)], env)
             best = max(p["sample"], key=lambda r: r["sample_evals_per_s"])
             openblas_core = s.get("openblas_core") or openblas_core
-            rows.setdefault(("exact-divergence evaluations/s per sample", 1), []).append(
+            rows.setdefault((f"exact-divergence evaluations/s per sample, batch {sample_batch}", 1), []).append(
                 (s["evaluations_per_second"], best["sample_evals_per_s"], best["impl"]))
-            print(f"round {round_ + 1} sample 1 core: tbg {s['evaluations_per_second']:.2f}, "
+            print(f"round {round_ + 1} sample 1 core, batch {sample_batch}: tbg {s['evaluations_per_second']:.2f}, "
                   f"torch {best['impl']} {best['sample_evals_per_s']:.2f} evaluations/s", flush=True)
 
     torch_version = p["torch"]
