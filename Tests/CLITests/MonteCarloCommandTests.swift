@@ -693,6 +693,16 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(try states(scratch.file("resumed.h5")), try states(scratch.file("whole.h5")))
     }
 
+    /// `count` proposals drawn with dopri5 at the default tolerance (seed 3), so that a latent
+    /// integrated forward again gives its sample back, and a --phi-basin at their median φ.
+    private func dopri5Proposals(_ scratch: ScratchDirectory, count: Int) throws -> (proposals: String, basin: String) {
+        let proposals = scratch.file("proposals.h5")
+        let sampled = try Executables.run(Executables.tbg, ["sample", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"),
+                                                            "--count", "\(count)", "--seed", "3", "--out", proposals], timeout: 600)
+        XCTAssertEqual(sampled.status, 0, sampled.standardError)
+        return (proposals, String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals)))
+    }
+
     /// `tbg free-energy --annealed-chains`: annealed latent trajectories in the sparse strata, forward
     /// from the flow's samples and reverse from the chain states (proposals drawn with dopri5 at the
     /// default tolerance, so that a chain state's latent, integrated forward again, gives the state
@@ -705,11 +715,7 @@ final class MonteCarloCommandTests: XCTestCase {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         let scratch = try ScratchDirectory("free-energy-annealed")
         defer { scratch.remove() }
-        let proposals = scratch.file("proposals.h5")
-        let sampled = try Executables.run(Executables.tbg, ["sample", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"),
-                                                            "--count", "12", "--seed", "3", "--out", proposals], timeout: 600)
-        XCTAssertEqual(sampled.status, 0, sampled.standardError)
-        let basin = String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals))
+        let (proposals, basin) = try dopri5Proposals(scratch, count: 12)
         func command(_ out: String) -> [String] {
             ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4", "--thin", "2",
              "--states-per-chain", "1", "--bootstrap", "10", "--seed", "4", "--annealed-chains", "2", "--annealing-levels", "2",
@@ -765,11 +771,7 @@ final class MonteCarloCommandTests: XCTestCase {
         let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
         let scratch = try ScratchDirectory("free-energy-annealed-draws")
         defer { scratch.remove() }
-        let proposals = scratch.file("proposals.h5")
-        let sampled = try Executables.run(Executables.tbg, ["sample", "--checkpoint", Self.model, "--peptide", Fixtures.path("ad2_capped.h5"),
-                                                            "--count", "8", "--seed", "3", "--out", proposals], timeout: 600)
-        XCTAssertEqual(sampled.status, 0, sampled.standardError)
-        let basin = String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals))
+        let (proposals, basin) = try dopri5Proposals(scratch, count: 8)
         func command(_ out: String) -> [String] {
             ["free-energy", proposals, "--checkpoint", Self.model, basin, "--chains-per-basin", "2", "--burn-in", "4", "--thin", "2",
              "--states-per-chain", "1", "--bootstrap", "10", "--seed", "4", "--annealed-chains", "3", "--annealing-levels", "2",
