@@ -48,8 +48,6 @@ public struct AnnealedFlowChainSettings: Sendable, Equatable, Encodable {
     public var step = 0.1
     /// Trajectories integrated together, one batch per step.
     public var group = 4
-    /// Where the forward trajectories start (both are exact draws of π_0).
-    public var forwardStarts = AnnealedForwardStarts.proposalsAndDraws
 
     public init() {}
 
@@ -60,20 +58,8 @@ public struct AnnealedFlowChainSettings: Sendable, Equatable, Encodable {
     public var proposalsPerTrajectory: Int { max(0, levels - 1) * moves }
 
     enum CodingKeys: String, CodingKey {
-        case trajectories, levels, moves, step = "pcn_beta", group, forwardStarts = "forward_starts"
+        case trajectories, levels, moves, step = "pcn_beta", group
     }
-}
-
-/// The exact draws of π_0 (the flow restricted to a stratum) that forward trajectories start from.
-public enum AnnealedForwardStarts: String, Sendable, CaseIterable, Encodable {
-    /// The proposals in the stratum, then the restricted draws there (`tbg free-energy
-    /// --position-draws`), spread evenly over both: i.i.d. draws of π_0, so with more of them than
-    /// trajectories every trajectory has a start of its own (alanine dipeptide's αL: 11 proposals and
-    /// about 60 restricted draws at 512 proposals).
-    case proposalsAndDraws = "proposals-and-draws"
-    /// The proposals in the stratum only (where they are fewer than the trajectories, several
-    /// trajectories share a start; the behaviour before 2026-12-03).
-    case proposals
 }
 
 public enum AnnealedFlowChains {

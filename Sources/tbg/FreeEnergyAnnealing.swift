@@ -13,11 +13,22 @@ import Model
 import MonteCarlo
 import Sampling
 
+/// The exact draws of π_0 (the flow restricted to a stratum) that forward trajectories start from.
+enum AnnealedForwardStarts: String, Sendable, CaseIterable, Encodable {
+    /// The proposals in the stratum, then the restricted draws there (`tbg free-energy
+    /// --position-draws`), spread evenly over both: i.i.d. draws of π_0, so with more of them than
+    /// trajectories every trajectory has a start of its own (alanine dipeptide's αL: 11 proposals and
+    /// about 60 restricted draws at 512 proposals).
+    case proposalsAndDraws = "proposals-and-draws"
+    /// The proposals in the stratum only (where they are fewer than the trajectories, several
+    /// trajectories share a start; the behaviour before 2026-12-03).
+    case proposals
+}
+
 extension FreeEnergyCommand {
     var annealingSettings: AnnealedFlowChainSettings {
         var s = AnnealedFlowChainSettings()
         (s.trajectories, s.levels, s.moves, s.step) = (annealedChains, annealingLevels, annealingMoves, annealingBeta)
-        s.forwardStarts = annealedForwardStarts
         return s
     }
 
@@ -68,7 +79,7 @@ extension FreeEnergyCommand {
     /// The forward starts of every sparse stratum (the same on every rank): the flow's proposals
     /// there, then (`.proposalsAndDraws`) the restricted draws there, spread evenly over them.
     func annealedForwardStarts(input: ProposalFile, sources: (seeds: [UInt64], indices: [Int64]), flowStrata: [Int], sparse: [Int],
-                               draws: StratumDrawRun, drawSeed: UInt64, settings: AnnealedFlowChainSettings) throws -> [ForwardStart] {
+                               draws: StratumDrawRun, drawSeed: UInt64, trajectories: Int) throws -> [ForwardStart] {
         let atoms = input.trajectory.atomCount, kT = input.kT
         let storedLogQ = try SampleFile(trajectory: input.trajectory).optionalDataset("log_q", expected: "float64 log q per sample (model units)")?
             .read(as: Double.self)
@@ -82,7 +93,7 @@ extension FreeEnergyCommand {
                                     start: RestrictedFlowChainStart(latent: MeanFreePrior.sample(atoms: atoms, seed: sources.seeds[frame], index: Int(sources.indices[frame])),
                                                                     stratum: s, state: state))
             }
-            if settings.forwardStarts == .proposalsAndDraws {
+            if annealedForwardStarts == .proposalsAndDraws {
                 for k in draws.index.indices where draws.strata[k] == s {
                     let positions = Array(draws.positions[(k * 3 * atoms)..<((k + 1) * 3 * atoms)])
                     let state = RestrictedFlowChains.State(positions: positions, energy: draws.work[k].reduced * kT, logQ: draws.logQ[k],
@@ -93,7 +104,7 @@ extension FreeEnergyCommand {
                 }
             }
             guard !members.isEmpty else { continue }
-            for j in 0..<settings.trajectories { starts.append(members[j * members.count / settings.trajectories]) }
+            for j in 0..<trajectories { starts.append(members[j * members.count / trajectories]) }
         }
         return starts
     }
@@ -118,7 +129,7 @@ extension FreeEnergyCommand {
         let started = Date()
         let atoms = input.trajectory.atomCount, width = 3 * atoms
         let chosen = try annealedForwardStarts(input: input, sources: sources, flowStrata: flowStrata, sparse: sparse, draws: draws,
-                                               drawSeed: drawSeed, settings: settings)
+                                               drawSeed: drawSeed, trajectories: settings.trajectories)
         let forwardStarts = chosen.map(\.start)
         // Reverse starts: the chain states of each sparse stratum (gathered from every rank, in the
         // order of their global index), spread evenly.
@@ -155,11 +166,8 @@ extension FreeEnergyCommand {
             let u = state.energy / kT, w = -state.logWeight
             return u.isFinite && u <= cutoff && !w.isNaN ? w : .infinity
         }
-        // The groups' keys: where the starts came from is in their latents, so the key leaves it out
-        // (groups kept before the option existed stay valid).
-        var keySettings = settings
-        keySettings.forwardStarts = .proposalsAndDraws
-        let settingsJSON = try sortedJSON(keySettings)
+        // The groups' keys: where the forward starts came from is in their latents.
+        let settingsJSON = try sortedJSON(settings)
         var spent = 0, acceptedTotals = [0, 0]
         var localRows: [Double] = []
         var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))

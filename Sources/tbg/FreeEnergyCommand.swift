@@ -440,7 +440,8 @@ struct FreeEnergyCommand: ParsableCommand {
                                       latentChainStates: (0..<strata.count).map { s in flowChainRun.strata.filter { $0 == s }.count },
                                       restrictedDrawStates: (0..<strata.count).map { s in drawRun.strata.filter { $0 == s }.count },
                                       positionDrawSeconds: drawRun.positionSeconds, restrictedDrawSeconds: drawRun.restrictedSeconds,
-                                      annealing: annealingSettings, annealedIntegrations: annealedRun.integrations,
+                                      annealing: annealingSettings, annealedForwardStarts: annealedForwardStarts,
+                                      annealedIntegrations: annealedRun.integrations,
                                       annealedAcceptance: [annealedRun.forwardAcceptance, annealedRun.reverseAcceptance], annealedSeconds: annealedRun.seconds,
                                       finalStepSize: chains.steps.last?.stepSize ?? .nan,
                                       acceptance: Self.mean(chains.steps.filter(\.recorded).map(\.acceptance)),
@@ -746,6 +747,7 @@ struct FreeEnergyOutput: Encodable {
     var positionDrawSeconds: Double
     var restrictedDrawSeconds: Double
     var annealing: AnnealedFlowChainSettings
+    var annealedForwardStarts: AnnealedForwardStarts
     var annealedIntegrations: Int
     /// pCN acceptance of the forward and reverse annealed trajectories (NaN: none ran).
     var annealedAcceptance: [Double]
@@ -764,7 +766,8 @@ struct FreeEnergyOutput: Encodable {
         case stratumDraws = "stratum_draws", positionDraws = "position_draws", positionDrawFailures = "position_draw_failures"
         case restrictedDrawIntegrations = "restricted_draw_integrations", positionDrawSeconds = "position_draw_seconds"
         case restrictedDrawSeconds = "restricted_draw_seconds"
-        case annealing = "annealed_chains", annealedIntegrations = "annealed_integrations", annealedAcceptance = "annealed_acceptance"
+        case annealing = "annealed_chains", annealedForwardStarts = "annealed_forward_starts"
+        case annealedIntegrations = "annealed_integrations", annealedAcceptance = "annealed_acceptance"
         case annealedSeconds = "annealed_seconds"
         case finalStepSize = "step_size_nm", acceptance = "acceptance", wallSeconds = "wall_seconds"
     }
@@ -848,6 +851,7 @@ struct FreeEnergyOutput: Encodable {
         try c.encode(positionDrawSeconds, forKey: .positionDrawSeconds)
         try c.encode(restrictedDrawSeconds, forKey: .restrictedDrawSeconds)
         try c.encode(annealing, forKey: .annealing)
+        try c.encode(annealedForwardStarts, forKey: .annealedForwardStarts)
         try c.encode(annealedIntegrations, forKey: .annealedIntegrations)
         try c.encode(annealedAcceptance.map { $0.isFinite ? $0 : nil }, forKey: .annealedAcceptance)
         try c.encode(annealedSeconds, forKey: .annealedSeconds)

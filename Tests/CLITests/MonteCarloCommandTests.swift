@@ -808,7 +808,7 @@ final class MonteCarloCommandTests: XCTestCase {
             }
         }
         XCTAssertTrue(source.prefix(6).contains(1), "some forward trajectory starts from a restricted draw: \(source)")
-        XCTAssertEqual((json["annealed_chains"] as? [String: Any])?["forward_starts"] as? String, "proposals-and-draws")
+        XCTAssertEqual(json["annealed_forward_starts"] as? String, "proposals-and-draws")
         let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("two.h5"), environment: Executables.mpiEnvironment, timeout: 600)
         XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
         XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(one.standardOutput)), NSDictionary(dictionary: try Self.estimate(two.standardOutput)))
