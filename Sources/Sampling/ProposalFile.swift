@@ -30,6 +30,10 @@ public struct ProposalFile {
     public let evaluations: Int
     /// Samples of the file the pool was drawn from (all, or the first `limit`).
     public let samplesUsed: Int
+    /// /samples/log_q, log q of every sample of the file in model units, indexed by frame (not by
+    /// usable proposal: `storedLogQ[frames[i]]`); nil when the file records none (tbg pool of older
+    /// files, Tools/md_as_samples.py).
+    public let storedLogQ: [Double]?
     public let energy: EnergyEvaluator
     public let bondGraph: BondGraph
     /// Chirality centres with the reference signs of the first usable proposal (already in the
@@ -89,6 +93,10 @@ public struct ProposalFile {
             evaluations = finished.prefix(count).filter { $0 }.count
         } else {
             evaluations = valid.count
+        }
+        storedLogQ = try file.optionalDataset("log_q", expected: "float64 log q per sample (model units)")?.read(as: Double.self)
+        if let storedLogQ, storedLogQ.count != trajectory.frameCount {
+            throw DataFormatError(file: path, "/samples/log_q holds \(storedLogQ.count) values for \(trajectory.frameCount) frames; expected one per frame")
         }
         let coordinates = try file.coordinates()
         try trajectory.requireFinite(coordinates, frames: frames, what: "valid sample")

@@ -160,8 +160,17 @@ public enum RestrictedFlowChains {
         for s in 0..<strata {
             let members = flowStrata.indices.filter { flowStrata[$0] == s }
             guard !members.isEmpty, members.count < settings.sparseBelow else { continue }
-            for j in 0..<settings.chains { starts.append((members[j * members.count / settings.chains], s)) }
+            starts += spreadEvenly(members, count: settings.chains).map { ($0, s) }
         }
         return starts
     }
+}
+
+/// `count` picks spread evenly over `members` (pick j is member ⌊j·n/count⌋ of n, so every member is
+/// picked ⌊count/n⌋ or ⌈count/n⌉ times, in order): how the free-energy samplers give a stratum's
+/// chains and annealed trajectories their starts.
+/// - Returns: `count` elements; empty when `members` is empty or `count` ≤ 0.
+public func spreadEvenly<T>(_ members: [T], count: Int) -> [T] {
+    guard !members.isEmpty, count > 0 else { return [] }
+    return (0..<count).map { members[$0 * members.count / count] }
 }

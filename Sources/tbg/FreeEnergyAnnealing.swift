@@ -81,8 +81,7 @@ extension FreeEnergyCommand {
     func annealedForwardStarts(input: ProposalFile, sources: (seeds: [UInt64], indices: [Int64]), flowStrata: [Int], sparse: [Int],
                                draws: StratumDrawRun, drawSeed: UInt64, trajectories: Int) throws -> [ForwardStart] {
         let atoms = input.trajectory.atomCount, kT = input.kT
-        let storedLogQ = try SampleFile(trajectory: input.trajectory).optionalDataset("log_q", expected: "float64 log q per sample (model units)")?
-            .read(as: Double.self)
+        let storedLogQ = input.storedLogQ
         var starts: [ForwardStart] = []
         for s in sparse {
             var members: [ForwardStart] = flowStrata.indices.filter { flowStrata[$0] == s }.map { sample in
@@ -104,7 +103,7 @@ extension FreeEnergyCommand {
                 }
             }
             guard !members.isEmpty else { continue }
-            for j in 0..<trajectories { starts.append(members[j * members.count / trajectories]) }
+            starts += spreadEvenly(members, count: trajectories)
         }
         return starts
     }
@@ -153,7 +152,7 @@ extension FreeEnergyCommand {
         for s in sparse {
             let members = states.filter { $0.stratum == s }
             guard !members.isEmpty else { continue }
-            for j in 0..<settings.trajectories { reverseChosen.append(members[j * members.count / settings.trajectories]) }
+            reverseChosen += spreadEvenly(members, count: settings.trajectories)
         }
         let reverseStarts = reverseChosen.map(\.start)
         if comm.isRoot {

@@ -214,7 +214,7 @@ struct FreeEnergyCommand: ParsableCommand {
             writeError("tbg free-energy: warning: \(samples) predates /samples@checkpoint_content and was not drawn with the same adaptive (dopri5) ODE settings as now, so nothing checks that \(checkpoint) drew it beyond its step; make sure it did")
         }
         if recordedContent == nil, checkable,
-           let stored = try file.optionalDataset("log_q", expected: "float64 log q per sample (model units)")?.read(as: Double.self) {
+           let stored = input.storedLogQ {
             let rows = Array(0..<min(2, input.pool.count))
             let reverse = try runner.localNegativeLogLikelihood(nanometres: rows.flatMap { Array(input.pool.position($0)) }, count: rows.count,
                                                                 failure: { row, reason in
@@ -548,7 +548,7 @@ struct FreeEnergyCommand: ParsableCommand {
         }
         let atoms = input.trajectory.atomCount
         let map = flowSampleMap(runner: runner, input: input, phiAtoms: phiAtoms, psiAtoms: psiAtoms)
-        let storedLogQ = try file.optionalDataset("log_q", expected: "float64 log q per sample (model units)")?.read(as: Double.self)
+        let storedLogQ = input.storedLogQ
         let starts = chosen.map { start -> RestrictedFlowChainStart in
             let frame = input.frames[start.sample]
             let latent = MeanFreePrior.sample(atoms: atoms, seed: sources.seeds[frame], index: Int(sources.indices[frame]))

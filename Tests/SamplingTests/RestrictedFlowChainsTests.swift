@@ -130,6 +130,25 @@ final class RestrictedFlowChainsTests: XCTestCase {
         XCTAssertTrue(RestrictedFlowChains.startSamples(flowStrata: strata, strata: 4, settings: settings).isEmpty)
     }
 
+    /// Every member is picked ⌊count/n⌋ or ⌈count/n⌉ times, in order; nothing from nothing.
+    func testSpreadEvenlyPicksEveryMemberAsOftenAsItCan() {
+        XCTAssertEqual(spreadEvenly([10, 20, 30], count: 7), [10, 10, 10, 20, 20, 30, 30])
+        XCTAssertEqual(spreadEvenly([10, 20, 30, 40, 50, 60], count: 3), [10, 30, 50])
+        for n in 1...9 {
+            for count in 0...20 {
+                let picks = spreadEvenly(Array(0..<n), count: count)
+                XCTAssertEqual(picks.count, count)
+                XCTAssertEqual(picks, picks.sorted())
+                for member in 0..<n where count >= n {
+                    let times = picks.filter { $0 == member }.count
+                    XCTAssertTrue(times == count / n || times == (count + n - 1) / n, "n \(n), count \(count), member \(member): \(times)")
+                }
+            }
+        }
+        XCTAssertTrue(spreadEvenly([Int](), count: 5).isEmpty)
+        XCTAssertTrue(spreadEvenly([1, 2], count: 0).isEmpty)
+    }
+
     /// The pCN proposal keeps the prior: from exact prior draws, its coordinates have variance 3/4
     /// (within 4 standard errors) and stay mean-free.
     func testProposalKeepsThePrior() {
