@@ -94,10 +94,8 @@ public struct ProposalFile {
         } else {
             evaluations = valid.count
         }
+        // optionalDataset refuses a shape other than one value per frame, naming the file.
         storedLogQ = try file.optionalDataset("log_q", expected: "float64 log q per sample (model units)")?.read(as: Double.self)
-        if let storedLogQ, storedLogQ.count != trajectory.frameCount {
-            throw DataFormatError(file: path, "/samples/log_q holds \(storedLogQ.count) values for \(trajectory.frameCount) frames; expected one per frame")
-        }
         let coordinates = try file.coordinates()
         try trajectory.requireFinite(coordinates, frames: frames, what: "valid sample")
         let width = 3 * trajectory.atomCount
