@@ -251,6 +251,18 @@ struct FreeEnergyCommand: ParsableCommand {
         var throttle = ProgressThrottle(seconds: Double(monteCarlo.progressSeconds))
         // With --json, stdout holds the JSON object only; the words go to stderr.
         let say: (String) -> Void = json ? { writeError($0) } : { writeLine($0) }
+        // A stop signal ends the run on rank 0 with the words (stderr under --json) and, under --json,
+        // one `stopped` object on stdout, so that a script reading stdout learns why no estimate came.
+        let reportStop: (_ stage: String, _ kept: String?, _ words: (String) -> String) -> Void = { stage, kept, words in
+            guard comm.isRoot else { return }
+            let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+            let text = words(cause)
+            say("tbg free-energy: " + text)
+            if json, let line = try? JSONOutput.line(StoppedRunJSON(command: "free-energy", cause: cause, stage: stage, kept: kept,
+                                                                     resume: kept != nil, message: text)) {
+                writeLine(line)
+            }
+        }
         if comm.isRoot, positionDraws > 0, monteCarlo.seedOption == nil {
             say("tbg free-energy: position-only draws seeded by \(drawSeed), from the samples' own seed (--seed sets it)")
         }
@@ -284,10 +296,7 @@ struct FreeEnergyCommand: ParsableCommand {
         // A stop during the chains (minutes at the default burn-in): nothing to keep yet (the chains
         // are deterministic); OUT.logq/ holds only run.json, which the next run replaces.
         if let step = chains.stoppedAfterStep {
-            if comm.isRoot {
-                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
-                say("tbg free-energy: stopped on \(cause) after chain step \(step) of \(total), before any reverse integration: nothing was kept, so the same command starts it again (with or without --resume)")
-            }
+            reportStop("chains", nil) { cause in "stopped on \(cause) after chain step \(step) of \(total), before any reverse integration: nothing was kept, so the same command starts it again (with or without --resume)" }
             return
         }
         // log q of this rank's recorded states (reverse ODE), progress from rank 0's share.
@@ -350,11 +359,7 @@ struct FreeEnergyCommand: ParsableCommand {
         }
         let reusedChains = comm.allreduce(Int64(reused), .sum)
         if comm.allreduce(Int64(stoppedHere ? 1 : 0), .max) != 0 {
-            if comm.isRoot {
-                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
-                let done = ChainLogQCache.chainFiles(in: cache.folder).count
-                say("tbg free-energy: stopped on \(cause): the reverse integrations of \(done) of \(strataCount * chainsPerBasin) chains are in \(cache.folder); continue with the same command and --resume")
-            }
+            reportStop("reverse integrations", cache.folder) { cause in "stopped on \(cause): the reverse integrations of \(ChainLogQCache.chainFiles(in: cache.folder).count) of \(strataCount * chainsPerBasin) chains are in \(cache.folder); continue with the same command and --resume" }
             return
         }
         if comm.isRoot, reusedChains > 0 {
@@ -364,20 +369,14 @@ struct FreeEnergyCommand: ParsableCommand {
         // integrations; each group of chains is kept in OUT.logq/ as it finishes, as they are).
         let flowChainRun = try runFlowChains(comm, plan: flowChainPlan, input: input, cache: cache, say: say)
         if flowChainRun.stopped {
-            if comm.isRoot {
-                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
-                say("tbg free-energy: stopped on \(cause) during the latent chains; the reverse integrations and the finished groups of latent chains are kept in \(cache.folder): continue with the same command and --resume")
-            }
+            reportStop("latent chains", cache.folder) { cause in "stopped on \(cause) during the latent chains; the reverse integrations and the finished groups of latent chains are kept in \(cache.folder): continue with the same command and --resume" }
             return
         }
         // Position-only draws for Q, and restricted draws in the sparse strata.
         let drawRun = try runStratumDraws(comm, settings: drawSettings, input: input, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
                                           psiAtoms: psiAtoms, cache: cache, say: say)
         if drawRun.stopped {
-            if comm.isRoot {
-                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
-                say("tbg free-energy: stopped on \(cause) during the position-only or restricted draws; the integrations finished so far are kept in \(cache.folder): continue with the same command and --resume")
-            }
+            reportStop("draws", cache.folder) { cause in "stopped on \(cause) during the position-only or restricted draws; the integrations finished so far are kept in \(cache.folder): continue with the same command and --resume" }
             return
         }
         // Annealed trajectories in the sparse strata, both directions.
@@ -385,10 +384,7 @@ struct FreeEnergyCommand: ParsableCommand {
                                                 drawSeed: drawSettings.seed,
                                                 equilibrium: equilibrium, phiAtoms: phiAtoms, psiAtoms: psiAtoms, cache: cache, say: say)
         if annealedRun.stopped {
-            if comm.isRoot {
-                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
-                say("tbg free-energy: stopped on \(cause) during the annealed trajectories; the integrations finished so far are kept in \(cache.folder): continue with the same command and --resume")
-            }
+            reportStop("annealed trajectories", cache.folder) { cause in "stopped on \(cause) during the annealed trajectories; the integrations finished so far are kept in \(cache.folder): continue with the same command and --resume" }
             return
         }
         let positions = comm.gather(chains.positions, root: 0).flatMap { $0 }

@@ -32,6 +32,18 @@ final class MonteCarloCommandTests: XCTestCase {
         return object
     }
 
+    /// The one `{"stopped": true, …}` object a `--json` run stopped by a signal prints (the output
+    /// holds stdout and stderr together; only stdout has lines that start with "{").
+    private static func stoppedObject(_ output: String) throws -> [String: Any] {
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("{") }
+        XCTAssertEqual(lines.count, 1, output)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try XCTUnwrap(lines.first, output).utf8)) as? [String: Any])
+        XCTAssertEqual(object["stopped"] as? Bool, true)
+        XCTAssertEqual(object["command"] as? String, "free-energy")
+        XCTAssertTrue((object["message"] as? String)?.hasPrefix("stopped on") == true, "\(object)")
+        return object
+    }
+
     /// A φ split (rad) at the median of the usable proposals' φ, so that both basins have starts.
     private func medianPhiSplit(_ proposals: String) throws -> Double {
         let p = try read(proposals)
@@ -324,10 +336,14 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(whole.status, 0, whole.standardError)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("whole.h5.logq")), "the folder is removed once OUT is written")
 
-        let stopped = try Executables.interrupt(Executables.tbg, command("resumed.h5"), marker: "tbg free-energy: log q:", signal: SIGUSR1,
+        let stopped = try Executables.interrupt(Executables.tbg, command("resumed.h5") + ["--json"], marker: "tbg free-energy: log q:", signal: SIGUSR1,
                                                 log: scratch.file("stopped.log"))
         XCTAssertEqual(stopped.status, 0, stopped.output)
         XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1") && stopped.output.contains("--resume"), stopped.output)
+        let object = try Self.stoppedObject(stopped.output)
+        XCTAssertEqual(object["stage"] as? String, "reverse integrations")
+        XCTAssertEqual(object["kept"] as? String, scratch.file("resumed.h5.logq"))
+        XCTAssertEqual(object["resume"] as? Bool, true)
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("resumed.h5")), "no output before every chain is integrated")
         let kept = try FileManager.default.contentsOfDirectory(atPath: scratch.file("resumed.h5.logq")).filter { $0.hasPrefix("chain-") }
         XCTAssertGreaterThan(kept.count, 0, stopped.output)
@@ -385,10 +401,16 @@ final class MonteCarloCommandTests: XCTestCase {
         let command = ["free-energy", proposals, "--checkpoint", Self.model, String(format: "--phi-basin=-3.1415:%.6f", try medianPhiSplit(proposals)), "--chains-per-basin", "2",
                        "--burn-in", "4000", "--thin", "2", "--states-per-chain", "1", "--method", "rk4", "--steps", "4", "--bootstrap", "10",
                        "--seed", "4", "--progress-seconds", "0", "--out", scratch.file("fe.h5")]
-        let stopped = try Executables.interrupt(Executables.tbg, command, marker: "tbg free-energy: chains: step 1/", signal: SIGUSR1,
+        let stopped = try Executables.interrupt(Executables.tbg, command + ["--json"], marker: "tbg free-energy: chains: step 1/", signal: SIGUSR1,
                                                 log: scratch.file("stopped.log"))
         XCTAssertEqual(stopped.status, 0, stopped.output)
         XCTAssertTrue(stopped.output.contains("stopped on SIGUSR1 after chain step") && stopped.output.contains("nothing was kept"), stopped.output)
+        // Under --json, stdout says so in one object (the words above are on stderr): nothing kept, no --resume.
+        let object = try Self.stoppedObject(stopped.output)
+        XCTAssertEqual(object["stage"] as? String, "chains")
+        XCTAssertEqual(object["cause"] as? String, "SIGUSR1")
+        XCTAssertEqual(object["resume"] as? Bool, false)
+        XCTAssertNil(object["kept"], "nothing was kept")
         XCTAssertFalse(stopped.output.contains("chains: step 4002/4002"), "the chains must stop early: \(stopped.output.suffix(400))")
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe.h5")))
         // Nothing kept but what the run is, and the lock file (its lock ended with the process).
