@@ -120,26 +120,26 @@ public struct ChainLogQCache {
         return String(hash, radix: 16)
     }
 
-    /// The stored NLL of global chain `chain` when a file for it exists, is readable and was computed
-    /// for exactly these `positions`; else nil (the chain is integrated again).
-    public func stored(chain: Int, positions: ArraySlice<Double>, states: Int) -> [Double]? {
+    /// What one chain's file holds: its states' NLL (nats, −log q) and, when the file has them, the
+    /// latents (states × width, model units) the reverse integrations reached.
+    public struct StoredChain {
+        public let nll: [Double]
+        public let latents: [[Double]]?
+    }
+
+    /// The stored NLL (and latents, when `width` > 0 and the file has them) of global chain `chain`
+    /// when a file for it exists, is readable and was computed for exactly these `positions`; else nil
+    /// (the chain is integrated again). One open of the file.
+    public func stored(chain: Int, positions: ArraySlice<Double>, states: Int, width: Int = 0) -> StoredChain? {
         let path = file(ofChain: chain)
         guard FileManager.default.fileExists(atPath: path),
               let root = try? HDF5File(opening: path).root(),
               let recorded = try? root.readStringAttribute("positions_fnv1a"), recorded == Self.hash(positions),
               let nll = try? root.dataset("nll").read(as: Double.self), nll.count == states else { return nil }
-        return nll
-    }
-
-    /// The stored latents (states × width, model units) of global chain `chain`, as `stored`; nil also
-    /// when the file predates them.
-    public func storedLatents(chain: Int, positions: ArraySlice<Double>, states: Int, width: Int) -> [[Double]]? {
-        let path = file(ofChain: chain)
-        guard FileManager.default.fileExists(atPath: path),
-              let root = try? HDF5File(opening: path).root(),
-              let recorded = try? root.readStringAttribute("positions_fnv1a"), recorded == Self.hash(positions),
-              let latents = try? root.dataset("latent").read(as: Double.self), latents.count == states * width else { return nil }
-        return (0..<states).map { Array(latents[($0 * width)..<(($0 + 1) * width)]) }
+        guard width > 0, let flat = try? root.dataset("latent").read(as: Double.self), flat.count == states * width else {
+            return StoredChain(nll: nll, latents: nil)
+        }
+        return StoredChain(nll: nll, latents: (0..<states).map { Array(flat[($0 * width)..<(($0 + 1) * width)]) })
     }
 
     /// Writes global chain `chain`'s NLL (and the latents the reverse integrations reached) atomically.

@@ -330,12 +330,11 @@ struct FreeEnergyCommand: ParsableCommand {
             let chain = chains.chains.lowerBound + local
             let chainPositions = chains.positions[(rows.lowerBound * width)..<(rows.upperBound * width)]
             let needsLatents = sparse.contains(chain / chainsPerBasin)
-            if let stored = cache.stored(chain: chain, positions: chainPositions, states: statesPerChain) {
+            if let stored = cache.stored(chain: chain, positions: chainPositions, states: statesPerChain, width: needsLatents ? width : 0) {
                 // A chain kept without its latents (by an older run) is integrated again when they are needed.
-                let latents = needsLatents ? cache.storedLatents(chain: chain, positions: chainPositions, states: statesPerChain, width: width) : nil
-                if !needsLatents || latents != nil {
-                    nll += stored
-                    if let latents { keepLatents(chain: chain, local: local, latents: latents) }
+                if !needsLatents || stored.latents != nil {
+                    nll += stored.nll
+                    if let latents = stored.latents { keepLatents(chain: chain, local: local, latents: latents) }
                     reused += 1
                     continue
                 }
