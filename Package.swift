@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Linalg", "HDF5", "MDData", "TestSupport"]),
         .testTarget(name: "ODETests", dependencies: ["ODE", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Kernels", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Kernels", "HDF5", "TestSupport"]),
         .testTarget(name: "MonteCarloTests", dependencies: ["MonteCarlo", "Sampling", "Evaluation", "Communication", "ForceField", "MDData", "TestSupport"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "MonteCarlo", "Evaluation", "Model", "MDData", "ForceField", "FlowModel", "Training", "Communication", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "FlowModel", "Model", "Optim", "MDData", "Communication", "TestSupport"]),

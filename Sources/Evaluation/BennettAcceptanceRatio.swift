@@ -145,6 +145,11 @@ public struct StratifiedBasinFreeEnergy: Sendable, Equatable {
         /// Where `bar` is the annealed one: the one-step BAR between the flow's samples and the chain
         /// states, for comparison (nil otherwise).
         public var directBAR: BAREstimate?
+        /// The Pareto k̂ (PSIS, `ParetoSmoothing`) of the importance weights e^{−W} on BAR's flow side
+        /// (the forward works `bar` used): above 0.7 their exponential mean, and so the forward EXP and
+        /// a BAR that leans on it, rests on a few draws and converges too slowly to be trusted; nil with
+        /// too few works to fit (about 20) and in bootstrap replicates.
+        public var forwardParetoKHat: Double?
     }
 
     public var strata: [Stratum]
@@ -219,7 +224,8 @@ public enum StratifiedBAR {
         let k = positiveStrata.count
         precondition((flowStrata + equilibriumStrata + restrictedStrata + countedStrata + annealed.forwardStrata + annealed.reverseStrata)
             .allSatisfy { (0..<k).contains($0) }, "strata are 0..<\(k)")
-        func parts(flow: [Int], equilibrium: [Int], restricted: [Int], counted: [Int], forward: [Int], reverse: [Int]) -> [StratifiedBasinFreeEnergy.Stratum] {
+        func parts(flow: [Int], equilibrium: [Int], restricted: [Int], counted: [Int], forward: [Int], reverse: [Int],
+                   diagnose: Bool = false) -> [StratifiedBasinFreeEnergy.Stratum] {
             var flowWorks = [[Double]](repeating: [], count: k), equilibriumWorks = flowWorks, restrictedWorks = flowWorks
             var forwardWorks = flowWorks, reverseWorks = flowWorks
             var counts = [Int](repeating: 0, count: k)
@@ -241,6 +247,9 @@ public enum StratifiedBAR {
                     flowFraction: fraction, bar: useAnnealed ? BennettAcceptanceRatio.estimate(forward: forwardWorks[s], reverse: reverseWorks[s]) : direct)
                 (part.annealedForward, part.annealedReverse) = (forwardWorks[s].count, reverseWorks[s].count)
                 if useAnnealed { part.directBAR = direct }
+                if diagnose {
+                    part.forwardParetoKHat = ParetoSmoothing.khat(logWeights: (useAnnealed ? forwardWorks[s] : flowWorks[s] + restrictedWorks[s]).map { -$0 })
+                }
                 return part
             }
         }
@@ -257,7 +266,7 @@ public enum StratifiedBAR {
         let allFlow = Array(flowWork.indices), allEquilibrium = Array(equilibriumWork.indices)
         let allCounted = Array(countedStrata.indices)
         let strata = parts(flow: allFlow, equilibrium: allEquilibrium, restricted: Array(restrictedWork.indices), counted: allCounted,
-                           forward: Array(annealed.forwardWork.indices), reverse: Array(annealed.reverseWork.indices))
+                           forward: Array(annealed.forwardWork.indices), reverse: Array(annealed.reverseWork.indices), diagnose: true)
         var result = StratifiedBasinFreeEnergy(strata: strata, value: combine(strata), standardError: nil, degenerateReplicates: 0)
         guard result.value != nil, resamples >= 2 else { return result }
         // Clusters of each stratum, on each side.

@@ -686,25 +686,40 @@ struct FreeEnergyCommand: ParsableCommand {
     /// 2015: 0.03 between neighbouring states).
     static let minimumOverlap = 0.03
 
-    /// One line per stratum whose one-sided estimates differ by more than `overlapGapKT`: BAR is then
-    /// decided by a few flow samples and can be off by more than its bootstrap error. Measured on
-    /// alanine dipeptide (README "ΔF by stratified flow BAR"): with 7–17 flow samples in αL and gaps of
-    /// 5–10 kT, ΔF was off by 1–2.5 kT; with gaps below 3 kT, by 0.2–0.7 (and once, with 28 flow
-    /// samples and a gap of 5 kT, by 0.1: the warning errs on the side of saying so).
+    /// PSIS k̂ above which the flow side's importance weights have too heavy a tail for their mean to
+    /// be trusted (Vehtari et al. 2024, JMLR 25(72), §3).
+    static let maximumParetoKHat = 0.7
+
+    /// One-sided estimates that differ by more than this (kT) while the flow side's k̂ is above
+    /// `maximumParetoKHat` mean that BAR leans on that heavy tail.
+    static let heavyTailGapKT = 1.0
+
+    /// One line per stratum whose one-sided estimates differ by more than `overlapGapKT`, whose
+    /// overlap is below `minimumOverlap`, or whose flow-side weights have k̂ above
+    /// `maximumParetoKHat` with a gap above `heavyTailGapKT`: BAR is then decided by a few flow
+    /// samples and can be off by more than its bootstrap error. Measured on alanine dipeptide (README
+    /// "ΔF by stratified flow BAR"): with 7–17 flow samples in αL and gaps of 5–10 kT, ΔF was off by
+    /// 1–2.5 kT; with gaps below 3 kT, by 0.2–0.7 (and once, with 28 flow samples and a gap of 5 kT,
+    /// by 0.1: the warning errs on the side of saying so). The 0.7 kT miss with a gap of 1.5 kT came
+    /// from one αL draw 3.4 nats above the rest (k̂ 1.5); in the φ < 0 strata, where the gaps stay
+    /// within 1 kT, k̂ of 0.3–0.8 did no harm.
     static func overlapWarnings(_ parts: [FreeEnergyOutput.StratumPart]) -> [String] {
         parts.compactMap { part in
-            guard let forward = part.forwardEXP, let reverse = part.reverseEXP, forward.isFinite, reverse.isFinite,
-                  abs(forward - reverse) > overlapGapKT || (part.overlap ?? 1) < minimumOverlap else { return nil }
+            guard let forward = part.forwardEXP, let reverse = part.reverseEXP, forward.isFinite, reverse.isFinite else { return nil }
+            let gap = abs(forward - reverse)
+            let heavyTail = (part.forwardParetoKHat ?? 0) > maximumParetoKHat && gap > heavyTailGapKT
+            guard gap > overlapGapKT || (part.overlap ?? 1) < minimumOverlap || heavyTail else { return nil }
+            let tail = part.forwardParetoKHat.map { String(format: ", Pareto k of the flow side's weights %.2f%@", $0, $0 > maximumParetoKHat ? " (above 0.7: their mean rests on a few draws)" : "") } ?? ""
             let latent = (part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : "")
                 + (part.restrictedDraws > 0 ? " + \(part.restrictedDraws) restricted draws" : "")
             if part.directBAR != nil {
-                return String(format: "in %@ the forward and reverse EXP of the %d + %d annealed trajectories differ by %.1f kT (BAR overlap %.3f): their works hardly overlap, so its BAR df, and dF, can be off by more than the bootstrap error; run more levels (--annealing-levels), moves (--annealing-moves) or trajectories (--annealed-chains)",
-                              part.stratum, part.annealedForward, part.annealedReverse, abs(forward - reverse), part.overlap ?? .nan)
+                return String(format: "in %@ the forward and reverse EXP of the %d + %d annealed trajectories differ by %.1f kT (BAR overlap %.3f%@): their works hardly overlap, so its BAR df, and dF, can be off by more than the bootstrap error; run more levels (--annealing-levels), moves (--annealing-moves) or trajectories (--annealed-chains)",
+                              part.stratum, part.annealedForward, part.annealedReverse, gap, part.overlap ?? .nan, tail)
             }
             let remedy = part.restrictedDraws > 0 ? "more restricted draws there (--restricted-draws, --position-draws)"
                 : "restricted draws there (--position-draws)"
-            return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT (BAR overlap %.3f): the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off); draw more proposals (tbg sample --seed, tbg pool), or run %@",
-                          part.stratum, part.flowSamples, latent, abs(forward - reverse), part.overlap ?? .nan, remedy)
+            return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT (BAR overlap %.3f%@): the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off, and one draw far above the rest with k 1.5 gave 0.7 kT); draw more proposals (tbg sample --seed, tbg pool), or run %@",
+                          part.stratum, part.flowSamples, latent, gap, part.overlap ?? .nan, tail, remedy)
         }
     }
 
@@ -772,6 +787,8 @@ struct FreeEnergyOutput: Encodable {
         var stratum: String, positive: Bool, flowSamples: Int, flowChainSamples: Int, restrictedDraws: Int, countedDraws: Int, chainStates: Int
         var flowFraction: Double
         var bar: Double?, forwardEXP: Double?, reverseEXP: Double?, overlap: Double?, population: Double?
+        /// PSIS k̂ of the flow side's importance weights (StratifiedBasinFreeEnergy.Stratum.forwardParetoKHat).
+        var forwardParetoKHat: Double?
         /// Annealed trajectories per direction; where both ran, `bar` is theirs and `directBAR` the one-step BAR.
         var annealedForward = 0, annealedReverse = 0
         var directBAR: BAREstimate?
@@ -780,6 +797,7 @@ struct FreeEnergyOutput: Encodable {
             case restrictedDraws = "restricted_draws", countedDraws = "position_draws"
             case flowFraction = "flow_fraction", population
             case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT", overlap = "bar_overlap"
+            case forwardParetoKHat = "forward_pareto_khat"
             case annealedForward = "annealed_forward", annealedReverse = "annealed_reverse", directBAR = "direct_bar_delta_f_kT"
             case directForwardEXP = "direct_forward_exp_delta_f_kT", directReverseEXP = "direct_reverse_exp_delta_f_kT"
         }
@@ -797,6 +815,7 @@ struct FreeEnergyOutput: Encodable {
             try c.encode(forwardEXP, forKey: .forwardEXP)
             try c.encode(reverseEXP, forKey: .reverseEXP)
             try c.encode(overlap, forKey: .overlap)
+            try c.encode(forwardParetoKHat, forKey: .forwardParetoKHat)
             try c.encode(population, forKey: .population)
             try c.encode(annealedForward, forKey: .annealedForward)
             try c.encode(annealedReverse, forKey: .annealedReverse)
@@ -814,7 +833,7 @@ struct FreeEnergyOutput: Encodable {
                         chainStates: part.equilibriumSamples,
                         flowFraction: part.flowFraction, bar: part.bar?.deltaF, forwardEXP: part.bar?.forward, reverseEXP: part.bar?.reverse,
                         overlap: part.bar?.overlap,
-                        population: populations?[s], annealedForward: part.annealedForward, annealedReverse: part.annealedReverse,
+                        population: populations?[s], forwardParetoKHat: part.forwardParetoKHat, annealedForward: part.annealedForward, annealedReverse: part.annealedReverse,
                         directBAR: part.directBAR)
         }
     }
@@ -863,10 +882,10 @@ struct FreeEnergyOutput: Encodable {
             let chained = (part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : "")
                 + (part.restrictedDraws > 0 ? " + \(part.restrictedDraws) restricted draws" : "")
                 + (part.countedDraws > 0 ? " (+ \(part.countedDraws) position-only draws in Q)" : "")
-            lines.append(String(format: "%@: %d flow samples%@ (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@ (overlap %@), forward EXP %@, reverse EXP %@ kT; population %@",
+            lines.append(String(format: "%@: %d flow samples%@ (Q = %.4f), %d chain states; df = -ln(Z/Q): BAR %@ (overlap %@), forward EXP %@ (Pareto k %@), reverse EXP %@ kT; population %@",
                                 part.stratum, part.flowSamples, chained, part.flowFraction, part.chainStates, value(part.bar),
                                 part.overlap.map { String(format: "%.3f", $0) } ?? "–",
-                                value(part.forwardEXP), value(part.reverseEXP), part.population.map { String(format: "%.4f", $0) } ?? "–"))
+                                value(part.forwardEXP), part.forwardParetoKHat.map { String(format: "%.2f", $0) } ?? "–", value(part.reverseEXP), part.population.map { String(format: "%.4f", $0) } ?? "–"))
         }
         for part in parts where part.directBAR != nil {
             lines.append(String(format: "%@: annealed: %d forward and %d reverse trajectories give the BAR above; one-step BAR between the flow samples and the chain states %@ (forward EXP %@, reverse EXP %@ kT)",

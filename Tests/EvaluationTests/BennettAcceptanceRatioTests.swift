@@ -123,6 +123,14 @@ final class BennettAcceptanceRatioTests: XCTestCase {
         XCTAssertEqual(estimate.strata[0].flowFraction, Double(flow.filter { $0 > 0 }.count) / 3000, accuracy: 1e-15)
         XCTAssertEqual(estimate.degenerateReplicates, 0)
         XCTAssertEqual(try XCTUnwrap(estimate.positiveFraction), plus / (plus + minus), accuracy: 4 * error * 0.25)
+        // Each stratum's flow-side diagnostic is PSIS k̂ of its e^{−W}; this Gaussian "flow" is broader
+        // than each well, so the weights are bounded there and k̂ is well below 0.7.
+        for s in 0..<2 {
+            let weights = flow.filter { ($0 > 0) == (s == 0) }.map { -(u($0) + logQ($0)) }
+            let khat = try XCTUnwrap(estimate.strata[s].forwardParetoKHat)
+            XCTAssertEqual(khat, try XCTUnwrap(ParetoSmoothing.khat(logWeights: weights)), accuracy: 1e-12)
+            XCTAssertLessThan(khat, 0.7)
+        }
 
         // Without equilibrium samples in a basin there is no estimate.
         let one = StratifiedBAR.estimate(flowStrata: flow.map { $0 > 0 ? 0 : 1 }, flowWork: flow.map { u($0) + logQ($0) },
