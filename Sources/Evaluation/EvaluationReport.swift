@@ -31,6 +31,10 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
     public var nonFiniteEnergies: Int
     /// Normalised Kish ESS over the valid samples.
     @JSONNullable public var effectiveSampleSize: Double? = nil
+    /// PSIS Pareto k̂ of the valid samples' importance weights (`ParetoSmoothing`; Vehtari et al.
+    /// 2024): up to 0.7 the reweighted (SNIS) estimates are reliable at this sample size, above it
+    /// they rest on a few samples; null with fewer than about 20 finite weights.
+    @JSONNullable public var paretoKHat: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case samples, valid
@@ -44,6 +48,7 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
         case chiralityFixRate = "chirality_fix_rate"
         case nonFiniteEnergies = "non_finite_energies"
         case effectiveSampleSize = "ess"
+        case paretoKHat = "pareto_khat"
     }
 
     init(samples set: SampleSet, valid: [Int]) {
@@ -56,6 +61,7 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
         chiralityFixRate = valid.isEmpty ? nil : Double(chiralityFixes) / Double(valid.count)
         nonFiniteEnergies = valid.filter { !set.energies[$0].isFinite }.count
         effectiveSampleSize = valid.isEmpty ? nil : ImportanceWeights.effectiveSampleSize(logWeights: valid.map { set.logWeights[$0] })
+        paretoKHat = ParetoSmoothing.khat(logWeights: valid.map { set.logWeights[$0] })
         let integration = set.integrationOK.map { flags in flags.filter { !$0 }.count }
         let exhausted = set.isomorphismBudgetExhausted.map { flags in flags.indices.filter { flags[$0] && !set.topologyOK[$0] }.count }
         (integrationFailures, isomorphismBudgetExhausted) = (integration, exhausted)

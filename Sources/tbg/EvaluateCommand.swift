@@ -257,7 +257,8 @@ enum EvaluationText {
         if report.md.weightedByBias {
             mdFrames += ", a biased run: every MD metric weights its frames by exp(+V/kT) (/bias_energy), bias ESS \(number(report.md.biasEffectiveSampleSize, 4)) (\(percent(report.md.biasEffectiveSampleSize)))"
         }
-        lines.append("  ESS \(number(counts.effectiveSampleSize, 4)) (\(percent(counts.effectiveSampleSize))) over the \(counts.valid) valid samples; \(mdFrames)")
+        let khat = counts.paretoKHat.map { String(format: ", Pareto k %.2f%@", $0, $0 > 0.7 ? " (above 0.7: the reweighted estimates rest on a few samples)" : "") } ?? ""
+        lines.append("  ESS \(number(counts.effectiveSampleSize, 4)) (\(percent(counts.effectiveSampleSize)))\(khat) over the \(counts.valid) valid samples; \(mdFrames)")
         lines.append("  sampler \(output.sampler), \(output.energyEvaluations) target-energy evaluations")
         let md = report.md, sets = [report.proposal, report.reweighted]
         var table: [[String]] = [["", "MD", "proposal", "reweighted"]]

@@ -153,18 +153,23 @@ final class SampleEvaluationTests: XCTestCase {
         XCTAssertTrue(proposal["torus_w2"] is NSNull, "undefined numbers are null, not missing")
         XCTAssertTrue(proposal["delta_f_kT"] is NSNull)
         XCTAssertTrue((json["counts"] as? [String: Any])?["ess"] is NSNull)
+        XCTAssertTrue((json["counts"] as? [String: Any])?["pareto_khat"] is NSNull)
     }
 
     func testJSONKeys() throws {
         let md = reference(40, seed: 6)
         var settings = EvaluationSettings()
         settings.bootstrap = 5
-        let report = SampleEvaluation.evaluate(reference: md, samples: samples(from: md), settings: settings)
+        let set = samples(from: md, logWeights: (0..<40).map { 2 * sin(1.7 * Double($0)) })
+        let report = SampleEvaluation.evaluate(reference: md, samples: set, settings: settings)
+        // k̂ is PSIS's over the valid samples' log weights.
+        let validLogWeights = set.logWeights.indices.filter { set.topologyOK[$0] && set.chiralityOK[$0] }.map { set.logWeights[$0] }
+        XCTAssertEqual(try XCTUnwrap(report.counts.paretoKHat), try XCTUnwrap(ParetoSmoothing.khat(logWeights: validLogWeights)))
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(report)) as? [String: Any])
         XCTAssertEqual(Set(json.keys), ["counts", "md", "proposal", "reweighted", "settings"])
         XCTAssertEqual(Set((json["counts"] as? [String: Any] ?? [:]).keys),
                        ["samples", "valid", "valid_fraction", "topology_failures", "integration_failures", "isomorphism_budget_exhausted",
-                        "not_isomorphic", "chirality_failures", "chirality_fixes", "chirality_fix_rate", "non_finite_energies", "ess"])
+                        "not_isomorphic", "chirality_failures", "chirality_fixes", "chirality_fix_rate", "non_finite_energies", "ess", "pareto_khat"])
         XCTAssertEqual(Set((json["md"] as? [String: Any] ?? [:]).keys), ["frames", "energy_mean_kT", "energy_median_kT", "delta_f_kT", "torus_stride",
                                                                          "weighted_by_bias", "bias_ess"])
         XCTAssertEqual(Set((json["proposal"] as? [String: Any] ?? [:]).keys),
