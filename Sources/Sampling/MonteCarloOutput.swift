@@ -37,11 +37,25 @@ public enum MonteCarloOutput {
     /// One diagnostics column: name, values (one per stage or sweep), units.
     public typealias Column = (name: String, values: [Double], units: String?)
 
+    /// One per-frame dataset of a sampler in /samples: real values (float64), an index (int64) or a
+    /// flag (uint8 0/1, as /samples/topology_ok).
+    public enum FrameValues {
+        case real([Double]), index([Int]), flag([Bool])
+        var count: Int {
+            switch self {
+            case .real(let values): return values.count
+            case .index(let values): return values.count
+            case .flag(let values): return values.count
+            }
+        }
+    }
+    public typealias FrameColumn = (name: String, values: FrameValues, units: String?)
+
     /// Writes `frames` to `path` atomically (the input is never the output: the CLI checks), with a
     /// sampler's own per-frame datasets (`frameColumns`, in /samples) and string attributes of /samples.
     /// `extra` writes more groups under the root of the same file before it is renamed into place.
     public static func write(_ frames: MonteCarloFrames, input: ProposalFile, sampler: String, settingsJSON: String, seed: UInt64, ranks: Int,
-                             evaluations: Int, diagnostics: [Column], frameColumns: [Column] = [], attributes: [String: String] = [:],
+                             evaluations: Int, diagnostics: [Column], frameColumns: [FrameColumn] = [], attributes: [String: String] = [:],
                              extra: ((HDF5Group) throws -> Void)? = nil, to path: String) throws {
         let atoms = input.trajectory.atomCount, width = 3 * atoms, n = frames.energies.count
         let checks = (0..<n).map { input.checks(frames.positions[($0 * width)..<(($0 + 1) * width)]) }
@@ -73,7 +87,12 @@ public enum MonteCarloOutput {
             try group.writeAttribute("source_samples_used", [Int64(input.samplesUsed)])
             for column in frameColumns {
                 precondition(column.values.count == n, "one value per frame in /samples/\(column.name)")
-                let dataset = try group.writeDataset(column.name, column.values, shape: [n])
+                let dataset: HDF5Dataset
+                switch column.values {
+                case .real(let values): dataset = try group.writeDataset(column.name, values, shape: [n])
+                case .index(let values): dataset = try group.writeDataset(column.name, values.map(Int64.init), shape: [n])
+                case .flag(let values): dataset = try group.writeDataset(column.name, values.map { UInt8($0 ? 1 : 0) }, shape: [n])
+                }
                 if let units = column.units { try dataset.writeAttribute("units", string: units) }
             }
             for (name, text) in attributes.sorted(by: { $0.key < $1.key }) { try group.writeAttribute(name, string: text) }

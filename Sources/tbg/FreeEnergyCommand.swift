@@ -451,10 +451,10 @@ struct FreeEnergyCommand: ParsableCommand {
             ("step_size", steps.map(\.stepSize), "nanometers"),
             ("energy_mean_kT", steps.map(\.energyMeanKT), "kT"),
         ]
-        let columns: [MonteCarloOutput.Column] = [
-            ("log_q", logQ, "model units (tbg sample's /samples/log_q convention)"),
-            ("phi_positive_basin", stateStrata.map { strata.isPositive($0) ? 1 : 0 }, "1: the chain is restricted to the positive phi basin"),
-            ("stratum", stateStrata.map(Double.init), "the stratum the chain is restricted to (see /samples@free_energy strata)"),
+        let columns: [MonteCarloOutput.FrameColumn] = [
+            ("log_q", .real(logQ), "model units (tbg sample's /samples/log_q convention)"),
+            ("phi_positive_basin", .flag(stateStrata.map { strata.isPositive($0) }), "1: the chain is restricted to the positive phi basin"),
+            ("stratum", .index(stateStrata), "the stratum the chain is restricted to, 0-based (see /samples@free_energy strata)"),
         ]
         let settingsJSON = try monteCarlo.settingsJSON(settings, proposalsUsed: input.samplesUsed)
         try MonteCarloOutput.write(frames, input: input, sampler: "free-energy", settingsJSON: settingsJSON, seed: monteCarlo.seed, ranks: comm.size,

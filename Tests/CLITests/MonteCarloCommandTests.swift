@@ -521,8 +521,10 @@ final class MonteCarloCommandTests: XCTestCase {
         // Chains 0–2 are restricted to the positive basin, 3–5 to the rest, and never leave it.
         let chains: [Int64] = try a.group.dataset("chain").read()
         XCTAssertEqual(chains, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
-        let flags: [Double] = try a.group.dataset("phi_positive_basin").read()
+        let flags: [UInt8] = try a.group.dataset("phi_positive_basin").read()
         XCTAssertEqual(flags, [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+        let strataOfStates: [Int64] = try a.group.dataset("stratum").read()
+        XCTAssertEqual(strataOfStates, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], "integer strata, as /restricted_draws/stratum")
         let chainPhi = BackboneTorsions.dihedrals(a.coordinates, atoms: 22, quartet: phiAtoms)
         for (k, value) in chainPhi.enumerated() {
             XCTAssertEqual(value > -3.1415 && value < split, flags[k] == 1, "state \(k): phi \(value), split \(split)")
