@@ -48,6 +48,11 @@ public struct BAREstimate: Sendable, Equatable {
     public var reverseCount: Int
     /// MBAR's two-state overlap scalar at `deltaF`, in [0, 1] (see the file's header).
     public var overlap: Double = .nan
+
+    public init(deltaF: Double, forward: Double?, reverse: Double?, forwardCount: Int, reverseCount: Int, overlap: Double = .nan) {
+        (self.deltaF, self.forward, self.reverse, self.forwardCount, self.reverseCount, self.overlap) =
+            (deltaF, forward, reverse, forwardCount, reverseCount, overlap)
+    }
 }
 
 public enum BennettAcceptanceRatio {
@@ -146,10 +151,54 @@ public struct StratifiedBasinFreeEnergy: Sendable, Equatable {
         /// states, for comparison (nil otherwise).
         public var directBAR: BAREstimate?
         /// The Pareto k̂ (PSIS, `ParetoSmoothing`) of the importance weights e^{−W} on BAR's flow side
-        /// (the forward works `bar` used): above 0.7 their exponential mean, and so the forward EXP and
-        /// a BAR that leans on it, rests on a few draws and converges too slowly to be trusted; nil with
-        /// too few works to fit (about 20) and in bootstrap replicates.
+        /// (the forward works `bar` used): above `forwardParetoThreshold` their exponential mean, and
+        /// so the forward EXP and a BAR that leans on it, rests on a few draws; nil with fewer than 21
+        /// works and in bootstrap replicates.
         public var forwardParetoKHat: Double?
+        /// Vehtari et al.'s threshold min(1 − 1/log10 S, 0.7) for those S works (nil with k̂).
+        public var forwardParetoThreshold: Double?
+
+        public init(positive: Bool, flowSamples: Int, countedDraws: Int = 0, restrictedFlowSamples: Int = 0, equilibriumSamples: Int,
+                    flowFraction: Double, bar: BAREstimate?) {
+            (self.positive, self.flowSamples, self.countedDraws, self.restrictedFlowSamples) = (positive, flowSamples, countedDraws, restrictedFlowSamples)
+            (self.equilibriumSamples, self.flowFraction, self.bar) = (equilibriumSamples, flowFraction, bar)
+        }
+
+        /// Why BAR here can be off by more than its bootstrap error, if it can.
+        public enum Concern: String, Sendable, Equatable, CaseIterable {
+            /// Forward and reverse EXP differ by more than `Stratum.wideGapKT`.
+            case forwardReverseGap = "forward_reverse_gap"
+            /// MBAR's overlap scalar below `Stratum.minimumOverlap`.
+            case lowOverlap = "low_overlap"
+            /// The flow side's k̂ above its threshold while the one-sided estimates differ by more
+            /// than `Stratum.heavyTailGapKT`: BAR leans on a heavy-tailed forward side.
+            case heavyTail = "heavy_tail"
+        }
+
+        /// Forward and reverse EXP that differ by more than this (kT) mean that the flow's samples
+        /// and the equilibrium samples hardly overlap. Measured on alanine dipeptide (README "ΔF by
+        /// stratified flow BAR"): with 7–17 flow samples in αL and gaps of 5–10 kT, ΔF was off by
+        /// 1–2.5 kT; with gaps below 3 kT, by 0.2–0.7 (once, with 28 flow samples and a gap of 5 kT,
+        /// by 0.1: the rule errs on the side of saying so).
+        public static let wideGapKT = 3.0
+        /// BAR's overlap scalar below which its estimate is not to be trusted (Klimovich, Shirts &
+        /// Mobley 2015: 0.03 between neighbouring states).
+        public static let minimumOverlap = 0.03
+        /// With k̂ above its threshold, a gap above this (kT) means BAR leans on the heavy tail. On
+        /// alanine dipeptide a 0.7 kT miss had a gap of 1.5 kT and k̂ 1.7 in αL (one draw 3.4 nats
+        /// above the rest), while the φ < 0 strata, with gaps within 1 kT, did no harm at k̂ 0.3–0.8.
+        public static let heavyTailGapKT = 1.0
+
+        /// The concerns that apply (empty: none, or no BAR here).
+        public var concerns: [Concern] {
+            guard let forward = bar?.forward, let reverse = bar?.reverse, forward.isFinite, reverse.isFinite else { return [] }
+            let gap = abs(forward - reverse)
+            var found: [Concern] = []
+            if gap > Self.wideGapKT { found.append(.forwardReverseGap) }
+            if let overlap = bar?.overlap, overlap < Self.minimumOverlap { found.append(.lowOverlap) }
+            if let k = forwardParetoKHat, let limit = forwardParetoThreshold, k > limit, gap > Self.heavyTailGapKT { found.append(.heavyTail) }
+            return found
+        }
     }
 
     public var strata: [Stratum]
@@ -247,8 +296,8 @@ public enum StratifiedBAR {
                     flowFraction: fraction, bar: useAnnealed ? BennettAcceptanceRatio.estimate(forward: forwardWorks[s], reverse: reverseWorks[s]) : direct)
                 (part.annealedForward, part.annealedReverse) = (forwardWorks[s].count, reverseWorks[s].count)
                 if useAnnealed { part.directBAR = direct }
-                if diagnose {
-                    part.forwardParetoKHat = ParetoSmoothing.khat(logWeights: (useAnnealed ? forwardWorks[s] : flowWorks[s] + restrictedWorks[s]).map { -$0 })
+                if diagnose, let tail = ParetoSmoothing.diagnose(logWeights: (useAnnealed ? forwardWorks[s] : flowWorks[s] + restrictedWorks[s]).map { -$0 }) {
+                    (part.forwardParetoKHat, part.forwardParetoThreshold) = (tail.khat, tail.threshold)
                 }
                 return part
             }

@@ -32,9 +32,11 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
     /// Normalised Kish ESS over the valid samples.
     @JSONNullable public var effectiveSampleSize: Double? = nil
     /// PSIS Pareto k̂ of the valid samples' importance weights (`ParetoSmoothing`; Vehtari et al.
-    /// 2024): up to 0.7 the reweighted (SNIS) estimates are reliable at this sample size, above it
-    /// they rest on a few samples; null with fewer than about 20 finite weights.
+    /// 2024) and its threshold min(1 − 1/log10 S, 0.7) for their number S: up to the threshold the
+    /// reweighted (SNIS) estimates are reliable at this S, above it they rest on a few samples (above
+    /// 0.7, whatever S); null with fewer than 21 valid samples or a degenerate tail (equal weights).
     @JSONNullable public var paretoKHat: Double? = nil
+    @JSONNullable public var paretoKHatThreshold: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case samples, valid
@@ -48,7 +50,7 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
         case chiralityFixRate = "chirality_fix_rate"
         case nonFiniteEnergies = "non_finite_energies"
         case effectiveSampleSize = "ess"
-        case paretoKHat = "pareto_khat"
+        case paretoKHat = "pareto_khat", paretoKHatThreshold = "pareto_khat_threshold"
     }
 
     init(samples set: SampleSet, valid: [Int]) {
@@ -61,7 +63,7 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
         chiralityFixRate = valid.isEmpty ? nil : Double(chiralityFixes) / Double(valid.count)
         nonFiniteEnergies = valid.filter { !set.energies[$0].isFinite }.count
         effectiveSampleSize = valid.isEmpty ? nil : ImportanceWeights.effectiveSampleSize(logWeights: valid.map { set.logWeights[$0] })
-        paretoKHat = ParetoSmoothing.khat(logWeights: valid.map { set.logWeights[$0] })
+        if let tail = ParetoSmoothing.diagnose(logWeights: valid.map { set.logWeights[$0] }) { (paretoKHat, paretoKHatThreshold) = (tail.khat, tail.threshold) }
         let integration = set.integrationOK.map { flags in flags.filter { !$0 }.count }
         let exhausted = set.isomorphismBudgetExhausted.map { flags in flags.indices.filter { flags[$0] && !set.topologyOK[$0] }.count }
         (integrationFailures, isomorphismBudgetExhausted) = (integration, exhausted)

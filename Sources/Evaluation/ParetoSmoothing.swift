@@ -8,16 +8,16 @@
 // `psislw` (arviz/stats/stats.py, `_psislw`, `_gpdfit`, `_gpinv`), which the tests match to 1e-10
 // (fixture by Tools/reference/make_psis_fixture.py).
 //
-// How to read k̂ (Vehtari et al. §3): below 0.5 the weights have finite variance; up to 0.7 the
-// smoothed estimate is reliable given a few thousand draws (the paper's sample-size threshold is
-// min(1 − 1/log10 S, 0.7)); above 0.7 the mean converges too slowly to be trusted; at 1 and above
-// the weights' mean itself may not exist. Pure math: no I/O.
+// How to read k̂ (Vehtari et al. §3): below 0.5 the weights have finite variance; up to the
+// sample-size threshold min(1 − 1/log10 S, 0.7) (`threshold(sampleSize:)`: 0.47 at S = 80, 0.7 from
+// S ≈ 2 150) the estimate is reliable at this S; above 0.7 the mean converges too slowly to be
+// trusted whatever S; at 1 and above the weights' mean itself may not exist. Pure math: no I/O.
 import Foundation
 
 public enum ParetoSmoothing {
     public struct Result: Sendable, Equatable {
         /// The fitted shape k̂ of the weights' right tail; +∞ when the tail has 4 draws or fewer
-        /// (fewer than about 21 finite weights) or the fit fails.
+        /// (fewer than 21 weights), NaN when the fit fails (a degenerate tail).
         public var khat: Double
         /// The fitted scale σ of the tail (weights relative to the largest, above the cut-off); NaN when not fitted.
         public var sigma: Double
@@ -27,20 +27,28 @@ public enum ParetoSmoothing {
         /// statistics, none above the largest raw one; not normalised (same offset as the input). Equal
         /// to the input where k̂ is not finite. Same order and count as the input.
         public var smoothedLogWeights: [Double]
+        /// S, the number of weights (zero weights, log −∞, included, as in ArviZ).
+        public var sampleSize: Int
+        /// `threshold(sampleSize:)` of S: k̂ above it means the weighted mean is not reliable at this S.
+        public var threshold: Double { ParetoSmoothing.threshold(sampleSize: sampleSize) }
+        public init(khat: Double, sigma: Double, tailLength: Int, smoothedLogWeights: [Double], sampleSize: Int) {
+            (self.khat, self.sigma, self.tailLength, self.smoothedLogWeights, self.sampleSize) = (khat, sigma, tailLength, smoothedLogWeights, sampleSize)
+        }
     }
 
     /// PSIS of `logWeights` (natural log of unnormalised importance weights, any offset).
     ///
-    /// - Parameter logWeights: S finite values (callers drop −∞ and NaN first: a weight of zero is
-    ///   not part of the tail, and the ordering must be total).
-    /// - Precondition: every value is finite.
+    /// - Parameter logWeights: S values, finite or −∞ (a weight of zero: it counts in S, as in
+    ///   ArviZ, but never in the tail).
+    /// - Precondition: no NaN and no +∞ (the ordering must be total and the largest weight finite).
     /// - Returns: k̂, σ, the tail length and the smoothed log weights (ArviZ `psislw` with reff = 1,
     ///   normalize = false).
     public static func smooth(logWeights: [Double]) -> Result {
-        precondition(logWeights.allSatisfy(\.isFinite), "ParetoSmoothing.smooth: log weights must be finite")
+        precondition(logWeights.allSatisfy { !$0.isNaN && $0 != .infinity }, "ParetoSmoothing.smooth: log weights must be finite or -infinity")
         let count = logWeights.count
-        guard count > 0 else { return Result(khat: .infinity, sigma: .nan, tailLength: 0, smoothedLogWeights: []) }
-        let largest = logWeights.max()!
+        guard let largest = logWeights.max(), largest.isFinite else {
+            return Result(khat: .infinity, sigma: .nan, tailLength: 0, smoothedLogWeights: logWeights, sampleSize: count)
+        }
         var x = logWeights.map { $0 - largest }                        // [S], ≤ 0
         let order = x.indices.sorted { x[$0] < x[$1] }                  // ascending
         // The cut-off is the (M+1)-th largest value; the tail is every value above it.
@@ -49,13 +57,13 @@ public enum ParetoSmoothing {
         let cutoff = max(x[order[cutoffIndex]], log(Double.leastNormalMagnitude))
         let tailIndices = order.filter { x[$0] > cutoff }               // ascending in x
         guard tailIndices.count > 4 else {
-            return Result(khat: .infinity, sigma: .nan, tailLength: tailIndices.count, smoothedLogWeights: logWeights)
+            return Result(khat: .infinity, sigma: .nan, tailLength: tailIndices.count, smoothedLogWeights: logWeights, sampleSize: count)
         }
         let expCutoff = exp(cutoff)
         let tail = tailIndices.map { exp(x[$0]) - expCutoff }           // [M], ascending, > 0
         let (k, sigma) = fitGeneralizedPareto(sortedExceedances: tail)
         guard k.isFinite else {
-            return Result(khat: k, sigma: sigma, tailLength: tail.count, smoothedLogWeights: logWeights)
+            return Result(khat: k, sigma: sigma, tailLength: tail.count, smoothedLogWeights: logWeights, sampleSize: count)
         }
         // Expected order statistics of the fit at probabilities (i − ½)/M, in place of the tail.
         let n = Double(tail.count)
@@ -63,14 +71,28 @@ public enum ParetoSmoothing {
             let quantile = inverseCDF(probability: (Double(rank) + 0.5) / n, shape: k, scale: sigma)
             x[index] = min(log(quantile + expCutoff), 0)                // no weight above the largest raw one
         }
-        return Result(khat: k, sigma: sigma, tailLength: tail.count, smoothedLogWeights: x.map { $0 + largest })
+        return Result(khat: k, sigma: sigma, tailLength: tail.count, smoothedLogWeights: x.map { $0 + largest }, sampleSize: count)
     }
 
-    /// k̂ alone (see `smooth`); nil when there are fewer than 5 tail draws to fit or the fit fails.
+    /// k̂ alone (see `smooth`; NaN and +∞ log weights are left out, −∞ ones count in S); nil when
+    /// there are fewer than 5 tail draws to fit or the fit fails.
     public static func khat(logWeights: [Double]) -> Double? {
-        let finite = logWeights.filter(\.isFinite)
-        let k = smooth(logWeights: finite).khat
-        return k.isFinite ? k : nil
+        diagnose(logWeights: logWeights).map(\.khat)
+    }
+
+    /// k̂ and its sample-size threshold (see `smooth` and `threshold`), nil as `khat`.
+    public static func diagnose(logWeights: [Double]) -> (khat: Double, threshold: Double)? {
+        let usable = logWeights.filter { !$0.isNaN && $0 != .infinity }
+        let result = smooth(logWeights: usable)
+        return result.khat.isFinite ? (result.khat, result.threshold) : nil
+    }
+
+    /// Vehtari et al.'s sample-size dependent threshold min(1 − 1/log10 S, 0.7): k̂ above it means an
+    /// importance-sampling mean over S draws is not reliable (0.47 at S = 80, 0.64 at S = 500, 0.7
+    /// from S ≈ 2 150). For S ≤ 10 it is ≤ 0: no k̂ is reliable there.
+    public static func threshold(sampleSize: Int) -> Double {
+        guard sampleSize > 1 else { return -.infinity }
+        return min(1 - 1 / log10(Double(sampleSize)), 0.7)
     }
 
     /// Zhang & Stephens' estimate of the generalized Pareto (shape k, scale σ) from exceedances
@@ -88,7 +110,7 @@ public enum ParetoSmoothing {
         // Posterior weights ∝ exp(ℓ_j), each 1 / Σ_i exp(ℓ_i − ℓ_j); negligible ones dropped.
         var weights = logLikelihood.map { lj in 1 / logLikelihood.reduce(0.0) { $0 + exp($1 - lj) } }
         var kept = b
-        if weights.contains(where: { $0 < 10 * Double.ulpOfOne }) {
+        if weights.contains(where: { !($0 >= 10 * Double.ulpOfOne) }) {   // NaN ones too, as ArviZ's `weights >= 10 eps`
             let keep = weights.indices.filter { weights[$0] >= 10 * Double.ulpOfOne }
             weights = keep.map { weights[$0] }
             kept = keep.map { kept[$0] }

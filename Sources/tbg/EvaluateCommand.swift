@@ -257,7 +257,10 @@ enum EvaluationText {
         if report.md.weightedByBias {
             mdFrames += ", a biased run: every MD metric weights its frames by exp(+V/kT) (/bias_energy), bias ESS \(number(report.md.biasEffectiveSampleSize, 4)) (\(percent(report.md.biasEffectiveSampleSize)))"
         }
-        let khat = counts.paretoKHat.map { String(format: ", Pareto k %.2f%@", $0, $0 > 0.7 ? " (above 0.7: the reweighted estimates rest on a few samples)" : "") } ?? ""
+        let khat = counts.paretoKHat.map { k in
+            String(format: ", Pareto k %.2f%@", k, k > (counts.paretoKHatThreshold ?? 0.7)
+                   ? String(format: " (above %.2f, the threshold for this many samples: the reweighted estimates rest on a few of them)", counts.paretoKHatThreshold ?? 0.7) : "")
+        } ?? ""
         lines.append("  ESS \(number(counts.effectiveSampleSize, 4)) (\(percent(counts.effectiveSampleSize)))\(khat) over the \(counts.valid) valid samples; \(mdFrames)")
         lines.append("  sampler \(output.sampler), \(output.energyEvaluations) target-energy evaluations")
         let md = report.md, sets = [report.proposal, report.reweighted]

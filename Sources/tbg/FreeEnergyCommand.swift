@@ -678,48 +678,32 @@ struct FreeEnergyCommand: ParsableCommand {
         DataFormatError(file: samples, "records no seed (/samples@seed or /samples/seed), so the latents of its samples cannot be drawn again; \(option) needs them (a tbg sample or tbg pool output)")
     }
 
-    /// Forward and reverse EXP that differ by more than this (kT) in a stratum mean that the flow's
-    /// samples there and the chain states hardly overlap.
-    static let overlapGapKT = 3.0
-
-    /// BAR's overlap scalar below which its estimate is not to be trusted (Klimovich, Shirts & Mobley
-    /// 2015: 0.03 between neighbouring states).
-    static let minimumOverlap = 0.03
-
-    /// PSIS k̂ above which the flow side's importance weights have too heavy a tail for their mean to
-    /// be trusted (Vehtari et al. 2024, JMLR 25(72), §3).
-    static let maximumParetoKHat = 0.7
-
-    /// One-sided estimates that differ by more than this (kT) while the flow side's k̂ is above
-    /// `maximumParetoKHat` mean that BAR leans on that heavy tail.
-    static let heavyTailGapKT = 1.0
-
-    /// One line per stratum whose one-sided estimates differ by more than `overlapGapKT`, whose
-    /// overlap is below `minimumOverlap`, or whose flow-side weights have k̂ above
-    /// `maximumParetoKHat` with a gap above `heavyTailGapKT`: BAR is then decided by a few flow
-    /// samples and can be off by more than its bootstrap error. Measured on alanine dipeptide (README
-    /// "ΔF by stratified flow BAR"): with 7–17 flow samples in αL and gaps of 5–10 kT, ΔF was off by
-    /// 1–2.5 kT; with gaps below 3 kT, by 0.2–0.7 (and once, with 28 flow samples and a gap of 5 kT,
-    /// by 0.1: the warning errs on the side of saying so). The 0.7 kT miss with a gap of 1.5 kT came
-    /// from one αL draw 3.4 nats above the rest (k̂ 1.5); in the φ < 0 strata, where the gaps stay
-    /// within 1 kT, k̂ of 0.3–0.8 did no harm.
+    /// One line per stratum with a concern (`StratifiedBasinFreeEnergy.Stratum.concerns`: a forward/
+    /// reverse gap above 3 kT, BAR overlap below 0.03, or a heavy-tailed flow side with a gap above
+    /// 1 kT): BAR is then decided by a few flow samples and can be off by more than its bootstrap
+    /// error. The words say which concern it is and what to do.
     static func overlapWarnings(_ parts: [FreeEnergyOutput.StratumPart]) -> [String] {
         parts.compactMap { part in
-            guard let forward = part.forwardEXP, let reverse = part.reverseEXP, forward.isFinite, reverse.isFinite else { return nil }
+            guard !part.concerns.isEmpty, let forward = part.forwardEXP, let reverse = part.reverseEXP else { return nil }
             let gap = abs(forward - reverse)
-            let heavyTail = (part.forwardParetoKHat ?? 0) > maximumParetoKHat && gap > heavyTailGapKT
-            guard gap > overlapGapKT || (part.overlap ?? 1) < minimumOverlap || heavyTail else { return nil }
-            let tail = part.forwardParetoKHat.map { String(format: ", Pareto k of the flow side's weights %.2f%@", $0, $0 > maximumParetoKHat ? " (above 0.7: their mean rests on a few draws)" : "") } ?? ""
+            let khat = part.forwardParetoKHat.map { k in
+                String(format: "; Pareto k of the flow side's weights %.2f%@", k,
+                       part.concerns.contains(.heavyTail) ? String(format: " (above %.2f, the threshold for this many draws: their mean rests on a few of them)", part.forwardParetoThreshold ?? .nan) : "")
+            } ?? ""
+            let measures = String(format: "the forward and reverse EXP differ by %.1f kT (BAR overlap %.3f%@)", gap, part.overlap ?? .nan, khat)
+            let separated = part.concerns.contains(.forwardReverseGap) || part.concerns.contains(.lowOverlap)
+            if part.directBAR != nil {
+                let why = separated ? "their works hardly overlap" : "the forward works' weights have a heavy tail"
+                return "in \(part.stratum) \(measures) over the \(part.annealedForward) + \(part.annealedReverse) annealed trajectories: \(why), so its BAR df, and dF, can be off by more than the bootstrap error; run more levels (--annealing-levels), moves (--annealing-moves) or trajectories (--annealed-chains)"
+            }
             let latent = (part.flowChainSamples > 0 ? " + \(part.flowChainSamples) latent-chain states" : "")
                 + (part.restrictedDraws > 0 ? " + \(part.restrictedDraws) restricted draws" : "")
-            if part.directBAR != nil {
-                return String(format: "in %@ the forward and reverse EXP of the %d + %d annealed trajectories differ by %.1f kT (BAR overlap %.3f%@): their works hardly overlap, so its BAR df, and dF, can be off by more than the bootstrap error; run more levels (--annealing-levels), moves (--annealing-moves) or trajectories (--annealed-chains)",
-                              part.stratum, part.annealedForward, part.annealedReverse, gap, part.overlap ?? .nan, tail)
-            }
+            let why = separated
+                ? "the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off)"
+                : "BAR leans on the flow side, whose weights there have a heavy tail, so its df, and dF, can be off by more than the bootstrap error (alanine dipeptide: one draw 3.4 nats above the rest, k 1.7, gave dF 0.7 kT off)"
             let remedy = part.restrictedDraws > 0 ? "more restricted draws there (--restricted-draws, --position-draws)"
                 : "restricted draws there (--position-draws)"
-            return String(format: "in %@ (%d flow samples%@) the forward and reverse EXP differ by %.1f kT (BAR overlap %.3f%@): the flow's samples there hardly overlap the chain states, so its BAR df, and dF, can be off by more than the bootstrap error (alanine dipeptide: gaps of 5-10 kT with 7-17 flow samples gave dF 1-2.5 kT off, and one draw far above the rest with k 1.5 gave 0.7 kT); draw more proposals (tbg sample --seed, tbg pool), or run %@",
-                          part.stratum, part.flowSamples, latent, gap, part.overlap ?? .nan, tail, remedy)
+            return "in \(part.stratum) (\(part.flowSamples) flow samples\(latent)) \(measures): \(why); draw more proposals (tbg sample --seed, tbg pool), or run \(remedy)"
         }
     }
 
@@ -787,8 +771,10 @@ struct FreeEnergyOutput: Encodable {
         var stratum: String, positive: Bool, flowSamples: Int, flowChainSamples: Int, restrictedDraws: Int, countedDraws: Int, chainStates: Int
         var flowFraction: Double
         var bar: Double?, forwardEXP: Double?, reverseEXP: Double?, overlap: Double?, population: Double?
-        /// PSIS k̂ of the flow side's importance weights (StratifiedBasinFreeEnergy.Stratum.forwardParetoKHat).
-        var forwardParetoKHat: Double?
+        /// PSIS k̂ of the flow side's importance weights and its threshold for their number
+        /// (StratifiedBasinFreeEnergy.Stratum.forwardParetoKHat), and the stratum's concerns.
+        var forwardParetoKHat: Double?, forwardParetoThreshold: Double?
+        var concerns: [StratifiedBasinFreeEnergy.Stratum.Concern] = []
         /// Annealed trajectories per direction; where both ran, `bar` is theirs and `directBAR` the one-step BAR.
         var annealedForward = 0, annealedReverse = 0
         var directBAR: BAREstimate?
@@ -797,7 +783,7 @@ struct FreeEnergyOutput: Encodable {
             case restrictedDraws = "restricted_draws", countedDraws = "position_draws"
             case flowFraction = "flow_fraction", population
             case bar = "bar_delta_f_kT", forwardEXP = "forward_exp_delta_f_kT", reverseEXP = "reverse_exp_delta_f_kT", overlap = "bar_overlap"
-            case forwardParetoKHat = "forward_pareto_khat"
+            case forwardParetoKHat = "forward_pareto_khat", forwardParetoThreshold = "forward_pareto_khat_threshold", concerns = "bar_concerns"
             case annealedForward = "annealed_forward", annealedReverse = "annealed_reverse", directBAR = "direct_bar_delta_f_kT"
             case directForwardEXP = "direct_forward_exp_delta_f_kT", directReverseEXP = "direct_reverse_exp_delta_f_kT"
         }
@@ -816,6 +802,8 @@ struct FreeEnergyOutput: Encodable {
             try c.encode(reverseEXP, forKey: .reverseEXP)
             try c.encode(overlap, forKey: .overlap)
             try c.encode(forwardParetoKHat, forKey: .forwardParetoKHat)
+            try c.encode(forwardParetoThreshold, forKey: .forwardParetoThreshold)
+            try c.encode(concerns.map(\.rawValue), forKey: .concerns)
             try c.encode(population, forKey: .population)
             try c.encode(annealedForward, forKey: .annealedForward)
             try c.encode(annealedReverse, forKey: .annealedReverse)
@@ -833,7 +821,8 @@ struct FreeEnergyOutput: Encodable {
                         chainStates: part.equilibriumSamples,
                         flowFraction: part.flowFraction, bar: part.bar?.deltaF, forwardEXP: part.bar?.forward, reverseEXP: part.bar?.reverse,
                         overlap: part.bar?.overlap,
-                        population: populations?[s], forwardParetoKHat: part.forwardParetoKHat, annealedForward: part.annealedForward, annealedReverse: part.annealedReverse,
+                        population: populations?[s], forwardParetoKHat: part.forwardParetoKHat,
+                        forwardParetoThreshold: part.forwardParetoThreshold, concerns: part.concerns, annealedForward: part.annealedForward, annealedReverse: part.annealedReverse,
                         directBAR: part.directBAR)
         }
     }

@@ -21,7 +21,7 @@ struct StoppedRunJSON: Encodable {
     let cause: String
     /// The part of the run it stopped in, e.g. "chains", "reverse integrations".
     let stage: String
-    /// The folder that holds the finished work (the key is absent when nothing was kept).
+    /// The folder that holds the finished work (null when nothing was kept).
     let kept: String?
     /// Whether the same command with `--resume` continues from `kept` (false: the same command starts again).
     let resume: Bool
@@ -29,4 +29,16 @@ struct StoppedRunJSON: Encodable {
     let message: String
 
     enum CodingKeys: String, CodingKey { case stopped, command, cause, stage, kept, resume, message }
+
+    /// Every key, `kept` as null when nothing was kept (as the other `--json` outputs write undefined values).
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(stopped, forKey: .stopped)
+        try c.encode(command, forKey: .command)
+        try c.encode(cause, forKey: .cause)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(kept, forKey: .kept)
+        try c.encode(resume, forKey: .resume)
+        try c.encode(message, forKey: .message)
+    }
 }

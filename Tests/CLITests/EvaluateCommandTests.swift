@@ -56,7 +56,7 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertEqual(counts["samples"] as? Int, 20)
         XCTAssertEqual(counts["valid"] as? Int, 20)
         XCTAssertEqual(try XCTUnwrap(counts["ess"] as? Double), 1, accuracy: 1e-12)
-        XCTAssertTrue(counts["pareto_khat"] is NSNull, "equal weights have no tail to fit")
+        XCTAssertTrue(counts["pareto_khat"] is NSNull, "20 samples: a tail of 4, too short to fit")
         let md = try XCTUnwrap(json["md"] as? [String: Any])
         XCTAssertEqual(md["frames"] as? Int, 20)
         let mdDeltaF = try XCTUnwrap(md["delta_f_kT"] as? [String: Any])

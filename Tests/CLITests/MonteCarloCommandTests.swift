@@ -410,7 +410,7 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertEqual(object["stage"] as? String, "chains")
         XCTAssertEqual(object["cause"] as? String, "SIGUSR1")
         XCTAssertEqual(object["resume"] as? Bool, false)
-        XCTAssertNil(object["kept"], "nothing was kept")
+        XCTAssertTrue(object["kept"] is NSNull, "nothing was kept: \(object)")
         XCTAssertFalse(stopped.output.contains("chains: step 4002/4002"), "the chains must stop early: \(stopped.output.suffix(400))")
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("fe.h5")))
         // Nothing kept but what the run is, and the lock file (its lock ended with the process).
@@ -491,9 +491,16 @@ final class MonteCarloCommandTests: XCTestCase {
             if let forward = stratum["forward_exp_delta_f_kT"] as? Double, let reverse = stratum["reverse_exp_delta_f_kT"] as? Double {
                 let overlap = try XCTUnwrap(stratum["bar_overlap"] as? Double)
                 XCTAssertTrue((0...1).contains(overlap), "\(overlap)")
-                XCTAssertTrue(stratum.keys.contains("forward_pareto_khat"), "\(stratum)")
-                let khat = stratum["forward_pareto_khat"] as? Double   // null with fewer than ~20 flow-side works
-                XCTAssertEqual(warned, abs(forward - reverse) > 3 || overlap < 0.03 || ((khat ?? 0) > 0.7 && abs(forward - reverse) > 1),
+                XCTAssertTrue(stratum.keys.contains("forward_pareto_khat") && stratum.keys.contains("forward_pareto_khat_threshold"), "\(stratum)")
+                let khat = stratum["forward_pareto_khat"] as? Double   // null with fewer than 21 flow-side works
+                let threshold = stratum["forward_pareto_khat_threshold"] as? Double
+                let concerns = try XCTUnwrap(stratum["bar_concerns"] as? [String], "\(stratum)")
+                var expected: [String] = []
+                if abs(forward - reverse) > 3 { expected.append("forward_reverse_gap") }
+                if overlap < 0.03 { expected.append("low_overlap") }
+                if let khat, let threshold, khat > threshold, abs(forward - reverse) > 1 { expected.append("heavy_tail") }
+                XCTAssertEqual(concerns, expected, "\(stratum)")
+                XCTAssertEqual(warned, !expected.isEmpty,
                                "\(name): forward \(forward), reverse \(reverse), overlap \(overlap)\n\(one.standardError)")
             } else {
                 XCTAssertFalse(warned, one.standardError)

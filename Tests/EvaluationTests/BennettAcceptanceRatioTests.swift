@@ -252,6 +252,10 @@ final class BennettAcceptanceRatioTests: XCTestCase {
             XCTAssertEqual(with.strata.map(\.flowFraction), without.strata.map(\.flowFraction))
             XCTAssertEqual(with.strata.map(\.restrictedFlowSamples), [600, 0])
             XCTAssertEqual(with.strata[0].bar?.forwardCount, with.strata[0].flowSamples + 600)
+            // The flow side's k̂ is over the proposals and the restricted samples together.
+            let flowSide = flow.filter { W.stratum($0) == 0 }.map { -W.work($0) } + restricted.map { -W.work($0) }
+            XCTAssertEqual(with.strata[0].forwardParetoKHat, ParetoSmoothing.khat(logWeights: flowSide))
+            XCTAssertEqual(with.strata[0].forwardParetoThreshold, ParetoSmoothing.threshold(sampleSize: flowSide.count))
             let value = try XCTUnwrap(with.value), plain = try XCTUnwrap(without.value)
             if seed == 0 {
                 let error = try XCTUnwrap(with.standardError)
@@ -331,6 +335,9 @@ final class BennettAcceptanceRatioTests: XCTestCase {
         let with = estimate(annealed), without = estimate(AnnealedWorks())
         XCTAssertEqual(with.strata[0].bar, BennettAcceptanceRatio.estimate(forward: restricted.map(W.work), reverse: reverse.map(W.work)))
         XCTAssertEqual(with.strata[0].directBAR, without.strata[0].bar)
+        // k̂ is of the works BAR used: the annealed forward works where they replace the one-step BAR.
+        XCTAssertEqual(try XCTUnwrap(with.strata[0].forwardParetoKHat), try XCTUnwrap(ParetoSmoothing.khat(logWeights: restricted.map { -W.work($0) })))
+        XCTAssertEqual(with.strata[1].forwardParetoKHat, without.strata[1].forwardParetoKHat)
         XCTAssertEqual(with.strata.map(\.annealedForward), [600, 0])
         XCTAssertEqual(with.strata.map(\.annealedReverse), [reverse.count, 0])
         XCTAssertEqual(with.strata[1].bar, without.strata[1].bar)
@@ -349,5 +356,31 @@ final class BennettAcceptanceRatioTests: XCTestCase {
         oneCluster.reverseClusters = oneCluster.reverseClusters.map { _ in 0 }
         XCTAssertEqual(try XCTUnwrap(estimate(oneCluster).value), value, accuracy: 1e-12)
         XCTAssertNotEqual(try XCTUnwrap(estimate(oneCluster).standardError), error)
+    }
+
+    /// A stratum's concerns: a forward/reverse gap above 3 kT, overlap below 0.03, or k̂ above its
+    /// threshold with a gap above 1 kT; each alone, together, and none without a BAR.
+    func testStratumConcerns() {
+        func stratum(forward: Double, reverse: Double, overlap: Double, khat: Double?, draws: Int = 80) -> StratifiedBasinFreeEnergy.Stratum {
+            var part = StratifiedBasinFreeEnergy.Stratum(positive: true, flowSamples: draws, equilibriumSamples: 64, flowFraction: 0.02,
+                                                         bar: BAREstimate(deltaF: 0.5 * (forward + reverse), forward: forward, reverse: reverse,
+                                                                          forwardCount: draws, reverseCount: 64, overlap: overlap))
+            part.forwardParetoKHat = khat
+            part.forwardParetoThreshold = khat.map { _ in ParetoSmoothing.threshold(sampleSize: draws) }
+            return part
+        }
+        XCTAssertEqual(ParetoSmoothing.threshold(sampleSize: 80), 1 - 1 / log10(80.0), accuracy: 1e-15)   // 0.47
+        XCTAssertEqual(stratum(forward: 48.0, reverse: 47.5, overlap: 0.5, khat: 0.4).concerns, [])
+        XCTAssertEqual(stratum(forward: 49.9, reverse: 45.7, overlap: 0.14, khat: 0.3).concerns, [.forwardReverseGap])
+        XCTAssertEqual(stratum(forward: 48.0, reverse: 47.5, overlap: 0.01, khat: nil).concerns, [.lowOverlap])
+        // s13+s14's αL: gap 1.5 kT, overlap 0.13, k̂ 1.7 over 80 draws.
+        XCTAssertEqual(stratum(forward: 46.32, reverse: 44.83, overlap: 0.13, khat: 1.7).concerns, [.heavyTail])
+        // The same k̂ with a gap within 1 kT (a φ < 0 stratum), or a gap of 1.5 with k̂ below the threshold: none.
+        XCTAssertEqual(stratum(forward: 47.8, reverse: 47.0, overlap: 0.5, khat: 0.83).concerns, [])
+        XCTAssertEqual(stratum(forward: 46.32, reverse: 44.83, overlap: 0.13, khat: 0.4).concerns, [])
+        XCTAssertEqual(stratum(forward: 50.8, reverse: 47.0, overlap: 0.02, khat: 1.1).concerns, [.forwardReverseGap, .lowOverlap, .heavyTail])
+        var empty = stratum(forward: 48, reverse: 47, overlap: 0.01, khat: 2)
+        empty.bar = nil
+        XCTAssertEqual(empty.concerns, [])
     }
 }

@@ -10,13 +10,14 @@ import XCTest
 final class ParetoSmoothingTests: XCTestCase {
     /// k̂ and the smoothed log weights equal ArviZ's (0.23.4, reff 1, unnormalised) in every case of
     /// the fixture: light and Pareto tails at S = 64 and 1 000, a tail too short to fit (k̂ = +∞, the
-    /// weights unchanged), ties at the cut-off, and the 63 αL draws of an alanine-dipeptide run
+    /// weights unchanged), the shortest tail that fits (S = 21), zero weights (log −∞, counted in S),
+    /// ties at the cut-off, and the 63 αL draws of an alanine-dipeptide run
     /// (k̂ ≈ 1.5). Elementwise where the tail has no ties (their order among equal values is arbitrary
     /// in both), as sorted values everywhere.
     func testMatchesArviZ() throws {
         let root = try HDF5File(opening: Fixtures.path("psis/psislw.h5")).root()
         let names = try root.childNames()
-        XCTAssertEqual(names.count, 10, "\(names)")
+        XCTAssertEqual(names.count, 12, "\(names)")
         for name in names {
             let group = try root.group(name)
             let logWeights = try group.dataset("log_weights").read(as: Double.self)
@@ -34,9 +35,10 @@ final class ParetoSmoothingTests: XCTestCase {
             XCTAssertEqual(result.smoothedLogWeights.count, logWeights.count, name)
             let largest = logWeights.max()!
             XCTAssertLessThanOrEqual(result.smoothedLogWeights.max()!, largest + 1e-12, "\(name): no smoothed weight above the largest raw one")
-            for (a, b) in zip(result.smoothedLogWeights.sorted(), expected.sorted()) { XCTAssertEqual(a, b, accuracy: 1e-9, name) }
+            func same(_ a: Double, _ b: Double) { a == -.infinity ? XCTAssertEqual(b, -.infinity, name) : XCTAssertEqual(a, b, accuracy: 1e-9, name) }
+            for (a, b) in zip(result.smoothedLogWeights.sorted(), expected.sorted()) { same(a, b) }
             if Set(logWeights).count == logWeights.count {
-                for (a, b) in zip(result.smoothedLogWeights, expected) { XCTAssertEqual(a, b, accuracy: 1e-9, name) }
+                for (a, b) in zip(result.smoothedLogWeights, expected) { same(a, b) }
             }
         }
     }
@@ -56,7 +58,12 @@ final class ParetoSmoothingTests: XCTestCase {
         }
         let gaussian = (0..<20_000).map { _ in random.gaussian() }
         XCTAssertLessThan(try XCTUnwrap(ParetoSmoothing.khat(logWeights: gaussian)), 0.45)   // ArviZ gives 0.24–0.33 at this size
-        // A weight of zero (log −∞) is not part of the tail: khat(logWeights:) drops it.
-        XCTAssertEqual(ParetoSmoothing.khat(logWeights: gaussian + [-.infinity]), ParetoSmoothing.khat(logWeights: gaussian))
+        // A weight of zero (log −∞) counts in S (as in ArviZ) but is never in the tail; NaN and +∞ are left out.
+        XCTAssertEqual(ParetoSmoothing.smooth(logWeights: gaussian + [-.infinity]).sampleSize, 20_001)
+        XCTAssertEqual(ParetoSmoothing.khat(logWeights: gaussian + [.nan, .infinity]), ParetoSmoothing.khat(logWeights: gaussian))
+        XCTAssertNil(ParetoSmoothing.khat(logWeights: [-.infinity, -.infinity]))
+        // The sample-size threshold min(1 − 1/log10 S, 0.7).
+        XCTAssertEqual(ParetoSmoothing.threshold(sampleSize: 100), 0.5, accuracy: 1e-15)
+        XCTAssertEqual(ParetoSmoothing.threshold(sampleSize: 1_000_000), 0.7)
     }
 }

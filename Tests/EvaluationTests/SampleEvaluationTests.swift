@@ -165,11 +165,12 @@ final class SampleEvaluationTests: XCTestCase {
         // k̂ is PSIS's over the valid samples' log weights.
         let validLogWeights = set.logWeights.indices.filter { set.topologyOK[$0] && set.chiralityOK[$0] }.map { set.logWeights[$0] }
         XCTAssertEqual(try XCTUnwrap(report.counts.paretoKHat), try XCTUnwrap(ParetoSmoothing.khat(logWeights: validLogWeights)))
+        XCTAssertEqual(try XCTUnwrap(report.counts.paretoKHatThreshold), 1 - 1 / log10(40.0), accuracy: 1e-12)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(report)) as? [String: Any])
         XCTAssertEqual(Set(json.keys), ["counts", "md", "proposal", "reweighted", "settings"])
         XCTAssertEqual(Set((json["counts"] as? [String: Any] ?? [:]).keys),
                        ["samples", "valid", "valid_fraction", "topology_failures", "integration_failures", "isomorphism_budget_exhausted",
-                        "not_isomorphic", "chirality_failures", "chirality_fixes", "chirality_fix_rate", "non_finite_energies", "ess", "pareto_khat"])
+                        "not_isomorphic", "chirality_failures", "chirality_fixes", "chirality_fix_rate", "non_finite_energies", "ess", "pareto_khat", "pareto_khat_threshold"])
         XCTAssertEqual(Set((json["md"] as? [String: Any] ?? [:]).keys), ["frames", "energy_mean_kT", "energy_median_kT", "delta_f_kT", "torus_stride",
                                                                          "weighted_by_bias", "bias_ess"])
         XCTAssertEqual(Set((json["proposal"] as? [String: Any] ?? [:]).keys),

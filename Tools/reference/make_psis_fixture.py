@@ -5,11 +5,11 @@
 
 ArviZ's `psislw(log_weights, reff=1.0, normalize=False)` (arviz 0.23.4; Vehtari et al., JMLR 25(72),
 2024) on log weights of known tail shapes, each case a group /<name> with
-  log_weights (S,)           the input (finite)
+  log_weights (S,)           the input (finite, or -inf for a zero weight)
   smoothed_log_weights (S,)  ArviZ's output (unnormalised)
   attrs: khat (float64; +inf where ArviZ found too short a tail), description (bytes)
 Cases: a Gaussian log weight (light tail, k about 0), Pareto weights of shape 1/alpha for alpha 3, 1.5,
-0.8 (k about 0.33, 0.67, 1.25) at S = 64 and 1000, S = 20 (too short a tail: k = +inf), ties, and the 63 αL
+0.8 (k about 0.33, 0.67, 1.25) at S = 64 and 1000, S = 20 (too short a tail: k = +inf), S = 21, zero weights, ties, and the 63 αL
 restricted draws' log weights of a real alanine-dipeptide run (k about 1.5, README "ΔF by stratified
 flow BAR") stored as literal values so that no data file is needed.
 """
@@ -53,6 +53,9 @@ def cases() -> dict[str, tuple[np.ndarray, str]]:
             u = rng.uniform(size=s)
             out[f"pareto_alpha{alpha}_{s}"] = (-np.log(u) / alpha + 3.0, f"w Pareto, alpha {alpha} (k = {1/alpha:.3f}), S = {s}")
     out["short_20"] = (rng.standard_normal(20), "S = 20: a tail of 4, too short to fit (k = +inf)")
+    out["shortest_21"] = (rng.standard_normal(21), "S = 21: the shortest tail that is fitted (5)")
+    zero = np.concatenate([-np.log(rng.uniform(size=60)) / 1.2, np.full(20, -np.inf)])
+    out["zero_weights_80"] = (zero, "60 Pareto(1.2) log weights and 20 zero weights (log -inf), which count in S")
     out["alanine_dipeptide_alpha_l"] = (ALPHA_L_S13_S14, "the 63 restricted draws in alpha-L of an alanine-dipeptide run (k about 1.5)")
     out["ties_100"] = (np.round(rng.standard_normal(100), 1), "S = 100 rounded to 0.1: ties at the cut-off")
     return out
