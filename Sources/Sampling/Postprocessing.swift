@@ -108,6 +108,9 @@ public struct SampleSummary: Sendable {
     public var chiralityFixes: Int
     public var chiralityFailures: Int
     public var effectiveSampleSize: Double
+    /// PSIS Pareto k̂ of the valid samples' weights (Evaluation's `ParetoSmoothing`), nil with fewer
+    /// than 21 of them; `tbg evaluate` gives it with its threshold.
+    public var paretoKHat: Double? = nil
     public var energyMean: Double
     public var energyMinimum: Double
     public var energyMedian: Double
@@ -134,8 +137,9 @@ public struct SampleSummary: Sendable {
         let exhausted = isomorphismBudgetExhausted == 0 ? "" : String(format: " (%d of them undecided: isomorphism search budget exhausted)", isomorphismBudgetExhausted)
         // Without a valid sample there is no ESS and no energy: said so, not printed as nan.
         let validPart = valid == 0 ? "no valid sample, so no ESS and no energies" : String(
-            format: "normalised ESS %.4f (%.1f %%) over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol",
-            effectiveSampleSize, 100 * effectiveSampleSize, energyMean, energyMedian, energyMinimum)
+            format: "normalised ESS %.4f (%.1f %%)%@ over the valid samples; energy of valid samples: mean %.2f, median %.2f, min %.2f kJ/mol",
+            effectiveSampleSize, 100 * effectiveSampleSize, paretoKHat.map { String(format: ", Pareto k %.2f", $0) } ?? "",
+            energyMean, energyMedian, energyMinimum)
         return String(format: "%ld samples: %ld valid (%.1f %%), %ld failed the integration, %ld failed the bond-graph check%@, %ld mirrored to the reference chirality, %ld with mixed chirality; %@; %ld batched network calls, %.1f velocity evaluations per sample",
                       count, valid, 100 * fraction, integrationFailures, topologyFailures - integrationFailures, exhausted, chiralityFixes, chiralityFailures, validPart,
                       fieldEvaluations, evaluationsPerSample) + spread + roundTrip
@@ -236,6 +240,7 @@ public struct SamplePostprocessor {
             roundTripMaxLogQError: records.map(\.roundTripLogQError).filter { !$0.isNaN }.max() ?? .nan,
             roundTripMaxLatentError: records.map(\.roundTripLatentError).filter { !$0.isNaN }.max() ?? .nan)
         summary.integrationFailures = records.filter { !$0.integrationOK }.count
+        summary.paretoKHat = ParetoSmoothing.khat(logWeights: valid.map(\.logWeight))
         let perSample = records.map(\.odeEvaluations).filter { !$0.isNaN }
         summary.evaluationsMedian = WeightedStatistics.median(perSample) ?? .nan
         summary.evaluationsMaximum = perSample.max() ?? .nan

@@ -109,7 +109,7 @@ final class SamplePostprocessorTests: XCTestCase {
         XCTAssertFalse(perAtom.isomorphismBudgetExhausted, "the search decided: the graphs differ")
     }
 
-    func testABrokenBondFailsWithOnlyARawEnergyAndTheSummaryCountsIt() {
+    func testABrokenBondFailsWithOnlyARawEnergyAndTheSummaryCountsIt() throws {
         let x = Self.molecule()
         var broken = x
         broken[3 * 8] += 0.3   // a methyl hydrogen pulled off
@@ -137,5 +137,13 @@ final class SamplePostprocessorTests: XCTestCase {
         XCTAssertEqual(summary.energyMinimum, records[0].energy, accuracy: 1e-9 * records[0].energy)
         XCTAssertEqual(summary.effectiveSampleSize, ImportanceWeights.effectiveSampleSize(logWeights: [records[0].logWeight, records[2].logWeight]))
         XCTAssertEqual(summary.roundTripChecked, 0)
+        XCTAssertNil(summary.paretoKHat, "2 valid samples: too few for a Pareto fit")
+        XCTAssertFalse(summary.description.contains("Pareto"), summary.description)
+        // With 30 valid samples of unequal weights the summary gives PSIS's k̂ of their log weights.
+        let many = (0..<30).map { post.record(index: $0, modelUnits: x.map { $0 * 10 }, logPrior: -5 - 3 * sin(1.3 * Double($0)), deltaLogDet: 2) }
+        let manySummary = SamplePostprocessor.summarize(many, evaluations: 30)
+        let khat = try XCTUnwrap(ParetoSmoothing.khat(logWeights: many.map(\.logWeight)))
+        XCTAssertEqual(manySummary.paretoKHat, khat)
+        XCTAssertTrue(manySummary.description.contains(String(format: ", Pareto k %.2f over the valid samples", khat)), manySummary.description)
     }
 }
