@@ -9,8 +9,12 @@ cd "$(dirname "$0")/.."
 # start more ranks than this machine has cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
-echo "== build (release)"
-swift build -c release
+# One release build serves everything: --build-tests compiles the modules once with testing
+# enabled, and that build's tbg runs the Python tests and the smoke run. (A plain
+# `swift build -c release` followed by `swift test -c release` compiled every module twice, once
+# without and once with -enable-testing.)
+echo "== build (release, with the tests)"
+swift build -c release --build-tests
 
 echo "== Python data tools (OpenMM generation, format, dataset builder)"
 .venv/bin/python -m pytest Tools/tests -q
@@ -19,4 +23,4 @@ echo "== MPI smoke run: mpirun -np 2 tbg selftest communicator"
 mpirun -np 2 .build/release/tbg selftest communicator
 
 echo "== Swift tests (release build)"
-swift test -c release --disable-swift-testing
+swift test -c release --skip-build --disable-swift-testing

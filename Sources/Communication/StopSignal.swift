@@ -33,6 +33,10 @@ public enum StopSignal {
     /// The signal received, or 0.
     public static var received: Int32 { stopSignalNumber }
 
+    /// What stopped the run, for its stop line: this rank's signal by name, or "a stop signal to
+    /// another rank" when the ranks agreed to stop (an all-reduce) on a signal this rank did not get.
+    public static var cause: String { stopSignalNumber == 0 ? "a stop signal to another rank" : name(stopSignalNumber) }
+
     public static func name(_ number: Int32) -> String {
         switch number {
         case SIGTERM: return "SIGTERM"

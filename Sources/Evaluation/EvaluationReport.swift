@@ -62,8 +62,9 @@ public struct SampleCounts: Encodable, Sendable, Equatable {
         chiralityFixes = valid.filter { set.chiralityFixed[$0] }.count
         chiralityFixRate = valid.isEmpty ? nil : Double(chiralityFixes) / Double(valid.count)
         nonFiniteEnergies = valid.filter { !set.energies[$0].isFinite }.count
-        effectiveSampleSize = valid.isEmpty ? nil : ImportanceWeights.effectiveSampleSize(logWeights: valid.map { set.logWeights[$0] })
-        if let tail = ParetoSmoothing.diagnose(logWeights: valid.map { set.logWeights[$0] }) { (paretoKHat, paretoKHatThreshold) = (tail.khat, tail.threshold) }
+        let validLogWeights = valid.map { set.logWeights[$0] }
+        effectiveSampleSize = valid.isEmpty ? nil : ImportanceWeights.effectiveSampleSize(logWeights: validLogWeights)
+        if let tail = ParetoSmoothing.diagnose(logWeights: validLogWeights) { (paretoKHat, paretoKHatThreshold) = (tail.khat, tail.threshold) }
         let integration = set.integrationOK.map { flags in flags.filter { !$0 }.count }
         let exhausted = set.isomorphismBudgetExhausted.map { flags in flags.indices.filter { flags[$0] && !set.topologyOK[$0] }.count }
         (integrationFailures, isomorphismBudgetExhausted) = (integration, exhausted)

@@ -169,7 +169,7 @@ public final class Trainer {
                 lastCheckpoint = Date()
             }
             if stopping {
-                log("stopping after step \(state.step) on \(StopSignal.name(StopSignal.received == 0 ? SIGTERM : StopSignal.received)): checkpoint written to \(config.training.checkpoint); continue with --resume")
+                log("stopping after step \(state.step) on \(StopSignal.cause): checkpoint written to \(config.training.checkpoint); continue with --resume")
                 break
             }
         }

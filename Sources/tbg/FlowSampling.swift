@@ -78,7 +78,7 @@ enum FlowSampling {
             }
             if outcome.stopped {
                 // Rank 0 may stop because another rank got the signal (the runner's allreduce).
-                let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+                let cause = StopSignal.cause
                 // Counted on disk: the runner stops handing out chunks before it reaches finished
                 // ones further on (a resume after a count change can leave such gaps).
                 let finished = chunks.doneChunks().count

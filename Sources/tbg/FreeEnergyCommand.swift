@@ -255,7 +255,7 @@ struct FreeEnergyCommand: ParsableCommand {
         // one `stopped` object on stdout, so that a script reading stdout learns why no estimate came.
         let reportStop: (_ stage: String, _ kept: String?, _ words: (String) -> String) -> Void = { stage, kept, words in
             guard comm.isRoot else { return }
-            let cause = StopSignal.received == 0 ? "a stop signal to another rank" : StopSignal.name(StopSignal.received)
+            let cause = StopSignal.cause
             let text = words(cause)
             say("tbg free-energy: " + text)
             if json, let line = try? JSONOutput.line(StoppedRunJSON(command: "free-energy", cause: cause, stage: stage, kept: kept,
