@@ -7,7 +7,8 @@
 // is rejected (MALA), or a trajectory that leaves it is (HMC), and each chain leaves π_S exactly
 // invariant (MALA.swift, HMC.swift: a non-finite energy is a rejection). C chains start in each
 // stratum (global chains s·C ..< (s+1)·C in stratum s), from the flow's usable proposals there:
-// spread evenly over them (default) or ∝ w (`ChainStarts`), seeded, the same on every rank. The
+// spread evenly over them (default) or ∝ w (`ChainStarts`), seeded, the same on every rank; in a
+// stratum without one, from draws of the flow restricted to it (`FallbackChainStarts`). The
 // step size adapts toward the target acceptance during the first `burnIn` steps (acceptance summed
 // over all chains of all ranks: exact integers), which are not recorded; then every `thin`-th step
 // is recorded, `length` states per chain. Chain c belongs to the rank whose contiguous block holds
@@ -132,6 +133,29 @@ public struct BasinChainStep: Sendable, Equatable {
     public var recorded: Bool
 }
 
+/// Starting points for the strata where the pool holds no usable proposal: i.i.d. draws of the flow
+/// restricted to a stratum (the restricted draws of `tbg free-energy --position-draws`,
+/// Sampling/StratumDraws.swift), which have the law of the flow's proposals in that stratum, so a
+/// chain started on one starts as one started on a proposal there would. Start index
+/// `pool.count + j` in `BasinChainResult.starts` is draw j.
+public struct FallbackChainStarts: Sendable {
+    /// count × dimension, nm.
+    public var positions: [Double]
+    /// E/kT of each.
+    public var reducedEnergies: [Double]
+    /// log w = −E/kT − log q of each (−∞: not usable).
+    public var logWeights: [Double]
+    /// The stratum of each.
+    public var strata: [Int]
+
+    public init(positions: [Double] = [], reducedEnergies: [Double] = [], logWeights: [Double] = [], strata: [Int] = []) {
+        precondition(reducedEnergies.count == strata.count && logWeights.count == strata.count, "one energy, log weight and stratum per draw")
+        (self.positions, self.reducedEnergies, self.logWeights, self.strata) = (positions, reducedEnergies, logWeights, strata)
+    }
+
+    public var count: Int { strata.count }
+}
+
 /// The recorded states of this rank's chains (chain-major: state c·length + t is local chain c's
 /// t-th record), and the per-step diagnostics of all chains.
 public struct BasinChainResult: Sendable {
@@ -143,7 +167,8 @@ public struct BasinChainResult: Sendable {
     public var energies: [Double]
     /// The stratum of each recorded state's chain.
     public var strata: [Int]
-    /// The pool entry (index into the proposal pool) each local chain started from.
+    /// The pool entry (index into the proposal pool) each local chain started from; `pool.count + j`
+    /// for fallback start j (`FallbackChainStarts`).
     public var starts: [Int]
     public var steps: [BasinChainStep]
     /// Energy evaluations of all chains on all ranks.
@@ -163,8 +188,12 @@ public enum BasinChains {
     ///   - shouldStop: asked on every rank after each step; when it is true on any rank, every rank
     ///     stops after that step (one collective sum, the one the diagnostics already take) and the
     ///     result says where (`stoppedAfterStep`). The chains are deterministic, so a caller reruns them.
-    /// - Throws: `MonteCarloError` when a stratum holds no usable proposal (no chain can start there).
+    ///   - fallback: where a stratum holds no usable proposal, its chains start from these draws of
+    ///     the flow restricted to it (`chainStarts`).
+    /// - Throws: `MonteCarloError` when a stratum holds neither a usable proposal nor a usable fallback
+    ///   start (no chain can start there).
     public static func run(pool: ProposalPool, reducedEnergies: [Double], phiAtoms: [Int], psiAtoms: [Int], kT: Double, settings: BasinChainSettings,
+                           fallback: FallbackChainStarts = FallbackChainStarts(),
                            communicator comm: any Communicator, potential: BatchPotential,
                            shouldStop: () -> Bool = { false },
                            progress: ((BasinChainStep, Int) -> Void)? = nil) throws -> BasinChainResult {
@@ -176,20 +205,12 @@ public enum BasinChains {
             strata.stratum(phi: phi(positions, offset: index * d, atoms: phiAtoms), psi: phi(positions, offset: index * d, atoms: psiAtoms))
         }
         let poolStrata = (0..<pool.count).map { stratum(pool.positions, $0) }
-        // Starting points: per stratum, C draws among its usable proposals (one shared uniform per stratum).
-        var starts: [Int] = []
-        for s in 0..<k {
-            let members = (0..<pool.count).filter { poolStrata[$0] == s }
-            let logWeights = members.map { k in
-                guard reducedEnergies[k].isFinite && reducedEnergies[k] <= cutoff && pool.logWeights[k].isFinite else { return -Double.infinity }
-                return settings.starts == .weighted ? pool.logWeights[k] : 0
-            }
-            var uniform = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: 1000 + s)
-            guard let picks = SystematicResampling.ancestors(logWeights: logWeights, count: c, uniform: uniform.uniform()) else {
-                throw MonteCarloError("the flow has no usable proposal with \(strata.describe(s)) (valid, finite weight, energy below the cut-off); no chain can start there: draw more proposals, or choose another --phi-basin\(strata.psiSplit == nil ? "" : " or --psi-split")\(strata.positivePsiSplit == nil ? "" : " or --positive-psi-split")")
-            }
-            starts += picks.map { members[$0] }
+        func usable(_ u: Double, _ logW: Double) -> Double {
+            u.isFinite && u <= cutoff && logW.isFinite ? logW : -.infinity
         }
+        let starts = try chainStarts(poolStrata: poolStrata, poolLogWeights: zip(reducedEnergies, pool.logWeights).map(usable),
+                                     fallbackStrata: fallback.strata, fallbackLogWeights: zip(fallback.reducedEnergies, fallback.logWeights).map(usable),
+                                     settings: settings)
         let block = contiguousBlock(total: k * c, rank: comm.rank, size: comm.size)
         let localStrata = block.map { $0 / c }
         // The target restricted to each chain's stratum: E = +∞ outside it.
@@ -202,7 +223,15 @@ public enum BasinChains {
             return evaluated
         }
         var positions: [Double] = []
-        for g in block { positions += pool.positions[(starts[g] * d)..<((starts[g] + 1) * d)] }
+        for g in block {
+            let start = starts[g]
+            if start < pool.count {
+                positions += pool.position(start)
+            } else {
+                let j = start - pool.count
+                positions += fallback.positions[(j * d)..<((j + 1) * d)]
+            }
+        }
         var batch = ParticleBatch(positions: positions, dimension: d, potential: restricted)
         var evaluations = Int(comm.allreduce(Int64(block.count), .sum))
         var adaptation = StepSizeAdaptation(stepSize: settings.moves.stepSize, targetAcceptance: settings.moves.targetAcceptance, burnIn: settings.burnIn)
@@ -243,6 +272,41 @@ public enum BasinChains {
         return BasinChainResult(chains: block, positions: recordedPositions.flatMap { $0 }, energies: recordedEnergies.flatMap { $0 },
                                 strata: localStrata.flatMap { Array(repeating: $0, count: recordedLength) },
                                 starts: block.map { starts[$0] }, steps: steps, evaluations: evaluations, stoppedAfterStep: stoppedAfter)
+    }
+
+    /// Where the chains start: per stratum s, C = `settings.chainsPerBasin` picks (global chains
+    /// s·C ..< (s+1)·C) among the pool's usable proposals in s, spread evenly or ∝ w
+    /// (`settings.starts`; systematic resampling, one uniform per stratum of the seed's resampling
+    /// stream); where s holds no usable proposal, among the fallback draws in s, the same way.
+    /// - Parameters:
+    ///   - poolStrata, poolLogWeights: each proposal's stratum and log w (−∞: not usable: invalid,
+    ///     non-finite weight or energy above the cut-off).
+    ///   - fallbackStrata, fallbackLogWeights: the same for the fallback draws.
+    /// - Returns: k·C start indices: a proposal's index, or `poolStrata.count + j` for fallback draw j.
+    /// - Throws: `MonteCarloError` naming the stratum when it has neither.
+    public static func chainStarts(poolStrata: [Int], poolLogWeights: [Double], fallbackStrata: [Int] = [], fallbackLogWeights: [Double] = [],
+                                   settings: BasinChainSettings) throws -> [Int] {
+        precondition(poolStrata.count == poolLogWeights.count && fallbackStrata.count == fallbackLogWeights.count)
+        let strata = settings.strata, c = settings.chainsPerBasin
+        var starts: [Int] = []
+        for s in 0..<strata.count {
+            var uniform = ParticleStreams.shared(seed: settings.moves.seed, purpose: .resampling, stage: 1000 + s)
+            let u = uniform.uniform()
+            func picks(_ members: [Int], _ logWeights: [Double]) -> [Int]? {
+                let weights = members.map { settings.starts == .weighted ? logWeights[$0] : (logWeights[$0].isFinite ? 0 : -Double.infinity) }
+                return SystematicResampling.ancestors(logWeights: weights, count: c, uniform: u).map { $0.map { members[$0] } }
+            }
+            if let chosen = picks(poolStrata.indices.filter { poolStrata[$0] == s }, poolLogWeights) {
+                starts += chosen
+            } else if let chosen = picks(fallbackStrata.indices.filter { fallbackStrata[$0] == s }, fallbackLogWeights) {
+                starts += chosen.map { poolStrata.count + $0 }
+            } else {
+                let options = ["draw more proposals", "--position-draws with --restricted-draws (their restricted draws start the chains of a stratum without proposals)",
+                               "another --phi-basin"] + (strata.psiSplit == nil ? [] : ["--psi-split"]) + (strata.positivePsiSplit == nil ? [] : ["--positive-psi-split"])
+                throw MonteCarloError("the flow has no usable proposal with \(strata.describe(s)) (valid, finite weight, energy below the cut-off)\(fallbackStrata.isEmpty ? "" : ", nor a usable restricted draw there"); no chain can start there: \(options.joined(separator: ", or "))")
+            }
+        }
+        return starts
     }
 
     /// The dihedral of `atoms` (φ, ψ) of the configuration at `offset` of `positions` (nm), radians in

@@ -34,11 +34,12 @@ public struct ChainLogQCache {
 
     /// Opens the folder of `out` for a run described by `identity` (one JSON object, sorted keys);
     /// rank 0 only (the others use `init(folder:)`).
-    /// - A new run (`resume` false) refuses a folder with a run.json and chain files: it holds an
-    ///   unfinished run's work.
+    /// - A new run (`resume` false) refuses a folder with a run.json and files of finished
+    ///   integrations (chains, latent chains, draws, annealed trajectories): it holds an unfinished
+    ///   run's work.
     /// - A resumed run requires run.json to equal `identity`, naming the keys that differ; a resume
     ///   without a folder starts one.
-    /// - A run.json beside no chain file (the run ended before its first integration) is replaced.
+    /// - A run.json beside no such file (the run ended before its first integration) is replaced.
     /// - First of all the folder is locked (FolderLock, held until `remove()` or the process ends):
     ///   a second run of the same output while this one goes is refused.
     /// - Returns: the cache, the number of chain files it holds, and a warning where the filesystem
@@ -61,21 +62,24 @@ public struct ChainLogQCache {
         case .failed(let message): throw ChainLogQCacheError(message)
         }
         let finished = chainFiles(in: folder)
-        // A run.json beside no chain file (a run that stopped or failed before its first reverse
-        // integration) holds nothing to keep: it is replaced, whatever the options now.
-        if manager.fileExists(atPath: manifest), !finished.isEmpty {
+        // Every kept integration, not only the chains': the position-only and restricted draws run
+        // before the chains, and their files' keys do not name the checkpoint.
+        let work = numberedFiles(in: folder, prefixes: ["chain-", "latent-", "draws-", "restricted-", "annealed-forward-", "annealed-reverse-"])
+        // A run.json beside no kept integration (a run that stopped or failed before its first one)
+        // holds nothing to keep: it is replaced, whatever the options now.
+        if manager.fileExists(atPath: manifest), !work.isEmpty {
             guard resume else {
-                throw ChainLogQCacheError("\(folder) holds the reverse integrations of an unfinished run of this output: continue it with --resume, or remove the folder to start over")
+                throw ChainLogQCacheError("\(folder) holds the finished integrations of an unfinished run of this output: continue it with --resume, or remove the folder to start over")
             }
             let stored = (try? String(contentsOfFile: manifest, encoding: .utf8)) ?? ""
             guard stored == identity else {
-                throw ChainLogQCacheError("\(folder) holds the reverse integrations of a different run (\(differences(stored, identity))): continue it with the same inputs and options, or remove the folder to start over")
+                throw ChainLogQCacheError("\(folder) holds the finished integrations of a different run (\(differences(stored, identity))): continue it with the same inputs and options, or remove the folder to start over")
             }
         } else {
             // Chain files without run.json: nothing says which checkpoint and ODE settings their log q
             // came from (the positions check cannot tell), so they are neither used nor deleted.
-            guard finished.isEmpty else {
-                throw ChainLogQCacheError("\(folder) holds \(finished.count) chain file(s) but no run.json, so nothing says which checkpoint and ODE settings their log q came from: restore its run.json to continue that run, or remove the folder to start over")
+            guard work.isEmpty else {
+                throw ChainLogQCacheError("\(folder) holds \(work.count) file(s) of finished integrations but no run.json, so nothing says which checkpoint and ODE settings their log q came from: restore its run.json to continue that run, or remove the folder to start over")
             }
             do {
                 let temporary = manifest + ".partial-\(HDF5File.hostName)-\(getpid())"
@@ -99,6 +103,11 @@ public struct ChainLogQCache {
 
     /// The finished position-only draw chunks in `folder` (draws-NNNNNN.h5).
     public static func drawFiles(in folder: String) -> [String] { numberedFiles(in: folder, prefix: "draws-") }
+
+    /// The files of any of `prefixes` (`numberedFiles(in:prefix:)`).
+    static func numberedFiles(in folder: String, prefixes: [String]) -> [String] {
+        prefixes.flatMap { numberedFiles(in: folder, prefix: $0) }
+    }
 
     /// PREFIX + digits + ".h5" in `folder` (partial files of a write in flight are not).
     static func numberedFiles(in folder: String, prefix: String) -> [String] {

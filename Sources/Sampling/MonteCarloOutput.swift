@@ -22,7 +22,8 @@ public struct MonteCarloFrames {
     /// kJ/mol.
     public var energies: [Double]
     public var logWeights: [Double]
-    /// The frame of the input samples file each frame descends from (SMC: pool ancestor; MCMC: anchor).
+    /// The frame of the input samples file each frame descends from (SMC: pool ancestor; MCMC: anchor;
+    /// free-energy: the chain's start, −1 when it started from a restricted draw).
     public var sourceFrames: [Int]
     /// Per-frame index (SMC: particle; MCMC: chain·length + sweep).
     public var index: [Int]

@@ -283,9 +283,19 @@ struct FreeEnergyCommand: ParsableCommand {
         // latents, model or ODE settings do not give its samples is refused in seconds.
         let flowChainPlan = try prepareFlowChains(comm, input: input, file: file, sources: latentSources, runner: runner, flowStrata: flowStrata,
                                                   phiAtoms: phiAtoms, psiAtoms: psiAtoms, cache: cache, say: say)
+        // Position-only draws for Q, and restricted draws in the sparse strata: first, because the
+        // restricted draws start the chains of a stratum where no proposal is usable.
+        let drawRun = try runStratumDraws(comm, settings: drawSettings, input: input, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
+                                          psiAtoms: psiAtoms, cache: cache, say: say)
+        if drawRun.stopped {
+            reportStop("draws", cache.folder) { cause in "stopped on \(cause) during the position-only or restricted draws; the integrations finished so far are kept in \(cache.folder): continue with the same command and --resume" }
+            return
+        }
+        let fallback = FallbackChainStarts(positions: drawRun.positions, reducedEnergies: drawRun.work.map(\.reduced),
+                                           logWeights: drawRun.work.map { -$0.work }, strata: drawRun.strata)
         let total = settings.totalSteps
         let chains = try BasinChains.run(pool: input.pool, reducedEnergies: input.reducedEnergies, phiAtoms: phiAtoms, psiAtoms: psiAtoms, kT: input.kT,
-                                         settings: settings, communicator: comm, potential: input.potential(threads: monteCarlo.threads),
+                                         settings: settings, fallback: fallback, communicator: comm, potential: input.potential(threads: monteCarlo.threads),
                                          shouldStop: { StopSignal.received != 0 }) { step, t in
             throttle.report(force: t == total, to: say) {
                 String(format: "tbg free-energy: chains: step %d/%d%@, acceptance %.3f, step %.3g nm, mean energy %.3f kT, %.1f s",
@@ -293,10 +303,15 @@ struct FreeEnergyCommand: ParsableCommand {
                        Date().timeIntervalSince(started))
             }
         }
-        // A stop during the chains (minutes at the default burn-in): nothing to keep yet (the chains
-        // are deterministic); OUT.logq/ holds only run.json, which the next run replaces.
+        // A stop during the chains (minutes at the default burn-in): the chains are deterministic, so
+        // only the draws before them are kept; without draws OUT.logq/ holds only run.json, which the
+        // next run replaces.
         if let step = chains.stoppedAfterStep {
-            reportStop("chains", nil) { cause in "stopped on \(cause) after chain step \(step) of \(total), before any reverse integration: nothing was kept, so the same command starts it again (with or without --resume)" }
+            if drawRun.drawn > 0 {
+                reportStop("chains", cache.folder) { cause in "stopped on \(cause) after chain step \(step) of \(total), before any reverse integration: the position-only and restricted draws are kept in \(cache.folder): continue with the same command and --resume" }
+            } else {
+                reportStop("chains", nil) { cause in "stopped on \(cause) after chain step \(step) of \(total), before any reverse integration: nothing was kept, so the same command starts it again (with or without --resume)" }
+            }
             return
         }
         // log q of this rank's recorded states (reverse ODE), progress from rank 0's share.
@@ -371,13 +386,6 @@ struct FreeEnergyCommand: ParsableCommand {
             reportStop("latent chains", cache.folder) { cause in "stopped on \(cause) during the latent chains; the reverse integrations and the finished groups of latent chains are kept in \(cache.folder): continue with the same command and --resume" }
             return
         }
-        // Position-only draws for Q, and restricted draws in the sparse strata.
-        let drawRun = try runStratumDraws(comm, settings: drawSettings, input: input, runner: runner, flowStrata: flowStrata, phiAtoms: phiAtoms,
-                                          psiAtoms: psiAtoms, cache: cache, say: say)
-        if drawRun.stopped {
-            reportStop("draws", cache.folder) { cause in "stopped on \(cause) during the position-only or restricted draws; the integrations finished so far are kept in \(cache.folder): continue with the same command and --resume" }
-            return
-        }
         // Annealed trajectories in the sparse strata, both directions.
         let annealedRun = try runAnnealedChains(comm, input: input, runner: runner, sources: latentSources, flowStrata: flowStrata, draws: drawRun,
                                                 drawSeed: drawSettings.seed,
@@ -442,7 +450,8 @@ struct FreeEnergyCommand: ParsableCommand {
                                       acceptance: Self.mean(chains.steps.filter(\.recorded).map(\.acceptance)),
                                       wallSeconds: Date().timeIntervalSince(started))
         let frames = MonteCarloFrames(positions: positions, energies: energies, logWeights: logWeights,
-                                      sourceFrames: starts.flatMap { Array(repeating: input.frames[$0], count: statesPerChain) },
+                                      // −1: the chain started from a restricted draw (its stratum had no usable proposal).
+                                      sourceFrames: starts.flatMap { Array(repeating: $0 < input.pool.count ? input.frames[$0] : -1, count: statesPerChain) },
                                       index: Array(0..<allStates), chain: chainOf)
         let steps = chains.steps
         let diagnostics: [MonteCarloOutput.Column] = [

@@ -1,7 +1,9 @@
 // `tbg free-energy --position-draws M`: M position-only draws of the flow whose strata join Q, and,
 // in the sparse strata, `--restricted-draws` of them integrated again with the exact divergence for
 // BAR's flow side (Sampling/StratumDraws.swift). Chunks of draws and groups of restricted draws are
-// split over the ranks and kept in OUT.logq/ as they finish; rank 0 gathers them.
+// split over the ranks and kept in OUT.logq/ as they finish; every rank gathers them. They run before
+// the MALA chains, whose chains in a stratum without a usable proposal start from its restricted
+// draws (Sampling/BasinChains.swift, FallbackChainStarts).
 import Communication
 import Foundation
 import HDF5

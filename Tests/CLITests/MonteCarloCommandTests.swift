@@ -361,7 +361,7 @@ final class MonteCarloCommandTests: XCTestCase {
         try FileManager.default.moveItem(atPath: manifest, toPath: scratch.file("run.json.away"))
         let orphaned = try Executables.run(Executables.tbg, command("resumed.h5") + ["--resume"], timeout: 600)
         XCTAssertNotEqual(orphaned.status, 0)
-        XCTAssertTrue(orphaned.standardError.contains("\(kept.count) chain file(s) but no run.json"), orphaned.standardError)
+        XCTAssertTrue(orphaned.standardError.contains("\(kept.count) file(s) of finished integrations but no run.json"), orphaned.standardError)
         try FileManager.default.moveItem(atPath: scratch.file("run.json.away"), toPath: manifest)
         // inspect says what the folder is and what it keeps (it said "index.json: no such dataset index").
         for path in [scratch.file("resumed.h5.logq"), manifest, scratch.file("resumed.h5.logq/" + kept.sorted()[0])] {
@@ -944,6 +944,59 @@ final class MonteCarloCommandTests: XCTestCase {
                        "the same estimate as the uninterrupted run")
     }
 
+    /// A stratum that holds no usable proposal (a small pool, or a flow that rarely goes there) is
+    /// no dead end when --position-draws is given: its chains start from its restricted draws (i.i.d.
+    /// draws of the flow restricted to it, the law of a proposal there), whose integrations also give
+    /// BAR's flow side there, and the draws' share of the stratum gives its Q. Without draws the run
+    /// stops with an error that says so. The positive basin here is the middle of the widest gap
+    /// between the usable proposals' φ, so that it holds none of them. The same estimate on 2 ranks;
+    /// /samples/source_frame is −1 for the chains that started from a draw, and they stay in it.
+    func testFreeEnergyStartsTheChainsOfAStratumWithoutProposalsFromItsRestrictedDraws() throws {
+        let mpirun = try XCTUnwrap(Executables.which("mpirun"), "mpirun not found")
+        let scratch = try ScratchDirectory("free-energy-empty-stratum")
+        defer { scratch.remove() }
+        let proposals = try makeProposals(scratch)
+        let p = try read(proposals)
+        let valid: [UInt8] = try p.group.dataset("chirality_ok").read()
+        let phi = BackboneTorsions.dihedrals(p.coordinates, atoms: 22, quartet: [4, 6, 8, 14])
+        let usable = ([-Double.pi] + phi.indices.filter { valid[$0] != 0 && p.energies[$0].isFinite }.map { phi[$0] } + [Double.pi]).sorted()
+        let widest = try XCTUnwrap(zip(usable, usable.dropFirst()).max { $0.1 - $0.0 < $1.1 - $1.0 })
+        let width = widest.1 - widest.0
+        XCTAssertGreaterThan(width, 0.5, "the proposals leave a gap in phi: \(usable)")
+        let (lower, upper) = (widest.0 + 0.2 * width, widest.1 - 0.2 * width)
+        let base = ["free-energy", proposals, "--checkpoint", Self.model, String(format: "--phi-basin=%.6f:%.6f", lower, upper),
+                    "--chains-per-basin", "2", "--burn-in", "4", "--thin", "2", "--states-per-chain", "2", "--method", "rk4", "--steps", "4",
+                    "--bootstrap", "10", "--seed", "4", "--progress-seconds", "0", "--json"]
+        let refused = try Executables.run(Executables.tbg, base + ["--out", scratch.file("refused.h5")], timeout: 600)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.standardError.contains("the flow has no usable proposal with ") && refused.standardError.contains("--restricted-draws"),
+                      refused.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.file("refused.h5")))
+        func command(_ out: String) -> [String] {
+            base + ["--position-draws", "600", "--restricted-draws", "3", "--flow-chains-below", "100", "--out", scratch.file(out)]
+        }
+        let one = try Executables.run(Executables.tbg, command("one.h5"), timeout: 600)
+        XCTAssertEqual(one.status, 0, one.standardError)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(one.standardOutput.utf8)) as? [String: Any], one.standardOutput)
+        let strata = try XCTUnwrap(json["strata"] as? [[String: Any]])
+        XCTAssertEqual(strata[0]["flow_samples"] as? Int, 0, "no usable proposal in the positive basin")
+        XCTAssertEqual(strata[0]["restricted_draws"] as? Int, 3)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(strata[0]["position_draws"] as? Int), 3)
+        XCTAssertEqual(strata[0]["chain_states"] as? Int, 4)
+        XCTAssertNotNil(json["delta_f_kT"] as? Double, one.standardOutput)
+        let out = try read(scratch.file("one.h5"))
+        let source: [Int64] = try out.group.dataset("source_frame").read(), stratum: [Int64] = try out.group.dataset("stratum").read()
+        XCTAssertEqual(stratum, [0, 0, 0, 0, 1, 1, 1, 1])
+        XCTAssertEqual(Array(source.prefix(4)), [-1, -1, -1, -1], "the positive basin's chains start from restricted draws")
+        XCTAssertTrue(source.suffix(4).allSatisfy { $0 >= 0 }, "the other basin's start from proposals: \(source)")
+        for (k, value) in BackboneTorsions.dihedrals(out.coordinates, atoms: 22, quartet: [4, 6, 8, 14]).prefix(4).enumerated() {
+            XCTAssertTrue(value > lower && value < upper, "chain state \(k) left its basin: phi \(value)")
+        }
+        let two = try Executables.run(mpirun, ["-np", "2", Executables.tbg] + command("two.h5"), environment: Executables.mpiEnvironment, timeout: 600)
+        XCTAssertEqual(two.status, 0, two.standardOutput + two.standardError)
+        XCTAssertEqual(NSDictionary(dictionary: try Self.estimate(one.standardOutput)), NSDictionary(dictionary: try Self.estimate(two.standardOutput)))
+    }
+
     /// A second run of the same output while the first goes (a --resume started too early, a job
     /// array repeating a task) is refused, naming the folder and the holder, and leaves the first
     /// run's kept work alone: the first, stopped, resumes.
@@ -966,6 +1019,7 @@ final class MonteCarloCommandTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.standardError.contains("fe.h5.logq is in use by another tbg free-energy run (pid "), refused.standardError)
         XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("fe.h5.logq/run.json")), "the first run's folder is intact")
-        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: scratch.file("fe.h5.logq")).filter { $0.hasPrefix("chain-") }.isEmpty)
+        // The draws run first (before the chains); the chunks the first run finished are still there.
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: scratch.file("fe.h5.logq")).filter { $0.hasPrefix("draws-") }.isEmpty)
     }
 }
