@@ -394,6 +394,7 @@ final class MonteCarloCommandTests: XCTestCase {
     /// A stop during the chains (minutes at the default burn-in of 10⁵ steps) takes effect after the
     /// step in flight, not after the last chain step: nothing is written but the run's folder with
     /// its run.json, which the same command (even with another seed, or without --resume) replaces.
+    /// With --position-draws, which run before the chains, the draws are kept and --resume uses them.
     func testFreeEnergyStopsDuringTheChainsAndResumes() throws {
         let scratch = try ScratchDirectory("free-energy-stop-chains")
         defer { scratch.remove() }
@@ -418,6 +419,25 @@ final class MonteCarloCommandTests: XCTestCase {
         let resumed = try Executables.run(Executables.tbg, command.map { $0 == "4" ? "5" : $0 }, timeout: 600)
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.file("fe.h5")), resumed.standardOutput)
+
+        // With --position-draws the draws run before the chains: a stop during the chains keeps them,
+        // says so (kept, resume), and --resume uses them.
+        let drawing = command.map { $0 == scratch.file("fe.h5") ? scratch.file("drawn.h5") : $0 }
+            + ["--position-draws", "64", "--restricted-draws", "2", "--flow-chains-below", "100"]
+        let stoppedAfterDraws = try Executables.interrupt(Executables.tbg, drawing + ["--json"], marker: "tbg free-energy: chains: step 1/",
+                                                          signal: SIGUSR1, log: scratch.file("stopped-draws.log"))
+        XCTAssertEqual(stoppedAfterDraws.status, 0, stoppedAfterDraws.output)
+        let keptObject = try Self.stoppedObject(stoppedAfterDraws.output)
+        XCTAssertEqual(keptObject["stage"] as? String, "chains")
+        XCTAssertEqual(keptObject["resume"] as? Bool, true)
+        XCTAssertEqual(keptObject["kept"] as? String, scratch.file("drawn.h5.logq"))
+        XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: scratch.file("drawn.h5.logq")).contains("draws-000000.h5"))
+        let refusedFresh = try Executables.run(Executables.tbg, drawing, timeout: 600)
+        XCTAssertNotEqual(refusedFresh.status, 0, "kept draws are not replaced without --resume")
+        XCTAssertTrue(refusedFresh.standardError.contains("--resume"), refusedFresh.standardError)
+        let resumedDraws = try Executables.run(Executables.tbg, drawing + ["--resume"], timeout: 600)
+        XCTAssertEqual(resumedDraws.status, 0, resumedDraws.standardError)
+        XCTAssertTrue(resumedDraws.standardOutput.contains("(1 of 1 chunks were in"), resumedDraws.standardOutput)
     }
 
     /// A sample file older than /samples@checkpoint_content says only the checkpoint's step: with
