@@ -1,4 +1,5 @@
 // The one JSON form of every `--json` output: sorted keys (stable for scripts), paths unescaped.
+import Evaluation
 import Foundation
 
 enum JSONOutput {
@@ -21,24 +22,11 @@ struct StoppedRunJSON: Encodable {
     let cause: String
     /// The part of the run it stopped in, e.g. "chains", "reverse integrations".
     let stage: String
-    /// The folder that holds the finished work (null when nothing was kept).
-    let kept: String?
+    /// The folder that holds the finished work (null when nothing was kept: every key is written,
+    /// as the other `--json` outputs write undefined values).
+    @JSONNullable var kept: String?
     /// Whether the same command with `--resume` continues from `kept` (false: the same command starts again).
     let resume: Bool
     /// The words printed to stderr.
     let message: String
-
-    enum CodingKeys: String, CodingKey { case stopped, command, cause, stage, kept, resume, message }
-
-    /// Every key, `kept` as null when nothing was kept (as the other `--json` outputs write undefined values).
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(stopped, forKey: .stopped)
-        try c.encode(command, forKey: .command)
-        try c.encode(cause, forKey: .cause)
-        try c.encode(stage, forKey: .stage)
-        try c.encode(kept, forKey: .kept)
-        try c.encode(resume, forKey: .resume)
-        try c.encode(message, forKey: .message)
-    }
 }
