@@ -2,7 +2,8 @@
 //   w_i = exp(log w_i − LSE(log w)) with log w = −u/kT − log q;  −∞ or NaN log weights give w = 0,
 //   ESS = exp(2 LSE(log w) − LSE(2 log w)) / M   (Kish, normalised by the M weights given),
 // and multinomial resampling (TS `samplers/resampling.py`): M indices drawn with replacement with
-// probabilities w, by inverse-CDF lookup of seeded uniforms.
+// probabilities w, by inverse-CDF lookup of seeded uniforms. The W2 sets (`transportSet`) draw so
+// from unequal weights only: equally weighted samples are taken as they are.
 import Foundation
 import Kernels
 
@@ -30,6 +31,29 @@ public enum ImportanceWeights {
         let first = logSumExp(logWeights), second = logSumExp(logWeights.map { 2 * $0 })
         guard first.isFinite, second.isFinite else { return 0 }
         return exp(2 * first - second) / Double(logWeights.count)
+    }
+
+    /// The `count` indices (in 0 ..< weights.count) of the sample side of a W2 (the snis_tbg and
+    /// snis_clipped protocols, the reweighted torus W2). Unequal weights: `resample`, multinomial
+    /// draws ∝ weights (TBG's protocol). Every weight the same (SMC particles after resampling,
+    /// flow-MCMC states, MD frames as samples): the samples themselves, without replacement: all
+    /// of them in order when `count` is their number, else a uniformly random subset (partial
+    /// Fisher–Yates). Drawing with replacement from equal weights only adds duplicates (a fraction
+    /// 1/e of the set is left out at count = n) and with them noise in the W2, which is what the
+    /// field reports for an equally weighted sampler's output (Prose/SBG: W2 of the final particles).
+    /// Needs count ≤ weights.count when the weights are equal.
+    public static func transportSet(weights: [Double], count: Int, random: inout RandomSource) -> [Int] {
+        guard let first = weights.first, first > 0, weights.allSatisfy({ $0 == first }) else {
+            return resample(weights: weights, count: count, random: &random)
+        }
+        precondition(count <= weights.count, "an equally weighted set of \(weights.count) has no \(count) distinct samples")
+        guard count < weights.count else { return Array(weights.indices) }
+        var order = Array(weights.indices)
+        for i in 0..<count {
+            let j = i + min(Int(random.uniform() * Double(order.count - i)), order.count - i - 1)
+            order.swapAt(i, j)
+        }
+        return Array(order.prefix(count))
     }
 
     /// `count` indices in 0 ..< weights.count drawn with replacement with probability ∝ weights.

@@ -13,6 +13,8 @@
 //   ESS           Kish, (Σw)² / (N Σw²), a fraction (samples of weight 0 count in N);
 //   resampling    M = min(max points, MD frames, N) indices drawn with replacement ∝ w
 //                 (multinomial, RandomSource(seed, [6]) for snis_tbg, [7] for snis_clipped);
+//                 equal weights (SMC, MCMC, MD as samples): M of the samples without replacement,
+//                 all of them when M = N (ImportanceWeights.transportSet);
 //   MD points     M frames: every ⌊T/M⌋-th from frame 0, or for a biased reference M multinomial
 //                 draws ∝ exp(+V/kT) (RandomSource(seed, [5]), as SampleEvaluation's torus set);
 //   energy W2     √(emd2_1d) between the M resampled energies and the M MD energies, uniform
@@ -169,7 +171,7 @@ public enum SNISProtocols {
             }
             let m = min(settings.maxPoints, md.energies.count, indices.count)
             var random = RandomSource(seed: settings.seed, streams: [stream])
-            let drawn = ImportanceWeights.resample(weights: weights, count: m, random: &random).map { indices[$0] }
+            let drawn = ImportanceWeights.transportSet(weights: weights, count: m, random: &random).map { indices[$0] }
             let frames = SNISProtocols.mdFrames(md, count: m, seed: settings.seed)
             report.resampled = m
             report.energyW2 = Wasserstein1D.distance(frames.map { md.energies[$0] }, drawn.map { energies[$0] }, p: 2)

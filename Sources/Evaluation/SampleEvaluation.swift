@@ -4,7 +4,8 @@
 // Metrics: counts and ESS; energy W1/W2 (exact weighted 1-D, all MD frames against all valid
 // samples with finite energy); torus W2 on (φ, ψ) with TS's truncation to M = min(max points, MD
 // frames, valid samples) points per set (MD: every ⌊T/M⌋-th frame from frame 0; proposal: the
-// first M valid samples; reweighted: M multinomial draws ∝ w); JSD of the (φ, ψ) histograms (all
+// first M valid samples; reweighted: M multinomial draws ∝ w, or M distinct samples when every
+// weight is the same, ImportanceWeights.transportSet); JSD of the (φ, ψ) histograms (all
 // frames and valid samples, weighted for reweighted); ΔF between the φ basins with bootstrap errors.
 // A biased reference (frames of a run under a static bias V, Tools/FORMAT.md §1.7) carries log
 // weights V/kT: every MD quantity is then weighted by w ∝ exp(+V/kT) — energy mean/median/W1/W2,
@@ -117,7 +118,7 @@ public enum SampleEvaluation {
         var reweighted = SetReport.undefined("no valid samples")
         if let weights = ImportanceWeights.normalised(logWeights: logWeights) {
             var random = RandomSource(seed: settings.seed, streams: [1])
-            let drawn = ImportanceWeights.resample(weights: weights, count: points, random: &random).map { valid[$0] }
+            let drawn = ImportanceWeights.transportSet(weights: weights, count: points, random: &random).map { valid[$0] }
             reweighted = context.metrics(samples: samples, indices: valid, weights: weights, torusIndices: drawn, stream: 4)
         } else if !valid.isEmpty {
             reweighted = SetReport.undefined("no valid sample has a positive finite weight")

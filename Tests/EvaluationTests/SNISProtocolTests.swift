@@ -192,6 +192,24 @@ final class SNISProtocolTests: XCTestCase {
         XCTAssertEqual(report.clipped.clipped, 0, "the claimed log weight 5 is the quantile itself: not above it")
     }
 
+    func testEquallyWeightedSamplesEnterTheW2sAsTheyAre() throws {
+        // SMC particles, MCMC states: one log weight for all. M = N: every valid sample once, not
+        // N draws with replacement (which leave out about 1/e of them); M < N: M distinct ones.
+        let rows = (0..<300).map { k in Row(energy: 5 + Double(k % 17) / 4, logWeight: -2.5, valid: k % 10 != 4) }
+        let set = samples(rows)
+        let valid = set.validIndices
+        var settings = EvaluationSettings()
+        settings.maxPoints = valid.count
+        let all = SNISProtocols.evaluate(reference: reference(frames: 400), samples: set, settings: settings, listResampled: true)
+        XCTAssertEqual(try XCTUnwrap(all.tbg.resampledIndices), valid)
+        settings.maxPoints = 40
+        let some = SNISProtocols.evaluate(reference: reference(frames: 400), samples: set, settings: settings, listResampled: true)
+        let drawn = try XCTUnwrap(some.tbg.resampledIndices)
+        XCTAssertEqual(drawn.count, 40)
+        XCTAssertEqual(Set(drawn).count, 40, "distinct samples")
+        XCTAssertTrue(Set(drawn).isSubset(of: valid))
+    }
+
     func testFilesWithoutRawEnergiesReportTheClippedProtocolAsNotComputable() {
         let rows = (0..<20).map { Row(energy: Double($0), logWeight: -0.1 * Double($0), valid: $0 % 5 != 0) }
         let report = SNISProtocols.evaluate(reference: reference(frames: 30), samples: samples(rows, raw: false), settings: EvaluationSettings())

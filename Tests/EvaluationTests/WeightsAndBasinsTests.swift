@@ -39,6 +39,26 @@ final class ImportanceWeightTests: XCTestCase {
         var again = RandomSource(seed: 9, streams: [1])
         XCTAssertEqual(ImportanceWeights.resample(weights: weights, count: 1000, random: &again), Array(draws.prefix(1000)), "seeded")
     }
+
+    func testTransportSetTakesEquallyWeightedSamplesAsTheyAre() {
+        var random = RandomSource(seed: 4, streams: [6])
+        let equal = [Double](repeating: 0.125, count: 8)
+        XCTAssertEqual(ImportanceWeights.transportSet(weights: equal, count: 8, random: &random), Array(0..<8), "all of them, in order")
+        // Fewer: distinct samples, each of the 8 in a subset of 3 with probability 3/8.
+        var counts = [Double](repeating: 0, count: 8)
+        for _ in 0..<40_000 {
+            let subset = ImportanceWeights.transportSet(weights: equal, count: 3, random: &random)
+            XCTAssertEqual(Set(subset).count, 3, "without replacement: \(subset)")
+            for index in subset { counts[index] += 1 }
+        }
+        // Binomial standard deviation √(p(1−p)/n) ≈ 0.0024 for p = 3/8: allow 5σ.
+        assertClose(counts.map { $0 / 40_000 }, [Double](repeating: 0.375, count: 8), absolute: 0.012)
+        // Unequal weights: the multinomial draws of `resample`, from the same stream.
+        let unequal = [0.1, 0.0, 0.2, 0.7, 0.0]
+        var a = RandomSource(seed: 9, streams: [1]), b = RandomSource(seed: 9, streams: [1])
+        XCTAssertEqual(ImportanceWeights.transportSet(weights: unequal, count: 50, random: &a),
+                       ImportanceWeights.resample(weights: unequal, count: 50, random: &b))
+    }
 }
 
 final class BasinFreeEnergyTests: XCTestCase {
