@@ -17,6 +17,10 @@
 #                     beta0 = 0.5) and flow-MCMC (32 chains x 220 sweeps x 8 MALA steps) on the
 #                     whole pool, MD for the same number of steps; SNIS at this budget would need a
 #                     pool of LARGE samples (shown as not run)
+#   pairings         every SMC and flow-MCMC row against SNIS on the same pool at the row's M (at
+#                     most the pool's valid samples) and seeds 1-3, so on the same MD frames (a W2
+#                     is biased upward at small M and moves with the seed): tbg evaluate --max-points
+#                     M --seed s of both into OUT/paired/, a second table (sampler_table.py --paired)
 # NP ranks (default 2), OUT (default data/runs/ad2-samplers). Finished outputs are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,5 +100,29 @@ large=$("$python" -c 'import h5py,sys,numpy; print(int(numpy.ravel(h5py.File(sys
 run md 0 "$python" Tools/md_as_samples.py --md "$md" --evaluations "$large" --out "$out/md.h5" --time-steps 5000
 md_seconds md
 
-"$python" Tools/sampler_table.py "${rows[@]}" --out "$out/table.md"
+# Pairings with SNIS at each row's M and seed.
+m_of() { "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["snis_tbg"]["resampled"])' "$out/$1.json"; }
+# evaluate_at NAME M SEED: tbg evaluate of NAME's samples at --max-points M --seed SEED (kept while newer than both).
+evaluate_at() {
+    local file="$out/paired/$1-M$2-s$3.json"
+    if [ ! "$file" -nt "$out/$1.h5" ] || [ ! "$file" -nt "$tbg" ]; then
+        "$tbg" evaluate --samples "$out/$1.h5" --reference "$reference" --max-points "$2" --seed "$3" --json >"$file.tmp"
+        mv "$file.tmp" "$file"
+    fi
+}
+mkdir -p "$out/paired"
+pairs=()
+snis_m=$(m_of snis)
+say "pairing the SMC and flow-MCMC rows with SNIS at their M, seeds 1-3"
+for name in smc-small smc-small-wide smc-small-deep mcmc-small smc smc-tempered mcmc; do
+    m=$(m_of "$name")
+    [ "$m" -le "$snis_m" ] || m=$snis_m
+    for s in 1 2 3; do
+        evaluate_at snis "$m" "$s"
+        evaluate_at "$name" "$m" "$s"
+        pairs+=(--paired "$name" "$s" "$out/paired/snis-M$m-s$s.json" "$out/paired/$name-M$m-s$s.json")
+    done
+done
+
+"$python" Tools/sampler_table.py "${rows[@]}" "${pairs[@]}" --out "$out/table.md"
 cat "$out/table.md"

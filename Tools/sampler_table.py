@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The table of samplers at equal target-energy budgets (issue 13, field.md §4-5), from tbg evaluate.
 
-  python Tools/sampler_table.py --row snis E1.json W1.seconds --row smc E2.json W2.seconds … [--out table.md]
+  python Tools/sampler_table.py --row snis E1.json W1.seconds --row smc E2.json W2.seconds … \
+      [--paired smc 1 SNIS_M_S1.json SMC_M_S1.json …] [--out table.md]
 
 Each row: a name, the `tbg evaluate --json` output of that sampler's samples against the MD
 reference, and a file holding its wall time in seconds (for a sampler on top of a flow pool, the
@@ -12,6 +13,12 @@ resampled by their weights against as many MD frames; for equally weighted sampl
 samples), and the reweighted ΔF between 0 < φ < 2.15 rad and the rest (kT) with its standard error
 and its difference from the MD reference's. (The unweighted proposal's metrics are left out: every
 sampler here claims the Boltzmann distribution.)
+
+A W2 between M samples and M MD frames is biased upward at small M and moves with the seed (which
+draws SNIS's resampled set and, for a biased reference, the M MD frames), so rows of different M
+are not comparable as they stand. Each `--paired NAME SEED SNIS_JSON RUN_JSON` is one pairing: tbg
+evaluate of the SNIS pool and of run NAME at the same --max-points M and --seed (hence the same MD
+frames); a second table lists them per run, with how often the run's W2 is below SNIS's.
 """
 import argparse
 import json
@@ -66,13 +73,63 @@ def table(rows):
     return "\n".join(out)
 
 
+def _w2s(path, what):
+    try:
+        with open(path) as fh:
+            ev = json.load(fh)
+    except (OSError, json.JSONDecodeError) as error:
+        raise RowError(f"{what}: {path}: {error}; expected the output of tbg evaluate --json")
+    tbg = ev.get("snis_tbg") or {}
+    return tbg.get("resampled"), (ev.get("settings") or {}).get("seed"), tbg.get("energy_w2_kT"), tbg.get("torsion_w2")
+
+
+def pairs(entries):
+    """The paired table's groups from (name, seed, snis_json, run_json) entries: one per run and M."""
+    groups = {}
+    for name, seed, snis_path, run_path in entries:
+        what = f"pairing {name} seed {seed}"
+        try:
+            seed = int(seed)
+        except ValueError:
+            raise RowError(f"{what}: the seed must be an integer")
+        m_snis, seed_snis, e_snis, t_snis = _w2s(snis_path, what)
+        m_run, seed_run, e_run, t_run = _w2s(run_path, what)
+        if m_snis != m_run:
+            raise RowError(f"{what}: {snis_path} has M = {m_snis}, {run_path} M = {m_run}; a pairing needs the same --max-points")
+        if seed_snis != seed or seed_run != seed:
+            raise RowError(f"{what}: {snis_path} was evaluated with --seed {seed_snis}, {run_path} with {seed_run}; expected {seed} in both")
+        groups.setdefault((name, m_run), []).append((seed, e_snis, t_snis, e_run, t_run))
+    return [(name, m, sorted(members)) for (name, m), members in groups.items()]
+
+
+def _below(members, snis_index, run_index):
+    compared = [m for m in members if m[snis_index] is not None and m[run_index] is not None]
+    return f"{sum(m[run_index] < m[snis_index] for m in compared)} of {len(compared)}"
+
+
+def pair_table(groups):
+    out = ["Each run against SNIS on the same pool at the run's M and seed (the same MD frames); energy W2 (kT) / torsion W2 (rad):",
+           "",
+           "| run | M | seeds | SNIS | run | run below SNIS (energy, torsion) |",
+           "|---|---|---|---|---|---|"]
+    for name, m, members in groups:
+        seeds = ", ".join(str(s[0]) for s in members)
+        snis = ", ".join(f"{f(s[1])} / {f(s[2])}" for s in members)
+        run = ", ".join(f"{f(s[3])} / {f(s[4])}" for s in members)
+        out.append(f"| {name} | {m} | {seeds} | {snis} | {run} | {_below(members, 1, 3)}, {_below(members, 2, 4)} |")
+    return "\n".join(out)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--row", nargs=3, action="append", metavar=("NAME", "EVALUATE_JSON", "SECONDS_FILE"), required=True)
+    ap.add_argument("--paired", nargs=4, action="append", default=[], metavar=("NAME", "SEED", "SNIS_JSON", "RUN_JSON"))
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     try:
         text = table([row(*r) for r in a.row])
+        if a.paired:
+            text += "\n\n" + pair_table(pairs(a.paired))
     except RowError as error:
         ap.error(str(error))
     if a.out:

@@ -39,3 +39,30 @@ def test_bad_rows_name_the_row_and_file(tmp_path, capsys):
         assert stop.value.code == 2
         err = capsys.readouterr().err
         assert message in err and "row " in err
+
+
+def _evaluated(tmp_path, name, m, seed, energy, torsion):
+    path = tmp_path / f"{name}-M{m}-s{seed}.json"
+    path.write_text(json.dumps({"settings": {"seed": seed, "max_points": m},
+                                "snis_tbg": {"resampled": m, "energy_w2_kT": energy, "torsion_w2": torsion}}))
+    return str(path)
+
+
+def test_pairings_with_snis_at_the_same_m_and_seed(tmp_path, capsys):
+    argv = _row(tmp_path, "snis", "flow", 4000, 1.0, 0.05, 4.5)
+    for seed, (snis, run) in enumerate((((1.0, 0.5), (0.75, 0.625)), ((0.5, 0.25), (0.625, 0.125)), ((2.0, 0.5), (1.5, None))), start=1):
+        argv += ["--paired", "smc", str(seed), _evaluated(tmp_path, "snis", 384, seed, *snis), _evaluated(tmp_path, "smc", 384, seed, *run)]
+    assert sampler_table.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "| smc | 384 | 1, 2, 3 | 1.00 / 0.50, 0.50 / 0.25, 2.00 / 0.50 | 0.75 / 0.62, 0.62 / 0.12, 1.50 / – | 2 of 3, 1 of 2 |" in text
+    # A pairing at different M or seeds is refused, naming the files.
+    other = ["--paired", "smc", "1", _evaluated(tmp_path, "snis", 768, 1, 1.0, 0.5), _evaluated(tmp_path, "smc", 384, 1, 1.0, 0.5)]
+    with pytest.raises(SystemExit) as stop:
+        sampler_table.main(_row(tmp_path, "snis", "flow", 4000, 1.0, 0.05, 4.5) + other)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "snis-M768-s1.json has M = 768" in err and "same --max-points" in err
+    seeds = ["--paired", "smc", "2", _evaluated(tmp_path, "snis", 384, 1, 1.0, 0.5), _evaluated(tmp_path, "smc", 384, 1, 1.0, 0.5)]
+    with pytest.raises(SystemExit):
+        sampler_table.main(_row(tmp_path, "snis", "flow", 4000, 1.0, 0.05, 4.5) + seeds)
+    assert "expected 2 in both" in capsys.readouterr().err
