@@ -106,7 +106,8 @@ m_of() { "$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["snis
 evaluate_at() {
     local file="$out/paired/$1-M$2-s$3.json"
     if [ ! "$file" -nt "$out/$1.h5" ] || [ ! "$file" -nt "$tbg" ]; then
-        "$tbg" evaluate --samples "$out/$1.h5" --reference "$reference" --max-points "$2" --seed "$3" --json >"$file.tmp"
+        "$tbg" evaluate --samples "$out/$1.h5" --reference "$reference" --max-points "$2" --seed "$3" --json >"$file.tmp" \
+            || die "tbg evaluate of $1 at --max-points $2 --seed $3 failed"
         mv "$file.tmp" "$file"
     fi
 }
@@ -117,6 +118,8 @@ say "pairing the SMC and flow-MCMC rows with SNIS at their M, seeds 1-3"
 for name in smc-small smc-small-wide smc-small-deep mcmc-small smc smc-tempered mcmc; do
     m=$(m_of "$name")
     [ "$m" -le "$snis_m" ] || m=$snis_m
+    # No sample with a positive weight: no W2 to pair.
+    if [ "$m" -lt 1 ]; then say "no pairing for $name: no samples in its W2s"; continue; fi
     for s in 1 2 3; do
         evaluate_at snis "$m" "$s"
         evaluate_at "$name" "$m" "$s"

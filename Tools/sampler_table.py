@@ -79,8 +79,12 @@ def _w2s(path, what):
             ev = json.load(fh)
     except (OSError, json.JSONDecodeError) as error:
         raise RowError(f"{what}: {path}: {error}; expected the output of tbg evaluate --json")
-    tbg = ev.get("snis_tbg") or {}
-    return tbg.get("resampled"), (ev.get("settings") or {}).get("seed"), tbg.get("energy_w2_kT"), tbg.get("torsion_w2")
+    tbg = ev.get("snis_tbg") if isinstance(ev, dict) else None
+    settings = ev.get("settings") if isinstance(ev, dict) else None
+    m, seed = (tbg or {}).get("resampled"), (settings or {}).get("seed")
+    if not isinstance(m, int) or isinstance(m, bool) or not isinstance(seed, int) or isinstance(seed, bool):
+        raise RowError(f"{what}: {path}: no snis_tbg.resampled and settings.seed; expected the output of tbg evaluate --json")
+    return m, seed, tbg.get("energy_w2_kT"), tbg.get("torsion_w2")
 
 
 def pairs(entries):
@@ -98,8 +102,11 @@ def pairs(entries):
             raise RowError(f"{what}: {snis_path} has M = {m_snis}, {run_path} M = {m_run}; a pairing needs the same --max-points")
         if seed_snis != seed or seed_run != seed:
             raise RowError(f"{what}: {snis_path} was evaluated with --seed {seed_snis}, {run_path} with {seed_run}; expected {seed} in both")
-        groups.setdefault((name, m_run), []).append((seed, e_snis, t_snis, e_run, t_run))
-    return [(name, m, sorted(members)) for (name, m), members in groups.items()]
+        members = groups.setdefault((name, m_run), [])
+        if any(member[0] == seed for member in members):
+            raise RowError(f"{what}: a second pairing of {name} at M = {m_run} with seed {seed}; each seed once")
+        members.append((seed, e_snis, t_snis, e_run, t_run))
+    return [(name, m, sorted(members, key=lambda member: member[0])) for (name, m), members in groups.items()]
 
 
 def _below(members, snis_index, run_index):

@@ -190,7 +190,7 @@ public struct SettingsReport: Encodable, Sendable, Equatable {
     public var torusCostQuantum = TorusTransport.costQuantum
     public var torusW2SquaredErrorBound = TorusTransport.squaredDistanceErrorBound
     public var jsdSmoothing = RamachandranHistogram.smoothing
-    public var resampling = "reweighted torus set: torus_points indices drawn with replacement with probability w (multinomial), RandomSource(seed, [1]), or, when every weight is the same (SMC, flow-MCMC), torus_points distinct samples (all of them in order when that is their number, else a uniformly random subset from the same stream); snis_tbg and snis_clipped: their resampled indices drawn the same way, RandomSource(seed, [6]) and (seed, [7]); a biased MD reference's torus set and W2 frames: the same with w = exp(+V/kT), RandomSource(seed, [5])"
+    public var resampling = "reweighted torus set: torus_points indices drawn with replacement with probability w (multinomial), RandomSource(seed, [1]), or, when every weight is the same (SMC after a final resampling, flow-MCMC), torus_points distinct samples (all of them in order when that is their number, else a uniformly random subset from the same stream); snis_tbg and snis_clipped: their resampled indices drawn the same way, RandomSource(seed, [6]) and (seed, [7]); a biased MD reference's torus set and W2 frames: the same with w = exp(+V/kT), RandomSource(seed, [5])"
     public var basins: String
     /// The positive φ basin [lower, upper] (open interval), radians.
     public var phiPositiveBasin: [Double]

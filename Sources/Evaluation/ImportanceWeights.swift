@@ -35,15 +35,16 @@ public enum ImportanceWeights {
 
     /// The `count` indices (in 0 ..< weights.count) of the sample side of a W2 (the snis_tbg and
     /// snis_clipped protocols, the reweighted torus W2). Unequal weights: `resample`, multinomial
-    /// draws ∝ weights (TBG's protocol). Every weight the same (SMC particles after resampling,
-    /// flow-MCMC states, MD frames as samples): the samples themselves, without replacement: all
-    /// of them in order when `count` is their number, else a uniformly random subset (partial
-    /// Fisher–Yates). Drawing with replacement from equal weights only adds duplicates (a fraction
-    /// 1/e of the set is left out at count = n) and with them noise in the W2, which is what the
-    /// field reports for an equally weighted sampler's output (Prose/SBG: W2 of the final particles).
-    /// Needs count ≤ weights.count when the weights are equal.
+    /// draws ∝ weights (TBG's protocol). Every weight the same to 1e-12 relative (SMC particles
+    /// after a final resampling, flow-MCMC states, MD frames as samples): the samples themselves,
+    /// without replacement, all of them in order when `count` is their number, else a uniformly
+    /// random subset (partial Fisher–Yates). Drawing with replacement from equal weights only adds
+    /// duplicates (about 1/e of the set is left out at count = n) and with them W2 noise; the field
+    /// takes an equally weighted sampler's output as it is (Prose/SBG: the W2 of the final
+    /// particles). Needs count ≤ weights.count when the weights are equal.
     public static func transportSet(weights: [Double], count: Int, random: inout RandomSource) -> [Int] {
-        guard let first = weights.first, first > 0, weights.allSatisfy({ $0 == first }) else {
+        // Equal to rounding (1e-12 relative): weights computed one by one from one log weight.
+        guard let first = weights.first, first > 0, weights.allSatisfy({ abs($0 - first) <= 1e-12 * first }) else {
             return resample(weights: weights, count: count, random: &random)
         }
         precondition(count <= weights.count, "an equally weighted set of \(weights.count) has no \(count) distinct samples")

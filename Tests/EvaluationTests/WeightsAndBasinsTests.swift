@@ -44,6 +44,8 @@ final class ImportanceWeightTests: XCTestCase {
         var random = RandomSource(seed: 4, streams: [6])
         let equal = [Double](repeating: 0.125, count: 8)
         XCTAssertEqual(ImportanceWeights.transportSet(weights: equal, count: 8, random: &random), Array(0..<8), "all of them, in order")
+        // Equal to rounding counts as equal: weights computed one by one from one log weight.
+        XCTAssertEqual(ImportanceWeights.transportSet(weights: [0.25, 0.25.nextUp, 0.25, 0.25.nextDown], count: 4, random: &random), [0, 1, 2, 3])
         // Fewer: distinct samples, each of the 8 in a subset of 3 with probability 3/8.
         var counts = [Double](repeating: 0, count: 8)
         for _ in 0..<40_000 {

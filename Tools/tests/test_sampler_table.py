@@ -66,3 +66,19 @@ def test_pairings_with_snis_at_the_same_m_and_seed(tmp_path, capsys):
     with pytest.raises(SystemExit):
         sampler_table.main(_row(tmp_path, "snis", "flow", 4000, 1.0, 0.05, 4.5) + seeds)
     assert "expected 2 in both" in capsys.readouterr().err
+
+
+def test_pairings_refuse_files_that_are_not_evaluations_and_repeated_seeds(tmp_path, capsys):
+    snis, run = _evaluated(tmp_path, "snis", 384, 1, 1.0, 0.5), _evaluated(tmp_path, "smc", 384, 1, 0.5, None)
+    not_object = tmp_path / "list.json"
+    not_object.write_text("[1, 2]")
+    no_protocol = tmp_path / "empty.json"
+    no_protocol.write_text("{}")
+    base = _row(tmp_path, "snis", "flow", 4000, 1.0, 0.05, 4.5)
+    for paired, message in ((["--paired", "smc", "1", snis, str(not_object)], "list.json: no snis_tbg.resampled"),
+                            (["--paired", "smc", "1", str(no_protocol), run], "empty.json: no snis_tbg.resampled"),
+                            (["--paired", "smc", "1", snis, run, "--paired", "smc", "1", snis, run], "each seed once")):
+        with pytest.raises(SystemExit) as stop:
+            sampler_table.main(base + paired)
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
