@@ -121,8 +121,8 @@ def pair_table(groups):
            "|---|---|---|---|---|---|"]
     for name, m, members in groups:
         seeds = ", ".join(str(s[0]) for s in members)
-        snis = ", ".join(f"{f(s[1])} / {f(s[2])}" for s in members)
-        run = ", ".join(f"{f(s[3])} / {f(s[4])}" for s in members)
+        snis = ", ".join(f"{f(s[1])} / {f(s[2], 3)}" for s in members)
+        run = ", ".join(f"{f(s[3])} / {f(s[4], 3)}" for s in members)
         out.append(f"| {name} | {m} | {seeds} | {snis} | {run} | {_below(members, 1, 3)}, {_below(members, 2, 4)} |")
     return "\n".join(out)
 

@@ -54,7 +54,7 @@ def test_pairings_with_snis_at_the_same_m_and_seed(tmp_path, capsys):
         argv += ["--paired", "smc", str(seed), _evaluated(tmp_path, "snis", 384, seed, *snis), _evaluated(tmp_path, "smc", 384, seed, *run)]
     assert sampler_table.main(argv) == 0
     text = capsys.readouterr().out
-    assert "| smc | 384 | 1, 2, 3 | 1.00 / 0.50, 0.50 / 0.25, 2.00 / 0.50 | 0.75 / 0.62, 0.62 / 0.12, 1.50 / – | 2 of 3, 1 of 2 |" in text
+    assert "| smc | 384 | 1, 2, 3 | 1.00 / 0.500, 0.50 / 0.250, 2.00 / 0.500 | 0.75 / 0.625, 0.62 / 0.125, 1.50 / – | 2 of 3, 1 of 2 |" in text
     # A pairing at different M or seeds is refused, naming the files.
     other = ["--paired", "smc", "1", _evaluated(tmp_path, "snis", 768, 1, 1.0, 0.5), _evaluated(tmp_path, "smc", 384, 1, 1.0, 0.5)]
     with pytest.raises(SystemExit) as stop:
