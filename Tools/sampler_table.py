@@ -36,12 +36,20 @@ class RowError(Exception):
     pass
 
 
-def row(name, evaluate_path, seconds_path):
+def _evaluation(path, what):
+    """The `tbg evaluate --json` object in PATH; RowError naming WHAT and the file otherwise."""
     try:
-        with open(evaluate_path) as fh:
+        with open(path) as fh:
             ev = json.load(fh)
     except (OSError, json.JSONDecodeError) as error:
-        raise RowError(f"row {name}: {evaluate_path}: {error}; expected the output of tbg evaluate --json")
+        raise RowError(f"{what}: {path}: {error}; expected the output of tbg evaluate --json")
+    if not isinstance(ev, dict):
+        raise RowError(f"{what}: {path}: not a JSON object; expected the output of tbg evaluate --json")
+    return ev
+
+
+def row(name, evaluate_path, seconds_path):
+    ev = _evaluation(evaluate_path, f"row {name}")
     try:
         with open(seconds_path) as fh:
             seconds = float(fh.read().strip())
@@ -74,14 +82,9 @@ def table(rows):
 
 
 def _w2s(path, what):
-    try:
-        with open(path) as fh:
-            ev = json.load(fh)
-    except (OSError, json.JSONDecodeError) as error:
-        raise RowError(f"{what}: {path}: {error}; expected the output of tbg evaluate --json")
-    tbg = ev.get("snis_tbg") if isinstance(ev, dict) else None
-    settings = ev.get("settings") if isinstance(ev, dict) else None
-    m, seed = (tbg or {}).get("resampled"), (settings or {}).get("seed")
+    ev = _evaluation(path, what)
+    tbg = ev.get("snis_tbg") or {}
+    m, seed = tbg.get("resampled"), (ev.get("settings") or {}).get("seed")
     if not isinstance(m, int) or isinstance(m, bool) or not isinstance(seed, int) or isinstance(seed, bool):
         raise RowError(f"{what}: {path}: no snis_tbg.resampled and settings.seed; expected the output of tbg evaluate --json")
     return m, seed, tbg.get("energy_w2_kT"), tbg.get("torsion_w2")

@@ -75,7 +75,7 @@ def test_pairings_refuse_files_that_are_not_evaluations_and_repeated_seeds(tmp_p
     no_protocol = tmp_path / "empty.json"
     no_protocol.write_text("{}")
     base = _row(tmp_path, "snis", "flow", 4000, 1.0, 0.05, 4.5)
-    for paired, message in ((["--paired", "smc", "1", snis, str(not_object)], "list.json: no snis_tbg.resampled"),
+    for paired, message in ((["--paired", "smc", "1", snis, str(not_object)], "list.json: not a JSON object"),
                             (["--paired", "smc", "1", str(no_protocol), run], "empty.json: no snis_tbg.resampled"),
                             (["--paired", "smc", "1", snis, run, "--paired", "smc", "1", snis, run], "each seed once")):
         with pytest.raises(SystemExit) as stop:
